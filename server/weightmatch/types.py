@@ -1,0 +1,254 @@
+"""The engine's shared vocabulary: small plain dataclasses, no LSP types, no torch.
+
+Every part of the engine (checkpoint readers, the model worker, the static model
+builder, compare, the analyzer) speaks in these types, and the language server and
+CLI only translate them. Lines and columns are 0-based here (as in `ast` columns and
+LSP); the CLI adds one when it prints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Severity = Literal["error", "warning", "information", "hint"]
+# How an expected state was obtained: built on the meta device by the worker, or
+# inferred from constructor arguments without running user code.
+How = Literal["executed", "static"]
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """Shape and dtype of one tensor, never its data.
+
+    `shape` is None for an uninitialized (lazy) parameter, whose shape PyTorch does
+    not check. `dtype` is torch's name without the `torch.` prefix ("float32").
+    """
+
+    shape: tuple[int, ...] | None
+    dtype: str = "float32"
+
+    @property
+    def numel(self) -> int:
+        n = 1
+        for d in self.shape or ():
+            n *= d
+        return n
+
+    @property
+    def nbytes(self) -> int:
+        return self.numel * DTYPE_SIZES.get(self.dtype, 4)
+
+    def shape_text(self) -> str:
+        return "uninitialized" if self.shape is None else "[" + ", ".join(map(str, self.shape)) + "]"
+
+
+DTYPE_SIZES = {
+    "float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "complex128": 16, "complex64": 8,
+    "complex32": 4, "int64": 8, "int32": 4, "int16": 2, "int8": 1, "uint8": 1, "uint16": 2,
+    "uint32": 4, "uint64": 8, "bool": 1, "float8_e4m3fn": 1, "float8_e5m2": 1,
+    "float8_e4m3fnuz": 1, "float8_e5m2fnuz": 1, "qint8": 1, "quint8": 1, "qint32": 4,
+}
+
+
+@dataclass(frozen=True)
+class Opaque:
+    """An object in a checkpoint that is not a tensor and was not rebuilt.
+
+    `name` is the global it was made from ("argparse.Namespace"); a reader never
+    calls that global.
+    """
+
+    name: str
+    detail: str = ""
+
+
+class StateDict(dict):
+    """A mapping read from a checkpoint, keeping PyTorch's `_metadata` (per-module
+    version numbers: `{"": {"version": 1}, "bn1": {"version": 2}}`) when it was saved.
+
+    Values are TensorInfo, Opaque, or plain Python values (nested dicts are StateDict
+    too). `metadata` is None when the saved object had no `_metadata` attribute (a
+    plain dict, or a comprehension's result), which changes BatchNorm's fix-up.
+    """
+
+    metadata: dict[str, dict[str, Any]] | None = None
+    ordered: bool = False  # an OrderedDict in the file (for messages only)
+
+
+@dataclass
+class Checkpoint:
+    """What a checkpoint file holds, read without tensor data and without running pickle code."""
+
+    path: str
+    format: str  # "torch-zip" | "torch-legacy" | "safetensors" | "sharded" | "torchscript"
+    size: int  # bytes on disk (all shards for a sharded checkpoint)
+    obj: Any  # the root object: a StateDict, a list, an Opaque, ...
+    # Globals `torch.load(weights_only=True)` would refuse ("argparse.Namespace"); empty when it loads.
+    unsafe_globals: list[str] = field(default_factory=list)
+    tensor_count: int = 0
+    # For a TorchScript archive: it must be loaded with torch.jit.load, not torch.load.
+    torchscript: bool = False
+    shards: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ModuleSpec:
+    """One module of a model as load_state_dict sees it (one `_modules` level)."""
+
+    path: str  # "" for the root, "layer1.0.conv1"
+    type: str  # qualified class name, "torch.nn.modules.linear.Linear"
+    params: dict[str, TensorInfo] = field(default_factory=dict)  # registered, not None
+    buffers: dict[str, TensorInfo] = field(default_factory=dict)  # persistent, not None
+    # every name in `_modules`, in order, including ones set to None
+    children: list[str] = field(default_factory=list)
+    # names in `_parameters` / `_buffers` set to None: a checkpoint key for them is unexpected
+    # but they are not expected either
+    version: int | None = None  # the class's `_version`
+    # _NormBase with track_running_stats: an old checkpoint (version < 2 or no
+    # metadata) without num_batches_tracked gets it filled in instead of missing
+    norm_fixup: bool = False
+    extra_state: bool = False  # overrides get_extra_state: expects "<prefix>_extra_state"
+    # the class overrides _load_from_state_dict in a way compare does not model, or the
+    # module has load_state_dict hooks: the prediction for it is not exact
+    custom_load: bool = False
+
+
+@dataclass
+class ExpectedState:
+    """The model's side of the comparison."""
+
+    modules: dict[str, ModuleSpec]  # by path, "" is the root
+    how: How
+    model_type: str  # "GoogLeNet"
+    notes: list[str] = field(default_factory=list)
+
+    def keys(self) -> dict[str, TensorInfo]:
+        """The model's state_dict() keys in PyTorch's order."""
+        out: dict[str, TensorInfo] = {}
+
+        def walk(path: str) -> None:
+            spec = self.modules[path]
+            prefix = path + "." if path else ""
+            for name, info in spec.params.items():
+                out[prefix + name] = info
+            for name, info in spec.buffers.items():
+                out[prefix + name] = info
+            if spec.extra_state:
+                out[prefix + "_extra_state"] = TensorInfo(None, "object")
+            for child in spec.children:
+                child_path = prefix + child
+                if child_path in self.modules:
+                    walk(child_path)
+
+        if "" in self.modules:
+            walk("")
+        return out
+
+    def with_prefix(self, prefix: str, wrapper_type: str) -> "ExpectedState":
+        """The state of a wrapper (DataParallel: "module", torch.compile: "_orig_mod") around this model."""
+        modules = {prefix if not p else f"{prefix}.{p}": _rehome(s, prefix) for p, s in self.modules.items()}
+        modules[""] = ModuleSpec(path="", type=wrapper_type, children=[prefix])
+        return ExpectedState(modules, self.how, self.model_type, list(self.notes))
+
+
+def _rehome(spec: ModuleSpec, prefix: str) -> ModuleSpec:
+    from dataclasses import replace
+
+    return replace(spec, path=prefix if not spec.path else f"{prefix}.{spec.path}")
+
+
+@dataclass(frozen=True)
+class Span:
+    """A range in a file; 0-based lines and columns, end exclusive."""
+
+    path: str  # absolute
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+
+@dataclass(frozen=True)
+class TextEdit:
+    span: Span
+    new_text: str
+
+
+@dataclass
+class Fix:
+    """A quick fix: applying every edit makes the load succeed under PyTorch."""
+
+    title: str
+    kind: str  # "strict-false" | "filter-shapes" | "strip-prefix" | "add-prefix" | "select-nested" | "use-checkpoint-size" | "rename-keys"
+    edits: list[TextEdit]
+    preferred: bool = False
+
+
+@dataclass
+class KeyRow:
+    """One state_dict key of a load, for hovers and reports."""
+
+    key: str
+    saved: TensorInfo | None  # None: not in the checkpoint
+    current: TensorInfo | None  # None: not in the model
+    status: str  # "ok" | "size-mismatch" | "missing" | "unexpected" | "not-a-tensor" | "ignored"
+
+
+@dataclass
+class Finding:
+    code: str
+    severity: Severity
+    message: str
+    span: Span  # where the squiggle goes
+    load_call: Span  # the load_state_dict (or torch.load) call it belongs to
+    keys: list[str] = field(default_factory=list)
+    rows: list[KeyRow] = field(default_factory=list)
+    related: list[tuple[Span, str]] = field(default_factory=list)
+    fixes: list[Fix] = field(default_factory=list)
+    how: How | None = None
+
+
+@dataclass
+class LoadReport:
+    """Everything known about one load_state_dict call."""
+
+    call: Span
+    strict: bool | None  # None: not a literal
+    raises: bool | None  # None: could not be resolved
+    model: str = ""  # "ModifiedCNN (built on the meta device)"
+    how: How | None = None
+    checkpoint: Checkpoint | None = None
+    source: str = ""  # what is loaded, in words: "model.pth ['model_state_dict']"
+    rows: list[KeyRow] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+
+@dataclass
+class Recipe:
+    """How to build the model that a load_state_dict call is made on.
+
+    The worker replays it on the meta device: the definitions of `file` (imports,
+    classes, functions, simple constants — never other top-level code), then
+    `var = <constructor>`, then each step. The static builder reads the same fields
+    without running anything. Wrappers (DataParallel, torch.compile) and a receiver
+    below the model (`model.backbone.load_state_dict`) are applied by the analyzer to
+    the built state, not by the builders.
+    """
+
+    file: str  # absolute path of the script whose definitions are replayed
+    source: str  # that file's text as the editor has it
+    root: str  # workspace root; workspace imports resolve here and next to `file`
+    var: str  # the model variable's name, as the steps use it
+    constructor: str  # a Python expression: "models.googlenet(weights=None, aux_logits=False)"
+    constructor_line: int = 0  # 0-based line of the constructor call in `file`
+    steps: list[str] = field(default_factory=list)  # "model.fc = nn.Linear(model.fc.in_features, 2)"
+
+    def cache_key(self) -> str:
+        import hashlib
+
+        h = hashlib.sha256()
+        for part in (self.file, self.root, self.var, self.constructor, *self.steps, self.source):
+            h.update(part.encode("utf-8", "surrogatepass"))
+            h.update(b"\0")
+        return h.hexdigest()
