@@ -1,0 +1,295 @@
+"""Analyses one Python file: every load_state_dict call it makes, end to end.
+
+source text -> interpret (load sites) -> resolve the model (models.py) and the state
+dict (materialize.py) -> compare (PyTorch's rules) -> findings, reports and fixes.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from weightmatch import diagnose
+from weightmatch.checkpoint import CheckpointCache, CheckpointError
+from weightmatch.compare import compare
+from weightmatch.findings import SiteFacts, build_findings
+from weightmatch.fixes import fixes_for
+from weightmatch.interpret import interpret
+from weightmatch.keyexpr import Unresolvable
+from weightmatch.locate import LayerSite, locate
+from weightmatch.materialize import Problem, materialize
+from weightmatch.models import ModelBuilder, ModelUnresolved
+from weightmatch.pyfile import ClassInfo, PyFile, parse
+from weightmatch.types import Checkpoint, Finding, LoadReport, Span
+from weightmatch.values import Const, LoadedFile, LoadSite, ModelAttr, ModelVal, SourceVal, Unknown
+
+Log = Callable[[str, str], None]
+
+
+@dataclass
+class FileAnalysis:
+    path: str
+    reports: list[LoadReport] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    dependencies: set[str] = field(default_factory=set)
+
+
+class _CheckpointFailure(Exception):
+    """torch.load itself fails here: reported at the torch.load call, not at the load."""
+
+
+class FileAnalyzer:
+    def __init__(self, root: str, search_paths: list[str], checkpoints: CheckpointCache, builder: ModelBuilder,
+                 read_text: Callable[[str], str | None], log: Log):
+        self.root = root
+        self.search_paths = search_paths
+        self.checkpoints = checkpoints
+        self.builder = builder
+        self.read_text = read_text
+        self.log = log
+        self._parsed: dict[str, tuple[str, PyFile]] = {}
+
+    # ------------------------------------------------------------------ files
+    def parsed(self, path: str, text: str | None = None) -> PyFile | None:
+        if text is None:
+            text = self.read_text(path)
+            if text is None:
+                return None
+        hit = self._parsed.get(path)
+        if hit is not None and hit[0] == text:
+            return hit[1]
+        pf = parse(path, text)
+        if len(self._parsed) > 2000:
+            self._parsed.clear()
+        self._parsed[path] = (text, pf)
+        return pf
+
+    def find_class(self, name: str, pf: PyFile) -> tuple[ClassInfo, PyFile] | None:
+        if name in pf.classes:
+            return pf.classes[name], pf
+        origin = pf.imports.get(name)
+        if origin is None:
+            return None
+        for candidate in self._module_files(origin.rsplit(".", 1)[0], pf.path):
+            other = self.parsed(candidate)
+            if other is not None and name in other.classes:
+                return other.classes[name], other
+        return None
+
+    def _module_files(self, module: str, importer: str) -> list[str]:
+        level = len(module) - len(module.lstrip("."))
+        rel = module.lstrip(".").replace(".", os.sep)
+        bases = [os.path.dirname(importer)]
+        if level:
+            base = os.path.dirname(importer)
+            for _ in range(level - 1):
+                base = os.path.dirname(base)
+            bases = [base]
+        else:
+            bases.append(self.root)
+        out = []
+        for base in bases:
+            for cand in (os.path.join(base, rel + ".py"), os.path.join(base, rel, "__init__.py")):
+                if os.path.isfile(cand):
+                    out.append(cand)
+        return out
+
+    # ------------------------------------------------------------------ checkpoints
+    def resolve_path(self, loaded: LoadedFile) -> str | None:
+        if not isinstance(loaded.path, Const) or not isinstance(loaded.path.value, str):
+            return None
+        p = os.path.expanduser(loaded.path.value)
+        if os.path.isabs(p):
+            return p
+        here = os.path.dirname(loaded.file.path)
+        candidates = [os.path.join(here, p), os.path.join(self.root, p)]
+        candidates += [os.path.join(sp if os.path.isabs(sp) else os.path.join(self.root, sp), p)
+                       for sp in self.search_paths]
+        for cand in candidates:
+            if os.path.exists(cand):
+                return os.path.normpath(cand)
+        return os.path.normpath(candidates[0])
+
+    def checkpoint(self, loaded: LoadedFile, deps: set[str]) -> Checkpoint:
+        path = self.resolve_path(loaded)
+        if path is None:
+            raise Unresolvable(loaded.path.reason if isinstance(loaded.path, Unknown) else "the checkpoint path")
+        deps.add(path)
+        try:
+            ckpt = self.checkpoints.get(path)
+        except CheckpointError:
+            raise _CheckpointFailure() from None
+        if _load_fails(loaded, ckpt) is not None:
+            raise _CheckpointFailure()
+        return ckpt
+
+    # ------------------------------------------------------------------ analysis
+    def analyze(self, path: str, text: str) -> FileAnalysis:
+        result = FileAnalysis(path)
+        pf = self.parsed(path, text)
+        if pf.syntax_error:
+            result.errors.append(pf.syntax_error)
+        interp = interpret(pf)
+        for tl in interp.torch_loads:
+            try:
+                finding = self.torch_load_finding(tl.loaded, result.dependencies)
+            except Exception:  # noqa: BLE001 - one bad call never hides the others
+                self.log("error", traceback.format_exc())
+                continue
+            if finding is not None:
+                result.findings.append(finding)
+        for site in interp.sites:
+            try:
+                report = self.load_report(site, result.dependencies)
+            except Exception as exc:  # noqa: BLE001
+                self.log("error", f"analysing {path}:{site.call.lineno}: {traceback.format_exc()}")
+                span = pf.span(site.call)
+                report = LoadReport(span, None, None, findings=[Finding(
+                    "internal-error", "information", f"Weight Match could not analyse this call: {exc}", span, span)])
+            result.reports.append(report)
+            result.findings.extend(report.findings)
+        return result
+
+    def torch_load_finding(self, loaded: LoadedFile, deps: set[str]) -> Finding | None:
+        if loaded.virtual is not None:
+            return None
+        path = self.resolve_path(loaded)
+        if path is None:
+            return None
+        deps.add(path)
+        span = loaded.file.span(loaded.call)
+        shown = os.path.relpath(path, self.root) if path.startswith(self.root) else path
+        try:
+            ckpt = self.checkpoints.get(path)
+        except CheckpointError as exc:
+            if exc.code == "checkpoint-not-found":
+                return Finding("checkpoint-not-found", "warning", f"Checkpoint not found: {shown} (looked next to the "
+                               f"script and under the project root)", span, span)
+            return Finding("checkpoint-unreadable", "warning", f"Cannot read {shown}: {exc}", span, span)
+        why = _load_fails(loaded, ckpt)
+        if why is None:
+            return None
+        code, message = why
+        return Finding(code, "error", message.format(path=shown), span, span)
+
+    def load_report(self, site: LoadSite, deps: set[str]) -> LoadReport:
+        pf = site.file
+        call = pf.span(site.call)
+        strict = site.strict.value if isinstance(site.strict, Const) and isinstance(site.strict.value, bool) else None
+        assign = bool(site.assign.value) if isinstance(site.assign, Const) else False
+        report = LoadReport(call, strict, None)
+
+        def unresolved(code: str, why: str) -> LoadReport:
+            report.findings.append(Finding(code, "information", why, call, call))
+            return report
+
+        receiver = site.receiver
+        if isinstance(receiver, Unknown) or not isinstance(receiver, (ModelVal, ModelAttr)):
+            reason = receiver.reason if isinstance(receiver, Unknown) else "not a model"
+            return unresolved("unresolved-model", f"Cannot tell which model this is: {reason}")
+        model = receiver if isinstance(receiver, ModelVal) else receiver.model
+        ctx = _Ctx(self, deps)
+        try:
+            expected = self.builder.expected(receiver)
+        except ModelUnresolved as exc:
+            return unresolved("unresolved-model", f"Cannot build the model `{pf.segment(model.call)}`: {exc}")
+        how = expected.how
+        report.how = how
+        report.model = f"{expected.model_type} ({'built on the meta device' if how == 'executed' else 'inferred statically'})"
+        try:
+            saved = materialize(site.arg, ctx)
+        except _CheckpointFailure:
+            return report  # torch.load raises first; that finding sits on the torch.load call
+        except Unresolvable as exc:
+            return unresolved("unresolved-checkpoint", f"Cannot tell what is loaded: {exc}")
+        except Problem as exc:
+            span = pf.span(exc.node) if exc.node is not None else call
+            report.raises = True
+            report.findings.append(Finding(exc.code, "error", exc.message, span, call))
+            return report
+        loaded = site.arg.loaded_file() if isinstance(site.arg, SourceVal) else None
+        if loaded is not None and loaded.virtual is None:
+            try:
+                report.checkpoint = self.checkpoint(loaded, deps)
+            except (_CheckpointFailure, Unresolvable):
+                pass
+        report.source = pf.segment(site.arg_node) if site.arg_node is not None else ""
+        comparison = compare(expected, saved, strict=strict is not False, assign=assign)
+        report.raises = comparison.raises if strict is not None or comparison.raises else None
+        report.rows = comparison.rows
+        model_keys = list(expected.keys())
+        nested = prefix = None
+        renames: list = []
+        if isinstance(saved, Mapping) and comparison.loaded == 0 and (comparison.missing or comparison.unexpected):
+            hit = diagnose.find_nested_state_dict(saved, model_keys)
+            if hit is not None:
+                nested = tuple(hit[0])
+        if nested is None and isinstance(saved, Mapping) and (comparison.missing and comparison.unexpected):
+            prefix = diagnose.detect_prefix(model_keys, [k for k in saved.keys() if isinstance(k, str)])
+            if prefix is None:
+                infos = {k: v for k, v in expected.keys().items()}
+                renames = diagnose.detect_renames({k: infos[k] for k in comparison.missing if k in infos},
+                                                  {k: saved[k] for k in comparison.unexpected if k in saved})
+
+        layer_cache: dict[str, LayerSite] = {}
+
+        def layer_of(module_path: str) -> LayerSite:
+            if module_path not in layer_cache:
+                layer_cache[module_path] = locate(module_path, model, expected, self.find_class)
+            return layer_cache[module_path]
+
+        facts = SiteFacts(call, strict, expected, saved, comparison, layer_of, how, nested, prefix, renames)
+        report.findings = build_findings(facts)
+        for finding in report.findings:
+            try:
+                finding.fixes = fixes_for(finding, facts, site)
+            except Exception:  # noqa: BLE001 - a fix we cannot make is a fix we do not offer
+                self.log("warning", traceback.format_exc())
+        if expected.notes:
+            report.model += " — " + "; ".join(expected.notes)
+        return report
+
+
+class _Ctx:
+    def __init__(self, analyzer: FileAnalyzer, deps: set[str]):
+        self.analyzer = analyzer
+        self.deps = deps
+
+    def checkpoint(self, loaded: LoadedFile) -> Checkpoint:
+        return self.analyzer.checkpoint(loaded, self.deps)
+
+    def expected(self, model):
+        try:
+            return self.analyzer.builder.expected(model)
+        except ModelUnresolved as exc:
+            raise Unresolvable(str(exc)) from None
+
+
+def _load_fails(loaded: LoadedFile, ckpt: Checkpoint) -> tuple[str, str] | None:
+    """Whether the loading call itself raises for this file, and why."""
+    if loaded.loader == "safetensors":
+        if ckpt.format != "safetensors":
+            return ("wrong-loader", "{path} is not a safetensors file (it is a " + ckpt.format +
+                    " checkpoint): safetensors' load_file raises; use torch.load")
+        return None
+    if ckpt.format == "safetensors":
+        return ("wrong-loader", "{path} is a safetensors file: torch.load cannot read it "
+                "(UnpicklingError); use safetensors.torch.load_file")
+    if ckpt.format == "sharded":
+        return ("wrong-loader", "{path} is the index of a sharded checkpoint: torch.load cannot read it; "
+                "load the shards (or use transformers' from_pretrained)")
+    if loaded.weights_only is False:
+        return None
+    if ckpt.torchscript:
+        return ("unsafe-checkpoint", "{path} is a TorchScript archive: torch.load with weights_only=True "
+                "refuses it; load it with torch.jit.load")
+    if ckpt.unsafe_globals:
+        names = ", ".join(ckpt.unsafe_globals[:6]) + (" …" if len(ckpt.unsafe_globals) > 6 else "")
+        return ("unsafe-checkpoint", "torch.load raises: {path} needs globals that weights_only=True refuses "
+                f"({names}). If you trust the file, pass weights_only=False or allow them with "
+                "torch.serialization.add_safe_globals")
+    return None

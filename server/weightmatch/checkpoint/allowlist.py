@@ -1,0 +1,220 @@
+"""What `torch.load(path)` with its default `weights_only=True` accepts, as data.
+
+Mirrors torch 2.13's `torch/_weights_only_unpickler.py` without importing torch (the
+language server must stay torch-free): `_get_allowed_globals()`, the opcodes its
+`Unpickler.load` handles, and the py2 name mapping it applies to GLOBAL. A test
+compares this with the installed torch, so an upgrade that changes the list fails loudly.
+"""
+
+from __future__ import annotations
+
+# `_get_allowed_globals().keys()` of torch 2.13, sorted. It is the same on CPU and
+# CUDA builds (the torch.cuda storage and tensor classes are listed on both).
+ALLOWED_GLOBALS: frozenset[str] = frozenset({
+    "_codecs.encode",
+    "builtins.bytearray",
+    "builtins.complex",
+    "builtins.set",
+    "collections.Counter",
+    "collections.OrderedDict",
+    "torch.BFloat16Storage",
+    "torch.BFloat16Tensor",
+    "torch.BoolStorage",
+    "torch.BoolTensor",
+    "torch.ByteStorage",
+    "torch.ByteTensor",
+    "torch.CharStorage",
+    "torch.CharTensor",
+    "torch.ComplexDoubleStorage",
+    "torch.ComplexFloatStorage",
+    "torch.DoubleStorage",
+    "torch.DoubleTensor",
+    "torch.FloatStorage",
+    "torch.FloatTensor",
+    "torch.HalfStorage",
+    "torch.HalfTensor",
+    "torch.IntStorage",
+    "torch.IntTensor",
+    "torch.LongStorage",
+    "torch.LongTensor",
+    "torch.QInt32Storage",
+    "torch.QInt8Storage",
+    "torch.QUInt2x4Storage",
+    "torch.QUInt4x2Storage",
+    "torch.QUInt8Storage",
+    "torch.ShortStorage",
+    "torch.ShortTensor",
+    "torch.Size",
+    "torch.Tensor",
+    "torch._tensor._rebuild_from_type_v2",
+    "torch._utils._rebuild_device_tensor_from_cpu_tensor",
+    "torch._utils._rebuild_device_tensor_from_numpy",
+    "torch._utils._rebuild_meta_tensor_no_storage",
+    "torch._utils._rebuild_nested_tensor",
+    "torch._utils._rebuild_parameter",
+    "torch._utils._rebuild_parameter_with_state",
+    "torch._utils._rebuild_qtensor",
+    "torch._utils._rebuild_sparse_tensor",
+    "torch._utils._rebuild_tensor",
+    "torch._utils._rebuild_tensor_v2",
+    "torch._utils._rebuild_tensor_v3",
+    "torch._utils._rebuild_wrapper_subclass",
+    "torch.bfloat16",
+    "torch.bits16",
+    "torch.bits1x8",
+    "torch.bits2x4",
+    "torch.bits4x2",
+    "torch.bits8",
+    "torch.bool",
+    "torch.complex128",
+    "torch.complex32",
+    "torch.complex64",
+    "torch.cuda.BFloat16Storage",
+    "torch.cuda.BFloat16Tensor",
+    "torch.cuda.BoolStorage",
+    "torch.cuda.BoolTensor",
+    "torch.cuda.ByteStorage",
+    "torch.cuda.ByteTensor",
+    "torch.cuda.CharStorage",
+    "torch.cuda.CharTensor",
+    "torch.cuda.ComplexDoubleStorage",
+    "torch.cuda.ComplexFloatStorage",
+    "torch.cuda.DoubleStorage",
+    "torch.cuda.DoubleTensor",
+    "torch.cuda.FloatStorage",
+    "torch.cuda.FloatTensor",
+    "torch.cuda.HalfStorage",
+    "torch.cuda.HalfTensor",
+    "torch.cuda.IntStorage",
+    "torch.cuda.IntTensor",
+    "torch.cuda.LongStorage",
+    "torch.cuda.LongTensor",
+    "torch.cuda.ShortStorage",
+    "torch.cuda.ShortTensor",
+    "torch.cuda.sparse.BFloat16Tensor",
+    "torch.cuda.sparse.ByteTensor",
+    "torch.cuda.sparse.CharTensor",
+    "torch.cuda.sparse.DoubleTensor",
+    "torch.cuda.sparse.FloatTensor",
+    "torch.cuda.sparse.HalfTensor",
+    "torch.cuda.sparse.IntTensor",
+    "torch.cuda.sparse.LongTensor",
+    "torch.cuda.sparse.ShortTensor",
+    "torch.device",
+    "torch.float16",
+    "torch.float32",
+    "torch.float4_e2m1fn_x2",
+    "torch.float64",
+    "torch.float8_e4m3fn",
+    "torch.float8_e4m3fnuz",
+    "torch.float8_e5m2",
+    "torch.float8_e5m2fnuz",
+    "torch.float8_e8m0fnu",
+    "torch.int1",
+    "torch.int16",
+    "torch.int2",
+    "torch.int3",
+    "torch.int32",
+    "torch.int4",
+    "torch.int5",
+    "torch.int6",
+    "torch.int64",
+    "torch.int7",
+    "torch.int8",
+    "torch.nn.parameter.Parameter",
+    "torch.per_channel_affine",
+    "torch.per_channel_affine_float_qparams",
+    "torch.per_channel_symmetric",
+    "torch.per_tensor_affine",
+    "torch.per_tensor_symmetric",
+    "torch.qint32",
+    "torch.qint8",
+    "torch.quint2x4",
+    "torch.quint4x2",
+    "torch.quint8",
+    "torch.serialization._get_layout",
+    "torch.sparse.BFloat16Tensor",
+    "torch.sparse.ByteTensor",
+    "torch.sparse.CharTensor",
+    "torch.sparse.DoubleTensor",
+    "torch.sparse.FloatTensor",
+    "torch.sparse.HalfTensor",
+    "torch.sparse.IntTensor",
+    "torch.sparse.LongTensor",
+    "torch.sparse.ShortTensor",
+    "torch.storage.TypedStorage",
+    "torch.storage.UntypedStorage",
+    "torch.uint1",
+    "torch.uint16",
+    "torch.uint2",
+    "torch.uint3",
+    "torch.uint32",
+    "torch.uint4",
+    "torch.uint5",
+    "torch.uint6",
+    "torch.uint64",
+    "torch.uint7",
+    "torch.uint8",
+})
+
+# Modules torch refuses even when a user allowlists something from them.
+BLOCKED_MODULES = frozenset({"sys", "os", "posix", "nt"})
+
+# The opcodes `_weights_only_unpickler.Unpickler.load` handles; any other raises
+# "Unsupported operand". torch.save writes protocol 2, which uses only these.
+TORCH_OPCODES = frozenset({
+    "APPEND", "APPENDS", "BINFLOAT", "BINGET", "BININT", "BININT1", "BININT2", "BINPERSID",
+    "BINPUT", "BINUNICODE", "BUILD", "EMPTY_DICT", "EMPTY_LIST", "EMPTY_SET", "EMPTY_TUPLE",
+    "GLOBAL", "LONG1", "LONG_BINGET", "LONG_BINPUT", "MARK", "NEWFALSE", "NEWOBJ", "NEWTRUE",
+    "NONE", "PROTO", "REDUCE", "SETITEM", "SETITEMS", "SHORT_BINSTRING", "STOP", "TUPLE",
+    "TUPLE1", "TUPLE2", "TUPLE3",
+})
+
+# torch._utils.IMPORT_MAPPING / NAME_MAPPING: torch renames py2 globals before the check.
+IMPORT_MAPPING = {
+    "__builtin__": "builtins",
+    "copy_reg": "copyreg",
+    "Queue": "queue",
+    "repr": "reprlib",
+    "_abcoll": "collections.abc",
+    "UserDict": "collections",
+    "UserList": "collections",
+    "UserString": "collections",
+    "whichdb": "dbm",
+    "StringIO": "io",
+    "cStringIO": "io",
+}
+
+NAME_MAPPING = {
+    ("__builtin__", "xrange"): ("builtins", "range"),
+    ("__builtin__", "reduce"): ("functools", "reduce"),
+    ("__builtin__", "intern"): ("sys", "intern"),
+    ("__builtin__", "unichr"): ("builtins", "chr"),
+    ("__builtin__", "unicode"): ("builtins", "str"),
+    ("__builtin__", "long"): ("builtins", "int"),
+    ("itertools", "izip"): ("builtins", "zip"),
+    ("itertools", "imap"): ("builtins", "map"),
+    ("itertools", "ifilter"): ("builtins", "filter"),
+    ("itertools", "ifilterfalse"): ("itertools", "filterfalse"),
+    ("itertools", "izip_longest"): ("itertools", "zip_longest"),
+    ("UserDict", "IterableUserDict"): ("collections", "UserDict"),
+    ("UserList", "UserList"): ("collections", "UserList"),
+    ("UserString", "UserString"): ("collections", "UserString"),
+    ("__builtin__", "basestring"): ("builtins", "str"),
+    ("exceptions", "StandardError"): ("builtins", "Exception"),
+    ("UserDict", "UserDict"): ("collections", "UserDict"),
+}
+
+
+def torch_global_name(module: str, name: str) -> str:
+    """The dotted name torch's weights_only unpickler checks for a GLOBAL opcode."""
+    if (module, name) in NAME_MAPPING:
+        module, name = NAME_MAPPING[(module, name)]
+    elif module in IMPORT_MAPPING:
+        module = IMPORT_MAPPING[module]
+    return f"{module}.{name}"
+
+
+def is_allowed(full_name: str) -> bool:
+    module = full_name.rsplit(".", 1)[0] if "." in full_name else full_name
+    return full_name in ALLOWED_GLOBALS and module not in BLOCKED_MODULES

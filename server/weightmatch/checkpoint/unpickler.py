@@ -1,0 +1,420 @@
+"""An unpickler that builds the shape of a torch pickle and runs none of its code.
+
+`find_class` never imports anything: it hands back inert factories of our own. torch's
+rebuild functions become placeholders holding shape and dtype, OrderedDict becomes a
+dict that keeps `_metadata`, and every other global becomes a stub class that accepts
+any arguments and any state and remembers only its name. `persistent_load` returns a
+placeholder storage (dtype and element count from the persistent id) and never touches
+storage bytes. After loading, `to_engine` turns the result into the engine's types.
+
+The stubs must be classes, not functions: protocol 2 pickles most objects with NEWOBJ,
+which the C unpickler only accepts for a type.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+from typing import Any, Callable
+
+from ..types import Opaque, StateDict, TensorInfo
+from .allowlist import is_allowed, torch_global_name
+
+# Element type of each legacy storage class, as in torch.storage._dtype_to_storage_type_map.
+STORAGE_DTYPES = {
+    "DoubleStorage": "float64", "FloatStorage": "float32", "HalfStorage": "float16",
+    "LongStorage": "int64", "IntStorage": "int32", "ShortStorage": "int16",
+    "CharStorage": "int8", "ByteStorage": "uint8", "BoolStorage": "bool",
+    "BFloat16Storage": "bfloat16", "ComplexDoubleStorage": "complex128",
+    "ComplexFloatStorage": "complex64", "QInt8Storage": "qint8", "QInt32Storage": "qint32",
+    "QUInt8Storage": "quint8", "QUInt4x2Storage": "quint4x2", "QUInt2x4Storage": "quint2x4",
+}
+
+DTYPE_NAMES = frozenset({
+    "float64", "float32", "float16", "bfloat16", "complex128", "complex64", "complex32",
+    "int64", "int32", "int16", "int8", "uint8", "uint16", "uint32", "uint64", "bool",
+    "qint8", "qint32", "quint8", "quint4x2", "quint2x4", "float8_e4m3fn", "float8_e5m2",
+    "float8_e4m3fnuz", "float8_e5m2fnuz", "float8_e8m0fnu", "float4_e2m1fn_x2",
+    "bits1x8", "bits2x4", "bits4x2", "bits8", "bits16",
+    *(f"uint{i}" for i in range(1, 8)), *(f"int{i}" for i in range(1, 8)),
+    # aliases an old pickle may name
+    "float", "double", "half", "long", "int", "short", "cfloat", "cdouble",
+})
+_DTYPE_ALIASES = {
+    "float": "float32", "double": "float64", "half": "float16", "long": "int64",
+    "int": "int32", "short": "int16", "cfloat": "complex64", "cdouble": "complex128",
+}
+
+MAX_STUB_CLASSES = 10_000  # distinct globals in one pickle; real checkpoints use < 100
+MAX_DEPTH = 300  # container nesting; real checkpoints nest < 20 deep
+_SAFE_ENCODINGS = frozenset({"latin1", "latin-1", "iso-8859-1", "utf-8", "utf8", "ascii"})
+
+
+class _Storage:
+    __slots__ = ("dtype", "numel")
+
+    def __init__(self, dtype: str, numel: Any) -> None:
+        self.dtype = dtype
+        self.numel = numel
+
+
+class _StorageType:
+    __slots__ = ("name", "dtype")
+
+    def __init__(self, name: str, dtype: str) -> None:
+        self.name = name
+        self.dtype = dtype
+
+
+class _DType:
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = _DTYPE_ALIASES.get(name, name)
+
+
+class _Tensor:
+    """A tensor's placeholder; BUILD on it (legacy `set_` state, Parameter state) is ignored."""
+
+    __slots__ = ("shape", "dtype", "bad")
+
+    def __init__(self, shape: tuple[int, ...] | None, dtype: str, bad: str = "") -> None:
+        self.shape = shape
+        self.dtype = dtype
+        self.bad = bad
+
+    def __setstate__(self, state: Any) -> None:
+        pass
+
+
+class _Dict(dict):
+    """A plain dict or Counter from the pickle."""
+
+    def __setstate__(self, state: Any) -> None:
+        pass
+
+
+class _ODict(dict):
+    """collections.OrderedDict; BUILD sets its attributes, of which only `_metadata` matters."""
+
+    wm_metadata: Any = None
+
+    def __setstate__(self, state: Any) -> None:
+        if isinstance(state, tuple) and len(state) == 2:
+            state = state[0]
+        if isinstance(state, dict) and "_metadata" in state:
+            self.wm_metadata = state["_metadata"]
+
+
+class _Stub:
+    """An instance of a global we do not rebuild; keeps its name and, for TorchScript, its state."""
+
+    wm_name = "?"
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> "_Stub":
+        self = object.__new__(cls)
+        self.wm_state = None
+        return self
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def __setstate__(self, state: Any) -> None:
+        self.wm_state = state
+
+    def __call__(self, *args: Any, **kwargs: Any) -> "_Stub":
+        return _Stub()
+
+    # APPEND(S), SETITEM(S) and ADDITEMS on an object that is not a list/dict/set call these.
+    def append(self, item: Any) -> None:
+        pass
+
+    def extend(self, items: Any) -> None:
+        pass
+
+    def add(self, item: Any) -> None:
+        pass
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        pass
+
+
+def _shape(size: Any) -> tuple[int, ...] | None:
+    if isinstance(size, (tuple, list)) and all(type(d) is int and d >= 0 for d in size):
+        return tuple(size)
+    return None
+
+
+def _dtype_of(value: Any, fallback: str = "unknown") -> str:
+    if isinstance(value, _DType):
+        return value.name
+    if isinstance(value, (_Storage, _StorageType, _Tensor)):
+        return value.dtype
+    return fallback
+
+
+def _from_storage(storage: Any, size: Any, dtype: str | None = None) -> _Tensor:
+    if type(size) is tuple and all(type(d) is int and d >= 0 for d in size):
+        shape = size
+    else:
+        shape = _shape(size)
+    dt = dtype or (storage.dtype if type(storage) is _Storage else _dtype_of(storage))
+    if shape is None:
+        return _Tensor(None, dt, bad="tensor with an unreadable size")
+    return _Tensor(shape, dt)
+
+
+def _rebuild_tensor(storage: Any = None, offset: Any = 0, size: Any = (), stride: Any = (), *rest: Any) -> _Tensor:
+    return _from_storage(storage, size)
+
+
+def _rebuild_tensor_v3(storage: Any = None, offset: Any = 0, size: Any = (), stride: Any = (),
+                       requires_grad: Any = False, hooks: Any = None, dtype: Any = None, *rest: Any) -> _Tensor:
+    return _from_storage(storage, size, _dtype_of(dtype, "") or None)
+
+
+def _rebuild_parameter(data: Any = None, *rest: Any) -> Any:
+    return data if isinstance(data, _Tensor) else _Tensor(None, "unknown", bad="parameter without data")
+
+
+def _rebuild_sparse_tensor(layout: Any = None, data: Any = (), *rest: Any) -> _Tensor:
+    # COO: (indices, values, size[, coalesced]); compressed: (compressed, plain, values, size)
+    if isinstance(data, tuple) and len(data) >= 3:
+        values, size = (data[1], data[2]) if not isinstance(data[2], _Tensor) else (data[2], data[3] if len(data) > 3 else None)
+        return _from_storage(values, size)
+    return _Tensor(None, "unknown", bad="sparse tensor")
+
+
+def _rebuild_nested_tensor(buffer: Any = None, *rest: Any) -> _Tensor:
+    return _Tensor(None, _dtype_of(buffer), bad="nested tensor")
+
+
+def _rebuild_device_tensor(data: Any = None, dtype: Any = None, *rest: Any) -> _Tensor:
+    shape = data.shape if isinstance(data, _Tensor) else None
+    if shape is None and isinstance(data, _Stub) and isinstance(data.wm_state, tuple) and len(data.wm_state) > 1:
+        shape = _shape(data.wm_state[1])  # numpy.ndarray's state: (version, shape, dtype, ...)
+    if shape is None:
+        return _Tensor(None, _dtype_of(dtype), bad="device tensor with an unreadable size")
+    return _Tensor(shape, _dtype_of(dtype, _dtype_of(data)))
+
+
+def _rebuild_meta_tensor_no_storage(dtype: Any = None, size: Any = (), *rest: Any) -> _Tensor:
+    return _from_storage(None, size, _dtype_of(dtype))
+
+
+def _rebuild_wrapper_subclass(cls: Any = None, dtype: Any = None, size: Any = (), *rest: Any) -> _Tensor:
+    return _from_storage(None, size, _dtype_of(dtype))
+
+
+def _rebuild_from_type_v2(func: Any = None, new_type: Any = None, args: Any = (), state: Any = None, *rest: Any) -> Any:
+    # `func` came from find_class, so calling it runs one of our factories or a stub.
+    if func in _FACTORIES_SET or _is_stub_class(func):
+        return func(*args) if isinstance(args, tuple) else func()
+    return _Stub()
+
+
+def _size(dims: Any = (), *rest: Any) -> Any:
+    return tuple(dims) if isinstance(dims, (tuple, list)) else ()
+
+
+def _encode(obj: Any = "", encoding: Any = "latin1", *rest: Any) -> Any:
+    # `_codecs.encode(str, "latin1")` is how protocol 2 spells bytes.
+    if isinstance(obj, str) and isinstance(encoding, str) and encoding.lower() in _SAFE_ENCODINGS:
+        return obj.encode(encoding, "surrogatepass" if encoding.lower().startswith("utf") else "strict")
+    return _Stub()
+
+
+def _bytearray(obj: Any = b"", *rest: Any) -> Any:
+    # bytearray(n) would allocate n bytes: only copy what the pickle itself holds.
+    return bytearray(obj) if isinstance(obj, (bytes, bytearray)) else _Stub()
+
+
+def _set(items: Any = (), *rest: Any) -> Any:
+    return set(items) if isinstance(items, (list, tuple, set)) else set()
+
+
+def _complex(real: Any = 0, imag: Any = 0, *rest: Any) -> Any:
+    if all(type(x) in (int, float) for x in (real, imag)):
+        return complex(real, imag)
+    return _Stub()
+
+
+class _Parameter:
+    """torch.nn.Parameter called directly (NEWOBJ or REDUCE): stands for its data."""
+
+    def __new__(cls, data: Any = None, *rest: Any) -> Any:  # type: ignore[misc]
+        return _rebuild_parameter(data)
+
+
+class _Uninitialized:
+    """A lazy module's UninitializedParameter/Buffer: a tensor whose shape is not known yet."""
+
+    def __new__(cls, *rest: Any) -> Any:  # type: ignore[misc]
+        return _Tensor(None, "float32")
+
+
+_REBUILD: dict[str, Callable[..., Any]] = {
+    "torch._utils._rebuild_tensor": _rebuild_tensor,
+    "torch._utils._rebuild_tensor_v2": _rebuild_tensor,
+    "torch._utils._rebuild_tensor_v3": _rebuild_tensor_v3,
+    "torch._utils._rebuild_qtensor": _rebuild_tensor,
+    "torch._utils._rebuild_parameter": _rebuild_parameter,
+    "torch._utils._rebuild_parameter_with_state": _rebuild_parameter,
+    "torch._utils._rebuild_sparse_tensor": _rebuild_sparse_tensor,
+    "torch._utils._rebuild_nested_tensor": _rebuild_nested_tensor,
+    "torch._utils._rebuild_device_tensor_from_cpu_tensor": _rebuild_device_tensor,
+    "torch._utils._rebuild_device_tensor_from_numpy": _rebuild_device_tensor,
+    "torch._utils._rebuild_xla_tensor": _rebuild_device_tensor,
+    "torch._utils._rebuild_mps_tensor": _rebuild_device_tensor,
+    "torch._utils._rebuild_meta_tensor_no_storage": _rebuild_meta_tensor_no_storage,
+    "torch._utils._rebuild_wrapper_subclass": _rebuild_wrapper_subclass,
+    "torch._tensor._rebuild_from_type_v2": _rebuild_from_type_v2,
+    "torch._tensor._rebuild_from_type": _rebuild_from_type_v2,
+    "torch.Size": _size,
+    "_codecs.encode": _encode,
+    "builtins.bytearray": _bytearray,
+    "builtins.set": _set,
+    "builtins.complex": _complex,
+    "collections.OrderedDict": _ODict,
+    "collections.Counter": _Dict,
+    "torch.nn.parameter.Parameter": _Parameter,
+    "torch.nn.parameter.UninitializedParameter": _Uninitialized,
+    "torch.nn.parameter.UninitializedBuffer": _Uninitialized,
+}
+_FACTORIES_SET = frozenset(_REBUILD.values())
+
+
+class SafeUnpickler(pickle.Unpickler):
+    """The C unpickler with every global replaced by an inert factory."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(io.BytesIO(data), encoding="utf-8")
+        self.globals_seen: set[str] = set()
+        self.reasons: set[str] = set()
+        self._stub_classes: dict[str, type] = {}
+
+    def find_class(self, module: str, name: str) -> Any:
+        # Python writes protocol 2 for Python 2 readers ("__builtin__ set"); the stock
+        # find_class maps names back, and so does torch's check, with its own table.
+        full = torch_global_name(module, name)
+        module, name = full.rsplit(".", 1)
+        self.globals_seen.add(full)
+        factory = _REBUILD.get(full)
+        if factory is not None:
+            return factory
+        if module in ("torch", "torch.cuda") and name in STORAGE_DTYPES:
+            return _StorageType(full, STORAGE_DTYPES[name])
+        if full in ("torch.storage.UntypedStorage", "torch.UntypedStorage"):
+            return _StorageType(full, "uint8")
+        if module == "torch" and name in DTYPE_NAMES:
+            return _DType(name)
+        return self._stub_class(full)
+
+    def _stub_class(self, full: str) -> type:
+        cls = self._stub_classes.get(full)
+        if cls is None:
+            if len(self._stub_classes) >= MAX_STUB_CLASSES:
+                raise pickle.UnpicklingError(f"more than {MAX_STUB_CLASSES} distinct globals")
+            cls = type("Stub", (_Stub,), {"wm_name": full, "__slots__": ()})
+            self._stub_classes[full] = cls
+        return cls
+
+    def persistent_load(self, pid: Any) -> Any:
+        kind = pid[0] if type(pid) is tuple and pid else pid
+        if isinstance(kind, bytes):
+            kind = kind.decode("ascii", "replace")
+        if kind == "storage" and len(pid) >= 5:
+            storage_type = pid[1]
+            dtype = storage_type.dtype if type(storage_type) is _StorageType else _dtype_of(storage_type)
+            return _Storage(dtype, pid[4])
+        # torch's weights_only unpickler accepts only ("storage", ...) persistent ids.
+        self.reasons.add(f"persistent id {str(kind)[:40]!r}")
+        if kind == "module" and len(pid) >= 2 and isinstance(pid[1], type) and issubclass(pid[1], _Stub):
+            return pid[1]  # a legacy whole-module save names the module's class here
+        return _Stub()
+
+    def unsafe(self) -> set[str]:
+        return {g for g in self.globals_seen if not is_allowed(g)} | self.reasons
+
+
+def _is_stub_class(value: Any) -> bool:
+    return isinstance(value, type) and issubclass(value, _Stub)
+
+
+class _TooDeep(Exception):
+    pass
+
+
+def to_engine(root: Any) -> Any:
+    """Turn the unpickler's placeholders into engine types (StateDict, TensorInfo, Opaque)."""
+    memo: dict[int, Any] = {}
+
+    def conv(value: Any, depth: int) -> Any:
+        if depth > MAX_DEPTH:
+            raise _TooDeep
+        vtype = type(value)
+        if vtype in (str, int, float, bool, bytes, type(None), complex):
+            return value
+        if vtype is _Tensor:
+            if value.bad:
+                return Opaque("torch.Tensor", value.bad)
+            return TensorInfo(value.shape, value.dtype)
+        key = id(value)
+        if key in memo:
+            return memo[key]
+        if isinstance(value, dict):
+            out = StateDict()
+            memo[key] = out
+            if vtype is _ODict:
+                out.ordered = True
+                if value.wm_metadata is not None:
+                    out.metadata = _metadata(value.wm_metadata)
+            for k, v in value.items():
+                out[conv(k, depth + 1)] = conv(v, depth + 1)
+            return out
+        if vtype is list:
+            out_list: list = []
+            memo[key] = out_list
+            out_list.extend(conv(v, depth + 1) for v in value)
+            return out_list
+        if vtype is tuple:
+            out_tuple = tuple(conv(v, depth + 1) for v in value)
+            memo[key] = out_tuple
+            return out_tuple
+        if vtype in (set, frozenset):
+            return vtype(conv(v, depth + 1) for v in value)
+        if vtype is bytearray:
+            return bytes(value)
+        if isinstance(value, _Stub):
+            return Opaque(vtype.wm_name)
+        if _is_stub_class(value):
+            return Opaque(value.wm_name, "class")
+        if vtype is _DType:
+            return Opaque("torch." + value.name, "dtype")
+        if vtype is _StorageType:
+            return Opaque(value.name, "storage type")
+        if vtype is _Storage:
+            return Opaque("torch.storage", f"{value.dtype} storage")
+        return Opaque(getattr(value, "__qualname__", vtype.__name__), "factory")
+
+    try:
+        return conv(root, 0)
+    except (_TooDeep, RecursionError):
+        raise pickle.UnpicklingError(f"objects nested more than {MAX_DEPTH} levels deep") from None
+
+
+def _metadata(raw: Any) -> dict[str, dict[str, Any]] | None:
+    if not isinstance(raw, dict):
+        return None
+    out: dict[str, dict[str, Any]] = {}
+    for k, v in raw.items():
+        if isinstance(k, str) and isinstance(v, dict):
+            out[k] = {str(a): b for a, b in v.items() if type(b) in (int, str, bool, float, type(None))}
+    return out
+
+
+def unpickle(data: bytes) -> tuple[Any, set[str]]:
+    """The raw placeholder tree of one pickle and what torch's weights_only mode would refuse in it."""
+    unpickler = SafeUnpickler(data)
+    raw = unpickler.load()
+    return raw, unpickler.unsafe()

@@ -1,0 +1,178 @@
+"""From a comparison to findings: one finding per cause, on the line that causes it,
+with the severity PyTorch's behaviour calls for (design.md, "Severity follows what
+PyTorch would do").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from weightmatch.keygroups import summarize_keys
+from weightmatch.compare import Comparison
+from weightmatch.locate import LayerSite
+from weightmatch.types import ExpectedState, Finding, KeyRow, Span, TensorInfo
+
+
+@dataclass
+class SiteFacts:
+    """What the analyzer knows about one load call, for building findings and fixes."""
+
+    call: Span
+    strict: bool | None
+    expected: ExpectedState
+    saved: Any
+    comparison: Comparison
+    layer_of: Callable[[str], LayerSite]  # module path -> where that layer is defined
+    how: str
+    nested: tuple | None = None  # key path of the state dict inside a training checkpoint
+    prefix: Any = None  # diagnose.PrefixChange
+    renames: list = field(default_factory=list)
+
+
+def _module_of(key: str) -> str:
+    return key.rsplit(".", 1)[0] if "." in key else ""
+
+
+def _strict_sev(strict: bool | None, if_false: str) -> str:
+    return "error" if strict is not False else if_false
+
+
+def _shape(info: TensorInfo | None) -> str:
+    return info.shape_text() if info is not None else "—"
+
+
+def build_findings(f: SiteFacts) -> list[Finding]:
+    c = f.comparison
+    out: list[Finding] = []
+    rows = {r.key: r for r in c.rows}
+    strict = f.strict
+    if not isinstance(f.saved, Mapping):
+        out.append(Finding("not-a-state-dict", "error", c.other_errors[0] if c.other_errors else
+                           "load_state_dict expects a dict of tensors", f.call, f.call, how=f.how))
+        return out
+    explained: set[str] = set()
+    # a whole training checkpoint passed in: one cause
+    if f.nested is not None and c.loaded == 0:
+        keys = [*c.missing, *c.unexpected]
+        where = "".join(f"[{k!r}]" for k in f.nested)
+        if strict is not False:
+            msg = f"This is a training checkpoint, not a state dict: the model's weights are under {where}; " \
+                  f"load_state_dict raises with {len(c.missing)} missing and {len(c.unexpected)} unexpected keys"
+        else:
+            msg = f"This is a training checkpoint, not a state dict (weights under {where}): with strict=False " \
+                  f"it loads nothing and every layer keeps its initial values"
+        out.append(Finding("not-a-state-dict", _strict_sev(strict, "warning"), msg, f.call, f.call, keys,
+                           [rows[k] for k in keys if k in rows], how=f.how))
+        explained.update(keys)
+    elif f.prefix is not None:
+        p = f.prefix
+        model_set = set(f.expected.keys())
+        mapped = {p.apply(k) for k in c.unexpected}
+        keys = [k for k in c.missing if k in mapped] + [k for k in c.unexpected if p.apply(k) in model_set]
+        change = _prefix_text(p)
+        if strict is not False:
+            msg = f"Key prefix mismatch: {change}; none of the {len(c.missing) + len(c.unexpected)} differing " \
+                  f"keys line up, so load_state_dict raises"
+        else:
+            msg = f"Key prefix mismatch: {change}; with strict=False this loads {c.loaded} of " \
+                  f"{len(f.expected.keys())} tensors and the rest keep their initial values"
+        out.append(Finding("prefix-mismatch", _strict_sev(strict, "warning"), msg, f.call, f.call, keys,
+                           [rows[k] for k in keys if k in rows], how=f.how))
+        explained.update(keys)
+
+    # size mismatches: always raise; one finding per layer definition
+    by_site: dict[tuple, list[tuple[str, TensorInfo, TensorInfo]]] = {}
+    sites: dict[tuple, LayerSite] = {}
+    for key, saved, model in c.mismatched:
+        site = f.layer_of(_module_of(key))
+        ident = (site.span.path, site.span.line, site.span.column)
+        by_site.setdefault(ident, []).append((key, saved, model))
+        sites[ident] = site
+    for ident, items in by_site.items():
+        site = sites[ident]
+        parts = [f"{k}: checkpoint {_shape(s)}, model {_shape(m)}" for k, s, m in items]
+        msg = "Size mismatch — " + "; ".join(parts[:4]) + (f"; and {len(parts) - 4} more" if len(parts) > 4 else "")
+        if strict is False:
+            msg += " (strict=False does not skip size mismatches)"
+        keys = [k for k, _, _ in items]
+        out.append(Finding("size-mismatch", "error", msg, site.span, f.call, keys,
+                           [rows[k] for k in keys if k in rows], related=[(f.call, "the load_state_dict call")],
+                           how=f.how))
+    for key, what in c.not_tensor:
+        site = f.layer_of(_module_of(key))
+        out.append(Finding("not-a-tensor", "error",
+                           f"{key}: the checkpoint holds {what}, not a tensor; load_state_dict raises",
+                           site.span, f.call, [key], how=f.how))
+    for err in c.other_errors:
+        out.append(Finding("load-error", "error", err, f.call, f.call, how=f.how))
+
+    raises_anyway = bool(c.mismatched or c.not_tensor or c.other_errors)
+    # with strict=False and an error, PyTorch's message lists only the errors: report what it reports
+    report_keys = strict is not False or not raises_anyway
+    missing = [k for k in c.missing if k not in explained]
+    unexpected = [k for k in c.unexpected if k not in explained]
+    rename_note = _rename_notes(f.renames)
+    if report_keys and missing:
+        groups: dict[tuple, list[str]] = {}
+        gsites: dict[tuple, LayerSite] = {}
+        for key in missing:
+            site = f.layer_of(_module_of(key))
+            ident = (site.span.path, site.span.line, site.span.column)
+            groups.setdefault(ident, []).append(key)
+            gsites[ident] = site
+        for ident, keys in groups.items():
+            shown = summarize_keys(keys)
+            if strict is not False:
+                msg = f"Missing from the checkpoint: {shown}; load_state_dict(strict=True) raises"
+            else:
+                msg = f"Missing from the checkpoint: {shown}; with strict=False these keep their initial values"
+            note = rename_note.get(ident) or _renamed_here(f.renames, keys)
+            if note:
+                msg += f" ({note})"
+            out.append(Finding("missing-keys", _strict_sev(strict, "warning"), msg, gsites[ident].span, f.call,
+                               keys, [rows[k] for k in keys if k in rows],
+                               related=[(f.call, "the load_state_dict call")], how=f.how))
+    if report_keys and unexpected:
+        shown = summarize_keys(unexpected)
+        if strict is not False:
+            msg = f"Unexpected keys in the checkpoint: {shown}; load_state_dict(strict=True) raises"
+        else:
+            msg = f"Unexpected keys in the checkpoint are ignored with strict=False: {shown}"
+        out.append(Finding("unexpected-keys", _strict_sev(strict, "information"), msg, f.call, f.call, unexpected,
+                           [rows[k] for k in unexpected if k in rows], how=f.how))
+    # link layer-line findings back from the call
+    call_related = [(x.span, x.message.split(";")[0]) for x in out if x.span != f.call]
+    for x in out:
+        if x.span == f.call and call_related:
+            x.related = call_related[:20]
+    return out
+
+
+def _prefix_text(p) -> str:
+    strip, add = getattr(p, "strip", ""), getattr(p, "add", "")
+    if strip and add:
+        return f"the checkpoint's keys start with '{strip}' where the model's start with '{add}'"
+    if strip:
+        return f"the checkpoint's keys start with '{strip}', the model's do not"
+    return f"the model's keys start with '{add}', the checkpoint's do not"
+
+
+def _rename_notes(renames) -> dict:
+    return {}
+
+
+def _renamed_here(renames, keys: list[str]) -> str:
+    for r in renames or []:
+        pairs = dict(r.keys)
+        inverse = {new: old for old, new in pairs.items()}
+        hit = [k for k in keys if k in inverse or k in pairs]
+        if hit:
+            what = "moved by an nn.Sequential index shift" if r.kind == "index-shift" else "renamed"
+            return f"{what}: the checkpoint has '{r.old}' where the model has '{r.new}'"
+    return ""
+
+
+def rows_only(c: Comparison) -> list[KeyRow]:
+    return list(c.rows)

@@ -1,0 +1,509 @@
+"""Walks a file's statements in program order and finds every load_state_dict call,
+with what its receiver and its argument are (see values.py).
+
+Nothing here runs user code: values are tracked symbolically. Module level first (an
+`if __name__ == "__main__":` body included), then each function and method body with
+its parameters unknown.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import posixpath
+from typing import Any
+
+from weightmatch.pyfile import PyFile
+from weightmatch.values import (
+    Const, DictLit, EmptyDict, FileHandle, LoadedFile, LoadSite, ModelAttr, ModelVal, Op, SourceVal,
+    StateDictOf, Step, TorchLoadSite, Unknown,
+)
+
+# Methods that return the module itself and change nothing load_state_dict looks at.
+SELF_RETURNING = {"to", "cuda", "cpu", "eval", "train", "float", "half", "double", "bfloat16",
+                  "requires_grad_", "share_memory", "type", "xpu", "mps", "zero_grad", "to_empty"}
+WRAPPERS = {
+    "torch.nn.DataParallel": "module", "torch.nn.parallel.DataParallel": "module",
+    "torch.nn.parallel.DistributedDataParallel": "module", "torch.nn.DistributedDataParallel": "module",
+    "torch.nn.parallel.data_parallel.DataParallel": "module",
+    "torch.compile": "_orig_mod",
+}
+IDENTITY_WRAPPERS = {"torch.nn.SyncBatchNorm.convert_sync_batchnorm"}
+TORCH_LOAD = {"torch.load", "torch.serialization.load"}
+ST_LOAD = {"safetensors.torch.load_file", "safetensors.torch.load"}
+STRIP_PREFIX = {"torch.nn.modules.utils.consume_prefix_in_state_dict_if_present"}
+EMPTY_DICTS = {"collections.OrderedDict": True, "OrderedDict": True, "dict": False, "typing.OrderedDict": True}
+# Calls that take a model or state dict and neither change nor keep it.
+HARMLESS = {"print", "len", "str", "repr", "isinstance", "type", "id", "sum", "list", "sorted", "set",
+            "logging.info", "logging.debug", "logging.warning", "logger.info", "logger.debug"}
+MUTATING_DICT_METHODS = {"pop", "popitem", "update", "clear", "setdefault", "__setitem__", "__delitem__"}
+
+
+class Interpreter:
+    def __init__(self, pf: PyFile):
+        self.pf = pf
+        self.sites: list[LoadSite] = []
+        self.torch_loads: list[TorchLoadSite] = []
+        self.saved: dict[str, Any] = {}  # path written by torch.save -> what was saved
+
+    # ------------------------------------------------------------------ driving
+    def run(self) -> "Interpreter":
+        env: dict[str, Any] = {"__file__": Const(self.pf.path)}
+        functions: list[tuple[ast.AST, str]] = []
+        self.block(self.pf.tree.body, env, functions)
+        globals_ = dict(env)
+        while functions:
+            fn, owner = functions.pop(0)
+            local = dict(globals_)
+            for a in [*fn.args.posonlyargs, *fn.args.args, *fn.args.kwonlyargs]:
+                local[a.arg] = Unknown(f"`{a.arg}` is a parameter of {owner}{fn.name}(), known only at run time")
+            for a in (fn.args.vararg, fn.args.kwarg):
+                if a is not None:
+                    local[a.arg] = Unknown(f"`{a.arg}` is a parameter of {owner}{fn.name}()")
+            nested: list[tuple[ast.AST, str]] = []
+            self.block(fn.body, local, nested)
+            functions.extend(nested)
+        return self
+
+    def block(self, body: list[ast.stmt], env: dict, functions: list) -> None:
+        for stmt in body:
+            try:
+                self.statement(stmt, env, functions)
+            except RecursionError:
+                continue
+
+    def statement(self, stmt: ast.stmt, env: dict, functions: list) -> None:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            functions.append((stmt, ""))
+            return
+        if isinstance(stmt, ast.ClassDef):
+            for item in stmt.body:
+                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    functions.append((item, stmt.name + "."))
+            return
+        self.find_loads(stmt, env)
+        if isinstance(stmt, ast.Assign):
+            value = self.ev(stmt.value, env)
+            for target in stmt.targets:
+                self.assign(target, value, stmt, env)
+        elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+            self.assign(stmt.target, self.ev(stmt.value, env), stmt, env)
+        elif isinstance(stmt, ast.Expr):
+            self.effect(stmt.value, stmt, env)
+        elif isinstance(stmt, ast.Delete):
+            for t in stmt.targets:
+                if isinstance(t, ast.Subscript):
+                    base = self.ev(t.value, env)
+                    if isinstance(base, SourceVal):
+                        base.ops.append(Op("del", self.ev(t.slice, env), t))
+        elif isinstance(stmt, ast.If):
+            self.block(stmt.body, env, functions)
+            self.block(stmt.orelse, env, functions)
+        elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+            for item in stmt.items:
+                value = self.ev(item.context_expr, env)
+                if isinstance(item.optional_vars, ast.Name):
+                    env[item.optional_vars.id] = value
+            self.block(stmt.body, env, functions)
+        elif isinstance(stmt, ast.For):
+            if not self.items_loop(stmt, env):
+                self.block(stmt.body, env, functions)
+            self.block(stmt.orelse, env, functions)
+        elif isinstance(stmt, ast.While):
+            self.block(stmt.body, env, functions)
+        elif isinstance(stmt, ast.Try) or type(stmt).__name__ == "TryStar":
+            self.block(stmt.body, env, functions)
+            for h in stmt.handlers:
+                self.block(h.body, env, functions)
+            self.block(stmt.orelse, env, functions)
+            self.block(stmt.finalbody, env, functions)
+
+    # ------------------------------------------------------------------ load calls
+    def find_loads(self, stmt: ast.stmt, env: dict) -> None:
+        """Record every load_state_dict / torch.load call in this statement's own expressions."""
+        for node in _own_nodes(stmt):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            if isinstance(func, ast.Attribute) and func.attr == "load_state_dict" and \
+                    self.pf.dotted(func) not in ("torch.optim", None) and node.args or \
+                    isinstance(func, ast.Attribute) and func.attr == "load_state_dict" and _kw(node, "state_dict"):
+                self.sites.append(self.load_site(node, stmt, env))
+            elif self.pf.dotted(func) in TORCH_LOAD | ST_LOAD:
+                loaded = self.ev(node, env)
+                if isinstance(loaded, SourceVal) and isinstance(loaded.base, LoadedFile):
+                    self.torch_loads.append(TorchLoadSite(loaded.base))
+
+    def load_site(self, call: ast.Call, stmt: ast.stmt, env: dict) -> LoadSite:
+        receiver = self.ev(call.func.value, env)
+        if isinstance(receiver, SourceVal) or isinstance(receiver, Const):
+            receiver = Unknown("load_state_dict is called on something that is not a model")
+        arg_node = call.args[0] if call.args else _kw(call, "state_dict")
+        arg = self.ev(arg_node, env) if arg_node is not None else Unknown("no state dict argument")
+        strict_node = call.args[1] if len(call.args) > 1 else _kw(call, "strict")
+        assign_node = call.args[2] if len(call.args) > 2 else _kw(call, "assign")
+        strict = Const(True) if strict_node is None else self.ev(strict_node, env)
+        assign = Const(False) if assign_node is None else self.ev(assign_node, env)
+        return LoadSite(self.pf, call, receiver, arg, arg_node, strict, assign, stmt)
+
+    # ------------------------------------------------------------------ assignment
+    def assign(self, target: ast.expr, value: Any, stmt: ast.stmt, env: dict) -> None:
+        if isinstance(target, ast.Name):
+            if isinstance(value, ModelVal) and value.pending_wrap is not None:
+                value.steps.append(Step(f"{target.id} = {self.pf.segment(value.pending_wrap)}", stmt,
+                                        wrap=value.wrappers[-1] if value.wrappers else ""))
+                value.pending_wrap = None
+                value.final_name = target.id
+                env[target.id] = value
+                return
+            if isinstance(value, ModelVal) and value.var != target.id and any(
+                    isinstance(v, ModelVal) and v.id == value.id for v in env.values()):
+                # an alias of a tracked model: later steps may use either name
+                value.steps.append(Step(f"{target.id} = {value.var}", stmt))
+            elif isinstance(value, ModelVal) and not value.var:
+                value.var = value.final_name = target.id
+            env[target.id] = value
+            return
+        if isinstance(target, (ast.Attribute, ast.Subscript)):
+            owner, path = self.attr_path(target, env)
+            if isinstance(owner, ModelVal):
+                owner.steps.append(Step(self.pf.segment(stmt), stmt, ".".join(path)))
+                return
+            if isinstance(owner, ModelAttr):
+                owner.model.steps.append(Step(self.pf.segment(stmt), stmt, ".".join([*owner.path, *path])))
+                return
+            if isinstance(target, ast.Subscript):
+                base = self.ev(target.value, env)
+                if isinstance(base, SourceVal):
+                    base.ops.append(Op("setitem", (self.ev(target.slice, env), value), target))
+            return
+        if isinstance(target, (ast.Tuple, ast.List)):
+            for elt in target.elts:
+                if isinstance(elt, ast.Name):
+                    env[elt.id] = Unknown(f"`{elt.id}` comes from unpacking")
+
+    def attr_path(self, target: ast.expr, env: dict) -> tuple[Any, list[str]]:
+        """`model.classifier[6]` -> (the model value, ["classifier", "6"])."""
+        path: list[str] = []
+        node = target
+        while True:
+            if isinstance(node, ast.Attribute):
+                path.append(node.attr)
+                node = node.value
+            elif isinstance(node, ast.Subscript):
+                idx = self.ev(node.slice, {})
+                if not isinstance(idx, Const) or not isinstance(idx.value, (int, str)):
+                    return None, []
+                path.append(str(idx.value))
+                node = node.value
+            else:
+                break
+        if not isinstance(node, ast.Name):
+            return None, []
+        return env.get(node.id), list(reversed(path))
+
+    # ------------------------------------------------------------------ side effects
+    def effect(self, expr: ast.expr, stmt: ast.stmt, env: dict) -> None:
+        if not isinstance(expr, ast.Call):
+            return
+        func = expr.func
+        dotted = self.pf.dotted(func)
+        if dotted in ("torch.save", "torch.serialization.save") and len(expr.args) >= 2:
+            path = self.ev(expr.args[1], env)
+            if isinstance(path, Const) and isinstance(path.value, str):
+                self.saved[path.value] = self.ev(expr.args[0], env)
+            return
+        if dotted in STRIP_PREFIX and len(expr.args) >= 2:
+            sd = self.ev(expr.args[0], env)
+            if isinstance(sd, SourceVal):
+                sd.ops.append(Op("strip-prefix", self.ev(expr.args[1], env), expr))
+            return
+        if isinstance(func, ast.Attribute):
+            owner = self.ev(func.value, env)
+            if isinstance(owner, SourceVal):
+                if func.attr == "pop" and expr.args:
+                    owner.ops.append(Op("pop", self.ev(expr.args[0], env), expr))
+                elif func.attr == "update" and expr.args:
+                    owner.ops.append(Op("update", self.ev(expr.args[0], env), expr))
+                elif func.attr in MUTATING_DICT_METHODS:
+                    owner.ops.append(Op("unknown", f"`{self.pf.segment(expr)}`", expr))
+                return
+            if isinstance(owner, (ModelVal, ModelAttr)) and func.attr not in SELF_RETURNING | {
+                    "load_state_dict", "state_dict", "parameters", "named_parameters", "modules",
+                    "named_modules", "children", "forward", "__call__"}:
+                model = owner if isinstance(owner, ModelVal) else owner.model
+                model.steps.append(Step(self.pf.segment(stmt), stmt))
+                return
+        # a tracked object handed to a function defined in this file: replay the call
+        if isinstance(func, ast.Name) and func.id not in HARMLESS:
+            for arg in [*expr.args, *(k.value for k in expr.keywords)]:
+                value = self.ev(arg, env) if isinstance(arg, ast.Name) else None
+                if isinstance(value, ModelVal) and self.defined_here(func.id):
+                    value.steps.append(Step(self.pf.segment(stmt), stmt))
+                elif isinstance(value, SourceVal):
+                    value.ops.append(Op("unknown", f"passed to `{func.id}()`, which may change it", expr))
+
+    def defined_here(self, name: str) -> bool:
+        return any(isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name == name for n in self.pf.tree.body) \
+            or name in self.pf.imports
+
+    def items_loop(self, stmt: ast.For, env: dict) -> bool:
+        """`for k, v in sd.items(): if ...: new[k2] = v` rebuilding a dict: one loop op on `new`."""
+        it = stmt.iter
+        if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute) and it.func.attr == "items"
+                and isinstance(stmt.target, ast.Tuple) and len(stmt.target.elts) == 2
+                and all(isinstance(e, ast.Name) for e in stmt.target.elts)):
+            return False
+        source = self.ev(it.func.value, env)
+        if not isinstance(source, SourceVal):
+            return False
+        targets = {t.value.id for t in ast.walk(stmt) if isinstance(t, ast.Subscript)
+                   and isinstance(t.ctx, ast.Store) and isinstance(t.value, ast.Name)}
+        if len(targets) != 1:
+            return False
+        (name,) = targets
+        dest = env.get(name)
+        if not isinstance(dest, SourceVal):
+            return False
+        dest.ops.append(Op("loop", source.frozen(), stmt, self.free_env(stmt, env)))
+        return True
+
+    # ------------------------------------------------------------------ expressions
+    def ev(self, node: ast.expr | None, env: dict) -> Any:
+        if node is None:
+            return Unknown("missing")
+        if isinstance(node, ast.Constant):
+            return Const(node.value)
+        if isinstance(node, ast.Name):
+            if node.id in env:
+                return env[node.id]
+            return Unknown(f"`{node.id}` is not known here")
+        if isinstance(node, ast.JoinedStr):
+            parts = []
+            for v in node.values:
+                if isinstance(v, ast.Constant):
+                    parts.append(str(v.value))
+                elif isinstance(v, ast.FormattedValue) and v.format_spec is None and v.conversion == -1:
+                    inner = self.ev(v.value, env)
+                    if not isinstance(inner, Const):
+                        return Unknown(f"`{self.pf.segment(v.value)}` is not known")
+                    parts.append(str(inner.value))
+                else:
+                    return Unknown("formatted string")
+            return Const("".join(parts))
+        if isinstance(node, ast.BinOp):
+            left, right = self.ev(node.left, env), self.ev(node.right, env)
+            if isinstance(left, Const) and isinstance(right, Const):
+                return _binop(node.op, left.value, right.value)
+            return Unknown(f"`{self.pf.segment(node)}` is not known")
+        if isinstance(node, ast.Subscript):
+            base = self.ev(node.value, env)
+            if isinstance(base, SourceVal):
+                return base.derive(Op("subscript", self.ev(node.slice, env), node))
+            if isinstance(base, (ModelVal, ModelAttr)):
+                return Unknown("an item of a model")
+            return Unknown(f"`{self.pf.segment(node)}` is not known")
+        if isinstance(node, ast.Attribute):
+            base = self.ev(node.value, env)
+            if isinstance(base, ModelVal):
+                return ModelAttr(base, [node.attr])
+            if isinstance(base, ModelAttr):
+                return ModelAttr(base.model, [*base.path, node.attr])
+            if isinstance(base, Const) and isinstance(base.value, str):
+                return _path_attr(base.value, node.attr)
+            return Unknown(f"`{self.pf.segment(node)}` is not known")
+        if isinstance(node, ast.Dict):
+            entries: dict[Any, Any] = {}
+            for k, v in zip(node.keys, node.values):
+                key = self.ev(k, env) if k is not None else None
+                if not isinstance(key, Const):
+                    return Unknown("a dict literal with computed keys")
+                entries[key.value] = self.ev(v, env)
+            return SourceVal(DictLit(entries))
+        if isinstance(node, ast.DictComp):
+            gen = node.generators[0] if len(node.generators) == 1 else None
+            if gen is not None and isinstance(gen.iter, ast.Call) and isinstance(gen.iter.func, ast.Attribute) \
+                    and gen.iter.func.attr == "items":
+                source = self.ev(gen.iter.func.value, env)
+                if isinstance(source, SourceVal):
+                    return source.derive(Op("comprehension", None, node, self.free_env(node, env)))
+            return Unknown("a dict comprehension over something not known")
+        if isinstance(node, ast.Call):
+            return self.call(node, env)
+        if isinstance(node, ast.NamedExpr):
+            value = self.ev(node.value, env)
+            env[node.target.id] = value
+            return value
+        return Unknown(f"`{self.pf.segment(node)}` is not known")
+
+    def call(self, node: ast.Call, env: dict) -> Any:
+        func = node.func
+        dotted = self.pf.dotted(func) or ""
+        args = node.args
+        if dotted in TORCH_LOAD | ST_LOAD:
+            target = args[0] if args else _kw(node, "f") or _kw(node, "filename")
+            path = self.ev(target, env)
+            if isinstance(path, FileHandle):
+                path = path.path
+            loader = "torch" if dotted in TORCH_LOAD else "safetensors"
+            wo = _kw(node, "weights_only")
+            weights_only = None
+            if wo is not None:
+                w = self.ev(wo, env)
+                weights_only = bool(w.value) if isinstance(w, Const) else None
+            loaded = LoadedFile(path, node, self.pf, loader, weights_only)
+            if isinstance(path, Const) and path.value in self.saved:
+                saved = self.saved[path.value]
+                if isinstance(saved, SourceVal):
+                    loaded.virtual = saved.frozen()
+            return SourceVal(loaded)
+        if dotted in ("open", "builtins.open", "io.open") and args:
+            return FileHandle(self.ev(args[0], env))
+        if dotted in ("os.path.join", "posixpath.join"):
+            parts = [self.ev(a, env) for a in args]
+            if all(isinstance(p, Const) and isinstance(p.value, str) for p in parts):
+                return Const(posixpath.join(*[p.value for p in parts]))
+            return Unknown(f"`{self.pf.segment(node)}` is not known")
+        if dotted in ("os.path.dirname", "os.path.abspath", "os.path.realpath", "os.path.expanduser",
+                      "os.path.basename", "os.path.normpath", "str", "os.fspath") and len(args) == 1:
+            inner = self.ev(args[0], env)
+            if isinstance(inner, Const) and isinstance(inner.value, str):
+                fn = {"os.path.dirname": posixpath.dirname, "os.path.basename": posixpath.basename,
+                      "os.path.expanduser": os.path.expanduser, "os.path.normpath": posixpath.normpath}.get(dotted)
+                return Const(fn(inner.value) if fn else inner.value)
+            return inner if isinstance(inner, Unknown) else Unknown("not a path")
+        if dotted in ("pathlib.Path", "pathlib.PurePath", "pathlib.PosixPath"):
+            parts = [self.ev(a, env) for a in args]
+            if all(isinstance(p, Const) and isinstance(p.value, str) for p in parts):
+                return Const(posixpath.join(*[p.value for p in parts]) if parts else ".")
+            return Unknown(f"`{self.pf.segment(node)}` is not known")
+        if dotted in EMPTY_DICTS and not args and not node.keywords:
+            return SourceVal(EmptyDict(EMPTY_DICTS[dotted]))
+        if dotted in EMPTY_DICTS and len(args) == 1:
+            inner = self.ev(args[0], env)
+            if isinstance(inner, SourceVal):
+                return inner.derive(Op("copy", EMPTY_DICTS[dotted], node))
+        if dotted in ("copy.deepcopy", "copy.copy") and len(args) == 1:
+            inner = self.ev(args[0], env)
+            if isinstance(inner, SourceVal):
+                return inner.derive(Op("copy", "keep-metadata" if dotted == "copy.deepcopy" else "shallow", node))
+            return inner
+        if dotted in WRAPPERS or dotted in IDENTITY_WRAPPERS:
+            inner = self.ev(args[0], env) if args else Unknown("no model")
+            if isinstance(inner, ModelVal):
+                return self.wrap(inner, node, WRAPPERS.get(dotted))
+            return Unknown(f"`{self.pf.segment(node)}` wraps something not known")
+        if isinstance(func, ast.Attribute):
+            owner = self.ev(func.value, env)
+            if isinstance(owner, ModelVal) and func.attr in SELF_RETURNING:
+                return owner
+            if isinstance(owner, (ModelVal, ModelAttr)) and func.attr == "state_dict" and not args:
+                return SourceVal(StateDictOf(owner))
+            if isinstance(owner, SourceVal):
+                if func.attr == "copy" and not args:
+                    return owner.derive(Op("copy", "shallow", node))
+                if func.attr in ("get", "pop") and args:
+                    key = self.ev(args[0], env)
+                    op = Op("subscript", key, node)
+                    if func.attr == "pop":
+                        owner.ops.append(Op("pop", key, node))
+                        return SourceVal(owner.frozen().base, owner.frozen().ops[:-1] + [op])
+                    return owner.derive(op)
+                return Unknown(f"`{self.pf.segment(node)}` is not known")
+            if isinstance(owner, Const) and isinstance(owner.value, str) and func.attr in (
+                    "resolve", "absolute", "expanduser") and not args:
+                return owner
+            if isinstance(owner, Const) and isinstance(owner.value, str) and func.attr == "joinpath":
+                parts = [self.ev(a, env) for a in args]
+                if all(isinstance(p, Const) for p in parts):
+                    return Const(posixpath.join(owner.value, *[str(p.value) for p in parts]))
+        if dotted.startswith(("torch.", "os.", "sys.", "numpy.", "np.", "math.", "random.", "json.",
+                              "argparse.", "logging.")) and not _looks_like_module_class(dotted):
+            return Unknown(f"`{self.pf.segment(node)}` is not known statically")
+        if dotted in ("print", "len", "range", "list", "tuple", "set", "int", "float", "str", "sorted", "zip",
+                      "enumerate", "isinstance", "getattr", "hasattr", "open"):
+            return Unknown(f"`{self.pf.segment(node)}` is not known statically")
+        if not dotted:
+            return Unknown(f"`{self.pf.segment(node)}` is not known statically")
+        # Anything else callable may build a model: a class, a builder (torchvision), a factory.
+        return ModelVal(self.pf, "", node)
+
+    def wrap(self, inner: ModelVal, node: ast.Call, prefix: str | None) -> ModelVal:
+        """`nn.DataParallel(m)` / `torch.compile(m)`: replayed for real; the static path peels it."""
+        if not inner.var:  # `nn.DataParallel(Net())`: the whole call constructs the model
+            return ModelVal(self.pf, "", node, inner.steps, [*inner.wrappers, *([prefix] if prefix else [])])
+        wrapped = ModelVal(self.pf, inner.var, inner.call, inner.steps, [*inner.wrappers, *([prefix] if prefix else [])])
+        wrapped.pending_wrap = node
+        return wrapped
+
+    def free_env(self, node: ast.AST, env: dict) -> dict[str, Any]:
+        names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+        out = {}
+        for n in names:
+            if n in env:
+                v = env[n]
+                out[n] = v.frozen() if isinstance(v, SourceVal) else v
+        return out
+
+
+def _binop(op: ast.operator, a: Any, b: Any) -> Any:
+    try:
+        if isinstance(op, ast.Add):
+            return Const(a + b)
+        if isinstance(op, ast.Div) and isinstance(a, str) and isinstance(b, str):
+            return Const(posixpath.join(a, b))  # pathlib's `/`
+        if isinstance(op, ast.Mult):
+            return Const(a * b)
+        if isinstance(op, ast.Sub):
+            return Const(a - b)
+        if isinstance(op, ast.Mod) and isinstance(a, str):
+            return Const(a % b)
+        if isinstance(op, ast.FloorDiv):
+            return Const(a // b)
+    except Exception:  # noqa: BLE001 - a type error in user code is just "not known"
+        pass
+    return Unknown("an expression that is not known")
+
+
+def _path_attr(path: str, attr: str) -> Any:
+    if attr == "parent":
+        return Const(posixpath.dirname(path.rstrip("/")) or ".")
+    if attr == "name":
+        return Const(posixpath.basename(path))
+    if attr == "stem":
+        return Const(posixpath.splitext(posixpath.basename(path))[0])
+    return Unknown(f"`.{attr}` of a path")
+
+
+def _looks_like_module_class(dotted: str) -> bool:
+    last = dotted.rsplit(".", 1)[-1]
+    return dotted.startswith("torch.nn.") and last[:1].isupper()
+
+
+def _kw(call: ast.Call, name: str) -> ast.expr | None:
+    for k in call.keywords:
+        if k.arg == name:
+            return k.value
+    return None
+
+
+def _own_nodes(stmt: ast.stmt):
+    """Nodes of a statement's own expressions, not those of nested blocks or functions."""
+    stack: list[ast.AST] = []
+    for fname, value in ast.iter_fields(stmt):
+        if fname in ("body", "orelse", "finalbody", "handlers"):
+            continue
+        if isinstance(value, list):
+            stack.extend(v for v in value if isinstance(v, ast.AST))
+        elif isinstance(value, ast.AST):
+            stack.append(value)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.Lambda, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        yield node
+        stack.extend(ast.iter_child_nodes(node))
+
+
+def interpret(pf: PyFile) -> Interpreter:
+    return Interpreter(pf).run()

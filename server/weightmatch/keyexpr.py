@@ -1,0 +1,298 @@
+"""A tiny evaluator for the key-filter and key-rename code users write around load_state_dict.
+
+`{k[7:]: v for k, v in sd.items() if not k.startswith("fc")}`, `v.shape == own[k].shape`,
+and `for k, v in sd.items(): if "fc1" in k: new[k] = v` are evaluated over the real key
+names and TensorInfo shapes. Only a whitelist of pure operations is supported (string
+methods, comparisons, shapes, `re`); anything else raises Unresolvable, so nothing a
+user wrote is ever executed and nothing is guessed.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+import re
+from collections.abc import Mapping
+from typing import Any, Callable
+
+from weightmatch.types import TensorInfo
+
+
+class Unresolvable(Exception):
+    pass
+
+
+STR_METHODS = {"startswith", "endswith", "replace", "split", "rsplit", "join", "strip", "lstrip", "rstrip",
+               "removeprefix", "removesuffix", "lower", "upper", "count", "find", "rfind", "partition",
+               "rpartition", "isdigit", "format", "index"}
+TENSOR_NOOP_METHODS = {"float", "half", "double", "bfloat16", "clone", "detach", "cpu", "cuda", "to",
+                       "contiguous", "data", "requires_grad_"}
+BUILTINS: dict[str, Callable] = {"len": len, "str": str, "int": int, "any": any, "all": all, "tuple": tuple,
+                                 "list": list, "set": set, "min": min, "max": max, "bool": bool}
+RE_FUNCS = {"sub", "match", "search", "fullmatch", "split"}
+CMP = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
+       ast.Gt: operator.gt, ast.GtE: operator.ge, ast.Is: operator.is_, ast.IsNot: operator.is_not,
+       ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b}
+BIN = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Mod: operator.mod,
+       ast.FloorDiv: operator.floordiv}
+
+
+class Dtype(str):
+    """`torch.float32` as written in a filter."""
+
+
+class TensorProxy:
+    """What user filter code sees for a tensor: its shape and dtype, no data."""
+
+    def __init__(self, info: TensorInfo):
+        self.info = info
+
+    @property
+    def shape(self) -> tuple:
+        if self.info.shape is None:
+            raise Unresolvable("the shape of an uninitialized parameter")
+        return tuple(self.info.shape)
+
+    def size(self, dim: int | None = None):
+        return self.shape if dim is None else self.shape[dim]
+
+    def dim(self) -> int:
+        return len(self.shape)
+
+    ndim = property(dim)
+
+    def numel(self) -> int:
+        return self.info.numel
+
+    @property
+    def dtype(self) -> Dtype:
+        return Dtype(self.info.dtype)
+
+
+def wrap(value: Any) -> Any:
+    return TensorProxy(value) if isinstance(value, TensorInfo) else value
+
+
+def unwrap(value: Any) -> Any:
+    return value.info if isinstance(value, TensorProxy) else value
+
+
+class Evaluator:
+    def __init__(self, env: dict[str, Any]):
+        self.env = env
+
+    def ev(self, node: ast.AST) -> Any:
+        method = getattr(self, "ev_" + type(node).__name__, None)
+        if method is None:
+            raise Unresolvable(f"`{ast.unparse(node)}`")
+        return method(node)
+
+    def ev_Constant(self, node):
+        return node.value
+
+    def ev_Name(self, node):
+        if node.id in self.env:
+            return self.env[node.id]
+        if node.id in BUILTINS:
+            return BUILTINS[node.id]
+        if node.id in ("True", "False", "None"):
+            return {"True": True, "False": False, "None": None}[node.id]
+        raise Unresolvable(f"`{node.id}` is not known")
+
+    def ev_Tuple(self, node):
+        return tuple(self.ev(e) for e in node.elts)
+
+    def ev_List(self, node):
+        return [self.ev(e) for e in node.elts]
+
+    def ev_Set(self, node):
+        return {self.ev(e) for e in node.elts}
+
+    def ev_JoinedStr(self, node):
+        out = []
+        for v in node.values:
+            if isinstance(v, ast.Constant):
+                out.append(str(v.value))
+            elif isinstance(v, ast.FormattedValue) and v.format_spec is None:
+                out.append(str(unwrap(self.ev(v.value))))
+            else:
+                raise Unresolvable("formatted value")
+        return "".join(out)
+
+    def ev_BoolOp(self, node):
+        if isinstance(node.op, ast.And):
+            result = True
+            for v in node.values:
+                result = self.ev(v)
+                if not result:
+                    return result
+            return result
+        result = False
+        for v in node.values:
+            result = self.ev(v)
+            if result:
+                return result
+        return result
+
+    def ev_UnaryOp(self, node):
+        v = self.ev(node.operand)
+        if isinstance(node.op, ast.Not):
+            return not v
+        if isinstance(node.op, ast.USub):
+            return -v
+        raise Unresolvable("unary operator")
+
+    def ev_BinOp(self, node):
+        fn = BIN.get(type(node.op))
+        if fn is None:
+            raise Unresolvable("operator")
+        return fn(self.ev(node.left), self.ev(node.right))
+
+    def ev_Compare(self, node):
+        left = self.ev(node.left)
+        for op, comp in zip(node.ops, node.comparators):
+            right = self.ev(comp)
+            if isinstance(op, (ast.In, ast.NotIn)) and isinstance(right, Mapping):
+                ok = (left in right) if isinstance(op, ast.In) else (left not in right)
+            else:
+                ok = CMP[type(op)](left, right)
+            if not ok:
+                return False
+            left = right
+        return True
+
+    def ev_IfExp(self, node):
+        return self.ev(node.body) if self.ev(node.test) else self.ev(node.orelse)
+
+    def ev_Subscript(self, node):
+        base = self.ev(node.value)
+        if isinstance(node.slice, ast.Slice):
+            parts = [None if p is None else self.ev(p) for p in (node.slice.lower, node.slice.upper, node.slice.step)]
+            return base[slice(*parts)]
+        key = self.ev(node.slice)
+        try:
+            return wrap(base[key])
+        except (KeyError, IndexError, TypeError) as exc:
+            raise Unresolvable(f"`{ast.unparse(node)}` would raise {type(exc).__name__}") from None
+
+    def ev_Attribute(self, node):
+        if isinstance(node.value, ast.Name) and node.value.id == "torch" and "torch" not in self.env:
+            return Dtype(node.attr)  # torch.float32 etc.
+        base = self.ev(node.value)
+        if isinstance(base, TensorProxy) and node.attr in ("shape", "ndim", "dtype"):
+            return getattr(base, node.attr)
+        raise Unresolvable(f"`{ast.unparse(node)}`")
+
+    def ev_Call(self, node):
+        if node.keywords and not all(k.arg for k in node.keywords):
+            raise Unresolvable("**kwargs")
+        args = [self.ev(a) for a in node.args]
+        kwargs = {k.arg: self.ev(k.value) for k in node.keywords}
+        func = node.func
+        if isinstance(func, ast.Attribute):
+            if isinstance(func.value, ast.Name) and func.value.id == "re" and func.attr in RE_FUNCS:
+                return getattr(re, func.attr)(*args, **kwargs)
+            owner = self.ev(func.value)
+            if isinstance(owner, str) and func.attr in STR_METHODS:
+                return getattr(owner, func.attr)(*args, **kwargs)
+            if isinstance(owner, TensorProxy):
+                if func.attr in ("size", "dim", "numel"):
+                    return getattr(owner, func.attr)(*args)
+                if func.attr in TENSOR_NOOP_METHODS:
+                    return owner
+            if isinstance(owner, Mapping) and func.attr in ("keys", "values", "items", "get"):
+                if func.attr == "get":
+                    return wrap(owner.get(*args))
+                return getattr(owner, func.attr)()
+            if isinstance(owner, re.Match) and func.attr in ("group", "groups", "start", "end"):
+                return getattr(owner, func.attr)(*args)
+            raise Unresolvable(f"`{ast.unparse(node)}`")
+        if isinstance(func, ast.Name) and func.id == "isinstance" and len(node.args) == 2:
+            target = ast.unparse(node.args[1])
+            if target in ("torch.Tensor", "Tensor", "torch.nn.Parameter", "nn.Parameter"):
+                return isinstance(args[0], TensorProxy)
+            raise Unresolvable("isinstance")
+        fn = self.ev(func)
+        if fn in BUILTINS.values():
+            return fn(*args, **kwargs)
+        raise Unresolvable(f"`{ast.unparse(node)}`")
+
+
+def _items_target(gen: ast.comprehension) -> tuple[str, str | None]:
+    t = gen.target
+    if isinstance(t, ast.Tuple) and len(t.elts) == 2 and all(isinstance(e, ast.Name) for e in t.elts):
+        return t.elts[0].id, t.elts[1].id
+    raise Unresolvable("the loop target is not `k, v`")
+
+
+def run_comprehension(node: ast.DictComp, source: Mapping, env: dict[str, Any]) -> dict:
+    """Evaluate `{K: V for k, v in source.items() if C}` over the real keys."""
+    gen = node.generators[0]
+    kname, vname = _items_target(gen)
+    out: dict = {}
+    scope = dict(env)
+    ev = Evaluator(scope)
+    for key, value in list(source.items()):
+        scope[kname] = key
+        scope[vname] = wrap(value)
+        try:
+            if all(ev.ev(c) for c in gen.ifs):
+                out[ev.ev(node.key)] = unwrap(ev.ev(node.value))
+        except Unresolvable:
+            raise
+        except Exception as exc:  # the user's expression would raise at run time
+            raise Unresolvable(f"`{ast.unparse(node)}` raises {type(exc).__name__} for key {key!r}") from None
+    return out
+
+
+def run_loop(node: ast.For, source: Mapping, dest_name: str, env: dict[str, Any]) -> dict:
+    """Evaluate `for k, v in source.items(): ... dest[K] = V ...` and return what it stores."""
+    kname, vname = _items_target(node)  # type: ignore[arg-type]
+    stored: dict = {}
+    scope = dict(env)
+    ev = Evaluator(scope)
+
+    class _Continue(Exception):
+        pass
+
+    class _Break(Exception):
+        pass
+
+    def run(stmts: list[ast.stmt]) -> None:
+        for s in stmts:
+            if isinstance(s, ast.Assign) and len(s.targets) == 1:
+                t = s.targets[0]
+                if isinstance(t, ast.Name):
+                    scope[t.id] = ev.ev(s.value)
+                elif isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) and t.value.id == dest_name:
+                    stored[ev.ev(t.slice)] = unwrap(ev.ev(s.value))
+                else:
+                    raise Unresolvable(f"`{ast.unparse(s)}` in the loop")
+            elif isinstance(s, ast.If):
+                run(s.body if ev.ev(s.test) else s.orelse)
+            elif isinstance(s, ast.Continue):
+                raise _Continue
+            elif isinstance(s, ast.Break):
+                raise _Break
+            elif isinstance(s, ast.Pass):
+                pass
+            elif isinstance(s, ast.Expr) and isinstance(s.value, ast.Call) and \
+                    ast.unparse(s.value.func) in ("print", "logging.info", "logger.info", "logging.debug"):
+                pass
+            else:
+                raise Unresolvable(f"`{ast.unparse(s).splitlines()[0]}` in the loop")
+
+    for key, value in list(source.items()):
+        scope[kname] = key
+        scope[vname] = wrap(value)
+        try:
+            run(node.body)
+        except _Continue:
+            continue
+        except _Break:
+            break
+        except Unresolvable:
+            raise
+        except Exception as exc:
+            raise Unresolvable(f"the loop raises {type(exc).__name__} for key {key!r}") from None
+    return stored

@@ -1,0 +1,135 @@
+"""From a state_dict module path ("encoder.layers.0.fc") to the source line that defines
+that layer: `self.fc = nn.Linear(...)` in the right class, an element of a literal
+`nn.Sequential(...)`, a mutation `model.fc = ...`, or the model's constructor call.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from typing import Callable
+
+from weightmatch.pyfile import ClassInfo, PyFile
+from weightmatch.types import ExpectedState, Span
+from weightmatch.values import ModelVal
+
+WRAPPER_TYPES = ("DataParallel", "DistributedDataParallel", "OptimizedModule")
+CONTAINERS = {"torch.nn.Sequential", "torch.nn.ModuleList", "torch.nn.ModuleDict",
+              "torch.nn.modules.container.Sequential", "torch.nn.modules.container.ModuleList",
+              "torch.nn.modules.container.ModuleDict"}
+
+
+@dataclass
+class LayerSite:
+    span: Span
+    file: PyFile
+    expr: ast.expr | None  # the expression that builds the layer (for size fixes)
+    module_path: str  # the deepest module path this site defines
+
+
+# finds a user class by name: returns (class, the file it is in) or None
+ClassFinder = Callable[[str, PyFile], "tuple[ClassInfo, PyFile] | None"]
+
+
+def locate(module_path: str, model: ModelVal, expected: ExpectedState, find_class: ClassFinder) -> LayerSite:
+    pf = model.file
+    best = LayerSite(pf.span(model.call), pf, model.call, "")
+    parts = [p for p in module_path.split(".") if p] if module_path else []
+    cls = _user_class(expected, "", pf, find_class)
+    value: ast.expr | None = model.call
+    value_file = pf
+    prefix = ""
+    for part in parts:
+        path = f"{prefix}.{part}" if prefix else part
+        spec = expected.modules.get(prefix)
+        found: tuple[ast.AST, ast.expr | None, PyFile] | None = None
+        step = _last_step(model, path, expected)
+        if step is not None:
+            found = (step.node, getattr(step.node, "value", None), pf)
+        elif spec is not None and spec.type.rsplit(".", 1)[-1] in WRAPPER_TYPES:
+            prefix = path
+            cls = _user_class(expected, path, pf, find_class)
+            continue
+        elif cls is not None:
+            found = _in_class(cls[0], part, cls[1], find_class)
+        if found is None and value is not None:
+            element = _container_element(value, part, value_file)
+            if element is not None:
+                found = (element, element, value_file)
+        if found is None:
+            break
+        node, value, value_file = found
+        best = LayerSite(value_file.span(node), value_file, value, path)
+        cls = _user_class(expected, path, value_file, find_class)
+        prefix = path
+    return best
+
+
+def _last_step(model: ModelVal, path: str, expected: ExpectedState):
+    wrappers = [w for w in model.wrappers if w]
+    for step in reversed(model.steps):
+        if not step.target:
+            continue
+        target = step.target
+        if target == path or (wrappers and f"{wrappers[-1]}.{target}" == path):
+            return step
+    return None
+
+
+def _user_class(expected: ExpectedState, path: str, pf: PyFile, find_class: ClassFinder):
+    spec = expected.modules.get(path)
+    if spec is None or spec.type.startswith(("torch.", "torchvision.", "timm.", "transformers.")):
+        return None
+    return find_class(spec.type.rsplit(".", 1)[-1], pf)
+
+
+def _in_class(cls: ClassInfo, attr: str, pf: PyFile, find_class: ClassFinder, depth: int = 0):
+    init = cls.init()
+    if init is not None:
+        for node in ast.walk(init):
+            if isinstance(node, (ast.Assign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for t in targets:
+                    if isinstance(t, ast.Attribute) and t.attr == attr and isinstance(t.value, ast.Name) \
+                            and t.value.id == "self":
+                        return node, node.value, pf
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+                    node.func.attr in ("add_module", "register_module") and len(node.args) == 2 and \
+                    isinstance(node.args[0], ast.Constant) and node.args[0].value == attr:
+                return node, node.args[1], pf
+    if depth < 5:
+        for base in cls.bases:
+            found = find_class(base.rsplit(".", 1)[-1], pf) if not base.startswith("torch.") else None
+            if found is not None:
+                hit = _in_class(found[0], attr, found[1], find_class, depth + 1)
+                if hit is not None:
+                    return hit
+    return None
+
+
+def _container_element(value: ast.expr, part: str, pf: PyFile) -> ast.expr | None:
+    """Element `part` of a literal nn.Sequential / ModuleList / ModuleDict expression."""
+    if not isinstance(value, ast.Call):
+        return None
+    name = pf.dotted(value.func) or ""
+    if name not in CONTAINERS and not name.endswith(("Sequential", "ModuleList", "ModuleDict")):
+        return None
+    args = value.args
+    if len(args) == 1 and isinstance(args[0], (ast.List, ast.Tuple)):
+        args = args[0].elts
+    if len(args) == 1 and isinstance(args[0], ast.Dict):
+        for k, v in zip(args[0].keys, args[0].values):
+            if isinstance(k, ast.Constant) and str(k.value) == part:
+                return v
+        return None
+    if len(args) == 1 and isinstance(args[0], ast.Call) and (pf.dotted(args[0].func) or "").endswith("OrderedDict") \
+            and args[0].args and isinstance(args[0].args[0], (ast.List, ast.Tuple)):
+        for item in args[0].args[0].elts:
+            if isinstance(item, ast.Tuple) and len(item.elts) == 2 and isinstance(item.elts[0], ast.Constant) \
+                    and str(item.elts[0].value) == part:
+                return item.elts[1]
+        return None
+    if any(isinstance(a, ast.Starred) for a in args) or not part.isdigit():
+        return None
+    i = int(part)
+    return args[i] if i < len(args) else None

@@ -1,0 +1,105 @@
+"""The client's `weightmatch.*` settings, read leniently and turned into engine Settings.
+
+The keys and defaults mirror `package.json` (the one place settings are declared);
+a wrong type falls back to the default and is reported, never raised.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+LOG_LEVELS = ("error", "warning", "info", "debug")
+
+
+@dataclass
+class ClientSettings:
+    interpreter: str = ""
+    execute_model_code: bool = True
+    checkpoint_search_paths: list[str] = field(default_factory=list)
+    severity_overrides: dict[str, str] = field(default_factory=dict)
+    worker_timeout_seconds: float = 30.0
+    log_level: str = "info"
+
+    @classmethod
+    def from_json(cls, raw: Any) -> tuple["ClientSettings", list[str]]:
+        """Settings from a `workspace/configuration` answer, and what was wrong with it."""
+        out = cls()
+        problems: list[str] = []
+        if raw is None:
+            return out, problems
+        if hasattr(raw, "_asdict"):  # pygls turns unknown JSON objects into namedtuples
+            raw = _plain(raw)
+        if not isinstance(raw, dict):
+            return out, [f"weightmatch settings: expected an object, got {type(raw).__name__}"]
+
+        def take(key: str, kind: type | tuple[type, ...], attr: str) -> None:
+            if key not in raw or raw[key] is None:
+                return
+            value = raw[key]
+            if isinstance(value, bool) and kind in (int, float, (int, float)):
+                problems.append(f"weightmatch.{key}: expected a number, got {value!r}")
+            elif isinstance(value, kind):
+                setattr(out, attr, value)
+            else:
+                problems.append(f"weightmatch.{key}: expected {_kind_name(kind)}, got {value!r}")
+
+        take("interpreter", str, "interpreter")
+        take("executeModelCode", bool, "execute_model_code")
+        take("checkpointSearchPaths", list, "checkpoint_search_paths")
+        take("severityOverrides", dict, "severity_overrides")
+        take("workerTimeoutSeconds", (int, float), "worker_timeout_seconds")
+        take("logLevel", str, "log_level")
+
+        out.checkpoint_search_paths = [p for p in out.checkpoint_search_paths if isinstance(p, str) and p]
+        out.severity_overrides = {
+            str(k): str(v).lower() for k, v in out.severity_overrides.items() if isinstance(v, str)
+        }
+        out.worker_timeout_seconds = float(out.worker_timeout_seconds)
+        if out.worker_timeout_seconds <= 0:
+            problems.append("weightmatch.workerTimeoutSeconds must be positive; using 30")
+            out.worker_timeout_seconds = 30.0
+        out.log_level = out.log_level.lower()
+        if out.log_level == "warn":
+            out.log_level = "warning"
+        if out.log_level not in LOG_LEVELS:
+            problems.append(f"weightmatch.logLevel: unknown level {out.log_level!r}; using info")
+            out.log_level = "info"
+        return out, problems
+
+    def engine_settings(self, root: str, trusted: bool):
+        """The engine's Settings for a workspace folder; untrusted forces static inference."""
+        from weightmatch.project import Settings
+
+        interpreter = os.path.expanduser(self.interpreter) if self.interpreter else sys.executable
+        search = [p if os.path.isabs(p) else os.path.join(root, p) for p in map(os.path.expanduser, self.checkpoint_search_paths)]
+        return Settings(
+            execute=self.execute_model_code and trusted,
+            search_paths=search,
+            severity_overrides=dict(self.severity_overrides),
+            worker_timeout=self.worker_timeout_seconds,
+            python=interpreter,
+        )
+
+
+def log_enabled(message_level: str, setting: str) -> bool:
+    try:
+        return LOG_LEVELS.index(message_level) <= LOG_LEVELS.index(setting)
+    except ValueError:
+        return True
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "_asdict"):
+        return {k: _plain(v) for k, v in value._asdict().items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    if isinstance(kind, tuple):
+        return "a number"
+    return {str: "a string", bool: "true or false", list: "a list", dict: "an object"}.get(kind, kind.__name__)

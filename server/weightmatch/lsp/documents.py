@@ -1,0 +1,292 @@
+"""Open documents and their analyses, run off the event loop.
+
+Each open document has a generation number, bumped on every change. An analysis
+captures the text and generation it started from; a result whose generation is no
+longer current is dropped, and at most one analysis per document runs at a time
+(the engine cannot be interrupted, so a superseded analysis is left to finish and
+the next one waits for it). The last analysis to finish is therefore always of the
+final text. Hovers, lenses and quick fixes read the last finished analysis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+from pygls.uris import to_fs_path
+
+from weightmatch.lsp.isolation import report_exception
+
+if TYPE_CHECKING:
+    from weightmatch.lsp.server import WeightMatchServer
+
+LARGE_CHECKPOINT = 100 * 1024 * 1024
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".safetensors", ".json")
+
+
+@dataclass
+class Analysis:
+    """One finished analysis of one version of a document."""
+
+    uri: str
+    path: str
+    version: int | None
+    text: str
+    result: Any  # weightmatch.project.FileAnalysis
+    deps: set[str] = field(default_factory=set)
+    # (mtime_ns, size) of each dependency when the analysis finished; None: absent
+    stats: dict[str, tuple[int, int] | None] = field(default_factory=dict)
+
+    @property
+    def lines(self) -> list[str]:
+        return self.text.splitlines(keepends=True)
+
+
+@dataclass
+class _Doc:
+    uri: str
+    path: str
+    generation: int = 0
+    latest: Analysis | None = None
+    debounce: asyncio.Task | None = None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    settled: asyncio.Event = field(default_factory=asyncio.Event)
+    closed: bool = False
+
+
+Listener = Callable[[str, "Analysis | None"], None]
+
+
+class DocumentStore:
+    def __init__(self, server: "WeightMatchServer") -> None:
+        self.server = server
+        self.docs: dict[str, _Doc] = {}
+        self.listeners: list[Listener] = []
+        self._tasks: set[asyncio.Task] = set()
+        self._polled: dict[str, tuple[int, int] | None] = {}  # what polling saw last
+
+    # -- queries (event loop) ----------------------------------------------------
+    def latest(self, uri: str) -> Analysis | None:
+        doc = self.docs.get(uri)
+        return doc.latest if doc else None
+
+    async def settled(self, uri: str, timeout: float) -> Analysis | None:
+        """The analysis of the current text, waiting up to `timeout` for it."""
+        doc = self.docs.get(uri)
+        if doc is None:
+            return None
+        try:
+            await asyncio.wait_for(doc.settled.wait(), timeout)
+        except (asyncio.TimeoutError, TimeoutError):
+            pass
+        return doc.latest
+
+    def open_lines(self, path: str) -> list[str] | None:
+        for doc in self.docs.values():
+            if doc.path == path:
+                try:
+                    return list(self.server.workspace.get_text_document(doc.uri).lines)
+                except Exception:
+                    return None
+        return None
+
+    def dependents(self, path: str) -> list[str]:
+        """Open documents whose last analysis read `path`, or might (it names the file)."""
+        out = []
+        base = os.path.basename(path)
+        for doc in self.docs.values():
+            if doc.path == path or doc.latest is None:
+                continue
+            if path in doc.latest.deps or (base and base in doc.latest.text):
+                out.append(doc.uri)
+        return out
+
+    # -- changes -----------------------------------------------------------------
+    def open(self, uri: str) -> bool:
+        path = to_fs_path(uri)
+        if not path or not path.endswith((".py", ".pyi")):
+            return False
+        self.docs.setdefault(uri, _Doc(uri, os.path.normpath(path))).closed = False
+        return True
+
+    def close(self, uri: str) -> None:
+        doc = self.docs.pop(uri, None)
+        if doc is None:
+            return
+        doc.closed = True
+        doc.generation += 1
+        if doc.debounce and not doc.debounce.done():
+            doc.debounce.cancel()
+
+        def forget(project):
+            project.close_document(doc.path)
+
+        self._in_pool_for(doc.path, forget)
+        self._notify(uri, None)
+
+    def schedule(self, uri: str, delay: float = 0.0) -> None:
+        """Analyse `uri` after `delay` seconds, superseding anything scheduled before."""
+        doc = self.docs.get(uri)
+        if doc is None:
+            return
+        doc.generation += 1
+        doc.settled.clear()
+        if doc.debounce and not doc.debounce.done():
+            doc.debounce.cancel()
+        doc.debounce = asyncio.ensure_future(self._debounced(doc, doc.generation, delay))
+
+    def schedule_all(self, delay: float = 0.0) -> None:
+        for uri in list(self.docs):
+            self.schedule(uri, delay)
+
+    async def files_changed(self, paths: list[str]) -> None:
+        """Files changed on disk: drop what depends on them, re-analyse who read them."""
+        paths = [os.path.normpath(p) for p in paths]
+
+        def invalidate_all() -> None:
+            for project in list(self.server.projects.values()):
+                for path in paths:
+                    project.invalidate(path)
+
+        await self.server.run_in_pool(invalidate_all)
+        uris: dict[str, None] = {}
+        for path in paths:
+            for uri in self.dependents(path):
+                uris[uri] = None
+        for uri in uris:
+            self.server.log("debug", f"Re-analysing {uri}: a file it depends on changed")
+            self.schedule(uri)
+
+    async def poll_dependencies(self) -> list[str]:
+        """Dependencies whose size or mtime differ from what the last analysis saw."""
+        watched: dict[str, tuple[int, int] | None] = {}
+        for doc in list(self.docs.values()):
+            if doc.latest is not None:
+                watched.update(doc.latest.stats)
+        if not watched:
+            return []
+        now = await asyncio.to_thread(_stats, list(watched))
+        changed = [p for p, stat in now.items() if stat != self._polled.get(p, watched[p])]
+        self._polled.update(now)
+        return changed
+
+    # -- running -----------------------------------------------------------------
+    async def _debounced(self, doc: _Doc, generation: int, delay: float) -> None:
+        if delay > 0:
+            await asyncio.sleep(delay)
+        # Past the debounce the analysis is not cancelled with its trigger: a newer
+        # change waits for it (one at a time per document) and then supersedes it.
+        task = asyncio.ensure_future(self._run(doc, generation))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        await asyncio.shield(task)
+
+    async def _run(self, doc: _Doc, generation: int) -> None:
+        server = self.server
+        async with doc.lock:
+            if generation != doc.generation or doc.closed:
+                return
+            try:
+                text_doc = server.workspace.get_text_document(doc.uri)
+                text, version = text_doc.source, text_doc.version
+            except Exception:
+                report_exception(server, f"reading {doc.uri}")
+                return
+            progress = self._progress_for(doc)
+            server.begin_busy()
+            worker = None
+            try:
+                async with server.progress("Weight Match", progress) if progress else _nothing():
+                    result, deps, stats, worker = await server.run_in_pool(self._job, doc.path, text)
+            except Exception as e:
+                report_exception(server, f"analysing {doc.path}")
+                result, deps, stats = _failed(doc.path, f"analysis failed: {e!r}"), set(), {}
+            finally:
+                server.end_busy(worker)
+            if generation != doc.generation or doc.closed:
+                return
+            for error in getattr(result, "errors", None) or []:
+                server.log("warning", f"{os.path.basename(doc.path)}: {error}")
+            doc.latest = Analysis(doc.uri, doc.path, version, text, result, deps, stats)
+            doc.settled.set()
+            self._notify(doc.uri, doc.latest)
+
+    def _job(self, path: str, text: str):
+        """In the pool: hand the buffer to the engine and analyse it."""
+        project = self.server.project_for(path)
+        project.set_document(path, text)
+        result = project.analyze(path)
+        try:
+            deps = {os.path.normpath(p) for p in project.dependencies(path)}
+        except Exception:
+            report_exception(self.server, "project.dependencies")
+            deps = set()
+        try:
+            worker = project.worker_status()
+        except Exception:
+            worker = None
+        return result, deps, _stats(deps), worker
+
+    def _progress_for(self, doc: _Doc) -> str | None:
+        """Progress shown around an analysis: the worker's start (torch import), or a
+        large checkpoint that changed since the last analysis read it."""
+        server = self.server
+        if server.execute_enabled(doc.path) and server.worker.get("worker") in ("off", "starting"):
+            return "Starting the model worker (importing torch)…"
+        if doc.latest is not None:
+            for path, seen in doc.latest.stats.items():
+                if not path.endswith(CHECKPOINT_SUFFIXES):
+                    continue
+                now = _stats([path])[path]
+                if now is not None and now != seen and now[1] > LARGE_CHECKPOINT:
+                    return f"Reading {os.path.basename(path)} ({now[1] // 2**20} MB)…"
+        return None
+
+    def _notify(self, uri: str, analysis: Analysis | None) -> None:
+        for listener in self.listeners:
+            try:
+                listener(uri, analysis)
+            except Exception:
+                report_exception(self.server, f"publishing for {uri}")
+
+    def _in_pool_for(self, path: str, fn: Callable[[Any], None]) -> None:
+        server = self.server
+        root = server.root_for(path)
+        project = server.projects.get(root)
+        if project is None:
+            return
+
+        def run() -> None:
+            try:
+                fn(project)
+            except Exception:
+                report_exception(server, "engine call")
+
+        server.pool.submit(run)
+
+
+def _stats(paths) -> dict[str, tuple[int, int] | None]:
+    out: dict[str, tuple[int, int] | None] = {}
+    for path in paths:
+        try:
+            st = os.stat(path)
+            out[path] = (st.st_mtime_ns, st.st_size)
+        except OSError:
+            out[path] = None
+    return out
+
+
+def _failed(path: str, message: str):
+    from weightmatch.project import FileAnalysis
+
+    return FileAnalysis(path=path, reports=[], findings=[], errors=[message])
+
+
+class _nothing:
+    async def __aenter__(self):
+        return None
+
+    async def __aexit__(self, *exc):
+        return False

@@ -1,0 +1,170 @@
+"""Diagnostics: analyse on open, change (debounced), save and when a file read changes.
+
+A finding may belong to another file than the one analysed (a layer defined in an
+imported module), so diagnostics are collected per target file from every open
+document's last analysis and published as their union; a target that no longer has
+any gets an empty list, which clears it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import TYPE_CHECKING
+
+from lsprotocol import types
+from pygls.uris import to_fs_path
+
+from weightmatch.lsp.convert import uri_for
+from weightmatch.lsp.documents import Analysis, DocumentStore
+from weightmatch.lsp.isolation import isolated, report_exception
+
+if TYPE_CHECKING:
+    from weightmatch.lsp.server import WeightMatchServer
+
+DEBOUNCE = 0.25
+POLL_INTERVAL = 1.0
+WATCHED_GLOB = "**/*.{pt,pth,bin,ckpt,safetensors,json,py}"
+
+
+class DiagnosticsPublisher:
+    def __init__(self, server: "WeightMatchServer") -> None:
+        self.server = server
+        # source uri -> target path -> diagnostics from that source's last analysis
+        self.contributions: dict[str, dict[str, list[types.Diagnostic]]] = {}
+        self.versions: dict[str, int | None] = {}
+        self.uris: dict[str, str] = {}  # path -> the uri the client used for it
+
+    def on_analysis(self, uri: str, analysis: Analysis | None) -> None:
+        before = set(self.contributions.get(uri, {}))
+        if analysis is None:
+            self.contributions.pop(uri, None)
+            after: dict[str, list[types.Diagnostic]] = {}
+        else:
+            self.uris[analysis.path] = uri
+            after = self._diagnostics(analysis)
+            after.setdefault(analysis.path, [])
+            self.contributions[uri] = after
+            self.versions[analysis.path] = analysis.version
+        for path in before | set(after):
+            self._publish(path)
+
+    def _diagnostics(self, analysis: Analysis) -> dict[str, list[types.Diagnostic]]:
+        server = self.server
+        own_lines = analysis.lines
+
+        def lines_for(path: str):
+            return own_lines if path == analysis.path else server.lines_for(path)
+
+        convert = server.converter(lines_for)
+        overrides = server.overrides_for(analysis.path)
+        out: dict[str, list[types.Diagnostic]] = {}
+        for finding in analysis.result.findings:
+            try:
+                diagnostic = convert.diagnostic(finding, overrides)
+            except Exception:
+                report_exception(server, f"converting {finding.code}")
+                continue
+            if diagnostic is not None:
+                out.setdefault(os.path.normpath(finding.span.path), []).append(diagnostic)
+        return out
+
+    def _publish(self, path: str) -> None:
+        diagnostics = [d for per_target in self.contributions.values() for d in per_target.get(path, [])]
+        pd = self.server.client_capabilities.text_document
+        version = None
+        if pd and pd.publish_diagnostics and pd.publish_diagnostics.version_support:
+            version = self.versions.get(path)
+        self.server.text_document_publish_diagnostics(
+            types.PublishDiagnosticsParams(uri=self.uris.get(path) or uri_for(path), diagnostics=diagnostics, version=version)
+        )
+
+
+def path_of(uri: str) -> str | None:
+    path = to_fs_path(uri)
+    return os.path.normpath(path) if path else None
+
+
+def setup(server: "WeightMatchServer") -> None:
+    store = DocumentStore(server)
+    server.documents = store
+    publisher = DiagnosticsPublisher(server)
+    store.listeners.append(publisher.on_analysis)
+    server.settings_hooks.append(lambda: store.schedule_all())
+
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    @isolated()
+    def did_open(ls: "WeightMatchServer", params: types.DidOpenTextDocumentParams) -> None:
+        if store.open(params.text_document.uri):
+            store.schedule(params.text_document.uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    @isolated()
+    def did_change(ls: "WeightMatchServer", params: types.DidChangeTextDocumentParams) -> None:
+        uri = params.text_document.uri
+        store.schedule(uri, DEBOUNCE)
+        # Documents importing this one read its buffer: they follow, debounced too.
+        if (path := path_of(uri)) is not None:
+            for other in store.dependents(path):
+                store.schedule(other, DEBOUNCE)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
+    @isolated()
+    def did_save(ls: "WeightMatchServer", params: types.DidSaveTextDocumentParams) -> None:
+        uri = params.text_document.uri
+        store.schedule(uri)
+        if (path := path_of(uri)) is not None:
+            for other in store.dependents(path):
+                store.schedule(other)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    @isolated()
+    def did_close(ls: "WeightMatchServer", params: types.DidCloseTextDocumentParams) -> None:
+        store.close(params.text_document.uri)
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+    @isolated()
+    async def did_change_watched(ls: "WeightMatchServer", params: types.DidChangeWatchedFilesParams) -> None:
+        paths = [p for change in params.changes if (p := to_fs_path(change.uri))]
+        if paths:
+            ls.log("debug", f"Changed on disk: {', '.join(paths)}")
+            await store.files_changed(paths)
+
+    async def watch_files() -> None:
+        caps = server.client_capabilities.workspace
+        watched = caps.did_change_watched_files if caps else None
+        if watched is not None and watched.dynamic_registration:
+            registration = types.Registration(
+                id="weightmatch-watched-files",
+                method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
+                register_options=types.DidChangeWatchedFilesRegistrationOptions(
+                    watchers=[types.FileSystemWatcher(glob_pattern=WATCHED_GLOB)]
+                ),
+            )
+            try:
+                await asyncio.wait_for(
+                    server.client_register_capability_async(types.RegistrationParams(registrations=[registration])),
+                    timeout=10,
+                )
+                return
+            except Exception as e:
+                server.log("warning", f"Could not register file watchers ({e!r}); polling instead")
+        # Without watchers from the client, the files each analysis read are polled.
+        task = asyncio.ensure_future(_poll(server, store))
+        server.poll_task = task  # type: ignore[attr-defined]
+
+    server.initialized_hooks.append(watch_files)
+
+
+async def _poll(server: "WeightMatchServer", store: DocumentStore) -> None:
+    while True:
+        await asyncio.sleep(POLL_INTERVAL)
+        try:
+            changed = await store.poll_dependencies()
+            if changed:
+                server.log("debug", f"Changed on disk (polled): {', '.join(changed)}")
+                await store.files_changed(changed)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            report_exception(server, "polling dependencies")

@@ -1,0 +1,210 @@
+"""Turns a tracked state-dict value (values.SourceVal) into what load_state_dict will
+receive: a StateDict of TensorInfo read from the checkpoint or the model, with every
+recorded operation applied in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from weightmatch.keyexpr import Unresolvable, run_comprehension, run_loop
+from weightmatch.types import Checkpoint, ExpectedState, Opaque, StateDict, TensorInfo
+from weightmatch.values import (
+    Const, DictLit, EmptyDict, LoadedFile, ModelAttr, ModelVal, SourceVal, StateDictOf, Unknown,
+)
+
+
+class Problem(Exception):
+    """A definite outcome found while materializing: the script raises here, or we cannot tell."""
+
+    def __init__(self, code: str, message: str, node: Any = None, file: Any = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.node = node
+        self.file = file
+
+
+class Context(Protocol):
+    def checkpoint(self, loaded: LoadedFile) -> Checkpoint: ...
+
+    def expected(self, model: ModelVal | ModelAttr) -> ExpectedState: ...
+
+
+def state_dict_of(expected: ExpectedState) -> StateDict:
+    """What `model.state_dict()` returns: keys, shapes, and `_metadata` versions."""
+    sd = StateDict(expected.keys())
+    sd.ordered = True
+    sd.metadata = {path: {"version": spec.version} if spec.version is not None else {}
+                   for path, spec in expected.modules.items()}
+    return sd
+
+
+def materialize(value: Any, ctx: Context) -> Any:
+    if isinstance(value, Unknown):
+        raise Unresolvable(value.reason)
+    if isinstance(value, Const):
+        return value.value
+    if isinstance(value, (ModelVal, ModelAttr)):
+        return Opaque("torch.nn.Module", "a model object")
+    if not isinstance(value, SourceVal):
+        raise Unresolvable("a value that is not known")
+    obj = _base(value.base, ctx)
+    for op in value.ops:
+        obj = _apply(obj, op, ctx)
+    return obj
+
+
+def _base(base: Any, ctx: Context) -> Any:
+    if isinstance(base, SourceVal):
+        return materialize(base, ctx)
+    if isinstance(base, LoadedFile):
+        if base.virtual is not None:
+            return materialize(base.virtual, ctx)
+        return _copy(ctx.checkpoint(base).obj)
+    if isinstance(base, StateDictOf):
+        return state_dict_of(ctx.expected(base.model))
+    if isinstance(base, EmptyDict):
+        sd = StateDict()
+        sd.ordered = base.ordered
+        return sd
+    if isinstance(base, DictLit):
+        sd = StateDict()
+        for k, v in base.entries.items():
+            try:
+                sd[k] = materialize(v, ctx)
+            except Unresolvable:
+                sd[k] = Opaque("unknown", "a value known only at run time")
+        return sd
+    raise Unresolvable("a value that is not known")
+
+
+def _copy(obj: Any) -> Any:
+    """Checkpoints are cached and shared: operations work on a copy of the mappings."""
+    if isinstance(obj, StateDict):
+        out = StateDict((k, _copy(v)) for k, v in obj.items())
+        out.metadata = None if obj.metadata is None else {k: dict(v) for k, v in obj.metadata.items()}
+        out.ordered = obj.ordered
+        return out
+    return obj
+
+
+def _key(op_arg: Any) -> Any:
+    if isinstance(op_arg, Const):
+        return op_arg.value
+    if isinstance(op_arg, Unknown):
+        raise Unresolvable(op_arg.reason)
+    raise Unresolvable("a key that is not known")
+
+
+def _apply(obj: Any, op: Any, ctx: Context) -> Any:
+    kind = op.kind
+    if kind == "subscript":
+        key = _key(op.arg)
+        if isinstance(obj, Mapping):
+            if key not in obj:
+                raise Problem("key-error", f"KeyError: {key!r} — the object has keys {_keys_text(obj)}", op.node)
+            return obj[key]
+        if isinstance(obj, (list, tuple)) and isinstance(key, int):
+            return obj[key]
+        raise Problem("key-error", f"TypeError: {type(obj).__name__} object is not subscriptable by {key!r}", op.node)
+    if not isinstance(obj, Mapping):
+        raise Unresolvable(f"`{kind}` on something that is not a dict")
+    if kind in ("pop", "del"):
+        obj.pop(_key(op.arg), None)
+        return obj
+    if kind == "update":
+        other = materialize(op.arg, ctx)
+        if not isinstance(other, Mapping):
+            raise Unresolvable("update() with something that is not a dict")
+        obj.update(other)
+        return obj
+    if kind == "setitem":
+        key, value = op.arg
+        obj[_key(key)] = materialize(value, ctx) if isinstance(value, SourceVal) else \
+            Opaque("unknown", "a value known only at run time")
+        return obj
+    if kind == "copy":
+        out = StateDict(obj)
+        out.ordered = op.arg is True or getattr(obj, "ordered", False)
+        out.metadata = getattr(obj, "metadata", None) if op.arg == "keep-metadata" else None
+        return out
+    if kind == "comprehension":
+        env = {k: _env_value(v, ctx) for k, v in op.env.items()}
+        out = StateDict(run_comprehension(op.node, obj, env))
+        return out
+    if kind == "loop":
+        source = materialize(op.arg, ctx)
+        if not isinstance(source, Mapping):
+            raise Unresolvable("a loop over something that is not a dict")
+        dest_name = next(t.value.id for t in _stores(op.node))
+        env = {k: _env_value(v, ctx) for k, v in op.env.items() if k != dest_name}
+        env[dest_name] = obj
+        obj.update(run_loop(op.node, source, dest_name, env))
+        return obj
+    if kind == "strip-prefix":
+        return _consume_prefix(obj, _key(op.arg))
+    if kind == "unknown":
+        raise Unresolvable(f"the state dict is changed by {op.arg}")
+    raise Unresolvable(f"operation {kind}")
+
+
+def _stores(node):
+    import ast
+
+    return [t for t in ast.walk(node) if isinstance(t, ast.Subscript) and isinstance(t.ctx, ast.Store)
+            and isinstance(t.value, ast.Name)]
+
+
+def _env_value(value: Any, ctx: Context) -> Any:
+    try:
+        return materialize(value, ctx)
+    except Unresolvable:
+        return _Missing(getattr(value, "reason", "not known"))
+
+
+class _Missing:
+    """A free name of a filter whose value is not known; using it makes the filter unresolvable."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+
+    def __getattr__(self, name):
+        raise Unresolvable(self.reason)
+
+    def __contains__(self, item):
+        raise Unresolvable(self.reason)
+
+    def __getitem__(self, item):
+        raise Unresolvable(self.reason)
+
+    def __eq__(self, other):
+        raise Unresolvable(self.reason)
+
+    __hash__ = object.__hash__
+
+
+def _consume_prefix(sd: Mapping, prefix: str) -> Mapping:
+    """torch.nn.modules.utils.consume_prefix_in_state_dict_if_present, on keys and `_metadata`."""
+    for key in list(sd.keys()):
+        if key.startswith(prefix):
+            sd[key[len(prefix):]] = sd.pop(key)
+    meta = getattr(sd, "metadata", None)
+    if meta is not None:
+        for key in list(meta.keys()):
+            if len(key) == 0:
+                continue
+            if key == prefix.replace(".", "") or key.startswith(prefix):
+                meta[key[len(prefix):]] = meta.pop(key)
+    return sd
+
+
+def _keys_text(obj: Mapping) -> str:
+    keys = [repr(k) for k in list(obj.keys())[:6]]
+    more = len(obj) - len(keys)
+    return ", ".join(keys) + (f" and {more} more" if more > 0 else "")
+
+
+def is_tensor(value: Any) -> bool:
+    return isinstance(value, TensorInfo)

@@ -1,0 +1,145 @@
+"""Expected states for tracked models: built by the worker on the meta device when
+execution is allowed, else (or when that fails) inferred statically. Each answer says
+which way it was obtained.
+"""
+
+from __future__ import annotations
+
+import ast
+import threading
+from dataclasses import replace
+from typing import Callable
+
+from weightmatch.types import ExpectedState, ModuleSpec, Recipe
+from weightmatch.values import ModelAttr, ModelVal
+
+Log = Callable[[str, str], None]
+
+
+class ModelUnresolved(Exception):
+    """The model cannot be built or inferred; the message says why, for the user."""
+
+
+def recipe_for(model: ModelVal, root: str, *, static: bool = False) -> Recipe:
+    pf = model.file
+    steps = []
+    for step in model.steps:
+        if static and step.wrap is not None:
+            continue  # the static path applies wrappers itself
+        steps.append(step.text)
+    if model.final_name and model.final_name != model.var and not static:
+        steps.append(f"{model.var} = {model.final_name}")
+    call = model.call
+    if static:
+        from weightmatch.interpret import IDENTITY_WRAPPERS, WRAPPERS
+
+        while isinstance(call, ast.Call) and call.args and (pf.dotted(call.func) in WRAPPERS
+                                                            or pf.dotted(call.func) in IDENTITY_WRAPPERS):
+            call = call.args[0]  # `nn.DataParallel(Net())`: infer Net(), add the prefix after
+    return Recipe(file=pf.path, source=pf.text, root=root, var=model.var or "model",
+                  constructor=pf.segment(call), constructor_line=call.lineno - 1, steps=steps)
+
+
+def subtree(expected: ExpectedState, path: list[str]) -> ExpectedState:
+    """The state of `model.<path>`: load_state_dict called on a submodule."""
+    prefix = ".".join(path)
+    if prefix not in expected.modules:
+        raise ModelUnresolved(f"the model has no submodule `{prefix}`")
+    modules: dict[str, ModuleSpec] = {}
+    for p, spec in expected.modules.items():
+        if p == prefix or p.startswith(prefix + "."):
+            rel = p[len(prefix) + 1:] if p != prefix else ""
+            modules[rel] = replace(spec, path=rel)
+    return ExpectedState(modules, expected.how, modules[""].type.rsplit(".", 1)[-1], list(expected.notes))
+
+
+class ModelBuilder:
+    def __init__(self, root: str, execute: bool, worker_factory: Callable[[], object] | None, log: Log):
+        self.root = root
+        self.execute = execute
+        self._worker_factory = worker_factory
+        self._worker = None
+        self._lock = threading.Lock()
+        self.log = log
+        self._static_cache: dict[str, ExpectedState | Exception] = {}
+
+    @property
+    def worker(self):
+        with self._lock:
+            if self._worker is None and self.execute and self._worker_factory is not None:
+                self._worker = self._worker_factory()
+            return self._worker
+
+    def close(self) -> None:
+        with self._lock:
+            if self._worker is not None:
+                self._worker.close()
+                self._worker = None
+
+    def expected(self, model: ModelVal | ModelAttr) -> ExpectedState:
+        if isinstance(model, ModelAttr):
+            base = self.expected(model.model)
+            return subtree(base, model.path)
+        return self._build(model)
+
+    def _build(self, model: ModelVal) -> ExpectedState:
+        worker_error: str | None = None
+        worker = self.worker
+        if worker is not None:
+            from weightmatch.worker import BuildError
+
+            try:
+                return worker.build(recipe_for(model, self.root))
+            except BuildError as exc:
+                worker_error = _why(exc)
+                self.log("info", f"worker could not build `{model.file.segment(model.call)}`: {exc.kind}: {exc.message}")
+                if exc.kind in ("unresolved",):
+                    raise ModelUnresolved(worker_error) from None
+        try:
+            state = self._static(model)
+        except ModelUnresolved as exc:
+            if worker_error:
+                raise ModelUnresolved(worker_error) from None
+            if not self.execute:
+                raise ModelUnresolved(f"{exc} (running model code is off)") from None
+            raise
+        if worker_error:
+            state = replace(state, notes=[*state.notes, f"the worker failed ({worker_error}); inferred statically"])
+        return state
+
+    def _static(self, model: ModelVal) -> ExpectedState:
+        from weightmatch.static import StaticUnsupported, build_static
+
+        recipe = recipe_for(model, self.root, static=True)
+        key = recipe.cache_key()
+        cached = self._static_cache.get(key)
+        if cached is None:
+            try:
+                state = build_static(recipe)
+                for prefix in model.wrappers:
+                    if prefix:
+                        wrapper = {"module": "torch.nn.parallel.data_parallel.DataParallel",
+                                   "_orig_mod": "torch._dynamo.eval_frame.OptimizedModule"}[prefix]
+                        state = state.with_prefix(prefix, wrapper)
+                cached = state
+            except StaticUnsupported as exc:
+                cached = ModelUnresolved(str(exc))
+            except RecursionError:
+                cached = ModelUnresolved("the model's definition is too deeply nested to infer")
+            if len(self._static_cache) > 256:
+                self._static_cache.clear()
+            self._static_cache[key] = cached
+        if isinstance(cached, Exception):
+            raise cached
+        return cached
+
+
+def _why(exc) -> str:
+    kinds = {
+        "timeout": "building the model took longer than the time limit",
+        "memory": "building the model exceeded the memory cap",
+        "crash": "the model worker crashed while building the model",
+        "no-torch": "torch cannot be imported by the configured interpreter",
+    }
+    base = kinds.get(exc.kind)
+    return f"{base}: {exc.message}" if base else exc.message

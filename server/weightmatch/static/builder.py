@@ -1,0 +1,75 @@
+"""build_static: a Recipe to an ExpectedState(how="static"), or StaticUnsupported."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+
+from ..types import ExpectedState, ModuleSpec, Recipe, TensorInfo
+from . import sources
+from .interp import Frame, Interp, _Break, _Continue, _Return
+from .values import Module, StaticUnsupported, Unknown
+
+NOTE = "inferred from the source without running it"
+
+
+def build_static(recipe: Recipe) -> ExpectedState:
+    try:
+        return _build(recipe)
+    except StaticUnsupported:
+        raise
+    except (_Return, _Break, _Continue):
+        raise StaticUnsupported("`return`/`break` outside a function or loop") from None
+    except RecursionError:
+        raise StaticUnsupported("the model nests too deeply to follow statically") from None
+    except SyntaxError as e:
+        raise StaticUnsupported(f"syntax error: {e.msg} (line {e.lineno})") from None
+
+
+def _build(recipe: Recipe) -> ExpectedState:
+    script = sources.parse(recipe.file, recipe.source, "__main__")
+    interp = Interp(recipe.root)
+    ctor = _snippet(script, recipe.constructor)
+    frame = Frame(ctor, is_module=True)
+    model = interp.eval(ctor.tree.body[0].value, frame)
+    if not isinstance(model, Module):
+        why = f": {model.reason}" if isinstance(model, Unknown) else ""
+        raise StaticUnsupported(f"`{recipe.constructor}` is not a model known statically{why}")
+    for step in recipe.steps:
+        code = _snippet(script, step, mode="exec")
+        frame = Frame(code, {recipe.var: model}, is_module=True)
+        interp.exec_body(code.tree.body, frame)
+        model = frame.locals.get(recipe.var)
+        if not isinstance(model, Module):
+            raise StaticUnsupported(f"after `{step}`, `{recipe.var}` is not a model known statically")
+    modules: dict[str, ModuleSpec] = {}
+    _specs(model, "", modules, 0)
+    return ExpectedState(modules, "static", model.name, [NOTE])
+
+
+def _snippet(script: sources.SourceFile, text: str, mode: str = "eval") -> sources.SourceFile:
+    """A recipe expression evaluated against the script's top-level names."""
+    tree = ast.parse(text.strip(), mode="exec")
+    if mode == "eval" and (len(tree.body) != 1 or not isinstance(tree.body[0], ast.Expr)):
+        raise StaticUnsupported(f"`{text}` is not an expression")
+    return dataclasses.replace(script, text=text.strip(), tree=tree, origin=script)
+
+
+def _specs(m: Module, path: str, out: dict[str, ModuleSpec], depth: int) -> None:
+    if depth > 200:
+        raise StaticUnsupported("the model nests too deeply to follow statically")
+    out[path] = ModuleSpec(
+        path=path,
+        type=m.type,
+        params={k: TensorInfo(t.shape, t.dtype) for k, t in m.params.items() if t is not None},
+        buffers={k: TensorInfo(t.shape, t.dtype) for k, t in m.buffers.items()
+                 if t is not None and k not in m.non_persistent},
+        children=list(m.modules),
+        version=m.version,
+        norm_fixup=m.norm_fixup,
+        extra_state=m.extra_state,
+        custom_load=m.custom_load,
+    )
+    for name, child in m.modules.items():
+        if child is not None:
+            _specs(child, f"{path}.{name}" if path else name, out, depth + 1)

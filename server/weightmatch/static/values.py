@@ -1,0 +1,131 @@
+"""Abstract values the static evaluator computes with.
+
+Plain Python values (int, float, str, bool, None, tuple, list, dict) stand for
+themselves. The classes here stand for what would exist at run time without creating
+it: a module under construction, a tensor's shape and dtype, a reference to a torch
+layer class, a user class or function, or something unknown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class StaticUnsupported(Exception):
+    """The model cannot be inferred exactly without running code; `reason` says why, for the user."""
+
+    def __init__(self, reason: str, line: int | None = None) -> None:
+        self.reason = reason
+        self.line = line  # 0-based line in the file where evaluation stopped, when known
+        super().__init__(reason)
+
+
+@dataclass(frozen=True)
+class Unknown:
+    """A value the evaluator could not compute. `plain` means it surely is not a module
+    or tensor (a comparison, a number from unknown operands), so storing it is harmless."""
+
+    reason: str
+    plain: bool = False
+
+
+@dataclass
+class Tensor:
+    shape: tuple[int, ...] | None  # None: uninitialized (lazy)
+    dtype: str = "float32"
+    param: bool = False  # an nn.Parameter
+
+
+@dataclass(frozen=True)
+class Dtype:
+    name: str  # "float16"
+
+
+FLOAT_DTYPES = {"float64", "float32", "float16", "bfloat16"}
+
+
+@dataclass
+class Module:
+    """One nn.Module instance: mirrors `_parameters`, `_buffers`, `_modules` and the
+    instance attributes, with PyTorch's __setattr__ rules applied by the evaluator."""
+
+    type: str  # qualified: "torch.nn.modules.linear.Linear", "__main__.Net"
+    name: str  # class name: "Linear"
+    params: dict[str, Tensor | None] = field(default_factory=dict)
+    buffers: dict[str, Tensor | None] = field(default_factory=dict)
+    non_persistent: set[str] = field(default_factory=set)
+    modules: dict[str, "Module | None"] = field(default_factory=dict)
+    attrs: dict[str, Any] = field(default_factory=dict)
+    version: int = 1
+    norm_fixup: bool = False
+    extra_state: bool = False
+    custom_load: bool = False
+    kind: str = ""  # "sequential" | "modulelist" | "moduledict" | "parameterlist" | "parameterdict" | ""
+    cls: Any = None  # the UserClass for user modules
+    initialized: bool = True  # False until nn.Module.__init__ ran (user classes)
+
+    def has_attr(self, name: str) -> bool:
+        if name in self.params or name in self.buffers or name in self.modules or name in self.attrs:
+            return True
+        if name in MODULE_ATTRS:
+            return True
+        return self.cls is not None and self.cls.lookup(name) is not None
+
+
+# dir(torch.nn.Module) minus dunders: names every module has as class attributes.
+MODULE_ATTRS = frozenset(
+    "T_destination _apply _call_impl _compiled_call_impl _get_backward_hooks _get_backward_pre_hooks "
+    "_get_name _load_from_state_dict _maybe_warn_non_full_backward_hook _named_members "
+    "_register_load_state_dict_pre_hook _register_state_dict_hook _replicate_for_data_parallel "
+    "_save_to_state_dict _slow_forward _version _wrapped_call_impl add_module apply bfloat16 buffers "
+    "call_super_init children compile cpu cuda double dump_patches eval extra_repr float forward "
+    "get_buffer get_extra_state get_parameter get_submodule half ipu load_state_dict modules mtia "
+    "named_buffers named_children named_modules named_parameters parameters register_backward_hook "
+    "register_buffer register_forward_hook register_forward_pre_hook register_full_backward_hook "
+    "register_full_backward_pre_hook register_load_state_dict_post_hook register_load_state_dict_pre_hook "
+    "register_module register_parameter register_state_dict_post_hook register_state_dict_pre_hook "
+    "requires_grad_ set_extra_state set_submodule share_memory state_dict to to_empty train type xpu "
+    "zero_grad training".split()
+)
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A name the evaluator knows how to call or look into: "torch", "torch.nn",
+    "torch.nn.Linear", "torch.zeros", "builtins.range", "math.sqrt", "torchvision", ..."""
+
+    name: str
+
+
+@dataclass
+class BoundMethod:
+    """A built-in method of a known value: `self.register_buffer`, `layers.append`."""
+
+    obj: Any
+    name: str
+
+
+def is_plain(value: Any) -> bool:
+    """A value made of Python primitives only: safe to compute with directly."""
+    if value is None or isinstance(value, (bool, int, float, str, Dtype)):
+        return True
+    if isinstance(value, (tuple, list)):
+        return all(is_plain(v) for v in value)
+    return False
+
+
+def clone_module(m: Module, memo: dict[int, Module] | None = None) -> Module:
+    """copy.deepcopy of a module as PyTorch's _get_clones does (shared submodules stay shared)."""
+    memo = {} if memo is None else memo
+    if id(m) in memo:
+        return memo[id(m)]
+    new = Module(m.type, m.name, version=m.version, norm_fixup=m.norm_fixup, extra_state=m.extra_state,
+                 custom_load=m.custom_load, kind=m.kind, cls=m.cls, initialized=m.initialized)
+    memo[id(m)] = new
+    new.params = {k: None if t is None else Tensor(t.shape, t.dtype, t.param) for k, t in m.params.items()}
+    new.buffers = {k: None if t is None else Tensor(t.shape, t.dtype, t.param) for k, t in m.buffers.items()}
+    new.non_persistent = set(m.non_persistent)
+    new.modules = {k: None if c is None else clone_module(c, memo) for k, c in m.modules.items()}
+    new.attrs = {k: clone_module(v, memo) if isinstance(v, Module) else v for k, v in m.attrs.items()}
+    return new

@@ -1,0 +1,350 @@
+"""Build a recipe's model on the meta device and describe it as load_state_dict sees it.
+
+Runs in the worker child only (imports torch). `build(recipe)` returns a protocol
+message: the packed state (see protocol.py) or an error with its kind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import traceback
+from typing import Any, Iterator
+
+import torch
+from torch import nn
+
+from weightmatch.worker import protocol, torchvision_compat
+from weightmatch.worker.replay import MAIN_NAME, Replay, WorkspaceFinder, bound_names
+
+# --------------------------------------------------------------------------- module facts
+_Module = nn.Module
+_NormBase = nn.modules.batchnorm._NormBase
+_InstanceNorm = nn.modules.instancenorm._InstanceNorm
+_BASE_LOAD = _Module._load_from_state_dict
+_NORM_LOAD = _NormBase._load_from_state_dict
+_INSTANCE_LOAD = _InstanceNorm._load_from_state_dict
+_BASE_EXTRA = _Module.get_extra_state
+
+
+def _benign_hook(hook: Any) -> bool:
+    """Load hooks torch registers by itself whose effect compare already models.
+
+    In torch 2.13 the modules that register load_state_dict hooks on themselves are:
+    LazyModuleMixin (`_lazy_load_hook`: materialises an uninitialized parameter with the
+    checkpoint's shape — that is what TensorInfo(shape=None) means), the old
+    `nn.utils.weight_norm`/`spectral_norm` and parametrizations' weight-norm compat hook
+    (rename old keys: NOT benign, they change which keys load). Only the lazy one is known.
+    """
+    func = getattr(hook, "__func__", hook)
+    inner = getattr(func, "func", None)  # functools.partial around a bound method
+    for f in (func, inner, getattr(inner, "__func__", None)):
+        if f is not None and getattr(f, "__name__", "") == "_lazy_load_hook":
+            return True
+    return False
+
+
+def _class_load(cls: type) -> str:
+    """How instances of `cls` load, judged from the class alone.
+
+    "plain": Module's own `_load_from_state_dict`; "norm": _NormBase's (modelled by
+    `norm_fixup`); "instance": _InstanceNorm's, modelled only when the module tracks
+    running stats (then it just adds _NormBase's fix-up; without running stats, loading a
+    checkpoint that has no metadata drops saved running_mean/var and records an *error*,
+    which raises even with strict=False — not modelled); "custom": anything else.
+    """
+    load = cls._load_from_state_dict
+    if load is _BASE_LOAD:
+        return "plain"
+    if load is _NORM_LOAD:
+        return "norm"
+    if load is _INSTANCE_LOAD:
+        return "instance"
+    return "custom"
+
+
+def _flags(module: nn.Module, kind: str, extra: bool) -> int:
+    """protocol flag bits: NORM_FIXUP, EXTRA_STATE, CUSTOM_LOAD (see ModuleSpec)."""
+    flags = protocol.EXTRA_STATE if extra else 0
+    if kind == "custom":
+        flags |= protocol.CUSTOM_LOAD
+    elif kind != "plain":
+        tracks = bool(getattr(module, "track_running_stats", False))
+        if tracks:  # _NormBase fills in num_batches_tracked for an old checkpoint
+            flags |= protocol.NORM_FIXUP
+        elif kind == "instance":
+            flags |= protocol.CUSTOM_LOAD
+    pre, post = module._load_state_dict_pre_hooks, module._load_state_dict_post_hooks
+    if (pre or post) and any(not _benign_hook(getattr(h, "hook", h)) for h in (*pre.values(), *post.values())):
+        flags |= protocol.CUSTOM_LOAD
+    return flags
+
+
+def _type_name(cls: type) -> str:
+    mod = cls.__module__
+    if mod == MAIN_NAME:
+        mod = "__main__"
+    return f"{mod}.{cls.__qualname__}"
+
+
+def pack(model: nn.Module) -> dict[str, Any]:
+    """The packed state (protocol.py) of `model`, visiting `_modules` like load_state_dict."""
+    classes: dict[type, tuple[int, str, bool, Any]] = {}
+    dtypes: dict[Any, int] = {}
+    rows: list[list[Any]] = []
+    lazy_base = nn.parameter.UninitializedTensorMixin
+    lazy_by_type: dict[type, bool] = {}  # isinstance on Parameter's metaclass is slow
+
+    def tensors(items: Any, skip: Any = ()) -> list[Any]:
+        flat: list[Any] = []
+        for name, t in items:
+            if t is None or name in skip:
+                continue
+            d = dtypes.get(t.dtype)
+            if d is None:
+                d = dtypes[t.dtype] = len(dtypes)
+            lazy = lazy_by_type.get(type(t))
+            if lazy is None:
+                lazy = lazy_by_type[type(t)] = issubclass(type(t), lazy_base)
+            flat += (name, None if lazy else list(t.shape), d)
+        return flat
+
+    ancestors: set[int] = set()
+    stack: list[Any] = [model]
+    no_names: list[str] = []
+    while stack:
+        m = stack.pop()
+        if m is None:  # marker: leaving a module with children
+            ancestors.discard(stack.pop())
+            continue
+        cls = type(m)
+        facts = classes.get(cls)
+        if facts is None:
+            facts = classes[cls] = (len(classes), _class_load(cls), cls.get_extra_state is not _BASE_EXTRA,
+                                    getattr(cls, "_version", None))
+        ti, kind, extra, version = facts
+        if kind == "plain" and not extra and not m._load_state_dict_pre_hooks and not m._load_state_dict_post_hooks:
+            flags = 0  # the common case, without a call
+        else:
+            flags = _flags(m, kind, extra)
+        params = m._parameters
+        buffers = m._buffers
+        row = [ti, version, flags, no_names, no_names,
+               tensors(params.items()) if params else no_names,
+               tensors(buffers.items(), m._non_persistent_buffers_set) if buffers else no_names]
+        rows.append(row)
+        modules = m._modules
+        if modules:
+            key = id(m)
+            if key in ancestors:
+                raise RecursionError(f"module cycle: {cls.__name__} contains itself")
+            row[3] = list(modules)
+            row[4] = [n for n, c in modules.items() if c is None]
+            ancestors.add(key)
+            stack += (key, None)
+            stack += [c for c in reversed(modules.values()) if c is not None]
+    return {
+        "model_type": type(model).__name__,
+        "types": [_type_name(t) for t in classes],
+        "dtypes": [str(d).removeprefix("torch.") for d in dtypes],
+        "rows": rows,
+    }
+
+
+# --------------------------------------------------------------------------- patches
+class SkippedWeights(dict):
+    """Returned instead of downloaded weights; load_state_dict(SkippedWeights) does nothing."""
+
+
+def _skip_download(*args: Any, **kwargs: Any) -> SkippedWeights:
+    return SkippedWeights()
+
+
+def _blocked(*args: Any, **kwargs: Any) -> Any:
+    raise OSError("network access is blocked while Weight Match builds a model")
+
+
+def install_permanent_patches() -> None:
+    """Done once at worker start, before torchvision can bind `load_state_dict_from_url`."""
+    import socket
+    import torch.hub
+    import torch.utils.model_zoo
+
+    torch.hub.load_state_dict_from_url = _skip_download
+    torch.utils.model_zoo.load_url = _skip_download
+    torch.hub.download_url_to_file = _blocked
+    socket.socket.connect = _blocked  # type: ignore[method-assign]
+    socket.socket.connect_ex = _blocked  # type: ignore[method-assign]
+    socket.create_connection = _blocked
+    torchvision_compat.install()
+
+
+def _returns_self(self: Any, *args: Any, **kwargs: Any) -> Any:
+    return self
+
+
+def _meta_tensor_to(original: Any) -> Any:
+    def to(self: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
+        if not self.is_meta:
+            return original(self, *args, **kwargs)
+        # A meta tensor cannot move: keep only a dtype conversion, if any.
+        kwargs.pop("device", None)
+        kwargs.pop("non_blocking", None)
+        kwargs.pop("copy", None)
+        kwargs.pop("memory_format", None)
+        dtype = kwargs.pop("dtype", None)
+        for a in args:
+            if isinstance(a, torch.dtype):
+                dtype = a
+            elif isinstance(a, torch.Tensor):
+                dtype = a.dtype
+        return self if dtype is None or dtype == self.dtype else original(self, dtype)
+
+    return to
+
+
+@contextlib.contextmanager
+def build_patches() -> Iterator[None]:
+    saved: list[tuple[Any, str, Any]] = []
+
+    def patch(owner: Any, name: str, value: Any) -> None:
+        if hasattr(owner, name):
+            saved.append((owner, name, getattr(owner, name)))
+            setattr(owner, name, value)
+
+    for name in ("to", "cuda", "cpu", "xpu", "mps", "ipu", "mtia", "half", "float", "double",
+                 "bfloat16", "type", "to_empty", "share_memory"):
+        patch(_Module, name, _returns_self)
+    original_load = _Module.load_state_dict
+
+    def load_state_dict(self: nn.Module, state_dict: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(state_dict, SkippedWeights):
+            return nn.modules.module._IncompatibleKeys([], [])
+        return original_load(self, state_dict, *args, **kwargs)
+
+    patch(_Module, "load_state_dict", load_state_dict)
+    patch(torch.Tensor, "to", _meta_tensor_to(torch.Tensor.to))
+    for name in ("cuda", "cpu", "pin_memory"):
+        original = getattr(torch.Tensor, name)
+        patch(torch.Tensor, name, (lambda orig: lambda self, *a, **k: self if self.is_meta else orig(self, *a, **k))(original))
+    try:
+        yield
+    finally:
+        for owner, name, value in reversed(saved):
+            setattr(owner, name, value)
+
+
+# --------------------------------------------------------------------------- build
+class BuildFailure(Exception):
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+def _is_memory_error(exc: BaseException) -> bool:
+    if isinstance(exc, MemoryError):
+        return True
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and (
+        "can't allocate memory" in text or "DefaultCPUAllocator" in text or "out of memory" in text
+    )
+
+
+def _user_frame(exc: BaseException, user_files: set[str]) -> str | None:
+    where = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename.startswith("<step "):
+            where = frame.filename.strip("<>")
+        elif os.path.realpath(frame.filename) in user_files:
+            where = f"{os.path.basename(frame.filename)}:{frame.lineno}"
+    return where
+
+
+def _classify(exc: BaseException, replay: Replay, runtime_names: dict[str, int], where: str) -> BuildFailure:
+    frame = _user_frame(exc, replay.user_files)
+    at = f" ({frame})" if frame else ""
+    if _is_memory_error(exc):
+        return BuildFailure("memory", f"the model needs more memory than the worker allows while {where}{at}")
+    if isinstance(exc, NameError) and getattr(exc, "name", None):
+        name = exc.name
+        if name in replay.failed:
+            return BuildFailure("user-code", f"name '{name}' is not defined: {replay.failed[name]}{at}")
+        if name in runtime_names:
+            return BuildFailure(
+                "unresolved",
+                f"'{name}' is only set when the script runs (line {runtime_names[name]}); "
+                f"its value is unknown before{at}",
+            )
+    if isinstance(exc, SystemExit):
+        last = f"SystemExit: {exc.code}"
+    elif isinstance(exc, RecursionError):
+        last = f"RecursionError: {exc}"
+    else:
+        last = traceback.format_exception_only(type(exc), exc)[-1].strip()
+    return BuildFailure("user-code", f"{last}{at} while {where}")
+
+
+def _torchvision_used(model: nn.Module, namespaces: list[dict[str, Any]]) -> bool:
+    if any(type(m).__module__.startswith("torchvision") for m in model.modules()):
+        return True
+    for ns in namespaces:
+        for value in ns.values():
+            name = getattr(value, "__name__", None) if isinstance(value, type(sys)) else getattr(value, "__module__", None)
+            if isinstance(name, str) and name.startswith("torchvision"):
+                return True
+    return False
+
+
+def build(recipe: dict[str, Any]) -> dict[str, Any]:
+    """Replay `recipe` (protocol field names) and return the reply message's body."""
+    import ast
+
+    replay = Replay(recipe["root"], recipe["file"])
+    finder = WorkspaceFinder(replay)
+    old_cwd = os.getcwd()
+    try:
+        runtime_names = bound_names(ast.parse(recipe["source"], recipe["file"]))
+    except SyntaxError as exc:
+        return {"ok": False, "kind": "user-code",
+                "message": f"SyntaxError: {exc.msg} ({os.path.basename(recipe['file'])}:{exc.lineno})", "files": []}
+    sys.meta_path.insert(0, finder)
+    try:
+        if recipe["root"] and os.path.isdir(recipe["root"]):
+            os.chdir(recipe["root"])  # relative paths in constructors, as when run from the root
+        where = "replaying the script's definitions"
+        try:
+            with build_patches():
+                ns = replay.run_script(recipe["source"], recipe["file"])
+                where = f"building `{recipe['constructor']}`"
+                line = int(recipe.get("constructor_line") or 0)
+                # Compile at the constructor's line so a traceback points there.
+                code = compile("\n" * line + f"{recipe['var']} = {recipe['constructor']}", recipe["file"], "exec")
+                with torch.device("meta"):
+                    exec(code, ns)
+                    for number, step in enumerate(recipe["steps"], 1):
+                        where = f"applying `{step}`"
+                        exec(compile(step, f"<step {number}>", "exec"), ns)
+                model = ns[recipe["var"]]
+                if not isinstance(model, nn.Module):
+                    raise BuildFailure("user-code", f"`{recipe['constructor']}` made a {type(model).__name__}, not an nn.Module")
+                with protocol.gc_paused():
+                    packed = pack(model)
+        except BuildFailure as failure:
+            return {"ok": False, "kind": failure.kind, "message": failure.message, "files": replay.files}
+        except (Exception, SystemExit, KeyboardInterrupt) as exc:  # noqa: BLE001 - user code
+            failure = _classify(exc, replay, runtime_names, where)
+            return {"ok": False, "kind": failure.kind, "message": failure.message, "files": replay.files}
+        notes = []
+        tv = torchvision_compat.note()
+        if tv:
+            spaces = [ns] + [vars(sys.modules[n]) for n in replay.module_names if n in sys.modules]
+            if _torchvision_used(model, spaces):
+                notes.append(tv)
+        return {"ok": True, "state": packed, "files": replay.files, "notes": notes}
+    finally:
+        os.chdir(old_cwd)
+        if finder in sys.meta_path:
+            sys.meta_path.remove(finder)
+        replay.cleanup()

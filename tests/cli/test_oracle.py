@@ -1,0 +1,57 @@
+"""The CLI against PyTorch's recorded outcome on every shared case (../shared/oracle)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, run_cli
+
+CASES = REPO.parent / "shared" / "cases"
+SCORE = REPO.parent / "shared" / "oracle" / "score.py"
+SKIP = shutil.ignore_patterns("*.pt", "*.pth", "*.ckpt", "*.bin", "*.safetensors", "__pycache__", "expected.json")
+
+pytestmark = pytest.mark.skipif(not SCORE.exists(), reason="../shared/oracle is not beside this checkout")
+
+
+def _score_module():
+    spec = importlib.util.spec_from_file_location("wm_oracle_score", SCORE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_shared_case_matches_pytorch(tmp_path: Path) -> None:
+    out = tmp_path / "outputs"
+    out.mkdir()
+    cases = sorted(c for c in CASES.iterdir() if (c / "workspace" / "main.py").exists())
+    assert cases
+    for case in cases:
+        root = tmp_path / case.name
+        shutil.copytree(case, root, ignore=SKIP)
+        made = subprocess.run([sys.executable, "make_ckpt.py"], cwd=root, capture_output=True, text=True)
+        assert made.returncode == 0, made.stderr
+        ws = root / "workspace"
+        p = run_cli("check", "--format", "json", "--root", str(ws), str(ws), cwd=ws)
+        assert p.returncode in (0, 1), p.stderr
+        (out / f"{case.name}.json").write_text(p.stdout)
+    score = _score_module()
+    results, _, total = score.score(CASES, out)
+    report = []
+    for r in results:
+        if r["right"] != r["calls"] or r["tp"] != r["pred"] or r["tp"] != r["truth"] or \
+                r["loc_hits"] != r["loc_total"] or r["stray_errors"]:
+            report.append(f"{r['case']}: {r['details']} keys {r['tp']}/{r['pred']}/{r['truth']} "
+                          f"loc {r['loc_hits']}/{r['loc_total']} stray {r['stray_errors']}")
+    m = score.metrics(total)
+    print(json.dumps(m, indent=1))
+    assert not report, "\n".join(report)
+    assert m["verdict_accuracy"] == 1.0
+    assert m["key_precision"] == 1.0 and m["key_recall"] == 1.0
+    assert m["location"] == 1.0

@@ -1,0 +1,99 @@
+/** Steps through the VS Code workbench the way a user does, waiting on the UI's own events. */
+import type { Frame, FrameLocator, Page } from "playwright-core";
+
+/** Monaco renders spaces as U+00A0; compare line text with ordinary spaces. */
+export function plain(text: string | null | undefined): string {
+  return (text ?? "").replace(/\u00a0/g, " ");
+}
+
+export async function waitForWorkbench(page: Page): Promise<void> {
+  await page.waitForSelector(".monaco-workbench", { timeout: 120_000 });
+  // The explorer lists the folder once the workspace has loaded.
+  await page.waitForSelector(".explorer-folders-view .monaco-list-row", { timeout: 120_000 });
+}
+
+/** Ctrl+P, the file name, Enter: opens the file with its default editor. */
+export async function quickOpen(page: Page, fileName: string): Promise<void> {
+  await page.keyboard.press("Control+P");
+  const input = page.locator(".quick-input-widget input");
+  await input.waitFor({ state: "visible" });
+  await input.fill(fileName);
+  await page
+    .locator(".quick-input-widget .monaco-list-row", { hasText: fileName })
+    .first()
+    .waitFor({ state: "visible" });
+  await page.keyboard.press("Enter");
+  await page.locator(".tabs-container .tab.active", { hasText: fileName }).waitFor({ state: "visible" });
+}
+
+export interface LineSquiggles {
+  lineText: string;
+  box: { x: number; y: number; width: number; height: number };
+  errors: number;
+  warnings: number;
+}
+
+/**
+ * Finds the rendered editor line containing `needle` and counts the error and warning squiggles
+ * drawn over it (they live in a separate overlay layer, matched by vertical position).
+ */
+export async function squigglesOnLine(page: Page, needle: string): Promise<LineSquiggles | null> {
+  return page.evaluate((needle) => {
+    const editor = document.querySelector(".editor-group-container.active .monaco-editor") ?? document;
+    const lines = [...editor.querySelectorAll(".view-lines .view-line")] as HTMLElement[];
+    const line = lines.find((l) => (l.textContent ?? "").replace(/\u00a0/g, " ").includes(needle));
+    if (!line) return null;
+    const r = line.getBoundingClientRect();
+    const count = (selector: string) =>
+      [...editor.querySelectorAll(selector)].filter((el) => {
+        const s = el.getBoundingClientRect();
+        const middle = s.top + s.height / 2;
+        return s.width > 0 && middle >= r.top && middle <= r.bottom;
+      }).length;
+    return {
+      lineText: (line.textContent ?? "").replace(/\u00a0/g, " "),
+      box: { x: r.left, y: r.top, width: r.width, height: r.height },
+      errors: count(".squiggly-error"),
+      warnings: count(".squiggly-warning"),
+    };
+  }, needle);
+}
+
+/** Waits until the predicate over a line's squiggles holds (polling the DOM, no sleeps). */
+export async function waitForLine(
+  page: Page,
+  needle: string,
+  predicate: (line: LineSquiggles) => boolean,
+  timeout: number,
+): Promise<LineSquiggles> {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const line = await squigglesOnLine(page, needle);
+    if (line && predicate(line)) return line;
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting on the line with ${JSON.stringify(needle)}: ${JSON.stringify(line)}`);
+    }
+    // Let the page render a frame before looking again.
+    await page.waitForFunction(() => new Promise((resolve) => requestAnimationFrame(() => resolve(true))));
+  }
+}
+
+/** The box of the first error squiggle on the line: hovering or clicking there is inside the range. */
+export async function errorSquiggleBox(page: Page, line: LineSquiggles) {
+  const boxes = await page.locator(".editor-group-container.active .squiggly-error").evaluateAll((els) =>
+    els.map((el) => {
+      const r = el.getBoundingClientRect();
+      return { x: r.left, y: r.top, width: r.width, height: r.height };
+    }),
+  );
+  const box = boxes.find((b) => b.width > 0 && b.y + b.height / 2 >= line.box.y && b.y + b.height / 2 <= line.box.y + line.box.height);
+  if (!box) throw new Error("no error squiggle on the line");
+  return box;
+}
+
+/** The webview of the active custom editor: an outer iframe holding the content frame. */
+export function activeWebview(page: Page): FrameLocator {
+  return page.frameLocator(".editor-group-container.active iframe.webview.ready").frameLocator("#active-frame");
+}
+
+export type { Frame };

@@ -1,0 +1,53 @@
+"""Settings are applied without a restart; an untrusted workspace never runs model code."""
+
+from __future__ import annotations
+
+import pytest
+from lsprotocol import types
+
+from lsp_helpers import Doc, codes, lsp_client_fixture, make_checkpoint, write
+from lsp_scenarios import net_script, save_net
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+client = lsp_client_fixture()
+
+
+def mismatch_how(how: str):
+    def check(ds):
+        found = [d for d in ds if d.code == "size-mismatch"]
+        return bool(found) and all(d.data["how"] == how for d in found)
+
+    return check
+
+
+async def test_execute_model_code_off_without_restart(client, folder):
+    make_checkpoint(folder, save_net(out=3))
+    doc = Doc(client, write(folder, "main.py", net_script(out=4))).open()
+    executed = await doc.diagnostics(mismatch_how("executed"))
+    assert not any("static" in d.message for d in executed)
+
+    client.set_configuration({"executeModelCode": False, "logLevel": "debug"}, section="weightmatch")
+    client.diagnostics.pop(doc.uri, None)
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"weightmatch": {"executeModelCode": False}}))
+    static = await doc.diagnostics(mismatch_how("static"))
+    assert all("static" in d.message for d in static if d.code == "size-mismatch")
+    assert any("executeModelCode" in s.message for s in client.statuses if hasattr(s, "message"))
+
+    # A severity override, also live: size mismatches become warnings, then disappear.
+    client.set_configuration({"executeModelCode": False, "severityOverrides": {"size-mismatch": "warning"}}, section="weightmatch")
+    client.diagnostics.pop(doc.uri, None)
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
+    warned = await doc.diagnostics(lambda ds: "size-mismatch" in codes(ds))
+    assert {d.severity for d in warned if d.code == "size-mismatch"} == {types.DiagnosticSeverity.Warning}
+
+    client.set_configuration({"severityOverrides": {"size-mismatch": "off"}}, section="weightmatch")
+    client.diagnostics.pop(doc.uri, None)
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
+    assert "size-mismatch" not in codes(await doc.diagnostics())
+
+    client.set_configuration({}, section="weightmatch")
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
+    await doc.diagnostics(mismatch_how("executed"))
+    assert client.statuses and all(s.state in ("starting", "ready", "busy", "error") for s in client.statuses)
+    assert client.statuses[-1].state == "ready"
+    doc.close()
