@@ -42,6 +42,15 @@ export function chooseLibraryPath(
   return bundled.length > 0 ? bundled : source;
 }
 
+/**
+ * In a debug run (WEIGHTMATCH_DEBUG_PORT set, see .vscode/launch.json) the server imports
+ * debugpy; the debugpy extension's copy is used when the interpreter has none.
+ */
+export function debugLibraryPath(env: NodeJS.ProcessEnv, debugpyExtensionPath: string | undefined): string[] {
+  if (!env.WEIGHTMATCH_DEBUG_PORT || !debugpyExtensionPath) return [];
+  return [path.join(debugpyExtensionPath, "bundled", "libs")];
+}
+
 export function buildLaunchSpec(python: PythonCommand, pythonPath: string[], fallbackCwd: string): LaunchSpec {
   return {
     command: python.executable,

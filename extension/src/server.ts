@@ -12,7 +12,7 @@ import {
   ServerOptions,
   State,
 } from "vscode-languageclient/node";
-import { buildLaunchSpec, chooseLibraryPath, LaunchSpec, launchEnv, libraryLayout, sameLaunch } from "./launch";
+import { buildLaunchSpec, chooseLibraryPath, debugLibraryPath, LaunchSpec, launchEnv, libraryLayout, sameLaunch } from "./launch";
 import type { Logger } from "./logger";
 import { probeInterpreter } from "./probe";
 import { EnvironmentProvider, resolveInterpreter } from "./python";
@@ -76,7 +76,11 @@ export class ServerManager implements vscode.Disposable {
     const interpreter = await resolveInterpreter(settings.interpreter, folder, this.environments);
     const layout = libraryLayout(this.context.extensionPath);
     const development = this.context.extensionMode === vscode.ExtensionMode.Development;
-    const pythonPath = chooseLibraryPath(layout, development, fs.existsSync);
+    const debugpy = vscode.extensions.getExtension("ms-python.debugpy")?.extensionPath;
+    const pythonPath = [
+      ...chooseLibraryPath(layout, development, fs.existsSync),
+      ...debugLibraryPath(process.env, debugpy),
+    ];
     const spec = buildLaunchSpec(interpreter.command, pythonPath, os.homedir());
 
     if (!force && this.client && sameLaunch(spec, this.launch)) {

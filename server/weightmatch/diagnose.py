@@ -82,6 +82,7 @@ def detect_prefix(model_keys: Keys, saved_keys: Keys) -> PrefixChange | None:
 
 def _common_prefixes(keys: list[str]) -> list[str]:
     """The most common leading 1–3 dotted components ("module.", "model.backbone.")."""
+    keys = keys[:: max(1, len(keys) // _SAMPLE)]
     counts: Counter[str] = Counter()
     for key in keys:
         parts = key.split(".", _MAX_PREFIX_PARTS)

@@ -36,6 +36,15 @@ EMPTY_DICTS = {"collections.OrderedDict": True, "OrderedDict": True, "dict": Fal
 # Calls that take a model or state dict and neither change nor keep it.
 HARMLESS = {"print", "len", "str", "repr", "isinstance", "type", "id", "sum", "list", "sorted", "set",
             "logging.info", "logging.debug", "logging.warning", "logger.info", "logger.debug"}
+NOT_MODEL_CALLS = ("torch.optim.", "torch.cuda.amp.GradScaler", "torch.amp.GradScaler", "transformers.get_",
+                   "torch.utils.data.")
+NOT_MODEL_NAMES = ("optim", "sched", "scaler", "opt")
+
+
+class NotModel:
+    """An optimizer, scheduler or scaler: it has a load_state_dict that is not a model's."""
+
+
 MUTATING_DICT_METHODS = {"pop", "popitem", "update", "clear", "setdefault", "__setitem__", "__delitem__"}
 
 
@@ -126,13 +135,22 @@ class Interpreter:
                 continue
             func = node.func
             if isinstance(func, ast.Attribute) and func.attr == "load_state_dict" and \
-                    self.pf.dotted(func) not in ("torch.optim", None) and node.args or \
-                    isinstance(func, ast.Attribute) and func.attr == "load_state_dict" and _kw(node, "state_dict"):
+                    (node.args or _kw(node, "state_dict")) and not self.not_a_model(func.value, env):
                 self.sites.append(self.load_site(node, stmt, env))
             elif self.pf.dotted(func) in TORCH_LOAD | ST_LOAD:
                 loaded = self.ev(node, env)
                 if isinstance(loaded, SourceVal) and isinstance(loaded.base, LoadedFile):
                     self.torch_loads.append(TorchLoadSite(loaded.base))
+
+    def not_a_model(self, receiver: ast.expr, env: dict) -> bool:
+        """Optimizers, schedulers and scalers have load_state_dict too; they are not our business."""
+        value = self.ev(receiver, env)
+        if isinstance(value, NotModel):
+            return True
+        if isinstance(value, Unknown):
+            name = (self.pf.segment(receiver) or "").lower()
+            return any(w in name.rsplit(".", 1)[-1] for w in NOT_MODEL_NAMES)
+        return False
 
     def load_site(self, call: ast.Call, stmt: ast.stmt, env: dict) -> LoadSite:
         receiver = self.ev(call.func.value, env)
@@ -417,6 +435,8 @@ class Interpreter:
                 parts = [self.ev(a, env) for a in args]
                 if all(isinstance(p, Const) for p in parts):
                     return Const(posixpath.join(owner.value, *[str(p.value) for p in parts]))
+        if dotted.startswith(NOT_MODEL_CALLS) or any(w in dotted for w in ("lr_scheduler", "GradScaler", "optim.")):
+            return NotModel()
         if dotted.startswith(("torch.", "os.", "sys.", "numpy.", "np.", "math.", "random.", "json.",
                               "argparse.", "logging.")) and not _looks_like_module_class(dotted):
             return Unknown(f"`{self.pf.segment(node)}` is not known statically")

@@ -36,7 +36,7 @@ def recipe_for(model: ModelVal, root: str, *, static: bool = False) -> Recipe:
         while isinstance(call, ast.Call) and call.args and (pf.dotted(call.func) in WRAPPERS
                                                             or pf.dotted(call.func) in IDENTITY_WRAPPERS):
             call = call.args[0]  # `nn.DataParallel(Net())`: infer Net(), add the prefix after
-    return Recipe(file=pf.path, source=pf.text, root=root, var=model.var or "model",
+    return Recipe(file=pf.path, source=pf.parsed_text, root=root, var=model.var or "model",
                   constructor=pf.segment(call), constructor_line=call.lineno - 1, steps=steps)
 
 

@@ -44,6 +44,13 @@ class PyFile:
                 out.setdefault(node.name, ClassInfo(node.name, node, [self.dotted(b) or "" for b in node.bases]))
         return out
 
+    @cached_property
+    def parsed_text(self) -> str:
+        """The part of the text the tree covers (all of it unless the parse stopped early)."""
+        if self.parsed_until is None:
+            return self.text
+        return "".join(self.text.splitlines(keepends=True)[: self.parsed_until])
+
     def span(self, node: ast.AST) -> Span:
         return Span(self.path, node.lineno - 1, node.col_offset,
                     (node.end_lineno or node.lineno) - 1, node.end_col_offset or node.col_offset)

@@ -8,6 +8,7 @@ import os
 import pickle
 import re
 import subprocess
+import sys
 import zipfile
 
 import numpy as np
@@ -185,3 +186,14 @@ def test_protocol4_reason(tmp_path):
     assert any(g.startswith("pickle opcode") for g in ckpt.unsafe_globals)
     with pytest.raises(Exception):
         torch.load(path)
+
+
+def test_reader_never_imports_torch(tmp_path):
+    path = tmp_path / "m.pt"
+    torch.save({"model": nn.Linear(2, 2).state_dict(), "args": argparse.Namespace(a=1), "n": np.float64(1)}, path)
+    code = ("import sys, weightmatch.checkpoint as c; ck = c.read_checkpoint(sys.argv[1]); "
+            "bad = [m for m in ('torch', 'numpy', 'safetensors') if m in sys.modules]; "
+            "assert not bad, bad; print(ck.tensor_count)")
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "2"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, run_cli
+from cli_helpers import REPO, run_cli
 
 CASES = REPO.parent / "shared" / "cases"
 SCORE = REPO.parent / "shared" / "oracle" / "score.py"

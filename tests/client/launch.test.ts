@@ -2,7 +2,7 @@ import "./vscodeMock";
 import * as assert from "node:assert/strict";
 import * as path from "node:path";
 import { describe, test } from "node:test";
-import { buildLaunchSpec, chooseLibraryPath, launchEnv, libraryLayout, sameLaunch } from "../../extension/src/launch";
+import { buildLaunchSpec, chooseLibraryPath, debugLibraryPath, launchEnv, libraryLayout, sameLaunch } from "../../extension/src/launch";
 
 const layout = libraryLayout("/ext");
 const both = (p: string) => p === "/ext/extension/bundled/libs/weightmatch" || p === "/ext/server/weightmatch";
@@ -52,5 +52,13 @@ describe("launch spec", () => {
     assert.equal(env.PYTHONPATH, ["/libs", "/mine"].join(path.delimiter));
     assert.equal(env.PATH, "/bin");
     assert.equal(launchEnv(spec, {}).PYTHONPATH, "/libs");
+  });
+});
+
+describe("debug runs", () => {
+  test("add the debugpy extension's libraries only when a debug port is set", () => {
+    assert.deepEqual(debugLibraryPath({ WEIGHTMATCH_DEBUG_PORT: "5678" }, "/exts/debugpy"), ["/exts/debugpy/bundled/libs"]);
+    assert.deepEqual(debugLibraryPath({}, "/exts/debugpy"), []);
+    assert.deepEqual(debugLibraryPath({ WEIGHTMATCH_DEBUG_PORT: "5678" }, undefined), []);
   });
 });

@@ -74,6 +74,10 @@ export function createProfile(name: string, userSettings: Record<string, unknown
     "files.hotExit": "off",
     "editor.hover.delay": 200,
     "editor.minimap.enabled": false,
+    "workbench.secondarySideBar.defaultVisibility": "hidden",
+    // The workspace lies inside this repository's checkout: keep git quiet.
+    "git.enabled": false,
+    "git.openRepositoryInParentFolders": "never",
     ...userSettings,
   };
   fs.writeFileSync(path.join(profile.userDataDir, "User", "settings.json"), JSON.stringify(settings, null, 2));

@@ -91,9 +91,12 @@ export async function errorSquiggleBox(page: Page, line: LineSquiggles) {
   return box;
 }
 
-/** The webview of the active custom editor: an outer iframe holding the content frame. */
-export function activeWebview(page: Page): FrameLocator {
-  return page.frameLocator(".editor-group-container.active iframe.webview.ready").frameLocator("#active-frame");
+/**
+ * The content frame of an extension's webview. Webviews are drawn in a layer of their own, not
+ * inside the editor group, so they are found by the extension id in the host frame's address.
+ */
+export function extensionWebview(page: Page, extensionId: string): FrameLocator {
+  return page.frameLocator(`iframe.webview.ready[src*="extensionId=${extensionId}"]`).frameLocator("#active-frame");
 }
 
 export type { Frame };

@@ -86,7 +86,8 @@ async def test_quick_fix_makes_the_load_succeed(client, folder, kind):
     assert _verified[(ckpt_code, script)] != 0
 
     doc = Doc(client, path).open()
-    diagnostics = await doc.diagnostics(lambda ds: any(d.severity == types.DiagnosticSeverity.Error for d in ds))
+    diagnostics = await doc.diagnostics(lambda ds: bool(ds))
+    assert any(d.severity == types.DiagnosticSeverity.Error for d in diagnostics), diagnostics
     end = types.Position(line=len(script.splitlines()) + 1, character=0)
     actions = await client.text_document_code_action_async(types.CodeActionParams(
         text_document=types.TextDocumentIdentifier(doc.uri),

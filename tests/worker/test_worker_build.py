@@ -298,3 +298,36 @@ def test_build_error_kinds_for_user_code(client, make_recipe):
     with pytest.raises(BuildError) as err:
         client.build(make_recipe(source, "Missing()"))
     assert err.value.kind == "user-code" and "Missing" in err.value.message
+
+
+def test_future_annotations_and_guarded_imports(client, make_recipe):
+    source = """
+    from __future__ import annotations
+    import torch.nn as nn
+    try:
+        import not_installed_package as extra
+    except ImportError:
+        extra = None
+    class Net(nn.Module):
+        def __init__(self, width: Later = 3) -> None:  # a forward reference, fine with the future import
+            super().__init__()
+            self.fc = nn.Linear(width, 2)
+            self.has_extra = extra is not None
+    class Later: pass
+    """
+    assert client.build(make_recipe(source, "Net(width=5)")).keys()["fc.weight"].shape == (2, 5)
+
+
+def test_error_in_a_step_names_the_step(client, make_recipe):
+    with pytest.raises(BuildError) as err:
+        client.build(make_recipe(NET, "Net()", ["model.head = nn.Linear(64, 2)", "model.missing.fc = 1"]))
+    assert err.value.kind == "user-code" and "step 2" in err.value.message
+
+
+def test_concurrent_builds_from_threads(client, make_recipe):
+    from concurrent.futures import ThreadPoolExecutor
+
+    recipes = [make_recipe(NET, f"Net(num_classes={n})", name=f"t{n}.py") for n in range(2, 6)]
+    with ThreadPoolExecutor(4) as pool:
+        states = list(pool.map(client.build, recipes))
+    assert [s.keys()["head.bias"].shape for s in states] == [(2,), (3,), (4,), (5,)]

@@ -71,7 +71,7 @@ def test_filter_keeps_definitions_only():
     ''')
     for expected in ("import torch", "from .x import y", "import apex", "apex = None",
                      "from typing import Annotated", "HIDDEN = 64", "SIZES: tuple", "HIDDEN += 1",
-                     "@decorator", "class Net", "def helper", "'doc'"):
+                     "@decorator", "class Net", "def helper", '"""doc"""'):
         assert expected in kept, expected
     for dropped in ("print('no apex')", "heavy", "Net()", "parse_args", "model.fc", "cudnn", "for ",
                     "while", "with ", "print('top level')", "train_main", "DEVICE", "del "):
@@ -96,3 +96,13 @@ def test_bound_names_finds_run_time_state():
     ''')))
     assert names["args"] == 5 and names["parser"] == 3
     assert {"argparse", "epoch", "fh", "cfg", "Net"} <= set(names)
+
+
+def test_client_side_never_imports_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys; from weightmatch.worker import WorkerClient, BuildError; "
+            "import weightmatch.worker.protocol, weightmatch.worker.replay; "
+            "sys.exit('torch' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0

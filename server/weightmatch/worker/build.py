@@ -31,11 +31,12 @@ _BASE_EXTRA = _Module.get_extra_state
 def _benign_hook(hook: Any) -> bool:
     """Load hooks torch registers by itself whose effect compare already models.
 
-    In torch 2.13 the modules that register load_state_dict hooks on themselves are:
+    In torch 2.13 the code that registers load_state_dict hooks by itself is:
     LazyModuleMixin (`_lazy_load_hook`: materialises an uninitialized parameter with the
-    checkpoint's shape — that is what TensorInfo(shape=None) means), the old
-    `nn.utils.weight_norm`/`spectral_norm` and parametrizations' weight-norm compat hook
-    (rename old keys: NOT benign, they change which keys load). Only the lazy one is known.
+    checkpoint's shape — that is what TensorInfo(shape=None) means: benign, known);
+    `nn.utils.spectral_norm` and parametrizations.weight_norm's compat hook (rewrite old
+    keys), checkpoint_wrapper (strips `_checkpoint_wrapped_module.`), FSDP2 and the
+    quantization lowering: all change which keys load, so they stay custom_load.
     """
     func = getattr(hook, "__func__", hook)
     inner = getattr(func, "func", None)  # functools.partial around a bound method
@@ -249,6 +250,7 @@ def _is_memory_error(exc: BaseException) -> bool:
     text = str(exc)
     return isinstance(exc, RuntimeError) and (
         "can't allocate memory" in text or "DefaultCPUAllocator" in text or "out of memory" in text
+        or "bad_alloc" in text
     )
 
 

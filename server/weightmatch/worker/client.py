@@ -179,6 +179,10 @@ class WorkerClient:
             raise BuildError("timeout", f"the worker did not finish importing torch within {startup_limit:.0f}s")
         if child.hello.get("torch") is None:
             self._replace(child, "no torch", respawn=False)
+            error = str(child.hello.get("error"))
+            if any(sign in error for sign in ("MemoryError", "failed to map segment", "annot allocate memory")):
+                raise BuildError("memory", f"importing torch needs more than the {self.memory_mb} MB "
+                                           f"the worker may use: {child.hello['error']}")
             tail = [t for t in child.stderr_tail if t.strip()]
             detail = child.hello.get("error") or ("the worker exited during start-up"
                                                   + (f": {tail[-1]}" if tail else ""))
@@ -225,7 +229,10 @@ class WorkerClient:
         try:
             proc = subprocess.Popen(
                 cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                cwd=parent, env=env, start_new_session=True,  # own process group: killed as one
+                cwd=parent, env=env,
+                # own process group, so a stop kills whatever user code spawned too
+                start_new_session=os.name == "posix",
+                creationflags=getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0),
             )
         except OSError as exc:
             raise BuildError("no-torch", f"cannot run {self.python}: {exc}") from exc
@@ -275,7 +282,10 @@ class WorkerClient:
         if child.alive():
             self._log("info", f"model worker: stopping pid {child.proc.pid} ({why})")
             try:
-                os.killpg(child.proc.pid, signal.SIGKILL)  # the child and anything it spawned
+                if hasattr(os, "killpg"):
+                    os.killpg(child.proc.pid, signal.SIGKILL)  # the child and anything it spawned
+                else:
+                    child.proc.kill()
             except (ProcessLookupError, PermissionError):
                 child.proc.kill()
         try:

@@ -31,6 +31,7 @@ else imports normally.
 
 from __future__ import annotations
 
+import __future__
 import ast
 import importlib.abc
 import importlib.machinery
@@ -220,8 +221,14 @@ class Replay:
     # -- running definitions ---------------------------------------------------------
     def exec_definitions(self, source: str, filename: str, namespace: dict[str, Any]) -> None:
         tree = ast.parse(source, filename)
+        flags = 0  # `from __future__ import annotations` must reach every later statement
+        for stmt in tree.body:
+            if isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__":
+                for alias in stmt.names:
+                    feature = getattr(__future__, alias.name, None)
+                    flags |= getattr(feature, "compiler_flag", 0)
         for stmt in filter_statements(tree.body):
-            code = compile(ast.Module(body=[stmt], type_ignores=[]), filename, "exec")
+            code = compile(ast.Module(body=[stmt], type_ignores=[]), filename, "exec", flags=flags, dont_inherit=True)
             try:
                 exec(code, namespace)
             except (Exception, SystemExit, KeyboardInterrupt) as exc:  # noqa: BLE001 - user code

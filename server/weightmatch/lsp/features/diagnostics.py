@@ -46,7 +46,10 @@ class DiagnosticsPublisher:
             after.setdefault(analysis.path, [])
             self.contributions[uri] = after
             self.versions[analysis.path] = analysis.version
-        for path in before | set(after):
+        own = analysis.path if analysis is not None else None
+        # The analysed document's own list goes last: a client that sees it has
+        # already seen the lists of every other file the analysis touched.
+        for path in sorted(before | set(after), key=lambda p: p == own):
             self._publish(path)
 
     def _diagnostics(self, analysis: Analysis) -> dict[str, list[types.Diagnostic]]:

@@ -1,0 +1,210 @@
+"""What is loaded: paths, nested checkpoints, transforms, model-to-model, save-then-load."""
+
+from analysis_helpers import codes
+
+MODEL = """
+import os
+import pathlib
+import torch
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self, hidden=20):
+        super().__init__()
+        self.fc1 = nn.Linear(10, hidden)
+        self.bn = nn.BatchNorm1d(hidden)
+        self.fc2 = nn.Linear(hidden, 2)
+"""
+
+SAVE_NET = MODEL + """
+torch.save(Net().state_dict(), "net.pth")
+"""
+
+
+def test_os_path_join_and_pathlib_paths_resolve_to_the_checkpoint(project, case):
+    case.write("make.py", SAVE_NET)
+    case.torch("exec(open('make.py').read())")
+    main = case.write("main.py", MODEL + """
+HERE = os.path.dirname(os.path.abspath(__file__))
+a = Net(hidden=30)
+a.load_state_dict(torch.load(os.path.join(HERE, "net.pth")))
+b = Net(30)
+b.load_state_dict(torch.load(pathlib.Path(__file__).parent / "net.pth"))
+""")
+    result = project.analyze(str(main))
+    mism = [f for f in result.findings if f.code == "size-mismatch"]
+    assert {f.load_call.line + 1 for f in mism} == {16, 18}
+    assert {f.span.line + 1 for f in mism} == {10, 11, 12}  # fc1, bn, fc2 definition lines
+    fc1 = next(f for f in mism if f.span.line + 1 == 10 and f.load_call.line + 1 == 16)
+    assert fc1.keys == ["fc1.weight", "fc1.bias"]
+    assert case.run().returncode != 0  # PyTorch agrees: it raises
+
+
+def test_nested_training_checkpoint_is_one_finding_with_a_working_fix(project, case):
+    case.torch(MODEL + """
+torch.save({"epoch": 3, "model_state_dict": Net().state_dict(),
+            "optimizer_state_dict": torch.optim.SGD(Net().parameters(), lr=0.1).state_dict()}, "ckpt.pt")
+""")
+    main = case.write("main.py", MODEL + """
+model = Net()
+checkpoint = torch.load("ckpt.pt")
+model.load_state_dict(checkpoint)
+""")
+    result = project.analyze(str(main))
+    assert codes(result) == [("not-a-state-dict", "error", 16)]
+    finding = result.findings[0]
+    assert "['model_state_dict']" in finding.message
+    assert "epoch" in finding.keys and "fc1.weight" in finding.keys
+    (fix,) = [f for f in finding.fixes if f.kind == "select-nested"]
+    _apply_and_run(case, main, fix)
+
+
+def test_prefix_from_dataparallel_and_strip_fix(project, case):
+    case.torch(MODEL + """
+torch.save(nn.DataParallel(Net()).state_dict(), "dp.pth")
+""")
+    main = case.write("main.py", MODEL + """
+model = Net()
+model.load_state_dict(torch.load("dp.pth", map_location="cpu"))
+""")
+    result = project.analyze(str(main))
+    assert codes(result) == [("prefix-mismatch", "error", 15)]
+    assert set(result.findings[0].keys) >= {"module.fc1.weight", "fc1.weight"}
+    (fix,) = [f for f in result.findings[0].fixes if f.kind == "strip-prefix"]
+    _apply_and_run(case, main, fix)
+
+
+def test_consume_prefix_and_dataparallel_wrapper_load_clean(project, case):
+    case.torch(MODEL + """
+torch.save(nn.DataParallel(Net()).state_dict(), "dp.pth")
+""")
+    main = case.write("main.py", MODEL + """
+from torch.nn.modules.utils import consume_prefix_in_state_dict_if_present
+sd = torch.load("dp.pth")
+consume_prefix_in_state_dict_if_present(sd, "module.")
+Net().load_state_dict(sd)
+wrapped = nn.DataParallel(Net())
+wrapped.load_state_dict(torch.load("dp.pth"))
+wrapped.module.load_state_dict(sd)
+""")
+    result = project.analyze(str(main))
+    assert [f for f in result.findings if f.severity == "error"] == []
+    assert len(result.reports) == 3 and all(r.raises is False for r in result.reports)
+    assert case.run().returncode == 0
+
+
+def test_save_then_load_in_the_same_file_resolves_before_the_file_exists(project, case):
+    main = case.write("main.py", MODEL + """
+old = Net(hidden=20)
+torch.save(old.state_dict(), "made_here.pth")
+new = Net(hidden=25)
+new.load_state_dict(torch.load("made_here.pth"))
+""")
+    assert not (case.dir / "made_here.pth").exists()
+    result = project.analyze(str(main))
+    assert {f.code for f in result.findings} == {"size-mismatch"}
+    assert {f.span.line + 1 for f in result.findings} == {10, 11, 12}
+
+
+def test_model_to_model_and_filters(project, case):
+    main = case.write("main.py", MODEL + """
+src = Net(hidden=20)
+dst = Net(hidden=20)
+dst.fc2 = nn.Linear(20, 5)
+own = dst.state_dict()
+filtered = {k: v for k, v in src.state_dict().items() if k in own and v.shape == own[k].shape}
+own.update(filtered)
+dst.load_state_dict(own)
+sd = src.state_dict()
+sd.pop("fc2.weight")
+sd.pop("fc2.bias")
+dst.load_state_dict(sd, strict=False)
+dst.load_state_dict({k: v for k, v in src.state_dict().items() if not k.startswith("fc2")})
+""")
+    result = project.analyze(str(main))
+    assert codes(result) == [("missing-keys", "error", 16), ("missing-keys", "warning", 16)]
+    strict_false_call = [f for f in result.findings if f.severity == "warning"][0]
+    assert strict_false_call.keys == ["fc2.weight", "fc2.bias"]
+    assert strict_false_call.load_call.line + 1 == 24
+
+
+def test_unsafe_checkpoint_is_reported_at_torch_load(project, case):
+    case.torch(MODEL + """
+import argparse
+torch.save({"args": argparse.Namespace(lr=0.1), "model": Net().state_dict()}, "run.pt")
+""")
+    main = case.write("main.py", MODEL + """
+model = Net()
+ckpt = torch.load("run.pt")
+model.load_state_dict(ckpt["model"])
+trusted = torch.load("run.pt", weights_only=False)
+model.load_state_dict(trusted["model"])
+""")
+    result = project.analyze(str(main))
+    assert codes(result) == [("unsafe-checkpoint", "error", 15)]
+    assert "argparse.Namespace" in result.findings[0].message
+    run = case.run()
+    assert "weights_only" in run.stderr  # PyTorch refuses it at that line
+
+
+def test_safetensors_and_key_errors(project, case):
+    case.torch(MODEL + """
+from safetensors.torch import save_file
+save_file(Net(hidden=8).state_dict(), "w.safetensors")
+torch.save({"state_dict": Net().state_dict()}, "lit.ckpt")
+""")
+    main = case.write("main.py", MODEL + """
+from safetensors.torch import load_file
+m = Net(hidden=8)
+m.load_state_dict(load_file("w.safetensors"), strict=False)
+n = Net()
+n.load_state_dict(torch.load("lit.ckpt")["model"])
+""")
+    result = project.analyze(str(main))
+    got = codes(result)
+    assert ("key-error", "error", 18) in got
+    # safetensors keeps no num_batches_tracked-less metadata: BatchNorm's fix-up fills it, no finding
+    assert not [c for c in got if c[2] == 16]
+
+
+def test_unresolved_model_is_information_never_a_guess(project, case):
+    main = case.write("main.py", MODEL + """
+def restore(model, path):
+    model.load_state_dict(torch.load(path))
+""")
+    result = project.analyze(str(main))
+    assert codes(result) == [("unresolved-model", "information", 15)]
+
+
+def test_static_inference_answers_when_execution_is_off(static_project, case):
+    case.torch(SAVE_NET + "\n")
+    main = case.write("main.py", MODEL + """
+model = Net(hidden=30)
+model.load_state_dict(torch.load("net.pth"))
+""")
+    result = static_project.analyze(str(main))
+    assert {f.code for f in result.findings} == {"size-mismatch"}
+    assert {f.how for f in result.findings} == {"static"}
+    assert result.reports[0].how == "static"
+
+
+def test_half_typed_code_keeps_the_calls_above(project, case):
+    case.torch(SAVE_NET + "\n")
+    main = case.write("main.py", MODEL + """
+model = Net(hidden=30)
+model.load_state_dict(torch.load("net.pth"))
+x = model(
+""")
+    result = project.analyze(str(main))
+    assert result.errors and "SyntaxError" in result.errors[0]
+    assert {f.code for f in result.findings} == {"size-mismatch"}
+
+
+def _apply_and_run(case, main, fix) -> None:
+    from weightmatch.textedit import apply_edits
+
+    text = main.read_text()
+    main.write_text(apply_edits(text, fix.edits))
+    run = case.run()
+    assert run.returncode == 0, run.stderr[-2000:] + "\n" + main.read_text()
