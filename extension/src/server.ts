@@ -83,7 +83,9 @@ export class ServerManager implements vscode.Disposable {
     ];
     const spec = buildLaunchSpec(interpreter.command, pythonPath, os.homedir());
 
-    if (!force && this.client && sameLaunch(spec, this.launch)) {
+    // A client that failed to start is stopped: asking again (a settings event, the viewer) retries.
+    const alive = this.client !== undefined && this.client.state !== State.Stopped;
+    if (!force && alive && sameLaunch(spec, this.launch)) {
       this.logger.debug("Launch command unchanged; the server keeps running.");
       return;
     }

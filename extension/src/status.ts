@@ -39,7 +39,7 @@ export function describeStatus(input: StatusInput): StatusView {
   const python = input.interpreter?.command.executable ?? "python";
   if (input.client === "failed") {
     return {
-      text: "$(error) Weight Match: server failed",
+      text: "Weight Match: server failed",
       detail: input.failure ?? `The server did not start with ${python}`,
       severity: "error",
       busy: false,
@@ -51,7 +51,7 @@ export function describeStatus(input: StatusInput): StatusView {
   }
   if (!input.trusted) {
     return {
-      text: "$(shield) Weight Match: static only (Restricted Mode)",
+      text: "Weight Match: static only (Restricted Mode)",
       detail: "This workspace is not trusted, so no model code is run; shapes come from static inference.",
       severity: "warning",
       busy: input.client === "starting" || input.server?.state === "busy",
@@ -62,7 +62,7 @@ export function describeStatus(input: StatusInput): StatusView {
   const busy = input.client === "starting" || server?.state === "starting" || server?.state === "busy";
   if (server?.state === "error") {
     return {
-      text: "$(error) Weight Match: error",
+      text: "Weight Match: error",
       detail: server.message || "The server reported an error",
       severity: "error",
       busy: false,
@@ -75,7 +75,7 @@ export function describeStatus(input: StatusInput): StatusView {
       ? `${python} did not run: ${input.probe.error}`
       : `torch cannot be imported by ${python}`;
     return {
-      text: "$(warning) Weight Match: static only (no torch)",
+      text: "Weight Match: static only (no torch)",
       detail: server?.message || `${why}; shapes come from static inference`,
       severity: "warning",
       busy,
@@ -93,7 +93,7 @@ export function describeStatus(input: StatusInput): StatusView {
   }
   if (server?.worker === "crashed") {
     return {
-      text: "$(warning) Weight Match: worker crashed",
+      text: "Weight Match: worker crashed",
       detail: server.message || "The model worker crashed; static inference is used until it restarts",
       severity: "warning",
       busy,

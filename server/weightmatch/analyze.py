@@ -23,7 +23,7 @@ from weightmatch.locate import LayerSite, locate
 from weightmatch.materialize import Problem, materialize
 from weightmatch.models import ModelBuilder, ModelUnresolved
 from weightmatch.pyfile import ClassInfo, PyFile, parse
-from weightmatch.types import Checkpoint, Finding, LoadReport, Span
+from weightmatch.types import Checkpoint, Finding, LoadReport, Span, TensorInfo
 from weightmatch.values import Const, LoadedFile, LoadSite, ModelAttr, ModelVal, SourceVal, Unknown
 
 Log = Callable[[str, str], None]
@@ -231,9 +231,12 @@ class FileAnalyzer:
         if nested is None and isinstance(saved, Mapping) and (comparison.missing and comparison.unexpected):
             prefix = diagnose.detect_prefix(model_keys, [k for k in saved.keys() if isinstance(k, str)])
             if prefix is None:
-                infos = {k: v for k, v in expected.keys().items()}
-                renames = diagnose.detect_renames({k: infos[k] for k in comparison.missing if k in infos},
-                                                  {k: saved[k] for k in comparison.unexpected if k in saved})
+                infos = expected.keys()
+                renames = diagnose.detect_renames(
+                    {k: infos[k] for k in comparison.missing if k in infos},
+                    {k: saved[k] for k in comparison.unexpected if k in saved},
+                    comparison.mismatched,
+                    {k: v for k, v in saved.items() if isinstance(v, TensorInfo)}, infos)
 
         layer_cache: dict[str, LayerSite] = {}
 

@@ -69,6 +69,11 @@ def check(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["serve"]:  # the server parses its own options (--tcp PORT, --help)
+        from weightmatch.lsp.server import main as serve
+
+        return serve(argv[1:])
     parser = argparse.ArgumentParser(prog="weightmatch", description="Predicts what load_state_dict will do.")
     parser.add_argument("--version", action="version", version=f"weightmatch {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -82,14 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--timeout", type=float, default=60.0, help="seconds a model may take to build (default 60)")
     c.add_argument("--search-path", action="append", help="another folder to look for checkpoints in")
     c.add_argument("-v", "--verbose", action="store_true", help="log what the engine does to stderr")
-    s = sub.add_parser("serve", help="run the language server over stdio")
-    s.add_argument("rest", nargs=argparse.REMAINDER)
-    args = parser.parse_args(argv)
-    if args.command == "serve":
-        from weightmatch.lsp.server import main as serve
-
-        return serve(args.rest)
-    return check(args)
+    sub.add_parser("serve", help="run the language server (stdio; `serve --help` for its options)")
+    return check(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ def fixes_for(finding: Finding, facts, site: LoadSite) -> list[Fix]:
         out += _strict_false(facts, site)
         out += _rename_keys(facts, site)
     elif code == "size-mismatch":
+        out += _rename_keys(facts, site)
         out += _checkpoint_sizes(facts, site)
         out += _filter_shapes(facts, site)
     elif code == "prefix-mismatch":

@@ -173,3 +173,21 @@ describe("without torch: the bundled libraries run the server in static-only mod
     });
   });
 });
+
+describe("a missing interpreter: the error offers the logs", { skip }, () => {
+  const s = new Session("missing-interpreter");
+  before(() => s.open({ "weightmatch.interpreter": "/nonexistent/bin/python" }, writeExample));
+  after(() => s.close());
+
+  test("the error message has Show Logs, which opens the Weight Match output", { timeout: 180_000 }, async () => {
+    await s.step_("error", async () => {
+      await quickOpen(s.page, "main.py");
+      const toast = s.page.locator(".notification-toast", { hasText: "could not be started with /nonexistent/bin/python" });
+      await toast.first().waitFor({ state: "visible", timeout: 120_000 });
+      await s.shot("error-message");
+      await toast.first().locator(".monaco-button", { hasText: "Show Logs" }).click();
+      await s.page.locator(".output-view, .panel", { hasText: "/nonexistent/bin/python" }).first().waitFor({ state: "visible" });
+      await s.shot("logs");
+    });
+  });
+});

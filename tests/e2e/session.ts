@@ -20,7 +20,11 @@ let vsix: string | undefined;
 
 /** The .vsix is built once per test process, however many scenarios use it. */
 function packagedExtension(): string {
-  vsix ??= buildVsix();
+  if (!vsix) {
+    // A new run: screenshots from earlier runs would only mislead.
+    fs.rmSync(ARTIFACTS, { recursive: true, force: true });
+    vsix = buildVsix();
+  }
   assert.ok(fs.existsSync(vsix), `${vsix} was built`);
   return vsix;
 }

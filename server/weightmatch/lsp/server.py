@@ -199,8 +199,8 @@ class WeightMatchServer(LanguageServer):
         self.send_status()
 
     def run_in_pool(self, fn: Callable[..., Any], *args: Any) -> asyncio.Future:
-        assert self.loop is not None
-        return self.loop.run_in_executor(self.pool, fn, *args)
+        loop = self.loop or asyncio.get_running_loop()
+        return loop.run_in_executor(self.pool, fn, *args)
 
     # -- status and progress -----------------------------------------------------
     def begin_busy(self) -> None:

@@ -86,6 +86,11 @@ def main(argv: list[str]) -> int:
         send(hello)
         return 0
     build.install_permanent_patches()
+    # torch's own objects (hundreds of thousands) live as long as the worker: move them out
+    # of the collector's reach, so the gc.collect() after each build scans only what the
+    # build made (≈15 ms instead of ≈200 ms, which the next build had to wait for).
+    gc.collect()
+    gc.freeze()
     send(hello)
 
     for line in channel_in:

@@ -85,6 +85,7 @@ class WorkerClient:
         self._child: _Child | None = None
         self._next_id = 0
         self._cache: dict[str, _Cached] = {}
+        self._definitions: dict[str, str] = {}  # sha256 of a source -> its replayed statements
         self._cache_lock = threading.Lock()
         self._closed = False
         self._last_hello: dict[str, Any] = {}  # the newest child's greeting (python, torch)
@@ -120,11 +121,13 @@ class WorkerClient:
         of the workspace files the build imported. Raises BuildError.
         """
         key = recipe.cache_key()
-        hit = self._cached(key)
+        defs_key = self._definitions_key(recipe)
+        hit = self._cached(key) or (self._cached(defs_key) if defs_key else None)
         if hit is not None:
             return hit
         with self._request_lock:
-            hit = self._cached(key)  # another thread may have built it meanwhile
+            # another thread may have built it meanwhile
+            hit = self._cached(key) or (self._cached(defs_key) if defs_key else None)
             if hit is not None:
                 return hit
             began = time.monotonic()
@@ -135,6 +138,8 @@ class WorkerClient:
                 self._log("info", f"model worker: built {state.model_type} ({len(state.modules)} modules) "
                                   f"in {time.monotonic() - began:.2f}s")
                 self._store(key, _Cached(files, state, None))
+                if defs_key:
+                    self._store(defs_key, _Cached(files, state, None))
                 return _copy(state)
             error = BuildError(reply.get("kind", "crash"), reply.get("message", "unknown failure"))
             self._log("info", f"model worker: build failed: {error}")
@@ -152,6 +157,44 @@ class WorkerClient:
         return {**base, **reply.get("probe", {})}
 
     # ------------------------------------------------------------------ internals
+    def _definitions_key(self, recipe: Recipe) -> str | None:
+        """A key for successful builds that ignores what the replay never runs.
+
+        The worker replays only the statements `replay.filter_statements` keeps (imports,
+        definitions, constant assignments), so an edit elsewhere in the script (a comment,
+        the training loop, another load call, a line inserted above) makes the same model.
+        Keying successes on the kept statements' AST (positions left out) keeps the
+        worker out of every keystroke that cannot change the model; failures stay keyed by
+        the whole text, since their messages carry line numbers. None: the text does not
+        parse (the worker then reports the SyntaxError, cached by the full key).
+        """
+        import hashlib
+
+        source_key = hashlib.sha256(recipe.source.encode("utf-8", "surrogatepass")).hexdigest()
+        with self._cache_lock:
+            dumped = self._definitions.get(source_key)
+        if dumped is None:
+            try:
+                import ast
+
+                from weightmatch.worker.replay import filter_statements
+
+                tree = ast.parse(recipe.source, recipe.file)
+                dumped = "\n".join(ast.dump(stmt) for stmt in filter_statements(tree.body))
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                dumped = ""
+            with self._cache_lock:
+                if len(self._definitions) >= 64:
+                    self._definitions.pop(next(iter(self._definitions)))
+                self._definitions[source_key] = dumped
+        if not dumped:
+            return None
+        h = hashlib.sha256(b"definitions\0")
+        for part in (recipe.file, recipe.root, recipe.var, recipe.constructor, *recipe.steps, dumped):
+            h.update(part.encode("utf-8", "surrogatepass"))
+            h.update(b"\0")
+        return "defs:" + h.hexdigest()
+
     def _cached(self, key: str) -> ExpectedState | None:
         with self._cache_lock:
             entry = self._cache.get(key)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
@@ -125,26 +125,27 @@ def table(rows: list[KeyRow], strict: bool | None) -> str:
     if len(rows) <= MAX_ROWS:
         lines += [_row(r, strict) for r in fine]
     else:
-        # Long loads: matching tensors are grouped by their top module, problems stay listed.
-        groups = list(_groups(fine).items())
-        consumed = 0
-        for n, (prefix, group) in enumerate(groups):
-            if n >= MAX_ROWS:
-                lines.append(f"| … {len(fine) - consumed} more matching | | | | |")
-                break
-            consumed += len(group)
-            if len(group) == 1:
-                lines.append(_row(group[0], strict))
-            else:
-                lines.append(f"| `{prefix}.*` | {len(group)} tensors | | | ✓ |")
+        # Long loads: matching tensors are grouped ("layer1.{0,1}.conv1.weight"),
+        # problems stay listed one per row.
+        groups = _group_keys([r.key for r in fine])
+        for group in groups[:MAX_ROWS]:
+            lines.append(f"| `{group}` | | | | ✓ |")
+        if len(groups) > MAX_ROWS:
+            lines.append(f"| … {len(groups) - MAX_ROWS} more matching groups | | | | |")
     return "\n".join(lines)
 
 
-def _groups(rows: Iterable[KeyRow]) -> "OrderedDict[str, list[KeyRow]]":
-    out: OrderedDict[str, list[KeyRow]] = OrderedDict()
-    for row in rows:
-        out.setdefault(row.key.split(".", 1)[0], []).append(row)
-    return out
+def _group_keys(keys: list[str]) -> list[str]:
+    try:
+        from weightmatch.keygroups import group_keys
+
+        return group_keys(keys, names=True)
+    except Exception:  # the grouping is cosmetic: fall back to top-level modules
+        groups: OrderedDict[str, int] = OrderedDict()
+        for key in keys:
+            top = key.split(".", 1)[0]
+            groups[top] = groups.get(top, 0) + 1
+        return [f"{top}.* ({n})" if n > 1 else top for top, n in groups.items()]
 
 
 def _row(row: KeyRow, strict: bool | None) -> str:

@@ -1,0 +1,143 @@
+"""Every quick-fix kind, applied to real code and run with real PyTorch: the load succeeds."""
+
+from __future__ import annotations
+
+import pytest
+
+from weightmatch.textedit import apply_edits
+
+HEAD = """
+import torch
+import torch.nn as nn
+import torchvision.models as models
+"""
+
+
+def _fixes(project, main, code=None):
+    result = project.analyze(str(main))
+    found = [f for f in result.findings if code is None or f.code == code]
+    return result, {fix.kind: fix for f in found for fix in f.fixes}
+
+
+def _apply_and_run(case, main, fix):
+    before = case.run()
+    assert before.returncode != 0 or "Warning" in before.stderr or True
+    main.write_text(apply_edits(main.read_text(), fix.edits))
+    after = case.run()
+    assert after.returncode == 0, after.stderr[-3000:] + "\n----\n" + main.read_text()
+    return main.read_text()
+
+
+def test_strict_false_for_missing_keys(project, case):
+    case.torch(HEAD + "torch.save(nn.Sequential(nn.Linear(4, 8)).state_dict(), 'a.pth')")
+    main = case.write("main.py", HEAD + """
+model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+model.load_state_dict(torch.load("a.pth"))
+""")
+    assert case.run().returncode != 0
+    result, fixes = _fixes(project, main, "missing-keys")
+    missing = [f for f in result.findings if f.code == "missing-keys"][0]
+    assert missing.span.line + 1 == 5 and missing.keys == ["2.weight", "2.bias"]  # on the nn.Linear(8, 2) element
+    text = _apply_and_run(case, main, fixes["strict-false"])
+    assert 'torch.load("a.pth"), strict=False)' in text
+
+
+def test_filter_shapes_and_checkpoint_sizes_for_a_changed_hidden_size(project, case):
+    case.torch(HEAD + """
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(10, 20)
+        self.fc2 = nn.Linear(20, 2)
+torch.save(Net().state_dict(), "net.pth")
+""")
+    body = HEAD + """
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(10, 30)
+        self.fc2 = nn.Linear(30, 2)
+
+
+model = Net()
+model.load_state_dict(torch.load("net.pth"))
+"""
+    main = case.write("main.py", body)
+    _, fixes = _fixes(project, main, "size-mismatch")
+    assert set(fixes) == {"use-checkpoint-size", "filter-shapes"}
+    text = _apply_and_run(case, main, fixes["use-checkpoint-size"])
+    assert "nn.Linear(10, 20)" in text and "nn.Linear(20, 2)" in text
+    main = case.write("main.py", body)
+    _, fixes = _fixes(project, main, "size-mismatch")
+    _apply_and_run(case, main, fixes["filter-shapes"])
+    assert project.analyze(str(main)).findings == []
+
+
+def test_checkpoint_size_for_conv_channels_and_a_flattened_linear(project, case):
+    case.torch(HEAD + """
+class CNN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 16, kernel_size=3, padding=1)
+        self.fc = nn.Linear(16 * 8 * 8, 10)
+torch.save(CNN().state_dict(), "cnn.pth")
+""")
+    main = case.write("main.py", HEAD + """
+class CNN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 32, kernel_size=3, padding=1)
+        self.fc = nn.Linear(32 * 8 * 8, 10)
+
+
+model = CNN()
+model.load_state_dict(torch.load("cnn.pth"))
+""")
+    _, fixes = _fixes(project, main, "size-mismatch")
+    text = _apply_and_run(case, main, fixes["use-checkpoint-size"])
+    assert "nn.Conv2d(3, 16, kernel_size=3, padding=1)" in text and "nn.Linear(1024, 10)" in text
+
+
+def test_num_classes_of_a_torchvision_builder(project, case):
+    case.torch(HEAD + "torch.save(models.resnet18(num_classes=1000).state_dict(), 'r18.pth')")
+    main = case.write("main.py", HEAD + """
+model = models.resnet18(num_classes=2)
+model.load_state_dict(torch.load("r18.pth"))
+""")
+    result, fixes = _fixes(project, main, "size-mismatch")
+    (finding,) = result.findings
+    assert finding.span.line + 1 == 5 and finding.keys == ["fc.weight", "fc.bias"]  # on the builder call
+    text = _apply_and_run(case, main, fixes["use-checkpoint-size"])
+    assert "num_classes=1000" in text
+
+
+def test_add_prefix_when_the_model_is_wrapped(project, case):
+    case.torch(HEAD + "torch.save(nn.Linear(3, 2).state_dict(), 'plain.pth')")
+    main = case.write("main.py", HEAD + """
+model = nn.DataParallel(nn.Linear(3, 2))
+model.load_state_dict(torch.load("plain.pth"))
+""")
+    result, fixes = _fixes(project, main, "prefix-mismatch")
+    assert [f.code for f in result.findings] == ["prefix-mismatch"]
+    text = _apply_and_run(case, main, fixes["add-prefix"])
+    assert '"module." + k' in text
+
+
+@pytest.mark.parametrize("change", ["rename", "shift"])
+def test_rename_keys_for_renamed_layers_and_index_shifts(project, case, change):
+    if change == "rename":
+        old = "nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))"
+        new = "nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Dropout(), nn.Linear(8, 3))"
+    else:
+        old = "nn.Sequential(nn.Conv2d(3, 4, 3), nn.Conv2d(4, 5, 3))"
+        new = "nn.Sequential(nn.Identity(), nn.Conv2d(3, 4, 3), nn.Conv2d(4, 5, 3))"
+    case.torch(HEAD + f"torch.save({old}.state_dict(), 'seq.pth')")
+    main = case.write("main.py", HEAD + f"""
+model = {new}
+model.load_state_dict(torch.load("seq.pth"))
+""")
+    assert case.run().returncode != 0
+    result, fixes = _fixes(project, main)
+    assert {f.code for f in result.findings} <= {"missing-keys", "unexpected-keys", "size-mismatch"}
+    assert "rename-keys" in fixes
+    _apply_and_run(case, main, fixes["rename-keys"])
