@@ -23,7 +23,7 @@ from bench.common import PYTHON, REPO, MemorySampler
 
 class Session:
     def __init__(self, root: Path, settings: dict[str, Any] | None = None) -> None:
-        self.root = root
+        self.root = root.resolve()
         self.settings = {"logLevel": "info", **(settings or {})}
         self.client = LanguageClient("weightmatch-bench", "1")
         self.publishes: list[tuple[float, str, int | None, list[types.Diagnostic]]] = []
@@ -108,6 +108,7 @@ class Session:
 
     # -- documents -----------------------------------------------------------------
     def open(self, path: Path) -> tuple[str, float]:
+        path = path.resolve()
         uri = path.as_uri()
         text = path.read_text()
         self.versions[uri] = 1

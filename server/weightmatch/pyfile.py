@@ -52,8 +52,16 @@ class PyFile:
         return "".join(self.text.splitlines(keepends=True)[: self.parsed_until])
 
     def span(self, node: ast.AST) -> Span:
-        return Span(self.path, node.lineno - 1, node.col_offset,
-                    (node.end_lineno or node.lineno) - 1, node.end_col_offset or node.col_offset)
+        """The node's range in characters (`ast` counts UTF-8 bytes within a line)."""
+        line, end_line = node.lineno - 1, (node.end_lineno or node.lineno) - 1
+        end_col = node.end_col_offset if node.end_col_offset is not None else node.col_offset
+        return Span(self.path, line, self._chars(line, node.col_offset), end_line, self._chars(end_line, end_col))
+
+    def _chars(self, line: int, byte_col: int) -> int:
+        text = self.lines[line] if 0 <= line < len(self.lines) else ""
+        if text.isascii():
+            return byte_col
+        return len(text.encode("utf-8")[:byte_col].decode("utf-8", errors="ignore"))
 
     def segment(self, node: ast.AST) -> str:
         return ast.get_source_segment(self.text, node) or ast.unparse(node)

@@ -8,6 +8,7 @@ from typing import Iterable, TextIO
 
 from weightmatch.types import Finding
 
+HOW_TEXT = {"executed": "built on the meta device", "static": "inferred statically (no code ran)"}
 SEVERITY_ORDER = {"error": 0, "warning": 1, "information": 2, "hint": 3}
 
 
@@ -65,6 +66,8 @@ def write_text(findings: list[Finding], root: str, out: TextIO, read_line) -> No
                 out.write(f"{pad} = {r.key}: checkpoint {saved}, model {current} ({r.status})\n")
             if f.load_call != f.span:
                 out.write(f"{pad} = loaded at {rel(f.load_call.path, root)}:{f.load_call.line + 1}\n")
+            if f.how:
+                out.write(f"{pad} = model {HOW_TEXT.get(f.how, f.how)}\n")
             for fix in f.fixes:
                 out.write(f"{pad} = fix available: {fix.title}\n")
         out.write("\n")

@@ -160,7 +160,7 @@ def _rehome(spec: ModuleSpec, prefix: str) -> ModuleSpec:
 
 @dataclass(frozen=True)
 class Span:
-    """A range in a file; 0-based lines and columns, end exclusive."""
+    """A range in a file; 0-based lines and columns (in characters), end exclusive."""
 
     path: str  # absolute
     line: int
