@@ -241,6 +241,16 @@ class FileAnalyzer:
                     comparison.mismatched,
                     {k: v for k, v in saved.items() if isinstance(v, TensorInfo)}, infos)
 
+        after = None
+        if nested is not None:
+            inner = saved
+            for k in nested:
+                inner = inner[k]
+            p = diagnose.detect_prefix(model_keys, [k for k in inner.keys() if isinstance(k, str)])
+            after = compare(expected, {p.apply(k): v for k, v in inner.items()} if p else inner, strict=strict is not False)
+        elif prefix is not None:
+            after = compare(expected, {prefix.apply(k): v for k, v in saved.items()}, strict=strict is not False)
+
         layer_cache: dict[str, LayerSite] = {}
 
         def layer_of(module_path: str) -> LayerSite:
@@ -248,7 +258,7 @@ class FileAnalyzer:
                 layer_cache[module_path] = locate(module_path, model, expected, self.find_class)
             return layer_cache[module_path]
 
-        facts = SiteFacts(call, strict, expected, saved, comparison, layer_of, how, nested, prefix, renames)
+        facts = SiteFacts(call, strict, expected, saved, comparison, layer_of, how, nested, prefix, renames, after)
         report.findings = build_findings(facts)
         for finding in report.findings:
             try:

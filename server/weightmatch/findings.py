@@ -29,6 +29,21 @@ class SiteFacts:
     nested: tuple | None = None  # key path of the state dict inside a training checkpoint
     prefix: Any = None  # diagnose.PrefixChange
     renames: list = field(default_factory=list)
+    after_cause: Comparison | None = None  # the comparison once the prefix / nesting is fixed
+
+
+def _still(after: Comparison | None) -> str:
+    """What would still fail once the one cause is fixed, so the next surprise is not one."""
+    if after is None or not after.raises:
+        return ""
+    parts = [f"{k} (checkpoint {_shape(s)}, model {_shape(m)})" for k, s, m in after.mismatched[:3]]
+    if len(after.mismatched) > 3:
+        parts.append(f"{len(after.mismatched) - 3} more size mismatches")
+    if not parts and after.missing:
+        parts.append(f"{len(after.missing)} missing keys")
+    if not parts and after.unexpected:
+        parts.append(f"{len(after.unexpected)} unexpected keys")
+    return ". Even then the load would fail: " + ", ".join(parts) if parts else ""
 
 
 def _module_of(key: str) -> str:
@@ -63,6 +78,7 @@ def build_findings(f: SiteFacts) -> list[Finding]:
         else:
             msg = f"This is a training checkpoint, not a state dict (weights under {where}): with strict=False " \
                   f"it loads nothing and every layer keeps its initial values"
+        msg += _still(f.after_cause)
         out.append(Finding("not-a-state-dict", _strict_sev(strict, "warning"), msg, f.call, f.call, keys,
                            [rows[k] for k in keys if k in rows], how=f.how))
         explained.update(keys)
@@ -78,6 +94,7 @@ def build_findings(f: SiteFacts) -> list[Finding]:
         else:
             msg = f"Key prefix mismatch: {change}; with strict=False this loads {c.loaded} of " \
                   f"{len(f.expected.keys())} tensors and the rest keep their initial values"
+        msg += _still(f.after_cause)
         out.append(Finding("prefix-mismatch", _strict_sev(strict, "warning"), msg, f.call, f.call, keys,
                            [rows[k] for k in keys if k in rows], how=f.how))
         explained.update(keys)
