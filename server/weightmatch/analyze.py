@@ -23,6 +23,7 @@ from weightmatch.locate import LayerSite, locate
 from weightmatch.materialize import Problem, materialize
 from weightmatch.models import ModelBuilder, ModelUnresolved
 from weightmatch.pyfile import ClassInfo, PyFile, parse
+from weightmatch.static.sources import find_module
 from weightmatch.types import Checkpoint, Finding, LoadReport, Span, TensorInfo
 from weightmatch.values import Const, LoadedFile, LoadSite, ModelAttr, ModelVal, SourceVal, Unknown
 
@@ -74,29 +75,14 @@ class FileAnalyzer:
         origin = pf.imports.get(name)
         if origin is None:
             return None
-        for candidate in self._module_files(origin.rsplit(".", 1)[0], pf.path):
-            other = self.parsed(candidate)
+        module = origin.rsplit(".", 1)[0]
+        level = len(module) - len(module.lstrip("."))
+        found = find_module(module.lstrip("."), level, pf.path, self.root)
+        if found is not None:
+            other = self.parsed(found[0])
             if other is not None and name in other.classes:
                 return other.classes[name], other
         return None
-
-    def _module_files(self, module: str, importer: str) -> list[str]:
-        level = len(module) - len(module.lstrip("."))
-        rel = module.lstrip(".").replace(".", os.sep)
-        bases = [os.path.dirname(importer)]
-        if level:
-            base = os.path.dirname(importer)
-            for _ in range(level - 1):
-                base = os.path.dirname(base)
-            bases = [base]
-        else:
-            bases.append(self.root)
-        out = []
-        for base in bases:
-            for cand in (os.path.join(base, rel + ".py"), os.path.join(base, rel, "__init__.py")):
-                if os.path.isfile(cand):
-                    out.append(cand)
-        return out
 
     # ------------------------------------------------------------------ checkpoints
     def resolve_path(self, loaded: LoadedFile) -> str | None:

@@ -68,34 +68,11 @@ def build_findings(f: SiteFacts) -> list[Finding]:
                            "load_state_dict expects a dict of tensors", f.call, f.call, how=f.how))
         return out
     explained: set[str] = set()
-    # a whole training checkpoint passed in: one cause
-    if f.nested is not None and c.loaded == 0:
-        keys = [*c.missing, *c.unexpected]
-        where = "".join(f"[{k!r}]" for k in f.nested)
-        if strict is not False:
-            msg = f"This is a training checkpoint, not a state dict: the model's weights are under {where}; " \
-                  f"load_state_dict raises with {len(c.missing)} missing and {len(c.unexpected)} unexpected keys"
-        else:
-            msg = f"This is a training checkpoint, not a state dict (weights under {where}): with strict=False " \
-                  f"it loads nothing and every layer keeps its initial values"
-        msg += _still(f.after_cause)
-        out.append(Finding("not-a-state-dict", _strict_sev(strict, "warning"), msg, f.call, f.call, keys,
-                           [rows[k] for k in keys if k in rows], how=f.how))
-        explained.update(keys)
-    elif f.prefix is not None:
-        p = f.prefix
-        model_set = set(f.expected.keys())
-        mapped = {p.apply(k) for k in c.unexpected}
-        keys = [k for k in c.missing if k in mapped] + [k for k in c.unexpected if p.apply(k) in model_set]
-        change = _prefix_text(p)
-        if strict is not False:
-            msg = f"Key prefix mismatch: {change}; none of the {len(c.missing) + len(c.unexpected)} differing " \
-                  f"keys line up, so load_state_dict raises"
-        else:
-            msg = f"Key prefix mismatch: {change}; with strict=False this loads {c.loaded} of " \
-                  f"{len(f.expected.keys())} tensors and the rest keep their initial values"
-        msg += _still(f.after_cause)
-        out.append(Finding("prefix-mismatch", _strict_sev(strict, "warning"), msg, f.call, f.call, keys,
+    # a whole training checkpoint passed in, or a prefix on every key: one cause, on the call
+    cause = _one_cause(f)
+    if cause is not None:
+        code, msg, keys = cause
+        out.append(Finding(code, _strict_sev(strict, "warning"), msg + _still(f.after_cause), f.call, f.call, keys,
                            [rows[k] for k in keys if k in rows], how=f.how))
         explained.update(keys)
 
@@ -165,6 +142,29 @@ def build_findings(f: SiteFacts) -> list[Finding]:
         if x.span == f.call and call_related:
             x.related = call_related[:20]
     return out
+
+
+def _one_cause(f: SiteFacts) -> tuple[str, str, list[str]] | None:
+    c, strict = f.comparison, f.strict
+    if f.nested is not None and c.loaded == 0:
+        where = "".join(f"[{k!r}]" for k in f.nested)
+        if strict is not False:
+            return ("not-a-state-dict", f"This is a training checkpoint, not a state dict: the model's weights are "
+                    f"under {where}; load_state_dict raises with {len(c.missing)} missing and {len(c.unexpected)} "
+                    f"unexpected keys", [*c.missing, *c.unexpected])
+        return ("not-a-state-dict", f"This is a training checkpoint, not a state dict (weights under {where}): with "
+                f"strict=False it loads nothing and every layer keeps its initial values", [*c.missing, *c.unexpected])
+    if f.prefix is None:
+        return None
+    p = f.prefix
+    model_set = set(f.expected.keys())
+    mapped = {p.apply(k) for k in c.unexpected}
+    keys = [k for k in c.missing if k in mapped] + [k for k in c.unexpected if p.apply(k) in model_set]
+    if strict is not False:
+        return ("prefix-mismatch", f"Key prefix mismatch: {_prefix_text(p)}; none of the "
+                f"{len(c.missing) + len(c.unexpected)} differing keys line up, so load_state_dict raises", keys)
+    return ("prefix-mismatch", f"Key prefix mismatch: {_prefix_text(p)}; with strict=False this loads {c.loaded} of "
+            f"{len(model_set)} tensors and the rest keep their initial values", keys)
 
 
 def _prefix_text(p) -> str:
