@@ -88,8 +88,9 @@ def write_report(r: dict, out: Path) -> None:
         a = r["answer"]
         add("## 2. Time to the answer")
         add("")
-        add(f"`python main.py` builds the model (40 `nn.Linear(4096, 4096, bias=False)` in a "
-            "`ModuleList`, one of them widened to 4097), `torch.load`s the "
+        n, d = r["config"]["big_layers"], r["config"]["big_dim"]
+        add(f"`python main.py` builds the model ({n} `nn.Linear({d}, {d}, bias=False)` in a "
+            f"`ModuleList`, one of them widened to {d + 1}), `torch.load`s the "
             f"{fmt_bytes(a['checkpoint_size'])} checkpoint and hits PyTorch's size-mismatch RuntimeError. "
             "`weightmatch check main.py` is a whole cold process: interpreter start, analysis, the worker "
             "(its own interpreter and `import torch`), the meta-device build. Wall time of each process; "
@@ -189,8 +190,8 @@ def write_report(r: dict, out: Path) -> None:
             f"{fmt_bytes(lsp['memory']['worker_rss'])} / VmHWM {fmt_bytes(lsp['memory']['worker_hwm'])}.")
         add("")
         p = s["project"]
-        add(f"**A {p['files']:,}-file project with {p['loads']} load calls** (every 7th a size mismatch; 50 "
-            "distinct model classes, so 50 worker builds; 10 checkpoints, cold in the page cache): "
+        add(f"**A {p['files']:,}-file project with {p['loads']} load calls** (every 7th a size mismatch; "
+            f"{p['loads']} distinct model classes, so {p['loads']} worker builds; 10 checkpoints, cold in the page cache): "
             f"`weightmatch check --format json .` took **{fmt_s(p['seconds'])}** and reported "
             f"{p['diagnostics']} diagnostics; the CLI process peaked at {fmt_bytes(p['memory']['server_hwm'])} "
             f"VmHWM, its worker at {fmt_bytes(p['memory']['worker_hwm'])}.")

@@ -53,7 +53,18 @@ const hash = createHash("sha256").update(requirements.join("\n"));
 hashTree(server, hash);
 const stamp = hash.digest("hex");
 
+/** Byte-code written while the libs ran from the checkout (F5) must not travel in the .vsix. */
+function removeBytecode(dir) {
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (!statSync(p).isDirectory()) continue;
+    if (name === "__pycache__") rmSync(p, { recursive: true, force: true });
+    else removeBytecode(p);
+  }
+}
+
 if (!process.argv.includes("--force") && existsSync(stampFile) && readFileSync(stampFile, "utf8") === stamp) {
+  removeBytecode(target);
   console.log(`bundled libs up to date: ${relative(root, target)}`);
   process.exit(0);
 }

@@ -32,6 +32,20 @@ const MAX_RESTARTS = 4;
 const RESTART_WINDOW_MS = 3 * 60_000;
 
 /**
+ * The language client's own pop-ups ("couldn't create connection…", "Go to output") would
+ * duplicate ours, which offer Show Logs and a way out; its messages still go to the log.
+ */
+class WeightMatchClient extends LanguageClient {
+  override error(message: string, data?: unknown, _showNotification?: boolean | "force"): void {
+    super.error(message, data, false);
+  }
+
+  override warn(message: string, data?: unknown, _showNotification?: boolean): void {
+    super.warn(message, data, false);
+  }
+}
+
+/**
  * Owns the language client: works out the launch command, starts the server, and restarts it
  * only when that command changes (or when asked to, or when workspace trust is granted).
  */
@@ -179,7 +193,7 @@ export class ServerManager implements vscode.Disposable {
         },
       },
     };
-    const client = new LanguageClient("weightmatch", "Weight Match", serverOptions, clientOptions);
+    const client = new WeightMatchClient("weightmatch", "Weight Match", serverOptions, clientOptions);
     client.onNotification("weightmatch/status", (params: ServerStatus) => {
       if (this.client !== client) return;
       this.status.update({ server: params });

@@ -9,13 +9,14 @@ its parameters unknown.
 from __future__ import annotations
 
 import ast
+import contextlib
 import os
 import posixpath
 from typing import Any
 
 from weightmatch.pyfile import PyFile
 from weightmatch.values import (
-    Const, DictLit, EmptyDict, FileHandle, LoadedFile, LoadSite, ModelAttr, ModelVal, Op, SourceVal,
+    CURRENT_GUARDS, CondVal, Guard, Const, frozen, DictLit, EmptyDict, FileHandle, LoadedFile, LoadSite, ModelAttr, ModelVal, Op, SourceVal,
     StateDictOf, Step, TorchLoadSite, Unknown,
 )
 
@@ -106,8 +107,7 @@ class Interpreter:
                     if isinstance(base, SourceVal):
                         base.ops.append(Op("del", self.ev(t.slice, env), t))
         elif isinstance(stmt, ast.If):
-            self.block(stmt.body, env, functions)
-            self.block(stmt.orelse, env, functions)
+            self.branches(stmt, env, functions)
         elif isinstance(stmt, (ast.With, ast.AsyncWith)):
             for item in stmt.items:
                 value = self.ev(item.context_expr, env)
@@ -116,16 +116,60 @@ class Interpreter:
             self.block(stmt.body, env, functions)
         elif isinstance(stmt, ast.For):
             if not self.items_loop(stmt, env):
-                self.block(stmt.body, env, functions)
+                with self.guarded(Guard(None, {}, True, "inside a loop")):
+                    self.block(stmt.body, env, functions)
             self.block(stmt.orelse, env, functions)
         elif isinstance(stmt, ast.While):
-            self.block(stmt.body, env, functions)
+            with self.guarded(Guard(None, {}, True, "inside a loop")):
+                self.block(stmt.body, env, functions)
         elif isinstance(stmt, ast.Try) or type(stmt).__name__ == "TryStar":
             self.block(stmt.body, env, functions)
             for h in stmt.handlers:
-                self.block(h.body, env, functions)
+                with self.guarded(Guard(None, {}, True, "in an except block")):
+                    self.block(h.body, env, functions)
             self.block(stmt.orelse, env, functions)
             self.block(stmt.finalbody, env, functions)
+
+    @contextlib.contextmanager
+    def guarded(self, guard: Guard):
+        token = CURRENT_GUARDS.set((*CURRENT_GUARDS.get(), guard))
+        try:
+            yield
+        finally:
+            CURRENT_GUARDS.reset(token)
+
+    def branches(self, stmt: ast.If, env: dict, functions: list) -> None:
+        """Both branches of an `if`; names bound differently become conditional values."""
+        known = self.static_test(stmt.test)
+        if known is not None:
+            self.block(stmt.body if known else stmt.orelse, env, functions)
+            return
+        test_env = self.free_env(stmt.test, env)
+        then_env, else_env = dict(env), dict(env)
+        with self.guarded(Guard(stmt.test, test_env, True)):
+            self.block(stmt.body, then_env, functions)
+        with self.guarded(Guard(stmt.test, test_env, False)):
+            self.block(stmt.orelse, else_env, functions)
+        for name in set(then_env) | set(else_env):
+            a, b = then_env.get(name), else_env.get(name)
+            if a is b:
+                env[name] = a
+            elif isinstance(a, SourceVal) or isinstance(b, SourceVal):
+                missing = Unknown(f"`{name}` is unbound on one branch")
+                env[name] = SourceVal(CondVal(Guard(stmt.test, test_env, True),
+                                              a if a is not None else missing, b if b is not None else missing))
+            elif isinstance(a, Const) and isinstance(b, Const) and a.value == b.value:
+                env[name] = a
+            else:
+                env[name] = Unknown(f"`{name}` depends on `{self.pf.segment(stmt.test)}`, known only at run time")
+
+    def static_test(self, test: ast.expr) -> bool | None:
+        """`if __name__ == "__main__":` and constant tests; None when known only at run time."""
+        if isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) and test.left.id == "__name__":
+            return True
+        if isinstance(test, ast.Constant):
+            return bool(test.value)
+        return None
 
     # ------------------------------------------------------------------ load calls
     def find_loads(self, stmt: ast.stmt, env: dict) -> None:
@@ -153,11 +197,11 @@ class Interpreter:
         return False
 
     def load_site(self, call: ast.Call, stmt: ast.stmt, env: dict) -> LoadSite:
-        receiver = self.ev(call.func.value, env)
+        receiver = frozen(self.ev(call.func.value, env))
         if isinstance(receiver, SourceVal) or isinstance(receiver, Const):
             receiver = Unknown("load_state_dict is called on something that is not a model")
         arg_node = call.args[0] if call.args else _kw(call, "state_dict")
-        arg = self.ev(arg_node, env) if arg_node is not None else Unknown("no state dict argument")
+        arg = frozen(self.ev(arg_node, env)) if arg_node is not None else Unknown("no state dict argument")
         strict_node = call.args[1] if len(call.args) > 1 else _kw(call, "strict")
         assign_node = call.args[2] if len(call.args) > 2 else _kw(call, "assign")
         strict = Const(True) if strict_node is None else self.ev(strict_node, env)
@@ -193,7 +237,7 @@ class Interpreter:
             if isinstance(target, ast.Subscript):
                 base = self.ev(target.value, env)
                 if isinstance(base, SourceVal):
-                    base.ops.append(Op("setitem", (self.ev(target.slice, env), value), target))
+                    base.ops.append(Op("setitem", (self.ev(target.slice, env), frozen(value)), target))
             return
         if isinstance(target, (ast.Tuple, ast.List)):
             for elt in target.elts:
@@ -229,7 +273,7 @@ class Interpreter:
         if dotted in ("torch.save", "torch.serialization.save") and len(expr.args) >= 2:
             path = self.ev(expr.args[1], env)
             if isinstance(path, Const) and isinstance(path.value, str):
-                self.saved[path.value] = self.ev(expr.args[0], env)
+                self.saved[path.value] = frozen(self.ev(expr.args[0], env))
             return
         if dotted in STRIP_PREFIX and len(expr.args) >= 2:
             sd = self.ev(expr.args[0], env)
@@ -242,7 +286,7 @@ class Interpreter:
                 if func.attr == "pop" and expr.args:
                     owner.ops.append(Op("pop", self.ev(expr.args[0], env), expr))
                 elif func.attr == "update" and expr.args:
-                    owner.ops.append(Op("update", self.ev(expr.args[0], env), expr))
+                    owner.ops.append(Op("update", frozen(self.ev(expr.args[0], env)), expr))
                 elif func.attr in MUTATING_DICT_METHODS:
                     owner.ops.append(Op("unknown", f"`{self.pf.segment(expr)}`", expr))
                 return
@@ -336,7 +380,7 @@ class Interpreter:
                 key = self.ev(k, env) if k is not None else None
                 if not isinstance(key, Const):
                     return Unknown("a dict literal with computed keys")
-                entries[key.value] = self.ev(v, env)
+                entries[key.value] = frozen(self.ev(v, env))
             return SourceVal(DictLit(entries))
         if isinstance(node, ast.DictComp):
             gen = node.generators[0] if len(node.generators) == 1 else None
@@ -422,11 +466,15 @@ class Interpreter:
                     return owner.derive(Op("copy", "shallow", node))
                 if func.attr in ("get", "pop") and args:
                     key = self.ev(args[0], env)
-                    op = Op("subscript", key, node)
+                    if func.attr == "get" or len(args) > 1:
+                        default = frozen(self.ev(args[1], env)) if len(args) > 1 else Const(None)
+                        op = Op("get", (key, default), node)
+                    else:
+                        op = Op("subscript", key, node)
+                    result = owner.derive(op)
                     if func.attr == "pop":
                         owner.ops.append(Op("pop", key, node))
-                        return SourceVal(owner.frozen().base, owner.frozen().ops[:-1] + [op])
-                    return owner.derive(op)
+                    return result
                 return Unknown(f"`{self.pf.segment(node)}` is not known")
             if isinstance(owner, Const) and isinstance(owner.value, str) and func.attr in (
                     "resolve", "absolute", "expanduser") and not args:
@@ -462,7 +510,7 @@ class Interpreter:
         for n in names:
             if n in env:
                 v = env[n]
-                out[n] = v.frozen() if isinstance(v, SourceVal) else v
+                out[n] = frozen(v)
         return out
 
 

@@ -211,6 +211,8 @@ class Evaluator:
             target = ast.unparse(node.args[1])
             if target in ("torch.Tensor", "Tensor", "torch.nn.Parameter", "nn.Parameter"):
                 return isinstance(args[0], TensorProxy)
+            if target in ("dict", "Mapping", "collections.abc.Mapping", "OrderedDict", "collections.OrderedDict"):
+                return isinstance(args[0], Mapping)
             raise Unresolvable("isinstance")
         fn = self.ev(func)
         if fn in BUILTINS.values():

@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from weightmatch.keyexpr import Unresolvable, run_comprehension, run_loop
+from weightmatch.keyexpr import Evaluator, Unresolvable, run_comprehension, run_loop
 from weightmatch.types import Checkpoint, ExpectedState, Opaque, StateDict, TensorInfo
 from weightmatch.values import (
-    Const, DictLit, EmptyDict, LoadedFile, ModelAttr, ModelVal, SourceVal, StateDictOf, Unknown,
+    CondVal, Guard, Const, DictLit, EmptyDict, LoadedFile, ModelAttr, ModelVal, SourceVal, StateDictOf, Unknown,
 )
 
 
@@ -52,13 +52,32 @@ def materialize(value: Any, ctx: Context) -> Any:
         raise Unresolvable("a value that is not known")
     obj = _base(value.base, ctx)
     for op in value.ops:
-        obj = _apply(obj, op, ctx)
+        if all(guard_holds(g, ctx) for g in op.guards):
+            obj = _apply(obj, op, ctx)
     return obj
+
+
+def guard_holds(guard: Guard, ctx: Context) -> bool:
+    """Whether an operation recorded under `guard` runs; Unresolvable when that is known only at run time."""
+    if guard.test is None:
+        raise Unresolvable(f"the state dict is changed {guard.reason}")
+    import ast
+
+    env = {k: _env_value(v, ctx) for k, v in guard.env.items()}
+    try:
+        value = bool(Evaluator(env).ev(guard.test))
+    except Unresolvable:
+        raise Unresolvable(f"`{ast.unparse(guard.test)}` is known only at run time") from None
+    except Exception as exc:  # noqa: BLE001 - the test itself would raise at run time
+        raise Unresolvable(f"`{ast.unparse(guard.test)}` raises {type(exc).__name__}") from None
+    return value == guard.polarity
 
 
 def _base(base: Any, ctx: Context) -> Any:
     if isinstance(base, SourceVal):
         return materialize(base, ctx)
+    if isinstance(base, CondVal):
+        return materialize(base.then if guard_holds(base.guard, ctx) else base.orelse, ctx)
     if isinstance(base, LoadedFile):
         if base.virtual is not None:
             return materialize(base.virtual, ctx)
@@ -109,6 +128,14 @@ def _apply(obj: Any, op: Any, ctx: Context) -> Any:
         if isinstance(obj, (list, tuple)) and isinstance(key, int):
             return obj[key]
         raise Problem("key-error", f"TypeError: {type(obj).__name__} object is not subscriptable by {key!r}", op.node)
+    if kind == "get":
+        key, default = op.arg
+        key = _key(key)
+        if isinstance(obj, Mapping) and key in obj:
+            return obj[key]
+        if isinstance(obj, Mapping):
+            return materialize(default, ctx)
+        raise Unresolvable("`.get` on something that is not a dict")
     if not isinstance(obj, Mapping):
         raise Unresolvable(f"`{kind}` on something that is not a dict")
     if kind in ("pop", "del"):

@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import Callable
 
 from weightmatch.types import ExpectedState, ModuleSpec, Recipe
-from weightmatch.values import ModelAttr, ModelVal
+from weightmatch.values import Const, ModelAttr, ModelVal
 
 Log = Callable[[str, str], None]
 
@@ -26,7 +26,7 @@ def recipe_for(model: ModelVal, root: str, *, static: bool = False) -> Recipe:
     for step in model.steps:
         if static and step.wrap is not None:
             continue  # the static path applies wrappers itself
-        steps.append(step.text)
+        steps.append(_guarded_text(step, pf))
     if model.final_name and model.final_name != model.var and not static:
         steps.append(f"{model.var} = {model.final_name}")
     call = model.call
@@ -38,6 +38,24 @@ def recipe_for(model: ModelVal, root: str, *, static: bool = False) -> Recipe:
             call = call.args[0]  # `nn.DataParallel(Net())`: infer Net(), add the prefix after
     return Recipe(file=pf.path, source=pf.parsed_text, root=root, var=model.var or "model",
                   constructor=pf.segment(call), constructor_line=call.lineno - 1, steps=steps)
+
+
+def _guarded_text(step, pf) -> str:
+    """A step recorded under `if` tests is replayed under the same tests: the builder decides them
+    (or reports them unknown); one in a loop or an except block cannot be replayed exactly."""
+    text = step.text
+    for guard in reversed(step.guards):
+        if guard.test is None:
+            raise ModelUnresolved(f"the model is changed {guard.reason} (line {step.node.lineno})")
+        cond = pf.segment(guard.test)
+        free = {n.id for n in ast.walk(guard.test) if isinstance(n, ast.Name)}
+        if any(not isinstance(guard.env.get(name), Const) for name in free):
+            # the test reads run-time state (sys.argv, args, a checkpoint): the builder cannot decide it
+            raise ModelUnresolved(f"the model is changed only if `{cond}`, known only at run time "
+                                  f"(line {step.node.lineno})")
+        head = f"if ({cond}):" if guard.polarity else f"if not ({cond}):"
+        text = head + "\n" + "\n".join("    " + line for line in text.splitlines())
+    return text
 
 
 def subtree(expected: ExpectedState, path: list[str]) -> ExpectedState:

@@ -81,28 +81,49 @@ class PyFile:
 def parse(path: str, text: str) -> PyFile:
     """Parse, keeping what parses when the file is half typed.
 
-    On a syntax error the longest prefix of whole lines before the error that parses
-    is used, so load calls above the line being typed keep their diagnostics.
+    On a syntax error the longest prefix of whole lines before the error that parses is
+    used, so load calls above the line being typed keep their diagnostics.
     """
     try:
-        tree = ast.parse(text, filename=path)
-        pf = PyFile(path, text, tree)
+        pf = PyFile(path, text, ast.parse(text, filename=path))
     except (SyntaxError, ValueError) as exc:
         lines = text.splitlines(keepends=True)
         stop = min(getattr(exc, "lineno", None) or len(lines), len(lines))
-        tree = None
-        for end in range(stop - 1, -1, -1):
-            try:
-                tree = ast.parse("".join(lines[:end]), filename=path)
-                break
-            except (SyntaxError, ValueError):
-                # only try a few cut points near the error, then give up on the rest
-                if stop - end > 40:
-                    break
+        end, tree = _longest_parsable_prefix(lines, stop, path)
         pf = PyFile(path, text, tree or ast.Module(body=[], type_ignores=[]), parsed_until=end if tree else 0,
                     syntax_error=f"{type(exc).__name__}: {getattr(exc, 'msg', exc)} (line {getattr(exc, 'lineno', '?')})")
     pf.imports = _imports(pf.tree)
     return pf
+
+
+def _try(lines: list[str], end: int, path: str) -> ast.Module | None:
+    try:
+        return ast.parse("".join(lines[:end]), filename=path)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+def _longest_parsable_prefix(lines: list[str], stop: int, path: str) -> tuple[int, ast.Module | None]:
+    # The usual case, a line being typed: a cut just above the error parses.
+    for end in range(stop - 1, max(stop - 8, -1), -1):
+        tree = _try(lines, end, path)
+        if tree is not None:
+            return end, tree
+    # An unfinished block can be reported far below where it starts (a long `try:`): cut at
+    # top-level statement starts instead, binary-searching for the last one that parses
+    # (everything above a top-level start that parses is whole statements too).
+    starts = [i for i in range(stop) if lines[i][:1] not in ("", " ", "\t", "\n", "\r", "#")]
+    best: tuple[int, ast.Module | None] = (0, None)
+    lo, hi = 0, len(starts) - 1
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        tree = _try(lines, starts[mid], path)
+        if tree is not None:
+            best = (starts[mid], tree)
+            lo = mid + 1
+        else:
+            hi = mid - 1
+    return best
 
 
 def _imports(tree: ast.Module) -> dict[str, str]:

@@ -8,6 +8,7 @@ comprehensions, updates, loops), and is only evaluated against real key lists la
 from __future__ import annotations
 
 import ast
+import contextvars
 import itertools
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +16,29 @@ from typing import Any
 from weightmatch.pyfile import PyFile
 
 _ids = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class Guard:
+    """A condition an operation or step ran under: `test` true (or false, `polarity`).
+
+    `test` None means a condition that can never be known statically (a loop body, an
+    except block); `reason` says which.
+    """
+
+    test: ast.expr | None
+    env: Any  # free names of the test, as tracked values, before the branch
+    polarity: bool = True
+    reason: str = ""
+
+
+# The guards of the statement being interpreted. Ops and steps pick them up when they
+# are created, so every place that records one needs no extra argument.
+CURRENT_GUARDS: contextvars.ContextVar[tuple[Guard, ...]] = contextvars.ContextVar("guards", default=())
+
+
+def _current_guards() -> tuple[Guard, ...]:
+    return CURRENT_GUARDS.get()
 
 
 @dataclass
@@ -33,6 +57,7 @@ class Step:
     node: ast.stmt
     target: str = ""  # the attribute path it assigns, "fc", "classifier.6"; "" for calls
     wrap: str | None = None  # rebinds the model to a wrapper ("module", "_orig_mod"; "" keeps keys)
+    guards: tuple[Guard, ...] = field(default_factory=_current_guards)
 
 
 @dataclass
@@ -48,6 +73,11 @@ class ModelVal:
     final_name: str = ""  # the name bound to the object load_state_dict sees (a wrapper's)
     pending_wrap: ast.Call | None = None
 
+    def snapshot(self) -> "ModelVal":
+        """The model as it is now: later steps do not apply to a load made here."""
+        return ModelVal(self.file, self.var, self.call, list(self.steps), list(self.wrappers), self.id,
+                        self.final_name)
+
 
 @dataclass
 class ModelAttr:
@@ -55,6 +85,16 @@ class ModelAttr:
 
     model: ModelVal
     path: list[str]
+
+    def snapshot(self) -> "ModelAttr":
+        return ModelAttr(self.model.snapshot(), list(self.path))
+
+
+def frozen(value: Any) -> Any:
+    """A tracked value as it is at this point of the program (dicts and models are mutable)."""
+    if isinstance(value, (SourceVal, ModelVal, ModelAttr)):
+        return value.frozen() if isinstance(value, SourceVal) else value.snapshot()
+    return value
 
 
 @dataclass
@@ -88,6 +128,16 @@ class EmptyDict:
 
 
 @dataclass
+class CondVal:
+    """A name bound differently in the two branches of an `if` whose test is known only
+    once the checkpoint is read (`if "state_dict" in ckpt: ckpt = ckpt["state_dict"]`)."""
+
+    guard: Guard
+    then: Any
+    orelse: Any
+
+
+@dataclass
 class DictLit:
     """`{"epoch": 3, "model_state_dict": model.state_dict()}`."""
 
@@ -100,6 +150,7 @@ class Op:
     arg: Any = None
     node: ast.AST | None = None
     env: dict[str, Any] = field(default_factory=dict)  # free names of a comprehension/loop
+    guards: tuple[Guard, ...] = field(default_factory=_current_guards)
 
 
 @dataclass

@@ -208,3 +208,44 @@ def _apply_and_run(case, main, fix) -> None:
     main.write_text(apply_edits(text, fix.edits))
     run = case.run()
     assert run.returncode == 0, run.stderr[-2000:] + "\n" + main.read_text()
+
+
+def test_conditions_and_program_order(project, case):
+    """`if "state_dict" in ckpt` is decided on the real checkpoint; a pop after a load does not
+    change that load; a change under a run-time condition is reported, never guessed."""
+    case.torch(MODEL + """
+torch.save({"state_dict": {"model." + k: v for k, v in Net().state_dict().items()}, "epoch": 1}, "lit.ckpt")
+""")
+    main = case.write("main.py", MODEL + """
+import sys
+model = Net()
+ckpt = torch.load("lit.ckpt")
+if "state_dict" in ckpt:
+    ckpt = ckpt["state_dict"]
+sd = {k.replace("model.", "", 1): v for k, v in ckpt.items()}
+model.load_state_dict(sd)
+same = ckpt.get("not there", sd)
+model.load_state_dict(same)
+sd.pop("fc2.weight")
+model.load_state_dict(sd, strict=False)
+if len(sys.argv) > 1:
+    model.fc2 = nn.Linear(20, 3)
+model.load_state_dict(same)
+""")
+    result = project.analyze(str(main))
+    assert codes(result) == [("missing-keys", "warning", 12), ("unresolved-model", "information", 27)]
+    assert [r.raises for r in result.reports[:3]] == [False, False, False]
+    assert "len(sys.argv) > 1" in result.findings[-1].message
+    assert case.run().returncode == 0
+
+
+def test_a_long_unfinished_block_below_keeps_the_calls_above(project, case):
+    case.torch(SAVE_NET + "\n")
+    main = case.write("main.py", MODEL + """
+model = Net(hidden=30)
+model.load_state_dict(torch.load("net.pth"))
+try:
+""" + "".join(f"    x{i} = {i}\n" for i in range(60)))
+    result = project.analyze(str(main))
+    assert result.errors
+    assert {f.code for f in result.findings} == {"size-mismatch"}

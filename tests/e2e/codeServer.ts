@@ -121,8 +121,13 @@ export interface RunningServer {
 }
 
 /** Starts code-server and resolves once it says it is listening (its own event, not a sleep). */
-export async function startCodeServer(profile: Profile, logFile: string): Promise<RunningServer> {
+export async function startCodeServer(
+  profile: Profile,
+  logFile: string,
+  options: { workspaceTrust?: boolean } = {},
+): Promise<RunningServer> {
   const port = await freePort();
+  fs.mkdirSync(path.dirname(logFile), { recursive: true });
   const log = fs.createWriteStream(logFile);
   const child = spawn(
     CODE_SERVER,
@@ -132,7 +137,7 @@ export async function startCodeServer(profile: Profile, logFile: string): Promis
       "none",
       "--bind-addr",
       `127.0.0.1:${port}`,
-      "--disable-workspace-trust",
+      ...(options.workspaceTrust ? [] : ["--disable-workspace-trust"]),
       "--disable-getting-started-override",
       "--ignore-last-opened",
     ],

@@ -185,9 +185,45 @@ describe("a missing interpreter: the error offers the logs", { skip }, () => {
       const toast = s.page.locator(".notification-toast", { hasText: "could not be started with /nonexistent/bin/python" });
       await toast.first().waitFor({ state: "visible", timeout: 120_000 });
       await s.shot("error-message");
+      // One message, ours: the language client's own pop-up is turned into a log line.
+      assert.equal(await s.page.locator(".notification-toast", { hasText: "couldn't create connection" }).count(), 0);
       await toast.first().locator(".monaco-button", { hasText: "Show Logs" }).click();
       await s.page.locator(".output-view, .panel", { hasText: "/nonexistent/bin/python" }).first().waitFor({ state: "visible" });
       await s.shot("logs");
+    });
+  });
+});
+
+describe("an untrusted folder: no model code runs, and the status says why", { skip }, () => {
+  const s = new Session("untrusted");
+  before(() =>
+    s.open(
+      {
+        "security.workspace.trust.enabled": true,
+        "security.workspace.trust.startupPrompt": "never",
+        "weightmatch.interpreter": PYTHON,
+      },
+      writeExample,
+      { workspaceTrust: true },
+    ),
+  );
+  after(() => s.close());
+
+  test("static inference finds the mismatch in Restricted Mode", { timeout: 240_000 }, async () => {
+    await s.step_("squiggle", async () => {
+      await quickOpen(s.page, "main.py");
+      await waitForLine(s.page, LAYER_LINE, (l) => l.errors > 0, 180_000);
+      await s.shot("squiggle");
+    });
+  });
+
+  test("the status item says Restricted Mode", { timeout: 120_000 }, async () => {
+    await s.step_("status", async () => {
+      await s.page.locator("#status\\.languageStatus").hover();
+      const item = s.page.locator(".monaco-hover, .context-view", { hasText: "static only (Restricted Mode)" });
+      await item.first().waitFor({ state: "visible" });
+      assert.match(await item.first().innerText(), /not trusted/);
+      await s.shot("language-status");
     });
   });
 });

@@ -42,15 +42,19 @@ export class Session {
   }
 
   /** `prepare` writes the workspace's files before VS Code opens it. */
-  async open(userSettings: Record<string, unknown>, prepare: (workspace: string) => void): Promise<void> {
+  async open(
+    userSettings: Record<string, unknown>,
+    prepare: (workspace: string) => void,
+    options: { workspaceTrust?: boolean } = {},
+  ): Promise<void> {
+    const extension = packagedExtension();
     fs.rmSync(this.artifacts, { recursive: true, force: true });
     fs.mkdirSync(this.artifacts, { recursive: true });
-    const extension = packagedExtension();
     this.profile = createProfile(this.name, userSettings);
     prepare(this.profile.workspace);
     assert.match(installExtension(this.profile, extension), /was successfully installed/);
 
-    this.server = await startCodeServer(this.profile, path.join(this.artifacts, "code-server.log"));
+    this.server = await startCodeServer(this.profile, path.join(this.artifacts, "code-server.log"), options);
     this.browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
     this.page = await this.browser.newPage({ viewport: { width: 1400, height: 900 } });
     this.page.setDefaultTimeout(60_000);

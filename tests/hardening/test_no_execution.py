@@ -129,8 +129,6 @@ def test_cli_exec_runs_only_the_recipe(tmp_path, examples):
     assert mismatch and all(d["how"] == "executed" for d in mismatch), diagnostics
 
 
-@pytest.mark.xfail(strict=True, reason="worker/replay.py keeps `X = sorted(..., key=user_fn)` and "
-                                       "`X = Cls[...]` as constants: they call user code at top level")
 def test_cli_exec_runs_no_constant_looking_top_level_code(tmp_path, examples):
     script, canaries = workspace(tmp_path, examples, SNEAKY)
     cli(script)

@@ -86,9 +86,16 @@ def _dotted(node: ast.AST) -> str | None:
     return None
 
 
-def is_constant_expr(node: ast.AST) -> bool:
-    """True when evaluating `node` cannot run user code beyond SAFE_CALLS (see module doc)."""
+def _is_constant(node: ast.AST, user_names: frozenset[str] = frozenset()) -> bool:
+    """True when evaluating `node` cannot run user code beyond SAFE_CALLS (see module doc).
+
+    `user_names` are the file's own functions and classes: an expression that mentions one
+    could call it (`sorted(xs, key=f)`) or one of its dunder methods (`Registry[20]`,
+    `Point() + 1`), so it is not constant.
+    """
     for sub in ast.walk(node):
+        if isinstance(sub, ast.Name) and sub.id in user_names:
+            return False
         if isinstance(sub, ast.Call):
             name = _dotted(sub.func)
             if name is None:
@@ -118,8 +125,22 @@ def _plain_targets(targets: list[ast.expr]) -> bool:
     return all(ok(t) for t in targets)
 
 
-def filter_statements(body: list[ast.stmt]) -> list[ast.stmt]:
+def _user_names(body: list[ast.stmt]) -> frozenset[str]:
+    return frozenset(n.name for n in ast.walk(ast.Module(body=body, type_ignores=[]))
+                     if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)))
+
+
+def filter_statements(body: list[ast.stmt], user_names: frozenset[str] | None = None) -> list[ast.stmt]:
     """The statements of `body` a definitions-only replay keeps (see the module docstring)."""
+    if user_names is None:
+        user_names = _user_names(body)
+
+    def is_constant_expr(node: ast.AST) -> bool:
+        return _is_constant(node, user_names)
+
+    def filter_statements(inner: list[ast.stmt]) -> list[ast.stmt]:
+        return _filter(inner, user_names)
+
     kept: list[ast.stmt] = []
     for stmt in body:
         if isinstance(stmt, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef,
@@ -328,3 +349,7 @@ class DefinitionsLoader(importlib.abc.Loader):
             source = f.read().decode("utf-8", "replace")
         module.__file__ = self.path
         replay.exec_definitions(source, self.path, module.__dict__)
+
+
+is_constant_expr = _is_constant
+_filter = filter_statements
