@@ -25,7 +25,7 @@ from weightmatch.models import ModelBuilder, ModelUnresolved
 from weightmatch.pyfile import ClassInfo, PyFile, parse
 from weightmatch.static.sources import find_module
 from weightmatch.types import Checkpoint, Finding, LoadReport, Span, TensorInfo
-from weightmatch.values import Const, LoadedFile, LoadSite, ModelAttr, ModelVal, SourceVal, Unknown
+from weightmatch.values import At, Const, LoadedFile, LoadSite, ModelAttr, ModelVal, SourceVal, Unknown
 
 Log = Callable[[str, str], None]
 
@@ -176,7 +176,7 @@ class FileAnalyzer:
             report.findings.append(Finding(code, "information", why, call, call))
             return report
 
-        receiver = site.receiver
+        receiver = site.receiver.model_as_of() if isinstance(site.receiver, At) else site.receiver
         if isinstance(receiver, Unknown) or not isinstance(receiver, (ModelVal, ModelAttr)):
             reason = receiver.reason if isinstance(receiver, Unknown) else "not a model"
             return unresolved("unresolved-model", f"Cannot tell which model this is: {reason}")
@@ -200,7 +200,7 @@ class FileAnalyzer:
             report.raises = True
             report.findings.append(Finding(exc.code, "error", exc.message, span, call))
             return report
-        loaded = site.arg.loaded_file() if isinstance(site.arg, SourceVal) else None
+        loaded = site.arg.loaded_file() if isinstance(site.arg, (At, SourceVal)) else None
         if loaded is not None and loaded.virtual is None:
             try:
                 report.checkpoint = self.checkpoint(loaded, deps)

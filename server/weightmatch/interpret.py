@@ -16,7 +16,7 @@ from typing import Any
 
 from weightmatch.pyfile import PyFile
 from weightmatch.values import (
-    CURRENT_GUARDS, CondVal, Guard, Const, frozen, DictLit, EmptyDict, FileHandle, LoadedFile, LoadSite, ModelAttr, ModelVal, Op, SourceVal,
+    CURRENT_GUARDS, At, CondVal, Guard, Const, frozen, DictLit, EmptyDict, FileHandle, LoadedFile, LoadSite, ModelAttr, ModelVal, Op, SourceVal,
     StateDictOf, Step, TorchLoadSite, Unknown,
 )
 
@@ -197,8 +197,8 @@ class Interpreter:
         return False
 
     def load_site(self, call: ast.Call, stmt: ast.stmt, env: dict) -> LoadSite:
-        receiver = frozen(self.ev(call.func.value, env))
-        if isinstance(receiver, SourceVal) or isinstance(receiver, Const):
+        receiver = self.ev(call.func.value, env)
+        if isinstance(receiver, (SourceVal, Const, NotModel)):
             receiver = Unknown("load_state_dict is called on something that is not a model")
         arg_node = call.args[0] if call.args else _kw(call, "state_dict")
         arg = frozen(self.ev(arg_node, env)) if arg_node is not None else Unknown("no state dict argument")
@@ -206,7 +206,7 @@ class Interpreter:
         assign_node = call.args[2] if len(call.args) > 2 else _kw(call, "assign")
         strict = Const(True) if strict_node is None else self.ev(strict_node, env)
         assign = Const(False) if assign_node is None else self.ev(assign_node, env)
-        return LoadSite(self.pf, call, receiver, arg, arg_node, strict, assign, stmt)
+        return LoadSite(self.pf, call, frozen(receiver), arg, arg_node, strict, assign, stmt)
 
     # ------------------------------------------------------------------ assignment
     def assign(self, target: ast.expr, value: Any, stmt: ast.stmt, env: dict) -> None:
@@ -327,7 +327,7 @@ class Interpreter:
         dest = env.get(name)
         if not isinstance(dest, SourceVal):
             return False
-        dest.ops.append(Op("loop", source.frozen(), stmt, self.free_env(stmt, env)))
+        dest.ops.append(Op("loop", frozen(source), stmt, self.free_env(stmt, env)))
         return True
 
     # ------------------------------------------------------------------ expressions
@@ -416,8 +416,8 @@ class Interpreter:
             loaded = LoadedFile(path, node, self.pf, loader, weights_only)
             if isinstance(path, Const) and path.value in self.saved:
                 saved = self.saved[path.value]
-                if isinstance(saved, SourceVal):
-                    loaded.virtual = saved.frozen()
+                if isinstance(saved, At):
+                    loaded.virtual = saved
             return SourceVal(loaded)
         if dotted in ("open", "builtins.open", "io.open") and args:
             return FileHandle(self.ev(args[0], env))
@@ -460,14 +460,15 @@ class Interpreter:
             if isinstance(owner, ModelVal) and func.attr in SELF_RETURNING:
                 return owner
             if isinstance(owner, (ModelVal, ModelAttr)) and func.attr == "state_dict" and not args:
-                return SourceVal(StateDictOf(owner))
+                return SourceVal(StateDictOf(frozen(owner)))
             if isinstance(owner, SourceVal):
                 if func.attr == "copy" and not args:
                     return owner.derive(Op("copy", "shallow", node))
                 if func.attr in ("get", "pop") and args:
                     key = self.ev(args[0], env)
                     if func.attr == "get" or len(args) > 1:
-                        default = frozen(self.ev(args[1], env)) if len(args) > 1 else Const(None)
+                        # not frozen: `.get(k, d)` returns `d` itself, later changes to it show
+                        default = self.ev(args[1], env) if len(args) > 1 else Const(None)
                         op = Op("get", (key, default), node)
                     else:
                         op = Op("subscript", key, node)

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from weightmatch.keyexpr import Evaluator, Unresolvable, run_comprehension, run_loop
 from weightmatch.types import Checkpoint, ExpectedState, Opaque, StateDict, TensorInfo
 from weightmatch.values import (
-    CondVal, Guard, Const, DictLit, EmptyDict, LoadedFile, ModelAttr, ModelVal, SourceVal, StateDictOf, Unknown,
+    At, CondVal, Guard, Const, DictLit, EmptyDict, LoadedFile, ModelAttr, ModelVal, SourceVal, StateDictOf, Unknown,
 )
 
 
@@ -41,7 +41,13 @@ def state_dict_of(expected: ExpectedState) -> StateDict:
     return sd
 
 
-def materialize(value: Any, ctx: Context) -> Any:
+INF = float("inf")
+
+
+def materialize(value: Any, ctx: Context, upto: float = INF) -> Any:
+    """The concrete object `value` is at program point `upto` (see values.now)."""
+    if isinstance(value, At):
+        return materialize(value.value, ctx, min(upto, value.upto))
     if isinstance(value, Unknown):
         raise Unresolvable(value.reason)
     if isinstance(value, Const):
@@ -50,10 +56,11 @@ def materialize(value: Any, ctx: Context) -> Any:
         return Opaque("torch.nn.Module", "a model object")
     if not isinstance(value, SourceVal):
         raise Unresolvable("a value that is not known")
-    obj = _base(value.base, ctx)
+    base_upto = upto if value.base_upto is None else min(upto, value.base_upto)
+    obj = _base(value.base, ctx, base_upto)
     for op in value.ops:
-        if all(guard_holds(g, ctx) for g in op.guards):
-            obj = _apply(obj, op, ctx)
+        if op.seq < upto and all(guard_holds(g, ctx) for g in op.guards):
+            obj = _apply(obj, op, ctx, upto)
     return obj
 
 
@@ -73,11 +80,11 @@ def guard_holds(guard: Guard, ctx: Context) -> bool:
     return value == guard.polarity
 
 
-def _base(base: Any, ctx: Context) -> Any:
+def _base(base: Any, ctx: Context, upto: float) -> Any:
     if isinstance(base, SourceVal):
-        return materialize(base, ctx)
+        return materialize(base, ctx, upto)
     if isinstance(base, CondVal):
-        return materialize(base.then if guard_holds(base.guard, ctx) else base.orelse, ctx)
+        return materialize(base.then if guard_holds(base.guard, ctx) else base.orelse, ctx, upto)
     if isinstance(base, LoadedFile):
         if base.virtual is not None:
             return materialize(base.virtual, ctx)
@@ -117,7 +124,7 @@ def _key(op_arg: Any) -> Any:
     raise Unresolvable("a key that is not known")
 
 
-def _apply(obj: Any, op: Any, ctx: Context) -> Any:
+def _apply(obj: Any, op: Any, ctx: Context, upto: float = INF) -> Any:
     kind = op.kind
     if kind == "subscript":
         key = _key(op.arg)
@@ -134,7 +141,7 @@ def _apply(obj: Any, op: Any, ctx: Context) -> Any:
         if isinstance(obj, Mapping) and key in obj:
             return obj[key]
         if isinstance(obj, Mapping):
-            return materialize(default, ctx)
+            return materialize(default, ctx, upto)  # the default object itself, as it is at `upto`
         raise Unresolvable("`.get` on something that is not a dict")
     if not isinstance(obj, Mapping):
         raise Unresolvable(f"`{kind}` on something that is not a dict")
@@ -149,7 +156,7 @@ def _apply(obj: Any, op: Any, ctx: Context) -> Any:
         return obj
     if kind == "setitem":
         key, value = op.arg
-        obj[_key(key)] = materialize(value, ctx) if isinstance(value, SourceVal) else \
+        obj[_key(key)] = materialize(value, ctx) if isinstance(value, (SourceVal, At)) else \
             Opaque("unknown", "a value known only at run time")
         return obj
     if kind == "copy":

@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import Callable
 
 from weightmatch.types import ExpectedState, ModuleSpec, Recipe
-from weightmatch.values import Const, ModelAttr, ModelVal
+from weightmatch.values import At, Const, ModelAttr, ModelVal
 
 Log = Callable[[str, str], None]
 
@@ -94,7 +94,10 @@ class ModelBuilder:
                 self._worker.close()
                 self._worker = None
 
-    def expected(self, model: ModelVal | ModelAttr) -> ExpectedState:
+    def expected(self, model) -> ExpectedState:
+        """The expected state of a model reference: At(ModelVal | ModelAttr), or a model itself."""
+        if isinstance(model, At):
+            model = model.model_as_of()
         if isinstance(model, ModelAttr):
             base = self.expected(model.model)
             return subtree(base, model.path)

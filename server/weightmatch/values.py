@@ -16,6 +16,14 @@ from typing import Any
 from weightmatch.pyfile import PyFile
 
 _ids = itertools.count(1)
+_clock = itertools.count(1)
+
+
+def now() -> int:
+    """A point in program order. Every recorded operation and step takes one, and a value
+    used at a point sees only the operations recorded before it: Python's aliasing
+    semantics (a later `sd.pop(k)` changes `sd` for later loads, not for earlier ones)."""
+    return next(_clock)
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,7 @@ class Step:
     target: str = ""  # the attribute path it assigns, "fc", "classifier.6"; "" for calls
     wrap: str | None = None  # rebinds the model to a wrapper ("module", "_orig_mod"; "" keeps keys)
     guards: tuple[Guard, ...] = field(default_factory=_current_guards)
+    seq: int = field(default_factory=now)
 
 
 @dataclass
@@ -73,10 +82,10 @@ class ModelVal:
     final_name: str = ""  # the name bound to the object load_state_dict sees (a wrapper's)
     pending_wrap: ast.Call | None = None
 
-    def snapshot(self) -> "ModelVal":
-        """The model as it is now: later steps do not apply to a load made here."""
-        return ModelVal(self.file, self.var, self.call, list(self.steps), list(self.wrappers), self.id,
-                        self.final_name)
+    def as_of(self, upto: int) -> "ModelVal":
+        """The model as it is at point `upto`: only the steps recorded before it."""
+        return ModelVal(self.file, self.var, self.call, [st for st in self.steps if st.seq < upto],
+                        list(self.wrappers), self.id, self.final_name)
 
 
 @dataclass
@@ -86,14 +95,32 @@ class ModelAttr:
     model: ModelVal
     path: list[str]
 
-    def snapshot(self) -> "ModelAttr":
-        return ModelAttr(self.model.snapshot(), list(self.path))
+
+
+@dataclass
+class At:
+    """A mutable tracked value (a dict, a model) as it is at one point of the program."""
+
+    value: Any
+    upto: int
+
+    def loaded_file(self):
+        return self.value.loaded_file() if isinstance(self.value, SourceVal) else None
+
+    def model_as_of(self):
+        """For a model reference: the model (or submodule) with only the steps made so far."""
+        v = self.value
+        if isinstance(v, ModelVal):
+            return v.as_of(self.upto)
+        if isinstance(v, ModelAttr):
+            return ModelAttr(v.model.as_of(self.upto), list(v.path))
+        return v
 
 
 def frozen(value: Any) -> Any:
-    """A tracked value as it is at this point of the program (dicts and models are mutable)."""
+    """`value` as it is now; later mutations of the same object do not show through it."""
     if isinstance(value, (SourceVal, ModelVal, ModelAttr)):
-        return value.frozen() if isinstance(value, SourceVal) else value.snapshot()
+        return At(value, now())
     return value
 
 
@@ -112,14 +139,14 @@ class LoadedFile:
     file: PyFile
     loader: str  # "torch" | "safetensors"
     weights_only: bool | None  # None: PyTorch's default (True)
-    virtual: "SourceVal | None" = None  # written by torch.save earlier in the same file
+    virtual: Any = None  # At(value): written by torch.save earlier in the same file
 
 
 @dataclass
 class StateDictOf:
     """`model.state_dict()`."""
 
-    model: ModelVal | ModelAttr
+    model: Any  # At(ModelVal | ModelAttr): the model when state_dict() was called
 
 
 @dataclass
@@ -151,25 +178,24 @@ class Op:
     node: ast.AST | None = None
     env: dict[str, Any] = field(default_factory=dict)  # free names of a comprehension/loop
     guards: tuple[Guard, ...] = field(default_factory=_current_guards)
+    seq: int = field(default_factory=now)
 
 
 @dataclass
 class SourceVal:
     """A value derived from a base by operations, in order."""
 
-    base: Any  # LoadedFile | StateDictOf | EmptyDict | SourceVal (a frozen copy)
+    base: Any  # LoadedFile | StateDictOf | EmptyDict | DictLit | CondVal | SourceVal
     ops: list[Op] = field(default_factory=list)
-
-    def frozen(self) -> "SourceVal":
-        return SourceVal(self.base, list(self.ops))
+    base_upto: int | None = None  # a derived value sees its base as it was when derived
 
     def derive(self, op: Op) -> "SourceVal":
-        return SourceVal(self.frozen(), [op])
+        return SourceVal(self, [op], base_upto=op.seq)
 
     def loaded_file(self) -> LoadedFile | None:
         base = self.base
-        while isinstance(base, SourceVal):
-            base = base.base
+        while isinstance(base, (SourceVal, At)):
+            base = base.base if isinstance(base, SourceVal) else base.value
         return base if isinstance(base, LoadedFile) else None
 
 
@@ -179,8 +205,8 @@ class LoadSite:
 
     file: PyFile
     call: ast.Call
-    receiver: Any  # ModelVal | ModelAttr | Unknown
-    arg: Any  # SourceVal | Unknown | Const
+    receiver: Any  # At(ModelVal | ModelAttr) | Unknown
+    arg: Any  # At(SourceVal) | Unknown | Const
     arg_node: ast.expr | None
     strict: Any  # Const(bool) | Unknown
     assign: Any

@@ -120,6 +120,47 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
+/** The process ids below `root` (code-server starts its extension hosts in sessions of their own). */
+function descendants(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const found: number[] = [];
+  const queue = [root];
+  while (queue.length > 0) {
+    for (const child of children.get(queue.shift()!) ?? []) {
+      found.push(child);
+      queue.push(child);
+    }
+  }
+  return found;
+}
+
+/** Ends what we started: code-server's process group and every process below it, by id. */
+function terminate(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  for (const pid of descendants(child.pid)) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      /* already gone */
+    }
+  }
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    /* already gone */
+  }
+}
+
 /** Starts code-server and resolves once it says it is listening (its own event, not a sleep). */
 export async function startCodeServer(
   profile: Profile,
@@ -147,7 +188,10 @@ export async function startCodeServer(
   child.stderr!.pipe(log, { end: false });
 
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`code-server did not start; see ${logFile}`)), 120_000);
+    const timer = setTimeout(() => {
+      terminate(child, "SIGKILL");
+      reject(new Error(`code-server did not start; see ${logFile}`));
+    }, 120_000);
     const onData = (chunk: Buffer) => {
       if (chunk.toString().includes("HTTP server listening on")) {
         clearTimeout(timer);
@@ -168,21 +212,19 @@ export async function startCodeServer(
     async stop() {
       if (child.exitCode !== null || child.pid === undefined) return;
       const exited = new Promise((resolve) => child.once("exit", resolve));
-      try {
-        // The process group we created: code-server and its extension host, nothing else.
-        process.kill(-child.pid, "SIGTERM");
-      } catch {
-        return;
-      }
-      const timer = setTimeout(() => {
-        try {
-          process.kill(-child.pid!, "SIGKILL");
-        } catch {
-          /* already gone */
-        }
-      }, 10_000);
+      // Collected first: once code-server is gone its extension hosts are no longer below it.
+      const below = descendants(child.pid);
+      terminate(child, "SIGTERM");
+      const timer = setTimeout(() => terminate(child, "SIGKILL"), 10_000);
       await exited;
       clearTimeout(timer);
+      for (const pid of below) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          /* exited with its parent */
+        }
+      }
       log.end();
     },
   };
