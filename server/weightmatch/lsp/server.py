@@ -372,12 +372,17 @@ def _maybe_listen_for_debugger() -> None:
         print("weightmatch: WEIGHTMATCH_DEBUG_PORT is set but debugpy is not installed", file=sys.stderr)
         return
     try:
+        if os.environ.get("WEIGHTMATCH_DEBUG_CONNECT"):
+            # the debugger listens (VS Code's compound launch): connect, whatever started first
+            debugpy.connect(("127.0.0.1", int(port)))
+            print(f"weightmatch: connected to the debugger on 127.0.0.1:{port}", file=sys.stderr)
+            return
         debugpy.listen(("127.0.0.1", int(port)))
         print(f"weightmatch: debugger listening on 127.0.0.1:{port}", file=sys.stderr)
         if os.environ.get("WEIGHTMATCH_DEBUG_WAIT"):
             debugpy.wait_for_client()
     except Exception as e:
-        print(f"weightmatch: could not listen for a debugger: {e!r}", file=sys.stderr)
+        print(f"weightmatch: could not reach a debugger: {e!r}", file=sys.stderr)
 
 
 if __name__ == "__main__":
