@@ -37,6 +37,8 @@ def write_report(r: dict, out: Path) -> None:
         "Method: bench/README.md.")
     add("")
 
+    header_end = len(lines)
+
     # ---------------------------------------------------------------- 1. reading
     if "read" in r:
         rd = r["read"]
@@ -56,7 +58,8 @@ def write_report(r: dict, out: Path) -> None:
         add("")
         for label, per in rd.items():
             n = per[[k for k in per if k in ("cold", "warm")][0]][WM]["tensors"]
-            add(f"### {label}: {fmt_bytes(per['size'])}, {n} tensors")
+            name = f"read {fmt_bytes(per['size'])} / {n:,} tensors"
+            add(f"### {label}: {fmt_bytes(per['size'])}, {n:,} tensors")
             add("")
             add("| candidate | mode | median time | × Weight Match's time | read_bytes | rchar | peak RSS growth |")
             add("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
@@ -73,14 +76,15 @@ def write_report(r: dict, out: Path) -> None:
                     continue
                 wm, full, meta = per[mode][WM]["seconds"], per[mode][FULL]["seconds"], per[mode][META]["seconds"]
                 speed = full / wm
-                targets.append((f"{label} ({mode}): ≥100× faster than torch.load", fmt_ratio(speed), _status(speed >= 100),
-                                "" if speed >= 100 else f"short by {100 / speed:.1f}×"))
-                targets.append((f"{label} ({mode}): no slower than map_location=\"meta\"",
+                targets.append((f"{name} ({mode}): ≥100× faster than torch.load", fmt_ratio(speed), _status(speed >= 100),
+                                "" if speed >= 100 else f"short by {100 / speed:.1f}×: a full load of this "
+                                f"{fmt_bytes(per['size'])} file takes only {fmt_s(full)}"))
+                targets.append((f"{name} ({mode}): no slower than map_location=\"meta\"",
                                 f"{fmt_s(wm)} vs {fmt_s(meta)}", _status(wm <= meta),
                                 "" if wm <= meta else f"{wm / meta:.2f}× slower"))
             if "cold" in per and label == "big":
                 b = per["cold"][WM]["read_bytes"]
-                targets.append((f"{label}: < 1 MB read from the file", f"{fmt_bytes(b)} (read_bytes, cold)",
+                targets.append((f"{name}: < 1 MB read from the file", f"{fmt_bytes(b)} (read_bytes, cold)",
                                 _status(b < MB), ""))
 
     # ---------------------------------------------------------------- 2. answer
@@ -108,7 +112,8 @@ def write_report(r: dict, out: Path) -> None:
             check = a[mode]["weightmatch check main.py"]["seconds"]
             ratio = user / check
             targets.append((f"answer ({mode} checkpoint): ≥10× sooner than python main.py", fmt_ratio(ratio),
-                            _status(ratio >= 10), "" if ratio >= 10 else f"short by {10 / ratio:.1f}×"))
+                            _status(ratio >= 10), "" if ratio >= 10 else f"short by {10 / ratio:.1f}×: the worker's "
+                            "torch import is the floor"))
         add("")
 
     # ---------------------------------------------------------------- 3. editor
@@ -209,14 +214,12 @@ def write_report(r: dict, out: Path) -> None:
                         _status(peak_worker < 500 * MB), "" if peak_worker < 500 * MB else
                         f"{(peak_worker - 500 * MB) / MB:.0f} MB over"))
 
-    # ---------------------------------------------------------------- targets
-    add("## Targets")
-    add("")
-    add("| target | measured | status | note |")
-    add("| --- | --- | --- | --- |")
-    for t in targets:
-        add("| " + " | ".join(t) + " |")
-    add("")
+    # ---------------------------------------------------------------- targets (first)
+    table = ["## Targets", "", "| target | measured | status | note |", "| --- | --- | --- | --- |"]
+    table += ["| " + " | ".join(t) + " |" for t in targets]
+    met = sum(t[2].startswith("✅") for t in targets)
+    table += ["", f"{met} of {len(targets)} met. Each miss is explained under *Discussion* at the end.", ""]
+    lines[header_end:header_end] = table
     notes = Path(__file__).with_name("NOTES.md")
     if notes.exists() and not r.get("quick"):
         add(notes.read_text().strip())
