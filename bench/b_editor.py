@@ -3,9 +3,10 @@
 A script with 5 load_state_dict calls (plain, nested training checkpoint, strict=False,
 safetensors, DataParallel prefix) on checkpoints written by real torch. Measured from
 the client: didOpen → first publishDiagnostics with a cold server and worker (torch
-import included); didChange → publishDiagnostics for the new version (the server
-debounces didChange); didChange + didSave (a save is analysed without the debounce,
-so this is the analysis and round trip alone); hover request → response.
+import included); didChange → publishDiagnostics for the new version, for single edits
+after a quiet spell (the server analyses the first change after a quiet spell at once)
+and for typing bursts (5 changes 80 ms apart: the server's debounce merges them into one
+analysis; measured from the last keystroke); hover request → response.
 """
 
 from __future__ import annotations
@@ -100,31 +101,51 @@ async def _run(folder: Path, edits: int, hovers: int) -> dict:
         codes = sorted(str(d.code) for d in first)
         out["codes"] = codes
 
+        from weightmatch.lsp.features.diagnostics import DEBOUNCE
+
         rng = random.Random(0)
         width = 65
         counter = 0
 
-        async def series(kind: str, save: bool) -> list[float]:
+        def next_text(kind: str) -> str:
             nonlocal width, counter
+            counter += 1
+            if kind == "layer":
+                width += 1  # a new constructor argument: the worker builds a new model
+            return SCRIPT.format(width=width, edit=counter)
+
+        async def isolated(kind: str) -> list[float]:
+            """Single edits after a quiet spell longer than the debounce: didChange → publish."""
             latencies = []
             for _ in range(edits):
-                counter += 1
-                if kind == "layer":
-                    width += 1  # a new constructor argument: the worker builds a new model
-                text = SCRIPT.format(width=width, edit=counter)
-                version, t = session.change(uri, text, save=save)
+                await asyncio.sleep(DEBOUNCE + rng.uniform(0.1, 0.2))
+                version, t = session.change(uri, next_text(kind))
                 t_pub, _ = await session.publish_for(uri, t, version)
                 latencies.append(t_pub - t)
-                await asyncio.sleep(rng.uniform(0.05, 0.15))
+            return latencies
+
+        async def bursts(kind: str, keys: int = 5, gap: float = 0.08) -> list[float]:
+            """Typing: `keys` changes `gap` s apart; last keystroke → publish of its version."""
+            latencies = []
+            for _ in range(max(3, edits // 4)):
+                await asyncio.sleep(DEBOUNCE + rng.uniform(0.1, 0.2))
+                for k in range(keys):
+                    version, t = session.change(uri, next_text(kind))
+                    if k < keys - 1:
+                        await asyncio.sleep(gap)
+                t_pub, _ = await session.publish_for(uri, t, version)
+                latencies.append(t_pub - t)
             return latencies
 
         series_out = {}
         for kind in ("comment", "layer"):
-            for save in (False, True):
-                name = f"{kind}{'+save' if save else ''}"
-                log(f"editor: {edits} × {name}")
-                lat = await series(kind, save)
-                series_out[name] = {"p50": median(lat), "p95": percentile(lat, 95), "max": max(lat), "n": len(lat)}
+            log(f"editor: {edits} × isolated {kind} edits")
+            lat = await isolated(kind)
+            series_out[kind] = {"p50": median(lat), "p95": percentile(lat, 95), "max": max(lat), "n": len(lat)}
+            log(f"editor: typing bursts of {kind} edits")
+            lat = await bursts(kind)
+            series_out[kind + " burst"] = {"p50": median(lat), "p95": percentile(lat, 95), "max": max(lat),
+                                           "n": len(lat)}
         out["series"] = series_out
 
         # Hovers on the layer lines (with findings) and the load lines, after the last analysis.

@@ -55,8 +55,9 @@ def test_quick_run_produces_every_number(tmp_path):
     # 3. editor latency over LSP
     e = r["editor"]
     assert _number(e["cold_open_s"]) and e["cold_diagnostics"] > 0
+    assert set(e["series"]) == {"comment", "comment burst", "layer", "layer burst"}
     for s in e["series"].values():
-        assert s["n"] == r["config"]["edits"] and _number(s["p50"]) and _number(s["p95"])
+        assert s["n"] > 0 and _number(s["p50"]) and _number(s["p95"])
     assert _number(e["hover"]["p95"])
     assert e["memory"]["server_hwm"] > 0 and e["memory"]["worker_hwm"] > 0
 
@@ -64,7 +65,7 @@ def test_quick_run_produces_every_number(tmp_path):
     s = r["scale"]
     assert s["read_index"]["tensors"] == r["config"]["scale_tensors"]
     assert "size-mismatch" in s["lsp"]["cold_codes"]
-    assert _number(s["lsp"]["warm_save_s"]["median"]) and _number(s["lsp"]["rebuild_s"])
+    assert _number(s["lsp"]["warm_change_s"]["median"]) and _number(s["lsp"]["rebuild_s"])
     assert s["lsp"]["memory"]["server_hwm"] > 0 and s["lsp"]["memory"]["worker_hwm"] > 0
     assert s["project"]["files"] == r["config"]["project_files"]
     assert s["project"]["diagnostics"] > 0 and _number(s["project"]["seconds"])
