@@ -126,6 +126,16 @@ class DocumentStore:
         self._in_pool_for(doc.path, forget)
         self._notify(uri, None)
 
+    def is_current(self, uri: str) -> bool:
+        """The last analysis is of the buffer's text and no newer one is pending or running."""
+        doc = self.docs.get(uri)
+        if doc is None or doc.latest is None or not doc.settled.is_set():
+            return False
+        try:
+            return self.server.workspace.get_text_document(uri).source == doc.latest.text
+        except Exception:  # noqa: BLE001 - unknown document: analyse it
+            return False
+
     def schedule(self, uri: str, delay: float = 0.0) -> None:
         """Analyse `uri` after `delay` seconds, superseding anything scheduled before."""
         doc = self.docs.get(uri)

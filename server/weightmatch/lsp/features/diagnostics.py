@@ -124,6 +124,8 @@ def setup(server: "WeightMatchServer") -> None:
     @isolated()
     def did_save(ls: "WeightMatchServer", params: types.DidSaveTextDocumentParams) -> None:
         uri = params.text_document.uri
+        if store.is_current(uri):
+            return  # nothing changed since the last analysis (a save right after its change)
         store.schedule(uri)
         if (path := path_of(uri)) is not None:
             for other in store.dependents(path):
