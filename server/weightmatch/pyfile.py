@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 
 from weightmatch.types import Span
+
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
 
 
 @dataclass
@@ -33,8 +36,13 @@ class PyFile:
     imports: dict[str, str] = field(default_factory=dict)  # local name -> dotted origin
 
     @cached_property
+    def source_lines(self) -> list[str]:
+        """Lines with their endings, split where `ast` splits them (not at \\f or U+2028)."""
+        return _LINE.findall(self.text)
+
+    @cached_property
     def lines(self) -> list[str]:
-        return self.text.splitlines()
+        return [line.rstrip("\r\n") for line in self.source_lines]
 
     @cached_property
     def classes(self) -> dict[str, ClassInfo]:
@@ -64,7 +72,19 @@ class PyFile:
         return len(text.encode("utf-8")[:byte_col].decode("utf-8", errors="ignore"))
 
     def segment(self, node: ast.AST) -> str:
-        return ast.get_source_segment(self.text, node) or ast.unparse(node)
+        """The node's source text. (ast.get_source_segment splits the whole file on every
+        call, which made large files quadratic; the lines are split once here.)"""
+        end_line = getattr(node, "end_lineno", None)
+        end_col = getattr(node, "end_col_offset", None)
+        if end_line is None or end_col is None or end_line > len(self.source_lines):
+            return ast.unparse(node)
+        first, last = node.lineno - 1, end_line - 1
+        head = self.source_lines[first].encode("utf-8")
+        if first == last:
+            return head[node.col_offset:end_col].decode("utf-8", errors="replace")
+        tail = self.source_lines[last].encode("utf-8")[:end_col].decode("utf-8", errors="replace")
+        return head[node.col_offset:].decode("utf-8", errors="replace") + \
+            "".join(self.source_lines[first + 1:last]) + tail
 
     def dotted(self, node: ast.AST) -> str | None:
         """`nn.Linear` -> "torch.nn.Linear" through the file's imports; None if not a dotted name."""
