@@ -10,7 +10,7 @@ import os
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Callable
 
 from weightmatch import diagnose
 from weightmatch.checkpoint import CheckpointCache, CheckpointError
@@ -24,7 +24,7 @@ from weightmatch.materialize import Problem, materialize
 from weightmatch.models import ModelBuilder, ModelUnresolved
 from weightmatch.pyfile import ClassInfo, PyFile, parse
 from weightmatch.static.sources import find_module
-from weightmatch.types import Checkpoint, Finding, LoadReport, Span, TensorInfo
+from weightmatch.types import Checkpoint, Finding, LoadReport, TensorInfo
 from weightmatch.values import At, Const, LoadedFile, LoadSite, ModelAttr, ModelVal, SourceVal, Unknown
 
 Log = Callable[[str, str], None]

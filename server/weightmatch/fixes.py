@@ -315,7 +315,6 @@ def _solve_conv(kind: str, saved: dict, expr: ast.Call, pf) -> dict | None:
     w = saved.get("weight")
     if not w or len(w) != 2 + CONV_DIMS[kind]:
         return None
-    args = _current_args(expr, ["in_channels", "out_channels", "kernel_size"]) or {}
     groups = _literal(_kw(expr, "groups")) or 1
     if kind.startswith("ConvTranspose"):
         return {"in_channels": w[0], "out_channels": w[1] * groups}

@@ -10,46 +10,24 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import os
-import posixpath
 from typing import Any
 
+from weightmatch.evaluate import (
+    HARMLESS, IDENTITY_WRAPPERS, NOT_MODEL_NAMES, ST_LOAD, STRIP_PREFIX, TORCH_LOAD, WRAPPERS, Evaluator, NotModel,
+    SELF_RETURNING, _kw,
+)
 from weightmatch.pyfile import PyFile
 from weightmatch.values import (
-    CURRENT_GUARDS, At, CondVal, Guard, Const, frozen, DictLit, EmptyDict, FileHandle, LoadedFile, LoadSite, ModelAttr, ModelVal, Op, SourceVal,
-    StateDictOf, Step, TorchLoadSite, Unknown,
+    CURRENT_GUARDS, CondVal, Const, Guard, LoadedFile, LoadSite, ModelAttr, ModelVal, Op, SourceVal, Step,
+    TorchLoadSite, Unknown, frozen,
 )
 
-# Methods that return the module itself and change nothing load_state_dict looks at.
-SELF_RETURNING = {"to", "cuda", "cpu", "eval", "train", "float", "half", "double", "bfloat16",
-                  "requires_grad_", "share_memory", "type", "xpu", "mps", "zero_grad", "to_empty"}
-WRAPPERS = {
-    "torch.nn.DataParallel": "module", "torch.nn.parallel.DataParallel": "module",
-    "torch.nn.parallel.DistributedDataParallel": "module", "torch.nn.DistributedDataParallel": "module",
-    "torch.nn.parallel.data_parallel.DataParallel": "module",
-    "torch.compile": "_orig_mod",
-}
-IDENTITY_WRAPPERS = {"torch.nn.SyncBatchNorm.convert_sync_batchnorm"}
-TORCH_LOAD = {"torch.load", "torch.serialization.load"}
-ST_LOAD = {"safetensors.torch.load_file", "safetensors.torch.load"}
-STRIP_PREFIX = {"torch.nn.modules.utils.consume_prefix_in_state_dict_if_present"}
-EMPTY_DICTS = {"collections.OrderedDict": True, "OrderedDict": True, "dict": False, "typing.OrderedDict": True}
-# Calls that take a model or state dict and neither change nor keep it.
-HARMLESS = {"print", "len", "str", "repr", "isinstance", "type", "id", "sum", "list", "sorted", "set",
-            "logging.info", "logging.debug", "logging.warning", "logger.info", "logger.debug"}
-NOT_MODEL_CALLS = ("torch.optim.", "torch.cuda.amp.GradScaler", "torch.amp.GradScaler", "transformers.get_",
-                   "torch.utils.data.")
-NOT_MODEL_NAMES = ("optim", "sched", "scaler", "opt")
-
-
-class NotModel:
-    """An optimizer, scheduler or scaler: it has a load_state_dict that is not a model's."""
-
+__all__ = ["IDENTITY_WRAPPERS", "WRAPPERS", "Interpreter", "interpret"]
 
 MUTATING_DICT_METHODS = {"pop", "popitem", "update", "clear", "setdefault", "__setitem__", "__delitem__"}
 
 
-class Interpreter:
+class Interpreter(Evaluator):
     def __init__(self, pf: PyFile):
         self.pf = pf
         self.sites: list[LoadSite] = []
@@ -331,231 +309,6 @@ class Interpreter:
         return True
 
     # ------------------------------------------------------------------ expressions
-    def ev(self, node: ast.expr | None, env: dict) -> Any:
-        if node is None:
-            return Unknown("missing")
-        if isinstance(node, ast.Constant):
-            return Const(node.value)
-        if isinstance(node, ast.Name):
-            if node.id in env:
-                return env[node.id]
-            return Unknown(f"`{node.id}` is not known here")
-        if isinstance(node, ast.JoinedStr):
-            parts = []
-            for v in node.values:
-                if isinstance(v, ast.Constant):
-                    parts.append(str(v.value))
-                elif isinstance(v, ast.FormattedValue) and v.format_spec is None and v.conversion == -1:
-                    inner = self.ev(v.value, env)
-                    if not isinstance(inner, Const):
-                        return Unknown(f"`{self.pf.segment(v.value)}` is not known")
-                    parts.append(str(inner.value))
-                else:
-                    return Unknown("formatted string")
-            return Const("".join(parts))
-        if isinstance(node, ast.BinOp):
-            left, right = self.ev(node.left, env), self.ev(node.right, env)
-            if isinstance(left, Const) and isinstance(right, Const):
-                return _binop(node.op, left.value, right.value)
-            return Unknown(f"`{self.pf.segment(node)}` is not known")
-        if isinstance(node, ast.Subscript):
-            base = self.ev(node.value, env)
-            if isinstance(base, SourceVal):
-                return base.derive(Op("subscript", self.ev(node.slice, env), node))
-            if isinstance(base, (ModelVal, ModelAttr)):
-                return Unknown("an item of a model")
-            return Unknown(f"`{self.pf.segment(node)}` is not known")
-        if isinstance(node, ast.Attribute):
-            base = self.ev(node.value, env)
-            if isinstance(base, ModelVal):
-                return ModelAttr(base, [node.attr])
-            if isinstance(base, ModelAttr):
-                return ModelAttr(base.model, [*base.path, node.attr])
-            if isinstance(base, Const) and isinstance(base.value, str):
-                return _path_attr(base.value, node.attr)
-            return Unknown(f"`{self.pf.segment(node)}` is not known")
-        if isinstance(node, ast.Dict):
-            entries: dict[Any, Any] = {}
-            for k, v in zip(node.keys, node.values):
-                key = self.ev(k, env) if k is not None else None
-                if not isinstance(key, Const):
-                    return Unknown("a dict literal with computed keys")
-                entries[key.value] = frozen(self.ev(v, env))
-            return SourceVal(DictLit(entries))
-        if isinstance(node, ast.DictComp):
-            gen = node.generators[0] if len(node.generators) == 1 else None
-            if gen is not None and isinstance(gen.iter, ast.Call) and isinstance(gen.iter.func, ast.Attribute) \
-                    and gen.iter.func.attr == "items":
-                source = self.ev(gen.iter.func.value, env)
-                if isinstance(source, SourceVal):
-                    return source.derive(Op("comprehension", None, node, self.free_env(node, env)))
-            return Unknown("a dict comprehension over something not known")
-        if isinstance(node, ast.Call):
-            return self.call(node, env)
-        if isinstance(node, ast.NamedExpr):
-            value = self.ev(node.value, env)
-            env[node.target.id] = value
-            return value
-        return Unknown(f"`{self.pf.segment(node)}` is not known")
-
-    def call(self, node: ast.Call, env: dict) -> Any:
-        func = node.func
-        dotted = self.pf.dotted(func) or ""
-        args = node.args
-        if dotted in TORCH_LOAD | ST_LOAD:
-            target = args[0] if args else _kw(node, "f") or _kw(node, "filename")
-            path = self.ev(target, env)
-            if isinstance(path, FileHandle):
-                path = path.path
-            loader = "torch" if dotted in TORCH_LOAD else "safetensors"
-            wo = _kw(node, "weights_only")
-            weights_only = None
-            if wo is not None:
-                w = self.ev(wo, env)
-                weights_only = bool(w.value) if isinstance(w, Const) else None
-            loaded = LoadedFile(path, node, self.pf, loader, weights_only)
-            if isinstance(path, Const) and path.value in self.saved:
-                saved = self.saved[path.value]
-                if isinstance(saved, At):
-                    loaded.virtual = saved
-            return SourceVal(loaded)
-        if dotted in ("open", "builtins.open", "io.open") and args:
-            return FileHandle(self.ev(args[0], env))
-        if dotted in ("os.path.join", "posixpath.join"):
-            parts = [self.ev(a, env) for a in args]
-            if all(isinstance(p, Const) and isinstance(p.value, str) for p in parts):
-                return Const(posixpath.join(*[p.value for p in parts]))
-            return Unknown(f"`{self.pf.segment(node)}` is not known")
-        if dotted in ("os.path.dirname", "os.path.abspath", "os.path.realpath", "os.path.expanduser",
-                      "os.path.basename", "os.path.normpath", "str", "os.fspath") and len(args) == 1:
-            inner = self.ev(args[0], env)
-            if isinstance(inner, Const) and isinstance(inner.value, str):
-                fn = {"os.path.dirname": posixpath.dirname, "os.path.basename": posixpath.basename,
-                      "os.path.expanduser": os.path.expanduser, "os.path.normpath": posixpath.normpath}.get(dotted)
-                return Const(fn(inner.value) if fn else inner.value)
-            return inner if isinstance(inner, Unknown) else Unknown("not a path")
-        if dotted in ("pathlib.Path", "pathlib.PurePath", "pathlib.PosixPath"):
-            parts = [self.ev(a, env) for a in args]
-            if all(isinstance(p, Const) and isinstance(p.value, str) for p in parts):
-                return Const(posixpath.join(*[p.value for p in parts]) if parts else ".")
-            return Unknown(f"`{self.pf.segment(node)}` is not known")
-        if dotted in EMPTY_DICTS and not args and not node.keywords:
-            return SourceVal(EmptyDict(EMPTY_DICTS[dotted]))
-        if dotted in EMPTY_DICTS and len(args) == 1:
-            inner = self.ev(args[0], env)
-            if isinstance(inner, SourceVal):
-                return inner.derive(Op("copy", EMPTY_DICTS[dotted], node))
-        if dotted in ("copy.deepcopy", "copy.copy") and len(args) == 1:
-            inner = self.ev(args[0], env)
-            if isinstance(inner, SourceVal):
-                return inner.derive(Op("copy", "keep-metadata" if dotted == "copy.deepcopy" else "shallow", node))
-            return inner
-        if dotted in WRAPPERS or dotted in IDENTITY_WRAPPERS:
-            inner = self.ev(args[0], env) if args else Unknown("no model")
-            if isinstance(inner, ModelVal):
-                return self.wrap(inner, node, WRAPPERS.get(dotted))
-            return Unknown(f"`{self.pf.segment(node)}` wraps something not known")
-        if isinstance(func, ast.Attribute):
-            owner = self.ev(func.value, env)
-            if isinstance(owner, ModelVal) and func.attr in SELF_RETURNING:
-                return owner
-            if isinstance(owner, (ModelVal, ModelAttr)) and func.attr == "state_dict" and not args:
-                return SourceVal(StateDictOf(frozen(owner)))
-            if isinstance(owner, SourceVal):
-                if func.attr == "copy" and not args:
-                    return owner.derive(Op("copy", "shallow", node))
-                if func.attr in ("get", "pop") and args:
-                    key = self.ev(args[0], env)
-                    if func.attr == "get" or len(args) > 1:
-                        # not frozen: `.get(k, d)` returns `d` itself, later changes to it show
-                        default = self.ev(args[1], env) if len(args) > 1 else Const(None)
-                        op = Op("get", (key, default), node)
-                    else:
-                        op = Op("subscript", key, node)
-                    result = owner.derive(op)
-                    if func.attr == "pop":
-                        owner.ops.append(Op("pop", key, node))
-                    return result
-                return Unknown(f"`{self.pf.segment(node)}` is not known")
-            if isinstance(owner, Const) and isinstance(owner.value, str) and func.attr in (
-                    "resolve", "absolute", "expanduser") and not args:
-                return owner
-            if isinstance(owner, Const) and isinstance(owner.value, str) and func.attr == "joinpath":
-                parts = [self.ev(a, env) for a in args]
-                if all(isinstance(p, Const) for p in parts):
-                    return Const(posixpath.join(owner.value, *[str(p.value) for p in parts]))
-        if dotted.startswith(NOT_MODEL_CALLS) or any(w in dotted for w in ("lr_scheduler", "GradScaler", "optim.")):
-            return NotModel()
-        if dotted.startswith(("torch.", "os.", "sys.", "numpy.", "np.", "math.", "random.", "json.",
-                              "argparse.", "logging.")) and not _looks_like_module_class(dotted):
-            return Unknown(f"`{self.pf.segment(node)}` is not known statically")
-        if dotted in ("print", "len", "range", "list", "tuple", "set", "int", "float", "str", "sorted", "zip",
-                      "enumerate", "isinstance", "getattr", "hasattr", "open"):
-            return Unknown(f"`{self.pf.segment(node)}` is not known statically")
-        if not dotted:
-            return Unknown(f"`{self.pf.segment(node)}` is not known statically")
-        # Anything else callable may build a model: a class, a builder (torchvision), a factory.
-        return ModelVal(self.pf, "", node)
-
-    def wrap(self, inner: ModelVal, node: ast.Call, prefix: str | None) -> ModelVal:
-        """`nn.DataParallel(m)` / `torch.compile(m)`: replayed for real; the static path peels it."""
-        if not inner.var:  # `nn.DataParallel(Net())`: the whole call constructs the model
-            return ModelVal(self.pf, "", node, inner.steps, [*inner.wrappers, *([prefix] if prefix else [])])
-        wrapped = ModelVal(self.pf, inner.var, inner.call, inner.steps, [*inner.wrappers, *([prefix] if prefix else [])])
-        wrapped.pending_wrap = node
-        return wrapped
-
-    def free_env(self, node: ast.AST, env: dict) -> dict[str, Any]:
-        names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
-        out = {}
-        for n in names:
-            if n in env:
-                v = env[n]
-                out[n] = frozen(v)
-        return out
-
-
-def _binop(op: ast.operator, a: Any, b: Any) -> Any:
-    try:
-        if isinstance(op, ast.Add):
-            return Const(a + b)
-        if isinstance(op, ast.Div) and isinstance(a, str) and isinstance(b, str):
-            return Const(posixpath.join(a, b))  # pathlib's `/`
-        if isinstance(op, ast.Mult):
-            return Const(a * b)
-        if isinstance(op, ast.Sub):
-            return Const(a - b)
-        if isinstance(op, ast.Mod) and isinstance(a, str):
-            return Const(a % b)
-        if isinstance(op, ast.FloorDiv):
-            return Const(a // b)
-    except Exception:  # noqa: BLE001 - a type error in user code is just "not known"
-        pass
-    return Unknown("an expression that is not known")
-
-
-def _path_attr(path: str, attr: str) -> Any:
-    if attr == "parent":
-        return Const(posixpath.dirname(path.rstrip("/")) or ".")
-    if attr == "name":
-        return Const(posixpath.basename(path))
-    if attr == "stem":
-        return Const(posixpath.splitext(posixpath.basename(path))[0])
-    return Unknown(f"`.{attr}` of a path")
-
-
-def _looks_like_module_class(dotted: str) -> bool:
-    last = dotted.rsplit(".", 1)[-1]
-    return dotted.startswith("torch.nn.") and last[:1].isupper()
-
-
-def _kw(call: ast.Call, name: str) -> ast.expr | None:
-    for k in call.keywords:
-        if k.arg == name:
-            return k.value
-    return None
-
-
 def _own_nodes(stmt: ast.stmt):
     """Nodes of a statement's own expressions, not those of nested blocks or functions."""
     stack: list[ast.AST] = []

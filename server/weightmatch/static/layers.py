@@ -319,7 +319,7 @@ def _build_rnn(m: Module, a: dict) -> None:
     if not isinstance(bias, bool):
         raise StaticUnsupported(f"`nn.{name}` argument `bias` is not a known bool")
     if name == "RNN" and a["nonlinearity"] not in ("tanh", "relu"):
-        raise StaticUnsupported(f"`nn.RNN` argument `nonlinearity` is not 'tanh' or 'relu'")
+        raise StaticUnsupported("`nn.RNN` argument `nonlinearity` is not 'tanh' or 'relu'")
     if i <= 0 or h <= 0 or layers <= 0 or proj >= h:
         raise StaticUnsupported(f"`nn.{name}` raises for these sizes")
     gate = {"LSTM": 4, "GRU": 3, "RNN": 1}[name] * h

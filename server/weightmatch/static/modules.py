@@ -112,7 +112,7 @@ class ModuleOps:
             if data is None:
                 return Tensor((0,), "float32", True)
             if not isinstance(data, Tensor):
-                raise StaticUnsupported(f"`nn.Parameter` of a value not known statically"
+                raise StaticUnsupported("`nn.Parameter` of a value not known statically"
                                         + (f": {data.reason}" if isinstance(data, Unknown) else ""))
             if data.dtype not in FLOAT_DTYPES and not data.dtype.startswith("complex"):
                 raise StaticUnsupported(f"`nn.Parameter` of a {data.dtype} tensor (PyTorch raises: only floating point can require gradients)")
