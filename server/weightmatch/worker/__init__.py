@@ -6,6 +6,14 @@ device, in a separate process (torch is imported only there).
     state = client.build(recipe)        # ExpectedState(how="executed") or BuildError
 """
 
-from weightmatch.worker.client import BuildError, WorkerClient
-
 __all__ = ["BuildError", "WorkerClient"]
+
+
+def __getattr__(name: str):
+    # Lazy: the worker process and the torchvision fallback import this package without
+    # needing the client (and its subprocess machinery).
+    if name in __all__:
+        from weightmatch.worker import client
+
+        return getattr(client, name)
+    raise AttributeError(f"module 'weightmatch.worker' has no attribute {name!r}")
