@@ -296,19 +296,31 @@ def _checkpoint_sizes(facts, site: LoadSite) -> list[Fix]:
         for name, shape in current.items():
             if name in predicted and predicted[name] != saved_shapes.get(name, shape):
                 return []
+        layer_edits = []
         for name, value in solved.items():
             node = _arg_node(expr, names, name)
             if node is None or args.get(name) == value:
                 continue
-            edits.append(TextEdit(pf.span(node), str(value)))
-        changes.append(module_path)
+            layer_edits.append(TextEdit(pf.span(node), str(value)))
+        edits.extend(layer_edits)
+        changes.append(_after(pf, expr, layer_edits) or module_path)
     if not edits:
         return []
-    # replay: every layer now has the checkpoint's shapes
-    title = "Use the checkpoint's layer size" + ("s" if len(changes) > 1 else "") + ": " + ", ".join(changes)
-    if len(edits) == 1 and len(changes) == 1:
-        title = f"Use the checkpoint's size for {changes[0]}"
+    # every mismatched layer now has the checkpoint's shapes (checked above, layer by layer)
+    title = "Use the checkpoint's size" + ("s" if len(changes) > 1 else "") + ": " + ", ".join(changes)
     return [Fix(title, "use-checkpoint-size", edits)]
+
+
+def _after(pf, expr: ast.expr, edits: list[TextEdit]) -> str | None:
+    """`nn.Linear(10, 20)`: the layer's call as the edits leave it (one-line calls), for the title."""
+    span = pf.span(expr)
+    if span.line != span.end_line or any(e.span.line != span.line for e in edits):
+        return None
+    text = pf.lines[span.line][span.column:span.end_column]
+    for e in sorted(edits, key=lambda e: e.span.column, reverse=True):
+        start, end = e.span.column - span.column, e.span.end_column - span.column
+        text = text[:start] + e.new_text + text[end:]
+    return text if len(text) <= 60 else None
 
 
 def _solve_conv(kind: str, saved: dict, expr: ast.Call, pf) -> dict | None:
