@@ -1,9 +1,11 @@
 """Benchmark 3: editor latency over real LSP against `python -m weightmatch serve`.
 
 A script with 5 load_state_dict calls (plain, nested training checkpoint, strict=False,
-safetensors, DataParallel prefix) on checkpoints written by real torch. Measured from
-the client: didOpen → first publishDiagnostics with a cold server and worker (torch
-import included); didChange → publishDiagnostics for the new version, for single edits
+safetensors, DataParallel prefix) on checkpoints written by real torch. Two sessions: the
+default one (static inference answers these models, the worker never starts) and one with
+`staticInferenceFirst: false` (the worker builds every model, as it does for models static
+inference cannot follow). Measured from the client: didOpen → first publishDiagnostics
+with a cold server (and, worker first, a cold worker: torch import included); didChange → publishDiagnostics for the new version, for single edits
 after a quiet spell (the server analyses the first change after a quiet spell at once)
 and for typing bursts (5 changes 80 ms apart: the server's debounce merges them into one
 analysis; measured from the last keystroke); hover request → response.
@@ -85,9 +87,9 @@ def make_project(folder: Path) -> Path:
     return script
 
 
-async def _run(folder: Path, edits: int, hovers: int) -> dict:
+async def _run(folder: Path, edits: int, hovers: int, settings: dict | None = None) -> dict:
     script = make_project(folder)
-    session = Session(folder)
+    session = Session(folder, settings)
     out: dict = {"edits_per_series": edits, "hovers": hovers}
     await session.start()
     try:
@@ -174,4 +176,8 @@ async def _run(folder: Path, edits: int, hovers: int) -> dict:
 
 
 def run(folder: Path, edits: int = 40, hovers: int = 100) -> dict:
-    return asyncio.run(_run(folder, edits, hovers))
+    out = asyncio.run(_run(folder, edits, hovers))
+    log("editor: the same session with the worker first")
+    out["worker_first"] = asyncio.run(_run(folder, max(2, edits // 2), max(2, hovers // 5),
+                                           {"staticInferenceFirst": False}))
+    return out

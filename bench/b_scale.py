@@ -78,6 +78,7 @@ async def _lsp(folder: Path, layers: int, shards: list[str], warm_edits: int) ->
         t_first, first = await session.publish_for(uri, t_open, 1, timeout=600)
         out["cold_open_s"] = t_first - t_open
         out["cold_codes"] = sorted(str(d.code) for d in first)
+        out["how"] = sorted({str((d.data or {}).get("how")) for d in first})
         built = session.worker_logs("built Tiny")
         out["worker_build_log"] = built[0] if built else None
         ready = session.worker_logs("ready in")
@@ -212,11 +213,11 @@ def make_project(folder: Path, files: int, loads: int) -> Path:
     return folder
 
 
-def check_project(folder: Path, runs: int = 1) -> dict:
-    times, peaks, counts = [], [], []
+def check_project(folder: Path, runs: int = 1, flags: tuple[str, ...] = ()) -> dict:
+    times, peaks, counts, hows = [], [], [], set()
     for _ in range(runs):
         t = time.perf_counter()
-        proc = subprocess.Popen([WEIGHTMATCH, "check", "--format", "json", "."], cwd=folder,
+        proc = subprocess.Popen([WEIGHTMATCH, "check", *flags, "--format", "json", "."], cwd=folder,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         with MemorySampler(proc.pid) as sampler:
             stdout, stderr = proc.communicate(timeout=1800)
@@ -227,9 +228,10 @@ def check_project(folder: Path, runs: int = 1) -> dict:
         except (ValueError, KeyError):
             raise RuntimeError(f"weightmatch check failed: {stderr[-2000:]}")
         counts.append(len(diags))
+        hows |= {str(d.get("how")) for d in diags}
     n_files = sum(1 for _ in folder.rglob("*.py"))
     return {"seconds": median(times), "all_seconds": times, "files": n_files, "diagnostics": counts[0],
-            "memory": {k: max(p[k] for p in peaks) for k in peaks[0]}}
+            "how": sorted(hows), "memory": {k: max(p[k] for p in peaks) for k in peaks[0]}}
 
 
 def run(data: Path, tensors: int = 100_000, shards: int = 10, warm_edits: int = 6,
@@ -250,5 +252,7 @@ def run(data: Path, tensors: int = 100_000, shards: int = 10, warm_edits: int = 
     for f in (project / "checkpoints").iterdir():
         evict(f)
     out["project"] = check_project(project)
+    log("scale: the same project, the worker first")
+    out["project"]["exec_first"] = check_project(project, 1, ("--exec-first",))
     out["project"]["loads"] = loads
     return out

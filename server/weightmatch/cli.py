@@ -34,7 +34,8 @@ def check(args: argparse.Namespace) -> int:
         return 2
     root = os.path.abspath(args.root or os.getcwd())
     settings = Settings(execute=not args.no_exec, search_paths=args.search_path or [],
-                        worker_timeout=args.timeout, python=args.python or sys.executable)
+                        worker_timeout=args.timeout, python=args.python or sys.executable,
+                        static_first=not args.exec_first)
 
     def log(level: str, message: str) -> None:
         if args.verbose or level == "error":
@@ -83,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--root", help="project root: paths are shown relative to it (default: the current directory)")
     c.add_argument("--no-exec", action="store_true",
                    help="never run model code; infer models statically (for untrusted code)")
+    c.add_argument("--exec-first", action="store_true",
+                   help="build every model in the worker, even those static inference resolves")
     c.add_argument("--python", help="interpreter the model worker runs (needs torch; default: this one)")
     c.add_argument("--timeout", type=float, default=60.0, help="seconds a model may take to build (default 60)")
     c.add_argument("--search-path", action="append", help="another folder to look for checkpoints in")

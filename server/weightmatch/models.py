@@ -1,6 +1,11 @@
-"""Expected states for tracked models: built by the worker on the meta device when
-execution is allowed, else (or when that fails) inferred statically. Each answer says
-which way it was obtained.
+"""Expected states for tracked models. Each answer says which way it was obtained.
+
+Static inference answers first: it is exact or nothing (`StaticUnsupported` on anything it
+cannot follow to the letter; every layer rule is property-tested against real torch in
+tests/static/), and it answers in milliseconds where the worker first has to import torch
+(1.5–2 s). The worker builds what static inference cannot follow, on the meta device, when
+execution is allowed. `static_first=False` (CLI `--exec-first`) asks the worker first and
+keeps static inference as the fallback.
 """
 
 from __future__ import annotations
@@ -72,9 +77,11 @@ def subtree(expected: ExpectedState, path: list[str]) -> ExpectedState:
 
 
 class ModelBuilder:
-    def __init__(self, root: str, execute: bool, worker_factory: Callable[[], object] | None, log: Log):
+    def __init__(self, root: str, execute: bool, worker_factory: Callable[[], object] | None, log: Log,
+                 static_first: bool = True):
         self.root = root
         self.execute = execute
+        self.static_first = static_first
         self._worker_factory = worker_factory
         self._worker = None
         self._lock = threading.Lock()
@@ -104,6 +111,12 @@ class ModelBuilder:
         return self._build(model)
 
     def _build(self, model: ModelVal) -> ExpectedState:
+        static_error: ModelUnresolved | None = None
+        if self.static_first:
+            try:
+                return self._static(model)
+            except ModelUnresolved as exc:
+                static_error = exc
         worker_error: str | None = None
         worker = self.worker
         if worker is not None:
@@ -117,6 +130,8 @@ class ModelBuilder:
                 if exc.kind in ("unresolved",):
                     raise ModelUnresolved(worker_error) from None
         try:
+            if static_error is not None:
+                raise static_error
             state = self._static(model)
         except ModelUnresolved as exc:
             if worker_error:

@@ -25,6 +25,7 @@ __all__ = ["FileAnalysis", "Project", "Settings"]
 @dataclass
 class Settings:
     execute: bool = True  # build models by running their definitions in the worker
+    static_first: bool = True  # answer from static inference when it resolves the model (see models.py)
     search_paths: list[str] = field(default_factory=list)  # extra folders to find checkpoints in
     severity_overrides: dict[str, str] = field(default_factory=dict)  # code -> severity | "off"
     worker_timeout: float = 30.0
@@ -58,7 +59,7 @@ class Project:
             client.start()
             return client
 
-        return ModelBuilder(self.root, s.execute, factory, self.log)
+        return ModelBuilder(self.root, s.execute, factory, self.log, static_first=s.static_first)
 
     def _make_analyzer(self) -> FileAnalyzer:
         return FileAnalyzer(self.root, list(self.settings.search_paths), self.checkpoints, self._builder,
@@ -68,8 +69,8 @@ class Project:
         with self._lock:
             old = self.settings
             self.settings = settings
-            if (old.execute, old.python, old.worker_timeout) != (settings.execute, settings.python,
-                                                                settings.worker_timeout):
+            if (old.execute, old.python, old.worker_timeout, old.static_first) != (
+                    settings.execute, settings.python, settings.worker_timeout, settings.static_first):
                 self._builder.close()
                 self._builder = self._make_builder()
             self._analyzer = self._make_analyzer()

@@ -74,8 +74,9 @@ def test_no_exec_runs_no_model_code(workspace):
         "super().__init__()", f"super().__init__()\n        open({str(canary)!r}, 'w').write('ran')"))
     status, diags = check_json(workspace, "--no-exec")
     assert not canary.exists()
-    # the canary line makes the class opaque to static inference: reported, never guessed
+    # static inference reads the class without running it (or reports it unresolved): never guessed
     assert {d["code"] for d in diags} <= {"unresolved-model", "size-mismatch"}
     assert all(d["how"] in (None, "static") for d in diags)
-    status, diags = check_json(workspace)  # with execution: the recipe runs, the top level does not
+    # with execution, worker first: the recipe runs, the top level does not
+    status, diags = check_json(workspace, "--exec-first")
     assert canary.exists() and {d["code"] for d in diags} == {"size-mismatch"}

@@ -8,8 +8,10 @@ after it). Then:
 - CLI `--no-exec`, and the language server with initializationOptions
   {"trusted": false} (executeModelCode on) or with executeModelCode false (trusted):
   no canary at all, and the answer is the static one;
-- CLI and server with execution on: the constructor's canary is written (the canary
-  works, the model really was built) and no top-level canary is.
+- CLI and server with execution on, static inference first (the default): no canary,
+  static inference answers (this model is plain layers);
+- CLI and server with execution on, the worker first: the constructor's canary is
+  written (the canary works, the model really was built) and no top-level canary is.
 """
 
 from __future__ import annotations
@@ -120,9 +122,18 @@ def test_cli_no_exec_runs_nothing(tmp_path, examples):
     assert mismatch and all(d["how"] == "static" for d in mismatch), diagnostics
 
 
-def test_cli_exec_runs_only_the_recipe(tmp_path, examples):
+def test_cli_static_first_answers_without_running_anything(tmp_path, examples):
     script, canaries = workspace(tmp_path, examples)
     diagnostics = cli(script)
+    figures("no execution")["runs checked"] += 1
+    assert ran(canaries) == set(), "user code ran although static inference resolves the model"
+    mismatch = [d for d in diagnostics if d["code"] == "size-mismatch"]
+    assert mismatch and all(d["how"] == "static" for d in mismatch), diagnostics
+
+
+def test_cli_exec_runs_only_the_recipe(tmp_path, examples):
+    script, canaries = workspace(tmp_path, examples)
+    diagnostics = cli(script, "--exec-first")
     figures("no execution")["runs checked"] += 1
     assert ran(canaries) == {"constructor"}, "top-level code ran (or the model was not built)"
     mismatch = [d for d in diagnostics if d["code"] == "size-mismatch"]
@@ -131,7 +142,7 @@ def test_cli_exec_runs_only_the_recipe(tmp_path, examples):
 
 def test_cli_exec_runs_no_constant_looking_top_level_code(tmp_path, examples):
     script, canaries = workspace(tmp_path, examples, SNEAKY)
-    cli(script)
+    cli(script, "--exec-first")
     figures("no execution")["runs checked"] += 1
     assert ran(canaries) == {"constructor"}, f"top-level code ran: {sorted(ran(canaries) - {'constructor'})}"
 
@@ -140,7 +151,9 @@ def test_cli_exec_runs_no_constant_looking_top_level_code(tmp_path, examples):
 SESSIONS = {
     "untrusted": dict(trusted=False, settings={"executeModelCode": True}, executes=False),
     "setting-off": dict(trusted=True, settings={"executeModelCode": False}, executes=False),
-    "trusted": dict(trusted=True, settings={"executeModelCode": True}, executes=True),
+    "trusted": dict(trusted=True, settings={"executeModelCode": True}, executes=False),
+    "trusted-worker-first": dict(trusted=True, settings={"executeModelCode": True, "staticInferenceFirst": False},
+                                 executes=True),
 }
 
 

@@ -135,8 +135,25 @@ UNSUPPORTED = {
               "        if n < 2:\n            raise ValueError('n')\n", "M()", "raises"),
     "hook changes state_dict": ("class M(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
                                 "        self.register_state_dict_pre_hook(print)\n", "M()", "register_state_dict_pre_hook"),
+    "dict passed to unknown": ("from lib import load_cfg\nCFG = {'w': 4}\nclass M(nn.Module):\n    def __init__(self):\n"
+                               "        super().__init__()\n        load_cfg(CFG)\n        self.fc = nn.Linear(CFG['w'], 2)\n",
+                               "M()", "could change it"),
+    "callback passed to unknown": ("from lib import run\nW = [4]\ndef grow():\n    W.append(8)\n"
+                                   "class M(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+                                   "        run(grow)\n        self.fc = nn.Linear(W[-1], 2)\n", "M()", "function"),
+    "bound method passed to unknown": ("import json\nCFG = {'w': 4}\nclass M(nn.Module):\n    def __init__(self):\n"
+                                       "        super().__init__()\n        json.loads('{}', object_hook=CFG.update)\n"
+                                       "        self.fc = nn.Linear(CFG['w'], 2)\n", "M()", "could change it"),
+    "default dtype changed": ("class M(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+                              "        torch.set_default_dtype(torch.float64)\n        self.fc = nn.Linear(2, 2)\n",
+                              "M()", "set_default_dtype"),
 }
 STEPS = {"unknown step": ["convert(model)"], "unknown dtype cast": ["model.to(DT)"]}
+
+
+def test_a_call_not_known_statically_that_cannot_change_anything_is_passed_over():
+    assert_same(HEADER + "class M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        dims = (2, 3)\n"
+                "        print('dims', dims)\n        open('/dev/null').read()\n        self.fc = nn.Linear(*dims)\n", "M()")
 
 
 @pytest.mark.parametrize("case", sorted(UNSUPPORTED))

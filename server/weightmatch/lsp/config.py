@@ -18,6 +18,7 @@ LOG_LEVELS = ("error", "warning", "info", "debug")
 class ClientSettings:
     interpreter: str = ""
     execute_model_code: bool = True
+    static_inference_first: bool = True
     checkpoint_search_paths: list[str] = field(default_factory=list)
     severity_overrides: dict[str, str] = field(default_factory=dict)
     worker_timeout_seconds: float = 30.0
@@ -48,6 +49,7 @@ class ClientSettings:
 
         take("interpreter", str, "interpreter")
         take("executeModelCode", bool, "execute_model_code")
+        take("staticInferenceFirst", bool, "static_inference_first")
         take("checkpointSearchPaths", list, "checkpoint_search_paths")
         take("severityOverrides", dict, "severity_overrides")
         take("workerTimeoutSeconds", (int, float), "worker_timeout_seconds")
@@ -81,6 +83,7 @@ class ClientSettings:
             severity_overrides=dict(self.severity_overrides),
             worker_timeout=self.worker_timeout_seconds,
             python=interpreter,
+            static_first=self.static_inference_first,
         )
 
 

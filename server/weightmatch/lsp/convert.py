@@ -81,13 +81,9 @@ class Converter:
                 types.DiagnosticRelatedInformation(location=self.location(span), message=message)
                 for span, message in finding.related
             ]
-        message = finding.message
-        if finding.how == "static" and "static" not in message:
-            # Shapes inferred without running the model's code: say so where it shows.
-            message += " (static inference)"
         return types.Diagnostic(
             range=self.range(finding.span),
-            message=message,
+            message=finding.message,
             severity=sev,
             code=finding.code,
             source=SOURCE,

@@ -798,10 +798,14 @@ class Interp:
         return Unknown(f"calls a function whose result is not known statically ({what})")
 
     def _guard(self, what: str, args: list[Any], kwargs: dict[str, Any]) -> None:
-        """An unknown callable that receives a module could add layers to it: stop."""
+        """An unknown callable that receives a module could add layers to it, and one that
+        receives a list, dict or set could change values read later: stop, rather than guess."""
         for value in [*args, *kwargs.values()]:
             if _holds_module(value):
                 raise StaticUnsupported(f"passes a module to a call not known statically: {what}")
+            if _holds_mutable(value):
+                raise StaticUnsupported(f"passes a {_mutable_kind(value)} to a call not known statically "
+                                        f"(it could change it): {what}")
 
     def call_function(self, func: UserFunc, args: list[Any], kwargs: dict[str, Any],
                       self_obj: Any = None) -> Any:
@@ -886,6 +890,28 @@ def _holds_module(value: Any, depth: int = 0) -> bool:
     if depth < 4 and isinstance(value, dict):
         return any(_holds_module(v, depth + 1) for v in value.values())
     return False
+
+
+# What an unknown callable could change, or call back into to change what is read later.
+_MUTABLE = (list, dict, set, bytearray, WorkspaceModule, UserFunc, BoundFunc, UserClass)
+
+
+def _holds_mutable(value: Any, depth: int = 0) -> bool:
+    if isinstance(value, _MUTABLE):
+        return True
+    if isinstance(value, BoundMethod):
+        return _holds_mutable(value.obj, depth + 1) or _holds_module(value.obj)
+    return depth < 4 and isinstance(value, tuple) and any(_holds_mutable(v, depth + 1) for v in value)
+
+
+def _mutable_kind(value: Any) -> str:
+    if isinstance(value, tuple):
+        return _mutable_kind(next(v for v in value if _holds_mutable(v)))
+    if isinstance(value, WorkspaceModule):
+        return "module of the workspace"
+    if isinstance(value, (UserFunc, BoundFunc, BoundMethod)):
+        return "function"
+    return "class" if isinstance(value, UserClass) else f"`{type(value).__name__}`"
 
 
 def _describe(value: Any) -> str:

@@ -38,6 +38,7 @@ _ABSTRACT = {
 _NO_OP_METHODS = {"eval", "train", "requires_grad_", "zero_grad", "cuda", "cpu", "share_memory", "xpu", "mtia", "ipu"}
 _HOOKS = {"register_forward_hook", "register_forward_pre_hook", "register_full_backward_hook",
           "register_full_backward_pre_hook", "register_backward_hook"}
+_CHANGES_TORCH_DEFAULTS = {"torch.set_default_dtype", "torch.set_default_tensor_type", "torch.set_default_device"}
 _LOAD_HOOKS = {"register_load_state_dict_pre_hook", "register_load_state_dict_post_hook",
                "_register_load_state_dict_pre_hook"}
 _CONTAINER_METHODS = {
@@ -123,6 +124,8 @@ class ModuleOps:
             return Ref(name + "()")
         if name == "torch.device":
             return Ref("torch.device()")
+        if name in _CHANGES_TORCH_DEFAULTS:
+            raise StaticUnsupported(f"`{name}` changes the dtype or device of the layers made after it")
         if name.startswith("torch.") and name.count(".") == 1:
             made = self.torch_factory(name[6:], args, kwargs)
             if made is not None:
