@@ -15,6 +15,7 @@ import threading
 from dataclasses import replace
 from typing import Callable
 
+from weightmatch.static.cache import StaticCache
 from weightmatch.types import ExpectedState, ModuleSpec, Recipe
 from weightmatch.values import At, Const, ModelAttr, ModelVal
 
@@ -86,7 +87,7 @@ class ModelBuilder:
         self._worker = None
         self._lock = threading.Lock()
         self.log = log
-        self._static_cache: dict[str, ExpectedState | Exception] = {}
+        self._static_cache = StaticCache()
 
     @property
     def worker(self):
@@ -111,12 +112,11 @@ class ModelBuilder:
         return self._build(model)
 
     def _build(self, model: ModelVal) -> ExpectedState:
-        static_error: ModelUnresolved | None = None
         if self.static_first:
             try:
-                return self._static(model)
-            except ModelUnresolved as exc:
-                static_error = exc
+                return self._static(model, exact=False)
+            except ModelUnresolved:
+                pass  # the worker's turn
         worker_error: str | None = None
         worker = self.worker
         if worker is not None:
@@ -130,9 +130,7 @@ class ModelBuilder:
                 if exc.kind in ("unresolved",):
                     raise ModelUnresolved(worker_error) from None
         try:
-            if static_error is not None:
-                raise static_error
-            state = self._static(model)
+            state = self._static(model)  # (again, if it failed above: for a message naming today's lines)
         except ModelUnresolved as exc:
             if worker_error:
                 raise ModelUnresolved(worker_error) from None
@@ -143,31 +141,29 @@ class ModelBuilder:
             state = replace(state, notes=[*state.notes, f"the worker failed ({worker_error}); inferred statically"])
         return state
 
-    def _static(self, model: ModelVal) -> ExpectedState:
+    def _static(self, model: ModelVal, exact: bool = True) -> ExpectedState:
+        """Static inference, cached (static/cache.py). exact=False accepts a cached failure
+        whose message may name an old line: enough to know the worker is needed."""
         from weightmatch.static import StaticUnsupported, build_static
 
         recipe = recipe_for(model, self.root, static=True)
-        key = recipe.cache_key()
-        cached = self._static_cache.get(key)
+        cached = self._static_cache.lookup(recipe, exact=exact)
         if cached is None:
+            deps: dict = {}
             try:
-                state = build_static(recipe)
-                for prefix in model.wrappers:
-                    if prefix:
-                        wrapper = {"module": "torch.nn.parallel.data_parallel.DataParallel",
-                                   "_orig_mod": "torch._dynamo.eval_frame.OptimizedModule"}[prefix]
-                        state = state.with_prefix(prefix, wrapper)
-                cached = state
+                cached = build_static(recipe, deps)
             except StaticUnsupported as exc:
-                cached = ModelUnresolved(str(exc))
-            except RecursionError:
-                cached = ModelUnresolved("the model's definition is too deeply nested to infer")
-            if len(self._static_cache) > 256:
-                self._static_cache.clear()
-            self._static_cache[key] = cached
-        if isinstance(cached, Exception):
-            raise cached
-        return cached
+                cached = exc
+            self._static_cache.store(recipe, cached, deps)
+        if isinstance(cached, StaticUnsupported):
+            raise ModelUnresolved(str(cached))
+        state = cached
+        for prefix in model.wrappers:  # the recipe leaves wrappers out: added here, after the cache
+            if prefix:
+                wrapper = {"module": "torch.nn.parallel.data_parallel.DataParallel",
+                           "_orig_mod": "torch._dynamo.eval_frame.OptimizedModule"}[prefix]
+                state = state.with_prefix(prefix, wrapper)
+        return state
 
 
 def _why(exc) -> str:

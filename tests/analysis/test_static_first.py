@@ -81,3 +81,27 @@ def test_exec_first_asks_the_worker_even_when_static_inference_resolves(root, ca
         p.close()
     assert codes(result) == [("size-mismatch", "error", 7), ("size-mismatch", "error", 8)]
     assert {f.how for f in result.findings} == {"executed"}
+
+
+def test_an_edit_to_an_imported_model_file_is_seen(fresh, case):
+    models = case.write("models.py", NET.format(layer="nn.Linear(10, hidden)", args="", setup="")
+                        .split("if __name__")[0])
+    main = case.write("main.py", "import torch\nfrom models import Net\n\nmodel = Net(hidden=30)\n"
+                                 "model.load_state_dict(torch.load('net.pth'))\n")
+    case.torch("import torch\nfrom models import Net\ntorch.save(Net(hidden=30).state_dict(), 'net.pth')\n")
+    assert codes(fresh.analyze(str(main))) == []
+    models.write_text(models.read_text().replace("nn.Linear(10, hidden)", "nn.Linear(12, hidden)"))
+    assert codes(fresh.analyze(str(main))) == [("size-mismatch", "error", 7)]
+    assert case.run("main.py").returncode != 0
+
+
+def test_a_wrapped_model_and_the_same_model_unwrapped_keep_their_own_answers(fresh, case):
+    classes = NET.format(layer="nn.Linear(10, hidden)", args="", setup="").split("if __name__")[0]
+    case.write("main.py", classes)
+    case.torch(SAVE)
+    main = case.write("main.py", classes + "plain = Net()\nplain.load_state_dict(torch.load('net.pth'))\n"
+                                           "wrapped = nn.DataParallel(Net())\nwrapped.load_state_dict(torch.load('net.pth'))\n")
+    result = fresh.analyze(str(main))
+    assert [(f.code, f.load_call.line + 1) for f in result.findings] == [("prefix-mismatch", 13)]
+    run = case.run()
+    assert run.returncode != 0 and 'Missing key(s) in state_dict: "module.fc1.weight"' in run.stderr

@@ -13,9 +13,11 @@ from .values import Module, StaticUnsupported, Unknown
 NOTE = "inferred from the source without running it"
 
 
-def build_static(recipe: Recipe) -> ExpectedState:
+def build_static(recipe: Recipe, deps: dict[str, tuple[int, int] | None] | None = None) -> ExpectedState:
+    """`deps`, when given, receives the fingerprint of every workspace file the answer read
+    or looked for (see StaticCache), whether it succeeds or raises."""
     try:
-        return _build(recipe)
+        return _build(recipe, deps)
     except StaticUnsupported:
         raise
     except (_Return, _Break, _Continue):
@@ -26,9 +28,9 @@ def build_static(recipe: Recipe) -> ExpectedState:
         raise StaticUnsupported(f"syntax error: {e.msg} (line {e.lineno})") from None
 
 
-def _build(recipe: Recipe) -> ExpectedState:
+def _build(recipe: Recipe, deps: dict | None) -> ExpectedState:
     script = sources.parse(recipe.file, recipe.source, "__main__")
-    interp = Interp(recipe.root)
+    interp = Interp(recipe.root, deps)
     ctor = _snippet(script, recipe.constructor)
     frame = Frame(ctor, is_module=True)
     model = interp.eval(ctor.tree.body[0].value, frame)

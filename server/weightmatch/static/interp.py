@@ -168,8 +168,9 @@ class Frame:
 
 
 class Interp:
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, deps: dict[str, tuple[int, int] | None] | None = None) -> None:
         self.root = root
+        self.deps = deps if deps is not None else {}  # path -> fingerprint of every file looked at
         self.steps = 0
         self.depth = 0
         self.globals: dict[str, dict[str, Any]] = {}  # file path -> evaluated top-level names
@@ -254,7 +255,11 @@ class Interp:
         if level == 0 and top in ("torch", "torchvision", "math", "collections", "typing", "functools",
                                   "timm", "transformers"):
             return Ref(dotted)
-        found = sources.find_module(dotted, level, sf.path, self.root)
+        probed: list[str] = []
+        found = sources.find_module(dotted, level, sf.path, self.root, probed)
+        for path in probed:
+            if path not in self.deps:
+                self.deps[path] = sources.fingerprint(path)
         if found is None:
             return Unknown(f"`{'.' * level}{dotted}` is not a workspace module")
         imported = sources.read(*found)

@@ -116,8 +116,10 @@ def read(path: str, modname: str) -> SourceFile | None:
         return None
 
 
-def find_module(dotted: str, level: int, from_file: str, root: str) -> tuple[str, str] | None:
-    """The file a workspace import refers to, with its module name; None if not in the workspace."""
+def find_module(dotted: str, level: int, from_file: str, root: str,
+                probed: list[str] | None = None) -> tuple[str, str] | None:
+    """The file a workspace import refers to, with its module name; None if not in the workspace.
+    `probed` collects every path looked at, so a cached answer can tell when one appears."""
     parts = [p for p in dotted.split(".") if p]
     if level:
         base = os.path.dirname(from_file)
@@ -129,11 +131,22 @@ def find_module(dotted: str, level: int, from_file: str, root: str) -> tuple[str
     for base in bases:
         stem = os.path.join(base, *parts) if parts else base
         for candidate in (stem + ".py", os.path.join(stem, "__init__.py")):
+            if probed is not None:
+                probed.append(candidate)
             if parts and os.path.isfile(candidate):
                 return candidate, _modname(candidate, root)
             if not parts and candidate.endswith("__init__.py") and os.path.isfile(candidate):
                 return candidate, _modname(candidate, root)
     return None
+
+
+def fingerprint(path: str) -> tuple[int, int] | None:
+    """(mtime_ns, size) of a file, None when there is none: what a cached answer read."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
 
 
 def _modname(path: str, root: str) -> str:
