@@ -69,6 +69,16 @@ export function describeStatus(input: StatusInput): StatusView {
       command: SHOW_LOGS,
     };
   }
+  // Execution off: torch is not needed, whatever the interpreter has (the server then says "static-only").
+  if (!input.executeModelCode) {
+    return {
+      text: "Weight Match: static inference",
+      detail: "weightmatch.executeModelCode is off: only static inference answers (no model code runs)",
+      severity: "information",
+      busy,
+      command: SHOW_LOGS,
+    };
+  }
   const torchMissing = input.probe !== undefined && input.probe.torch === null;
   if (torchMissing || server?.worker === "static-only") {
     const why = input.probe && !input.probe.ok
@@ -82,15 +92,6 @@ export function describeStatus(input: StatusInput): StatusView {
       command: PICK_INTERPRETER,
     };
   }
-  if (!input.executeModelCode || server?.worker === "off") {
-    return {
-      text: "Weight Match: static inference",
-      detail: "weightmatch.executeModelCode is off: models are not built",
-      severity: "information",
-      busy,
-      command: SHOW_LOGS,
-    };
-  }
   if (server?.worker === "crashed") {
     return {
       text: "Weight Match: worker crashed",
@@ -101,7 +102,10 @@ export function describeStatus(input: StatusInput): StatusView {
     };
   }
   const torch = server?.torch ?? input.probe?.torch;
-  const worker = server?.worker === "ready" ? "ready" : "starting";
+  // "off": not started yet. Static inference answers first; the worker starts (importing
+  // torch) only for a model it cannot follow.
+  const worker = server?.worker === "ready" ? "ready"
+    : server?.worker === "off" ? "not started (static inference answered every model so far)" : "starting";
   const state = busy ? (server?.state === "busy" ? "analysing" : "starting") : "ready";
   return {
     text: `Weight Match: ${state}`,

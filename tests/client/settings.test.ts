@@ -11,6 +11,7 @@ describe("settings declared in package.json", () => {
     const expected = [
       "weightmatch.interpreter",
       "weightmatch.executeModelCode",
+      "weightmatch.staticInferenceFirst",
       "weightmatch.checkpointSearchPaths",
       "weightmatch.severityOverrides",
       "weightmatch.workerTimeoutSeconds",
@@ -27,6 +28,8 @@ describe("settings declared in package.json", () => {
   test("declared types and enums", () => {
     assert.equal(properties["weightmatch.interpreter"].type, "string");
     assert.equal(properties["weightmatch.executeModelCode"].type, "boolean");
+    assert.equal(properties["weightmatch.staticInferenceFirst"].type, "boolean");
+    assert.equal(properties["weightmatch.staticInferenceFirst"].default, true);
     assert.equal(properties["weightmatch.checkpointSearchPaths"].type, "array");
     assert.equal(properties["weightmatch.severityOverrides"].type, "object");
     assert.deepEqual(

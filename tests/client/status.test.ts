@@ -24,6 +24,19 @@ describe("language status", () => {
     assert.equal(view.busy, false);
   });
 
+  test("a worker not started yet is not mistaken for execution being off", () => {
+    const view = describeStatus({
+      ...base,
+      probe: withTorch,
+      server: { state: "ready", worker: "off", torch: null },
+    });
+    assert.equal(view.text, "Weight Match: ready");
+    assert.match(view.detail, /worker not started \(static inference answered every model so far\)/);
+    assert.match(view.detail, /torch 2\.13\.0\+cpu/);
+    const off = describeStatus({ ...base, executeModelCode: false, server: { state: "ready", worker: "static-only", torch: null } });
+    assert.equal(off.text, "Weight Match: static inference");
+  });
+
   test("without torch: static only, with a button to pick another interpreter", () => {
     const view = describeStatus({ ...base, probe: noTorch });
     assert.match(view.text, /static only \(no torch\)/);
