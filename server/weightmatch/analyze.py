@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import traceback
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from weightmatch import diagnose
@@ -109,9 +109,27 @@ class FileAnalyzer:
             ckpt = self.checkpoints.get(path)
         except CheckpointError:
             raise _CheckpointFailure() from None
-        if _load_fails(loaded, ckpt) is not None:
+        if self.load_fails(loaded, ckpt) is not None:
             raise _CheckpointFailure()
         return ckpt
+
+    def load_fails(self, loaded: LoadedFile, ckpt: Checkpoint) -> tuple[str, str] | None:
+        """Whether the loading call raises for this file; for a loop over an index's shards,
+        whether it raises for one of them."""
+        if not loaded.over_shards:
+            return _load_fails(loaded, ckpt)
+        if ckpt.format != "sharded":
+            return ("wrong-loader", "{path} is not the index of a sharded checkpoint")
+        each = replace(loaded, over_shards=False)
+        for shard in ckpt.shards:
+            try:
+                why = _load_fails(each, self.checkpoints.get(shard))
+            except CheckpointError:
+                continue  # the index reader read it; a change since shows at the next analysis
+            if why is not None:
+                name = os.path.basename(shard)
+                return why[0], "{path}, shard " + name + ": " + why[1].replace("{path}", name)
+        return None
 
     # ------------------------------------------------------------------ analysis
     def analyze(self, path: str, text: str) -> FileAnalysis:
@@ -156,7 +174,7 @@ class FileAnalyzer:
                 return Finding("checkpoint-not-found", "warning", f"Checkpoint not found: {shown} (looked next to the "
                                f"script and under the project root)", span, span)
             return Finding("checkpoint-unreadable", "warning", f"Cannot read {shown}: {exc}", span, span)
-        why = _load_fails(loaded, ckpt)
+        why = self.load_fails(loaded, ckpt)
         if why is None:
             return None
         if why[0] == "unsafe-checkpoint" and ckpt.unsafe_globals and not ckpt.torchscript and \

@@ -11,8 +11,8 @@ from typing import Any
 
 from weightmatch.pyfile import PyFile
 from weightmatch.values import (
-    At, Const, DictLit, EmptyDict, FileHandle, LoadedFile, ModelAttr, ModelVal, Op, SourceVal, StateDictOf,
-    Unknown, frozen,
+    At, Const, DictLit, EmptyDict, FileHandle, JsonFile, LoadedFile, ModelAttr, ModelVal, Op, SourceVal,
+    StateDictOf, Unknown, frozen,
 )
 
 # Methods that return the module itself and change nothing load_state_dict looks at.
@@ -138,6 +138,14 @@ class Evaluator:
             return SourceVal(loaded)
         if dotted in ("open", "builtins.open", "io.open") and args:
             return FileHandle(self.ev(args[0], env))
+        if dotted == "json.load" and len(args) == 1:
+            handle = self.ev(args[0], env)
+            if isinstance(handle, FileHandle):
+                return JsonFile(handle.path)
+        if dotted == "json.loads" and len(args) == 1 and isinstance(args[0], ast.Call) \
+                and isinstance(args[0].func, ast.Attribute) and args[0].func.attr in ("read_text", "read_bytes", "read"):
+            owner = self.ev(args[0].func.value, env)  # json.loads(Path(p).read_text()) / (open(p).read())
+            return JsonFile(owner.path if isinstance(owner, FileHandle) else owner)
         if dotted in ("os.path.join", "posixpath.join"):
             parts = [self.ev(a, env) for a in args]
             if all(isinstance(p, Const) and isinstance(p.value, str) for p in parts):

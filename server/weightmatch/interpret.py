@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import dataclasses
+import posixpath
 from typing import Any
 
 from weightmatch.evaluate import (
@@ -18,7 +20,7 @@ from weightmatch.evaluate import (
 )
 from weightmatch.pyfile import PyFile
 from weightmatch.values import (
-    CURRENT_GUARDS, CondVal, Const, Guard, LoadedFile, LoadSite, ModelAttr, ModelVal, Op, SourceVal, Step,
+    CURRENT_GUARDS, CondVal, Const, Guard, JsonFile, LoadedFile, LoadSite, ModelAttr, ModelVal, Op, SourceVal, Step,
     TorchLoadSite, Unknown, frozen,
 )
 
@@ -93,7 +95,7 @@ class Interpreter(Evaluator):
                     env[item.optional_vars.id] = value
             self.block(stmt.body, env, functions)
         elif isinstance(stmt, ast.For):
-            if not self.items_loop(stmt, env):
+            if not self.items_loop(stmt, env) and not self.shards_loop(stmt, env):
                 with self.guarded(Guard(None, {}, True, "inside a loop")):
                     self.block(stmt.body, env, functions)
             self.block(stmt.orelse, env, functions)
@@ -307,6 +309,50 @@ class Interpreter(Evaluator):
             return False
         dest.ops.append(Op("loop", frozen(source), stmt, self.free_env(stmt, env)))
         return True
+
+    def shards_loop(self, stmt: ast.For, env: dict) -> bool:
+        """`for shard in set(index["weight_map"].values()): sd.update(load_file(os.path.join(d, shard)))`
+        with `index = json.load(open(p))`: every shard of the sharded checkpoint `p` merged into `sd`,
+        which is what the index reader returns. Only when each shard is read from the index's own
+        folder (checked by evaluating the path with a stand-in shard name); else not recognised."""
+        target = stmt.target
+        if not isinstance(target, ast.Name) or stmt.orelse or len(stmt.body) != 1:
+            return False
+        call = stmt.body[0].value if isinstance(stmt.body[0], ast.Expr) else None
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "update"
+                and isinstance(call.func.value, ast.Name) and len(call.args) == 1 and not call.keywords
+                and isinstance(call.args[0], ast.Call) and self.pf.dotted(call.args[0].func) in TORCH_LOAD | ST_LOAD):
+            return False
+        index = self.weight_map_values(stmt.iter, env)
+        dest = env.get(call.func.value.id)
+        if index is None or not isinstance(dest, SourceVal):
+            return False
+        stand_in = "\0shard\0"
+        loaded = self.ev(call.args[0], {**env, target.id: Const(stand_in)})
+        lf = loaded.base if isinstance(loaded, SourceVal) and isinstance(loaded.base, LoadedFile) else None
+        if lf is None or not isinstance(lf.path, Const) or not isinstance(lf.path.value, str) or \
+                posixpath.normpath(lf.path.value) != posixpath.join(posixpath.dirname(index), stand_in):
+            return False
+        shards = dataclasses.replace(lf, path=Const(index), over_shards=True)
+        self.torch_loads.append(TorchLoadSite(shards))
+        dest.ops.append(Op("update", SourceVal(shards), call))
+        return True
+
+    def weight_map_values(self, node: ast.expr, env: dict) -> str | None:
+        """The index path of `[set|sorted|list](<json of the index>["weight_map"].values())`."""
+        while isinstance(node, ast.Call) and self.pf.dotted(node.func) in ("set", "sorted", "list", "tuple") \
+                and len(node.args) == 1 and not node.keywords:
+            node = node.args[0]
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "values"
+                and not node.args and isinstance(node.func.value, ast.Subscript)):
+            return None
+        sub = node.func.value
+        if not (isinstance(sub.slice, ast.Constant) and sub.slice.value == "weight_map"):
+            return None
+        doc = self.ev(sub.value, env)
+        if isinstance(doc, JsonFile) and isinstance(doc.path, Const) and isinstance(doc.path.value, str):
+            return posixpath.normpath(doc.path.value)
+        return None
 
     # ------------------------------------------------------------------ expressions
 def _own_nodes(stmt: ast.stmt):

@@ -129,6 +129,13 @@ class FileHandle:
     path: Any  # Const | Unknown
 
 
+@dataclass
+class JsonFile:
+    """`json.load(open(p))`: the JSON document at `path` (read only if a loop needs it)."""
+
+    path: Any  # Const | Unknown
+
+
 # ---------------------------------------------------------------- state dict sources
 @dataclass
 class LoadedFile:
@@ -140,6 +147,7 @@ class LoadedFile:
     loader: str  # "torch" | "safetensors"
     weights_only: bool | None  # None: PyTorch's default (True)
     virtual: Any = None  # At(value): written by torch.save earlier in the same file
+    over_shards: bool = False  # `path` is a sharded index; `loader` loads each of its shards (a loop)
 
 
 @dataclass

@@ -19,7 +19,7 @@ from .legacy import read_legacy
 from .safetensors_header import looks_like_safetensors, read_safetensors
 from .sharded import read_index
 from .torch_zip import read_zip
-from .walk import state_dict_candidates, tensor_entries
+from .walk import count_tensors, state_dict_candidates, tensor_entries
 
 __all__ = [
     "CheckpointCache", "CheckpointError", "read_checkpoint", "state_dict_candidates", "tensor_entries",
@@ -45,7 +45,7 @@ def read_checkpoint(path: str) -> Checkpoint:
         raise
     except Exception as e:  # hostile input must end here, as a diagnostic
         raise unreadable(path, _describe(e)) from None
-    checkpoint.tensor_count = len(tensor_entries(checkpoint.obj))
+    checkpoint.tensor_count = count_tensors(checkpoint.obj)
     return checkpoint
 
 
@@ -57,10 +57,12 @@ def _read(path: str, size: int) -> Checkpoint:
         f.seek(0)
         if head[:2] == b"PK":
             return read_zip(f, path, size)
-        if head[:1] == b"\x80":
-            return read_legacy(f, path, size)
+        # before the legacy check: a safetensors header of 128 + 256k bytes starts with 0x80 too
+        # (a legacy file's 9th byte is inside its magic number, never "{")
         if looks_like_safetensors(head):
             return read_safetensors(f, path, size)
+        if head[:1] == b"\x80":
+            return read_legacy(f, path, size)
         if head.lstrip()[:1] == b"{" or path.endswith(".json"):
             return read_index(f, path, size, read_checkpoint)
         f.seek(257)
