@@ -21,7 +21,9 @@ from bench.common import WEIGHTMATCH, MemorySampler, evict, log, median, run_jso
 from bench.data import sharded_safetensors
 from bench.lsp_session import Session
 
-TINY = '''import torch.nn as nn
+TINY = '''import json
+
+import torch.nn as nn
 from safetensors.torch import load_file
 
 
@@ -34,16 +36,18 @@ class Tiny(nn.Module):
 
 
 model = Tiny({layers})
+index = json.load(open("model.safetensors.index.json"))
 state = {{}}
-{updates}
+for shard in set(index["weight_map"].values()):
+    state.update(load_file(shard))
 model.load_state_dict(state)
 # edit {edit}
 '''
 
 
 def tiny_script(folder: Path, layers: int, shards: list[str], edit: int = 0) -> str:
-    updates = "\n".join(f'state.update(load_file("{name}"))' for name in shards)
-    return TINY.format(layers=layers, updates=updates, edit=edit)
+    """The script merges the shards the usual way: a loop over the index's weight_map."""
+    return TINY.format(layers=layers, edit=edit)
 
 
 READ_INDEX = r'''

@@ -203,8 +203,8 @@ def write_report(r: dict, out: Path) -> None:
         add(f"**Sharded safetensors, {s['tensors']:,} tensors in {s['shards']} shards + index.json, against a "
             f"model of {s['tensors']:,} parameters** (`nn.ModuleList` of {s['layers']:,} `nn.Linear(2, 2)` "
             "appended in a loop in `__init__`; the last one is `Linear(2, 3)`). The script merges the shards "
-            "with one `state.update(load_file(shard))` line per shard (the engine does not follow a `for` loop "
-            "over the index's `weight_map`, see below); the index itself is read in-process.")
+            "the usual way: `for shard in set(index[\"weight_map\"].values()): state.update(load_file(shard))` "
+            "with `index = json.load(open(...))`, which the engine follows as one read of the index.")
         add("")
         ri = s["read_index"]
         add("| step | time |")
