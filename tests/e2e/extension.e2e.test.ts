@@ -66,7 +66,11 @@ const skip = missing.length > 0 && `missing: ${missing.join("; ")}`;
 
 describe("with torch: squiggle, hover, quick fix, viewer", { skip }, () => {
   const s = new Session("with-torch");
-  before(() => s.open({ "weightmatch.interpreter": PYTHON, "weightmatch.logLevel": "debug" }, writeExample));
+  // Worker first: this session proves the model worker (interpreter discovery, torch import,
+  // the meta-device build) in a real editor; by default static inference would answer this
+  // plain model without starting it (the other sessions and tests/lsp cover that path).
+  before(() => s.open({ "weightmatch.interpreter": PYTHON, "weightmatch.logLevel": "debug",
+    "weightmatch.staticInferenceFirst": false }, writeExample));
   after(() => s.close());
 
   test("a red squiggle on the layer whose size differs from the checkpoint", { timeout: 300_000 }, async () => {
