@@ -1,9 +1,6 @@
 """Shared pieces of the hardening tests: the figures they collect, the examples with
-their checkpoints, and a pytest-lsp client that records every publishDiagnostics
-with its version and arrival time.
-
-The LSP helpers are deliberately self-contained (not tests/lsp/lsp_helpers.py): the
-hardening tests need versioned diagnostics and must not break when those helpers move.
+their checkpoints, and an LSP session over tests/lsp/lsp_helpers.py's recording
+client (every publishDiagnostics with its version and arrival time).
 """
 
 from __future__ import annotations
@@ -15,16 +12,19 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests" / "lsp"))  # the LSP client is tests/lsp's
+
+import lsp_helpers  # noqa: E402
+from lsp_helpers import Published, server_config, wait_for_published  # noqa: E402,F401 - server_config re-exported
+
 EXAMPLES = REPO / "examples"
 VENV_PYTHON = REPO / ".venv" / "bin" / "python"
 PYTHON = str(VENV_PYTHON) if VENV_PYTHON.exists() else sys.executable
 CLI = REPO / ".venv" / "bin" / "weightmatch"
-SERVER_COMMAND = [sys.executable, "-m", "weightmatch", "serve"]
 TIMEOUT = 120.0  # for waits on the server; generous, the first analysis imports torch in the worker
 
 # -- figures --------------------------------------------------------------------
@@ -108,62 +108,12 @@ def finding_key(f) -> tuple:
             f.how, tuple(sorted((x.kind, x.title) for x in f.fixes)))
 
 
-# -- LSP client --------------------------------------------------------------------
-@dataclass
-class Published:
-    uri: str
-    version: int | None
-    diagnostics: list
-    at: float
-
-
-def client_factory():
-    """A pytest-lsp client that also keeps every publishDiagnostics (with its version)."""
-    from lsprotocol import types
-    from pygls.protocol import default_converter
-    from pytest_lsp.client import DEFAULT_CLIENT_FEATURES, LanguageClient, register_lsp_features
-
-    client = LanguageClient(converter_factory=default_converter)
-    client.published = []  # type: ignore[attr-defined]
-    client.statuses = []  # type: ignore[attr-defined]
-
-    def publish(ls, params: types.PublishDiagnosticsParams) -> None:
-        ls.diagnostics[params.uri] = params.diagnostics
-        ls.published.append(Published(params.uri, params.version, list(params.diagnostics), time.monotonic()))
-
-    def status(ls, params: Any) -> None:
-        ls.statuses.append(params)
-
-    def ok(ls, params: Any) -> None:
-        return None
-
-    features = dict(DEFAULT_CLIENT_FEATURES)
-    features[types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS] = publish
-    features["weightmatch/status"] = status
-    features[types.CLIENT_REGISTER_CAPABILITY] = ok
-    features[types.WORKSPACE_CODE_LENS_REFRESH] = ok
-    register_lsp_features(client, features)
-    return client
-
-
-def server_config():
-    from pytest_lsp import ClientServerConfig
-
-    return ClientServerConfig(server_command=SERVER_COMMAND, client_factory=client_factory)
-
-
+# -- LSP session --------------------------------------------------------------------
 async def start_session(client, root: Path, *, trusted: bool | None = True,
                         settings: dict[str, Any] | None = None):
-    from lsprotocol import types
-    from pytest_lsp import client_capabilities
-
-    caps = client_capabilities("visual-studio-code")
-    caps.text_document.publish_diagnostics.version_support = True  # so each publish says which version
-    client.set_configuration(settings or {}, section="weightmatch")
-    options = {} if trusted is None else {"trusted": trusted}
-    return await client.initialize_session(types.InitializeParams(
-        capabilities=caps, initialization_options=options,
-        workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name=root.name)], root_uri=root.as_uri()))
+    """VS Code's capabilities, with versioned publishDiagnostics (each says which version)."""
+    caps = lsp_helpers.versioned("visual-studio-code")
+    return await lsp_helpers.start_session(client, caps, root, trusted=trusted, settings=settings)
 
 
 async def stop_session(client) -> None:
@@ -221,23 +171,7 @@ class Doc:
 
     async def published(self, predicate: Callable[[Published], bool], timeout: float = TIMEOUT) -> Published:
         """The first publication for this document (already received or coming) matching `predicate`."""
-        from lsprotocol import types
-
-        async def wait() -> Published:
-            seen = 0
-            while True:
-                pubs = self.client.published
-                for p in pubs[seen:]:
-                    if p.uri == self.uri and predicate(p):
-                        return p
-                seen = len(pubs)
-                await self.client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
-
-        try:
-            return await asyncio.wait_for(wait(), timeout)
-        except (asyncio.TimeoutError, TimeoutError):
-            raise AssertionError(f"no matching diagnostics for {self.uri} (version {self.version}); "
-                                 f"last: {[(p.version, len(p.diagnostics)) for p in self.client.published[-5:]]}") from None
+        return await wait_for_published(self.client, self.uri, predicate, timeout)
 
     async def version_published(self, version: int, timeout: float = TIMEOUT) -> Published:
         return await self.published(lambda p: p.version == version, timeout)

@@ -3,22 +3,26 @@
 Each test module gets one server per client (VS Code's and Neovim's capabilities)
 with one workspace folder; every test writes its own sub-folder with a script and a
 small checkpoint made by real torch, opens the script and waits for notifications —
-never for a fixed time.
+never for a fixed time. The client (`recording_client`, shared with tests/hardening)
+keeps every publishDiagnostics with its version, the server's `weightmatch/status`
+notifications and the capabilities it registers.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-import pytest
 import pytest_lsp
 from lsprotocol import types
+from pygls.protocol import default_converter
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+from pytest_lsp.client import DEFAULT_CLIENT_FEATURES, register_lsp_features
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_PYTHON = REPO / ".venv" / "bin" / "python"
@@ -37,28 +41,112 @@ def capabilities(name: str) -> types.ClientCapabilities:
     return client_capabilities(name)
 
 
-async def start_session(client: LanguageClient, client_name: str, root: Path, *,
-                        trusted: bool | None = True, settings: dict[str, Any] | None = None) -> types.InitializeResult:
-    client.registrations = []  # type: ignore[attr-defined]
+def versioned(name: str) -> types.ClientCapabilities:
+    """`capabilities(name)` with publishDiagnostics.versionSupport: each publish names its version."""
+    caps = capabilities(name)
+    caps.text_document.publish_diagnostics.version_support = True
+    return caps
+
+
+@dataclass
+class Published:
+    uri: str
+    version: int | None
+    diagnostics: list
+    at: float  # time.monotonic() on arrival
+
+
+def recording_client() -> LanguageClient:
+    """A pytest-lsp client (its default handlers: configuration, progress, logs) that also
+    records every publishDiagnostics in `published`, every `weightmatch/status` in
+    `statuses` and every dynamic registration in `registrations`."""
+    client = LanguageClient(converter_factory=default_converter)
+    client.published = []  # type: ignore[attr-defined]
     client.statuses = []  # type: ignore[attr-defined]
+    client.registrations = []  # type: ignore[attr-defined]
 
-    @client.feature(types.CLIENT_REGISTER_CAPABILITY)
-    def register(params: types.RegistrationParams) -> None:
-        client.registrations.extend(params.registrations)  # type: ignore[attr-defined]
+    def publish(ls, params: types.PublishDiagnosticsParams) -> None:
+        ls.diagnostics[params.uri] = params.diagnostics
+        ls.published.append(Published(params.uri, params.version, list(params.diagnostics), time.monotonic()))
 
-    @client.feature("weightmatch/status")
-    def status(params: Any) -> None:
-        client.statuses.append(params)  # type: ignore[attr-defined]
+    def status(ls, params: Any) -> None:
+        ls.statuses.append(params)
 
-    @client.feature(types.WORKSPACE_CODE_LENS_REFRESH)
-    def lens_refresh(params: None) -> None:
+    def register(ls, params: types.RegistrationParams) -> None:
+        ls.registrations.extend(params.registrations)
+
+    def ok(ls, params: Any) -> None:
         return None
 
+    features = dict(DEFAULT_CLIENT_FEATURES)
+    features[types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS] = publish
+    features["weightmatch/status"] = status
+    features[types.CLIENT_REGISTER_CAPABILITY] = register
+    features[types.WORKSPACE_CODE_LENS_REFRESH] = ok
+    register_lsp_features(client, features)
+    return client
+
+
+def server_config() -> ClientServerConfig:
+    return ClientServerConfig(server_command=SERVER_COMMAND, client_factory=recording_client)
+
+
+async def wait_for_published(client: LanguageClient, uri: str, predicate: Callable[[Published], bool],
+                             timeout: float = TIMEOUT) -> Published:
+    """The first publication for `uri` (already received or coming) matching `predicate`."""
+
+    async def wait() -> Published:
+        seen = 0
+        while True:
+            pubs = client.published  # type: ignore[attr-defined]
+            for p in pubs[seen:]:
+                if p.uri == uri and predicate(p):
+                    return p
+            seen = len(pubs)
+            await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+
+    try:
+        return await asyncio.wait_for(wait(), timeout)
+    except (asyncio.TimeoutError, TimeoutError):
+        last = [(p.version, len(p.diagnostics)) for p in client.published[-5:]]  # type: ignore[attr-defined]
+        raise AssertionError(f"no matching publishDiagnostics for {uri}; last (version, count): {last}") from None
+
+
+async def server_status(client: LanguageClient) -> dict[str, Any]:
+    """`weightmatch/status` asked as a request: the last status and the analyses run so far.
+    Answered in order, so it also shows the notifications sent before it were handled."""
+    answer = await asyncio.wait_for(client.protocol.send_request_async("weightmatch/status", {}), 30)
+    return answer if isinstance(answer, dict) else dict(answer._asdict())
+
+
+async def wait_for_status(client: LanguageClient, since: int, predicate: Callable[[Any], bool],
+                          timeout: float = TIMEOUT) -> Any:
+    """The first `weightmatch/status` notification after the first `since` that matches."""
+
+    async def wait() -> Any:
+        seen = since
+        while True:
+            statuses = client.statuses  # type: ignore[attr-defined]
+            for s in statuses[seen:]:
+                if predicate(s):
+                    return s
+            seen = len(statuses)
+            await client.wait_for_notification("weightmatch/status")
+
+    try:
+        return await asyncio.wait_for(wait(), timeout)
+    except (asyncio.TimeoutError, TimeoutError):
+        raise AssertionError(f"no matching status; last: {client.statuses[-3:]}") from None  # type: ignore[attr-defined]
+
+
+async def start_session(client: LanguageClient, client_name: str | types.ClientCapabilities, root: Path, *,
+                        trusted: bool | None = True, settings: dict[str, Any] | None = None) -> types.InitializeResult:
+    caps = capabilities(client_name) if isinstance(client_name, str) else client_name
     client.set_configuration(settings or {}, section="weightmatch")
     options = {} if trusted is None else {"trusted": trusted}
     return await client.initialize_session(
         types.InitializeParams(
-            capabilities=capabilities(client_name),
+            capabilities=caps,
             initialization_options=options,
             workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name=root.name)],
             root_uri=root.as_uri(),
@@ -66,15 +154,17 @@ async def start_session(client: LanguageClient, client_name: str, root: Path, *,
     )
 
 
-def lsp_client_fixture(params: Sequence[str] = CLIENTS, **session: Any):
-    """A module-scoped client fixture: one server per client for the module's tests."""
+def lsp_client_fixture(params: Sequence[str] = CLIENTS,
+                       caps: Callable[[str], types.ClientCapabilities] = capabilities, **session: Any):
+    """A module-scoped client fixture: one server per client for the module's tests;
+    `caps` turns each param into the client's capabilities."""
 
-    @pytest_lsp.fixture(scope="module", params=list(params), config=ClientServerConfig(server_command=SERVER_COMMAND))
+    @pytest_lsp.fixture(scope="module", params=list(params), config=server_config())
     async def client(request, lsp_client: LanguageClient, tmp_path_factory):
         root = tmp_path_factory.mktemp(f"ws-{request.param}")
         lsp_client.root = root  # type: ignore[attr-defined]
         lsp_client.client_name = request.param  # type: ignore[attr-defined]
-        await start_session(lsp_client, request.param, root, **session)
+        await start_session(lsp_client, caps(request.param), root, **session)
         yield
         try:
             await asyncio.wait_for(lsp_client.shutdown_session(), timeout=10)
@@ -117,6 +207,11 @@ class Doc:
         )
         self.text = text
 
+    def save(self) -> None:
+        """Write the buffer to disk and send didSave, as an editor does."""
+        self.path.write_text(self.text)
+        self.client.text_document_did_save(types.DidSaveTextDocumentParams(types.TextDocumentIdentifier(uri=self.uri)))
+
     def close(self) -> None:
         self.client.text_document_did_close(types.DidCloseTextDocumentParams(types.TextDocumentIdentifier(uri=self.uri)))
 
@@ -129,6 +224,13 @@ class Doc:
     def position(self, needle: str, offset: int = 0) -> types.Position:
         line = self.line_of(needle)
         return types.Position(line=line, character=self.text.splitlines()[line].index(needle) + offset)
+
+    async def published(self, predicate: Callable[[Published], bool], timeout: float = TIMEOUT) -> Published:
+        return await wait_for_published(self.client, self.uri, predicate, timeout)
+
+    async def version_published(self, version: int, timeout: float = TIMEOUT) -> Published:
+        """The publication answering `version` (the client must advertise versionSupport)."""
+        return await self.published(lambda p: p.version == version, timeout)
 
     async def diagnostics(self, predicate: Callable[[list[types.Diagnostic]], bool] = lambda ds: True,
                           timeout: float = TIMEOUT) -> list[types.Diagnostic]:

@@ -36,3 +36,32 @@ class Net(nn.Module):
 sd = Net().state_dict()
 torch.save({wrap}, {name!r})
 '''
+
+
+HELD = '''import os
+import time
+
+import torch
+import torch.nn as nn
+
+HOLD = {hold!r}
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        while os.path.exists(HOLD):  # a test holds the build here
+            time.sleep(0.005)
+        self.fc1 = nn.Linear(10, 20)
+        self.fc2 = nn.Linear(20, {out})
+
+
+model = Net()
+model.load_state_dict(torch.load("model.pth"))
+'''
+
+
+def held_script(hold: str, out: int = 4) -> str:
+    """net_script's model, built only by the worker (static inference does not follow the
+    run-time loop in its constructor), which waits there while the file `hold` exists."""
+    return HELD.format(hold=hold, out=out)

@@ -3,6 +3,7 @@
 A fix is only worth offering if the load succeeds after it, so each test asks for
 the code actions, applies the WorkspaceEdit the client would apply (resolving it
 first where the client supports codeAction/resolve), writes the script and runs it.
+The set-up (checkpoint, failing script, open, diagnostics) is conftest's `failing_load`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import pytest
 from lsprotocol import types
 
-from lsp_helpers import Doc, apply_edit, lsp_client_fixture, make_checkpoint, run_script, write
+from lsp_helpers import apply_edit, lsp_client_fixture, run_script
 from lsp_scenarios import net_script, save_net
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -72,22 +73,15 @@ SCENARIOS = {
     "select-nested": (save_net(out=3, wrap='{"epoch": 3, "model_state_dict": sd, "optimizer_state_dict": {}}'), net_script(out=3)),
     "rename-keys": (save_net(out=3), RENAMED),
 }
-# script text (or (checkpoint code, script)) -> exit status under PyTorch, shared by the clients
-_verified: dict[object, int] = {}
+# fixed script text -> exit status under PyTorch, shared by the clients
+_verified: dict[str, int] = {}
 
 
 @pytest.mark.parametrize("kind", list(SCENARIOS))
-async def test_quick_fix_makes_the_load_succeed(client, folder, kind):
-    ckpt_code, script = SCENARIOS[kind]
-    make_checkpoint(folder, ckpt_code)
-    path = write(folder, "main.py", script)
-    if (ckpt_code, script) not in _verified:  # the scenario really fails under PyTorch
-        _verified[(ckpt_code, script)] = run_script(path).returncode
-    assert _verified[(ckpt_code, script)] != 0
-
-    doc = Doc(client, path).open()
-    diagnostics = await doc.diagnostics(lambda ds: bool(ds))
-    assert any(d.severity == types.DiagnosticSeverity.Error for d in diagnostics), diagnostics
+async def test_quick_fix_makes_the_load_succeed(client, failing_load, kind):
+    script = SCENARIOS[kind][1]
+    doc, diagnostics = await failing_load(*SCENARIOS[kind])
+    path = doc.path
     end = types.Position(line=len(script.splitlines()) + 1, character=0)
     actions = await client.text_document_code_action_async(types.CodeActionParams(
         text_document=types.TextDocumentIdentifier(doc.uri),

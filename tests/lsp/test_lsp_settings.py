@@ -22,15 +22,17 @@ def mismatch_how(how: str):
 
 async def test_execute_model_code_off_without_restart(client, folder):
     make_checkpoint(folder, save_net(out=3))
+    # worker first, so that turning execution off visibly changes how the model is obtained
+    client.set_configuration({"staticInferenceFirst": False}, section="weightmatch")
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
     doc = Doc(client, write(folder, "main.py", net_script(out=4))).open()
-    executed = await doc.diagnostics(mismatch_how("executed"))
-    assert not any("static" in d.message for d in executed)
+    await doc.diagnostics(mismatch_how("executed"))
 
-    client.set_configuration({"executeModelCode": False, "logLevel": "debug"}, section="weightmatch")
+    client.set_configuration({"executeModelCode": False, "staticInferenceFirst": False, "logLevel": "debug"},
+                             section="weightmatch")
     client.diagnostics.pop(doc.uri, None)
     client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"weightmatch": {"executeModelCode": False}}))
-    static = await doc.diagnostics(mismatch_how("static"))
-    assert all("static" in d.message for d in static if d.code == "size-mismatch")
+    await doc.diagnostics(mismatch_how("static"))
     assert any("executeModelCode" in s.message for s in client.statuses if hasattr(s, "message"))
 
     # A severity override, also live: size mismatches become warnings, then disappear.
@@ -45,9 +47,13 @@ async def test_execute_model_code_off_without_restart(client, folder):
     client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
     assert "size-mismatch" not in codes(await doc.diagnostics())
 
-    client.set_configuration({}, section="weightmatch")
+    client.set_configuration({"staticInferenceFirst": False}, section="weightmatch")
     client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
     await doc.diagnostics(mismatch_how("executed"))
+    client.set_configuration({}, section="weightmatch")  # the defaults: static inference answers first
+    client.diagnostics.pop(doc.uri, None)
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
+    await doc.diagnostics(mismatch_how("static"))
     assert client.statuses and all(s.state in ("starting", "ready", "busy", "error") for s in client.statuses)
     assert client.statuses[-1].state == "ready"
     doc.close()

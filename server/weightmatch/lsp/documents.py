@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from weightmatch.lsp.server import WeightMatchServer
 
 LARGE_CHECKPOINT = 100 * 1024 * 1024
+WORKER_POLL = 0.1  # while an analysis runs with the worker off: how often to look whether it started
+WORKER_STARTING = "Starting the model worker (importing torch)…"
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".safetensors", ".json")
 
 
@@ -54,6 +56,7 @@ class _Doc:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     settled: asyncio.Event = field(default_factory=asyncio.Event)
     closed: bool = False
+    running: tuple[int, str] | None = None  # (generation, text) of the analysis under way
 
 
 Listener = Callable[[str, "Analysis | None"], None]
@@ -66,6 +69,7 @@ class DocumentStore:
         self.listeners: list[Listener] = []
         self._tasks: set[asyncio.Task] = set()
         self._polled: dict[str, tuple[int, int] | None] = {}  # what polling saw last
+        self.analyses = 0  # analyses started since the server started (weightmatch/status)
 
     # -- queries (event loop) ----------------------------------------------------
     def latest(self, uri: str) -> Analysis | None:
@@ -126,15 +130,19 @@ class DocumentStore:
         self._in_pool_for(doc.path, forget)
         self._notify(uri, None)
 
-    def is_current(self, uri: str) -> bool:
-        """The last analysis is of the buffer's text and no newer one is pending or running."""
+    def covers(self, uri: str) -> bool:
+        """An analysis of the buffer's current text finished (nothing newer pending) or is
+        running and will be kept: a save of that text need not schedule another."""
         doc = self.docs.get(uri)
-        if doc is None or doc.latest is None or not doc.settled.is_set():
+        if doc is None:
             return False
         try:
-            return self.server.workspace.get_text_document(uri).source == doc.latest.text
+            source = self.server.workspace.get_text_document(uri).source
         except Exception:  # noqa: BLE001 - unknown document: analyse it
             return False
+        if doc.running is not None and doc.running == (doc.generation, source):
+            return True
+        return doc.latest is not None and doc.settled.is_set() and doc.latest.text == source
 
     def schedule(self, uri: str, delay: float = 0.0) -> None:
         """Analyse `uri` after `delay` seconds, superseding anything scheduled before."""
@@ -204,24 +212,33 @@ class DocumentStore:
             except Exception:
                 report_exception(server, f"reading {doc.uri}")
                 return
-            progress = self._progress_for(doc)
-            server.begin_busy()
-            worker = None
+            doc.running = (generation, text)
             try:
-                async with server.progress("Weight Match", progress) if progress else _nothing():
-                    result, deps, stats, worker = await server.run_in_pool(self._job, doc.path, text)
-            except Exception as e:
-                report_exception(server, f"analysing {doc.path}")
-                result, deps, stats = _failed(doc.path, f"analysis failed: {e!r}"), set(), {}
+                await self._analyse(doc, generation, text, version)
             finally:
-                server.end_busy(worker)
-            if generation != doc.generation or doc.closed:
-                return
-            for error in getattr(result, "errors", None) or []:
-                server.log("warning", f"{os.path.basename(doc.path)}: {error}")
-            doc.latest = Analysis(doc.uri, doc.path, version, text, result, deps, stats)
-            doc.settled.set()
-            self._notify(doc.uri, doc.latest)
+                doc.running = None
+
+    async def _analyse(self, doc: _Doc, generation: int, text: str, version: int | None) -> None:
+        """Under the document's lock: analyse `text`, keep and publish it if still current."""
+        server = self.server
+        self.analyses += 1
+        server.begin_busy()
+        worker = None
+        try:
+            job = server.run_in_pool(self._job, doc.path, text)
+            result, deps, stats, worker = await self._with_progress(doc, job)
+        except Exception as e:
+            report_exception(server, f"analysing {doc.path}")
+            result, deps, stats = _failed(doc.path, f"analysis failed: {e!r}"), set(), {}
+        finally:
+            server.end_busy(worker)
+        if generation != doc.generation or doc.closed:
+            return
+        for error in getattr(result, "errors", None) or []:
+            server.log("warning", f"{os.path.basename(doc.path)}: {error}")
+        doc.latest = Analysis(doc.uri, doc.path, version, text, result, deps, stats)
+        doc.settled.set()
+        self._notify(doc.uri, doc.latest)
 
     def _job(self, path: str, text: str):
         """In the pool: hand the buffer to the engine and analyse it."""
@@ -239,12 +256,40 @@ class DocumentStore:
             worker = None
         return result, deps, _stats(deps), worker
 
-    def _progress_for(self, doc: _Doc) -> str | None:
-        """Progress shown around an analysis: the worker's start (torch import), or a
-        large checkpoint that changed since the last analysis read it."""
-        server = self.server
-        if server.execute_enabled(doc.path) and server.worker.get("worker") in ("off", "starting"):
-            return "Starting the model worker (importing torch)…"
+    async def _with_progress(self, doc: _Doc, job: asyncio.Future):
+        """`job`'s result, with work-done progress around it when it is slow for a known
+        reason: a large checkpoint changed since the last analysis read it (known up
+        front), or the model worker starting (torch's import). The engine starts the
+        worker only for a model static inference cannot answer, so that progress begins
+        once the worker exists, not for every analysis while it is off."""
+        message = self._checkpoint_progress(doc)
+        if message is None and self.server.execute_enabled(doc.path):
+            state = await asyncio.to_thread(self._worker_state, doc.path)
+            if state == "starting":
+                message = WORKER_STARTING
+            while state == "off" and not job.done():
+                await asyncio.wait({job}, timeout=WORKER_POLL)
+                state = await asyncio.to_thread(self._worker_state, doc.path)
+                if state not in ("off", None) and not job.done():
+                    message = WORKER_STARTING
+        if message is None or job.done():
+            return await job
+        async with self.server.progress("Weight Match", message):
+            return await job
+
+    def _worker_state(self, path: str) -> str | None:
+        """The model worker of `path`'s project: "off" until the engine first needs it.
+        Off the event loop: the engine may hold its locks during an analysis."""
+        project = self.server.projects.get(self.server.root_for(path))
+        if project is None:
+            return "off"
+        try:
+            return project.worker_status().get("worker")
+        except Exception:  # noqa: BLE001 - no progress then
+            return None
+
+    def _checkpoint_progress(self, doc: _Doc) -> str | None:
+        """A large checkpoint that changed since the last analysis read it."""
         if doc.latest is not None:
             for path, seen in doc.latest.stats.items():
                 if not path.endswith(CHECKPOINT_SUFFIXES):
@@ -292,11 +337,3 @@ def _failed(path: str, message: str):
     from weightmatch.project import FileAnalysis
 
     return FileAnalysis(path=path, reports=[], findings=[], errors=[message])
-
-
-class _nothing:
-    async def __aenter__(self):
-        return None
-
-    async def __aexit__(self, *exc):
-        return False

@@ -214,7 +214,7 @@ class WeightMatchServer(LanguageServer):
         self.send_status()
 
     def send_status(self) -> None:
-        """`weightmatch/status`, only when something in it changed."""
+        """`weightmatch/status`, only when something in it changed (also answered as a request)."""
         worker = self.worker.get("worker", "off")
         if not self.ready:
             state = "starting"
@@ -304,6 +304,13 @@ def _setup_lifecycle(server: WeightMatchServer) -> None:
                 report_exception(ls, "initialized hook")
         ls.ready = True
         ls.send_status()
+
+    @server.feature(STATUS)
+    @isolated(dict)
+    def on_status(ls: WeightMatchServer, params: Any) -> dict[str, Any]:
+        """`weightmatch/status` asked as a request: the last status sent, and how many
+        analyses ran so far (for tests and debugging; clients get the notification)."""
+        return {**(ls._last_status or {}), "analyses": ls.documents.analyses if ls.documents else 0}
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     @isolated()

@@ -124,8 +124,14 @@ def setup(server: "WeightMatchServer") -> None:
     @isolated()
     def did_save(ls: "WeightMatchServer", params: types.DidSaveTextDocumentParams) -> None:
         uri = params.text_document.uri
-        if store.is_current(uri):
-            return  # nothing changed since the last analysis (a save right after its change)
+        if store.covers(uri):
+            # The saved text is the last analysis's, or the running one's (a save right
+            # behind its change): that analysis answers for it. Files changed on disk
+            # still come through didChangeWatchedFiles / polling.
+            ls.log("debug", f"Saved {uri}: its text is already analysed or being analysed")
+            return
+        # Otherwise analyse now; an analysis still pending (debounced, or waiting for the
+        # running one) has not read the text yet and is superseded, not repeated.
         store.schedule(uri)
         if (path := path_of(uri)) is not None:
             for other in store.dependents(path):
