@@ -1,7 +1,8 @@
 """torch.save's zip format (PyTorch >= 1.6) and TorchScript archives.
 
-Only the central directory (read from the end of the file by `zipfile`) and the
-`data.pkl` record are read; the `data/<key>` records holding tensor bytes never are.
+Only the central directory (read from the end of the file) and the `data.pkl` record are
+read; the `data/<key>` records holding tensor bytes never are. `zip_directory` finds
+data.pkl in the layout torch writes; every other archive goes through `zipfile`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from .errors import unreadable
 from .files import MAX_PICKLE_BYTES
 from .pickle_scan import PickleInvalid, PickleTruncated, scan_pickle
 from .unpickler import MAX_DEPTH, _Stub, _Tensor, to_engine, unpickle
+from .zip_directory import read_data_pkl
 
 TORCHSCRIPT_REASON = "TorchScript archive (torch.load(weights_only=True) refuses it; use torch.jit.load)"
 
@@ -49,6 +51,22 @@ def read_member(zf: zipfile.ZipFile, name: str, path: str) -> bytes:
 
 
 def read_zip(f: BinaryIO, path: str, size: int) -> Checkpoint:
+    data = read_data_pkl(f, path, size, MAX_PICKLE_BYTES)
+    if data is None:
+        data, torchscript = _read_with_zipfile(f, path)
+    else:
+        torchscript = False  # read_data_pkl leaves anything that may be TorchScript to zipfile
+    raw, unsafe = load_pickle(data, path, "data.pkl")
+    if torchscript:
+        obj = torchscript_state(raw)
+        return Checkpoint(path=path, format="torchscript", size=size, obj=obj,
+                          unsafe_globals=[TORCHSCRIPT_REASON], torchscript=True)
+    return Checkpoint(path=path, format="torch-zip", size=size, obj=to_engine(raw),
+                      unsafe_globals=sorted(unsafe))
+
+
+def _read_with_zipfile(f: BinaryIO, path: str) -> tuple[bytes, bool]:
+    f.seek(0)
     try:
         zf = zipfile.ZipFile(f)
     except zipfile.BadZipFile as e:
@@ -66,14 +84,7 @@ def read_zip(f: BinaryIO, path: str, size: int) -> Checkpoint:
             if not candidates:
                 raise unreadable(path, "a zip archive without data.pkl, so not written by torch.save")
             pickle_name = candidates[0]
-        data = read_member(zf, pickle_name, path)
-    raw, unsafe = load_pickle(data, path, "data.pkl")
-    if torchscript:
-        obj = torchscript_state(raw)
-        return Checkpoint(path=path, format="torchscript", size=size, obj=obj,
-                          unsafe_globals=[TORCHSCRIPT_REASON], torchscript=True)
-    return Checkpoint(path=path, format="torch-zip", size=size, obj=to_engine(raw),
-                      unsafe_globals=sorted(unsafe))
+        return read_member(zf, pickle_name, path), torchscript
 
 
 def torchscript_state(raw: Any) -> Any:

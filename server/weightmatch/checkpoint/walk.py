@@ -46,6 +46,34 @@ def tensor_entries(obj: Any) -> list[tuple[str, TensorInfo]]:
     return [(text, value) for text, _, value in _walk(obj) if isinstance(value, TensorInfo)]
 
 
+def count_tensors(obj: Any) -> int:
+    """`len(tensor_entries(obj))` without building the paths (same walk, same limits)."""
+    visits = 0
+    on_path: set[int] = set()
+    containers = (dict, list, tuple)
+
+    def visit(value: Any, depth: int) -> int:
+        nonlocal visits
+        if depth >= MAX_DEPTH or id(value) in on_path:
+            return 0
+        visits += 1
+        if visits > MAX_VISITS:
+            return 0
+        on_path.add(id(value))
+        count = 0
+        for child in (value.values() if isinstance(value, dict) else value):
+            if isinstance(child, TensorInfo):
+                count += 1
+            elif isinstance(child, containers):
+                count += visit(child, depth + 1)
+        on_path.discard(id(value))
+        return count
+
+    if isinstance(obj, TensorInfo):
+        return 1
+    return visit(obj, 0) if isinstance(obj, containers) else 0
+
+
 def is_state_dict(value: Any) -> bool:
     """A mapping whose values are (almost all) tensors: at most one in ten may be something else
     (a module's `_extra_state`), and an empty one counts only if it was a real `state_dict()`."""
