@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pytest
 from lsprotocol import types
 
-from lsp_helpers import Doc, codes, lsp_client_fixture, make_checkpoint, write
+from lsp_helpers import Doc, codes, lsp_client_fixture, make_checkpoint, server_status, wait_for_published, write
 from lsp_scenarios import net_script, save_net
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -56,4 +59,37 @@ async def test_execute_model_code_off_without_restart(client, folder):
     await doc.diagnostics(mismatch_how("static"))
     assert client.statuses and all(s.state in ("starting", "ready", "busy", "error") for s in client.statuses)
     assert client.statuses[-1].state == "ready"
+    doc.close()
+
+
+async def _logged(client, needle: str, since: int) -> None:
+    async def wait() -> None:
+        while not any(needle in m.message for m in client.log_messages[since:]):
+            await asyncio.sleep(0.02)
+
+    await asyncio.wait_for(wait(), 60)
+
+
+async def test_settings_that_did_not_change_re_analyse_nothing(client, folder):
+    # (a file opened while the server starts would otherwise be analysed again when the
+    # client's first answer brings the very settings it was analysed with)
+    make_checkpoint(folder, save_net(out=3))
+    client.set_configuration({"logLevel": "debug"}, section="weightmatch")
+    since = len(client.log_messages)
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
+    await _logged(client, "Settings applied", since)
+    doc = Doc(client, write(folder, "main.py", net_script(out=4))).open()
+    await doc.diagnostics(lambda ds: "size-mismatch" in codes(ds))
+    before = (await server_status(client))["analyses"]
+
+    since = len(client.log_messages)
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
+    await _logged(client, "Settings unchanged", since)
+    assert (await server_status(client))["analyses"] == before
+
+    client.set_configuration({"logLevel": "debug", "workerTimeoutSeconds": 45}, section="weightmatch")
+    asked = time.monotonic()
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
+    await wait_for_published(client, doc.uri, lambda p: p.at > asked)
+    assert (await server_status(client))["analyses"] == before + 1
     doc.close()

@@ -159,6 +159,7 @@ class WeightMatchServer(LanguageServer):
         """Pull `weightmatch` settings (global and per folder) and apply them without a restart."""
         roots = self.folder_roots()
         caps = self.client_capabilities.workspace
+        before = (self.settings, [self.settings_for(root) for root in roots])
         problems: list[str] = []
         folder_settings: dict[str, ClientSettings] = {}
         if caps is not None and caps.configuration:
@@ -183,6 +184,11 @@ class WeightMatchServer(LanguageServer):
         self.folder_settings = folder_settings
         for problem in dict.fromkeys(problems):
             self.log("warning", problem)
+        if (self.settings, [self.settings_for(root) for root in roots]) == before:
+            # e.g. the first pull answering with the defaults a file opened meanwhile was analysed with
+            self.log("debug", "Settings unchanged: nothing to re-analyse")
+            self.send_status()
+            return
 
         changed = []
         for root, project in list(self.projects.items()):
