@@ -121,13 +121,10 @@ class FileAnalyzer:
         if ckpt.format != "sharded":
             return ("wrong-loader", "{path} is not the index of a sharded checkpoint")
         each = replace(loaded, over_shards=False)
-        for shard in ckpt.shards:
-            try:
-                why = _load_fails(each, self.checkpoints.get(shard))
-            except CheckpointError:
-                continue  # the index reader read it; a change since shows at the next analysis
+        for shard in ckpt.shard_headers:
+            why = _load_fails(each, shard)
             if why is not None:
-                name = os.path.basename(shard)
+                name = os.path.basename(shard.path)
                 return why[0], "{path}, shard " + name + ": " + why[1].replace("{path}", name)
         return None
 

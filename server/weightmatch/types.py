@@ -90,6 +90,9 @@ class Checkpoint:
     # For a TorchScript archive: it must be loaded with torch.jit.load, not torch.load.
     torchscript: bool = False
     shards: list[str] = field(default_factory=list)
+    # For a sharded index: each shard as read, without its tensors (obj None): what loading that
+    # one file would do (format, refused globals), without keeping its keys twice.
+    shard_headers: list["Checkpoint"] = field(default_factory=list)
 
 
 @dataclass

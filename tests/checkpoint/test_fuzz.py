@@ -43,7 +43,6 @@ def _seed(kind: str, folder) -> tuple[bytes, list[tuple[int, int]], str]:
         data = path.read_bytes()
         with zipfile.ZipFile(path) as zf:
             info = zf.getinfo("seed/data.pkl")
-            cd_start = data.rfind(b"PK\x01\x02", 0, len(data))
             first_cd = data.find(b"PK\x01\x02")
         pkl_start = info.header_offset
         return data, [(pkl_start, pkl_start + 100 + info.compress_size), (first_cd, len(data))], "seed.pt"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 
 from cli_helpers import check_json, run_cli, run_python, write
 

@@ -21,8 +21,6 @@ import asyncio
 import concurrent.futures
 import random
 import time
-from collections import defaultdict
-from pathlib import Path
 
 import pytest
 import pytest_lsp

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from typing import BinaryIO, Callable
 
 from ..types import Checkpoint, StateDict
@@ -44,5 +45,6 @@ def read_index(f: BinaryIO, path: str, size: int, read_one: Callable[[str], Chec
         for key, value in shard.obj.items():
             out.setdefault(key, value)
     unsafe = sorted({g for shard in shards.values() for g in shard.unsafe_globals})
+    headers = [replace(s, obj=None, tensor_count=0) for s in shards.values()]
     return Checkpoint(path=path, format="sharded", size=sum(s.size for s in shards.values()), obj=out,
-                      unsafe_globals=unsafe, shards=[s.path for s in shards.values()])
+                      unsafe_globals=unsafe, shards=[s.path for s in shards.values()], shard_headers=headers)
