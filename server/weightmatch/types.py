@@ -248,10 +248,15 @@ class Recipe:
     steps: list[str] = field(default_factory=list)  # "model.fc = nn.Linear(model.fc.in_features, 2)"
 
     def cache_key(self) -> str:
+        return self.key_with(self.source)
+
+    def key_with(self, source: str, tag: str = "") -> str:
+        """A key over the recipe's fields with `source` standing for its text (e.g. a digest of
+        its AST without positions, for caches that outlive edits which cannot change a model)."""
         import hashlib
 
-        h = hashlib.sha256()
-        for part in (self.file, self.root, self.var, self.constructor, *self.steps, self.source):
+        h = hashlib.sha256(tag.encode() + b"\0" if tag else b"")
+        for part in (self.file, self.root, self.var, self.constructor, *self.steps, source):
             h.update(part.encode("utf-8", "surrogatepass"))
             h.update(b"\0")
         return h.hexdigest()

@@ -94,8 +94,4 @@ class StaticCache:
                 self._put(self._dumps, source_key, dumped)
         if not dumped:
             return None
-        h = hashlib.sha256(b"shape\0")
-        for part in (recipe.file, recipe.root, recipe.var, recipe.constructor, *recipe.steps, dumped):
-            h.update(part.encode("utf-8", "surrogatepass"))
-            h.update(b"\0")
-        return h.hexdigest()
+        return recipe.key_with(dumped, tag="shape")

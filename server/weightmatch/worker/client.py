@@ -189,11 +189,7 @@ class WorkerClient:
                 self._definitions[source_key] = dumped
         if not dumped:
             return None
-        h = hashlib.sha256(b"definitions\0")
-        for part in (recipe.file, recipe.root, recipe.var, recipe.constructor, *recipe.steps, dumped):
-            h.update(part.encode("utf-8", "surrogatepass"))
-            h.update(b"\0")
-        return "defs:" + h.hexdigest()
+        return "defs:" + recipe.key_with(dumped, tag="definitions")
 
     def _cached(self, key: str) -> ExpectedState | None:
         with self._cache_lock:
