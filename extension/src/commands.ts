@@ -41,8 +41,10 @@ export async function selectInterpreter(environments: EnvironmentProvider | unde
 }
 
 /** Opens a checkpoint in the viewer: the one given (explorer menu), the active one, or one picked. */
-export async function showCheckpoint(uri?: vscode.Uri): Promise<void> {
-  let target = uri instanceof vscode.Uri ? uri : activeCheckpoint();
+export async function showCheckpoint(uri?: vscode.Uri | string): Promise<void> {
+  // A string: the server's code lens passes the checkpoint's URI as JSON.
+  const given = typeof uri === "string" ? vscode.Uri.parse(uri) : uri;
+  let target = given instanceof vscode.Uri ? given : activeCheckpoint();
   if (!target) {
     const picked = await vscode.window.showOpenDialog({
       canSelectMany: false,

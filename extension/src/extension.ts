@@ -26,7 +26,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   context.subscriptions.push(
     vscode.commands.registerCommand("weightmatch.restartServer", () => server.refresh(true)),
     vscode.commands.registerCommand("weightmatch.showOutput", () => logger.show()),
-    vscode.commands.registerCommand("weightmatch.showCheckpoint", (uri?: vscode.Uri) => showCheckpoint(uri)),
+    vscode.commands.registerCommand("weightmatch.showCheckpoint", (uri?: vscode.Uri | string) => showCheckpoint(uri)),
     vscode.commands.registerCommand("weightmatch.selectInterpreter", () => selectInterpreter(environments)),
     CheckpointViewerProvider.register(
       context,

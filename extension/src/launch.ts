@@ -74,3 +74,11 @@ export function launchEnv(spec: LaunchSpec, base: NodeJS.ProcessEnv): NodeJS.Pro
     PYTHONIOENCODING: "utf-8",
   };
 }
+
+/** Commands the extension runs itself; the server may put them on code lenses. */
+export const CLIENT_COMMANDS = ["weightmatch.showCheckpoint"];
+
+/** The server's initializationOptions: workspace trust, and which commands this client runs. */
+export function initializationOptions(trusted: boolean): { trusted: boolean; clientCommands: string[] } {
+  return { trusted, clientCommands: [...CLIENT_COMMANDS] };
+}

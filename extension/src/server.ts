@@ -12,7 +12,9 @@ import {
   ServerOptions,
   State,
 } from "vscode-languageclient/node";
-import { buildLaunchSpec, chooseLibraryPath, debugLibraryPath, LaunchSpec, launchEnv, libraryLayout, sameLaunch } from "./launch";
+import {
+  buildLaunchSpec, chooseLibraryPath, debugLibraryPath, initializationOptions, LaunchSpec, launchEnv, libraryLayout, sameLaunch,
+} from "./launch";
 import type { Logger } from "./logger";
 import { probeInterpreter } from "./probe";
 import { EnvironmentProvider, resolveInterpreter } from "./python";
@@ -173,7 +175,7 @@ export class ServerManager implements vscode.Disposable {
       documentSelector: PYTHON_SELECTOR,
       outputChannel: this.logger.channel,
       revealOutputChannelOn: RevealOutputChannelOn.Never,
-      initializationOptions: { trusted },
+      initializationOptions: initializationOptions(trusted),
       synchronize: { configurationSection: SECTION, fileEvents: watcher },
       errorHandler: {
         error: (): ErrorHandlerResult => ({ action: ErrorAction.Continue }),

@@ -2,7 +2,10 @@ import "./vscodeMock";
 import * as assert from "node:assert/strict";
 import * as path from "node:path";
 import { describe, test } from "node:test";
-import { buildLaunchSpec, chooseLibraryPath, debugLibraryPath, launchEnv, libraryLayout, sameLaunch } from "../../extension/src/launch";
+import { manifest } from "./vscodeMock";
+import {
+  buildLaunchSpec, chooseLibraryPath, debugLibraryPath, initializationOptions, launchEnv, libraryLayout, sameLaunch,
+} from "../../extension/src/launch";
 
 const layout = libraryLayout("/ext");
 const both = (p: string) => p === "/ext/extension/bundled/libs/weightmatch" || p === "/ext/server/weightmatch";
@@ -60,5 +63,15 @@ describe("debug runs", () => {
     assert.deepEqual(debugLibraryPath({ WEIGHTMATCH_DEBUG_PORT: "5678" }, "/exts/debugpy"), ["/exts/debugpy/bundled/libs"]);
     assert.deepEqual(debugLibraryPath({}, "/exts/debugpy"), []);
     assert.deepEqual(debugLibraryPath({ WEIGHTMATCH_DEBUG_PORT: "5678" }, undefined), []);
+  });
+});
+
+describe("initializationOptions", () => {
+  test("say whether the workspace is trusted and which contributed commands the client runs", () => {
+    const options = initializationOptions(false);
+    assert.equal(options.trusted, false);
+    assert.deepEqual(options.clientCommands, ["weightmatch.showCheckpoint"]);
+    const contributed = (manifest.contributes.commands as { command: string }[]).map((c) => c.command);
+    for (const command of options.clientCommands) assert.ok(contributed.includes(command), command);
   });
 });

@@ -140,10 +140,11 @@ async def wait_for_status(client: LanguageClient, since: int, predicate: Callabl
 
 
 async def start_session(client: LanguageClient, client_name: str | types.ClientCapabilities, root: Path, *,
-                        trusted: bool | None = True, settings: dict[str, Any] | None = None) -> types.InitializeResult:
+                        trusted: bool | None = True, settings: dict[str, Any] | None = None,
+                        options: dict[str, Any] | None = None) -> types.InitializeResult:
     caps = capabilities(client_name) if isinstance(client_name, str) else client_name
     client.set_configuration(settings or {}, section="weightmatch")
-    options = {} if trusted is None else {"trusted": trusted}
+    options = {**({} if trusted is None else {"trusted": trusted}), **(options or {})}
     return await client.initialize_session(
         types.InitializeParams(
             capabilities=caps,

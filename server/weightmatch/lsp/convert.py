@@ -129,10 +129,11 @@ class Converter:
         )
 
     # -- code lens and hover ---------------------------------------------------
-    def code_lens(self, call: Span, title: str) -> types.CodeLens:
+    def code_lens(self, call: Span, title: str, command: str = "", arguments: list | None = None) -> types.CodeLens:
         start = self.position(call.path, call.line, call.column)
         # An empty command id makes a label that does nothing when clicked.
-        return types.CodeLens(range=types.Range(start=start, end=start), command=types.Command(title=title, command=""))
+        return types.CodeLens(range=types.Range(start=start, end=start),
+                              command=types.Command(title=title, command=command, arguments=arguments))
 
     def hover(self, markdown: str, span: Span | None) -> types.Hover:
         return types.Hover(

@@ -57,6 +57,7 @@ class WeightMatchServer(LanguageServer):
         self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="weightmatch")
         self.loop: asyncio.AbstractEventLoop | None = None
         self.trusted = True
+        self.client_commands: set[str] = set()
         self.settings = ClientSettings()  # the global scope: log level
         self.folder_settings: dict[str, ClientSettings] = {}
         self.projects: dict[str, Any] = {}  # folder path -> weightmatch.project.Project
@@ -295,6 +296,9 @@ def _setup_lifecycle(server: WeightMatchServer) -> None:
             # Absent means the client has no notion of trust (Neovim): the
             # executeModelCode setting alone decides.
             ls.trusted = options["trusted"]
+        if isinstance(options, dict) and isinstance(options.get("clientCommands"), list):
+            # Commands the client runs itself (VS Code: the checkpoint viewer); others get labels.
+            ls.client_commands = {c for c in options["clientCommands"] if isinstance(c, str)}
 
     @server.feature(types.INITIALIZED)
     @isolated()

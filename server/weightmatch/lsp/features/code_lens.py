@@ -12,11 +12,13 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 from weightmatch.lsp.isolation import isolated
+from weightmatch.lsp.convert import uri_for
 from weightmatch.types import LoadReport
 
 if TYPE_CHECKING:
     from weightmatch.lsp.server import WeightMatchServer
 
+SHOW_CHECKPOINT = "weightmatch.showCheckpoint"
 # How long a lens request waits for the analysis of the current text before it
 # answers from the previous one (a refresh follows when the analysis lands).
 SETTLE_TIMEOUT = 60.0
@@ -88,11 +90,18 @@ def setup(server: "WeightMatchServer") -> None:
             return []
         lines = analysis.lines
         convert = ls.converter(lambda p: lines if p == analysis.path else ls.lines_for(p))
-        return [
-            convert.code_lens(report.call, lens_title(report))
-            for report in analysis.result.reports
-            if report.call.path == analysis.path
-        ]
+        viewer = SHOW_CHECKPOINT in ls.client_commands
+        lenses = []
+        for report in analysis.result.reports:
+            if report.call.path != analysis.path:
+                continue
+            if viewer and report.checkpoint is not None:
+                # clicking the verdict opens the checkpoint it was reached on, in the viewer
+                lenses.append(convert.code_lens(report.call, lens_title(report), SHOW_CHECKPOINT,
+                                                [uri_for(report.checkpoint.path)]))
+            else:
+                lenses.append(convert.code_lens(report.call, lens_title(report)))
+        return lenses
 
     def refresh(uri: str, analysis) -> None:
         ws = server.client_capabilities.workspace
