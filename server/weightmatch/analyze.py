@@ -201,7 +201,7 @@ class FileAnalyzer:
         model = receiver if isinstance(receiver, ModelVal) else receiver.model
         ctx = _Ctx(self, deps)
         try:
-            expected = self.builder.expected(receiver)
+            expected = self.builder.expected(receiver, deps)
         except ModelUnresolved as exc:
             return unresolved("unresolved-model", f"Cannot build the model `{pf.segment(model.call)}`: {exc}")
         how = expected.how
@@ -284,7 +284,7 @@ class _Ctx:
 
     def expected(self, model):
         try:
-            return self.analyzer.builder.expected(model)
+            return self.analyzer.builder.expected(model, self.deps)
         except ModelUnresolved as exc:
             raise Unresolvable(str(exc)) from None
 

@@ -79,8 +79,9 @@ def subtree(expected: ExpectedState, path: list[str]) -> ExpectedState:
 
 class ModelBuilder:
     def __init__(self, root: str, execute: bool, worker_factory: Callable[[], object] | None, log: Log,
-                 static_first: bool = True):
+                 static_first: bool = True, buffers: Callable[[str], str | None] | None = None):
         self.root = root
+        self.buffers = buffers  # unsaved editor text of workspace files: static inference reads it
         self.execute = execute
         self.static_first = static_first
         self._worker_factory = worker_factory
@@ -102,19 +103,21 @@ class ModelBuilder:
                 self._worker.close()
                 self._worker = None
 
-    def expected(self, model) -> ExpectedState:
-        """The expected state of a model reference: At(ModelVal | ModelAttr), or a model itself."""
+    def expected(self, model, deps: set[str] | None = None) -> ExpectedState:
+        """The expected state of a model reference: At(ModelVal | ModelAttr), or a model itself.
+        `deps` receives the workspace files static inference read for it (an edit to one of
+        them, saved or not, changes the answer)."""
         if isinstance(model, At):
             model = model.model_as_of()
         if isinstance(model, ModelAttr):
-            base = self.expected(model.model)
+            base = self.expected(model.model, deps)
             return subtree(base, model.path)
-        return self._build(model)
+        return self._build(model, deps)
 
-    def _build(self, model: ModelVal) -> ExpectedState:
+    def _build(self, model: ModelVal, deps: set[str] | None = None) -> ExpectedState:
         if self.static_first:
             try:
-                return self._static(model, exact=False)
+                return self._static(model, exact=False, deps=deps)
             except ModelUnresolved:
                 pass  # the worker's turn
         worker_error: str | None = None
@@ -130,7 +133,7 @@ class ModelBuilder:
                 if exc.kind in ("unresolved",):
                     raise ModelUnresolved(worker_error) from None
         try:
-            state = self._static(model)  # (again, if it failed above: for a message naming today's lines)
+            state = self._static(model, deps=deps)  # (again, if it failed above: for a message naming today's lines)
         except ModelUnresolved as exc:
             if worker_error:
                 raise ModelUnresolved(worker_error) from None
@@ -141,20 +144,25 @@ class ModelBuilder:
             state = replace(state, notes=[*state.notes, f"the worker failed ({worker_error}); inferred statically"])
         return state
 
-    def _static(self, model: ModelVal, exact: bool = True) -> ExpectedState:
+    def _static(self, model: ModelVal, exact: bool = True, deps: set[str] | None = None) -> ExpectedState:
         """Static inference, cached (static/cache.py). exact=False accepts a cached failure
         whose message may name an old line: enough to know the worker is needed."""
         from weightmatch.static import StaticUnsupported, build_static
 
         recipe = recipe_for(model, self.root, static=True)
-        cached = self._static_cache.lookup(recipe, exact=exact)
-        if cached is None:
-            deps: dict = {}
+        hit = self._static_cache.lookup(recipe, exact=exact, buffers=self.buffers)
+        if hit is None:
+            read: dict = {}
             try:
-                cached = build_static(recipe, deps)
+                result = build_static(recipe, read, self.buffers)
             except StaticUnsupported as exc:
-                cached = exc
-            self._static_cache.store(recipe, cached, deps)
+                result = exc
+            self._static_cache.store(recipe, result, read)
+        else:
+            result, read = hit
+        if deps is not None:
+            deps.update(path for path, fingerprint in read.items() if fingerprint is not None)
+        cached = result
         if isinstance(cached, StaticUnsupported):
             raise ModelUnresolved(str(cached))
         state = cached

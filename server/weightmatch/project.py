@@ -37,8 +37,12 @@ def _no_log(level: str, message: str) -> None:
 
 
 class Project:
-    def __init__(self, root: str, settings: Settings | None = None, log: Log | None = None):
+    def __init__(self, root: str, settings: Settings | None = None, log: Log | None = None,
+                 buffers: Callable[[str], str | None] | None = None):
+        """buffers: the editor's live text of an open file (None: not open), for files the
+        analysis reads besides the one analysed; `set_document` texts are used otherwise."""
         self.root = os.path.abspath(root)
+        self._buffers = buffers
         self.settings = settings or Settings()
         self.log = log or _no_log
         self.checkpoints = CheckpointCache()
@@ -59,7 +63,8 @@ class Project:
             client.start()
             return client
 
-        return ModelBuilder(self.root, s.execute, factory, self.log, static_first=s.static_first)
+        return ModelBuilder(self.root, s.execute, factory, self.log, static_first=s.static_first,
+                            buffers=self._buffer_text)
 
     def _make_analyzer(self) -> FileAnalyzer:
         return FileAnalyzer(self.root, list(self.settings.search_paths), self.checkpoints, self._builder,
@@ -86,6 +91,16 @@ class Project:
     def close_document(self, path: str) -> None:
         with self._lock:
             self._documents.pop(os.path.abspath(path), None)
+
+    def _buffer_text(self, path: str) -> str | None:
+        """The editor's unsaved text of `path`, None when it is not open."""
+        path = os.path.abspath(path)
+        if self._buffers is not None:
+            text = self._buffers(path)
+            if text is not None:
+                return text
+        with self._lock:
+            return self._documents.get(path)
 
     def _read_text(self, path: str) -> str | None:
         path = os.path.abspath(path)

@@ -105,3 +105,23 @@ def test_a_wrapped_model_and_the_same_model_unwrapped_keep_their_own_answers(fre
     assert [(f.code, f.load_call.line + 1) for f in result.findings] == [("prefix-mismatch", 13)]
     run = case.run()
     assert run.returncode != 0 and 'Missing key(s) in state_dict: "module.fc1.weight"' in run.stderr
+
+
+def test_an_unsaved_edit_to_an_imported_model_file_is_seen(fresh, case):
+    # The editor's buffer of models.py (not yet saved) is what static inference reads.
+    models = case.write("models.py", NET.format(layer="nn.Linear(10, hidden)", args="", setup="")
+                        .split("if __name__")[0])
+    main = case.write("main.py", "import torch\nfrom models import Net\n\nmodel = Net()\n"
+                                 "model.load_state_dict(torch.load('net.pth'))\n")
+    case.torch("import torch\nfrom models import Net\ntorch.save(Net().state_dict(), 'net.pth')\n")
+    assert codes(fresh.analyze(str(main))) == []
+    edited = models.read_text().replace("nn.Linear(10, hidden)", "nn.Linear(12, hidden)")
+    fresh.set_document(str(models), edited)
+    result = fresh.analyze(str(main))
+    assert codes(result) == [("size-mismatch", "error", 7)]
+    assert result.findings[0].span.path == str(models) and result.findings[0].how == "static"
+    fresh.close_document(str(models))  # closed without saving: the disk's text again
+    assert codes(fresh.analyze(str(main))) == []
+    models.write_text(edited)  # saved: PyTorch agrees with what the buffer showed
+    run = case.run()
+    assert run.returncode != 0 and "size mismatch for fc1.weight" in run.stderr

@@ -87,6 +87,17 @@ class DocumentStore:
             pass
         return doc.latest
 
+    def open_text(self, path: str) -> str | None:
+        """The editor's current text of an open document (any thread), None if not open."""
+        path = os.path.normpath(path)
+        for doc in list(self.docs.values()):
+            if doc.path == path and not doc.closed:
+                try:
+                    return self.server.workspace.get_text_document(doc.uri).source
+                except Exception:
+                    return None
+        return None
+
     def open_lines(self, path: str) -> list[str] | None:
         for doc in self.docs.values():
             if doc.path == path:

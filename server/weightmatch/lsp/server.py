@@ -131,7 +131,9 @@ class WeightMatchServer(LanguageServer):
             project = self.projects.get(root)
             if project is None:
                 settings = self.settings_for(root).engine_settings(root, self.trusted)
-                project = Project(root, settings, log=self.log)
+                # imported files that are open in the editor are read as typed, not as saved
+                project = Project(root, settings, log=self.log,
+                                  buffers=lambda p: self.documents.open_text(p) if self.documents else None)
                 self.projects[root] = project
                 self.log("info", f"Project for {root} (execute model code: {settings.execute})")
             return project

@@ -13,11 +13,12 @@ from .values import Module, StaticUnsupported, Unknown
 NOTE = "inferred from the source without running it"
 
 
-def build_static(recipe: Recipe, deps: dict[str, tuple[int, int] | None] | None = None) -> ExpectedState:
+def build_static(recipe: Recipe, deps: dict | None = None, buffers: sources.Buffers | None = None) -> ExpectedState:
     """`deps`, when given, receives the fingerprint of every workspace file the answer read
-    or looked for (see StaticCache), whether it succeeds or raises."""
+    or looked for (see StaticCache), whether it succeeds or raises. `buffers`: the editor's
+    unsaved text of a workspace file, or None to read it from disk."""
     try:
-        return _build(recipe, deps)
+        return _build(recipe, deps, buffers)
     except StaticUnsupported:
         raise
     except (_Return, _Break, _Continue):
@@ -28,9 +29,9 @@ def build_static(recipe: Recipe, deps: dict[str, tuple[int, int] | None] | None 
         raise StaticUnsupported(f"syntax error: {e.msg} (line {e.lineno})") from None
 
 
-def _build(recipe: Recipe, deps: dict | None) -> ExpectedState:
+def _build(recipe: Recipe, deps: dict | None, buffers: sources.Buffers | None) -> ExpectedState:
     script = sources.parse(recipe.file, recipe.source, "__main__")
-    interp = Interp(recipe.root, deps)
+    interp = Interp(recipe.root, deps, buffers)
     ctor = _snippet(script, recipe.constructor)
     frame = Frame(ctor, is_module=True)
     model = interp.eval(ctor.tree.body[0].value, frame)

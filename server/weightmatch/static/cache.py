@@ -26,7 +26,7 @@ from ..types import ExpectedState, Recipe
 from . import sources
 from .values import StaticUnsupported
 
-Deps = dict[str, "tuple[int, int] | None"]
+Deps = dict[str, "tuple | None"]
 
 
 @dataclass
@@ -34,8 +34,8 @@ class _Entry:
     result: ExpectedState | StaticUnsupported
     deps: Deps
 
-    def fresh(self) -> bool:
-        return all(sources.fingerprint(path) == fp for path, fp in self.deps.items())
+    def fresh(self, buffers: sources.Buffers | None) -> bool:
+        return all(sources.fingerprint(path, buffers) == fp for path, fp in self.deps.items())
 
 
 class StaticCache:
@@ -46,8 +46,10 @@ class StaticCache:
         self._dumps: OrderedDict[str, str] = OrderedDict()  # source hash -> AST dump hash
         self._lock = threading.Lock()
 
-    def lookup(self, recipe: Recipe, exact: bool = False) -> ExpectedState | StaticUnsupported | None:
-        """The cached answer or failure, or None. exact: only failures with exact messages."""
+    def lookup(self, recipe: Recipe, exact: bool = False, buffers: sources.Buffers | None = None
+               ) -> tuple[ExpectedState | StaticUnsupported, Deps] | None:
+        """The cached answer or failure and the files it read, or None. exact: only failures
+        with exact messages. buffers: the editor's unsaved texts, which fingerprints are checked against."""
         keys = [(self._exact, recipe.cache_key())]
         shape = self._shape_key(recipe)
         if shape:
@@ -57,13 +59,13 @@ class StaticCache:
                 entry = table.get(key)
             if entry is None:
                 continue
-            if not entry.fresh():
+            if not entry.fresh(buffers):
                 with self._lock:
                     table.pop(key, None)
                 continue
             if exact and table is self._shape and isinstance(entry.result, StaticUnsupported):
                 continue
-            return entry.result
+            return entry.result, entry.deps
         return None
 
     def store(self, recipe: Recipe, result: ExpectedState | StaticUnsupported, deps: Deps) -> None:

@@ -168,9 +168,11 @@ class Frame:
 
 
 class Interp:
-    def __init__(self, root: str, deps: dict[str, tuple[int, int] | None] | None = None) -> None:
+    def __init__(self, root: str, deps: dict[str, tuple | None] | None = None,
+                 buffers: sources.Buffers | None = None) -> None:
         self.root = root
         self.deps = deps if deps is not None else {}  # path -> fingerprint of every file looked at
+        self.buffers = buffers  # the editor's unsaved text of workspace files, read before the disk
         self.steps = 0
         self.depth = 0
         self.globals: dict[str, dict[str, Any]] = {}  # file path -> evaluated top-level names
@@ -259,10 +261,10 @@ class Interp:
         found = sources.find_module(dotted, level, sf.path, self.root, probed)
         for path in probed:
             if path not in self.deps:
-                self.deps[path] = sources.fingerprint(path)
+                self.deps[path] = sources.fingerprint(path, self.buffers)
         if found is None:
             return Unknown(f"`{'.' * level}{dotted}` is not a workspace module")
-        imported = sources.read(*found)
+        imported = sources.read(*found, self.buffers)
         if imported is None:
             return Unknown(f"`{'.' * level}{dotted}` could not be read or parsed")
         return WorkspaceModule(imported)

@@ -12,6 +12,7 @@ import ast
 import hashlib
 import os
 from dataclasses import dataclass, field
+from typing import Callable
 
 _CACHE: dict[tuple[str, str], "SourceFile"] = {}
 
@@ -107,10 +108,16 @@ def _collect(sf: SourceFile) -> None:
     sf.ambiguous.update(n for n in mutated if isinstance(sf.bindings.get(n), (ast.Assign, ast.AnnAssign)))
 
 
-def read(path: str, modname: str) -> SourceFile | None:
+# The editor's unsaved text of a file, or None to read the disk (see Interp.buffers).
+Buffers = Callable[[str], "str | None"]
+
+
+def read(path: str, modname: str, buffers: Buffers | None = None) -> SourceFile | None:
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
+        text = buffers(path) if buffers is not None else None
+        if text is None:
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
         return parse(path, text, modname)
     except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
         return None
@@ -140,8 +147,12 @@ def find_module(dotted: str, level: int, from_file: str, root: str,
     return None
 
 
-def fingerprint(path: str) -> tuple[int, int] | None:
-    """(mtime_ns, size) of a file, None when there is none: what a cached answer read."""
+def fingerprint(path: str, buffers: Buffers | None = None) -> tuple | None:
+    """What a cached answer read of a file: the digest of the editor's unsaved text, else
+    (mtime_ns, size) on disk; None when there is no such file."""
+    text = buffers(path) if buffers is not None else None
+    if text is not None:
+        return ("buffer", hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest())
     try:
         st = os.stat(path)
     except OSError:
