@@ -83,14 +83,20 @@ def test_exec_first_asks_the_worker_even_when_static_inference_resolves(root, ca
     assert {f.how for f in result.findings} == {"executed"}
 
 
-def test_an_edit_to_an_imported_model_file_is_seen(fresh, case):
+def _imported_model(case):
+    """models.py defines Net, main.py loads a checkpoint of it: (models, main, models edited)."""
     models = case.write("models.py", NET.format(layer="nn.Linear(10, hidden)", args="", setup="")
                         .split("if __name__")[0])
-    main = case.write("main.py", "import torch\nfrom models import Net\n\nmodel = Net(hidden=30)\n"
+    main = case.write("main.py", "import torch\nfrom models import Net\n\nmodel = Net()\n"
                                  "model.load_state_dict(torch.load('net.pth'))\n")
-    case.torch("import torch\nfrom models import Net\ntorch.save(Net(hidden=30).state_dict(), 'net.pth')\n")
+    case.torch("import torch\nfrom models import Net\ntorch.save(Net().state_dict(), 'net.pth')\n")
+    return models, main, models.read_text().replace("nn.Linear(10, hidden)", "nn.Linear(12, hidden)")
+
+
+def test_an_edit_to_an_imported_model_file_is_seen(fresh, case):
+    models, main, edited = _imported_model(case)
     assert codes(fresh.analyze(str(main))) == []
-    models.write_text(models.read_text().replace("nn.Linear(10, hidden)", "nn.Linear(12, hidden)"))
+    models.write_text(edited)
     assert codes(fresh.analyze(str(main))) == [("size-mismatch", "error", 7)]
     assert case.run("main.py").returncode != 0
 
@@ -109,13 +115,8 @@ def test_a_wrapped_model_and_the_same_model_unwrapped_keep_their_own_answers(fre
 
 def test_an_unsaved_edit_to_an_imported_model_file_is_seen(fresh, case):
     # The editor's buffer of models.py (not yet saved) is what static inference reads.
-    models = case.write("models.py", NET.format(layer="nn.Linear(10, hidden)", args="", setup="")
-                        .split("if __name__")[0])
-    main = case.write("main.py", "import torch\nfrom models import Net\n\nmodel = Net()\n"
-                                 "model.load_state_dict(torch.load('net.pth'))\n")
-    case.torch("import torch\nfrom models import Net\ntorch.save(Net().state_dict(), 'net.pth')\n")
+    models, main, edited = _imported_model(case)
     assert codes(fresh.analyze(str(main))) == []
-    edited = models.read_text().replace("nn.Linear(10, hidden)", "nn.Linear(12, hidden)")
     fresh.set_document(str(models), edited)
     result = fresh.analyze(str(main))
     assert codes(result) == [("size-mismatch", "error", 7)]
