@@ -162,10 +162,9 @@ class ModelBuilder:
             result, read = hit
         if deps is not None:
             deps.update(path for path, fingerprint in read.items() if fingerprint is not None)
-        cached = result
-        if isinstance(cached, StaticUnsupported):
-            raise ModelUnresolved(str(cached))
-        state = cached
+        if isinstance(result, StaticUnsupported):
+            raise ModelUnresolved(str(result))
+        state = result
         for prefix in model.wrappers:  # the recipe leaves wrappers out: added here, after the cache
             if prefix:
                 wrapper = {"module": "torch.nn.parallel.data_parallel.DataParallel",
