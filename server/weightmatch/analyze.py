@@ -21,7 +21,7 @@ from weightmatch.interpret import interpret
 from weightmatch.keyexpr import Unresolvable
 from weightmatch.locate import LayerSite, locate
 from weightmatch.materialize import Problem, materialize
-from weightmatch.models import ModelBuilder, ModelUnresolved
+from weightmatch.models import ModelBuilder, ModelUnresolved, assumptions
 from weightmatch.pyfile import ClassInfo, PyFile, parse
 from weightmatch.static.sources import find_module
 from weightmatch.types import Checkpoint, Finding, LoadReport, TensorInfo
@@ -134,7 +134,8 @@ class FileAnalyzer:
         pf = self.parsed(path, text)
         if pf.syntax_error:
             result.errors.append(pf.syntax_error)
-        interp = interpret(pf)
+        interp = interpret(pf, self.root, self.parsed)
+        result.dependencies.update(interp.read_files)
         for tl in interp.torch_loads:
             try:
                 finding = self.torch_load_finding(tl.loaded, result.dependencies)
@@ -151,6 +152,7 @@ class FileAnalyzer:
                 span = pf.span(site.call)
                 report = LoadReport(span, None, None, findings=[Finding(
                     "internal-error", "information", f"Weight Match could not analyse this call: {exc}", span, span)])
+            _say_assumptions(report, site)
             result.reports.append(report)
             result.findings.extend(report.findings)
         return result
@@ -199,7 +201,7 @@ class FileAnalyzer:
             reason = receiver.reason if isinstance(receiver, Unknown) else "not a model"
             return unresolved("unresolved-model", f"Cannot tell which model this is: {reason}")
         model = receiver if isinstance(receiver, ModelVal) else receiver.model
-        ctx = _Ctx(self, deps)
+        ctx = _Ctx(self, deps, site.guards)
         try:
             expected = self.builder.expected(receiver, deps)
         except ModelUnresolved as exc:
@@ -274,10 +276,33 @@ class FileAnalyzer:
         return report
 
 
+def _say_assumptions(report: LoadReport, site: LoadSite) -> None:
+    """Where the answer rests on values a run could change (argparse defaults, a config file)
+    or on the call that led here, every message says so."""
+    notes: list[str] = []
+    receiver = site.receiver.model_as_of() if isinstance(site.receiver, At) else site.receiver
+    model = receiver.model if isinstance(receiver, ModelAttr) else receiver
+    if isinstance(model, ModelVal):
+        notes += assumptions(model)
+    loaded = site.arg.loaded_file() if isinstance(site.arg, (At, SourceVal)) else None
+    if loaded is not None and isinstance(loaded.path, Const) and loaded.path.origin:
+        notes += [n for n in loaded.path.origin.split("; ") if n not in notes]
+    if site.context:
+        notes.append(site.context)
+    if not notes:
+        return
+    suffix = " (" + "; ".join(("with " + n) if " default" in n or " as it is on disk" in n else n
+                              for n in notes) + ")"
+    for finding in report.findings:
+        if finding.load_call == report.call:
+            finding.message += suffix
+
+
 class _Ctx:
-    def __init__(self, analyzer: FileAnalyzer, deps: set[str]):
+    def __init__(self, analyzer: FileAnalyzer, deps: set[str], guards: tuple = ()):
         self.analyzer = analyzer
         self.deps = deps
+        self.guards = guards
 
     def checkpoint(self, loaded: LoadedFile) -> Checkpoint:
         return self.analyzer.checkpoint(loaded, self.deps)

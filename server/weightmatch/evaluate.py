@@ -9,10 +9,12 @@ import os
 import posixpath
 from typing import Any
 
+from weightmatch import plain
+from weightmatch.argparse_values import ParserVal
 from weightmatch.pyfile import PyFile
 from weightmatch.values import (
-    At, Const, DictLit, EmptyDict, FileHandle, JsonFile, LoadedFile, ModelAttr, ModelVal, Op, SourceVal,
-    StateDictOf, Unknown, frozen,
+    At, ClassVal, Const, DictLit, EmptyDict, FileHandle, FuncVal, JsonFile, LoadedFile, ModelAttr, ModelVal, ModVal,
+    ObjVal, Op, SeqVal, SourceVal, StateDictOf, Unknown, frozen,
 )
 
 # Methods that return the module itself and change nothing load_state_dict looks at.
@@ -34,7 +36,11 @@ HARMLESS = {"print", "len", "str", "repr", "isinstance", "type", "id", "sum", "l
             "logging.info", "logging.debug", "logging.warning", "logger.info", "logger.debug"}
 NOT_MODEL_CALLS = ("torch.optim.", "torch.cuda.amp.GradScaler", "torch.amp.GradScaler", "transformers.get_",
                    "torch.utils.data.")
-NOT_MODEL_NAMES = ("optim", "sched", "scaler", "opt")
+# Receivers known only by name: these words name optimizers, schedulers and scalers. The rule
+# only keeps an unresolved hint off them; a value we know (a model, an optimizer) decides first.
+NOT_MODEL_WORDS = {"optimizer", "optimizers", "optim", "opt", "scheduler", "schedulers", "sched", "lr_scheduler",
+                   "scaler", "grad_scaler", "amp_scaler"}
+PROGRAM_VALUES = (FuncVal, ClassVal, ObjVal, ModVal, ParserVal)
 
 
 class NotModel:
@@ -56,7 +62,17 @@ class Evaluator:
         if isinstance(node, ast.Name):
             if node.id in env:
                 return env[node.id]
-            return Unknown(f"`{node.id}` is not known here")
+            return self.global_value(node.id)
+        if isinstance(node, (ast.Tuple, ast.List)):
+            items = [self.ev(e, env) for e in node.elts if not isinstance(e, ast.Starred)]
+            if len(items) != len(node.elts):
+                return Unknown("a sequence with `*` items")
+            if all(isinstance(i, Const) for i in items):
+                seq = [i.value for i in items]
+                return Const(tuple(seq) if isinstance(node, ast.Tuple) else seq, plain.origins(items))
+            return SeqVal(items)
+        if isinstance(node, (ast.Compare, ast.BoolOp, ast.UnaryOp, ast.IfExp)):
+            return plain.operator(self, node, env)
         if isinstance(node, ast.JoinedStr):
             parts = []
             for v in node.values:
@@ -73,10 +89,16 @@ class Evaluator:
         if isinstance(node, ast.BinOp):
             left, right = self.ev(node.left, env), self.ev(node.right, env)
             if isinstance(left, Const) and isinstance(right, Const):
-                return _binop(node.op, left.value, right.value)
+                out = _binop(node.op, left.value, right.value)
+                if isinstance(out, Const):
+                    out.origin = plain.origins([left, right])
+                return out
             return Unknown(f"`{self.pf.segment(node)}` is not known")
         if isinstance(node, ast.Subscript):
             base = self.ev(node.value, env)
+            item = plain.subscript(self, base, node, env)
+            if item is not None:
+                return item
             if isinstance(base, SourceVal):
                 return base.derive(Op("subscript", self.ev(node.slice, env), node))
             if isinstance(base, (ModelVal, ModelAttr)):
@@ -90,6 +112,10 @@ class Evaluator:
                 return ModelAttr(base.model, [*base.path, node.attr])
             if isinstance(base, Const) and isinstance(base.value, str):
                 return _path_attr(base.value, node.attr)
+            if isinstance(base, PROGRAM_VALUES):
+                return self.attribute(base, node.attr, node)
+            if isinstance(base, Unknown):
+                return Unknown(base.reason)
             return Unknown(f"`{self.pf.segment(node)}` is not known")
         if isinstance(node, ast.Dict):
             entries: dict[Any, Any] = {}
@@ -117,8 +143,19 @@ class Evaluator:
 
     def call(self, node: ast.Call, env: dict) -> Any:
         func = node.func
+        root = func
+        while isinstance(root, (ast.Attribute, ast.Subscript)):
+            root = root.value
+        if not isinstance(root, ast.Name) or root.id in env or not self.pf.dotted(func):
+            # `solver.restore_model(...)`, `MODELS[name](...)`, `get_args()`: a value we track
+            callee = self.ev(func, env) if isinstance(root, ast.Name) else None
+            if isinstance(callee, (*PROGRAM_VALUES, plain.BoundMethod)):
+                return self.call_value(callee, node, env)
         dotted = self.pf.dotted(func) or ""
         args = node.args
+        made = plain.library_call(self, dotted, node, env)
+        if made is not None:
+            return made
         if dotted in TORCH_LOAD | ST_LOAD:
             target = args[0] if args else _kw(node, "f") or _kw(node, "filename")
             path = self.ev(target, env)
@@ -220,7 +257,20 @@ class Evaluator:
         if not dotted:
             return Unknown(f"`{self.pf.segment(node)}` is not known statically")
         # Anything else callable may build a model: a class, a builder (torchvision), a factory.
-        return ModelVal(self.pf, "", node)
+        return self.new_model(node, env)
+
+    # Hooks the interpreter fills in (interpret.py, calls.py); the evaluator alone knows no program.
+    def global_value(self, name: str) -> Any:
+        return Unknown(f"`{name}` is not known here")
+
+    def attribute(self, base: Any, name: str, node: ast.AST) -> Any:
+        return Unknown(f"`{self.pf.segment(node)}` is not known")
+
+    def call_value(self, callee: Any, node: ast.Call, env: dict) -> Any:
+        return Unknown(f"`{self.pf.segment(node)}` is not known statically")
+
+    def new_model(self, node: ast.Call, env: dict, cls: ClassVal | None = None) -> ModelVal:
+        return ModelVal(self.pf, "", node, cls=cls)
 
     def wrap(self, inner: ModelVal, node: ast.Call, prefix: str | None) -> ModelVal:
         """`nn.DataParallel(m)` / `torch.compile(m)`: replayed for real; the static path peels it."""

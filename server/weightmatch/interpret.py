@@ -14,14 +14,16 @@ import dataclasses
 import posixpath
 from typing import Any
 
+from weightmatch import plain
+from weightmatch.calls import CallsMixin, ReturnSignal
 from weightmatch.evaluate import (
-    HARMLESS, IDENTITY_WRAPPERS, NOT_MODEL_NAMES, ST_LOAD, STRIP_PREFIX, TORCH_LOAD, WRAPPERS, Evaluator, NotModel,
+    HARMLESS, IDENTITY_WRAPPERS, NOT_MODEL_WORDS, ST_LOAD, STRIP_PREFIX, TORCH_LOAD, WRAPPERS, Evaluator, NotModel,
     SELF_RETURNING, _kw,
 )
 from weightmatch.pyfile import PyFile
 from weightmatch.values import (
-    CURRENT_GUARDS, CondVal, Const, Guard, JsonFile, LoadedFile, LoadSite, ModelAttr, ModelVal, Op, SourceVal, Step,
-    TorchLoadSite, Unknown, frozen,
+    CURRENT_GUARDS, CondVal, Const, FuncVal, Guard, JsonFile, LoadedFile, LoadSite, ModelAttr, ModelVal, ModVal,
+    ObjVal, Op, SeqVal, SourceVal, Step, TorchLoadSite, Unknown, frozen,
 )
 
 __all__ = ["IDENTITY_WRAPPERS", "WRAPPERS", "Interpreter", "interpret"]
@@ -29,29 +31,53 @@ __all__ = ["IDENTITY_WRAPPERS", "WRAPPERS", "Interpreter", "interpret"]
 MUTATING_DICT_METHODS = {"pop", "popitem", "update", "clear", "setdefault", "__setitem__", "__delitem__"}
 
 
-class Interpreter(Evaluator):
-    def __init__(self, pf: PyFile):
+class Interpreter(CallsMixin, Evaluator):
+    def __init__(self, pf: PyFile, root: str | None = None, load=None, argv: list[str] | None = None,
+                 argv_source: str = ""):
         self.pf = pf
         self.sites: list[LoadSite] = []
         self.torch_loads: list[TorchLoadSite] = []
         self.saved: dict[str, Any] = {}  # path written by torch.save -> what was saved
+        self.setup_program(root or "/\0none", load or (lambda path: None), pf, argv, argv_source)
 
     # ------------------------------------------------------------------ driving
     def run(self) -> "Interpreter":
+        """The file's top level (its `__main__` block included), following the calls it makes;
+        then every function and method nothing called, with its parameters unknown (or at
+        their defaults when every parameter has one)."""
         env: dict[str, Any] = {"__file__": Const(self.pf.path)}
+        self.module_envs[self.pf.path] = env
         functions: list[tuple[ast.AST, str]] = []
         self.block(self.pf.tree.body, env, functions)
         globals_ = dict(env)
         while functions:
             fn, owner = functions.pop(0)
+            if self.called.get(id(fn)):
+                continue
             local = dict(globals_)
-            for a in [*fn.args.posonlyargs, *fn.args.args, *fn.args.kwonlyargs]:
-                local[a.arg] = Unknown(f"`{a.arg}` is a parameter of {owner}{fn.name}(), known only at run time")
+            params = [*fn.args.posonlyargs, *fn.args.args, *fn.args.kwonlyargs]
+            defaults = dict(zip([a.arg for a in [*fn.args.posonlyargs, *fn.args.args]][
+                len(fn.args.posonlyargs) + len(fn.args.args) - len(fn.args.defaults):], fn.args.defaults))
+            defaults.update({a.arg: d for a, d in zip(fn.args.kwonlyargs, fn.args.kw_defaults) if d is not None})
+            every_default = params and all(a.arg in defaults for a in params) and not owner
+            for a in params:
+                if every_default:
+                    local[a.arg] = self.ev(defaults[a.arg], globals_)
+                else:
+                    local[a.arg] = Unknown(f"`{a.arg}` is a parameter of {owner}{fn.name}(), known only at run time")
             for a in (fn.args.vararg, fn.args.kwarg):
                 if a is not None:
                     local[a.arg] = Unknown(f"`{a.arg}` is a parameter of {owner}{fn.name}()")
             nested: list[tuple[ast.AST, str]] = []
-            self.block(fn.body, local, nested)
+            self.returns.append([])
+            self.guard_depth.append(len(CURRENT_GUARDS.get()))
+            try:
+                self.block(fn.body, local, nested)
+            except ReturnSignal:
+                pass
+            finally:
+                self.returns.pop()
+                self.guard_depth.pop()
             functions.extend(nested)
         return self
 
@@ -65,11 +91,23 @@ class Interpreter(Evaluator):
     def statement(self, stmt: ast.stmt, env: dict, functions: list) -> None:
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
             functions.append((stmt, ""))
+            self.define(stmt, env)
             return
         if isinstance(stmt, ast.ClassDef):
             for item in stmt.body:
                 if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
                     functions.append((item, stmt.name + "."))
+            self.define(stmt, env)
+            return
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            self.bind_import(stmt, env)
+            return
+        if isinstance(stmt, (ast.Return, ast.Raise)) and self.returns:
+            if isinstance(stmt, ast.Return):
+                self.find_loads(stmt, env)
+                self.returns[-1].append(self.ev(stmt.value, env) if stmt.value is not None else Const(None))
+            if len(CURRENT_GUARDS.get()) == self.guard_depth[-1]:
+                raise ReturnSignal()
             return
         self.find_loads(stmt, env)
         if isinstance(stmt, ast.Assign):
@@ -95,7 +133,8 @@ class Interpreter(Evaluator):
                     env[item.optional_vars.id] = value
             self.block(stmt.body, env, functions)
         elif isinstance(stmt, ast.For):
-            if not self.items_loop(stmt, env) and not self.shards_loop(stmt, env):
+            if not self.items_loop(stmt, env) and not self.shards_loop(stmt, env) and \
+                    not self.unrolled(stmt, env, functions):
                 with self.guarded(Guard(None, {}, True, "inside a loop")):
                     self.block(stmt.body, env, functions)
             self.block(stmt.orelse, env, functions)
@@ -120,7 +159,7 @@ class Interpreter(Evaluator):
 
     def branches(self, stmt: ast.If, env: dict, functions: list) -> None:
         """Both branches of an `if`; names bound differently become conditional values."""
-        known = self.static_test(stmt.test)
+        known = self.static_test(stmt.test, env)
         if known is not None:
             self.block(stmt.body if known else stmt.orelse, env, functions)
             return
@@ -143,17 +182,22 @@ class Interpreter(Evaluator):
             else:
                 env[name] = Unknown(f"`{name}` depends on `{self.pf.segment(stmt.test)}`, known only at run time")
 
-    def static_test(self, test: ast.expr) -> bool | None:
-        """`if __name__ == "__main__":` and constant tests; None when known only at run time."""
+    def static_test(self, test: ast.expr, env: dict | None = None) -> bool | None:
+        """`if __name__ == "__main__":` (true in the file analysed, false in the modules it
+        imports) and tests over known values; None when known only at run time."""
         if isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) and test.left.id == "__name__":
-            return True
+            return self.pf is self.entry
         if isinstance(test, ast.Constant):
             return bool(test.value)
-        return None
+        if env is None:
+            return None
+        return plain.truth(self.ev(test, env))
 
     # ------------------------------------------------------------------ load calls
     def find_loads(self, stmt: ast.stmt, env: dict) -> None:
         """Record every load_state_dict / torch.load call in this statement's own expressions."""
+        if not self.recording:
+            return
         for node in _own_nodes(stmt):
             if not isinstance(node, ast.Call):
                 continue
@@ -172,8 +216,8 @@ class Interpreter(Evaluator):
         if isinstance(value, NotModel):
             return True
         if isinstance(value, Unknown):
-            name = (self.pf.segment(receiver) or "").lower()
-            return any(w in name.rsplit(".", 1)[-1] for w in NOT_MODEL_NAMES)
+            name = (self.pf.segment(receiver) or "").lower().rsplit(".", 1)[-1]
+            return name in NOT_MODEL_WORDS or name.endswith(("_optimizer", "_scheduler", "_scaler"))
         return False
 
     def load_site(self, call: ast.Call, stmt: ast.stmt, env: dict) -> LoadSite:
@@ -186,11 +230,15 @@ class Interpreter(Evaluator):
         assign_node = call.args[2] if len(call.args) > 2 else _kw(call, "assign")
         strict = Const(True) if strict_node is None else self.ev(strict_node, env)
         assign = Const(False) if assign_node is None else self.ev(assign_node, env)
-        return LoadSite(self.pf, call, frozen(receiver), arg, arg_node, strict, assign, stmt)
+        return LoadSite(self.pf, call, frozen(receiver), arg, arg_node, strict, assign, stmt,
+                        self.contexts[-1] if self.contexts else "", CURRENT_GUARDS.get())
 
     # ------------------------------------------------------------------ assignment
     def assign(self, target: ast.expr, value: Any, stmt: ast.stmt, env: dict) -> None:
         if isinstance(target, ast.Name):
+            if isinstance(value, ModelAttr) and isinstance(stmt, ast.Assign) and self.recording:
+                # `num_ftrs = model.fc.in_features`: later steps read it, so the recipe replays it too
+                value.model.steps.append(Step(self.pf.segment(stmt), stmt, subs=self.step_subs(stmt, env, value.model)))
             if isinstance(value, ModelVal) and value.pending_wrap is not None:
                 value.steps.append(Step(f"{target.id} = {self.pf.segment(value.pending_wrap)}", stmt,
                                         wrap=value.wrappers[-1] if value.wrappers else ""))
@@ -208,8 +256,24 @@ class Interpreter(Evaluator):
             return
         if isinstance(target, (ast.Attribute, ast.Subscript)):
             owner, path = self.attr_path(target, env)
+            while isinstance(owner, ObjVal) and len(path) > 1 and isinstance(target, ast.Attribute):
+                owner, path = owner.attrs.get(path[0], Unknown("")), path[1:]
+            if isinstance(owner, ObjVal) and len(path) == 1 and isinstance(target, ast.Attribute):
+                owner.attrs[path[0]] = value  # `self.G = Generator(...)`, `args.lr = 0.1`
+                return
+            if isinstance(owner, ModVal) and len(path) == 1 and isinstance(target, ast.Attribute):
+                self.module_env(owner.file)[path[0]] = value
+                return
+            if isinstance(owner, (ModelVal, ModelAttr)) and isinstance(target.value, ast.Attribute) and \
+                    _root_name(target) not in ("self",) and not isinstance(env.get(_root_name(target)), ModelVal):
+                # `self.model.fc = ...`: the recipe cannot replay a step written through another object
+                model = owner if isinstance(owner, ModelVal) else owner.model
+                with self.guarded(Guard(None, {}, True, f"through `{self.pf.segment(target.value)}`")):
+                    model.steps.append(Step(self.pf.segment(stmt), stmt, ""))
+                return
             if isinstance(owner, ModelVal):
-                owner.steps.append(Step(self.pf.segment(stmt), stmt, ".".join(path)))
+                owner.steps.append(Step(self.pf.segment(stmt), stmt, ".".join(path),
+                                        subs=self.step_subs(stmt, env, owner)))
                 return
             if isinstance(owner, ModelAttr):
                 owner.model.steps.append(Step(self.pf.segment(stmt), stmt, ".".join([*owner.path, *path])))
@@ -220,6 +284,14 @@ class Interpreter(Evaluator):
                     base.ops.append(Op("setitem", (self.ev(target.slice, env), frozen(value)), target))
             return
         if isinstance(target, (ast.Tuple, ast.List)):
+            items = value.items if isinstance(value, SeqVal) else \
+                [Const(v, value.origin) for v in value.value] if isinstance(value, Const) and \
+                isinstance(value.value, (tuple, list)) else None
+            if items is not None and len(items) == len(target.elts) and \
+                    not any(isinstance(e, ast.Starred) for e in target.elts):
+                for elt, item in zip(target.elts, items):
+                    self.assign(elt, item, stmt, env)
+                return
             for elt in target.elts:
                 if isinstance(elt, ast.Name):
                     env[elt.id] = Unknown(f"`{elt.id}` comes from unpacking")
@@ -270,12 +342,25 @@ class Interpreter(Evaluator):
                 elif func.attr in MUTATING_DICT_METHODS:
                     owner.ops.append(Op("unknown", f"`{self.pf.segment(expr)}`", expr))
                 return
+            if isinstance(owner, ModelVal) and self.method_of_model(owner, func.attr) is not None:
+                self.call_value(self.method_of_model(owner, func.attr), expr, env)
+                return
             if isinstance(owner, (ModelVal, ModelAttr)) and func.attr not in SELF_RETURNING | {
                     "load_state_dict", "state_dict", "parameters", "named_parameters", "modules",
                     "named_modules", "children", "forward", "__call__"}:
                 model = owner if isinstance(owner, ModelVal) else owner.model
-                model.steps.append(Step(self.pf.segment(stmt), stmt))
+                model.steps.append(Step(self.pf.segment(stmt), stmt, subs=self.step_subs(stmt, env, model)))
                 return
+        if dotted == "setattr" and len(expr.args) == 3:
+            obj, name = self.ev(expr.args[0], env), self.ev(expr.args[1], env)
+            if isinstance(obj, ObjVal) and isinstance(name, Const) and isinstance(name.value, str):
+                obj.attrs[name.value] = self.ev(expr.args[2], env)
+                return
+        callee = self.ev(func, env) if isinstance(func, (ast.Name, ast.Attribute)) and \
+            _root_name(func) in env else None
+        if isinstance(callee, (FuncVal, ObjVal)) or type(callee).__name__ in ("ClassVal", "BoundMethod"):
+            self.ev(expr, env)  # followed: its loads are found inside
+            return
         # a tracked object handed to a function defined in this file: replay the call
         if isinstance(func, ast.Name) and func.id not in HARMLESS:
             for arg in [*expr.args, *(k.value for k in expr.keywords)]:
@@ -284,6 +369,19 @@ class Interpreter(Evaluator):
                     value.steps.append(Step(self.pf.segment(stmt), stmt))
                 elif isinstance(value, SourceVal):
                     value.ops.append(Op("unknown", f"passed to `{func.id}()`, which may change it", expr))
+
+    def step_subs(self, stmt: ast.stmt, env: dict, model: ModelVal):
+        """Known values written into a step, and the model's own name where the step reaches it
+        by another one (a helper's parameter, `self` in the model's method)."""
+        subs = self.substitutions(stmt, env)
+        var = model.var or "model"
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Name) and node.id != var:
+                value = env.get(node.id)
+                if isinstance(value, ModelVal) and value.id == model.id:
+                    subs.by_span[(node.lineno, node.col_offset, node.end_lineno, node.end_col_offset)] = \
+                        ast.Name(var, ast.Load())
+        return subs
 
     def defined_here(self, name: str) -> bool:
         return any(isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name == name for n in self.pf.tree.body) \
@@ -373,5 +471,12 @@ def _own_nodes(stmt: ast.stmt):
         stack.extend(ast.iter_child_nodes(node))
 
 
-def interpret(pf: PyFile) -> Interpreter:
-    return Interpreter(pf).run()
+def _root_name(node: ast.AST) -> str:
+    while isinstance(node, (ast.Attribute, ast.Subscript, ast.Call)):
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return node.id if isinstance(node, ast.Name) else ""
+
+
+def interpret(pf: PyFile, root: str | None = None, load=None, argv: list[str] | None = None,
+              argv_source: str = "") -> Interpreter:
+    return Interpreter(pf, root, load, argv, argv_source).run()

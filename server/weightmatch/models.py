@@ -42,14 +42,29 @@ def recipe_for(model: ModelVal, root: str, *, static: bool = False) -> Recipe:
         while isinstance(call, ast.Call) and call.args and (pf.dotted(call.func) in WRAPPERS
                                                             or pf.dotted(call.func) in IDENTITY_WRAPPERS):
             call = call.args[0]  # `nn.DataParallel(Net())`: infer Net(), add the prefix after
+    if model.subs is not None and model.subs.error:
+        raise ModelUnresolved(model.subs.error)
+    constructor = model.subs.render(call, pf) if model.subs is not None else pf.segment(call)
     return Recipe(file=pf.path, source=pf.parsed_text, root=root, var=model.var or "model",
-                  constructor=pf.segment(call), constructor_line=call.lineno - 1, steps=steps)
+                  constructor=constructor, constructor_line=call.lineno - 1, steps=steps)
+
+
+def assumptions(model: ModelVal) -> list[str]:
+    """What the recipe assumed about values known only at run time (argparse defaults, ...)."""
+    out: list[str] = []
+    for subs in [model.subs, *(s.subs for s in model.steps)]:
+        for note in (subs.notes if subs is not None else []):
+            if note not in out:
+                out.append(note)
+    return out
 
 
 def _guarded_text(step, pf) -> str:
     """A step recorded under `if` tests is replayed under the same tests: the builder decides them
     (or reports them unknown); one in a loop or an except block cannot be replayed exactly."""
-    text = step.text
+    if step.subs is not None and step.subs.error:
+        raise ModelUnresolved(step.subs.error)
+    text = step.subs.render(step.node, pf) if step.subs is not None and step.subs.by_span else step.text
     for guard in reversed(step.guards):
         if guard.test is None:
             raise ModelUnresolved(f"the model is changed {guard.reason} (line {step.node.lineno})")

@@ -57,6 +57,8 @@ class Unknown:
 @dataclass
 class Const:
     value: Any
+    # where an assumed value came from, for messages: "--num-classes at its default, 10"
+    origin: str = ""
 
 
 @dataclass
@@ -65,6 +67,7 @@ class Step:
     node: ast.stmt
     target: str = ""  # the attribute path it assigns, "fc", "classifier.6"; "" for calls
     wrap: str | None = None  # rebinds the model to a wrapper ("module", "_orig_mod"; "" keeps keys)
+    subs: Any = None  # Substitutions for `node` (see calls.substitutions)
     guards: tuple[Guard, ...] = field(default_factory=_current_guards)
     seq: int = field(default_factory=now)
 
@@ -81,11 +84,43 @@ class ModelVal:
     id: int = field(default_factory=lambda: next(_ids))
     final_name: str = ""  # the name bound to the object load_state_dict sees (a wrapper's)
     pending_wrap: ast.Call | None = None
+    # values of the free names of `call` where it ran (a function's parameters, `args`, `cfg`):
+    # the recipe writes the known ones in as literals (models.recipe_for)
+    bindings: dict[str, Any] = field(default_factory=dict)
+    cls: Any = None  # the ClassVal it was made from, when it is a workspace class
+    subs: Any = None  # Substitutions for `call`: known values written in (see calls.substitutions)
 
     def as_of(self, upto: int) -> "ModelVal":
         """The model as it is at point `upto`: only the steps recorded before it."""
         return ModelVal(self.file, self.var, self.call, [st for st in self.steps if st.seq < upto],
-                        list(self.wrappers), self.id, self.final_name)
+                        list(self.wrappers), self.id, self.final_name, None, self.bindings, self.cls, self.subs)
+
+
+@dataclass
+class Substitutions:
+    """Known values to write into a recipe's text in place of the names that held them, so the
+    recipe stands alone (`SmallCNN(num_classes=args.num_classes)` -> `SmallCNN(num_classes=10)`)."""
+
+    by_span: dict[tuple[int, int, int, int], ast.expr] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # the assumptions made: "--num-classes at its default, 10"
+    error: str = ""  # a value the recipe needs is known only at run time: why, for the user
+
+    def render(self, node: ast.AST, pf: PyFile) -> str:
+        if not self.by_span:
+            return pf.segment(node)
+        import copy
+
+        by_span = self.by_span
+
+        class _Put(ast.NodeTransformer):
+            def visit(self, n):
+                key = (getattr(n, "lineno", -1), getattr(n, "col_offset", -1), getattr(n, "end_lineno", -1),
+                       getattr(n, "end_col_offset", -1))
+                if key in by_span:
+                    return copy.deepcopy(by_span[key])
+                return self.generic_visit(n)
+
+        return ast.unparse(_Put().visit(copy.deepcopy(node)))
 
 
 @dataclass
@@ -134,6 +169,7 @@ class JsonFile:
     """`json.load(open(p))`: the JSON document at `path` (read only if a loop needs it)."""
 
     path: Any  # Const | Unknown
+    kind: str = "json"  # "json" | "yaml" | "toml"
 
 
 # ---------------------------------------------------------------- state dict sources
@@ -207,6 +243,52 @@ class SourceVal:
         return base if isinstance(base, LoadedFile) else None
 
 
+# ---------------------------------------------------------------- program values
+@dataclass
+class FuncVal:
+    """A function (or method) defined in a workspace file; `self_value` for a bound method."""
+
+    file: PyFile
+    node: ast.FunctionDef | ast.AsyncFunctionDef
+    owner: str = ""  # "Solver." for a method
+    self_value: Any = None
+    closure: Any = None  # the environment a nested function sees
+
+
+@dataclass
+class ClassVal:
+    """A class defined in a workspace file."""
+
+    file: PyFile
+    node: ast.ClassDef
+    is_module: bool  # an nn.Module subclass (through workspace bases)
+    dataclass: bool = False
+
+
+@dataclass
+class ObjVal:
+    """A plain object whose attributes are tracked: an argparse Namespace, a SimpleNamespace,
+    an instance of a workspace class that is not a module (a Trainer, a Config)."""
+
+    attrs: dict[str, Any]
+    name: str  # for messages: "the argparse namespace", "Solver"
+    cls: ClassVal | None = None
+
+
+@dataclass
+class SeqVal:
+    """A list or tuple literal holding tracked values (`[("G", netG), ("D", netD)]`)."""
+
+    items: list[Any]
+
+
+@dataclass
+class ModVal:
+    """A workspace module imported as a whole (`import config`)."""
+
+    file: PyFile
+
+
 @dataclass
 class LoadSite:
     """One `<receiver>.load_state_dict(<arg>, strict=..., assign=...)` call."""
@@ -219,6 +301,9 @@ class LoadSite:
     strict: Any  # Const(bool) | Unknown
     assign: Any
     statement: ast.stmt
+    # how the interpreter got here when it followed calls: "load_model() as called from main.py:37"
+    context: str = ""
+    guards: tuple = ()  # the conditions the call itself runs under: what it loads shares them
 
 
 @dataclass

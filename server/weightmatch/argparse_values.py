@@ -1,0 +1,173 @@
+"""argparse as data: an `ArgumentParser` and its `add_argument` calls, read without running
+them, give the namespace a bare `python script.py` gets (or the one a run configuration's
+arguments give). Every value says which option it came from, so a diagnostic can say
+what it assumed ("--num-classes at its default, 10")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from weightmatch.values import Const, ObjVal, SeqVal, Unknown
+
+SUPPRESS = "==SUPPRESS=="
+# `type=` callables applied to a string default (argparse does this) that we can apply exactly
+_TYPES = {"int": int, "float": float, "str": str}
+
+
+@dataclass
+class Option:
+    dest: str
+    flags: list[str]  # option strings as written ("--num-classes", "-n"); [] for a positional
+    action: str
+    default: Any  # a tracked value (Const, Unknown, ...)
+    type_name: str | None
+    nargs: Any
+    const: Any
+
+
+@dataclass
+class ParserVal:
+    """An `argparse.ArgumentParser` whose arguments are known."""
+
+    options: list[Option] = field(default_factory=list)
+    defaults: dict[str, Any] = field(default_factory=dict)  # set_defaults(...)
+    unknown: str = ""  # why some argument is not known (a computed option string, ...)
+
+    def add_argument(self, names: list[Any], kwargs: dict[str, Any]) -> None:
+        if not all(isinstance(n, Const) and isinstance(n.value, str) for n in names) or not names:
+            self.unknown = "an option whose name is computed at run time"
+            return
+        strings = [n.value for n in names]
+        flags = [s for s in strings if s.startswith("-")]
+        action = _const(kwargs.get("action"), "store")
+        if action in ("help", "version") or not isinstance(action, str):
+            return
+        dest_val = kwargs.get("dest")
+        if dest_val is not None:
+            dest = dest_val.value if isinstance(dest_val, Const) else None
+        elif not flags:
+            dest = strings[0]
+        else:
+            long = [f for f in flags if f.startswith("--")]
+            dest = (long or flags)[0].lstrip("-").replace("-", "_")
+        if not isinstance(dest, str):
+            self.unknown = "an option whose `dest` is computed at run time"
+            return
+        default = kwargs.get("default")
+        if default is None:
+            default = Const({"store_true": False, "store_false": True}.get(action))
+        type_val = kwargs.get("type")
+        type_name = type_val.value if isinstance(type_val, Const) and isinstance(type_val.value, str) else None
+        if type_val is not None and type_name is None:
+            type_name = "?"
+        self.options.append(Option(dest, flags, action, default, type_name, _const(kwargs.get("nargs"), None),
+                                   kwargs.get("const")))
+        required = kwargs.get("required")
+        if (isinstance(required, Const) and required.value is True) or (not flags and _const(
+                kwargs.get("nargs"), None) not in ("?", "*")):
+            self.options[-1].default = Unknown(f"`{strings[0]}` is a required argument, known only at run time")
+
+    def parse(self, argv: list[str] | None = None, source: str = "") -> ObjVal:
+        """The namespace for `argv` (None: no arguments, every option at its default)."""
+        given = _parse_argv(self.options, argv or [])
+        attrs: dict[str, Any] = {}
+        for opt in self.options:
+            name = (opt.flags or [opt.dest])[0]
+            if opt.dest in given:
+                raw = given[opt.dest]
+                attrs[opt.dest] = _typed(raw, opt, f"{name} {raw} {source}".rstrip())
+                continue
+            if opt.dest in attrs and opt.dest not in self.defaults:
+                continue  # argparse: the first option with a dest sets its default
+            default = self.defaults.get(opt.dest, opt.default)
+            if isinstance(default, Const) and default.value == SUPPRESS:
+                continue
+            if isinstance(default, Unknown):
+                attrs[opt.dest] = default
+                continue
+            if not isinstance(default, Const):
+                attrs[opt.dest] = Unknown(f"the default of `{name}` is not known statically")
+                continue
+            value = default.value
+            if isinstance(value, str) and opt.type_name is not None:
+                value = _apply_type(value, opt.type_name)
+                if isinstance(value, Unknown):
+                    attrs[opt.dest] = value
+                    continue
+            attrs[opt.dest] = Const(value, f"{name} at its default, {value!r}")
+        for dest, value in self.defaults.items():
+            attrs.setdefault(dest, value)
+        if self.unknown:
+            # attributes we did not see may exist: reading an unseen one stays unknown (ObjVal rules)
+            pass
+        return ObjVal(attrs, "the argparse namespace")
+
+    def parse_known(self, argv: list[str] | None = None, source: str = "") -> SeqVal:
+        return SeqVal([self.parse(argv, source), Const([])])
+
+
+def _const(value: Any, default: Any) -> Any:
+    if value is None:
+        return default
+    return value.value if isinstance(value, Const) else object()
+
+
+def _apply_type(value: str, type_name: str) -> Any:
+    fn = _TYPES.get(type_name)
+    if fn is None:
+        return Unknown(f"a default converted by `{type_name}` at run time")
+    try:
+        return fn(value)
+    except ValueError:
+        return Unknown(f"`{type_name}({value!r})` fails")
+
+
+def _typed(raw: Any, opt: Option, origin: str) -> Any:
+    if isinstance(raw, bool) or raw is None:
+        return Const(raw, origin)
+    if isinstance(raw, list):
+        values = [_apply_type(r, opt.type_name) if opt.type_name else r for r in raw]
+        if any(isinstance(v, Unknown) for v in values):
+            return Unknown(f"`{opt.dest}` from the run configuration is not known statically")
+        return Const(values, origin)
+    value = _apply_type(raw, opt.type_name) if opt.type_name else raw
+    return value if isinstance(value, Unknown) else Const(value, origin)
+
+
+def _parse_argv(options: list[Option], argv: list[str]) -> dict[str, Any]:
+    """The subset of argparse's parsing that run configurations use: `--opt value`,
+    `--opt=value`, flags and positionals, in order. Anything else makes the option unknown."""
+    by_flag = {f: o for o in options for f in o.flags}
+    positionals = [o for o in options if not o.flags]
+    out: dict[str, Any] = {}
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg.startswith("-") and arg != "-":
+            flag, eq, inline = arg.partition("=")
+            opt = by_flag.get(flag)
+            if opt is None:
+                i += 1
+                continue
+            if opt.action == "store_true":
+                out[opt.dest] = True
+            elif opt.action == "store_false":
+                out[opt.dest] = False
+            elif opt.action == "store_const":
+                out[opt.dest] = opt.const.value if isinstance(opt.const, Const) else None
+            elif opt.nargs in ("+", "*") and not eq:
+                vals = []
+                while i + 1 < len(argv) and not argv[i + 1].startswith("-"):
+                    vals.append(argv[i + 1])
+                    i += 1
+                out[opt.dest] = vals
+            elif eq:
+                out[opt.dest] = inline
+            elif i + 1 < len(argv):
+                out[opt.dest] = argv[i + 1]
+                i += 1
+        elif positionals:
+            out[positionals.pop(0).dest] = arg
+        i += 1
+    return out

@@ -1,0 +1,516 @@
+"""Following a program across calls, classes and workspace modules, for the source
+interpreter: a function called with known arguments is interpreted with them (per call
+site), a Trainer/Solver instance keeps its attributes across its methods, an imported
+workspace module's top level gives its names. Nothing here runs user code.
+
+Bounded: call depth, calls per analysis and contexts per function; past a bound the call's
+result is unknown and says which bound cut it short.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from collections import ChainMap
+from typing import Any
+
+from weightmatch import plain
+from weightmatch.argparse_values import ParserVal
+from weightmatch.pyfile import PyFile
+from weightmatch.static.sources import find_module
+from weightmatch.values import (
+    CURRENT_GUARDS, ClassVal, Const, DictLit, FuncVal, ModelAttr, ModelVal, ModVal, ObjVal, SeqVal, SourceVal,
+    Substitutions, Unknown,
+)
+
+MAX_DEPTH = 8
+MAX_CALLS = 400
+MAX_CONTEXTS = 16
+MAX_UNROLL = 64
+MODULE_BASES = ("torch.nn.", "nn.Module", "pl.LightningModule", "pytorch_lightning.", "lightning.")
+PLAIN_BASES = {"object", "typing.NamedTuple", "NamedTuple", "collections.namedtuple"}
+
+
+class ReturnSignal(Exception):
+    """A `return` (or `raise`) that surely runs: the rest of the function does not."""
+
+
+class CallsMixin:
+    """Program-level evaluation; mixed into the Interpreter (which provides ev/block/pf)."""
+
+    def setup_program(self, root: str, load, entry: PyFile, argv: list[str] | None, argv_source: str) -> None:
+        self.root = root
+        self.load = load  # path -> PyFile | None (the editor's text, else the file on disk)
+        self.entry = entry
+        self.argv = argv
+        self.argv_source = argv_source
+        self.module_envs: dict[str, dict] = {}
+        self.recording = True
+        self.contexts: list[str] = []
+        self.returns: list[list[Any]] = []
+        self.guard_depth: list[int] = []
+        self.called: dict[int, int] = {}  # id(def node) -> contexts followed
+        self.stack: list[int] = []
+        self.calls = 0
+        self.read_files: set[str] = set()
+
+    # ------------------------------------------------------------------ modules
+    def module_env(self, pf: PyFile) -> dict:
+        env = self.module_envs.get(pf.path)
+        if env is not None:
+            return env
+        env = {"__file__": Const(pf.path)}
+        self.module_envs[pf.path] = env
+        if len(self.module_envs) > 200:
+            return env
+        saved = (self.pf, self.recording)
+        self.pf, self.recording = pf, False
+        try:
+            self.block(pf.tree.body, env, [])
+        finally:
+            self.pf, self.recording = saved
+        return env
+
+    def import_module(self, module: str, level: int) -> PyFile | None:
+        found = find_module(module, level, self.pf.path, self.root)
+        if found is None:
+            return None
+        if found[0] == self.pf.path:
+            return None
+        self.read_files.add(found[0])
+        return self.load(found[0])
+
+    def bind_import(self, stmt: ast.Import | ast.ImportFrom, env: dict) -> None:
+        """Names imported from workspace modules become the values those modules define."""
+        if isinstance(stmt, ast.Import):
+            for alias in stmt.names:
+                pf = self.import_module(alias.name, 0)
+                if pf is not None:
+                    if alias.asname:
+                        env[alias.asname] = ModVal(pf)
+                    elif "." not in alias.name:
+                        env[alias.name] = ModVal(pf)
+            return
+        pf = self.import_module(stmt.module or "", stmt.level)
+        if pf is None:
+            return
+        for alias in stmt.names:
+            if alias.name == "*":
+                continue
+            env[alias.asname or alias.name] = self.module_attr(pf, alias.name)
+
+    def module_attr(self, pf: PyFile, name: str) -> Any:
+        env = self.module_env(pf)
+        if name in env:
+            return env[name]
+        base = os.path.dirname(pf.path) if pf.path.endswith("__init__.py") else None
+        if base is not None:
+            for cand in (os.path.join(base, name + ".py"), os.path.join(base, name, "__init__.py")):
+                if os.path.isfile(cand):
+                    sub = self.load(cand)
+                    if sub is not None:
+                        self.read_files.add(cand)
+                        return ModVal(sub)
+        return Unknown(f"`{name}` is not defined in {os.path.basename(pf.path)}")
+
+    def data_path(self, path: str) -> str | None:
+        p = os.path.expanduser(path)
+        candidates = [p] if os.path.isabs(p) else [os.path.join(self.root, p),
+                                                    os.path.join(os.path.dirname(self.pf.path), p)]
+        for cand in candidates:
+            if os.path.isfile(cand):
+                self.read_files.add(os.path.normpath(cand))
+                return cand
+        return None
+
+    # ------------------------------------------------------------------ values
+    def define(self, stmt: ast.stmt, env: dict) -> None:
+        """Bind a def or class statement's name to its value."""
+        if isinstance(stmt, ast.ClassDef):
+            env[stmt.name] = ClassVal(self.pf, stmt, self.is_module_class(stmt, env), _is_dataclass(stmt, self.pf))
+        else:
+            closure = env if isinstance(env, ChainMap) else None
+            env[stmt.name] = FuncVal(self.pf, stmt, closure=closure)
+
+    def is_module_class(self, node: ast.ClassDef, env: dict) -> bool:
+        """True unless every base is surely not an nn.Module (no base, `object`, a plain workspace class)."""
+        if not node.bases:
+            return False
+        for base in node.bases:
+            dotted = self.pf.dotted(base) or ""
+            value = self.ev(base, env) if isinstance(base, ast.Name) and base.id in env else None
+            if isinstance(value, ClassVal):
+                if value.is_module:
+                    return True
+                continue
+            if dotted in PLAIN_BASES:
+                continue
+            return True
+        return False
+
+    def global_value(self, name: str) -> Any:
+        return Unknown(f"`{name}` is not known here")
+
+    def attribute(self, base: Any, name: str, node: ast.AST) -> Any:
+        if isinstance(base, ObjVal):
+            if name in base.attrs:
+                return base.attrs[name]
+            if base.cls is not None:
+                value = self.class_attr(base.cls, name)
+                if isinstance(value, FuncVal):
+                    return FuncVal(value.file, value.node, value.owner, base)
+                if value is not None:
+                    return value
+                return Unknown(f"`{name}` is not set on this {base.cls.node.name} object")
+            if base.name == "the argparse namespace":
+                return Unknown(f"the script has no option that sets `args.{name}`")
+            return Unknown(f"`{name}` is not set on {base.name}")
+        if isinstance(base, ModVal):
+            return self.module_attr(base.file, name)
+        if isinstance(base, ClassVal):
+            value = self.class_attr(base, name)
+            return value if value is not None else Unknown(f"`{base.node.name}.{name}` is not known")
+        if isinstance(base, ParserVal):
+            return plain.BoundMethod(base, name)
+        return Unknown(f"`{self.pf.segment(node)}` is not known")
+
+    def class_attr(self, cls: ClassVal, name: str, depth: int = 0) -> Any:
+        """A class attribute or method, through workspace base classes; None when not there."""
+        for stmt in cls.node.body:
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and stmt.name == name:
+                return FuncVal(cls.file, stmt, cls.node.name + ".")
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else \
+                [stmt.target] if isinstance(stmt, ast.AnnAssign) and stmt.value is not None else []
+            if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+                return self.in_file(cls.file, lambda: self.ev(stmt.value, self.module_env(cls.file)))
+        if depth < 8:
+            env = self.module_env(cls.file)
+            for base in cls.node.bases:
+                value = self.in_file(cls.file, lambda b=base: self.ev(b, env))
+                if isinstance(value, ClassVal):
+                    found = self.class_attr(value, name, depth + 1)
+                    if found is not None:
+                        return found
+        return None
+
+    def object_attrs(self, obj: ObjVal) -> dict[str, Any]:
+        """An object's attributes with those of its class (a `class Config:` of constants)."""
+        if obj.cls is None:
+            return obj.attrs
+        out: dict[str, Any] = {}
+        for cls in self.class_chain(obj.cls):
+            for stmt in cls.node.body:
+                targets = stmt.targets if isinstance(stmt, ast.Assign) else \
+                    [stmt.target] if isinstance(stmt, ast.AnnAssign) and stmt.value is not None else []
+                for t in targets:
+                    if isinstance(t, ast.Name) and t.id not in out:
+                        out[t.id] = self.class_attr(cls, t.id)
+        out.update(obj.attrs)
+        return out
+
+    def class_chain(self, cls: ClassVal) -> list[ClassVal]:
+        out = [cls]
+        while len(out) < 8:
+            env = self.module_env(out[-1].file)
+            bases = [self.in_file(out[-1].file, lambda b=b: self.ev(b, env)) for b in out[-1].node.bases]
+            nxt = [b for b in bases if isinstance(b, ClassVal)]
+            if not nxt or nxt[0] in out:
+                break
+            out.append(nxt[0])
+        return out
+
+    def in_file(self, pf: PyFile, fn):
+        saved = self.pf
+        self.pf = pf
+        try:
+            return fn()
+        finally:
+            self.pf = saved
+
+    # ------------------------------------------------------------------ calls
+    def call_value(self, callee: Any, node: ast.Call, env: dict) -> Any:
+        if isinstance(callee, plain.BoundMethod):
+            return self.parser_method(callee, node, env)
+        args, kwargs, why = self.arguments(node, env)
+        if isinstance(callee, FuncVal):
+            if why:
+                return Unknown(f"`{self.pf.segment(node.func)}()` is called with {why}")
+            return self.call_function(callee, args, kwargs, node)
+        if isinstance(callee, ClassVal):
+            if callee.is_module:
+                return self.new_model(node, env, cls=callee)
+            if why:
+                return Unknown(f"`{callee.node.name}(...)` is called with {why}")
+            return self.instantiate(callee, args, kwargs, node)
+        return Unknown(f"`{self.pf.segment(node)}` is not known statically")
+
+    def arguments(self, node: ast.Call, env: dict) -> tuple[list[Any], dict[str, Any], str]:
+        args: list[Any] = []
+        for a in node.args:
+            if isinstance(a, ast.Starred):
+                value = self.ev(a.value, env)
+                if isinstance(value, SeqVal):
+                    args.extend(value.items)
+                elif isinstance(value, Const) and isinstance(value.value, (list, tuple)):
+                    args.extend(Const(v, value.origin) for v in value.value)
+                else:
+                    return [], {}, f"`*{self.pf.segment(a.value)}`, not known statically"
+            else:
+                args.append(self.ev(a, env))
+        kwargs = plain.keywords(self, node, env)
+        if kwargs is None:
+            return [], {}, "`**` arguments not known statically"
+        return args, kwargs, ""
+
+    def call_function(self, fn: FuncVal, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
+        name = f"{fn.owner}{fn.node.name}()"
+        key = id(fn.node)
+        if isinstance(fn.node, ast.AsyncFunctionDef) or not _harmless_decorator(fn):
+            return Unknown(f"{name} is decorated or async: not followed")
+        if key in self.stack:
+            return Unknown(f"{name} calls itself: not followed")
+        if len(self.stack) >= MAX_DEPTH:
+            return Unknown(f"{name} is more than {MAX_DEPTH} calls deep: not followed")
+        if self.calls >= MAX_CALLS or self.called.get(key, 0) >= MAX_CONTEXTS:
+            return Unknown(f"{name} is called too often to follow every call")
+        self.calls += 1
+        self.called[key] = self.called.get(key, 0) + 1
+        outer = self.module_env(fn.file)
+        local = self.in_file(fn.file, lambda: self.bind(fn, args, kwargs, ChainMap({}, fn.closure or outer)))
+        env = ChainMap(local, fn.closure) if fn.closure is not None else ChainMap(local, outer)
+        caller = os.path.relpath(self.pf.path, self.root) if self.pf.path.startswith(self.root) else self.pf.path
+        self.contexts.append(f"{name} as called from {caller}:{getattr(node, 'lineno', 0)}")
+        self.stack.append(key)
+        self.returns.append([])
+        self.guard_depth.append(len(CURRENT_GUARDS.get()))
+        saved = self.pf
+        self.pf = fn.file
+        try:
+            self.block(fn.node.body, env, [])
+        except ReturnSignal:
+            pass
+        finally:
+            self.pf = saved
+            self.contexts.pop()
+            self.stack.pop()
+            returned = self.returns.pop()
+            self.guard_depth.pop()
+        return _one_value(returned, name)
+
+    def bind(self, fn: FuncVal, args: list[Any], kwargs: dict[str, Any], defaults_env) -> dict:
+        spec = fn.node.args
+        positional = [*spec.posonlyargs, *spec.args]
+        if fn.self_value is not None:
+            args = [fn.self_value, *args]
+        local: dict[str, Any] = {}
+        for param, value in zip(positional, args):
+            local[param.arg] = value
+        if spec.vararg is not None:
+            local[spec.vararg.arg] = SeqVal(list(args[len(positional):]))
+        rest = {}
+        for k, v in kwargs.items():
+            if any(p.arg == k for p in [*positional, *spec.kwonlyargs]):
+                local[k] = v
+            else:
+                rest[k] = v
+        if spec.kwarg is not None:
+            local[spec.kwarg.arg] = _dict_value(rest)
+        defaults = dict(zip([p.arg for p in positional][len(positional) - len(spec.defaults):], spec.defaults))
+        defaults.update({p.arg: d for p, d in zip(spec.kwonlyargs, spec.kw_defaults) if d is not None})
+        for p in [*positional, *spec.kwonlyargs]:
+            if p.arg not in local:
+                if p.arg in defaults:
+                    local[p.arg] = self.ev(defaults[p.arg], defaults_env)
+                else:
+                    local[p.arg] = Unknown(f"`{p.arg}` is not passed to {fn.owner}{fn.node.name}()")
+        return local
+
+    def instantiate(self, cls: ClassVal, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
+        obj = ObjVal({}, cls.node.name, cls)
+        if cls.dataclass:
+            fields = [s for s in cls.node.body if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name)]
+            for i, f in enumerate(fields):
+                name = f.target.id
+                if i < len(args):
+                    obj.attrs[name] = args[i]
+                elif name in kwargs:
+                    obj.attrs[name] = kwargs[name]
+                elif f.value is not None and not isinstance(f.value, ast.Call):
+                    obj.attrs[name] = self.in_file(cls.file, lambda v=f.value: self.ev(v, self.module_env(cls.file)))
+                else:
+                    obj.attrs[name] = Unknown(f"`{cls.node.name}.{name}` has no default known statically")
+            return obj
+        init = self.class_attr(cls, "__init__")
+        if isinstance(init, FuncVal):
+            self.call_function(FuncVal(init.file, init.node, init.owner, obj), args, kwargs, node)
+        return obj
+
+    def method_of_model(self, model: ModelVal, name: str) -> FuncVal | None:
+        """A method of the model's own workspace class that loads a state dict into it
+        (`model.load(path)`, `init_from_ckpt`): followed with `self` bound to the model."""
+        if not isinstance(model.cls, ClassVal):
+            return None
+        fn = self.class_attr(model.cls, name)
+        if not isinstance(fn, FuncVal) or name.startswith("__"):
+            return None
+        if not any(isinstance(n, ast.Attribute) and n.attr == "load_state_dict" for n in ast.walk(fn.node)):
+            return None
+        return FuncVal(fn.file, fn.node, fn.owner, model)
+
+    def parser_method(self, bound: plain.BoundMethod, node: ast.Call, env: dict) -> Any:
+        parser: ParserVal = bound.owner
+        if bound.name == "add_argument":
+            names = [self.ev(a, env) for a in node.args]
+            kwargs = {}
+            for k in node.keywords:
+                if k.arg == "type" and isinstance(k.value, ast.Name) and k.value.id not in env:
+                    kwargs["type"] = Const(k.value.id)
+                elif k.arg is not None:
+                    kwargs[k.arg] = self.ev(k.value, env)
+            parser.add_argument(names, kwargs)
+            return Const(None)
+        if bound.name in ("add_argument_group", "add_mutually_exclusive_group"):
+            return parser
+        if bound.name == "set_defaults":
+            parser.defaults.update(plain.keywords(self, node, env) or {})
+            return Const(None)
+        if bound.name in ("parse_args", "parse_known_args"):
+            given = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "args"), None)
+            argv, source = self.argv, self.argv_source
+            if given is not None:
+                value = self.ev(given, env)
+                if not (isinstance(value, Const) and isinstance(value.value, (list, tuple))):
+                    return Unknown(f"`{self.pf.segment(node)}` parses arguments known only at run time")
+                argv, source = [str(v) for v in value.value], f"(from {self.pf.segment(given)})"
+            if parser.unknown:
+                return Unknown(f"the argument parser has {parser.unknown}")
+            if bound.name == "parse_args":
+                return parser.parse(argv, source)
+            return parser.parse_known(argv, source)
+        return Unknown(f"`{self.pf.segment(node)}` is not known statically")
+
+    # ------------------------------------------------------------------ models
+    def new_model(self, node: ast.Call, env: dict, cls: ClassVal | None = None) -> ModelVal:
+        return ModelVal(self.pf, "", node, cls=cls, subs=self.substitutions(node, env))
+
+    def substitutions(self, node: ast.AST, env: dict) -> Substitutions:
+        """Known values of the names `node` reads, written in as literals. A name local to a
+        function (or a value our interpreter computed, like `args.num_classes`) does not exist
+        where the recipe is replayed; a module-level name whose value is not known is left
+        for the replay, which defines the file's constants itself."""
+        subs = Substitutions()
+        module_env = self.module_envs.get(self.pf.path, {})
+
+        def local(name: str) -> bool:
+            if isinstance(env, ChainMap):
+                return any(name in m for m in env.maps[:-1])
+            return env is not module_env and name in env
+
+        def visit(n: ast.AST) -> None:
+            root = n
+            while isinstance(root, (ast.Attribute, ast.Subscript)):
+                root = root.value
+            chain = isinstance(n, (ast.Name, ast.Attribute, ast.Subscript)) and isinstance(root, ast.Name) \
+                and isinstance(getattr(n, "ctx", ast.Load()), ast.Load) and root.id in env
+            if chain:
+                value = self.ev(n, env)
+                lit = plain.literal(value, attrs_of=self.object_attrs)
+                if isinstance(value, (ClassVal, FuncVal)):
+                    if isinstance(n, ast.Name) and not local(n.id):
+                        return
+                    name = self.global_name_of(value)
+                    if name is not None:
+                        subs.by_span[_span(n)] = ast.Name(name, ast.Load())
+                        return
+                elif lit is not None:
+                    subs.by_span[_span(n)] = lit
+                    for note in (value.origin.split("; ") if isinstance(value, Const) and value.origin else []):
+                        if note not in subs.notes:
+                            subs.notes.append(note)
+                    return
+                elif local(root.id) and not isinstance(value, (ModelVal, ModelAttr, SourceVal)) \
+                        and not isinstance(self.ev(root, env), (ModelVal, ModelAttr)):
+                    if not subs.error:
+                        what = value.reason if isinstance(value, Unknown) else "not known statically"
+                        subs.error = f"`{self.pf.segment(n)}` is known only at run time: {what}"
+                    return
+            for child in ast.iter_child_nodes(n):
+                visit(child)
+
+        visit(node)
+        return subs
+
+    def global_name_of(self, value: ClassVal | FuncVal) -> str | None:
+        env = self.module_envs.get(self.pf.path) or {}
+        for name, v in env.items():
+            if isinstance(v, (ClassVal, FuncVal)) and v.node is value.node:
+                return name
+        return None
+
+    def unrolled(self, stmt: ast.For, env: dict, functions: list) -> bool:
+        """`for name, net in [("G", netG), ("D", netD)]:` over a known collection: each pass in turn."""
+        if stmt.orelse or any(isinstance(n, (ast.Break, ast.Continue)) for n in _own_loop_nodes(stmt)):
+            return False
+        seq = self.ev(stmt.iter, env)
+        if isinstance(seq, SeqVal):
+            items = seq.items
+        elif isinstance(seq, Const) and isinstance(seq.value, (list, tuple, str, dict)):
+            items = [Const(v, seq.origin) for v in seq.value]
+        elif isinstance(seq, Const) and isinstance(seq.value, range):
+            items = [Const(v, seq.origin) for v in seq.value]
+        else:
+            return False
+        if len(items) > MAX_UNROLL:
+            return False
+        for item in items:
+            self.assign(stmt.target, item, stmt, env)
+            self.block(stmt.body, env, functions)
+        return True
+
+
+def _span(n: ast.AST) -> tuple[int, int, int, int]:
+    return (n.lineno, n.col_offset, n.end_lineno, n.end_col_offset)
+
+
+def _one_value(values: list[Any], name: str) -> Any:
+    if not values:
+        return Const(None)
+    first = values[0]
+    if all(v is first for v in values):
+        return first
+    if all(isinstance(v, Const) and v.value == first.value for v in values if isinstance(first, Const)) \
+            and isinstance(first, Const):
+        return first
+    if all(isinstance(v, ModelVal) and v.id == getattr(first, "id", None) for v in values):
+        return first
+    return Unknown(f"{name} returns different values on different paths")
+
+
+def _dict_value(entries: dict[str, Any]) -> Any:
+    if all(isinstance(v, Const) for v in entries.values()):
+        return Const({k: v.value for k, v in entries.items()}, plain.origins(list(entries.values())))
+    return SourceVal(DictLit(dict(entries)))
+
+
+def _is_dataclass(node: ast.ClassDef, pf: PyFile) -> bool:
+    for d in node.decorator_list:
+        target = d.func if isinstance(d, ast.Call) else d
+        if (pf.dotted(target) or "") in ("dataclass", "dataclasses.dataclass"):
+            return True
+    return False
+
+
+def _harmless_decorator(fn: FuncVal) -> bool:
+    names = {(fn.file.dotted(d.func if isinstance(d, ast.Call) else d) or "") for d in fn.node.decorator_list}
+    return names <= {"torch.no_grad", "torch.inference_mode", "staticmethod", "torch.enable_grad",
+                     "functools.wraps", "property"}
+
+
+def _own_loop_nodes(stmt: ast.For):
+    stack = list(stmt.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.For, ast.While, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        yield node
+        stack.extend(ast.iter_child_nodes(node))

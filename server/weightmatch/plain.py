@@ -1,0 +1,293 @@
+"""Plain data for the source interpreter: operators on known constants, items of config
+dicts and files, argparse, namespaces and the pure builtins real scripts size models with
+(`int(opt.ngpu)`, `len(class_names)`). Config files are read as data, never as code."""
+
+from __future__ import annotations
+
+import ast
+import json
+import operator as op
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from weightmatch.argparse_values import ParserVal
+from weightmatch.values import (
+    At, ClassVal, Const, DictLit, FileHandle, JsonFile, ModVal, ObjVal, SeqVal, SourceVal, Unknown,
+)
+
+MAX_DATA_FILE = 5 * 1024 * 1024  # a config file larger than this is not read
+
+_CMP = {ast.Eq: op.eq, ast.NotEq: op.ne, ast.Lt: op.lt, ast.LtE: op.le, ast.Gt: op.gt, ast.GtE: op.ge,
+        ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b, ast.Is: op.is_, ast.IsNot: op.is_not}
+_PURE = {"int": int, "float": float, "str": str, "bool": bool, "len": len, "min": min, "max": max, "abs": abs,
+         "round": round, "tuple": tuple, "list": list, "sorted": sorted, "sum": sum, "range": range}
+_PATH_FUNCS = {"os.path.join", "posixpath.join"}
+
+
+@dataclass
+class BoundMethod:
+    """A method of a value the interpreter models itself (a parser's add_argument)."""
+
+    owner: Any
+    name: str
+
+
+def origins(values: list[Any]) -> str:
+    seen: list[str] = []
+    for v in values:
+        for part in (v.origin.split("; ") if isinstance(v, Const) and v.origin else []):
+            if part not in seen:
+                seen.append(part)
+    return "; ".join(seen)
+
+
+def const(value: Any, *sources: Any) -> Const:
+    return Const(value, origins(list(sources)))
+
+
+def operator(ev, node: ast.expr, env: dict) -> Any:
+    """`a == b`, `x in d`, `not f`, `a and b`, `x if c else y` over known values."""
+    if isinstance(node, ast.IfExp):
+        test = truth(ev.ev(node.test, env))
+        if test is None:
+            return Unknown(f"`{ev.pf.segment(node.test)}` is known only at run time")
+        return ev.ev(node.body if test else node.orelse, env)
+    if isinstance(node, ast.UnaryOp):
+        inner = ev.ev(node.operand, env)
+        if isinstance(inner, Const):
+            try:
+                fn = {ast.Not: op.not_, ast.USub: op.neg, ast.UAdd: op.pos, ast.Invert: op.invert}[type(node.op)]
+                return const(fn(inner.value), inner)
+            except (TypeError, KeyError):
+                pass
+        if isinstance(node.op, ast.Not):
+            t = truth(inner)
+            if t is not None:
+                return const(not t, inner)
+        return Unknown(f"`{ev.pf.segment(node)}` is known only at run time")
+    if isinstance(node, ast.BoolOp):
+        values = []
+        for v in node.values:
+            value = ev.ev(v, env)
+            t = truth(value)
+            if t is None:
+                return Unknown(f"`{ev.pf.segment(node)}` is known only at run time")
+            values.append(value)
+            if isinstance(node.op, ast.And) and not t or isinstance(node.op, ast.Or) and t:
+                return value
+        return values[-1]
+    left = ev.ev(node.left, env)
+    result: Any = None
+    for cmp, right_node in zip(node.ops, node.comparators):
+        right = ev.ev(right_node, env)
+        answer = _compare(cmp, left, right)
+        if answer is None:
+            return Unknown(f"`{ev.pf.segment(node)}` is known only at run time")
+        result = const(answer, left, right)
+        if not answer:
+            return result
+        left = right
+    return result
+
+
+def _compare(cmp: ast.cmpop, left: Any, right: Any) -> bool | None:
+    fn = _CMP.get(type(cmp))
+    if fn is None:
+        return None
+    if isinstance(left, Const) and isinstance(right, Const):
+        try:
+            return bool(fn(left.value, right.value))
+        except TypeError:
+            return None
+    if isinstance(cmp, (ast.In, ast.NotIn)) and isinstance(left, Const):
+        keys = _keys(right)
+        if keys is not None:
+            return (left.value in keys) == isinstance(cmp, ast.In)
+    return None
+
+
+def _keys(value: Any) -> set | None:
+    """The keys of a dict literal that no later code changed; None when not that."""
+    if isinstance(value, At):
+        value = value.value
+    if isinstance(value, SourceVal) and isinstance(value.base, DictLit) and not value.ops:
+        return set(value.base.entries)
+    if isinstance(value, ObjVal):
+        return None
+    return None
+
+
+def truth(value: Any) -> bool | None:
+    if isinstance(value, Const):
+        try:
+            return bool(value.value)
+        except Exception:  # noqa: BLE001 - an odd constant is just not known
+            return None
+    if isinstance(value, (ObjVal, ClassVal, ModVal, ParserVal)):
+        return True
+    return None
+
+
+def subscript(ev, base: Any, node: ast.Subscript, env: dict) -> Any:
+    """`cfg["model"]["width"]`, `MODELS[name]`, `pairs[0]`; None when not plain data."""
+    if isinstance(base, JsonFile):
+        base = read_data(ev, base)
+    if isinstance(base, SeqVal):
+        key = ev.ev(node.slice, env)
+        if isinstance(key, Const) and isinstance(key.value, int) and -len(base.items) <= key.value < len(base.items):
+            return base.items[key.value]
+        return Unknown(f"`{ev.pf.segment(node)}` is not known")
+    if isinstance(base, Const):
+        key = ev.ev(node.slice, env)
+        if isinstance(key, Const):
+            try:
+                return const(base.value[key.value], base, key)
+            except (KeyError, IndexError, TypeError):
+                return Unknown(f"`{ev.pf.segment(node)}`: no such item in the value")
+        return Unknown(f"`{ev.pf.segment(node)}` is not known")
+    if isinstance(base, SourceVal) and isinstance(base.base, DictLit) and not base.ops:
+        key = ev.ev(node.slice, env)
+        if isinstance(key, Const) and key.value in base.base.entries:
+            entry = base.base.entries[key.value]
+            if not isinstance(entry, (At, SourceVal)):
+                return entry  # a registry's class, a config value
+    if isinstance(base, ObjVal):
+        return Unknown(f"`{ev.pf.segment(node)}`: subscript of an object")
+    return None
+
+
+def read_data(ev, doc: JsonFile) -> Any:
+    """A JSON / YAML / TOML file of the workspace, as data."""
+    path = doc.path.value if isinstance(doc.path, Const) and isinstance(doc.path.value, str) else None
+    if path is None:
+        return Unknown(doc.path.reason if isinstance(doc.path, Unknown) else "the config file's path is not known")
+    full = ev.data_path(path)
+    if full is None:
+        return Unknown(f"the config file {path} does not exist")
+    try:
+        if os.path.getsize(full) > MAX_DATA_FILE:
+            return Unknown(f"the config file {path} is too large to read")
+        kind = doc.kind
+        with open(full, "rb") as fh:
+            raw = fh.read()
+        if kind == "toml":
+            import tomllib
+
+            data = tomllib.loads(raw.decode("utf-8"))
+        elif kind == "yaml":
+            try:
+                import yaml
+            except ImportError:
+                return Unknown(f"reading {path} needs PyYAML")
+            data = yaml.safe_load(raw)
+        else:
+            data = json.loads(raw)
+    except Exception as exc:  # noqa: BLE001 - a broken config file is a reason, not a crash
+        return Unknown(f"the config file {path} cannot be read ({type(exc).__name__})")
+    return Const(data, f"{path} as it is on disk")
+
+
+def library_call(ev, dotted: str, node: ast.Call, env: dict) -> Any:
+    """Calls of the standard library and builtins that make plain data; None for others."""
+    if dotted in ("argparse.ArgumentParser",):
+        return ParserVal()
+    if dotted in ("types.SimpleNamespace", "argparse.Namespace"):
+        kwargs = keywords(ev, node, env)
+        if kwargs is None or node.args:
+            return Unknown(f"`{ev.pf.segment(node)}` is not known statically")
+        return ObjVal(kwargs, dotted.rsplit(".", 1)[-1])
+    if dotted == "vars" and len(node.args) == 1:
+        obj = ev.ev(node.args[0], env)
+        if isinstance(obj, ObjVal):
+            if all(isinstance(v, Const) for v in obj.attrs.values()):
+                return Const({k: v.value for k, v in obj.attrs.items()}, origins(list(obj.attrs.values())))
+            return SourceVal(DictLit(dict(obj.attrs)))
+        return None
+    if dotted == "getattr" and len(node.args) in (2, 3):
+        obj, name = ev.ev(node.args[0], env), ev.ev(node.args[1], env)
+        if isinstance(obj, (ObjVal, ModVal, ClassVal)) and isinstance(name, Const) and isinstance(name.value, str):
+            value = ev.attribute(obj, name.value, node)
+            if isinstance(value, Unknown) and len(node.args) == 3 and isinstance(obj, ObjVal) \
+                    and name.value not in obj.attrs and obj.cls is None and obj.name != "the argparse namespace":
+                return ev.ev(node.args[2], env)
+            return value
+        return None
+    if dotted in ("yaml.safe_load", "yaml.load", "tomllib.load", "toml.load", "omegaconf.OmegaConf.load") \
+            and node.args:
+        if dotted == "yaml.load":
+            loader = next((k.value for k in node.keywords if k.arg == "Loader"), None)
+            name = ev.pf.dotted(loader) if loader is not None else ""
+            if not (name or "").endswith(("SafeLoader", "CSafeLoader", "BaseLoader")):
+                return Unknown("yaml.load with a loader that can run code is not read")
+        arg = ev.ev(node.args[0], env)
+        path = arg.path if isinstance(arg, FileHandle) else arg
+        return read_data(ev, JsonFile(path, "toml" if "toml" in dotted else "yaml"))
+    if dotted in _PURE:
+        args = [ev.ev(a, env) for a in node.args]
+        if node.keywords or not args or not all(isinstance(a, Const) for a in args):
+            if dotted == "len" and len(args) == 1 and isinstance(args[0], SeqVal):
+                return Const(len(args[0].items))
+            return None
+        try:
+            return const(_PURE[dotted](*[a.value for a in args]), *args)
+        except Exception:  # noqa: BLE001 - user code that would raise is not known
+            return Unknown(f"`{ev.pf.segment(node)}` raises")
+    return None
+
+
+def keywords(ev, node: ast.Call, env: dict) -> dict[str, Any] | None:
+    out: dict[str, Any] = {}
+    for k in node.keywords:
+        value = ev.ev(k.value, env)
+        if k.arg is None:
+            if isinstance(value, Const) and isinstance(value.value, dict):
+                out.update({str(a): Const(b, value.origin) for a, b in value.value.items()})
+            elif isinstance(value, SourceVal) and isinstance(value.base, DictLit) and not value.ops:
+                out.update({str(a): b for a, b in value.base.entries.items()})
+            else:
+                return None
+        else:
+            out[k.arg] = value
+    return out
+
+
+def literal(value: Any, depth: int = 0, attrs_of=None) -> ast.expr | None:
+    """The source of a known value, to write into a recipe; None when it has none. An object
+    becomes a SimpleNamespace of its known attributes (`attrs_of` adds its class attributes)."""
+    if depth > 20:
+        return None
+    if isinstance(value, Const):
+        value = value.value
+        if _is_literal(value):
+            return ast.parse(repr(value), mode="eval").body
+        return None
+    if isinstance(value, ObjVal):
+        keywords_ = []
+        attrs = attrs_of(value) if attrs_of is not None else value.attrs
+        for k, v in attrs.items():
+            lit = literal(v, depth + 1, attrs_of)
+            if lit is not None and k.isidentifier():
+                keywords_.append(ast.keyword(arg=k, value=lit))
+        func = ast.Attribute(ast.Call(ast.Name("__import__", ast.Load()), [ast.Constant("types")], []),
+                             "SimpleNamespace", ast.Load())
+        return ast.Call(func, [], keywords_)
+    if isinstance(value, SeqVal):
+        items = [literal(v, depth + 1, attrs_of) for v in value.items]
+        if any(i is None for i in items):
+            return None
+        return ast.List(items, ast.Load())
+    return None
+
+
+def _is_literal(value: Any, depth: int = 0) -> bool:
+    if depth > 20:
+        return False
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return not isinstance(value, float) or value == value and value not in (float("inf"), float("-inf"))
+    if isinstance(value, (list, tuple)):
+        return len(value) < 10_000 and all(_is_literal(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return len(value) < 10_000 and all(_is_literal(k, depth + 1) and _is_literal(v, depth + 1)
+                                           for k, v in value.items())
+    return False
