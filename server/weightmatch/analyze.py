@@ -69,6 +69,14 @@ class FileAnalyzer:
         self._parsed[path] = (text, pf)
         return pf
 
+    def origin_site(self, origin) -> LayerSite | None:
+        """The call static inference saw make a layer (no size fix: the line may serve many layers)."""
+        path, node = origin
+        pf = self.parsed(path)
+        if pf is None or not hasattr(node, "lineno") or node.lineno > len(pf.lines):
+            return None
+        return LayerSite(pf.span(node), pf, None, "")
+
     def find_class(self, name: str, pf: PyFile) -> tuple[ClassInfo, PyFile] | None:
         if name in pf.classes:
             return pf.classes[name], pf
@@ -259,9 +267,18 @@ class FileAnalyzer:
 
         layer_cache: dict[str, LayerSite] = {}
 
-        def layer_of(module_path: str) -> LayerSite:
+        def layer_of(module_path: str, key: str | None = None) -> LayerSite:
+            spec = expected.modules.get(module_path)
+            param = key.rsplit(".", 1)[-1] if key else None
+            if spec is not None and param in spec.param_origins:
+                site = self.origin_site(spec.param_origins[param])
+                if site is not None:
+                    return site
             if module_path not in layer_cache:
-                layer_cache[module_path] = locate(module_path, model, expected, self.find_class)
+                site = locate(module_path, model, expected, self.find_class)
+                if site.module_path != module_path and spec is not None and spec.origin is not None:
+                    site = self.origin_site(spec.origin) or site
+                layer_cache[module_path] = site
             return layer_cache[module_path]
 
         facts = SiteFacts(call, strict, expected, saved, comparison, layer_of, how, nested, prefix, renames, after)

@@ -24,7 +24,7 @@ class SiteFacts:
     expected: ExpectedState
     saved: Any
     comparison: Comparison
-    layer_of: Callable[[str], LayerSite]  # module path -> where that layer is defined
+    layer_of: Callable[..., LayerSite]  # (module path, key=None) -> where that layer (or bare parameter) is defined
     how: str
     nested: tuple | None = None  # key path of the state dict inside a training checkpoint
     prefix: Any = None  # diagnose.PrefixChange
@@ -80,7 +80,7 @@ def build_findings(f: SiteFacts) -> list[Finding]:
     by_site: dict[tuple, list[tuple[str, TensorInfo, TensorInfo]]] = {}
     sites: dict[tuple, LayerSite] = {}
     for key, saved, model in c.mismatched:
-        site = f.layer_of(_module_of(key))
+        site = f.layer_of(_module_of(key), key)
         ident = (site.span.path, site.span.line, site.span.column)
         by_site.setdefault(ident, []).append((key, saved, model))
         sites[ident] = site

@@ -115,6 +115,9 @@ def _container_element(value: ast.expr, part: str, pf: PyFile) -> ast.expr | Non
     if name not in CONTAINERS and not name.endswith(("Sequential", "ModuleList", "ModuleDict")):
         return None
     args = value.args
+    if name.endswith(("ModuleList", "ModuleDict")) and len(args) == 1 and \
+            not isinstance(args[0], (ast.List, ast.Tuple, ast.Dict)):
+        return None  # built from a comprehension or a variable: not its elements as written
     if len(args) == 1 and isinstance(args[0], (ast.List, ast.Tuple)):
         args = args[0].elts
     if len(args) == 1 and isinstance(args[0], ast.Dict):

@@ -115,6 +115,11 @@ class ModuleSpec:
     # the class overrides _load_from_state_dict in a way compare does not model, or the
     # module has load_state_dict hooks: the prediction for it is not exact
     custom_load: bool = False
+    # static inference only: (path, ast node) of the call that made this module, and of each
+    # bare `nn.Parameter(...)`, when made in a workspace file; where a squiggle goes when the
+    # layer is built in a loop, a helper or an imported module that the source walk cannot reach
+    origin: Any = None
+    param_origins: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -14,7 +14,7 @@ from typing import Any
 
 from . import sources
 from .modules import ModuleOps
-from .values import BoundMethod, Dtype, Module, Ref, StaticUnsupported, Tensor, Unknown, is_plain
+from .values import BoundMethod, Dtype, Module, Namespace, Ref, StaticUnsupported, Tensor, Unknown, is_plain
 
 MAX_STEPS = 200_000
 MAX_DEPTH = 40
@@ -673,6 +673,10 @@ class Interp:
             return self.ops.super_attr(obj, name)
         if isinstance(obj, Unknown):
             return Unknown(obj.reason)
+        if isinstance(obj, Namespace):
+            if name in obj.attrs:
+                return obj.attrs[name]
+            return Unknown(f"the config object has no attribute `{name}`")
         if isinstance(obj, (list, dict, str, tuple)) and name in _PLAIN_METHODS:
             return BoundMethod(obj, name)
         return Unknown(f"attribute `{name}` of {_describe(obj)} is not known statically")
@@ -781,7 +785,11 @@ class Interp:
             what = frame.file.segment(node.func, 50)
             self._guard(f"`{what}`", args, kwargs)
             return Unknown(f"calls `{what}`, whose result is not known statically")
-        return self.call(func, args, kwargs, frame, node)
+        made = self.call(func, args, kwargs, frame, node)
+        if isinstance(made, (Module, Tensor)) and made.origin is None and frame.file.origin is None \
+                and (isinstance(made, Module) or made.param):
+            made.origin = (frame.file.path, node)  # where the layer is made: the squiggle's line
+        return made
 
     def call(self, func: Any, args: list[Any], kwargs: dict[str, Any], frame: Frame | None = None,
              node: ast.AST | None = None) -> Any:
@@ -886,7 +894,7 @@ BUILTINS = {"range", "len", "int", "float", "bool", "str", "max", "min", "sum", 
             "dict", "zip", "enumerate", "reversed", "sorted", "isinstance", "getattr", "setattr", "hasattr",
             "print", "super", "divmod", "any", "all", "map", "None", "True", "False", "object", "issubclass",
             "callable", "type", "id", "repr", "format", "ValueError", "TypeError", "NotImplementedError",
-            "RuntimeError", "AssertionError", "KeyError", "Exception"}
+            "RuntimeError", "AssertionError", "KeyError", "Exception", "__import__"}
 
 
 def _holds_module(value: Any, depth: int = 0) -> bool:
@@ -900,7 +908,7 @@ def _holds_module(value: Any, depth: int = 0) -> bool:
 
 
 # What an unknown callable could change, or call back into to change what is read later.
-_MUTABLE = (list, dict, set, bytearray, WorkspaceModule, UserFunc, BoundFunc, UserClass)
+_MUTABLE = (list, dict, set, bytearray, WorkspaceModule, UserFunc, BoundFunc, UserClass, Namespace)
 
 
 def _holds_mutable(value: Any, depth: int = 0) -> bool:

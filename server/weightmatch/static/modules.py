@@ -7,7 +7,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from . import layers
-from .values import (FLOAT_DTYPES, MODULE_ATTRS, BoundMethod, Dtype, Module, Ref, StaticUnsupported, Tensor,
+from .values import (FLOAT_DTYPES, MODULE_ATTRS, BoundMethod, Dtype, Module, Namespace, Ref, StaticUnsupported, Tensor,
                      Unknown, clone_module, is_plain)
 
 if TYPE_CHECKING:
@@ -88,6 +88,10 @@ class ModuleOps:
             return self.builtin(name[9:], args, kwargs, frame)
         if name.startswith("math."):
             return self.math(name[5:], args)
+        if name in ("types.SimpleNamespace", "argparse.Namespace"):
+            if args:
+                raise StaticUnsupported(f"`{name}` takes keyword arguments only")
+            return Namespace(dict(kwargs))
         if name == "collections.OrderedDict":
             if not all(isinstance(a, (dict, list, tuple)) for a in args):
                 return Unknown("an OrderedDict built from values not known statically")
@@ -317,6 +321,8 @@ class ModuleOps:
             return self._super(args, frame)
         if fn == "print":
             return None
+        if fn == "__import__" and len(args) == 1 and args[0] in ("types", "argparse") and not kwargs:
+            return Ref(args[0])  # the recipe's own `__import__('types').SimpleNamespace(...)`
         if fn == "isinstance":
             return self.isinstance(args[0], args[1])
         if fn == "setattr":
@@ -325,6 +331,9 @@ class ModuleOps:
                 raise StaticUnsupported("`setattr` with a name not known statically")
             if isinstance(obj, Module):
                 self.setattr(obj, name, value)
+                return None
+            if isinstance(obj, Namespace):
+                obj.attrs[name] = value
                 return None
             raise StaticUnsupported("`setattr` on a value that is not a known module")
         if fn in ("getattr", "hasattr"):

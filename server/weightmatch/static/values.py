@@ -35,6 +35,7 @@ class Tensor:
     shape: tuple[int, ...] | None  # None: uninitialized (lazy)
     dtype: str = "float32"
     param: bool = False  # an nn.Parameter
+    origin: Any = None  # (path, call node) of the `nn.Parameter(...)` that made it, in a workspace file
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class Module:
     kind: str = ""  # "sequential" | "modulelist" | "moduledict" | "parameterlist" | "parameterdict" | ""
     cls: Any = None  # the UserClass for user modules
     initialized: bool = True  # False until nn.Module.__init__ ran (user classes)
+    origin: Any = None  # (path, call node) of the call that made it, in a workspace file
 
     def has_attr(self, name: str) -> bool:
         if name in self.params or name in self.buffers or name in self.modules or name in self.attrs:
@@ -88,6 +90,14 @@ MODULE_ATTRS = frozenset(
     "requires_grad_ set_extra_state set_submodule share_memory state_dict to to_empty train type xpu "
     "zero_grad training".split()
 )
+
+
+@dataclass
+class Namespace:
+    """A `types.SimpleNamespace` / `argparse.Namespace`: a config object of known attributes
+    (the recipe writes a config the source walk read into one of these)."""
+
+    attrs: dict[str, Any]
 
 
 @dataclass(frozen=True)
