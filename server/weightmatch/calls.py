@@ -431,8 +431,10 @@ class CallsMixin:
                 elif local(root.id) and not isinstance(value, (ModelVal, ModelAttr, SourceVal)) \
                         and not isinstance(self.ev(root, env), (ModelVal, ModelAttr)):
                     if not subs.error:
-                        what = value.reason if isinstance(value, Unknown) else "not known statically"
-                        subs.error = f"`{self.pf.segment(n)}` is known only at run time: {what}"
+                        seg = self.pf.segment(n)
+                        what = value.reason if isinstance(value, Unknown) else ""
+                        subs.error = f"`{seg}` is known only at run time" + \
+                            (f" ({what})" if what and not what.startswith(f"`{seg}`") else "")
                     return
             for child in ast.iter_child_nodes(n):
                 visit(child)

@@ -25,7 +25,7 @@ def python_files(paths: list[str]) -> list[str]:
 
 
 def check(args: argparse.Namespace) -> int:
-    from weightmatch.project import Project, Settings
+    from weightmatch.project import Project, Settings, merge_findings
     from weightmatch.report import unique, write_json, write_text
 
     missing = [p for p in args.paths if not os.path.exists(p)]
@@ -42,14 +42,13 @@ def check(args: argparse.Namespace) -> int:
             print(f"[{level}] {message}", file=sys.stderr)
 
     project = Project(root, settings, log)
-    findings = []
+    analyses = []
     try:
         for path in python_files(args.paths or ["."]):
-            analysis = project.analyze(path)
-            findings.extend(analysis.findings)
+            analyses.append(project.analyze(path))
     finally:
         project.close()
-    findings = unique(findings)
+    findings = unique(merge_findings(analyses))
     if args.format == "json":
         write_json(findings, root, sys.stdout)
     else:

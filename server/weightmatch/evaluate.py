@@ -103,6 +103,8 @@ class Evaluator:
                 return base.derive(Op("subscript", self.ev(node.slice, env), node))
             if isinstance(base, (ModelVal, ModelAttr)):
                 return Unknown("an item of a model")
+            if isinstance(base, Unknown):
+                return Unknown(base.reason)
             return Unknown(f"`{self.pf.segment(node)}` is not known")
         if isinstance(node, ast.Attribute):
             base = self.ev(node.value, env)

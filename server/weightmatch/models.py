@@ -141,7 +141,7 @@ class ModelBuilder:
             from weightmatch.worker import BuildError
 
             try:
-                return worker.build(recipe_for(model, self.root))
+                return self._with_origins(worker.build(recipe_for(model, self.root)), model, deps)
             except BuildError as exc:
                 worker_error = _why(exc)
                 self.log("info", f"worker could not build `{model.file.segment(model.call)}`: {exc.kind}: {exc.message}")
@@ -158,6 +158,20 @@ class ModelBuilder:
         if worker_error:
             state = replace(state, notes=[*state.notes, f"the worker failed ({worker_error}); inferred statically"])
         return state
+
+    def _with_origins(self, state: ExpectedState, model: ModelVal, deps: set[str] | None) -> ExpectedState:
+        """Where each layer is made, from static inference when it follows the same model (the
+        worker knows the layers, not the lines that made them): the squiggles do not depend on
+        which way the model was built."""
+        try:
+            inferred = self._static(model, exact=False, deps=deps)
+        except ModelUnresolved:
+            return state
+        if set(inferred.modules) != set(state.modules):
+            return state
+        modules = {p: replace(spec, origin=inferred.modules[p].origin, param_origins=inferred.modules[p].param_origins)
+                   for p, spec in state.modules.items()}
+        return replace(state, modules=modules)
 
     def _static(self, model: ModelVal, exact: bool = True, deps: set[str] | None = None) -> ExpectedState:
         """Static inference, cached (static/cache.py). exact=False accepts a cached failure

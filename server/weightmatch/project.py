@@ -6,20 +6,38 @@ The language server keeps one Project per workspace folder; the CLI makes one pe
 from __future__ import annotations
 
 import os
+import re
 import sys
 import threading
+import time
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from weightmatch.analyze import FileAnalysis, FileAnalyzer
 from weightmatch.checkpoint import CheckpointCache
 from weightmatch.models import ModelBuilder
-from weightmatch.types import Checkpoint
+from weightmatch.types import Checkpoint, Finding, LoadReport
 
 Log = Callable[[str, str], None]
 SEVERITIES = ("error", "warning", "information", "hint")
 
-__all__ = ["FileAnalysis", "Project", "Settings"]
+__all__ = ["FileAnalysis", "Project", "Settings", "merge_findings"]
+
+MAX_IMPORTERS = 5  # scripts analysed to resolve a load that sits in a helper they call
+_SKIP_DIRS = {".git", ".hg", ".venv", "venv", "env", "node_modules", "__pycache__", "site-packages", "build", "dist"}
+
+
+def resolved(report: LoadReport) -> bool:
+    return report.how is not None and not any(f.code.startswith("unresolved-") for f in report.findings)
+
+
+def merge_findings(analyses: list[FileAnalysis]) -> list[Finding]:
+    """The findings of several analyses, where a load one of them resolved (a helper called
+    from a script with known arguments) loses the "not resolved" of the others (the helper's
+    own file, where its parameters are unknown)."""
+    done = {r.call for a in analyses for r in a.reports if resolved(r)}
+    return [f for a in analyses for f in a.findings
+            if not (f.code.startswith("unresolved-") and f.load_call in done)]
 
 
 @dataclass
@@ -122,12 +140,74 @@ class Project:
         with self._lock:
             analyzer = self._analyzer
         result = analyzer.analyze(path, text)
+        self._adopt_from_importers(path, result, analyzer)
         result.findings = self._apply_overrides(result.findings)
         for report in result.reports:
             report.findings = self._apply_overrides(report.findings)
         with self._lock:
             self._deps[path] = set(result.dependencies)
         return result
+
+    def _adopt_from_importers(self, path: str, result: FileAnalysis, analyzer: FileAnalyzer) -> None:
+        """A load in this file that is unresolved because its model or path arrives as a parameter
+        (`def restore_model(self, iters)`) is resolved by the scripts that import this file and
+        call it: their answers for this file's loads are taken (the editor shows a helper's file
+        as the script that calls it makes it behave)."""
+        waiting = [r for r in result.reports if not resolved(r) and r.call.path == path]
+        if not waiting:
+            return
+        adopted: list[LoadReport] = []
+        for other in self._importers(path):
+            text = self._read_text(other)
+            if text is None:
+                continue
+            try:
+                theirs = analyzer.analyze(other, text)
+            except Exception:  # noqa: BLE001 - a script we only consult never breaks this file
+                continue
+            result.dependencies.add(other)
+            result.dependencies.update(theirs.dependencies)
+            adopted += [r for r in theirs.reports if r.call.path == path and resolved(r)]
+        if not adopted:
+            return
+        done = {r.call for r in adopted}
+        result.reports = [r for r in result.reports if r.call not in done] + adopted
+        kept = [f for f in result.findings if not (f.code.startswith("unresolved-") and f.load_call in done)]
+        result.findings = kept + [f for r in adopted for f in r.findings]
+
+    def _importers(self, path: str) -> list[str]:
+        """Workspace scripts whose text imports this file's module (by its last name), at most MAX_IMPORTERS."""
+        stem = os.path.splitext(os.path.basename(path))[0]
+        if stem == "__init__":
+            stem = os.path.basename(os.path.dirname(path))
+        pattern = re.compile(rf"^\s*(from\s+[\w.]*\b{re.escape(stem)}\b[\w.]*\s+import|import\s+[\w., ]*\b{re.escape(stem)}\b)",
+                             re.MULTILINE)
+        out = []
+        for other in self._workspace_files():
+            if other == path:
+                continue
+            text = self._read_text(other)
+            if text and pattern.search(text):
+                out.append(other)
+                if len(out) >= MAX_IMPORTERS:
+                    break
+        return out
+
+    def _workspace_files(self) -> list[str]:
+        """The workspace's Python files, listed at most every 10 seconds (at most 5,000)."""
+        with self._lock:
+            listed = getattr(self, "_listing", None)
+            if listed is not None and time.monotonic() - listed[0] < 10:
+                return listed[1]
+        files: list[str] = []
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS and not d.startswith("."))
+            files += [os.path.join(dirpath, f) for f in sorted(filenames) if f.endswith(".py")]
+            if len(files) > 5000:
+                break
+        with self._lock:
+            self._listing = (time.monotonic(), files)
+        return files
 
     def _apply_overrides(self, findings):
         overrides = self.settings.severity_overrides
