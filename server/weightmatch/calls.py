@@ -428,7 +428,9 @@ class CallsMixin:
                         if note not in subs.notes:
                             subs.notes.append(note)
                     return
-                elif local(root.id) and not isinstance(value, (ModelVal, ModelAttr, SourceVal)) \
+                elif (local(root.id) or isinstance(value, Unknown) and isinstance(
+                        self.ev(root, env), (ObjVal, ModVal, ParserVal))) \
+                        and not isinstance(value, (ModelVal, ModelAttr, SourceVal)) \
                         and not isinstance(self.ev(root, env), (ModelVal, ModelAttr)):
                     if not subs.error:
                         seg = self.pf.segment(n)

@@ -118,8 +118,8 @@ class ModuleSpec:
     # static inference only: (path, ast node) of the call that made this module, and of each
     # bare `nn.Parameter(...)`, when made in a workspace file; where a squiggle goes when the
     # layer is built in a loop, a helper or an imported module that the source walk cannot reach
-    origin: Any = None
-    param_origins: dict[str, Any] = field(default_factory=dict)
+    origin: Any = field(default=None, compare=False)
+    param_origins: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 @dataclass

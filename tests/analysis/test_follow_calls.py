@@ -1,0 +1,259 @@
+"""Loads reached through calls, classes, argparse and config values (issue 10): each project is
+small and real, its checkpoint written by real PyTorch, and the truth is what running the
+script with PyTorch does. Static inference answers these (no code runs), and the messages
+say what they assumed."""
+
+from __future__ import annotations
+
+import pytest
+
+MODEL = """
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self, num_classes=10, hidden=16):
+        super().__init__()
+        self.fc1 = nn.Linear(8, hidden)
+        self.fc2 = nn.Linear(hidden, num_classes)
+"""
+
+SAVE_5 = "import torch, sys; sys.path.insert(0, '.'); from model import Net; torch.save(Net(5).state_dict(), 'w.pt')"
+
+
+def _errors(analysis, path=None):
+    return [f for f in analysis.findings if f.severity == "error" and (path is None or f.span.path.endswith(path))]
+
+
+def _judge(case, analysis) -> None:
+    """The engine's verdict equals what running the script with PyTorch does."""
+    ran = case.run()
+    raised = "Error(s) in loading state_dict" in ran.stderr
+    assert ran.returncode == (1 if raised else 0), ran.stderr
+    assert bool(_errors(analysis)) == raised, (ran.stderr[-500:], [f.message for f in analysis.findings])
+    assert not [f for f in analysis.findings if f.code.startswith("unresolved")], \
+        [f.message for f in analysis.findings]
+
+
+def test_argparse_default_sizes_the_model_in_main(case, static_project) -> None:
+    case.write("model.py", MODEL)
+    case.torch(SAVE_5)
+    main = case.write("main.py", """
+        import argparse
+        import torch
+        from model import Net
+
+        def main():
+            parser = argparse.ArgumentParser()
+            parser.add_argument("--num-classes", type=int, default=10)
+            group = parser.add_argument_group("io")
+            group.add_argument("--weights", default="w.pt")
+            args = parser.parse_args()
+            model = Net(num_classes=args.num_classes)
+            model.load_state_dict(torch.load(args.weights))
+
+        if __name__ == "__main__":
+            main()
+    """)
+    analysis = static_project.analyze(str(main))
+    _judge(case, analysis)
+    (err,) = _errors(analysis)
+    assert err.span.path.endswith("model.py") and err.span.line == 7  # self.fc2 = ... (0-based)
+    assert "--num-classes at its default, 10" in err.message and "--weights at its default, 'w.pt'" in err.message
+    assert "main() as called from " in err.message and "main.py:15)" in err.message
+
+
+def test_string_default_is_converted_by_type_and_matches(case, static_project) -> None:
+    case.write("model.py", MODEL)
+    case.torch(SAVE_5)
+    main = case.write("main.py", """
+        import argparse
+        import torch
+        from model import Net
+
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--classes", dest="n", type=int, default="5")
+        parser.add_argument("--fast", action="store_true")
+        args, _ = parser.parse_known_args()
+        opts = vars(args)
+        model = Net(opts["n"], hidden=32 if args.fast else 16)
+        model.load_state_dict(torch.load("w.pt"))
+    """)
+    analysis = static_project.analyze(str(main))
+    _judge(case, analysis)
+    assert analysis.reports and analysis.reports[0].how == "static"
+
+
+def test_required_option_stays_unresolved_and_names_it(case, static_project) -> None:
+    case.write("model.py", MODEL)
+    case.torch(SAVE_5)
+    main = case.write("main.py", """
+        import argparse
+        import torch
+        from model import Net
+
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--num-classes", type=int, required=True)
+        args = parser.parse_args()
+        model = Net(args.num_classes)
+        model.load_state_dict(torch.load("w.pt"))
+    """)
+    analysis = static_project.analyze(str(main))
+    assert not _errors(analysis)
+    (f,) = [f for f in analysis.findings if f.code == "unresolved-model"]
+    assert "--num-classes" in f.message and "required" in f.message
+    assert "NameError" not in f.message
+
+
+def test_helper_called_from_two_sites_is_judged_per_call(case, static_project) -> None:
+    case.write("model.py", MODEL)
+    case.torch(SAVE_5)
+    main = case.write("main.py", """
+        import torch
+        from model import Net
+
+        def load_model(path, num_classes=10, **kwargs):
+            model = Net(num_classes, **kwargs)
+            model.load_state_dict(torch.load(path))
+            return model
+
+        if __name__ == "__main__":
+            good = load_model("w.pt", 5, hidden=16)
+            bad = load_model("w.pt")
+    """)
+    analysis = static_project.analyze(str(main))
+    (err,) = _errors(analysis)
+    assert "load_model() as called from " in err.message and "main.py:11)" in err.message
+    assert err.load_call.line == 5
+    ran = case.run()
+    assert "size mismatch for fc2.weight" in ran.stderr
+
+
+def test_solver_keeps_attributes_across_methods(case, static_project) -> None:
+    case.write("model.py", MODEL)
+    case.torch(SAVE_5)
+    case.write("solver.py", """
+        import os
+        import torch
+        from model import Net
+
+        class Solver(object):
+            def __init__(self, config):
+                self.num_classes = config.num_classes
+                self.save_dir = config.save_dir
+                self.build_model()
+
+            def build_model(self):
+                self.G = Net(self.num_classes)
+                self.opt = torch.optim.Adam(self.G.parameters(), 1e-3)
+
+            def restore(self, name):
+                self.G.load_state_dict(torch.load(os.path.join(self.save_dir, name)))
+                self.opt.load_state_dict(self.opt.state_dict())
+    """)
+    main = case.write("main.py", """
+        from types import SimpleNamespace
+        from solver import Solver
+
+        config = SimpleNamespace(num_classes=7, save_dir=".")
+        solver = Solver(config)
+        solver.restore("w.pt")
+    """)
+    analysis = static_project.analyze(str(main))
+    _judge(case, analysis)
+    (err,) = _errors(analysis)
+    assert err.load_call.path.endswith("solver.py") and err.load_call.line == 15
+    # the helper's own file, analysed alone, takes the answer of the script that calls it
+    alone = static_project.analyze(str(case.dir / "solver.py"))
+    assert [f.code for f in alone.findings if f.load_call.line == 15] == ["size-mismatch"]
+
+
+def test_model_method_that_loads_into_self(case, static_project) -> None:
+    case.write("model.py", (MODEL + """
+    def load(self, path):
+        self.load_state_dict(torch.load(path))
+        return self
+""").replace("import torch.nn as nn", "import torch\nimport torch.nn as nn"))
+    case.torch(SAVE_5)
+    main = case.write("main.py", """
+        from model import Net
+
+        def main():
+            model = Net(num_classes=5, hidden=32)
+            model.load("w.pt")
+
+        main()
+    """)
+    analysis = static_project.analyze(str(main))
+    _judge(case, analysis)
+    errs = _errors(analysis)
+    assert {e.span.line for e in errs} == {7, 8}  # fc1 and fc2 of hidden=32 (0-based, after `import torch`)
+
+
+@pytest.mark.parametrize("config", ["class", "dataclass", "dict", "json", "module"])
+def test_config_objects_and_files(case, static_project, config) -> None:
+    case.write("model.py", MODEL)
+    case.torch(SAVE_5)
+    make = {
+        "class": "class Config:\n    num_classes = 5\n    hidden = 16\n\ncfg = Config()\nnc, h = cfg.num_classes, cfg.hidden",
+        "dataclass": "from dataclasses import dataclass\n\n@dataclass\nclass Config:\n    num_classes: int = 10\n"
+                     "    hidden: int = 16\n\ncfg = Config(num_classes=5)\nnc, h = cfg.num_classes, cfg.hidden",
+        "dict": "cfg = {'model': {'num_classes': 5}}\nnc, h = cfg['model']['num_classes'], cfg.get('hidden', 16)",
+        "json": "import json\nwith open('cfg.json') as f:\n    cfg = json.load(f)\nnc, h = cfg['num_classes'], cfg['hidden']",
+        "module": "import settings\nsetattr(settings.opt, 'num_classes', 5)\nnc = getattr(settings.opt, 'num_classes')\n"
+                  "h = getattr(settings.opt, 'hidden', 16)",
+    }[config]
+    (case.dir / "cfg.json").write_text('{"num_classes": 5, "hidden": 16}')
+    case.write("settings.py", "from types import SimpleNamespace\n\nopt = SimpleNamespace(num_classes=10)\n")
+    main = case.write("main.py", "import torch\nfrom model import Net\n" + make +
+                      "\nmodel = Net(nc, h)\nmodel.load_state_dict(torch.load('w.pt'))\n")
+    analysis = static_project.analyze(str(main))
+    _judge(case, analysis)
+    assert analysis.reports[0].how == "static"
+
+
+def test_registry_and_loop_over_pairs(case, static_project) -> None:
+    case.write("model.py", MODEL + """
+
+class Big(Net):
+    pass
+
+
+MODELS = {"net": Net, "big": Big}
+""")
+    case.torch("import torch, sys; sys.path.insert(0, '.'); from model import Net; "
+               "torch.save(Net(5).state_dict(), 'a.pt'); torch.save(Net(3).state_dict(), 'b.pt')")
+    main = case.write("main.py", """
+        import torch
+        from model import MODELS
+
+        a = MODELS["net"](num_classes=5)
+        b = MODELS["big"](num_classes=4)
+        for name, net in [("a", a), ("b", b)]:
+            net.load_state_dict(torch.load(f"{name}.pt"))
+    """)
+    analysis = static_project.analyze(str(main))
+    ran = case.run()
+    assert "size mismatch for fc2.weight" in ran.stderr and ran.returncode == 1
+    errs = _errors(analysis)
+    assert len(errs) == 1 and "[3, 16]" in errs[0].message and "[4, 16]" in errs[0].message
+
+
+def test_value_read_from_the_model_before_a_step(case, project) -> None:
+    """`n = model.fc2.in_features` before `model.fc2 = nn.Linear(n, 3)`: the recipe replays both."""
+    case.write("model.py", MODEL)
+    case.torch(SAVE_5)
+    main = case.write("main.py", """
+        import torch
+        import torch.nn as nn
+        from model import Net
+
+        model = Net()
+        n = model.fc2.in_features
+        model.fc2 = nn.Linear(n, 3)
+        model.load_state_dict(torch.load("w.pt"))
+    """)
+    analysis = project.analyze(str(main))
+    _judge(case, analysis)
+    (err,) = _errors(analysis)
+    assert err.span.path.endswith("main.py") and err.span.line == 6
