@@ -189,10 +189,15 @@ def _progress(files: list[str], args: argparse.Namespace):
     over a second (tqdm's `delay`); nothing of it otherwise."""
     if args.quiet or not files or not sys.stderr.isatty():
         return files
+    import shutil
+
     from tqdm import tqdm
 
+    # A terminal that reports no size (a bare pty: 0 x 0) would hide tqdm's bar; shutil
+    # falls back to 80 x 24 there.
+    size = shutil.get_terminal_size()
     return tqdm(files, desc="weightmatch", unit="file", delay=1.0, leave=False, file=sys.stderr,
-                dynamic_ncols=True)
+                ncols=size.columns, nrows=size.lines)
 
 
 def build_parser() -> argparse.ArgumentParser:
