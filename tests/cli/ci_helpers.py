@@ -30,7 +30,7 @@ model.load_state_dict(torch.load("net.pth")){c3}
 
 
 def net_script(hidden: int = 30, c1: str = "", c2: str = "", c3: str = "") -> str:
-    return NET.replace("{hidden}", str(hidden)).replace("{c1}", c1).replace("{c2}", c2).replace("{c3}", c3)
+    return NET.replace("{hidden}", str(hidden)).replace("{c1}", c1).replace("{c2}", c2).replace("{c3}", c3).lstrip("\n")
 
 
 @pytest.fixture(scope="session")
