@@ -79,6 +79,11 @@ async def test_ignore_in_the_file(client):
     write(root, "weightmatch.toml", 'ignore = ["size-mismatch"]\n')
     doc = Doc(client, write(root, "main.py", net_script(out=4))).open()
     assert "size-mismatch" not in codes(await doc.diagnostics())
+    # the file changes on disk: read again, the document analysed again
+    config = write(root, "weightmatch.toml", "ignore = []\n")
+    client.workspace_did_change_watched_files(types.DidChangeWatchedFilesParams(
+        changes=[types.FileEvent(uri=config.as_uri(), type=types.FileChangeType.Changed)]))
+    await doc.diagnostics(lambda ds: "size-mismatch" in codes(ds))
 
 
 async def test_suppression_comment_and_the_quick_fix_that_adds_it(client):

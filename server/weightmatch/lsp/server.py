@@ -207,6 +207,20 @@ class WeightMatchServer(LanguageServer):
                 report_exception(self, "settings hook")
         self.send_status()
 
+    async def reload_configuration_file(self) -> None:
+        """A pyproject.toml / weightmatch.toml changed: settings again, documents again."""
+        changed = [self.run_in_pool(project.update_settings,
+                                    self.settings_for(root).engine_settings(root, self.trusted, self.log))
+                   for root, project in list(self.projects.items())]
+        for result in await asyncio.gather(*changed, return_exceptions=True):
+            if isinstance(result, BaseException):
+                self.log("error", f"Applying the configuration file failed: {result!r}")
+        for hook in self.settings_hooks:
+            try:
+                hook()
+            except Exception:
+                report_exception(self, "settings hook")
+
     def run_in_pool(self, fn: Callable[..., Any], *args: Any) -> asyncio.Future:
         loop = self.loop or asyncio.get_running_loop()
         return loop.run_in_executor(self.pool, fn, *args)
