@@ -53,6 +53,8 @@ def test_pre_commit_fails_the_commit_on_an_error_and_passes_a_clean_project(tmp_
     shutil.copyfile(net_pth, proj / "net.pth")
     (proj / "main.py").write_text(net_script(30))
     (proj / "notes.txt").write_text("not Python: the hook never sees it\n")
+    # a notebook is handed to the hook (types_or: jupyter) and passed over, not an error
+    (proj / "explore.ipynb").write_text('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}\n')
     _git("add", ".", cwd=proj, env=env)
 
     def pre_commit(*args: str) -> subprocess.CompletedProcess:
@@ -79,5 +81,7 @@ def test_pre_commit_fails_the_commit_on_an_error_and_passes_a_clean_project(tmp_
     assert accepted.returncode == 0, accepted.stdout + accepted.stderr
     assert "weightmatch" in accepted.stdout + accepted.stderr  # the hook ran (and passed)
 
-    tried = pre_commit("try-repo", str(hooks), "weightmatch", "--ref", rev, "--all-files")
+    tried = pre_commit("try-repo", str(hooks), "weightmatch", "--ref", rev, "--all-files", "--verbose")
     assert tried.returncode == 0 and "Passed" in tried.stdout, tried.stdout + tried.stderr
+    # --verbose shows the hook's own output: it ran static-only (no torch in its environment), said so once
+    assert tried.stdout.count("torch is not installed") == 1, tried.stdout
