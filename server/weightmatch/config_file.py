@@ -19,8 +19,12 @@ from typing import Any
 
 if sys.version_info >= (3, 11):
     import tomllib
-else:  # pragma: no cover - Python 3.10 (pyproject.toml declares tomli for it)
-    import tomli as tomllib
+else:  # pragma: no cover - Python 3.10: the package declares tomli for it; the VS Code
+    # extension's bundled libraries may lack it, and then the file is reported, not read
+    try:
+        import tomli as tomllib
+    except ModuleNotFoundError:
+        tomllib = None
 
 from weightmatch.codes import CODES, OPT_IN
 
@@ -206,10 +210,12 @@ def enabled_codes(select: list[str] | None, ignore: list[str]) -> dict[str, str]
 
 
 def _read_toml(path: str) -> dict[str, Any]:
+    if tomllib is None:
+        raise ConfigError(f"cannot read {path}: reading TOML needs Python 3.11 or the tomli package")
     try:
         with open(path, "rb") as fh:
             return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
+    except tomllib.TOMLDecodeError as exc:  # type: ignore[union-attr]
         raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc}") from exc
