@@ -23,9 +23,16 @@ LEVEL = {"error": "error", "warning": "warning", "information": "note", "hint": 
 RULE_INDEX = {code: i for i, code in enumerate(CODES)}
 
 
+def _artifact(path: str, root: str) -> dict:
+    shown = rel(path, root)
+    if shown == path:  # outside the root: an absolute file URI
+        return {"uri": Path(path).resolve().as_uri()}
+    return {"uri": shown, "uriBaseId": "%SRCROOT%"}
+
+
 def _location(span: Span, root: str) -> dict:
     return {"physicalLocation": {
-        "artifactLocation": {"uri": rel(span.path, root), "uriBaseId": "%SRCROOT%"},
+        "artifactLocation": _artifact(span.path, root),
         "region": {"startLine": span.line + 1, "startColumn": span.column + 1,
                    "endLine": span.end_line + 1, "endColumn": span.end_column + 1},
     }}
