@@ -47,7 +47,9 @@ def test_wheel_installs_into_a_fresh_venv_and_runs_static_only(tmp_path, net_pth
         names = z.namelist()
         meta = z.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
         entry = z.read(next(n for n in names if n.endswith(".dist-info/entry_points.txt"))).decode()
-    assert "weightmatch/cli.py" in names and "weightmatch/lsp/server.py" in names
+    for module in ("cli.py", "config_file.py", "files.py", "suppressions.py", "codes.py", "formats/sarif.py",
+                   "formats/github.py", "lsp/server.py", "worker/__main__.py"):
+        assert f"weightmatch/{module}" in names, module
     assert "weightmatch = weightmatch.cli:main" in entry
     requires = [line.split(": ", 1)[1] for line in meta.splitlines() if line.startswith("Requires-Dist: ")]
     assert {re.match(r"[\w.-]+", r)[0] for r in requires if "extra ==" not in r} >= {
