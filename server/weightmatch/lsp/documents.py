@@ -279,7 +279,11 @@ class DocumentStore:
             lines = self.server.lines_for(os.path.normpath(p))
             return "".join(lines) if lines is not None else None
 
-        return Suppressions(text_of).apply(findings).kept
+        try:
+            return Suppressions(text_of).apply(findings).kept
+        except Exception:  # a suppression bug must not cost the analysis
+            report_exception(self.server, "suppressions")
+            return findings
 
     async def _with_progress(self, doc: _Doc, job: asyncio.Future):
         """`job`'s result, with work-done progress around it when it is slow for a known
