@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -59,4 +58,4 @@ def cli(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedP
     return subprocess.run([str(CLI), *args], cwd=cwd, capture_output=True, text=True, timeout=300, env=env)
 
 
-__all__ = ["CLI", "cli", "net_pth", "net_script", "project", "sys", "write"]
+__all__ = ["CLI", "cli", "net_pth", "net_script", "project", "write"]
