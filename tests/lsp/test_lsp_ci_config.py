@@ -122,3 +122,20 @@ async def test_suppression_comment_and_the_quick_fix_that_adds_it(client):
     # on the load call: a bare ignore silences every diagnostic of that load
     doc.replace(script.replace('torch.load("model.pth"))', 'torch.load("model.pth"))  # weightmatch: ignore'))
     assert "size-mismatch" not in codes(await doc.diagnostics(lambda ds: "size-mismatch" not in codes(ds)))
+
+
+async def test_report_unused_ignores_from_the_file(client):
+    root = client.root
+    make_checkpoint(root, save_net(out=3))
+    write(root, "weightmatch.toml", "report-unused-ignores = true\n")
+    script = net_script(out=4).replace("nn.Linear(20, 4)", "nn.Linear(20, 4)  # weightmatch: ignore[missing-keys]")
+    doc = Doc(client, write(root, "main.py", script)).open()
+    ds = await doc.diagnostics(lambda ds: "unused-ignore" in codes(ds))
+    (unused,) = [d for d in ds if d.code == "unused-ignore"]
+    assert unused.range.start.line == FC2 and "missing-keys" in unused.message
+    assert unused.severity == types.DiagnosticSeverity.Error
+    assert "size-mismatch" in codes(ds)  # the comment does not name it
+    # naming the right code: silenced, and the comment is used
+    doc.replace(script.replace("ignore[missing-keys]", "ignore[size-mismatch]"))
+    after = await doc.diagnostics(lambda ds: "unused-ignore" not in codes(ds))
+    assert "size-mismatch" not in codes(after)

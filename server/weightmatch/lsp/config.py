@@ -100,7 +100,7 @@ class ClientSettings:
         interpreter = os.path.expanduser(self.interpreter) if self.interpreter else sys.executable
         search = [p if os.path.isabs(p) else os.path.join(root, p) for p in map(os.path.expanduser, self.checkpoint_search_paths)]
         overrides = {**file.severity, **enabled_codes(file.select, file.ignore), **self.severity_overrides}
-        return Settings(
+        settings = Settings(
             execute=pick("executeModelCode", self.execute_model_code, file.execute_model_code) and trusted,
             search_paths=[*search, *file.checkpoint_search_paths],
             severity_overrides=overrides,
@@ -108,6 +108,9 @@ class ClientSettings:
             python=interpreter,
             static_first=pick("staticInferenceFirst", self.static_inference_first, file.static_inference_first),
         )
+        # read by the language server's documents (lsp/documents.py), not by the engine
+        settings.report_unused_ignores = bool(file.report_unused_ignores)  # type: ignore[attr-defined]
+        return settings
 
 
 _KEYS = {"interpreter": "interpreter", "executeModelCode": "execute_model_code",

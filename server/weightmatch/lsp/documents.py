@@ -256,7 +256,7 @@ class DocumentStore:
         project = self.server.project_for(path)
         project.set_document(path, text)
         result = project.analyze(path)
-        result.findings = self._unsuppressed(path, text, result.findings)
+        result.findings = self._unsuppressed(path, text, result.findings, project.settings)
         try:
             deps = {os.path.normpath(p) for p in project.dependencies(path)}
         except Exception:
@@ -268,9 +268,11 @@ class DocumentStore:
             worker = None
         return result, deps, _stats(deps), worker
 
-    def _unsuppressed(self, path: str, text: str, findings: list) -> list:
+    def _unsuppressed(self, path: str, text: str, findings: list, settings: Any = None) -> list:
         """The findings no `# weightmatch: ignore` comment silences, read in the editor's
-        buffers (the analysed text, other open files) or on disk."""
+        buffers (the analysed text, other open files) or on disk; with the configuration
+        file's `report-unused-ignores`, an `unused-ignore` finding for each comment of the
+        analysed document that silences nothing."""
         from weightmatch.suppressions import Suppressions
 
         def text_of(p: str) -> str | None:
@@ -280,7 +282,16 @@ class DocumentStore:
             return "".join(lines) if lines is not None else None
 
         try:
-            return Suppressions(text_of).apply(findings).kept
+            suppressions = Suppressions(text_of)
+            applied = suppressions.apply(findings)
+            if getattr(settings, "report_unused_ignores", False):
+                overrides = getattr(settings, "severity_overrides", {})
+                for f in suppressions.unused([path], applied.used):
+                    level = overrides.get(f.code, f.severity)
+                    if level != "off":
+                        f.severity = level
+                        applied.kept.append(f)
+            return applied.kept
         except Exception:  # a suppression bug must not cost the analysis
             report_exception(self.server, "suppressions")
             return findings
