@@ -3,69 +3,257 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 
 from weightmatch import __version__
+from weightmatch.files import SKIP_DIRS  # noqa: F401 - kept importable from here
 
-SKIP_DIRS = {".git", ".hg", ".venv", "venv", "env", "node_modules", "__pycache__", "site-packages",
-             ".tox", ".nox", ".mypy_cache", ".pytest_cache", "build", "dist", ".e2e"}
+FORMATS = ("text", "json", "github", "sarif")
+
+CHECK_DESCRIPTION = """\
+Checks the Python files under PATHs (default: the current directory) and prints, for
+every load_state_dict call it can resolve, what PyTorch will do. Exit status: 0 when no
+diagnostic has severity error, 1 when one does, 2 on a usage error.
+
+Options come from [tool.weightmatch] in pyproject.toml, or weightmatch.toml, found by
+walking up from the checked paths' common folder; a command-line option overrides the
+file. A `# weightmatch: ignore[code, ...]` comment (or a bare `# weightmatch: ignore`)
+on a diagnostic's line - the layer line or the load call - silences it."""
 
 
 def python_files(paths: list[str]) -> list[str]:
-    out: list[str] = []
-    for p in paths:
-        if os.path.isfile(p):
-            out.append(os.path.abspath(p))
-            continue
-        for dirpath, dirnames, filenames in os.walk(p):
-            dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
-            out.extend(os.path.abspath(os.path.join(dirpath, f)) for f in sorted(filenames) if f.endswith(".py"))
-    return out
+    """The Python files under `paths` with the default selection (no configuration file)."""
+    from weightmatch.config_file import FileConfig
+    from weightmatch.files import Selector
+
+    return Selector(FileConfig()).files(paths)
+
+
+def _codes(values: list[str] | None) -> list[str] | None:
+    if values is None:
+        return None
+    return [c.strip() for v in values for c in v.split(",") if c.strip()]
+
+
+def _common_folder(paths: list[str]) -> str:
+    folders = [os.path.abspath(p if os.path.isdir(p) else os.path.dirname(os.path.abspath(p))) for p in paths]
+    try:
+        return os.path.commonpath(folders)
+    except ValueError:  # different drives
+        return folders[0]
+
+
+def _usage_error(message: str) -> int:
+    print(f"weightmatch: {message}", file=sys.stderr)
+    return 2
 
 
 def check(args: argparse.Namespace) -> int:
+    from weightmatch.codes import CODES
+    from weightmatch.config_file import ConfigError, enabled_codes, load_config, read_config
+    from weightmatch.files import Selector
     from weightmatch.project import Project, Settings, merge_findings
-    from weightmatch.report import unique, write_json, write_text
+    from weightmatch.report import unique
+    from weightmatch.suppressions import Suppressions
 
-    missing = [p for p in args.paths if not os.path.exists(p)]
+    paths = args.paths or ["."]
+    missing = [p for p in paths if not os.path.exists(p)]
     if missing:
-        print(f"weightmatch: no such file or directory: {', '.join(missing)}", file=sys.stderr)
-        return 2
+        return _usage_error(f"no such file or directory: {', '.join(missing)}")
+    select, ignore = _codes(args.select), _codes(args.ignore) or []
+    unknown = [c for c in (select or []) + ignore if c not in CODES and c != "ALL"]
+    if unknown:
+        return _usage_error(f"unknown code{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)} "
+                            f"(known: {', '.join(CODES)})")
+    if args.statistics and args.output_format in ("github", "sarif"):
+        return _usage_error("--statistics prints text or json, not " + args.output_format)
     root = os.path.abspath(args.root or os.getcwd())
-    settings = Settings(execute=not args.no_exec, search_paths=args.search_path or [],
-                        worker_timeout=args.timeout, python=args.python or sys.executable,
-                        static_first=not args.exec_first)
+    try:
+        if args.config:
+            config = read_config(args.config)
+        else:
+            config = load_config(args.root if args.root and not args.paths else _common_folder(paths))
+    except ConfigError as exc:
+        return _usage_error(str(exc))
+    for warning in dict.fromkeys(config.warnings):
+        print(warning, file=sys.stderr)
+
+    # the configuration file, then the command line over it
+    if select is None:
+        select = config.select
+    elif "ALL" in select:
+        select = None
+    overrides = {**config.severity, **enabled_codes(select, [*config.ignore, *ignore])}
+    execute = config.execute_model_code if config.execute_model_code is not None else True
+    if args.no_exec:
+        execute = False
+    elif args.exec:
+        execute = True
+    static_first = config.static_inference_first if config.static_inference_first is not None else True
+    if args.exec_first:
+        static_first = False
+    timeout = args.timeout if args.timeout is not None else (config.worker_timeout or 60.0)
+    report_unused = args.report_unused_ignores or bool(config.report_unused_ignores)
+
+    if execute and not args.python and importlib.util.find_spec("torch") is None:
+        execute = False
+        if not args.quiet:
+            print("weightmatch: torch is not installed here, so no model code runs: models are inferred "
+                  "statically only (install `weightmatch[torch]`, or pass --python with an interpreter "
+                  "that has torch)", file=sys.stderr)
+    settings = Settings(execute=execute, search_paths=[*config.checkpoint_search_paths, *(args.search_path or [])],
+                        severity_overrides=overrides, worker_timeout=timeout,
+                        python=args.python or sys.executable, static_first=static_first)
 
     def log(level: str, message: str) -> None:
         if args.verbose or level == "error":
             print(f"[{level}] {message}", file=sys.stderr)
 
+    files = Selector(config, cwd=os.getcwd()).files(paths, force_exclude=args.force_exclude)
     project = Project(root, settings, log)
     analyses = []
     try:
-        for path in python_files(args.paths or ["."]):
+        for path in _progress(files, args):
             analyses.append(project.analyze(path))
     finally:
         project.close()
     findings = unique(merge_findings(analyses))
-    if args.format == "json":
-        write_json(findings, root, sys.stdout)
+
+    texts: dict[str, str | None] = {}
+
+    def text_of(path: str) -> str | None:
+        if path not in texts:
+            try:
+                with open(path, encoding="utf-8", errors="replace") as fh:
+                    texts[path] = fh.read()
+            except OSError:
+                texts[path] = None
+        return texts[path]
+
+    suppressions = Suppressions(text_of)
+    applied = suppressions.apply(findings)
+    findings = applied.kept
+    if report_unused:
+        unused = []
+        for f in suppressions.unused(files, applied.used):
+            level = overrides.get(f.code, f.severity)
+            if level != "off":
+                unused.append(f if level == f.severity else _with_severity(f, level))
+        findings = unique([*findings, *unused])
+
+    out = sys.stdout
+    if args.statistics:
+        from weightmatch.formats.statistics import write_statistics
+
+        write_statistics(findings, out, args.output_format)
+    elif args.output_format == "json":
+        from weightmatch.report import write_json
+
+        write_json(findings, root, out)
+    elif args.output_format == "github":
+        from weightmatch.formats.github import write_github
+
+        write_github(findings, root, out)
+    elif args.output_format == "sarif":
+        from weightmatch.formats.sarif import write_sarif
+
+        write_sarif(findings, root, out, applied.suppressed)
+    elif args.quiet:
+        from weightmatch.formats.concise import write_concise
+
+        write_concise(findings, root, out)
     else:
-        lines_cache: dict[str, list[str]] = {}
+        from weightmatch.report import write_text
 
         def read_line(path: str, line: int):
-            if path not in lines_cache:
-                try:
-                    with open(path, encoding="utf-8", errors="replace") as fh:
-                        lines_cache[path] = fh.read().splitlines()
-                except OSError:
-                    lines_cache[path] = []
-            lines = lines_cache[path]
+            lines = (text_of(path) or "").splitlines()
             return lines[line] if 0 <= line < len(lines) else None
 
-        write_text(findings, root, sys.stdout, read_line)
+        write_text(findings, root, out, read_line)
+    if args.exit_zero:
+        return 0
     return 1 if any(f.severity == "error" for f in findings) else 0
+
+
+def _with_severity(finding, severity: str):
+    from dataclasses import replace
+
+    return replace(finding, severity=severity)
+
+
+def _progress(files: list[str], args: argparse.Namespace):
+    """The files, with a progress bar on stderr when it is a terminal and the check takes
+    over a second (tqdm's `delay`); nothing of it otherwise."""
+    if args.quiet or not files or not sys.stderr.isatty():
+        return files
+    import shutil
+
+    from tqdm import tqdm
+
+    # A terminal that reports no size (a bare pty: 0 x 0) would hide tqdm's bar; shutil
+    # falls back to 80 x 24 there.
+    size = shutil.get_terminal_size()
+    return tqdm(files, desc="weightmatch", unit="file", delay=1.0, leave=False, file=sys.stderr,
+                ncols=size.columns, nrows=size.lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="weightmatch", description="Predicts what load_state_dict will do.")
+    parser.add_argument("--version", action="version", version=f"weightmatch {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("check", help="check the Python files under PATHs (default: the current directory)",
+                       description=CHECK_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    c.add_argument("paths", nargs="*", metavar="PATH",
+                   help="files or folders to check (default: the current directory)")
+    out = c.add_argument_group("output")
+    out.add_argument("--output-format", "--format", dest="output_format", choices=FORMATS, default="text",
+                     help="text (default; with the source line), json (the JSON contract), github (GitHub "
+                          "Actions workflow commands: annotations on the pull request) or sarif (SARIF 2.1.0, "
+                          "for code scanning); --format is an alias")
+    out.add_argument("-q", "--quiet", action="store_true",
+                     help="print the diagnostics only, one line each in text: no source lines, no summary, no "
+                          "progress bar, no notices")
+    out.add_argument("--statistics", action="store_true",
+                     help="print how many diagnostics each code has instead of the diagnostics (text or json)")
+    out.add_argument("--exit-zero", action="store_true",
+                     help="exit with status 0 even when there are errors (usage errors still exit 2)")
+    out.add_argument("--root", help="project root: paths are shown relative to it and checkpoints are looked for "
+                                    "under it (default: the current directory)")
+    sel = c.add_argument_group("selection (override the configuration file)")
+    sel.add_argument("--config", metavar="FILE",
+                     help="read this pyproject.toml or weightmatch.toml instead of the one found by walking up")
+    sel.add_argument("--select", action="append", metavar="CODES",
+                     help="report only these codes (comma-separated, repeatable; ALL for every code); replaces "
+                          "the file's `select`")
+    sel.add_argument("--ignore", action="append", metavar="CODES",
+                     help="do not report these codes (comma-separated, repeatable); added to the file's `ignore`")
+    sel.add_argument("--report-unused-ignores", action="store_true",
+                     help="report `# weightmatch: ignore` comments that silence nothing (code unused-ignore, "
+                          "an error)")
+    sel.add_argument("--force-exclude", action="store_true",
+                     help="apply `exclude` and .gitignore to files named on the command line too (the "
+                          "pre-commit hook passes it)")
+    run = c.add_argument_group("model code")
+    ex = run.add_mutually_exclusive_group()
+    ex.add_argument("--no-exec", action="store_true",
+                    help="never run model code; infer models statically (for untrusted code); overrides "
+                         "`execute-model-code`")
+    ex.add_argument("--exec", action="store_true",
+                    help="build models in the worker when static inference cannot, even if the configuration "
+                         "file sets `execute-model-code = false`")
+    run.add_argument("--exec-first", action="store_true",
+                     help="build every model in the worker, even those static inference resolves")
+    run.add_argument("--python", help="interpreter the model worker runs (needs torch; default: this one)")
+    run.add_argument("--timeout", type=float, default=None,
+                     help="seconds a model may take to build (default: `worker-timeout`, else 60)")
+    run.add_argument("--search-path", action="append", metavar="DIR",
+                     help="another folder to look for checkpoints in (repeatable; added to "
+                          "`checkpoint-search-paths`)")
+    c.add_argument("-v", "--verbose", action="store_true", help="log what the engine does to stderr")
+    sub.add_parser("serve", help="run the language server (stdio; `serve --help` for its options)")
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,23 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         from weightmatch.lsp.server import main as serve
 
         return serve(argv[1:])
-    parser = argparse.ArgumentParser(prog="weightmatch", description="Predicts what load_state_dict will do.")
-    parser.add_argument("--version", action="version", version=f"weightmatch {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
-    c = sub.add_parser("check", help="check the Python files under PATHs (default: the current directory)")
-    c.add_argument("paths", nargs="*", metavar="PATH")
-    c.add_argument("--format", choices=["text", "json"], default="text")
-    c.add_argument("--root", help="project root: paths are shown relative to it (default: the current directory)")
-    c.add_argument("--no-exec", action="store_true",
-                   help="never run model code; infer models statically (for untrusted code)")
-    c.add_argument("--exec-first", action="store_true",
-                   help="build every model in the worker, even those static inference resolves")
-    c.add_argument("--python", help="interpreter the model worker runs (needs torch; default: this one)")
-    c.add_argument("--timeout", type=float, default=60.0, help="seconds a model may take to build (default 60)")
-    c.add_argument("--search-path", action="append", help="another folder to look for checkpoints in")
-    c.add_argument("-v", "--verbose", action="store_true", help="log what the engine does to stderr")
-    sub.add_parser("serve", help="run the language server (stdio; `serve --help` for its options)")
-    return check(parser.parse_args(argv))
+    return check(build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

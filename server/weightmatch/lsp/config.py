@@ -23,6 +23,9 @@ class ClientSettings:
     severity_overrides: dict[str, str] = field(default_factory=dict)
     worker_timeout_seconds: float = 30.0
     log_level: str = "info"
+    # the keys the client set to something other than package.json's default: only those
+    # override the project's configuration file (VS Code answers with every default too)
+    explicit: frozenset[str] = frozenset()
 
     @classmethod
     def from_json(cls, raw: Any) -> tuple["ClientSettings", list[str]]:
@@ -54,6 +57,8 @@ class ClientSettings:
         take("severityOverrides", dict, "severity_overrides")
         take("workerTimeoutSeconds", (int, float), "worker_timeout_seconds")
         take("logLevel", str, "log_level")
+        defaults = cls()
+        out.explicit = frozenset(key for key, attr in _KEYS.items() if getattr(out, attr) != getattr(defaults, attr))
 
         out.checkpoint_search_paths = [p for p in out.checkpoint_search_paths if isinstance(p, str) and p]
         out.severity_overrides = {
@@ -71,20 +76,56 @@ class ClientSettings:
             out.log_level = "info"
         return out, problems
 
-    def engine_settings(self, root: str, trusted: bool):
-        """The engine's Settings for a workspace folder; untrusted forces static inference."""
+    def engine_settings(self, root: str, trusted: bool, log=None):
+        """The engine's Settings for a workspace folder; untrusted forces static inference.
+
+        The project's configuration file (config_file.py, found from the folder up) comes
+        first; a setting the client set to other than its default overrides it."""
+        from weightmatch.config_file import ConfigError, enabled_codes, load_config
         from weightmatch.project import Settings
+
+        try:
+            file = load_config(root)
+        except ConfigError as exc:
+            _warn_once(log, f"{exc}: the configuration file is ignored")
+            from weightmatch.config_file import FileConfig
+
+            file = FileConfig()
+        for warning in file.warnings:
+            _warn_once(log, warning)
+
+        def pick(key: str, mine, theirs):
+            return mine if key in self.explicit or theirs is None else theirs
 
         interpreter = os.path.expanduser(self.interpreter) if self.interpreter else sys.executable
         search = [p if os.path.isabs(p) else os.path.join(root, p) for p in map(os.path.expanduser, self.checkpoint_search_paths)]
-        return Settings(
-            execute=self.execute_model_code and trusted,
-            search_paths=search,
-            severity_overrides=dict(self.severity_overrides),
-            worker_timeout=self.worker_timeout_seconds,
+        overrides = {**file.severity, **enabled_codes(file.select, file.ignore), **self.severity_overrides}
+        settings = Settings(
+            execute=pick("executeModelCode", self.execute_model_code, file.execute_model_code) and trusted,
+            search_paths=[*search, *file.checkpoint_search_paths],
+            severity_overrides=overrides,
+            worker_timeout=pick("workerTimeoutSeconds", self.worker_timeout_seconds, file.worker_timeout),
             python=interpreter,
-            static_first=self.static_inference_first,
+            static_first=pick("staticInferenceFirst", self.static_inference_first, file.static_inference_first),
         )
+        # read by the language server's documents (lsp/documents.py), not by the engine
+        settings.report_unused_ignores = bool(file.report_unused_ignores)  # type: ignore[attr-defined]
+        return settings
+
+
+_KEYS = {"interpreter": "interpreter", "executeModelCode": "execute_model_code",
+         "staticInferenceFirst": "static_inference_first", "checkpointSearchPaths": "checkpoint_search_paths",
+         "severityOverrides": "severity_overrides", "workerTimeoutSeconds": "worker_timeout_seconds",
+         "logLevel": "log_level"}
+_warned: set[str] = set()
+
+
+def _warn_once(log, message: str) -> None:
+    """A configuration file problem, logged once per server (settings are applied often)."""
+    if message not in _warned:
+        _warned.add(message)
+        if log is not None:
+            log("warning", message)
 
 
 def log_enabled(message_level: str, setting: str) -> bool:

@@ -256,6 +256,7 @@ class DocumentStore:
         project = self.server.project_for(path)
         project.set_document(path, text)
         result = project.analyze(path)
+        result.findings = self._unsuppressed(path, text, result.findings, project.settings)
         try:
             deps = {os.path.normpath(p) for p in project.dependencies(path)}
         except Exception:
@@ -266,6 +267,34 @@ class DocumentStore:
         except Exception:
             worker = None
         return result, deps, _stats(deps), worker
+
+    def _unsuppressed(self, path: str, text: str, findings: list, settings: Any = None) -> list:
+        """The findings no `# weightmatch: ignore` comment silences, read in the editor's
+        buffers (the analysed text, other open files) or on disk; with the configuration
+        file's `report-unused-ignores`, an `unused-ignore` finding for each comment of the
+        analysed document that silences nothing."""
+        from weightmatch.suppressions import Suppressions
+
+        def text_of(p: str) -> str | None:
+            if os.path.normpath(p) == path:
+                return text
+            lines = self.server.lines_for(os.path.normpath(p))
+            return "".join(lines) if lines is not None else None
+
+        try:
+            suppressions = Suppressions(text_of)
+            applied = suppressions.apply(findings)
+            if getattr(settings, "report_unused_ignores", False):
+                overrides = getattr(settings, "severity_overrides", {})
+                for f in suppressions.unused([path], applied.used):
+                    level = overrides.get(f.code, f.severity)
+                    if level != "off":
+                        f.severity = level
+                        applied.kept.append(f)
+            return applied.kept
+        except Exception:  # a suppression bug must not cost the analysis
+            report_exception(self.server, "suppressions")
+            return findings
 
     async def _with_progress(self, doc: _Doc, job: asyncio.Future):
         """`job`'s result, with work-done progress around it when it is slow for a known

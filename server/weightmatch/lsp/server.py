@@ -130,7 +130,7 @@ class WeightMatchServer(LanguageServer):
         with self._projects_lock:
             project = self.projects.get(root)
             if project is None:
-                settings = self.settings_for(root).engine_settings(root, self.trusted)
+                settings = self.settings_for(root).engine_settings(root, self.trusted, self.log)
                 # imported files that are open in the editor are read as typed, not as saved
                 project = Project(root, settings, log=self.log,
                                   buffers=lambda p: self.documents.open_text(p) if self.documents else None)
@@ -195,7 +195,7 @@ class WeightMatchServer(LanguageServer):
 
         changed = []
         for root, project in list(self.projects.items()):
-            changed.append(self.run_in_pool(project.update_settings, self.settings_for(root).engine_settings(root, self.trusted)))
+            changed.append(self.run_in_pool(project.update_settings, self.settings_for(root).engine_settings(root, self.trusted, self.log)))
         for result in await asyncio.gather(*changed, return_exceptions=True):
             if isinstance(result, BaseException):
                 self.log("error", f"Applying settings failed: {result!r}")
@@ -206,6 +206,20 @@ class WeightMatchServer(LanguageServer):
             except Exception:
                 report_exception(self, "settings hook")
         self.send_status()
+
+    async def reload_configuration_file(self) -> None:
+        """A pyproject.toml / weightmatch.toml changed: settings again, documents again."""
+        changed = [self.run_in_pool(project.update_settings,
+                                    self.settings_for(root).engine_settings(root, self.trusted, self.log))
+                   for root, project in list(self.projects.items())]
+        for result in await asyncio.gather(*changed, return_exceptions=True):
+            if isinstance(result, BaseException):
+                self.log("error", f"Applying the configuration file failed: {result!r}")
+        for hook in self.settings_hooks:
+            try:
+                hook()
+            except Exception:
+                report_exception(self, "settings hook")
 
     def run_in_pool(self, fn: Callable[..., Any], *args: Any) -> asyncio.Future:
         loop = self.loop or asyncio.get_running_loop()

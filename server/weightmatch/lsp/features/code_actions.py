@@ -15,7 +15,7 @@ from lsprotocol import types
 
 from weightmatch.lsp.convert import finding_id, fix_id
 from weightmatch.lsp.isolation import isolated
-from weightmatch.types import Finding, Fix
+from weightmatch.types import Finding, Fix, Span, TextEdit
 
 if TYPE_CHECKING:
     from weightmatch.lsp.documents import Analysis
@@ -35,7 +35,7 @@ def setup(server: "WeightMatchServer") -> None:
         uri = params.text_document.uri
         found = _analysis_with_findings(ls, uri)
         if found is None:
-            return []
+            return _suppression_actions(ls, params)
         analysis, findings = found
         convert = _converter(ls, analysis)
         overrides = ls.overrides_for(analysis.path)
@@ -65,7 +65,7 @@ def setup(server: "WeightMatchServer") -> None:
                 edit = None if lazy else convert.workspace_edit(fix, _versions(ls))
                 actions.append(convert.code_action(fix, diags, edit, data))
         actions.sort(key=lambda a: not a.is_preferred)
-        return actions
+        return actions + _suppression_actions(ls, params)
 
     @server.feature(types.CODE_ACTION_RESOLVE)
     @isolated(lambda: None)
@@ -83,6 +83,41 @@ def setup(server: "WeightMatchServer") -> None:
             return action
         action.edit = _converter(ls, analysis).workspace_edit(fix, _versions(ls))
         return action
+
+
+def _suppression_actions(ls: "WeightMatchServer", params: types.CodeActionParams) -> list[types.CodeAction]:
+    """"Silence <code> on this line": adds `# weightmatch: ignore[code]` (or the code to the
+    line's directive) on the diagnostic's first line. Built from the diagnostics the
+    client sends, so it works in any file a diagnostic shows in."""
+    from pygls.uris import to_fs_path
+
+    from weightmatch.lsp.convert import SOURCE
+    from weightmatch.suppressions import add_code
+
+    uri = params.text_document.uri
+    path = os.path.normpath(to_fs_path(uri) or "")
+    lines = ls.lines_for(path)
+    if not lines:
+        return []
+    convert = ls.converter()
+    out: list[types.CodeAction] = []
+    seen: set[tuple[int, str]] = set()
+    for d in params.context.diagnostics:
+        if d.source != SOURCE or d.code is None or d.code == "internal-error":
+            continue
+        code, line_no = str(d.code), d.range.start.line
+        if line_no >= len(lines) or (line_no, code) in seen:
+            continue
+        seen.add((line_no, code))
+        edit = add_code(lines[line_no].rstrip("\r\n"), code)
+        if edit is None:
+            continue
+        start, end, text = edit
+        fix = Fix(f"Silence {code} on this line (# weightmatch: ignore[{code}])", "suppress",
+                  [TextEdit(Span(path, line_no, start, line_no, end), text)])
+        out.append(convert.code_action(fix, [d], convert.workspace_edit(fix, _versions(ls)),
+                                       {"uri": uri, "fixKind": "suppress"}))
+    return out
 
 
 def _analysis_with_findings(ls: "WeightMatchServer", uri: str) -> tuple["Analysis", list[Finding]] | None:

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 DEBOUNCE = 0.25
 POLL_INTERVAL = 1.0
-WATCHED_GLOB = "**/*.{pt,pth,bin,ckpt,safetensors,json,py}"
+WATCHED_GLOB = "**/*.{pt,pth,bin,ckpt,safetensors,json,py,toml}"  # toml: the configuration file
 
 
 class DiagnosticsPublisher:
@@ -148,6 +148,10 @@ def setup(server: "WeightMatchServer") -> None:
         paths = [p for change in params.changes if (p := to_fs_path(change.uri))]
         if paths:
             ls.log("debug", f"Changed on disk: {', '.join(paths)}")
+            from weightmatch.config_file import FILENAMES
+
+            if any(os.path.basename(p) in FILENAMES for p in paths):
+                await ls.reload_configuration_file()
             await store.files_changed(paths)
 
     async def watch_files() -> None:
