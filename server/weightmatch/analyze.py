@@ -142,7 +142,8 @@ class FileAnalyzer:
         pf = self.parsed(path, text)
         if pf.syntax_error:
             result.errors.append(pf.syntax_error)
-        interp = interpret(pf, self.root, self.parsed)
+        interp = interpret(pf, self.root, self.parsed,
+                           read_value=lambda value: materialize(value, _Ctx(self, result.dependencies)))
         result.dependencies.update(interp.read_files)
         for tl in interp.torch_loads:
             try:
@@ -213,7 +214,7 @@ class FileAnalyzer:
         try:
             expected = self.builder.expected(receiver, deps)
         except ModelUnresolved as exc:
-            return unresolved("unresolved-model", f"Cannot build the model `{pf.segment(model.call)}`: {exc}")
+            return unresolved("unresolved-model", f"Cannot build the model `{model.file.segment(model.call)}`: {exc}")
         how = expected.how
         report.how = how
         report.model = f"{expected.model_type} ({'built on the meta device' if how == 'executed' else 'inferred statically'})"

@@ -38,7 +38,9 @@ class ReturnSignal(Exception):
 class CallsMixin:
     """Program-level evaluation; mixed into the Interpreter (which provides ev/block/pf)."""
 
-    def setup_program(self, root: str, load, entry: PyFile, argv: list[str] | None, argv_source: str) -> None:
+    def setup_program(self, root: str, load, entry: PyFile, argv: list[str] | None, argv_source: str,
+                      read_value=None) -> None:
+        self.read_value = read_value  # SourceVal -> what the checkpoint holds there (materialize)
         self.root = root
         self.load = load  # path -> PyFile | None (the editor's text, else the file on disk)
         self.entry = entry
@@ -124,6 +126,18 @@ class CallsMixin:
         return None
 
     # ------------------------------------------------------------------ values
+    def concrete(self, value: Any, raw: bool = False) -> Any:
+        if self.read_value is None:
+            return Unknown("the checkpoint's contents are not read here")
+        try:
+            obj = self.read_value(value)
+        except Exception:  # noqa: BLE001 - a checkpoint we cannot read is just not known
+            return Unknown("the value read from the checkpoint is not known statically")
+        if raw:
+            return obj
+        lit = Const(_plain_data(obj), "values read from the checkpoint")
+        return lit if plain.literal(lit) is not None else Unknown("the checkpoint holds more than plain values here")
+
     def define(self, stmt: ast.stmt, env: dict) -> None:
         """Bind a def or class statement's name to its value."""
         if isinstance(stmt, ast.ClassDef):
@@ -196,7 +210,7 @@ class CallsMixin:
     def object_attrs(self, obj: ObjVal) -> dict[str, Any]:
         """An object's attributes with those of its class (a `class Config:` of constants)."""
         if obj.cls is None:
-            return obj.attrs
+            return {k: self.concrete(v) if isinstance(v, SourceVal) else v for k, v in obj.attrs.items()}
         out: dict[str, Any] = {}
         for cls in self.class_chain(obj.cls):
             for stmt in cls.node.body:
@@ -206,7 +220,7 @@ class CallsMixin:
                     if isinstance(t, ast.Name) and t.id not in out:
                         out[t.id] = self.class_attr(cls, t.id)
         out.update(obj.attrs)
-        return out
+        return {k: self.concrete(v) if isinstance(v, SourceVal) else v for k, v in out.items()}
 
     def class_chain(self, cls: ClassVal) -> list[ClassVal]:
         out = [cls]
@@ -351,7 +365,7 @@ class CallsMixin:
         if not isinstance(model.cls, ClassVal):
             return None
         fn = self.class_attr(model.cls, name)
-        if not isinstance(fn, FuncVal) or name.startswith("__"):
+        if not isinstance(fn, FuncVal) or name.startswith("__") or name == "load_state_dict":
             return None
         if not any(isinstance(n, ast.Attribute) and n.attr == "load_state_dict" for n in ast.walk(fn.node)):
             return None
@@ -412,8 +426,17 @@ class CallsMixin:
                 root = root.value
             chain = isinstance(n, (ast.Name, ast.Attribute, ast.Subscript)) and isinstance(root, ast.Name) \
                 and isinstance(getattr(n, "ctx", ast.Load()), ast.Load) and root.id in env
+            if isinstance(n, ast.Call) and isinstance(self.ev(n.func, env), ClassVal) and \
+                    not self.ev(n.func, env).is_module:
+                value = self.ev(n, env)  # `GPT(GPTConfig(n_layer=12))`: the config object, written in
+                lit = plain.literal(value, attrs_of=self.object_attrs)
+                if lit is not None:
+                    subs.by_span[_span(n)] = lit
+                    return
             if chain:
                 value = self.ev(n, env)
+                if isinstance(value, SourceVal):
+                    value = self.concrete(value)  # `GPT(ckpt["model_args"]["n_layer"])`
                 lit = plain.literal(value, attrs_of=self.object_attrs)
                 if isinstance(value, (ClassVal, FuncVal)):
                     if isinstance(n, ast.Name) and not local(n.id):
@@ -470,6 +493,17 @@ class CallsMixin:
             self.assign(stmt.target, item, stmt, env)
             self.block(stmt.body, env, functions)
         return True
+
+
+def _plain_data(obj: Any, depth: int = 0) -> Any:
+    """A checkpoint's object as plain Python (its dicts are StateDicts; an OrderedDict stays a dict)."""
+    if depth > 20:
+        return obj
+    if isinstance(obj, dict):
+        return {k: _plain_data(v, depth + 1) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_plain_data(v, depth + 1) for v in obj)
+    return obj
 
 
 def _span(n: ast.AST) -> tuple[int, int, int, int]:

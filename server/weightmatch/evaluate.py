@@ -116,6 +116,8 @@ class Evaluator:
                 return _path_attr(base.value, node.attr)
             if isinstance(base, PROGRAM_VALUES):
                 return self.attribute(base, node.attr, node)
+            if isinstance(base, (SourceVal, At)) and node.attr in ("shape", "ndim"):
+                return self.tensor_fact(base, node.attr, [])
             if isinstance(base, Unknown):
                 return Unknown(base.reason)
             return Unknown(f"`{self.pf.segment(node)}` is not known")
@@ -155,6 +157,11 @@ class Evaluator:
                 return self.call_value(callee, node, env)
         dotted = self.pf.dotted(func) or ""
         args = node.args
+        if dotted == "super" and "super" not in env:
+            me = env.get("self")  # `super().load_state_dict(...)` in a model's override: nn.Module's, on self
+            if isinstance(me, ModelVal):
+                return me
+            return Unknown(me.reason if isinstance(me, Unknown) else "`super()` of an object not known here")
         made = plain.library_call(self, dotted, node, env)
         if made is not None:
             return made
@@ -226,6 +233,8 @@ class Evaluator:
             if isinstance(owner, (ModelVal, ModelAttr)) and func.attr == "state_dict" and not args:
                 return SourceVal(StateDictOf(frozen(owner)))
             if isinstance(owner, SourceVal):
+                if func.attr in ("size", "dim") and not node.keywords:
+                    return self.tensor_fact(owner, func.attr, [self.ev(a, env) for a in args])
                 if func.attr == "copy" and not args:
                     return owner.derive(Op("copy", "shallow", node))
                 if func.attr in ("get", "pop") and args:
@@ -260,6 +269,26 @@ class Evaluator:
             return Unknown(f"`{self.pf.segment(node)}` is not known statically")
         # Anything else callable may build a model: a class, a builder (torchvision), a factory.
         return self.new_model(node, env)
+
+    def tensor_fact(self, value: Any, what: str, args: list[Any]) -> Any:
+        """`sd["proj.weight"].shape[0]`, `.size(1)`: a tensor's shape, read from the checkpoint."""
+        info = self.concrete(value, raw=True)
+        shape = getattr(info, "shape", None)
+        if shape is None:
+            return Unknown("a tensor whose shape is not known statically")
+        origin = "sizes read from the checkpoint"
+        if what == "ndim" or what == "dim":
+            return Const(len(shape), origin)
+        if what == "size" and args:
+            if isinstance(args[0], Const) and isinstance(args[0].value, int) and -len(shape) <= args[0].value < len(shape):
+                return Const(shape[args[0].value], origin)
+            return Unknown("a dimension not known statically")
+        return Const(tuple(shape), origin)
+
+    def concrete(self, value: Any, raw: bool = False) -> Any:
+        """The checkpoint's own value at `value` (a SourceVal): hyper-parameters kept beside the
+        weights. Read without running pickle code; Unknown when it is not plain data."""
+        return Unknown("the checkpoint's contents are not read here")
 
     # Hooks the interpreter fills in (interpret.py, calls.py); the evaluator alone knows no program.
     def global_value(self, name: str) -> Any:

@@ -33,12 +33,12 @@ MUTATING_DICT_METHODS = {"pop", "popitem", "update", "clear", "setdefault", "__s
 
 class Interpreter(CallsMixin, Evaluator):
     def __init__(self, pf: PyFile, root: str | None = None, load=None, argv: list[str] | None = None,
-                 argv_source: str = ""):
+                 argv_source: str = "", read_value=None):
         self.pf = pf
         self.sites: list[LoadSite] = []
         self.torch_loads: list[TorchLoadSite] = []
         self.saved: dict[str, Any] = {}  # path written by torch.save -> what was saved
-        self.setup_program(root or "/\0none", load or (lambda path: None), pf, argv, argv_source)
+        self.setup_program(root or "/\0none", load or (lambda path: None), pf, argv, argv_source, read_value)
 
     # ------------------------------------------------------------------ driving
     def run(self) -> "Interpreter":
@@ -134,7 +134,7 @@ class Interpreter(CallsMixin, Evaluator):
             self.block(stmt.body, env, functions)
         elif isinstance(stmt, ast.For):
             if not self.items_loop(stmt, env) and not self.shards_loop(stmt, env) and \
-                    not self.unrolled(stmt, env, functions):
+                    not self.keys_loop(stmt, env) and not self.unrolled(stmt, env, functions):
                 with self.guarded(Guard(None, {}, True, "inside a loop")):
                     self.block(stmt.body, env, functions)
             self.block(stmt.orelse, env, functions)
@@ -204,6 +204,10 @@ class Interpreter(CallsMixin, Evaluator):
             func = node.func
             if isinstance(func, ast.Attribute) and func.attr == "load_state_dict" and \
                     (node.args or _kw(node, "state_dict")) and not self.not_a_model(func.value, env):
+                override = self.override(func.value, env)
+                if override is not None:  # the model's own load_state_dict: its super() call is the load
+                    self.call_value(override, node, env)
+                    continue
                 self.sites.append(self.load_site(node, stmt, env))
             elif self.pf.dotted(func) in TORCH_LOAD | ST_LOAD:
                 loaded = self.ev(node, env)
@@ -213,12 +217,22 @@ class Interpreter(CallsMixin, Evaluator):
     def not_a_model(self, receiver: ast.expr, env: dict) -> bool:
         """Optimizers, schedulers and scalers have load_state_dict too; they are not our business."""
         value = self.ev(receiver, env)
-        if isinstance(value, NotModel):
-            return True
+        if isinstance(value, (NotModel, ObjVal, ModVal)):
+            return True  # an optimizer, or a Trainer's own load_state_dict: not nn.Module's
         if isinstance(value, Unknown):
             name = (self.pf.segment(receiver) or "").lower().rsplit(".", 1)[-1]
             return name in NOT_MODEL_WORDS or name.endswith(("_optimizer", "_scheduler", "_scaler"))
         return False
+
+    def override(self, receiver: ast.expr, env: dict):
+        """A workspace model class's own `load_state_dict`, bound to the model; None for nn.Module's."""
+        if isinstance(receiver, ast.Call) and self.pf.dotted(receiver.func) == "super":
+            return None
+        model = self.ev(receiver, env)
+        if not isinstance(model, ModelVal) or model.cls is None:
+            return None
+        fn = self.class_attr(model.cls, "load_state_dict")
+        return FuncVal(fn.file, fn.node, fn.owner, model) if isinstance(fn, FuncVal) else None
 
     def load_site(self, call: ast.Call, stmt: ast.stmt, env: dict) -> LoadSite:
         receiver = self.ev(call.func.value, env)
@@ -408,6 +422,29 @@ class Interpreter(CallsMixin, Evaluator):
         dest.ops.append(Op("loop", frozen(source), stmt, self.free_env(stmt, env)))
         return True
 
+    def keys_loop(self, stmt: ast.For, env: dict) -> bool:
+        """`for k in list(sd): ... sd[new] = sd.pop(k) / del sd[k]`: one operation on `sd`, run over
+        its real keys when it is read (keyexpr.run_key_loop)."""
+        it, snapshot = stmt.iter, False
+        while isinstance(it, ast.Call) and self.pf.dotted(it.func) in ("list", "tuple", "sorted") and \
+                len(it.args) == 1 and not it.keywords:
+            it, snapshot = it.args[0], True
+        pairs = isinstance(stmt.target, ast.Tuple) and len(stmt.target.elts) == 2 and \
+            all(isinstance(e, ast.Name) for e in stmt.target.elts)
+        if isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute) and not it.args and \
+                it.func.attr == ("items" if pairs else "keys"):
+            it = it.func.value
+        elif pairs:
+            return False
+        if not (isinstance(it, ast.Name) and (pairs or isinstance(stmt.target, ast.Name))) or stmt.orelse or \
+                not snapshot:
+            return False  # changing a dict while iterating over it (not a copy of its keys) raises
+        sd = env.get(it.id)
+        if not isinstance(sd, SourceVal):
+            return False
+        sd.ops.append(Op("keyloop", it.id, stmt, self.free_env(stmt, env)))
+        return True
+
     def shards_loop(self, stmt: ast.For, env: dict) -> bool:
         """`for shard in set(index["weight_map"].values()): sd.update(load_file(os.path.join(d, shard)))`
         with `index = json.load(open(p))`: every shard of the sharded checkpoint `p` merged into `sd`,
@@ -478,5 +515,5 @@ def _root_name(node: ast.AST) -> str:
 
 
 def interpret(pf: PyFile, root: str | None = None, load=None, argv: list[str] | None = None,
-              argv_source: str = "") -> Interpreter:
-    return Interpreter(pf, root, load, argv, argv_source).run()
+              argv_source: str = "", read_value=None) -> Interpreter:
+    return Interpreter(pf, root, load, argv, argv_source, read_value).run()

@@ -298,3 +298,72 @@ def run_loop(node: ast.For, source: Mapping, dest_name: str, env: dict[str, Any]
         except Exception as exc:
             raise Unresolvable(f"the loop raises {type(exc).__name__} for key {key!r}") from None
     return stored
+
+
+def run_key_loop(node: ast.For, sd: dict, name: str, env: dict[str, Any]) -> None:
+    """`for k in list(sd): if k.startswith("module."): sd[k[7:]] = sd.pop(k)` (or `del sd[k]`,
+    `sd.pop(k)`), run over the real keys in place: the usual prefix-strip and filter loop."""
+    target = node.target
+    scope = dict(env)
+    ev = Evaluator(scope)
+
+    class _Next(Exception):
+        pass
+
+    class _Stop(Exception):
+        pass
+
+    def is_sd(n: ast.AST) -> bool:
+        return isinstance(n, ast.Name) and n.id == name
+
+    def pop_or_get(n: ast.AST):
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and is_sd(n.func.value) and \
+                n.func.attr == "pop" and 1 <= len(n.args) <= 2 and not n.keywords:
+            key = ev.ev(n.args[0])
+            return sd.pop(key) if len(n.args) == 1 else sd.pop(key, unwrap(ev.ev(n.args[1])))
+        if isinstance(n, ast.Subscript) and is_sd(n.value):
+            return sd[ev.ev(n.slice)]
+        return unwrap(ev.ev(n))
+
+    def run(stmts: list[ast.stmt]) -> None:
+        for s in stmts:
+            if isinstance(s, ast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], ast.Subscript) \
+                    and is_sd(s.targets[0].value):
+                value = pop_or_get(s.value)
+                sd[ev.ev(s.targets[0].slice)] = value
+            elif isinstance(s, ast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], ast.Name):
+                scope[s.targets[0].id] = wrap(pop_or_get(s.value))
+            elif isinstance(s, ast.Delete) and len(s.targets) == 1 and isinstance(s.targets[0], ast.Subscript) \
+                    and is_sd(s.targets[0].value):
+                del sd[ev.ev(s.targets[0].slice)]
+            elif isinstance(s, ast.Expr) and isinstance(s.value, ast.Call) and isinstance(s.value.func, ast.Attribute) \
+                    and is_sd(s.value.func.value) and s.value.func.attr == "pop":
+                pop_or_get(s.value)
+            elif isinstance(s, ast.If):
+                run(s.body if ev.ev(s.test) else s.orelse)
+            elif isinstance(s, ast.Continue):
+                raise _Next
+            elif isinstance(s, ast.Break):
+                raise _Stop
+            elif isinstance(s, ast.Pass) or isinstance(s, ast.Expr) and isinstance(s.value, ast.Call) and \
+                    ast.unparse(s.value.func) in ("print", "logging.info", "logger.info", "logging.debug"):
+                pass
+            else:
+                raise Unresolvable(f"`{ast.unparse(s).splitlines()[0]}` in the loop over the state dict's keys")
+
+    for key in list(sd):
+        if isinstance(target, ast.Tuple):  # `for k, v in list(sd.items()):`
+            scope[target.elts[0].id] = key
+            scope[target.elts[1].id] = wrap(sd[key])
+        else:
+            scope[target.id] = key
+        try:
+            run(node.body)
+        except _Next:
+            continue
+        except _Stop:
+            break
+        except Unresolvable:
+            raise
+        except Exception as exc:
+            raise Unresolvable(f"the loop raises {type(exc).__name__} for key {key!r}") from None

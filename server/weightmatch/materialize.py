@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from weightmatch.keyexpr import Evaluator, Unresolvable, run_comprehension, run_loop
+from weightmatch.keyexpr import Evaluator, Unresolvable, run_comprehension, run_key_loop, run_loop
 from weightmatch.types import Checkpoint, ExpectedState, Opaque, StateDict, TensorInfo
 from weightmatch.values import (
     At, CondVal, Guard, Const, DictLit, EmptyDict, LoadedFile, ModelAttr, ModelVal, SourceVal, StateDictOf, Unknown,
@@ -178,6 +178,13 @@ def _apply(obj: Any, op: Any, ctx: Context, upto: float = INF) -> Any:
         env = {k: _env_value(v, ctx) for k, v in op.env.items() if k != dest_name}
         env[dest_name] = obj
         obj.update(run_loop(op.node, source, dest_name, env))
+        return obj
+    if kind == "keyloop":
+        name = op.arg
+        env = {k: _env_value(v, ctx) for k, v in op.env.items() if k != name}
+        if not isinstance(obj, dict):
+            raise Unresolvable("a loop over the keys of something that is not a dict")
+        run_key_loop(op.node, obj, name, env)
         return obj
     if kind == "strip-prefix":
         return _consume_prefix(obj, _key(op.arg))

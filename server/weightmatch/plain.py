@@ -240,6 +240,9 @@ def keywords(ev, node: ast.Call, env: dict) -> dict[str, Any] | None:
     out: dict[str, Any] = {}
     for k in node.keywords:
         value = ev.ev(k.value, env)
+        if k.arg is None and isinstance(value, (SourceVal, At)) and not (
+                isinstance(value, SourceVal) and isinstance(value.base, DictLit) and not value.ops):
+            value = ev.concrete(value)  # `GPTConfig(**checkpoint["model_args"])`
         if k.arg is None:
             if isinstance(value, Const) and isinstance(value.value, dict):
                 out.update({str(a): Const(b, value.origin) for a, b in value.value.items()})

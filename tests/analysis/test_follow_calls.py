@@ -257,3 +257,105 @@ def test_value_read_from_the_model_before_a_step(case, project) -> None:
     _judge(case, analysis)
     (err,) = _errors(analysis)
     assert err.span.path.endswith("main.py") and err.span.line == 6
+
+
+GPT = """
+from dataclasses import dataclass
+
+import torch.nn as nn
+
+
+@dataclass
+class GPTConfig:
+    n_embd: int = 32
+    vocab_size: int = 50
+    n_layer: int = 2
+
+
+class GPT(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.wte = nn.Embedding(config.vocab_size, config.n_embd)
+        self.h = nn.ModuleList([nn.Linear(config.n_embd, config.n_embd) for _ in range(config.n_layer)])
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+
+    def load_state_dict(self, state_dict, strict=True):
+        state_dict = {k.replace("old.", ""): v for k, v in state_dict.items()}
+        return super().load_state_dict(state_dict, strict)
+"""
+
+SAVE_GPT = """
+import sys, torch
+sys.path.insert(0, ".")
+from model import GPT, GPTConfig
+m = GPT(GPTConfig(n_embd=16, n_layer=3))
+sd = {"_orig_mod." + k: v for k, v in m.state_dict().items()}
+torch.save({"model": sd, "model_args": dict(n_embd=16, vocab_size=50, n_layer=3)}, "ckpt.pt")
+"""
+
+
+@pytest.mark.parametrize("loop", ["items", "keys"])
+def test_hyper_parameters_from_the_checkpoint_and_the_prefix_loop(case, static_project, loop) -> None:
+    """nanoGPT's resume: GPTConfig(**checkpoint["model_args"]), the `_orig_mod.` strip loop, and
+    the model's own load_state_dict calling super()."""
+    case.write("model.py", GPT)
+    case.torch(SAVE_GPT)
+    head = "for k, v in list(state_dict.items()):" if loop == "items" else "for k in list(state_dict.keys()):"
+    main = case.write("main.py", f"""
+        import torch
+        from model import GPT, GPTConfig
+
+        checkpoint = torch.load("ckpt.pt", map_location="cpu")
+        model = GPT(GPTConfig(**checkpoint["model_args"]))
+        state_dict = checkpoint["model"]
+        unwanted_prefix = "_orig_mod."
+        {head}
+            if k.startswith(unwanted_prefix):
+                state_dict[k[len(unwanted_prefix):]] = state_dict.pop(k)
+        model.load_state_dict(state_dict)
+    """)
+    analysis = static_project.analyze(str(main))
+    _judge(case, analysis)
+    assert [r.how for r in analysis.reports] == ["static"]
+
+
+def test_sizes_read_from_the_checkpoints_shapes(case, static_project) -> None:
+    case.write("model.py", GPT)
+    case.torch(SAVE_GPT)
+    main = case.write("main.py", """
+        import torch
+        from model import GPT, GPTConfig
+
+        checkpoint = torch.load("ckpt.pt", map_location="cpu")
+        sd = checkpoint["model"]
+        n_embd = sd["_orig_mod.lm_head.weight"].shape[1]
+        model = GPT(GPTConfig(n_embd=n_embd, n_layer=2))
+        model.load_state_dict({k[10:]: v for k, v in sd.items()})
+    """)
+    analysis = static_project.analyze(str(main))
+    _judge(case, analysis)  # n_layer=2 against 3 saved layers: h.2.* unexpected
+    assert [f.code for f in _errors(analysis)] == ["unexpected-keys"]
+    assert "h.2.weight" in _errors(analysis)[0].keys
+
+
+def test_a_trainers_own_load_state_dict_is_not_a_model_load(case, static_project) -> None:
+    case.write("model.py", MODEL)
+    case.torch(SAVE_5)
+    main = case.write("main.py", """
+        import torch
+        from model import Net
+
+        class Trainer:
+            def __init__(self):
+                self.model = Net(5)
+
+            def load_state_dict(self, state):
+                self.model.load_state_dict(state["model"])
+
+        trainer = Trainer()
+        trainer.load_state_dict({"model": torch.load("w.pt")})
+    """)
+    analysis = static_project.analyze(str(main))
+    assert not analysis.findings, [f.message for f in analysis.findings]
+    assert [r.how for r in analysis.reports] == ["static"]
+    assert case.run().returncode == 0
