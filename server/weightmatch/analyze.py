@@ -7,6 +7,7 @@ dict (materialize.py) -> compare (PyTorch's rules) -> findings, reports and fixe
 from __future__ import annotations
 
 import os
+import threading
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -45,8 +46,10 @@ class _CheckpointFailure(Exception):
 
 class FileAnalyzer:
     def __init__(self, root: str, search_paths: list[str], checkpoints: CheckpointCache, builder: ModelBuilder,
-                 read_text: Callable[[str], str | None], log: Log):
+                 read_text: Callable[[str], str | None], log: Log, run_config=None):
         self.root = root
+        self.run_config = run_config  # script path -> RunConfig | None: how the user runs it
+        self._local = threading.local()  # the analysed script's working folder, when known (per thread)
         self.search_paths = search_paths
         self.checkpoints = checkpoints
         self.builder = builder
@@ -101,6 +104,9 @@ class FileAnalyzer:
             return p
         here = os.path.dirname(loaded.file.path)
         candidates = [os.path.join(here, p), os.path.join(self.root, p)]
+        cwd = getattr(self._local, "cwd", None)
+        if cwd:
+            candidates.insert(0, os.path.join(cwd, p))
         candidates += [os.path.join(sp if os.path.isabs(sp) else os.path.join(self.root, sp), p)
                        for sp in self.search_paths]
         for cand in candidates:
@@ -142,8 +148,12 @@ class FileAnalyzer:
         pf = self.parsed(path, text)
         if pf.syntax_error:
             result.errors.append(pf.syntax_error)
-        interp = interpret(pf, self.root, self.parsed,
-                           read_value=lambda value: materialize(value, _Ctx(self, result.dependencies)))
+        how = self.run_config(path) if self.run_config is not None else None
+        self._local.cwd = how.cwd if how is not None else None
+        interp = interpret(pf, self.root, self.parsed, list(how.args) if how is not None else None,
+                           f"({how.source})" if how is not None else "",
+                           read_value=lambda value: materialize(value, _Ctx(self, result.dependencies)),
+                           cwd=self._local.cwd)
         result.dependencies.update(interp.read_files)
         for tl in interp.torch_loads:
             try:
@@ -309,8 +319,7 @@ def _say_assumptions(report: LoadReport, site: LoadSite) -> None:
         notes.append(site.context)
     if not notes:
         return
-    suffix = " (" + "; ".join(("with " + n) if " default" in n or " as it is on disk" in n else n
-                              for n in notes) + ")"
+    suffix = " (" + "; ".join(n if " as called from " in n else "with " + n for n in notes) + ")"
     for finding in report.findings:
         if finding.load_call == report.call:
             finding.message += suffix

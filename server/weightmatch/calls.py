@@ -41,6 +41,7 @@ class CallsMixin:
     def setup_program(self, root: str, load, entry: PyFile, argv: list[str] | None, argv_source: str,
                       read_value=None) -> None:
         self.read_value = read_value  # SourceVal -> what the checkpoint holds there (materialize)
+        self.cwd: str | None = None  # the folder the script runs in, when a run configuration says
         self.root = root
         self.load = load  # path -> PyFile | None (the editor's text, else the file on disk)
         self.entry = entry
@@ -117,8 +118,8 @@ class CallsMixin:
 
     def data_path(self, path: str) -> str | None:
         p = os.path.expanduser(path)
-        candidates = [p] if os.path.isabs(p) else [os.path.join(self.root, p),
-                                                    os.path.join(os.path.dirname(self.pf.path), p)]
+        candidates = [p] if os.path.isabs(p) else [os.path.join(d, p) for d in (
+            self.cwd, self.root, os.path.dirname(self.pf.path)) if d]
         for cand in candidates:
             if os.path.isfile(cand):
                 self.read_files.add(os.path.normpath(cand))

@@ -105,7 +105,8 @@ def check(args: argparse.Namespace) -> int:
                   "that has torch)", file=sys.stderr)
     settings = Settings(execute=execute, search_paths=[*config.checkpoint_search_paths, *(args.search_path or [])],
                         severity_overrides=overrides, worker_timeout=timeout,
-                        python=args.python or sys.executable, static_first=static_first)
+                        python=args.python or sys.executable, static_first=static_first,
+                        script_args=dict(_script_args(item, root) for item in args.script_args))
 
     def log(level: str, message: str) -> None:
         if args.verbose or level == "error":
@@ -251,9 +252,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--search-path", action="append", metavar="DIR",
                      help="another folder to look for checkpoints in (repeatable; added to "
                           "`checkpoint-search-paths`)")
+    run.add_argument("--script-args", action="append", metavar="SCRIPT=ARGS", default=[],
+                     help="the arguments SCRIPT is run with (repeatable), e.g. 'train.py=--num-classes 100': "
+                          "its argparse options take these values instead of their defaults (else the "
+                          "configuration file's scripts table, else a .vscode/launch.json configuration)")
     c.add_argument("-v", "--verbose", action="store_true", help="log what the engine does to stderr")
     sub.add_parser("serve", help="run the language server (stdio; `serve --help` for its options)")
     return parser
+
+
+def _script_args(item: str, root: str) -> tuple[str, str]:
+    script, sep, text = item.partition("=")
+    if not sep or not script:
+        print(f"weightmatch: --script-args expects SCRIPT=ARGS, got {item!r}", file=sys.stderr)
+        raise SystemExit(2)
+    return os.path.abspath(script) if not os.path.isabs(script) else script, text
 
 
 def main(argv: list[str] | None = None) -> int:

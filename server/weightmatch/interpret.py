@@ -515,5 +515,7 @@ def _root_name(node: ast.AST) -> str:
 
 
 def interpret(pf: PyFile, root: str | None = None, load=None, argv: list[str] | None = None,
-              argv_source: str = "", read_value=None) -> Interpreter:
-    return Interpreter(pf, root, load, argv, argv_source, read_value).run()
+              argv_source: str = "", read_value=None, cwd: str | None = None) -> Interpreter:
+    interp = Interpreter(pf, root, load, argv, argv_source, read_value)
+    interp.cwd = cwd
+    return interp.run()

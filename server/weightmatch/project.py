@@ -48,6 +48,8 @@ class Settings:
     severity_overrides: dict[str, str] = field(default_factory=dict)  # code -> severity | "off"
     worker_timeout: float = 30.0
     python: str = sys.executable  # the interpreter the worker runs (needs torch)
+    # how scripts are run: {"train.py": "--num-classes 100"} (CLI --script-args, editor setting)
+    script_args: dict[str, object] = field(default_factory=dict)
 
 
 def _no_log(level: str, message: str) -> None:
@@ -85,8 +87,12 @@ class Project:
                             buffers=self._buffer_text)
 
     def _make_analyzer(self) -> FileAnalyzer:
-        return FileAnalyzer(self.root, list(self.settings.search_paths), self.checkpoints, self._builder,
-                            self._read_text, self.log)
+        from weightmatch import run_config
+
+        settings = self.settings
+        return FileAnalyzer(self.root, list(settings.search_paths), self.checkpoints, self._builder,
+                            self._read_text, self.log,
+                            lambda path: run_config.for_script(path, self.root, settings.script_args))
 
     def update_settings(self, settings: Settings) -> None:
         with self._lock:

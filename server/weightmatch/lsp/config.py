@@ -23,6 +23,7 @@ class ClientSettings:
     severity_overrides: dict[str, str] = field(default_factory=dict)
     worker_timeout_seconds: float = 30.0
     log_level: str = "info"
+    script_arguments: dict[str, Any] = field(default_factory=dict)  # {"train.py": "--num-classes 100"}
     # the keys the client set to something other than package.json's default: only those
     # override the project's configuration file (VS Code answers with every default too)
     explicit: frozenset[str] = frozenset()
@@ -57,6 +58,7 @@ class ClientSettings:
         take("severityOverrides", dict, "severity_overrides")
         take("workerTimeoutSeconds", (int, float), "worker_timeout_seconds")
         take("logLevel", str, "log_level")
+        take("scriptArguments", dict, "script_arguments")
         defaults = cls()
         out.explicit = frozenset(key for key, attr in _KEYS.items() if getattr(out, attr) != getattr(defaults, attr))
 
@@ -107,6 +109,8 @@ class ClientSettings:
             worker_timeout=pick("workerTimeoutSeconds", self.worker_timeout_seconds, file.worker_timeout),
             python=interpreter,
             static_first=pick("staticInferenceFirst", self.static_inference_first, file.static_inference_first),
+            script_args={k if os.path.isabs(k) else os.path.join(root, k): v
+                         for k, v in self.script_arguments.items() if isinstance(v, (str, list))},
         )
         # read by the language server's documents (lsp/documents.py), not by the engine
         settings.report_unused_ignores = bool(file.report_unused_ignores)  # type: ignore[attr-defined]
@@ -116,7 +120,7 @@ class ClientSettings:
 _KEYS = {"interpreter": "interpreter", "executeModelCode": "execute_model_code",
          "staticInferenceFirst": "static_inference_first", "checkpointSearchPaths": "checkpoint_search_paths",
          "severityOverrides": "severity_overrides", "workerTimeoutSeconds": "worker_timeout_seconds",
-         "logLevel": "log_level"}
+         "logLevel": "log_level", "scriptArguments": "script_arguments"}
 _warned: set[str] = set()
 
 
