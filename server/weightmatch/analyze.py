@@ -163,6 +163,7 @@ class FileAnalyzer:
                 continue
             if finding is not None:
                 result.findings.append(finding)
+        done: list[tuple[LoadSite, LoadReport]] = []
         for site in interp.sites:
             try:
                 report = self.load_report(site, result.dependencies)
@@ -171,7 +172,8 @@ class FileAnalyzer:
                 span = pf.span(site.call)
                 report = LoadReport(span, None, None, findings=[Finding(
                     "internal-error", "information", f"Weight Match could not analyse this call: {exc}", span, span)])
-            _say_assumptions(report, site)
+            done.append((site, report))
+        for report in _per_call(done):
             result.reports.append(report)
             result.findings.extend(report.findings)
         return result
@@ -304,9 +306,40 @@ class FileAnalyzer:
         return report
 
 
-def _say_assumptions(report: LoadReport, site: LoadSite) -> None:
+def _per_call(done: list[tuple[LoadSite, LoadReport]]) -> list[LoadReport]:
+    """One load call reached in several contexts (a helper called twice, a loop unrolled): when
+    every context gives the same findings they are one answer, said once without the call path;
+    else each context's findings name the call that leads to them."""
+    groups: dict = {}
+    for site, report in done:
+        groups.setdefault(report.call, []).append((site, report))
+    out: list[LoadReport] = []
+    for pairs in groups.values():
+        sigs = {tuple((f.code, f.severity, f.span, tuple(f.keys), f.message) for f in r.findings) for _, r in pairs}
+        if len(pairs) > 1 and len(sigs) == 1:
+            notes = [_notes(s, r) for s, r in pairs]
+            common = [n for n in notes[0] if all(n in other for other in notes[1:])]
+            _say(pairs[0][1], common)
+            out.append(pairs[0][1])
+            continue
+        for site, report in pairs:
+            _say(report, _notes(site, report) + ([site.context] if site.context else []))
+            out.append(report)
+    return out
+
+
+def _say(report: LoadReport, notes: list[str]) -> None:
     """Where the answer rests on values a run could change (argparse defaults, a config file)
     or on the call that led here, every message says so."""
+    if not notes:
+        return
+    suffix = " (" + "; ".join(n if " as called from " in n else "with " + n for n in notes) + ")"
+    for finding in report.findings:
+        if finding.load_call == report.call:
+            finding.message += suffix
+
+
+def _notes(site: LoadSite, report: LoadReport) -> list[str]:
     notes: list[str] = []
     receiver = site.receiver.model_as_of() if isinstance(site.receiver, At) else site.receiver
     model = receiver.model if isinstance(receiver, ModelAttr) else receiver
@@ -315,14 +348,7 @@ def _say_assumptions(report: LoadReport, site: LoadSite) -> None:
     loaded = site.arg.loaded_file() if isinstance(site.arg, (At, SourceVal)) else None
     if loaded is not None and isinstance(loaded.path, Const) and loaded.path.origin:
         notes += [n for n in loaded.path.origin.split("; ") if n not in notes]
-    if site.context:
-        notes.append(site.context)
-    if not notes:
-        return
-    suffix = " (" + "; ".join(n if " as called from " in n else "with " + n for n in notes) + ")"
-    for finding in report.findings:
-        if finding.load_call == report.call:
-            finding.message += suffix
+    return notes
 
 
 class _Ctx:
