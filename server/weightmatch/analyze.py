@@ -46,8 +46,9 @@ class _CheckpointFailure(Exception):
 
 class FileAnalyzer:
     def __init__(self, root: str, search_paths: list[str], checkpoints: CheckpointCache, builder: ModelBuilder,
-                 read_text: Callable[[str], str | None], log: Log, run_config=None):
+                 read_text: Callable[[str], str | None], log: Log, run_config=None, writer_of=None):
         self.root = root
+        self.writer_of = writer_of  # a checkpoint's file name -> "train.py:88" where a torch.save writes it
         self.run_config = run_config  # script path -> RunConfig | None: how the user runs it
         self._local = threading.local()  # the analysed script's working folder, when known (per thread)
         self.search_paths = search_paths
@@ -155,13 +156,18 @@ class FileAnalyzer:
                            read_value=lambda value: materialize(value, _Ctx(self, result.dependencies)),
                            cwd=self._local.cwd)
         result.dependencies.update(interp.read_files)
+        # a missing or unreadable file matters when what it holds reaches a load_state_dict (a
+        # data file read with torch.load is not ours to judge); a torch.load that raises always does
+        reaching = {id(lf.call) for lf in (s.arg.loaded_file() for s in interp.sites
+                                           if isinstance(s.arg, (At, SourceVal))) if lf is not None}
         for tl in interp.torch_loads:
             try:
                 finding = self.torch_load_finding(tl.loaded, result.dependencies)
             except Exception:  # noqa: BLE001 - one bad call never hides the others
                 self.log("error", traceback.format_exc())
                 continue
-            if finding is not None:
+            if finding is not None and (finding.code not in ("checkpoint-not-found", "checkpoint-unreadable")
+                                        or id(tl.loaded.call) in reaching):
                 result.findings.append(finding)
         done: list[tuple[LoadSite, LoadReport]] = []
         for site in interp.sites:
@@ -191,15 +197,27 @@ class FileAnalyzer:
             ckpt = self.checkpoints.get(path)
         except CheckpointError as exc:
             if exc.code == "checkpoint-not-found":
-                return Finding("checkpoint-not-found", "warning", f"Checkpoint not found: {shown} (looked next to the "
-                               f"script and under the project root)", span, span)
+                raw = loaded.path.value if isinstance(loaded.path, Const) else shown
+                where = "" if os.path.isabs(os.path.expanduser(raw)) else \
+                    " (a relative path: looked for from the folder the script is run in, assumed to be the " \
+                    "project root unless a run configuration says otherwise, and next to the script)"
+                writer = self.writer_of(os.path.basename(raw)) if self.writer_of is not None else None
+                if writer is not None:
+                    where += f"; not there yet: {writer} saves a file of that name"
+                return Finding("checkpoint-not-found", "warning", f"Checkpoint not found: {shown}{where}", span, span)
             return Finding("checkpoint-unreadable", "warning", f"Cannot read {shown}: {exc}", span, span)
         why = self.load_fails(loaded, ckpt)
         if why is None:
             return None
-        if why[0] == "unsafe-checkpoint" and ckpt.unsafe_globals and not ckpt.torchscript and \
-                ("add_safe_globals" in loaded.file.text or "safe_globals(" in loaded.file.text):
-            return None  # the script allows extra globals itself: which ones is known only at run time
+        if why[0] == "unsafe-checkpoint" and ckpt.unsafe_globals and not ckpt.torchscript:
+            allowed = _allowed_globals(loaded.file)
+            if allowed is None:
+                return None  # the script allows globals it computes at run time: which ones is not known
+            missing = [g for g in ckpt.unsafe_globals if g not in allowed and g.rsplit(".", 1)[-1] not in allowed]
+            if not missing:
+                return None
+            ckpt = replace(ckpt, unsafe_globals=missing)
+            why = self.load_fails(loaded, ckpt)
         code, message = why
         return Finding(code, "error", message.format(path=shown), span, span)
 
@@ -304,6 +322,28 @@ class FileAnalyzer:
         if expected.notes:
             report.model += " — " + "; ".join(expected.notes)
         return report
+
+
+def _allowed_globals(pf: PyFile) -> set[str] | None:
+    """The globals a file allows with `add_safe_globals([...])` / `safe_globals([...])`, by dotted and
+    short name; None when one of those calls lists something not written out."""
+    import ast
+
+    out: set[str] = set()
+    for node in ast.walk(pf.tree):
+        if not (isinstance(node, ast.Call) and (pf.dotted(node.func) or "").rsplit(".", 1)[-1] in (
+                "add_safe_globals", "safe_globals")):
+            continue
+        items = node.args[0] if node.args else None
+        if not isinstance(items, (ast.List, ast.Tuple)):
+            return None
+        for item in items.elts:
+            item = item.elts[0] if isinstance(item, ast.Tuple) and item.elts else item
+            name = pf.dotted(item)
+            if name is None:
+                return None
+            out.update({name, name.rsplit(".", 1)[-1]})
+    return out
 
 
 def _per_call(done: list[tuple[LoadSite, LoadReport]]) -> list[LoadReport]:

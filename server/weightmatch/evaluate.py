@@ -267,6 +267,13 @@ class Evaluator:
             return Unknown(f"`{self.pf.segment(node)}` is not known statically")
         if not dotted:
             return Unknown(f"`{self.pf.segment(node)}` is not known statically")
+        if isinstance(func, ast.Attribute):
+            owner = self.ev(func.value, env)
+            if isinstance(owner, (ModelVal, ModelAttr, SourceVal, At, ObjVal, Const, SeqVal, ParserVal)) or \
+                    isinstance(owner, Unknown) and _root(func) in env:
+                # a method of a value we track (`model.configure_optimizers()`, `trainer.fit()`):
+                # what it returns is not known, and it is not a model being made
+                return Unknown(f"`{self.pf.segment(node)}` returns something not known statically")
         # Anything else callable may build a model: a class, a builder (torchvision), a factory.
         return self.new_model(node, env)
 
@@ -353,6 +360,12 @@ def _path_attr(path: str, attr: str) -> Any:
 def _looks_like_module_class(dotted: str) -> bool:
     last = dotted.rsplit(".", 1)[-1]
     return dotted.startswith("torch.nn.") and last[:1].isupper()
+
+
+def _root(node: ast.AST) -> str:
+    while isinstance(node, (ast.Attribute, ast.Subscript, ast.Call)):
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return node.id if isinstance(node, ast.Name) else ""
 
 
 def _kw(call: ast.Call, name: str) -> ast.expr | None:

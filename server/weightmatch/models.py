@@ -210,4 +210,20 @@ def _why(exc) -> str:
         "no-torch": "torch cannot be imported by the configured interpreter",
     }
     base = kinds.get(exc.kind)
-    return f"{base}: {exc.message}" if base else exc.message
+    message = _plain_words(exc.message)
+    return f"{base}: {message}" if base else message
+
+
+def _plain_words(message: str) -> str:
+    """Python's wording of a failed replay, in terms of the user's code."""
+    import re
+
+    m = re.search(r"NameError: name '(\w+)' is not defined", message)
+    if m:
+        where = re.search(r"\((\S+\.py:\d+)\)", message)
+        return (f"`{m.group(1)}` gets its value from code that runs only when the script runs"
+                + (f" (needed at {where.group(1)})" if where else ""))
+    m = re.search(r"ModuleNotFoundError: No module named '([\w.]+)'", message)
+    if m:
+        return f"the package `{m.group(1)}` is not installed in the interpreter that builds models"
+    return message

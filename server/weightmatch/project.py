@@ -92,7 +92,8 @@ class Project:
         settings = self.settings
         return FileAnalyzer(self.root, list(settings.search_paths), self.checkpoints, self._builder,
                             self._read_text, self.log,
-                            lambda path: run_config.for_script(path, self.root, settings.script_args))
+                            lambda path: run_config.for_script(path, self.root, settings.script_args),
+                            self._writer_of)
 
     def update_settings(self, settings: Settings) -> None:
         with self._lock:
@@ -180,6 +181,20 @@ class Project:
         result.reports = [r for r in result.reports if r.call not in done] + adopted
         kept = [f for f in result.findings if not (f.code.startswith("unresolved-") and f.load_call in done)]
         result.findings = kept + [f for r in adopted for f in r.findings]
+
+    def _writer_of(self, name: str) -> str | None:
+        """Where a workspace script saves a file called `name` (`torch.save(ckpt, os.path.join(out, "ckpt.pt"))`)."""
+        if not name or len(name) < 3:
+            return None
+        needle = re.compile(r"""\.save\(.*['"](?:[^'"]*/)?""" + re.escape(name) + r"""['"]""")
+        for other in self._workspace_files():
+            text = self._read_text(other)
+            if not text or name not in text:
+                continue
+            for number, line in enumerate(text.splitlines(), 1):
+                if needle.search(line):
+                    return f"{os.path.relpath(other, self.root)}:{number}"
+        return None
 
     def _importers(self, path: str) -> list[str]:
         """Workspace scripts whose text imports this file's module (by its last name), at most MAX_IMPORTERS."""
