@@ -228,6 +228,10 @@ class Evaluator:
             return Unknown(f"`{self.pf.segment(node)}` wraps something not known")
         if isinstance(func, ast.Attribute):
             owner = self.ev(func.value, env)
+            if isinstance(owner, Const):
+                made = plain.const_method(self, owner, node, env)
+                if made is not None:
+                    return made
             if isinstance(owner, ModelVal) and func.attr in SELF_RETURNING:
                 return owner
             if isinstance(owner, (ModelVal, ModelAttr)) and func.attr == "state_dict" and not args:

@@ -236,6 +236,33 @@ def library_call(ev, dotted: str, node: ast.Call, env: dict) -> Any:
     return None
 
 
+_STR_METHODS = {"format", "join", "replace", "lower", "upper", "strip", "rstrip", "lstrip", "split", "startswith",
+                "endswith", "removeprefix", "removesuffix"}
+
+
+def const_method(ev, owner: Const, node: ast.Call, env: dict) -> Any:
+    """`'{}-G.ckpt'.format(iters)`, `name.lower()`: string methods over known values."""
+    name = node.func.attr  # type: ignore[attr-defined]
+    if not isinstance(owner.value, str) or name not in _STR_METHODS:
+        return None
+    args = [ev.ev(a, env) for a in node.args]
+    kwargs = keywords(ev, node, env)
+    if kwargs is None or not all(isinstance(a, Const) for a in [*args, *kwargs.values()]) or \
+            any(isinstance(a, ast.Starred) for a in node.args):
+        return Unknown(f"`{ev.pf.segment(node)}` is not known")
+    if name == "join" and not (len(args) == 1 and isinstance(args[0].value, (list, tuple))
+                               and all(isinstance(x, str) for x in args[0].value)):
+        return Unknown(f"`{ev.pf.segment(node)}` is not known")
+    if name == "format" and any(not isinstance(a.value, (str, int, float, bool, type(None)))
+                                for a in [*args, *kwargs.values()]):
+        return Unknown(f"`{ev.pf.segment(node)}` is not known")
+    try:
+        value = getattr(owner.value, name)(*[a.value for a in args], **{k: v.value for k, v in kwargs.items()})
+    except Exception:  # noqa: BLE001 - what would raise at run time is not known here
+        return Unknown(f"`{ev.pf.segment(node)}` raises")
+    return const(value, owner, *args, *kwargs.values())
+
+
 def keywords(ev, node: ast.Call, env: dict) -> dict[str, Any] | None:
     out: dict[str, Any] = {}
     for k in node.keywords:

@@ -36,8 +36,10 @@ def merge_findings(analyses: list[FileAnalysis]) -> list[Finding]:
     from a script with known arguments) loses the "not resolved" of the others (the helper's
     own file, where its parameters are unknown)."""
     done = {r.call for a in analyses for r in a.reports if resolved(r)}
+    model_known = {r.call for a in analyses for r in a.reports if r.how is not None}
     return [f for a in analyses for f in a.findings
-            if not (f.code.startswith("unresolved-") and f.load_call in done)]
+            if not (f.code.startswith("unresolved-") and f.load_call in done)
+            and not (f.code == "unresolved-model" and f.load_call in model_known)]
 
 
 @dataclass
