@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .types import ExpectedState, KeyRow, ModuleSpec, Opaque, StateDict, TensorInfo
+from .types import ExpectedState, KeyRow, ModuleSpec, Opaque, RuntimeValue, StateDict, TensorInfo
 
 EXTRA_STATE = "_extra_state"
 _INSTANCE_NORM_MODULE = "torch.nn.modules.instancenorm."
@@ -40,18 +40,16 @@ class Comparison:
     filled: list[str] = field(default_factory=list)
     # modules with custom_load: what happens at and below them may differ
     inexact: list[str] = field(default_factory=list)
-    raises: bool = False
+    # keys whose value is known only at run time (types.RuntimeValue): whether they load is not known
+    unknown: list[str] = field(default_factory=list)
+    # True: PyTorch raises; False: it does not; None: it depends on values known only at run time
+    raises: bool | None = False
     rows: list[KeyRow] = field(default_factory=list)
     loaded: int = 0  # checkpoint tensors copied into the model
 
     @property
     def ok(self) -> bool:
-        return not self.raises
-
-
-def is_tensor(value: Any) -> bool:
-    """Whether PyTorch would see `value` as a tensor (`torch.overrides.is_tensor_like`)."""
-    return isinstance(value, TensorInfo) and value.dtype != "object"
+        return self.raises is False
 
 
 def type_text(value: Any) -> str:
@@ -140,6 +138,11 @@ def _compare(expected: ExpectedState, saved: Mapping | object, strict: bool, ass
     order = _reachable(expected)
     out.inexact = [s.path for s in order if s.custom_load]
 
+    if isinstance(saved, RuntimeValue):
+        out.raises = None
+        out.rows = [KeyRow(k, None, info, "unknown") for k, info in expected.keys().items()]
+        out.unknown = list(expected.keys())
+        return out
     if not isinstance(saved, Mapping):
         out.other_errors.append(f"TypeError: Expected state_dict to be dict-like, got {type_text(saved)}.")
         out.raises = True
@@ -210,6 +213,10 @@ def _compare(expected: ExpectedState, saved: Mapping | object, strict: bool, ass
                         rows.append(KeyRow(key, None, param, "missing"))
                     continue
                 status = "ok"
+                if type(value) is RuntimeValue:
+                    out.unknown.append(key)
+                    rows.append(KeyRow(key, None, param, "unknown"))
+                    continue
                 if type(value) is not TensorInfo or value.dtype == "object":
                     if param.shape is None and type(value) is not TensorInfo:
                         # The lazy pre-hook reads `.shape` before anything else looks.
@@ -260,8 +267,9 @@ def _compare(expected: ExpectedState, saved: Mapping | object, strict: bool, ass
         out.other_errors.insert(0, lazy_errors[0])
     if bad_key_type is not None:  # `key.startswith(prefix)` in the root module
         out.other_errors.insert(0, f"AttributeError: '{bad_key_type}' object has no attribute 'startswith'")
-    out.raises = bool(out.mismatched or out.not_tensor or out.other_errors
-                      or (strict and (out.missing or out.unexpected)))
+    definite = bool(out.mismatched or out.not_tensor or out.other_errors
+                    or (strict and (out.missing or out.unexpected)))
+    out.raises = True if definite else (None if out.unknown else False)
     return out
 
 

@@ -12,7 +12,7 @@ from typing import Any, Callable
 from weightmatch.keygroups import summarize_keys
 from weightmatch.compare import Comparison
 from weightmatch.locate import LayerSite
-from weightmatch.types import ExpectedState, Finding, KeyRow, Span, TensorInfo
+from weightmatch.types import ExpectedState, Finding, RuntimeValue, Span, TensorInfo
 
 
 @dataclass
@@ -34,7 +34,7 @@ class SiteFacts:
 
 def _still(after: Comparison | None) -> str:
     """What would still fail once the one cause is fixed, so the next surprise is not one."""
-    if after is None or not after.raises:
+    if after is None or after.raises is not True:
         return ""
     parts = [f"{k} (checkpoint {_shape(s)}, model {_shape(m)})" for k, s, m in after.mismatched[:3]]
     if len(after.mismatched) > 3:
@@ -63,6 +63,10 @@ def build_findings(f: SiteFacts) -> list[Finding]:
     out: list[Finding] = []
     rows = {r.key: r for r in c.rows}
     strict = f.strict
+    if isinstance(f.saved, RuntimeValue):
+        out.append(Finding("unresolved-checkpoint", "hint", f"Cannot tell what is loaded: {f.saved.reason}",
+                           f.call, f.call, how=f.how))
+        return out
     if not isinstance(f.saved, Mapping):
         out.append(Finding("not-a-state-dict", "error", c.other_errors[0] if c.other_errors else
                            "load_state_dict expects a dict of tensors", f.call, f.call, how=f.how))
@@ -136,6 +140,13 @@ def build_findings(f: SiteFacts) -> list[Finding]:
             msg = f"Unexpected keys in the checkpoint are ignored with strict=False: {shown}"
         out.append(Finding("unexpected-keys", _strict_sev(strict, "information"), msg, f.call, f.call, unexpected,
                            [rows[k] for k in unexpected if k in rows], how=f.how))
+    if c.raises is None and not any(x.severity == "error" for x in out):
+        # what PyTorch does rests on values known only at run time: no verdict, but say why
+        shown = summarize_keys(c.unknown)
+        out.append(Finding("unresolved-checkpoint", "hint",
+                           f"Cannot tell whether this load succeeds: {shown} "
+                           f"{'is' if len(c.unknown) == 1 else 'are'} set to values known only at run time",
+                           f.call, f.call, list(c.unknown), [rows[k] for k in c.unknown if k in rows], how=f.how))
     # link layer-line findings back from the call
     call_related = [(x.span, x.message.split(";")[0]) for x in out if x.span != f.call]
     for x in out:
@@ -190,6 +201,3 @@ def _renamed_here(renames, keys: list[str]) -> str:
             return f"{what}: the checkpoint has '{r.old}' where the model has '{r.new}'"
     return ""
 
-
-def rows_only(c: Comparison) -> list[KeyRow]:
-    return list(c.rows)

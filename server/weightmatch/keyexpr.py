@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Callable
 
-from weightmatch.types import TensorInfo
+from weightmatch.types import RuntimeValue, TensorInfo
 
 
 class Unresolvable(Exception):
@@ -69,12 +69,43 @@ class TensorProxy:
         return Dtype(self.info.dtype)
 
 
+class Unknowable:
+    """A value known only at run time (a free name of a filter, or a RuntimeValue in the state dict).
+
+    It can be stored as it is (`out[k] = v`), but any question about it (a comparison, its truth,
+    an attribute, `in`, `isinstance`, `str`) makes the expression Unresolvable instead of guessing.
+    """
+
+    def __init__(self, reason: str, value: Any = None):
+        self.reason = reason
+        self.value = value  # what it stands for when stored: the RuntimeValue
+
+    def _unknown(self, *args, **kwargs):
+        raise Unresolvable(self.reason)
+
+    def __getattr__(self, name):
+        raise Unresolvable(self.reason)
+
+    __contains__ = __getitem__ = __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _unknown
+    __bool__ = __len__ = __iter__ = __str__ = __hash__ = __format__ = _unknown
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __mod__ = __rmod__ = _unknown
+    __floordiv__ = __rfloordiv__ = __neg__ = __call__ = _unknown
+
+
 def wrap(value: Any) -> Any:
-    return TensorProxy(value) if isinstance(value, TensorInfo) else value
+    if isinstance(value, TensorInfo):
+        return TensorProxy(value)
+    if isinstance(value, RuntimeValue):
+        return Unknowable(value.reason, value)
+    return value
 
 
 def unwrap(value: Any) -> Any:
-    return value.info if isinstance(value, TensorProxy) else value
+    if isinstance(value, TensorProxy):
+        return value.info
+    if isinstance(value, Unknowable):
+        return value.value if value.value is not None else RuntimeValue(value.reason)
+    return value
 
 
 class Evaluator:
@@ -114,7 +145,10 @@ class Evaluator:
             if isinstance(v, ast.Constant):
                 out.append(str(v.value))
             elif isinstance(v, ast.FormattedValue) and v.format_spec is None:
-                out.append(str(unwrap(self.ev(v.value))))
+                value = self.ev(v.value)
+                if isinstance(value, Unknowable):
+                    raise Unresolvable(value.reason)
+                out.append(str(unwrap(value)))
             else:
                 raise Unresolvable("formatted value")
         return "".join(out)
@@ -152,6 +186,8 @@ class Evaluator:
         left = self.ev(node.left)
         for op, comp in zip(node.ops, node.comparators):
             right = self.ev(comp)
+            if isinstance(op, (ast.Is, ast.IsNot)) and (isinstance(left, Unknowable) or isinstance(right, Unknowable)):
+                raise Unresolvable(f"`{ast.unparse(node)}` is known only at run time")
             if isinstance(op, (ast.In, ast.NotIn)) and isinstance(right, Mapping):
                 ok = (left in right) if isinstance(op, ast.In) else (left not in right)
             else:
@@ -209,6 +245,8 @@ class Evaluator:
             raise Unresolvable(f"`{ast.unparse(node)}`")
         if isinstance(func, ast.Name) and func.id == "isinstance" and len(node.args) == 2:
             target = ast.unparse(node.args[1])
+            if isinstance(args[0], Unknowable):
+                raise Unresolvable(args[0].reason)
             if target in ("torch.Tensor", "Tensor", "torch.nn.Parameter", "nn.Parameter"):
                 return isinstance(args[0], TensorProxy)
             if target in ("dict", "Mapping", "collections.abc.Mapping", "OrderedDict", "collections.OrderedDict"):

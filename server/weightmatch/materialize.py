@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from weightmatch.keyexpr import Evaluator, Unresolvable, run_comprehension, run_loop
-from weightmatch.types import Checkpoint, ExpectedState, Opaque, StateDict, TensorInfo
+from weightmatch.keyexpr import Evaluator, Unknowable, Unresolvable, run_comprehension, run_loop
+from weightmatch.types import Checkpoint, ExpectedState, Opaque, RuntimeValue, StateDict
 from weightmatch.values import (
     At, CondVal, Guard, Const, DictLit, EmptyDict, LoadedFile, ModelAttr, ModelVal, SourceVal, StateDictOf, Unknown,
 )
@@ -53,7 +53,8 @@ def materialize(value: Any, ctx: Context, upto: float = INF) -> Any:
     if isinstance(value, Const):
         return value.value
     if isinstance(value, (ModelVal, ModelAttr)):
-        return Opaque("torch.nn.Module", "a model object")
+        # a call that may build a model: what it returns is known only when it runs
+        raise Unresolvable(f"`{_call_text(value)}` is known only at run time")
     if not isinstance(value, SourceVal):
         raise Unresolvable("a value that is not known")
     base_upto = upto if value.base_upto is None else min(upto, value.base_upto)
@@ -100,8 +101,8 @@ def _base(base: Any, ctx: Context, upto: float) -> Any:
         for k, v in base.entries.items():
             try:
                 sd[k] = materialize(v, ctx)
-            except Unresolvable:
-                sd[k] = Opaque("unknown", "a value known only at run time")
+            except Unresolvable as exc:
+                sd[k] = RuntimeValue(str(exc) or RuntimeValue.reason)
         return sd
     raise Unresolvable("a value that is not known")
 
@@ -132,8 +133,13 @@ def _apply(obj: Any, op: Any, ctx: Context, upto: float = INF) -> Any:
             if key not in obj:
                 raise Problem("key-error", f"KeyError: {key!r} — the object has keys {_keys_text(obj)}", op.node)
             return obj[key]
-        if isinstance(obj, (list, tuple)) and isinstance(key, int):
-            return obj[key]
+        if isinstance(obj, (RuntimeValue, Opaque)):
+            # known only at run time, or an object of a class we did not rebuild (it may define __getitem__)
+            raise Unresolvable(f"`[{key!r}]` on {_what(obj)}")
+        if isinstance(obj, (list, tuple, str)) and isinstance(key, int):
+            if -len(obj) <= key < len(obj):
+                return obj[key]
+            raise Problem("key-error", f"IndexError: index {key} is out of range (length {len(obj)})", op.node)
         raise Problem("key-error", f"TypeError: {type(obj).__name__} object is not subscriptable by {key!r}", op.node)
     if kind == "get":
         key, default = op.arg
@@ -156,8 +162,7 @@ def _apply(obj: Any, op: Any, ctx: Context, upto: float = INF) -> Any:
         return obj
     if kind == "setitem":
         key, value = op.arg
-        obj[_key(key)] = materialize(value, ctx) if isinstance(value, (SourceVal, At)) else \
-            Opaque("unknown", "a value known only at run time")
+        obj[_key(key)] = _value_or_runtime(value, ctx)
         return obj
     if kind == "copy":
         out = StateDict(obj)
@@ -191,32 +196,32 @@ def _stores(node):
             and isinstance(t.value, ast.Name)]
 
 
+def _value_or_runtime(value: Any, ctx: Context) -> Any:
+    """The value stored by `sd[k] = value`: materialized when it is known, else known only at run time."""
+    try:
+        return materialize(value, ctx)
+    except Unresolvable as exc:
+        return RuntimeValue(str(exc) or RuntimeValue.reason)
+
+
+def _call_text(value: Any) -> str:
+    node = getattr(value, "call", None) or getattr(getattr(value, "model", None), "call", None)
+    import ast
+
+    return ast.unparse(node) if isinstance(node, ast.AST) else "a call's result"
+
+
+def _what(obj: Any) -> str:
+    if isinstance(obj, RuntimeValue):
+        return "a value known only at run time"
+    return f"a `{obj.name}` object"
+
+
 def _env_value(value: Any, ctx: Context) -> Any:
     try:
         return materialize(value, ctx)
     except Unresolvable:
-        return _Missing(getattr(value, "reason", "not known"))
-
-
-class _Missing:
-    """A free name of a filter whose value is not known; using it makes the filter unresolvable."""
-
-    def __init__(self, reason: str):
-        self.reason = reason
-
-    def __getattr__(self, name):
-        raise Unresolvable(self.reason)
-
-    def __contains__(self, item):
-        raise Unresolvable(self.reason)
-
-    def __getitem__(self, item):
-        raise Unresolvable(self.reason)
-
-    def __eq__(self, other):
-        raise Unresolvable(self.reason)
-
-    __hash__ = object.__hash__
+        return Unknowable(getattr(value, "reason", "not known"))
 
 
 def _consume_prefix(sd: Mapping, prefix: str) -> Mapping:
@@ -239,6 +244,3 @@ def _keys_text(obj: Mapping) -> str:
     more = len(obj) - len(keys)
     return ", ".join(keys) + (f" and {more} more" if more > 0 else "")
 
-
-def is_tensor(value: Any) -> bool:
-    return isinstance(value, TensorInfo)

@@ -63,11 +63,19 @@ class Opaque:
     detail: str = ""
 
 
+@dataclass(frozen=True)
+class RuntimeValue:
+    """A value put into a state dict that is known only at run time (`sd[k] = torch.tensor(...)`,
+    `{"w": make()}`): it may or may not be a tensor of the right shape, so no verdict may rest on it."""
+
+    reason: str = "a value known only at run time"
+
+
 class StateDict(dict):
     """A mapping read from a checkpoint, keeping PyTorch's `_metadata` (per-module
     version numbers: `{"": {"version": 1}, "bn1": {"version": 2}}`) when it was saved.
 
-    Values are TensorInfo, Opaque, or plain Python values (nested dicts are StateDict
+    Values are TensorInfo, Opaque, RuntimeValue, or plain Python values (nested dicts are StateDict
     too). `metadata` is None when the saved object had no `_metadata` attribute (a
     plain dict, or a comprehension's result), which changes BatchNorm's fix-up.
     """
