@@ -17,6 +17,57 @@ from weightmatch.values import LoadSite
 
 
 def fixes_for(finding: Finding, facts, site: LoadSite) -> list[Fix]:
+    """The fixes for a finding: each one's edits merged where they touch the same text, and the
+    file re-parsed with them applied (a fix that would break the script is not offered)."""
+    files = {site.file.path: site.file}
+    for key in finding.keys:
+        layer = facts.layer_of(key.rsplit(".", 1)[0] if "." in key else "")
+        files.setdefault(layer.file.path, layer.file)
+    out: list[Fix] = []
+    for fix in _candidates(finding, facts, site):
+        edits = merge_edits(fix.edits)
+        if edits is not None and all(_parses_after(files.get(path), edits, path) for path in {e.span.path for e in edits}):
+            fix.edits = edits
+            out.append(fix)
+    return out
+
+
+def merge_edits(edits: list[TextEdit]) -> list[TextEdit] | None:
+    """One edit per piece of text: identical edits become one; edits that overlap and differ
+    (two values for the same argument) cannot both apply, so there is no fix (None)."""
+    unique: list[TextEdit] = []
+    for edit in edits:
+        if edit not in unique:
+            unique.append(edit)
+    spans = sorted(unique, key=lambda e: (e.span.path, e.span.line, e.span.column, e.span.end_line, e.span.end_column))
+    for a, b in zip(spans, spans[1:]):
+        if a.span.path != b.span.path:
+            continue
+        a_end, b_start = (a.span.end_line, a.span.end_column), (b.span.line, b.span.column)
+        if b_start < a_end or (a.span == b.span):  # overlapping, or two insertions at one point
+            return None
+    return unique
+
+
+def _parses_after(pf, edits: list[TextEdit], path: str) -> bool:
+    """Whether the file still compiles (as far as it did before) once the edits are applied."""
+    from weightmatch.textedit import apply_edits
+
+    if pf is None:
+        return False
+    mine = [e for e in edits if e.span.path == path]
+    text = pf.text if pf.parsed_until is None and pf.syntax_error is None else pf.parsed_text
+    last = len(text.splitlines())
+    if any(e.span.end_line > last for e in mine):
+        return False
+    try:
+        compile(apply_edits(text, mine), path, "exec", dont_inherit=True)  # compiled, never run
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
+def _candidates(finding: Finding, facts, site: LoadSite) -> list[Fix]:
     out: list[Fix] = []
     code = finding.code
     if site.arg_node is None:
@@ -37,7 +88,7 @@ def fixes_for(finding: Finding, facts, site: LoadSite) -> list[Fix]:
 
 # ---------------------------------------------------------------- helpers
 def _loads(expected: ExpectedState, saved: Any, strict: bool) -> bool:
-    return not compare(expected, saved, strict=strict).raises
+    return compare(expected, saved, strict=strict).raises is False
 
 
 def _span(pf, node: ast.AST) -> Span:
@@ -107,7 +158,7 @@ def _strict_false(facts, site: LoadSite) -> list[Fix]:
 # ---------------------------------------------------------------- keep shape-compatible tensors
 def _filter_shapes(facts, site: LoadSite) -> list[Fix]:
     c = facts.comparison
-    if c.not_tensor or c.other_errors or not isinstance(facts.saved, Mapping):
+    if c.not_tensor or c.other_errors or c.unknown or not isinstance(facts.saved, Mapping):
         return []
     own = state_dict_of(facts.expected)
     kept = {k: v for k, v in facts.saved.items()
@@ -307,6 +358,7 @@ def _checkpoint_sizes(facts, site: LoadSite) -> list[Fix]:
     if not edits:
         return []
     # every mismatched layer now has the checkpoint's shapes (checked above, layer by layer)
+    changes = list(dict.fromkeys(changes))  # one change per argument, however many layers it sizes
     title = "Use the checkpoint's size" + ("s" if len(changes) > 1 else "") + ": " + ", ".join(changes)
     return [Fix(title, "use-checkpoint-size", edits)]
 
