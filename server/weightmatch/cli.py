@@ -65,7 +65,7 @@ def check(args: argparse.Namespace) -> int:
             lines = lines_cache[path]
             return lines[line] if 0 <= line < len(lines) else None
 
-        write_text(findings, root, sys.stdout, read_line)
+        write_text(findings, root, sys.stdout, read_line, show_unresolved=args.show_unresolved)
     return 1 if any(f.severity == "error" for f in findings) else 0
 
 
@@ -89,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--python", help="interpreter the model worker runs (needs torch; default: this one)")
     c.add_argument("--timeout", type=float, default=60.0, help="seconds a model may take to build (default 60)")
     c.add_argument("--search-path", action="append", help="another folder to look for checkpoints in")
+    c.add_argument("--show-unresolved", action="store_true",
+                   help="list each load whose model or checkpoint is known only at run time (text output; "
+                        "JSON always lists them)")
     c.add_argument("-v", "--verbose", action="store_true", help="log what the engine does to stderr")
     sub.add_parser("serve", help="run the language server (stdio; `serve --help` for its options)")
     return check(parser.parse_args(argv))

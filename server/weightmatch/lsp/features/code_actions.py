@@ -38,7 +38,7 @@ def setup(server: "WeightMatchServer") -> None:
             return []
         analysis, findings = found
         convert = _converter(ls, analysis)
-        overrides = ls.overrides_for(analysis.path)
+        overrides = ls.settings_for(ls.root_for(analysis.path)).editor_overrides()
 
         matched: list[tuple[Finding, list[types.Diagnostic]]] = []
         if params.context.diagnostics:

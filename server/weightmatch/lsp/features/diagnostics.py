@@ -61,7 +61,7 @@ class DiagnosticsPublisher:
             return own_lines if path == analysis.path else server.lines_for(path)
 
         convert = server.converter(lines_for)
-        overrides = server.overrides_for(analysis.path)
+        overrides = server.settings_for(server.root_for(analysis.path)).editor_overrides()
         out: dict[str, list[types.Diagnostic]] = {}
         for finding in analysis.result.findings:
             try:
