@@ -119,7 +119,11 @@ class ModuleSpec:
     # _NormBase with track_running_stats: an old checkpoint (version < 2 or no
     # metadata) without num_batches_tracked gets it filled in instead of missing
     norm_fixup: bool = False
-    extra_state: bool = False  # overrides get_extra_state: expects "<prefix>_extra_state"
+    # the class overrides set_extra_state: loading expects "<prefix>_extra_state" (missing without
+    # it); otherwise that key is unexpected. This is what load_state_dict consults.
+    extra_state: bool = False
+    # the class overrides get_extra_state: state_dict() has "<prefix>_extra_state" (None: as extra_state)
+    saves_extra_state: bool | None = None
     # the class overrides _load_from_state_dict in a way compare does not model, or the
     # module has load_state_dict hooks: the prediction for it is not exact
     custom_load: bool = False
@@ -145,7 +149,7 @@ class ExpectedState:
                 out[prefix + name] = info
             for name, info in spec.buffers.items():
                 out[prefix + name] = info
-            if spec.extra_state:
+            if spec.extra_state if spec.saves_extra_state is None else spec.saves_extra_state:
                 out[prefix + "_extra_state"] = TensorInfo(None, "object")
             for child in spec.children:
                 child_path = prefix + child
