@@ -42,6 +42,8 @@ class Comparison:
     inexact: list[str] = field(default_factory=list)
     # keys whose value is known only at run time (types.RuntimeValue): whether they load is not known
     unknown: list[str] = field(default_factory=list)
+    # keys a module in `inexact` judges by its own rules: no verdict on them either
+    own_way: list[str] = field(default_factory=list)
     # True: PyTorch raises; False: it does not; None: it depends on values known only at run time
     raises: bool | None = False
     rows: list[KeyRow] = field(default_factory=list)
@@ -267,10 +269,35 @@ def _compare(expected: ExpectedState, saved: Mapping | object, strict: bool, ass
         out.other_errors.insert(0, lazy_errors[0])
     if bad_key_type is not None:  # `key.startswith(prefix)` in the root module
         out.other_errors.insert(0, f"AttributeError: '{bad_key_type}' object has no attribute 'startswith'")
+    if out.inexact:
+        _set_aside_inexact(out)
     definite = bool(out.mismatched or out.not_tensor or out.other_errors
                     or (strict and (out.missing or out.unexpected)))
-    out.raises = True if definite else (None if out.unknown else False)
+    out.raises = True if definite else (None if out.unknown or out.inexact else False)
     return out
+
+
+def _set_aside_inexact(out: Comparison) -> None:
+    """Keys judged by a module that loads its own way (at or below it) get no verdict: its own
+    `_load_from_state_dict` or hooks may rename, fill or drop them. They go to `own_way`."""
+    roots = tuple(out.inexact)
+
+    def own_way(key: str) -> bool:
+        return any(not p or key == p or key.startswith(p + ".") for p in roots)
+
+    undecided = [k for k in out.missing if own_way(k)] + [k for k in out.unexpected if own_way(k)]
+    undecided += [k for k, _, _ in out.mismatched if own_way(k)] + [k for k, _ in out.not_tensor if own_way(k)]
+    if not undecided:
+        return
+    gone = set(undecided)
+    out.missing = [k for k in out.missing if k not in gone]
+    out.unexpected = [k for k in out.unexpected if k not in gone]
+    out.mismatched = [m for m in out.mismatched if m[0] not in gone]
+    out.not_tensor = [m for m in out.not_tensor if m[0] not in gone]
+    out.own_way = list(dict.fromkeys(undecided))
+    for row in out.rows:
+        if row.key in gone:
+            row.status = "unknown"
 
 
 _ABSENT = object()

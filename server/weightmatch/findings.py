@@ -141,18 +141,42 @@ def build_findings(f: SiteFacts) -> list[Finding]:
         out.append(Finding("unexpected-keys", _strict_sev(strict, "information"), msg, f.call, f.call, unexpected,
                            [rows[k] for k in unexpected if k in rows], how=f.how))
     if c.raises is None and not any(x.severity == "error" for x in out):
-        # what PyTorch does rests on values known only at run time: no verdict, but say why
-        shown = summarize_keys(c.unknown)
-        out.append(Finding("unresolved-checkpoint", "hint",
-                           f"Cannot tell whether this load succeeds: {shown} "
-                           f"{'is' if len(c.unknown) == 1 else 'are'} set to values known only at run time",
-                           f.call, f.call, list(c.unknown), [rows[k] for k in c.unknown if k in rows], how=f.how))
+        out.append(_undecided(f, rows))
+    if c.inexact:
+        note = _inexact_note(f)
+        for x in out:
+            x.inexact = list(c.inexact)
+            if x.code != "unresolved-load":
+                x.message += f" (not exact: {note})"
     # link layer-line findings back from the call
     call_related = [(x.span, x.message.split(";")[0]) for x in out if x.span != f.call]
     for x in out:
         if x.span == f.call and call_related:
             x.related = call_related[:20]
     return out
+
+
+def _inexact_note(f: SiteFacts) -> str:
+    """`head` (CustomHead) loads its own way: ..., for the modules of Comparison.inexact."""
+    names = [f"`{p or '(the model)'}` ({f.expected.modules[p].type.rsplit('.', 1)[-1]})"
+             for p in f.comparison.inexact[:3] if p in f.expected.modules]
+    more = len(f.comparison.inexact) - len(names)
+    what = ", ".join(names) + (f" and {more} more" if more > 0 else "")
+    return (f"{what} {'loads' if len(f.comparison.inexact) == 1 else 'load'} its own way (its own "
+            "_load_from_state_dict or load_state_dict hooks), which is not checked")
+
+
+def _undecided(f: SiteFacts, rows: dict) -> Finding:
+    """No verdict: it rests on values known only at run time, or on a module that loads its own way."""
+    c = f.comparison
+    if not c.unknown:
+        return Finding("unresolved-load", "hint", f"Cannot tell exactly what this load does: {_inexact_note(f)}",
+                       f.call, f.call, list(c.own_way), [rows[k] for k in c.own_way if k in rows], how=f.how)
+    shown = summarize_keys(c.unknown)
+    return Finding("unresolved-checkpoint", "hint",
+                   f"Cannot tell whether this load succeeds: {shown} "
+                   f"{'is' if len(c.unknown) == 1 else 'are'} set to values known only at run time",
+                   f.call, f.call, list(c.unknown), [rows[k] for k in c.unknown if k in rows], how=f.how)
 
 
 def _one_cause(f: SiteFacts) -> tuple[str, str, list[str]] | None:

@@ -44,7 +44,7 @@ def to_json(findings: list[Finding], root: str) -> dict:
         "end_line": f.span.end_line + 1, "end_column": f.span.end_column + 1,
         "severity": f.severity, "code": f.code, "message": f.message, "keys": list(f.keys),
         "load_call": {"path": rel(f.load_call.path, root), "line": f.load_call.line + 1},
-        "how": f.how, "fixes": [fix.title for fix in f.fixes],
+        "how": f.how, "fixes": [fix.title for fix in f.fixes], "inexact": list(f.inexact),
     } for f in findings]}
 
 

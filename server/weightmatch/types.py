@@ -222,6 +222,9 @@ class Finding:
     related: list[tuple[Span, str]] = field(default_factory=list)
     fixes: list[Fix] = field(default_factory=list)
     how: How | None = None
+    # modules of the model that load their own way (own _load_from_state_dict, load hooks):
+    # what happens at and below them is not checked
+    inexact: list[str] = field(default_factory=list)
 
 
 @dataclass

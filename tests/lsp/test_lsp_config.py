@@ -53,8 +53,9 @@ def test_untrusted_forces_static():
 def test_unresolved_loads_are_at_most_hints_in_the_editor():
     shown = ClientSettings(severity_overrides={"unresolved-model": "error", "size-mismatch": "warning"})
     assert shown.editor_overrides() == {"unresolved-model": "hint", "unresolved-checkpoint": "hint",
-                                        "size-mismatch": "warning"}
+                                        "unresolved-load": "hint", "size-mismatch": "warning"}
     hidden, problems = ClientSettings.from_json({"showUnresolvedLoads": False})
-    assert problems == [] and hidden.editor_overrides() == {"unresolved-model": "off", "unresolved-checkpoint": "off"}
+    assert problems == [] and hidden.editor_overrides() == {
+        "unresolved-model": "off", "unresolved-checkpoint": "off", "unresolved-load": "off"}
     off = ClientSettings(severity_overrides={"unresolved-checkpoint": "off"}).editor_overrides()
     assert off["unresolved-checkpoint"] == "off" and off["unresolved-model"] == "hint"

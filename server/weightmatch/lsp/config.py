@@ -13,7 +13,7 @@ from typing import Any
 
 LOG_LEVELS = ("error", "warning", "info", "debug")
 # loads whose model or checkpoint is known only at run time: at most hints in the editor
-UNRESOLVED_CODES = ("unresolved-model", "unresolved-checkpoint")
+UNRESOLVED_CODES = ("unresolved-model", "unresolved-checkpoint", "unresolved-load")
 
 
 @dataclass
