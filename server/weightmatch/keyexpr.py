@@ -228,34 +228,40 @@ class Evaluator:
         if isinstance(func, ast.Attribute):
             if isinstance(func.value, ast.Name) and func.value.id == "re" and func.attr in RE_FUNCS:
                 return getattr(re, func.attr)(*args, **kwargs)
-            owner = self.ev(func.value)
-            if isinstance(owner, str) and func.attr in STR_METHODS:
-                return getattr(owner, func.attr)(*args, **kwargs)
-            if isinstance(owner, TensorProxy):
-                if func.attr in ("size", "dim", "numel"):
-                    return getattr(owner, func.attr)(*args)
-                if func.attr in TENSOR_NOOP_METHODS:
-                    return owner
-            if isinstance(owner, Mapping) and func.attr in ("keys", "values", "items", "get"):
-                if func.attr == "get":
-                    return wrap(owner.get(*args))
-                return getattr(owner, func.attr)()
-            if isinstance(owner, re.Match) and func.attr in ("group", "groups", "start", "end"):
-                return getattr(owner, func.attr)(*args)
-            raise Unresolvable(f"`{ast.unparse(node)}`")
+            return self._method(node, self.ev(func.value), func.attr, args, kwargs)
         if isinstance(func, ast.Name) and func.id == "isinstance" and len(node.args) == 2:
-            target = ast.unparse(node.args[1])
-            if isinstance(args[0], Unknowable):
-                raise Unresolvable(args[0].reason)
-            if target in ("torch.Tensor", "Tensor", "torch.nn.Parameter", "nn.Parameter"):
-                return isinstance(args[0], TensorProxy)
-            if target in ("dict", "Mapping", "collections.abc.Mapping", "OrderedDict", "collections.OrderedDict"):
-                return isinstance(args[0], Mapping)
-            raise Unresolvable("isinstance")
+            return _isinstance(args[0], ast.unparse(node.args[1]))
         fn = self.ev(func)
         if fn in BUILTINS.values():
             return fn(*args, **kwargs)
         raise Unresolvable(f"`{ast.unparse(node)}`")
+
+    @staticmethod
+    def _method(node: ast.Call, owner: Any, attr: str, args: list, kwargs: dict) -> Any:
+        """`owner.attr(*args)` for the pure methods of strings, tensors' shapes, dicts and matches."""
+        if isinstance(owner, str) and attr in STR_METHODS:
+            return getattr(owner, attr)(*args, **kwargs)
+        if isinstance(owner, TensorProxy) and attr in ("size", "dim", "numel"):
+            return getattr(owner, attr)(*args)
+        if isinstance(owner, TensorProxy) and attr in TENSOR_NOOP_METHODS:
+            return owner
+        if isinstance(owner, Mapping) and attr == "get":
+            return wrap(owner.get(*args))
+        if isinstance(owner, Mapping) and attr in ("keys", "values", "items"):
+            return getattr(owner, attr)()
+        if isinstance(owner, re.Match) and attr in ("group", "groups", "start", "end"):
+            return getattr(owner, attr)(*args)
+        raise Unresolvable(f"`{ast.unparse(node)}`")
+
+
+def _isinstance(value: Any, target: str) -> bool:
+    if isinstance(value, Unknowable):
+        raise Unresolvable(value.reason)
+    if target in ("torch.Tensor", "Tensor", "torch.nn.Parameter", "nn.Parameter"):
+        return isinstance(value, TensorProxy)
+    if target in ("dict", "Mapping", "collections.abc.Mapping", "OrderedDict", "collections.OrderedDict"):
+        return isinstance(value, Mapping)
+    raise Unresolvable("isinstance")
 
 
 def _items_target(gen: ast.comprehension) -> tuple[str, str | None]:
@@ -288,45 +294,12 @@ def run_comprehension(node: ast.DictComp, source: Mapping, env: dict[str, Any]) 
 def run_loop(node: ast.For, source: Mapping, dest_name: str, env: dict[str, Any]) -> dict:
     """Evaluate `for k, v in source.items(): ... dest[K] = V ...` and return what it stores."""
     kname, vname = _items_target(node)  # type: ignore[arg-type]
-    stored: dict = {}
-    scope = dict(env)
-    ev = Evaluator(scope)
-
-    class _Continue(Exception):
-        pass
-
-    class _Break(Exception):
-        pass
-
-    def run(stmts: list[ast.stmt]) -> None:
-        for s in stmts:
-            if isinstance(s, ast.Assign) and len(s.targets) == 1:
-                t = s.targets[0]
-                if isinstance(t, ast.Name):
-                    scope[t.id] = ev.ev(s.value)
-                elif isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) and t.value.id == dest_name:
-                    stored[ev.ev(t.slice)] = unwrap(ev.ev(s.value))
-                else:
-                    raise Unresolvable(f"`{ast.unparse(s)}` in the loop")
-            elif isinstance(s, ast.If):
-                run(s.body if ev.ev(s.test) else s.orelse)
-            elif isinstance(s, ast.Continue):
-                raise _Continue
-            elif isinstance(s, ast.Break):
-                raise _Break
-            elif isinstance(s, ast.Pass):
-                pass
-            elif isinstance(s, ast.Expr) and isinstance(s.value, ast.Call) and \
-                    ast.unparse(s.value.func) in ("print", "logging.info", "logger.info", "logging.debug"):
-                pass
-            else:
-                raise Unresolvable(f"`{ast.unparse(s).splitlines()[0]}` in the loop")
-
+    body = _LoopBody(dest_name, env)
     for key, value in list(source.items()):
-        scope[kname] = key
-        scope[vname] = wrap(value)
+        body.scope[kname] = key
+        body.scope[vname] = wrap(value)
         try:
-            run(node.body)
+            body.run(node.body)
         except _Continue:
             continue
         except _Break:
@@ -335,4 +308,51 @@ def run_loop(node: ast.For, source: Mapping, dest_name: str, env: dict[str, Any]
             raise
         except Exception as exc:
             raise Unresolvable(f"the loop raises {type(exc).__name__} for key {key!r}") from None
-    return stored
+    return body.stored
+
+
+class _Continue(Exception):
+    pass
+
+
+class _Break(Exception):
+    pass
+
+
+class _LoopBody:
+    """The statements of a key loop: assignments to names and to `dest[...]`, `if`, continue, break."""
+
+    def __init__(self, dest_name: str, env: dict[str, Any]):
+        self.dest_name = dest_name
+        self.stored: dict = {}
+        self.scope = dict(env)
+        self.ev = Evaluator(self.scope)
+
+    def run(self, stmts: list[ast.stmt]) -> None:
+        for s in stmts:
+            if isinstance(s, ast.Assign) and len(s.targets) == 1:
+                self.assign(s, s.targets[0])
+            elif isinstance(s, ast.If):
+                self.run(s.body if self.ev.ev(s.test) else s.orelse)
+            elif isinstance(s, ast.Continue):
+                raise _Continue
+            elif isinstance(s, ast.Break):
+                raise _Break
+            elif not _no_effect(s):
+                raise Unresolvable(f"`{ast.unparse(s).splitlines()[0]}` in the loop")
+
+    def assign(self, s: ast.Assign, t: ast.expr) -> None:
+        if isinstance(t, ast.Name):
+            self.scope[t.id] = self.ev.ev(s.value)
+        elif isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) and t.value.id == self.dest_name:
+            self.stored[self.ev.ev(t.slice)] = unwrap(self.ev.ev(s.value))
+        else:
+            raise Unresolvable(f"`{ast.unparse(s)}` in the loop")
+
+
+def _no_effect(s: ast.stmt) -> bool:
+    """`pass`, and logging calls, which leave the state dict as it is."""
+    if isinstance(s, ast.Pass):
+        return True
+    return isinstance(s, ast.Expr) and isinstance(s.value, ast.Call) and \
+        ast.unparse(s.value.func) in ("print", "logging.info", "logger.info", "logging.debug")

@@ -128,19 +128,7 @@ def _key(op_arg: Any) -> Any:
 def _apply(obj: Any, op: Any, ctx: Context, upto: float = INF) -> Any:
     kind = op.kind
     if kind == "subscript":
-        key = _key(op.arg)
-        if isinstance(obj, Mapping):
-            if key not in obj:
-                raise Problem("key-error", f"KeyError: {key!r} — the object has keys {_keys_text(obj)}", op.node)
-            return obj[key]
-        if isinstance(obj, (RuntimeValue, Opaque)):
-            # known only at run time, or an object of a class we did not rebuild (it may define __getitem__)
-            raise Unresolvable(f"`[{key!r}]` on {_what(obj)}")
-        if isinstance(obj, (list, tuple, str)) and isinstance(key, int):
-            if -len(obj) <= key < len(obj):
-                return obj[key]
-            raise Problem("key-error", f"IndexError: index {key} is out of range (length {len(obj)})", op.node)
-        raise Problem("key-error", f"TypeError: {type(obj).__name__} object is not subscriptable by {key!r}", op.node)
+        return _subscript(obj, op)
     if kind == "get":
         key, default = op.arg
         key = _key(key)
@@ -149,44 +137,79 @@ def _apply(obj: Any, op: Any, ctx: Context, upto: float = INF) -> Any:
         if isinstance(obj, Mapping):
             return materialize(default, ctx, upto)  # the default object itself, as it is at `upto`
         raise Unresolvable("`.get` on something that is not a dict")
-    if not isinstance(obj, Mapping):
-        raise Unresolvable(f"`{kind}` on something that is not a dict")
-    if kind in ("pop", "del"):
-        obj.pop(_key(op.arg), None)
-        return obj
-    if kind == "update":
-        other = materialize(op.arg, ctx)
-        if not isinstance(other, Mapping):
-            raise Unresolvable("update() with something that is not a dict")
-        obj.update(other)
-        return obj
-    if kind == "setitem":
-        key, value = op.arg
-        obj[_key(key)] = _value_or_runtime(value, ctx)
-        return obj
-    if kind == "copy":
-        out = StateDict(obj)
-        out.ordered = op.arg is True or getattr(obj, "ordered", False)
-        out.metadata = getattr(obj, "metadata", None) if op.arg == "keep-metadata" else None
-        return out
-    if kind == "comprehension":
-        env = {k: _env_value(v, ctx) for k, v in op.env.items()}
-        out = StateDict(run_comprehension(op.node, obj, env))
-        return out
-    if kind == "loop":
-        source = materialize(op.arg, ctx)
-        if not isinstance(source, Mapping):
-            raise Unresolvable("a loop over something that is not a dict")
-        dest_name = next(t.value.id for t in _stores(op.node))
-        env = {k: _env_value(v, ctx) for k, v in op.env.items() if k != dest_name}
-        env[dest_name] = obj
-        obj.update(run_loop(op.node, source, dest_name, env))
-        return obj
-    if kind == "strip-prefix":
-        return _consume_prefix(obj, _key(op.arg))
     if kind == "unknown":
         raise Unresolvable(f"the state dict is changed by {op.arg}")
-    raise Unresolvable(f"operation {kind}")
+    if not isinstance(obj, Mapping):
+        raise Unresolvable(f"`{kind}` on something that is not a dict")
+    apply = _MAPPING_OPS.get(kind)
+    if apply is None:
+        raise Unresolvable(f"operation {kind}")
+    return apply(obj, op, ctx)
+
+
+def _subscript(obj: Any, op: Any) -> Any:
+    key = _key(op.arg)
+    if isinstance(obj, Mapping):
+        if key not in obj:
+            raise Problem("key-error", f"KeyError: {key!r} — the object has keys {_keys_text(obj)}", op.node)
+        return obj[key]
+    if isinstance(obj, (RuntimeValue, Opaque)):
+        # known only at run time, or an object of a class we did not rebuild (it may define __getitem__)
+        raise Unresolvable(f"`[{key!r}]` on {_what(obj)}")
+    if isinstance(obj, (list, tuple, str)) and isinstance(key, int):
+        if -len(obj) <= key < len(obj):
+            return obj[key]
+        raise Problem("key-error", f"IndexError: index {key} is out of range (length {len(obj)})", op.node)
+    raise Problem("key-error", f"TypeError: {type(obj).__name__} object is not subscriptable by {key!r}", op.node)
+
+
+def _pop(obj: Any, op: Any, ctx: Context) -> Any:
+    obj.pop(_key(op.arg), None)
+    return obj
+
+
+def _update(obj: Any, op: Any, ctx: Context) -> Any:
+    other = materialize(op.arg, ctx)
+    if not isinstance(other, Mapping):
+        raise Unresolvable("update() with something that is not a dict")
+    obj.update(other)
+    return obj
+
+
+def _setitem(obj: Any, op: Any, ctx: Context) -> Any:
+    key, value = op.arg
+    obj[_key(key)] = _value_or_runtime(value, ctx)
+    return obj
+
+
+def _shallow_copy(obj: Any, op: Any, ctx: Context) -> Any:
+    out = StateDict(obj)
+    out.ordered = op.arg is True or getattr(obj, "ordered", False)
+    out.metadata = getattr(obj, "metadata", None) if op.arg == "keep-metadata" else None
+    return out
+
+
+def _comprehension(obj: Any, op: Any, ctx: Context) -> Any:
+    env = {k: _env_value(v, ctx) for k, v in op.env.items()}
+    return StateDict(run_comprehension(op.node, obj, env))
+
+
+def _loop(obj: Any, op: Any, ctx: Context) -> Any:
+    source = materialize(op.arg, ctx)
+    if not isinstance(source, Mapping):
+        raise Unresolvable("a loop over something that is not a dict")
+    dest_name = next(t.value.id for t in _stores(op.node))
+    env = {k: _env_value(v, ctx) for k, v in op.env.items() if k != dest_name}
+    env[dest_name] = obj
+    obj.update(run_loop(op.node, source, dest_name, env))
+    return obj
+
+
+_MAPPING_OPS = {
+    "pop": _pop, "del": _pop, "update": _update, "setitem": _setitem, "copy": _shallow_copy,
+    "comprehension": _comprehension, "loop": _loop,
+    "strip-prefix": lambda obj, op, ctx: _consume_prefix(obj, _key(op.arg)),
+}
 
 
 def _stores(node):
