@@ -53,8 +53,12 @@ def materialize(value: Any, ctx: Context, upto: float = INF) -> Any:
     if isinstance(value, Const):
         return value.value
     if isinstance(value, (ModelVal, ModelAttr)):
-        # a call that may build a model: what it returns is known only when it runs
-        raise Unresolvable(f"`{_call_text(value)}` is known only at run time")
+        # a call that may build a model: a module only if it builds as one, else known only at run time
+        try:
+            root = ctx.expected(value).modules.get("")
+        except Unresolvable:
+            raise Unresolvable(f"`{_call_text(value)}` is known only at run time") from None
+        return Opaque(root.type if root is not None else "torch.nn.Module", "a model object")
     if not isinstance(value, SourceVal):
         raise Unresolvable("a value that is not known")
     base_upto = upto if value.base_upto is None else min(upto, value.base_upto)

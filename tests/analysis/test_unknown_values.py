@@ -110,3 +110,17 @@ def test_definite_failures_beside_unknown_values_are_still_reported(static_proje
     assert reported, "a failure that does not depend on the unknown values is reported"
     for code, needle in (("missing-keys", "Missing key(s)"), ("size-mismatch", "size mismatch")):
         assert (code in reported) == (needle in run.stderr), (reported, run.stderr[-1500:])
+
+
+def test_a_model_passed_instead_of_its_state_dict_is_still_an_error(static_project, case):
+    # a call's result is a module only when it builds as one: then the load raises, as PyTorch says
+    main = case.write("main.py", HEAD + """
+model = nn.Linear(3, 2)
+other = nn.Linear(3, 2)
+model.load_state_dict(other)
+""")
+    run = case.run()
+    assert run.returncode != 0 and "Expected state_dict to be dict-like" in run.stderr
+    _, errors = _errors(static_project, main)
+    assert [f.code for f in errors] == ["not-a-state-dict"]
+    assert errors[0].message in run.stderr
