@@ -197,7 +197,7 @@ class CallsMixin:
             targets = stmt.targets if isinstance(stmt, ast.Assign) else \
                 [stmt.target] if isinstance(stmt, ast.AnnAssign) and stmt.value is not None else []
             if any(isinstance(t, ast.Name) and t.id == name for t in targets):
-                return self.in_file(cls.file, lambda: self.ev(stmt.value, self.module_env(cls.file)))
+                return self.in_file(cls.file, lambda v=stmt.value: self.ev(v, self.module_env(cls.file)))
         if depth < 8:
             env = self.module_env(cls.file)
             for base in cls.node.bases:
@@ -227,7 +227,7 @@ class CallsMixin:
         out = [cls]
         while len(out) < 8:
             env = self.module_env(out[-1].file)
-            bases = [self.in_file(out[-1].file, lambda b=b: self.ev(b, env)) for b in out[-1].node.bases]
+            bases = [self.in_file(out[-1].file, lambda b=b, e=env: self.ev(b, e)) for b in out[-1].node.bases]
             nxt = [b for b in bases if isinstance(b, ClassVal)]
             if not nxt or nxt[0] in out:
                 break
@@ -414,59 +414,66 @@ class CallsMixin:
         where the recipe is replayed; a module-level name whose value is not known is left
         for the replay, which defines the file's constants itself."""
         subs = Substitutions()
-        module_env = self.module_envs.get(self.pf.path, {})
-
-        def local(name: str) -> bool:
-            if isinstance(env, ChainMap):
-                return any(name in m for m in env.maps[:-1])
-            return env is not module_env and name in env
-
-        def visit(n: ast.AST) -> None:
-            root = n
-            while isinstance(root, (ast.Attribute, ast.Subscript)):
-                root = root.value
-            chain = isinstance(n, (ast.Name, ast.Attribute, ast.Subscript)) and isinstance(root, ast.Name) \
-                and isinstance(getattr(n, "ctx", ast.Load()), ast.Load) and root.id in env
-            if isinstance(n, ast.Call) and isinstance(self.ev(n.func, env), ClassVal) and \
-                    not self.ev(n.func, env).is_module:
-                value = self.ev(n, env)  # `GPT(GPTConfig(n_layer=12))`: the config object, written in
-                lit = plain.literal(value, attrs_of=self.object_attrs)
-                if lit is not None:
-                    subs.by_span[_span(n)] = lit
-                    return
-            if chain:
-                value = self.ev(n, env)
-                if isinstance(value, SourceVal):
-                    value = self.concrete(value)  # `GPT(ckpt["model_args"]["n_layer"])`
-                lit = plain.literal(value, attrs_of=self.object_attrs)
-                if isinstance(value, (ClassVal, FuncVal)):
-                    if isinstance(n, ast.Name) and not local(n.id):
-                        return
-                    name = self.global_name_of(value)
-                    if name is not None:
-                        subs.by_span[_span(n)] = ast.Name(name, ast.Load())
-                        return
-                elif lit is not None:
-                    subs.by_span[_span(n)] = lit
-                    for note in (value.origin.split("; ") if isinstance(value, Const) and value.origin else []):
-                        if note not in subs.notes:
-                            subs.notes.append(note)
-                    return
-                elif (local(root.id) or isinstance(value, Unknown) and isinstance(
-                        self.ev(root, env), (ObjVal, ModVal, ParserVal))) \
-                        and not isinstance(value, (ModelVal, ModelAttr, SourceVal)) \
-                        and not isinstance(self.ev(root, env), (ModelVal, ModelAttr)):
-                    if not subs.error:
-                        seg = self.pf.segment(n)
-                        what = value.reason if isinstance(value, Unknown) else ""
-                        subs.error = f"`{seg}` is known only at run time" + \
-                            (f" ({what})" if what and not what.startswith(f"`{seg}`") else "")
-                    return
-            for child in ast.iter_child_nodes(n):
-                visit(child)
-
-        visit(node)
+        stack = [node]
+        while stack:
+            n = stack.pop()
+            if not self._substitute(n, env, subs):
+                stack.extend(ast.iter_child_nodes(n))
         return subs
+
+    def _is_local(self, name: str, env: dict) -> bool:
+        if isinstance(env, ChainMap):
+            return any(name in m for m in env.maps[:-1])
+        return env is not self.module_envs.get(self.pf.path) and name in env
+
+    def _substitute(self, n: ast.AST, env: dict, subs: Substitutions) -> bool:
+        """Write `n`'s value into `subs` when it is known; True when `n` needs no further look."""
+        if isinstance(n, ast.Call):
+            return self._substitute_config(n, env, subs)
+        root = n
+        while isinstance(root, (ast.Attribute, ast.Subscript)):
+            root = root.value
+        if not (isinstance(n, (ast.Name, ast.Attribute, ast.Subscript)) and isinstance(root, ast.Name)
+                and isinstance(getattr(n, "ctx", ast.Load()), ast.Load) and root.id in env):
+            return False
+        value = self.ev(n, env)
+        if isinstance(value, SourceVal):
+            value = self.concrete(value)  # `GPT(ckpt["model_args"]["n_layer"])`
+        if isinstance(value, (ClassVal, FuncVal)):
+            if isinstance(n, ast.Name) and not self._is_local(n.id, env):
+                return True
+            name = self.global_name_of(value)
+            if name is not None:
+                subs.by_span[_span(n)] = ast.Name(name, ast.Load())
+            return name is not None
+        lit = plain.literal(value, attrs_of=self.object_attrs)
+        if lit is not None:
+            subs.by_span[_span(n)] = lit
+            for note in (value.origin.split("; ") if isinstance(value, Const) and value.origin else []):
+                if note not in subs.notes:
+                    subs.notes.append(note)
+            return True
+        base = self.ev(root, env)
+        if (self._is_local(root.id, env) or isinstance(value, Unknown) and isinstance(base, (ObjVal, ModVal, ParserVal))) \
+                and not isinstance(value, (ModelVal, ModelAttr, SourceVal)) and not isinstance(base, (ModelVal, ModelAttr)):
+            if not subs.error:
+                seg = self.pf.segment(n)
+                what = value.reason if isinstance(value, Unknown) else ""
+                subs.error = f"`{seg}` is known only at run time" + \
+                    (f" ({what})" if what and not what.startswith(f"`{seg}`") else "")
+            return True
+        return False
+
+    def _substitute_config(self, n: ast.Call, env: dict, subs: Substitutions) -> bool:
+        """`GPT(GPTConfig(n_layer=12))`: a plain config object made in place, written in."""
+        cls = self.ev(n.func, env)
+        if not isinstance(cls, ClassVal) or cls.is_module:
+            return False
+        lit = plain.literal(self.ev(n, env), attrs_of=self.object_attrs)
+        if lit is None:
+            return False
+        subs.by_span[_span(n)] = lit
+        return True
 
     def global_name_of(self, value: ClassVal | FuncVal) -> str | None:
         env = self.module_envs.get(self.pf.path) or {}
@@ -479,21 +486,22 @@ class CallsMixin:
         """`for name, net in [("G", netG), ("D", netD)]:` over a known collection: each pass in turn."""
         if stmt.orelse or any(isinstance(n, (ast.Break, ast.Continue)) for n in _own_loop_nodes(stmt)):
             return False
-        seq = self.ev(stmt.iter, env)
-        if isinstance(seq, SeqVal):
-            items = seq.items
-        elif isinstance(seq, Const) and isinstance(seq.value, (list, tuple, str, dict)):
-            items = [Const(v, seq.origin) for v in seq.value]
-        elif isinstance(seq, Const) and isinstance(seq.value, range):
-            items = [Const(v, seq.origin) for v in seq.value]
-        else:
-            return False
-        if len(items) > MAX_UNROLL:
+        items = _items(self.ev(stmt.iter, env))
+        if items is None or len(items) > MAX_UNROLL:
             return False
         for item in items:
             self.assign(stmt.target, item, stmt, env)
             self.block(stmt.body, env, functions)
         return True
+
+
+def _items(seq: Any) -> list[Any] | None:
+    """The items a `for` walks over, when the collection is known."""
+    if isinstance(seq, SeqVal):
+        return seq.items
+    if isinstance(seq, Const) and isinstance(seq.value, (list, tuple, str, dict, range)):
+        return [Const(v, seq.origin) for v in seq.value]
+    return None
 
 
 def _plain_data(obj: Any, depth: int = 0) -> Any:

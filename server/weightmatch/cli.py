@@ -172,7 +172,7 @@ def check(args: argparse.Namespace) -> int:
             lines = (text_of(path) or "").splitlines()
             return lines[line] if 0 <= line < len(lines) else None
 
-        write_text(findings, root, out, read_line)
+        write_text(findings, root, out, read_line, show_unresolved=args.show_unresolved)
     if args.exit_zero:
         return 0
     return 1 if any(f.severity == "error" for f in findings) else 0
@@ -256,6 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="the arguments SCRIPT is run with (repeatable), e.g. 'train.py=--num-classes 100': "
                           "its argparse options take these values instead of their defaults (else the "
                           "configuration file's scripts table, else a .vscode/launch.json configuration)")
+    c.add_argument("--show-unresolved", action="store_true",
+                   help="list each load whose model or checkpoint is known only at run time (text output; "
+                        "JSON always lists them)")
     c.add_argument("-v", "--verbose", action="store_true", help="log what the engine does to stderr")
     sub.add_parser("serve", help="run the language server (stdio; `serve --help` for its options)")
     return parser

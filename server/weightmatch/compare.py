@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .types import ExpectedState, KeyRow, ModuleSpec, Opaque, StateDict, TensorInfo
+from .types import ExpectedState, KeyRow, ModuleSpec, Opaque, RuntimeValue, StateDict, TensorInfo
 
 EXTRA_STATE = "_extra_state"
 _INSTANCE_NORM_MODULE = "torch.nn.modules.instancenorm."
@@ -40,18 +40,19 @@ class Comparison:
     filled: list[str] = field(default_factory=list)
     # modules with custom_load: what happens at and below them may differ
     inexact: list[str] = field(default_factory=list)
-    raises: bool = False
+    # keys whose value is known only at run time (types.RuntimeValue), or a tensor the checkpoint
+    # reader could not describe (Opaque "torch.Tensor"): whether they load is not known
+    unknown: list[str] = field(default_factory=list)
+    # keys a module in `inexact` judges by its own rules: no verdict on them either
+    own_way: list[str] = field(default_factory=list)
+    # True: PyTorch raises; False: it does not; None: it depends on values known only at run time
+    raises: bool | None = False
     rows: list[KeyRow] = field(default_factory=list)
     loaded: int = 0  # checkpoint tensors copied into the model
 
     @property
     def ok(self) -> bool:
-        return not self.raises
-
-
-def is_tensor(value: Any) -> bool:
-    """Whether PyTorch would see `value` as a tensor (`torch.overrides.is_tensor_like`)."""
-    return isinstance(value, TensorInfo) and value.dtype != "object"
+        return self.raises is False
 
 
 def type_text(value: Any) -> str:
@@ -140,132 +141,189 @@ def _compare(expected: ExpectedState, saved: Mapping | object, strict: bool, ass
     order = _reachable(expected)
     out.inexact = [s.path for s in order if s.custom_load]
 
+    if isinstance(saved, RuntimeValue):
+        out.raises = None
+        out.rows = [KeyRow(k, None, info, "unknown") for k, info in expected.keys().items()]
+        out.unknown = list(expected.keys())
+        return out
     if not isinstance(saved, Mapping):
         out.other_errors.append(f"TypeError: Expected state_dict to be dict-like, got {type_text(saved)}.")
         out.raises = True
         out.rows = [KeyRow(k, None, info, "missing") for k, info in expected.keys().items()]
         return out
 
-    specs = {s.path: s for s in order}
+    routed = _Routed(saved, {s.path: s for s in order})
     metadata = saved.metadata if isinstance(saved, StateDict) else getattr(saved, "_metadata", None)
-
-    # Route every checkpoint key once (PyTorch: one filtered copy per module).
-    unexpected_at: dict[str, list[str]] = {}
-    extra_seen: set[str] = set()
-    foreign: dict[str, str] = {}  # checkpoint keys the model does not have, in checkpoint order → status
-    bad_key_type: str | None = None
-    for key in saved:
-        if type(key) is not str:
-            bad_key_type = bad_key_type or type(key).__name__
-            continue
-        path, how, name = _route(key, specs)
-        if how == _SLOT:
-            spec = specs[path]
-            if name not in spec.params and name not in spec.buffers:
-                unexpected_at.setdefault(path, []).append(key)
-                foreign[key] = "unexpected"
-        elif how == _EXTRA:
-            extra_seen.add(path)
-            if not specs[path].extra_state:
-                foreign[key] = "unexpected"
-        elif how == _UNEXPECTED:
-            unexpected_at.setdefault(path, []).append(key)
-            foreign[key] = "unexpected"
-        else:
-            foreign[key] = "ignored"
+    lazy_errors: list[str] = []
+    for spec in order:
+        _load_module(spec, saved, metadata, assign, routed, out, lazy_errors)
 
     rows = out.rows
-    lazy_errors: list[str] = []
-    loaded = 0
-    for spec in order:
-        path = spec.path
-        prefix = path + "." if path else ""
-        local_metadata = _local_metadata(metadata, path) if metadata else {}
-        version = local_metadata.get("version")
-        # A state dict once loaded with assign=True keeps the flag in its metadata (PyTorch writes it there).
-        assign_here = assign or bool(local_metadata.get("assign_to_params_buffers", False))
-        unexpected_here = unexpected_at.get(path, ())
-
-        if (version is None and spec.type.startswith(_INSTANCE_NORM_MODULE)
-                and not spec.norm_fixup and "running_mean" not in spec.buffers):
-            unexpected_here = _old_instance_norm_stats(spec, prefix, saved, unexpected_here, out, foreign)
-
-        fill_key = None
-        if spec.norm_fixup and (version is None or version < 2) and prefix + "num_batches_tracked" not in saved:
-            fill_key = prefix + "num_batches_tracked"
-            out.filled.append(fill_key)
-            if "num_batches_tracked" not in spec.params and "num_batches_tracked" not in spec.buffers:
-                unexpected_here = [*unexpected_here, fill_key]
-
-        for group in (spec.params, spec.buffers):
-            is_param = group is spec.params
-            for name, param in group.items():
-                key = prefix + name
-                value = saved.get(key, _ABSENT)
-                if value is _ABSENT:
-                    if key == fill_key:
-                        rows.append(KeyRow(key, None, param, "ok"))
-                    else:
-                        out.missing.append(key)
-                        rows.append(KeyRow(key, None, param, "missing"))
-                    continue
-                status = "ok"
-                if type(value) is not TensorInfo or value.dtype == "object":
-                    if param.shape is None and type(value) is not TensorInfo:
-                        # The lazy pre-hook reads `.shape` before anything else looks.
-                        lazy_errors.append(f"AttributeError: {type_text(value)[8:-2].rpartition('.')[2]!r} "
-                                           "object has no attribute 'shape'")
-                    out.not_tensor.append((key, type_text(value)))
-                    rows.append(KeyRow(key, TensorInfo(None, "object"), param, "not-a-tensor"))
-                    continue
-                shape = value.shape
-                if shape is None:
-                    if param.shape is not None:
-                        lazy_errors.append("ValueError: Can't access the shape of an uninitialized parameter or buffer.")
-                elif param.shape is not None and shape != param.shape:
-                    if not (len(param.shape) == 0 and len(shape) == 1 and shape[0] == 1):
-                        out.mismatched.append((key, value, param))
-                        rows.append(KeyRow(key, value, param, "size-mismatch"))
-                        continue
-                if assign_here and is_param and not value.dtype.startswith(_GRAD_DTYPES):
-                    # Parameter(input, requires_grad=True) refuses integer tensors.
-                    size = _size_text(param if param.shape is not None else value)  # lazy: materialized
-                    out.other_errors.append(
-                        f'While copying the parameter named "{key}", whose dimensions in the model are {size} '
-                        f"and whose dimensions in the checkpoint are {_size_text(value)}, an exception occurred : "
-                        "('Only Tensors of floating point and complex dtype can require gradients',).")
-                    status = "error"
-                else:
-                    loaded += 1
-                rows.append(KeyRow(key, value, param, status))
-
-        if spec.extra_state:
-            key = prefix + EXTRA_STATE
-            if path in extra_seen:
-                value = saved[key]
-                rows.append(KeyRow(key, value if type(value) is TensorInfo else TensorInfo(None, "object"),
-                                   TensorInfo(None, "object"), "ok"))
-            else:
-                out.missing.append(key)
-                rows.append(KeyRow(key, None, TensorInfo(None, "object"), "missing"))
-        elif path in extra_seen:
-            out.unexpected.append(prefix + EXTRA_STATE)
-        out.unexpected.extend(unexpected_here)
-
-    for key, status in foreign.items():
+    for key, status in routed.foreign.items():
         value = saved[key]
         rows.append(KeyRow(key, value if type(value) is TensorInfo else TensorInfo(None, "object"), None, status))
-    out.loaded = loaded
     if lazy_errors:  # raised from the pre-hook, before anything is collected
         out.other_errors.insert(0, lazy_errors[0])
-    if bad_key_type is not None:  # `key.startswith(prefix)` in the root module
-        out.other_errors.insert(0, f"AttributeError: '{bad_key_type}' object has no attribute 'startswith'")
-    out.raises = bool(out.mismatched or out.not_tensor or out.other_errors
-                      or (strict and (out.missing or out.unexpected)))
+    if routed.bad_key_type is not None:  # `key.startswith(prefix)` in the root module
+        out.other_errors.insert(0, f"AttributeError: '{routed.bad_key_type}' object has no attribute 'startswith'")
+    if out.inexact:
+        _set_aside_inexact(out)
+    definite = bool(out.mismatched or out.not_tensor or out.other_errors
+                    or (strict and (out.missing or out.unexpected)))
+    out.raises = True if definite else (None if out.unknown or out.inexact else False)
     return out
 
 
+class _Routed:
+    """Every checkpoint key routed once (PyTorch: one filtered copy of the state dict per module)."""
+
+    def __init__(self, saved: Mapping, specs: dict[str, ModuleSpec]):
+        self.unexpected_at: dict[str, list[str]] = {}
+        self.extra_seen: set[str] = set()
+        self.foreign: dict[str, str] = {}  # keys the model does not have, in checkpoint order → status
+        self.bad_key_type: str | None = None
+        for key in saved:
+            if type(key) is not str:
+                self.bad_key_type = self.bad_key_type or type(key).__name__
+                continue
+            path, how, name = _route(key, specs)
+            if how == _SLOT:
+                spec = specs[path]
+                if name not in spec.params and name not in spec.buffers:
+                    self.unexpected(path, key)
+            elif how == _EXTRA:
+                self.extra_seen.add(path)
+                if not specs[path].extra_state:
+                    self.foreign[key] = "unexpected"
+            elif how == _UNEXPECTED:
+                self.unexpected(path, key)
+            else:
+                self.foreign[key] = "ignored"
+
+    def unexpected(self, path: str, key: str) -> None:
+        self.unexpected_at.setdefault(path, []).append(key)
+        self.foreign[key] = "unexpected"
+
+
+def _load_module(spec: ModuleSpec, saved: Mapping, metadata: Any, assign: bool, routed: _Routed,
+                 out: Comparison, lazy_errors: list[str]) -> None:
+    """One module's `_load_from_state_dict`: its parameters and buffers, `_extra_state`, unexpected keys."""
+    path = spec.path
+    prefix = path + "." if path else ""
+    local_metadata = _local_metadata(metadata, path) if metadata else {}
+    version = local_metadata.get("version")
+    # A state dict once loaded with assign=True keeps the flag in its metadata (PyTorch writes it there).
+    assign_here = assign or bool(local_metadata.get("assign_to_params_buffers", False))
+    unexpected_here = routed.unexpected_at.get(path, ())
+
+    if (version is None and spec.type.startswith(_INSTANCE_NORM_MODULE)
+            and not spec.norm_fixup and "running_mean" not in spec.buffers):
+        unexpected_here = _old_instance_norm_stats(spec, prefix, saved, unexpected_here, out, routed.foreign)
+
+    fill_key = None
+    if spec.norm_fixup and (version is None or version < 2) and prefix + "num_batches_tracked" not in saved:
+        fill_key = prefix + "num_batches_tracked"
+        out.filled.append(fill_key)
+        if "num_batches_tracked" not in spec.params and "num_batches_tracked" not in spec.buffers:
+            unexpected_here = [*unexpected_here, fill_key]
+
+    for name, param in spec.params.items():
+        _load_tensor(prefix + name, param, saved.get(prefix + name, _ABSENT), True, assign_here, fill_key, out,
+                     lazy_errors)
+    for name, buffer in spec.buffers.items():
+        _load_tensor(prefix + name, buffer, saved.get(prefix + name, _ABSENT), False, assign_here, fill_key, out,
+                     lazy_errors)
+
+    key = prefix + EXTRA_STATE
+    if spec.extra_state:
+        if path in routed.extra_seen:
+            value = saved[key]
+            out.rows.append(KeyRow(key, value if type(value) is TensorInfo else TensorInfo(None, "object"),
+                                   TensorInfo(None, "object"), "ok"))
+        else:
+            out.missing.append(key)
+            out.rows.append(KeyRow(key, None, TensorInfo(None, "object"), "missing"))
+    elif path in routed.extra_seen:
+        out.unexpected.append(key)
+    out.unexpected.extend(unexpected_here)
+
+
+def _load_tensor(key: str, param: TensorInfo, value: Any, is_param: bool, assign: bool, fill_key: str | None,
+                 out: Comparison, lazy_errors: list[str]) -> None:
+    """One parameter or buffer: missing, not a tensor, a size mismatch, an assign error, or loaded."""
+    rows = out.rows
+    if value is _ABSENT:
+        if key == fill_key:
+            rows.append(KeyRow(key, None, param, "ok"))
+        else:
+            out.missing.append(key)
+            rows.append(KeyRow(key, None, param, "missing"))
+        return
+    if type(value) is RuntimeValue:
+        out.unknown.append(key)
+        rows.append(KeyRow(key, None, param, "unknown"))
+        return
+    if type(value) is Opaque and value.name == "torch.Tensor":
+        # a tensor the reader could not describe (sparse, nested, an unreadable size): no verdict
+        out.unknown.append(key)
+        rows.append(KeyRow(key, TensorInfo(None, "unknown"), param, "unknown"))
+        return
+    if type(value) is not TensorInfo or value.dtype == "object":
+        if param.shape is None and type(value) is not TensorInfo:
+            # The lazy pre-hook reads `.shape` before anything else looks.
+            lazy_errors.append(f"AttributeError: {type_text(value)[8:-2].rpartition('.')[2]!r} "
+                               "object has no attribute 'shape'")
+        out.not_tensor.append((key, type_text(value)))
+        rows.append(KeyRow(key, TensorInfo(None, "object"), param, "not-a-tensor"))
+        return
+    shape = value.shape
+    if shape is None:
+        if param.shape is not None:
+            lazy_errors.append("ValueError: Can't access the shape of an uninitialized parameter or buffer.")
+    elif (param.shape is not None and shape != param.shape
+          and not (len(param.shape) == 0 and len(shape) == 1 and shape[0] == 1)):
+        out.mismatched.append((key, value, param))
+        rows.append(KeyRow(key, value, param, "size-mismatch"))
+        return
+    if assign and is_param and not value.dtype.startswith(_GRAD_DTYPES):
+        # Parameter(input, requires_grad=True) refuses integer tensors.
+        size = _size_text(param if param.shape is not None else value)  # lazy: materialized
+        out.other_errors.append(
+            f'While copying the parameter named "{key}", whose dimensions in the model are {size} '
+            f"and whose dimensions in the checkpoint are {_size_text(value)}, an exception occurred : "
+            "('Only Tensors of floating point and complex dtype can require gradients',).")
+        rows.append(KeyRow(key, value, param, "error"))
+        return
+    out.loaded += 1
+    rows.append(KeyRow(key, value, param, "ok"))
+
+
 _ABSENT = object()
+
+
+def _set_aside_inexact(out: Comparison) -> None:
+    """Keys judged by a module that loads its own way (at or below it) get no verdict: its own
+    `_load_from_state_dict` or hooks may rename, fill or drop them. They go to `own_way`."""
+    roots = tuple(out.inexact)
+
+    def own_way(key: str) -> bool:
+        return any(not p or key == p or key.startswith(p + ".") for p in roots)
+
+    undecided = [k for k in out.missing if own_way(k)] + [k for k in out.unexpected if own_way(k)]
+    undecided += [k for k, _, _ in out.mismatched if own_way(k)] + [k for k, _ in out.not_tensor if own_way(k)]
+    if not undecided:
+        return
+    gone = set(undecided)
+    out.missing = [k for k in out.missing if k not in gone]
+    out.unexpected = [k for k in out.unexpected if k not in gone]
+    out.mismatched = [m for m in out.mismatched if m[0] not in gone]
+    out.not_tensor = [m for m in out.not_tensor if m[0] not in gone]
+    out.own_way = list(dict.fromkeys(undecided))
+    for row in out.rows:
+        if row.key in gone:
+            row.status = "unknown"
+
+
 
 
 def _old_instance_norm_stats(spec: ModuleSpec, prefix: str, saved: Mapping, unexpected: Any,

@@ -32,8 +32,6 @@ class PrefixChange:
     matched: int  # model keys the rewritten checkpoint then names
     loads: int  # of those, tensors whose shapes fit (= matched when shapes are unknown)
     before: int  # model keys the checkpoint names as it is
-    model_total: int
-    saved_total: int
 
     def apply(self, key: str) -> str:
         return self.add + (key[len(self.strip):] if key.startswith(self.strip) else key)
@@ -75,9 +73,9 @@ def detect_prefix(model_keys: Keys, saved_keys: Keys) -> PrefixChange | None:
         return None
     if before >= 0.5 * len(matched):  # most keys already line up: a few odd keys, not a prefix
         return None
-    change = PrefixChange(strip, add, len(matched), 0, before, len(model), len(saved))
+    change = PrefixChange(strip, add, len(matched), 0, before)
     loads = sum(1 for k in saved if change.apply(k) in matched and _fits(saved[k], model[change.apply(k)]))
-    return PrefixChange(strip, add, len(matched), loads, before, len(model), len(saved))
+    return PrefixChange(strip, add, len(matched), loads, before)
 
 
 def _common_prefixes(keys: list[str]) -> list[str]:

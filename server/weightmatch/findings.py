@@ -12,7 +12,7 @@ from typing import Any, Callable
 from weightmatch.keygroups import summarize_keys
 from weightmatch.compare import Comparison
 from weightmatch.locate import LayerSite
-from weightmatch.types import ExpectedState, Finding, KeyRow, Span, TensorInfo
+from weightmatch.types import ExpectedState, Finding, RuntimeValue, Span, TensorInfo
 
 
 @dataclass
@@ -34,7 +34,7 @@ class SiteFacts:
 
 def _still(after: Comparison | None) -> str:
     """What would still fail once the one cause is fixed, so the next surprise is not one."""
-    if after is None or not after.raises:
+    if after is None or after.raises is not True:
         return ""
     parts = [f"{k} (checkpoint {_shape(s)}, model {_shape(m)})" for k, s, m in after.mismatched[:3]]
     if len(after.mismatched) > 3:
@@ -60,88 +60,133 @@ def _shape(info: TensorInfo | None) -> str:
 
 def build_findings(f: SiteFacts) -> list[Finding]:
     c = f.comparison
-    out: list[Finding] = []
     rows = {r.key: r for r in c.rows}
-    strict = f.strict
+    if isinstance(f.saved, RuntimeValue):
+        return [Finding("unresolved-checkpoint", "hint", f"Cannot tell what is loaded: {f.saved.reason}",
+                        f.call, f.call, how=f.how)]
     if not isinstance(f.saved, Mapping):
-        out.append(Finding("not-a-state-dict", "error", c.other_errors[0] if c.other_errors else
-                           "load_state_dict expects a dict of tensors", f.call, f.call, how=f.how))
-        return out
+        return [Finding("not-a-state-dict", "error", c.other_errors[0] if c.other_errors else
+                        "load_state_dict expects a dict of tensors", f.call, f.call, how=f.how)]
+    out: list[Finding] = []
     explained: set[str] = set()
     # a whole training checkpoint passed in, or a prefix on every key: one cause, on the call
     cause = _one_cause(f)
     if cause is not None:
         code, msg, keys = cause
-        out.append(Finding(code, _strict_sev(strict, "warning"), msg + _still(f.after_cause), f.call, f.call, keys,
-                           [rows[k] for k in keys if k in rows], how=f.how))
+        out.append(Finding(code, _strict_sev(f.strict, "warning"), msg + _still(f.after_cause), f.call, f.call,
+                           keys, [rows[k] for k in keys if k in rows], how=f.how))
         explained.update(keys)
-
-    # size mismatches: always raise; one finding per layer definition
-    by_site: dict[tuple, list[tuple[str, TensorInfo, TensorInfo]]] = {}
-    sites: dict[tuple, LayerSite] = {}
-    for key, saved, model in c.mismatched:
-        site = f.layer_of(_module_of(key), key)
-        ident = (site.span.path, site.span.line, site.span.column)
-        by_site.setdefault(ident, []).append((key, saved, model))
-        sites[ident] = site
-    for ident, items in by_site.items():
-        site = sites[ident]
-        parts = [f"{k}: checkpoint {_shape(s)}, model {_shape(m)}" for k, s, m in items]
-        msg = "Size mismatch — " + "; ".join(parts[:4]) + (f"; and {len(parts) - 4} more" if len(parts) > 4 else "")
-        if strict is False:
-            msg += " (strict=False does not skip size mismatches)"
-        keys = [k for k, _, _ in items]
-        out.append(Finding("size-mismatch", "error", msg, site.span, f.call, keys,
-                           [rows[k] for k in keys if k in rows], related=[(f.call, "the load_state_dict call")],
-                           how=f.how))
+    out += _size_findings(f, rows)
     for key, what in c.not_tensor:
         site = f.layer_of(_module_of(key))
         out.append(Finding("not-a-tensor", "error",
                            f"{key}: the checkpoint holds {what}, not a tensor; load_state_dict raises",
                            site.span, f.call, [key], how=f.how))
-    for err in c.other_errors:
-        out.append(Finding("load-error", "error", err, f.call, f.call, how=f.how))
+    out += [Finding("load-error", "error", err, f.call, f.call, how=f.how) for err in c.other_errors]
 
     raises_anyway = bool(c.mismatched or c.not_tensor or c.other_errors)
     # with strict=False and an error, PyTorch's message lists only the errors: report what it reports
-    report_keys = strict is not False or not raises_anyway
-    missing = [k for k in c.missing if k not in explained]
-    unexpected = [k for k in c.unexpected if k not in explained]
-    rename_note = _rename_notes(f.renames)
-    if report_keys and missing:
-        groups: dict[tuple, list[str]] = {}
-        gsites: dict[tuple, LayerSite] = {}
-        for key in missing:
-            site = f.layer_of(_module_of(key))
-            ident = (site.span.path, site.span.line, site.span.column)
-            groups.setdefault(ident, []).append(key)
-            gsites[ident] = site
-        for ident, keys in groups.items():
-            shown = summarize_keys(keys)
-            if strict is not False:
-                msg = f"Missing from the checkpoint: {shown}; load_state_dict(strict=True) raises"
-            else:
-                msg = f"Missing from the checkpoint: {shown}; with strict=False these keep their initial values"
-            note = rename_note.get(ident) or _renamed_here(f.renames, keys)
-            if note:
-                msg += f" ({note})"
-            out.append(Finding("missing-keys", _strict_sev(strict, "warning"), msg, gsites[ident].span, f.call,
-                               keys, [rows[k] for k in keys if k in rows],
-                               related=[(f.call, "the load_state_dict call")], how=f.how))
-    if report_keys and unexpected:
-        shown = summarize_keys(unexpected)
-        if strict is not False:
-            msg = f"Unexpected keys in the checkpoint: {shown}; load_state_dict(strict=True) raises"
-        else:
-            msg = f"Unexpected keys in the checkpoint are ignored with strict=False: {shown}"
-        out.append(Finding("unexpected-keys", _strict_sev(strict, "information"), msg, f.call, f.call, unexpected,
-                           [rows[k] for k in unexpected if k in rows], how=f.how))
+    if f.strict is not False or not raises_anyway:
+        out += _missing_findings(f, rows, [k for k in c.missing if k not in explained])
+        out += _unexpected_findings(f, rows, [k for k in c.unexpected if k not in explained])
+    if c.raises is None and not any(x.severity == "error" for x in out):
+        out.append(_undecided(f, rows))
+    if c.inexact:
+        note = _inexact_note(f)
+        for x in out:
+            x.inexact = list(c.inexact)
+            if x.code != "unresolved-load":
+                x.message += f" (not exact: {note})"
     # link layer-line findings back from the call
     call_related = [(x.span, x.message.split(";")[0]) for x in out if x.span != f.call]
     for x in out:
         if x.span == f.call and call_related:
             x.related = call_related[:20]
     return out
+
+
+def _by_layer(f: SiteFacts, keys: list[str]) -> list[tuple[LayerSite, list[str]]]:
+    """Keys grouped by the source line that defines their layer, in first-seen order."""
+    groups: dict[tuple, tuple[LayerSite, list[str]]] = {}
+    for key in keys:
+        site = f.layer_of(_module_of(key), key)
+        ident = (site.span.path, site.span.line, site.span.column)
+        groups.setdefault(ident, (site, []))[1].append(key)
+    return list(groups.values())
+
+
+def _size_findings(f: SiteFacts, rows: dict) -> list[Finding]:
+    """Size mismatches: always raise; one finding per layer definition."""
+    infos = {k: (s, m) for k, s, m in f.comparison.mismatched}
+    out = []
+    for site, keys in _by_layer(f, list(infos)):
+        parts = [f"{k}: checkpoint {_shape(infos[k][0])}, model {_shape(infos[k][1])}" for k in keys]
+        msg = "Size mismatch — " + "; ".join(parts[:4]) + (f"; and {len(parts) - 4} more" if len(parts) > 4 else "")
+        if f.strict is False:
+            msg += " (strict=False does not skip size mismatches)"
+        out.append(Finding("size-mismatch", "error", msg, site.span, f.call, keys,
+                           [rows[k] for k in keys if k in rows], related=[(f.call, "the load_state_dict call")],
+                           how=f.how))
+    return out
+
+
+def _missing_findings(f: SiteFacts, rows: dict, missing: list[str]) -> list[Finding]:
+    out = []
+    for site, keys in _by_layer(f, missing):
+        shown = summarize_keys(keys)
+        if f.strict is not False:
+            msg = f"Missing from the checkpoint: {shown}; load_state_dict(strict=True) raises"
+        else:
+            msg = f"Missing from the checkpoint: {shown}; with strict=False these keep their initial values"
+        note = _renamed_here(f.renames, keys)
+        if note:
+            msg += f" ({note})"
+        out.append(Finding("missing-keys", _strict_sev(f.strict, "warning"), msg, site.span, f.call,
+                           keys, [rows[k] for k in keys if k in rows],
+                           related=[(f.call, "the load_state_dict call")], how=f.how))
+    return out
+
+
+def _unexpected_findings(f: SiteFacts, rows: dict, unexpected: list[str]) -> list[Finding]:
+    if not unexpected:
+        return []
+    shown = summarize_keys(unexpected)
+    if f.strict is not False:
+        msg = f"Unexpected keys in the checkpoint: {shown}; load_state_dict(strict=True) raises"
+    else:
+        msg = f"Unexpected keys in the checkpoint are ignored with strict=False: {shown}"
+    return [Finding("unexpected-keys", _strict_sev(f.strict, "information"), msg, f.call, f.call, unexpected,
+                    [rows[k] for k in unexpected if k in rows], how=f.how)]
+
+
+def _inexact_note(f: SiteFacts) -> str:
+    """`head` (CustomHead) loads its own way: ..., for the modules of Comparison.inexact."""
+    names = [f"`{p or '(the model)'}` ({f.expected.modules[p].type.rsplit('.', 1)[-1]})"
+             for p in f.comparison.inexact[:3] if p in f.expected.modules]
+    more = len(f.comparison.inexact) - len(names)
+    what = ", ".join(names) + (f" and {more} more" if more > 0 else "")
+    return (f"{what} {'loads' if len(f.comparison.inexact) == 1 else 'load'} its own way (its own "
+            "_load_from_state_dict or load_state_dict hooks), which is not checked")
+
+
+def _undecided(f: SiteFacts, rows: dict) -> Finding:
+    """No verdict: it rests on values known only at run time, or on a module that loads its own way."""
+    c = f.comparison
+    if not c.unknown:
+        return Finding("unresolved-load", "hint", f"Cannot tell exactly what this load does: {_inexact_note(f)}",
+                       f.call, f.call, list(c.own_way), [rows[k] for k in c.own_way if k in rows], how=f.how)
+    runtime = [k for k in c.unknown if k not in rows or rows[k].saved is None]
+    unread = [k for k in c.unknown if k not in runtime]
+    parts = []
+    if runtime:
+        parts.append(f"{summarize_keys(runtime)} {'is' if len(runtime) == 1 else 'are'} set to values known "
+                     "only at run time")
+    if unread:
+        parts.append(f"the checkpoint holds {summarize_keys(unread)} as tensors it does not describe "
+                     "(sparse, nested or of unreadable size)")
+    return Finding("unresolved-checkpoint", "hint",
+                   "Cannot tell whether this load succeeds: " + "; ".join(parts),
+                   f.call, f.call, list(c.unknown), [rows[k] for k in c.unknown if k in rows], how=f.how)
 
 
 def _one_cause(f: SiteFacts) -> tuple[str, str, list[str]] | None:
@@ -176,10 +221,6 @@ def _prefix_text(p) -> str:
     return f"the model's keys start with '{add}', the checkpoint's do not"
 
 
-def _rename_notes(renames) -> dict:
-    return {}
-
-
 def _renamed_here(renames, keys: list[str]) -> str:
     for r in renames or []:
         pairs = dict(r.keys)
@@ -190,6 +231,3 @@ def _renamed_here(renames, keys: list[str]) -> str:
             return f"{what}: the checkpoint has '{r.old}' where the model has '{r.new}'"
     return ""
 
-
-def rows_only(c: Comparison) -> list[KeyRow]:
-    return list(c.rows)

@@ -17,6 +17,57 @@ from weightmatch.values import LoadSite
 
 
 def fixes_for(finding: Finding, facts, site: LoadSite) -> list[Fix]:
+    """The fixes for a finding: each one's edits merged where they touch the same text, and the
+    file re-parsed with them applied (a fix that would break the script is not offered)."""
+    files = {site.file.path: site.file}
+    for key in finding.keys:
+        layer = facts.layer_of(key.rsplit(".", 1)[0] if "." in key else "")
+        files.setdefault(layer.file.path, layer.file)
+    out: list[Fix] = []
+    for fix in _candidates(finding, facts, site):
+        edits = merge_edits(fix.edits)
+        if edits is not None and all(_parses_after(files.get(path), edits, path) for path in {e.span.path for e in edits}):
+            fix.edits = edits
+            out.append(fix)
+    return out
+
+
+def merge_edits(edits: list[TextEdit]) -> list[TextEdit] | None:
+    """One edit per piece of text: identical edits become one; edits that overlap and differ
+    (two values for the same argument) cannot both apply, so there is no fix (None)."""
+    unique: list[TextEdit] = []
+    for edit in edits:
+        if edit not in unique:
+            unique.append(edit)
+    spans = sorted(unique, key=lambda e: (e.span.path, e.span.line, e.span.column, e.span.end_line, e.span.end_column))
+    for a, b in zip(spans, spans[1:]):
+        if a.span.path != b.span.path:
+            continue
+        a_end, b_start = (a.span.end_line, a.span.end_column), (b.span.line, b.span.column)
+        if b_start < a_end or (a.span == b.span):  # overlapping, or two insertions at one point
+            return None
+    return unique
+
+
+def _parses_after(pf, edits: list[TextEdit], path: str) -> bool:
+    """Whether the file still compiles (as far as it did before) once the edits are applied."""
+    from weightmatch.textedit import apply_edits
+
+    if pf is None:
+        return False
+    mine = [e for e in edits if e.span.path == path]
+    text = pf.text if pf.parsed_until is None and pf.syntax_error is None else pf.parsed_text
+    last = len(text.splitlines())
+    if any(e.span.end_line > last for e in mine):
+        return False
+    try:
+        compile(apply_edits(text, mine), path, "exec", dont_inherit=True)  # compiled, never run
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
+def _candidates(finding: Finding, facts, site: LoadSite) -> list[Fix]:
     out: list[Fix] = []
     code = finding.code
     if site.arg_node is None:
@@ -37,7 +88,7 @@ def fixes_for(finding: Finding, facts, site: LoadSite) -> list[Fix]:
 
 # ---------------------------------------------------------------- helpers
 def _loads(expected: ExpectedState, saved: Any, strict: bool) -> bool:
-    return not compare(expected, saved, strict=strict).raises
+    return compare(expected, saved, strict=strict).raises is False
 
 
 def _span(pf, node: ast.AST) -> Span:
@@ -107,7 +158,7 @@ def _strict_false(facts, site: LoadSite) -> list[Fix]:
 # ---------------------------------------------------------------- keep shape-compatible tensors
 def _filter_shapes(facts, site: LoadSite) -> list[Fix]:
     c = facts.comparison
-    if c.not_tensor or c.other_errors or not isinstance(facts.saved, Mapping):
+    if c.not_tensor or c.other_errors or c.unknown or not isinstance(facts.saved, Mapping):
         return []
     own = state_dict_of(facts.expected)
     kept = {k: v for k, v in facts.saved.items()
@@ -172,7 +223,7 @@ def _nested(facts, site: LoadSite) -> list[Fix]:
     if _loads(facts.expected, inner, strict):
         return [Fix(f"Load the state dict stored under {sub}", "select-nested",
                     [_replace_arg(site, f"{arg}{sub}")], preferred=True)]
-    p = diagnose.detect_prefix(list(facts.expected.keys()), [k for k in inner.keys() if isinstance(k, str)])
+    p = diagnose.detect_prefix(list(facts.expected.keys()), [k for k in inner if isinstance(k, str)])
     if p is not None:
         strip, add = getattr(p, "strip", "") or "", getattr(p, "add", "") or ""
         if _loads(facts.expected, _apply_prefix(inner, strip, add), strict):
@@ -259,56 +310,55 @@ def _checkpoint_sizes(facts, site: LoadSite) -> list[Fix]:
     edits: list[TextEdit] = []
     changes: list[str] = []
     for module_path, items in by_layer.items():
-        site_ = facts.layer_of(module_path)
-        if site_.module_path != module_path and not _is_head_builder(site_, facts, module_path):
+        layer = _layer_size_edits(facts, module_path, items)
+        if layer is None:
             return []
-        expr = site_.expr
-        if not isinstance(expr, ast.Call):
-            return []
-        pf = site_.file
-        if site_.module_path != module_path:
-            edit = _num_classes_edit(expr, pf, items)
-            if edit is None:
-                return []
-            edits.append(edit[0])
-            changes.append(edit[1])
-            continue
-        kind = (pf.dotted(expr.func) or "").rsplit(".", 1)[-1]
-        if kind not in LAYERS:
-            return []
-        names, shapes_of = LAYERS[kind]
-        spec = facts.expected.modules.get(module_path)
-        if spec is None:
-            return []
-        saved_shapes = {k.rsplit(".", 1)[-1]: tuple(v.shape) for k, v in facts.saved.items()
-                        if isinstance(k, str) and (k.rsplit(".", 1)[0] if "." in k else "") == module_path
-                        and isinstance(v, TensorInfo) and v.shape is not None}
-        current = {**{n: tuple(i.shape or ()) for n, i in spec.params.items()},
-                   **{n: tuple(i.shape or ()) for n, i in spec.buffers.items() if n != "num_batches_tracked"}}
-        solved = _solve(kind, saved_shapes) if kind not in CONV_DIMS else _solve_conv(kind, saved_shapes, expr, pf)
-        if not solved:
-            return []
-        args = _current_args(expr, names)
-        if args is None:
-            return []
-        new_args = {**args, **solved}
-        predicted = shapes_of(_normalise(kind, new_args, expr, pf))
-        for name, shape in current.items():
-            if name in predicted and predicted[name] != saved_shapes.get(name, shape):
-                return []
-        layer_edits = []
-        for name, value in solved.items():
-            node = _arg_node(expr, names, name)
-            if node is None or args.get(name) == value:
-                continue
-            layer_edits.append(TextEdit(pf.span(node), str(value)))
-        edits.extend(layer_edits)
-        changes.append(_after(pf, expr, layer_edits) or module_path)
+        edits.extend(layer[0])
+        changes.append(layer[1])
     if not edits:
         return []
-    # every mismatched layer now has the checkpoint's shapes (checked above, layer by layer)
+    # every mismatched layer now has the checkpoint's shapes (checked layer by layer)
+    changes = list(dict.fromkeys(changes))  # one change per argument, however many layers it sizes
     title = "Use the checkpoint's size" + ("s" if len(changes) > 1 else "") + ": " + ", ".join(changes)
     return [Fix(title, "use-checkpoint-size", edits)]
+
+
+def _layer_size_edits(facts, module_path: str, items: list) -> tuple[list[TextEdit], str] | None:
+    """The edits that give one layer the checkpoint's shapes, and what they change; None: not possible."""
+    site_ = facts.layer_of(module_path)
+    if site_.module_path != module_path and not _is_head_builder(site_, facts, module_path):
+        return None
+    expr = site_.expr
+    if not isinstance(expr, ast.Call):
+        return None
+    pf = site_.file
+    if site_.module_path != module_path:
+        edit = _num_classes_edit(expr, pf, items)
+        return None if edit is None else ([edit[0]], edit[1])
+    kind = (pf.dotted(expr.func) or "").rsplit(".", 1)[-1]
+    spec = facts.expected.modules.get(module_path)
+    if kind not in LAYERS or spec is None:
+        return None
+    names, shapes_of = LAYERS[kind]
+    saved_shapes = {k.rsplit(".", 1)[-1]: tuple(v.shape) for k, v in facts.saved.items()
+                    if isinstance(k, str) and (k.rsplit(".", 1)[0] if "." in k else "") == module_path
+                    and isinstance(v, TensorInfo) and v.shape is not None}
+    current = {**{n: tuple(i.shape or ()) for n, i in spec.params.items()},
+               **{n: tuple(i.shape or ()) for n, i in spec.buffers.items() if n != "num_batches_tracked"}}
+    solved = _solve(kind, saved_shapes) if kind not in CONV_DIMS else _solve_conv(kind, saved_shapes, expr, pf)
+    args = _current_args(expr, names) if solved else None
+    if not solved or args is None:
+        return None
+    predicted = shapes_of(_normalise(kind, {**args, **solved}, expr, pf))
+    if any(name in predicted and predicted[name] != saved_shapes.get(name, shape) for name, shape in current.items()):
+        return None
+    layer_edits = []
+    for name, value in solved.items():
+        node = _arg_node(expr, names, name)
+        if node is None or args.get(name) == value:
+            continue
+        layer_edits.append(TextEdit(pf.span(node), str(value)))
+    return layer_edits, _after(pf, expr, layer_edits) or module_path
 
 
 def _after(pf, expr: ast.expr, edits: list[TextEdit]) -> str | None:

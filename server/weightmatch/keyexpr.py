@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Callable
 
-from weightmatch.types import TensorInfo
+from weightmatch.types import RuntimeValue, TensorInfo
 
 
 class Unresolvable(Exception):
@@ -69,12 +69,43 @@ class TensorProxy:
         return Dtype(self.info.dtype)
 
 
+class Unknowable:
+    """A value known only at run time (a free name of a filter, or a RuntimeValue in the state dict).
+
+    It can be stored as it is (`out[k] = v`), but any question about it (a comparison, its truth,
+    an attribute, `in`, `isinstance`, `str`) makes the expression Unresolvable instead of guessing.
+    """
+
+    def __init__(self, reason: str, value: Any = None):
+        self.reason = reason
+        self.value = value  # what it stands for when stored: the RuntimeValue
+
+    def _unknown(self, *args, **kwargs):
+        raise Unresolvable(self.reason)
+
+    def __getattr__(self, name):
+        raise Unresolvable(self.reason)
+
+    __contains__ = __getitem__ = __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _unknown
+    __bool__ = __len__ = __iter__ = __str__ = __hash__ = __format__ = _unknown
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __mod__ = __rmod__ = _unknown
+    __floordiv__ = __rfloordiv__ = __neg__ = __call__ = _unknown
+
+
 def wrap(value: Any) -> Any:
-    return TensorProxy(value) if isinstance(value, TensorInfo) else value
+    if isinstance(value, TensorInfo):
+        return TensorProxy(value)
+    if isinstance(value, RuntimeValue):
+        return Unknowable(value.reason, value)
+    return value
 
 
 def unwrap(value: Any) -> Any:
-    return value.info if isinstance(value, TensorProxy) else value
+    if isinstance(value, TensorProxy):
+        return value.info
+    if isinstance(value, Unknowable):
+        return value.value if value.value is not None else RuntimeValue(value.reason)
+    return value
 
 
 class Evaluator:
@@ -114,7 +145,10 @@ class Evaluator:
             if isinstance(v, ast.Constant):
                 out.append(str(v.value))
             elif isinstance(v, ast.FormattedValue) and v.format_spec is None:
-                out.append(str(unwrap(self.ev(v.value))))
+                value = self.ev(v.value)
+                if isinstance(value, Unknowable):
+                    raise Unresolvable(value.reason)
+                out.append(str(unwrap(value)))
             else:
                 raise Unresolvable("formatted value")
         return "".join(out)
@@ -152,6 +186,8 @@ class Evaluator:
         left = self.ev(node.left)
         for op, comp in zip(node.ops, node.comparators):
             right = self.ev(comp)
+            if isinstance(op, (ast.Is, ast.IsNot)) and (isinstance(left, Unknowable) or isinstance(right, Unknowable)):
+                raise Unresolvable(f"`{ast.unparse(node)}` is known only at run time")
             if isinstance(op, (ast.In, ast.NotIn)) and isinstance(right, Mapping):
                 ok = (left in right) if isinstance(op, ast.In) else (left not in right)
             else:
@@ -192,32 +228,40 @@ class Evaluator:
         if isinstance(func, ast.Attribute):
             if isinstance(func.value, ast.Name) and func.value.id == "re" and func.attr in RE_FUNCS:
                 return getattr(re, func.attr)(*args, **kwargs)
-            owner = self.ev(func.value)
-            if isinstance(owner, str) and func.attr in STR_METHODS:
-                return getattr(owner, func.attr)(*args, **kwargs)
-            if isinstance(owner, TensorProxy):
-                if func.attr in ("size", "dim", "numel"):
-                    return getattr(owner, func.attr)(*args)
-                if func.attr in TENSOR_NOOP_METHODS:
-                    return owner
-            if isinstance(owner, Mapping) and func.attr in ("keys", "values", "items", "get"):
-                if func.attr == "get":
-                    return wrap(owner.get(*args))
-                return getattr(owner, func.attr)()
-            if isinstance(owner, re.Match) and func.attr in ("group", "groups", "start", "end"):
-                return getattr(owner, func.attr)(*args)
-            raise Unresolvable(f"`{ast.unparse(node)}`")
+            return self._method(node, self.ev(func.value), func.attr, args, kwargs)
         if isinstance(func, ast.Name) and func.id == "isinstance" and len(node.args) == 2:
-            target = ast.unparse(node.args[1])
-            if target in ("torch.Tensor", "Tensor", "torch.nn.Parameter", "nn.Parameter"):
-                return isinstance(args[0], TensorProxy)
-            if target in ("dict", "Mapping", "collections.abc.Mapping", "OrderedDict", "collections.OrderedDict"):
-                return isinstance(args[0], Mapping)
-            raise Unresolvable("isinstance")
+            return _isinstance(args[0], ast.unparse(node.args[1]))
         fn = self.ev(func)
         if fn in BUILTINS.values():
             return fn(*args, **kwargs)
         raise Unresolvable(f"`{ast.unparse(node)}`")
+
+    @staticmethod
+    def _method(node: ast.Call, owner: Any, attr: str, args: list, kwargs: dict) -> Any:
+        """`owner.attr(*args)` for the pure methods of strings, tensors' shapes, dicts and matches."""
+        if isinstance(owner, str) and attr in STR_METHODS:
+            return getattr(owner, attr)(*args, **kwargs)
+        if isinstance(owner, TensorProxy) and attr in ("size", "dim", "numel"):
+            return getattr(owner, attr)(*args)
+        if isinstance(owner, TensorProxy) and attr in TENSOR_NOOP_METHODS:
+            return owner
+        if isinstance(owner, Mapping) and attr == "get":
+            return wrap(owner.get(*args))
+        if isinstance(owner, Mapping) and attr in ("keys", "values", "items"):
+            return getattr(owner, attr)()
+        if isinstance(owner, re.Match) and attr in ("group", "groups", "start", "end"):
+            return getattr(owner, attr)(*args)
+        raise Unresolvable(f"`{ast.unparse(node)}`")
+
+
+def _isinstance(value: Any, target: str) -> bool:
+    if isinstance(value, Unknowable):
+        raise Unresolvable(value.reason)
+    if target in ("torch.Tensor", "Tensor", "torch.nn.Parameter", "nn.Parameter"):
+        return isinstance(value, TensorProxy)
+    if target in ("dict", "Mapping", "collections.abc.Mapping", "OrderedDict", "collections.OrderedDict"):
+        return isinstance(value, Mapping)
+    raise Unresolvable("isinstance")
 
 
 def _items_target(gen: ast.comprehension) -> tuple[str, str | None]:
@@ -250,45 +294,12 @@ def run_comprehension(node: ast.DictComp, source: Mapping, env: dict[str, Any]) 
 def run_loop(node: ast.For, source: Mapping, dest_name: str, env: dict[str, Any]) -> dict:
     """Evaluate `for k, v in source.items(): ... dest[K] = V ...` and return what it stores."""
     kname, vname = _items_target(node)  # type: ignore[arg-type]
-    stored: dict = {}
-    scope = dict(env)
-    ev = Evaluator(scope)
-
-    class _Continue(Exception):
-        pass
-
-    class _Break(Exception):
-        pass
-
-    def run(stmts: list[ast.stmt]) -> None:
-        for s in stmts:
-            if isinstance(s, ast.Assign) and len(s.targets) == 1:
-                t = s.targets[0]
-                if isinstance(t, ast.Name):
-                    scope[t.id] = ev.ev(s.value)
-                elif isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) and t.value.id == dest_name:
-                    stored[ev.ev(t.slice)] = unwrap(ev.ev(s.value))
-                else:
-                    raise Unresolvable(f"`{ast.unparse(s)}` in the loop")
-            elif isinstance(s, ast.If):
-                run(s.body if ev.ev(s.test) else s.orelse)
-            elif isinstance(s, ast.Continue):
-                raise _Continue
-            elif isinstance(s, ast.Break):
-                raise _Break
-            elif isinstance(s, ast.Pass):
-                pass
-            elif isinstance(s, ast.Expr) and isinstance(s.value, ast.Call) and \
-                    ast.unparse(s.value.func) in ("print", "logging.info", "logger.info", "logging.debug"):
-                pass
-            else:
-                raise Unresolvable(f"`{ast.unparse(s).splitlines()[0]}` in the loop")
-
+    body = _LoopBody(dest_name, env)
     for key, value in list(source.items()):
-        scope[kname] = key
-        scope[vname] = wrap(value)
+        body.scope[kname] = key
+        body.scope[vname] = wrap(value)
         try:
-            run(node.body)
+            body.run(node.body)
         except _Continue:
             continue
         except _Break:
@@ -297,73 +308,119 @@ def run_loop(node: ast.For, source: Mapping, dest_name: str, env: dict[str, Any]
             raise
         except Exception as exc:
             raise Unresolvable(f"the loop raises {type(exc).__name__} for key {key!r}") from None
-    return stored
+    return body.stored
+
+
+class _Continue(Exception):
+    pass
+
+
+class _Break(Exception):
+    pass
+
+
+class _LoopBody:
+    """The statements of a key loop: assignments to names and to `dest[...]`, `if`, continue, break."""
+
+    def __init__(self, dest_name: str, env: dict[str, Any]):
+        self.dest_name = dest_name
+        self.stored: dict = {}
+        self.scope = dict(env)
+        self.ev = Evaluator(self.scope)
+
+    def run(self, stmts: list[ast.stmt]) -> None:
+        for s in stmts:
+            if isinstance(s, ast.Assign) and len(s.targets) == 1:
+                self.assign(s, s.targets[0])
+            elif isinstance(s, ast.If):
+                self.run(s.body if self.ev.ev(s.test) else s.orelse)
+            elif isinstance(s, ast.Continue):
+                raise _Continue
+            elif isinstance(s, ast.Break):
+                raise _Break
+            elif not _no_effect(s):
+                raise Unresolvable(f"`{ast.unparse(s).splitlines()[0]}` in the loop")
+
+    def assign(self, s: ast.Assign, t: ast.expr) -> None:
+        if isinstance(t, ast.Name):
+            self.scope[t.id] = self.ev.ev(s.value)
+        elif isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) and t.value.id == self.dest_name:
+            self.stored[self.ev.ev(t.slice)] = unwrap(self.ev.ev(s.value))
+        else:
+            raise Unresolvable(f"`{ast.unparse(s)}` in the loop")
+
+
+def _no_effect(s: ast.stmt) -> bool:
+    """`pass`, and logging calls, which leave the state dict as it is."""
+    if isinstance(s, ast.Pass):
+        return True
+    return isinstance(s, ast.Expr) and isinstance(s.value, ast.Call) and \
+        ast.unparse(s.value.func) in ("print", "logging.info", "logger.info", "logging.debug")
 
 
 def run_key_loop(node: ast.For, sd: dict, name: str, env: dict[str, Any]) -> None:
     """`for k in list(sd): if k.startswith("module."): sd[k[7:]] = sd.pop(k)` (or `del sd[k]`,
     `sd.pop(k)`), run over the real keys in place: the usual prefix-strip and filter loop."""
+    body = _KeyLoopBody(sd, name, env)
     target = node.target
-    scope = dict(env)
-    ev = Evaluator(scope)
-
-    class _Next(Exception):
-        pass
-
-    class _Stop(Exception):
-        pass
-
-    def is_sd(n: ast.AST) -> bool:
-        return isinstance(n, ast.Name) and n.id == name
-
-    def pop_or_get(n: ast.AST):
-        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and is_sd(n.func.value) and \
-                n.func.attr == "pop" and 1 <= len(n.args) <= 2 and not n.keywords:
-            key = ev.ev(n.args[0])
-            return sd.pop(key) if len(n.args) == 1 else sd.pop(key, unwrap(ev.ev(n.args[1])))
-        if isinstance(n, ast.Subscript) and is_sd(n.value):
-            return sd[ev.ev(n.slice)]
-        return unwrap(ev.ev(n))
-
-    def run(stmts: list[ast.stmt]) -> None:
-        for s in stmts:
-            if isinstance(s, ast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], ast.Subscript) \
-                    and is_sd(s.targets[0].value):
-                value = pop_or_get(s.value)
-                sd[ev.ev(s.targets[0].slice)] = value
-            elif isinstance(s, ast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], ast.Name):
-                scope[s.targets[0].id] = wrap(pop_or_get(s.value))
-            elif isinstance(s, ast.Delete) and len(s.targets) == 1 and isinstance(s.targets[0], ast.Subscript) \
-                    and is_sd(s.targets[0].value):
-                del sd[ev.ev(s.targets[0].slice)]
-            elif isinstance(s, ast.Expr) and isinstance(s.value, ast.Call) and isinstance(s.value.func, ast.Attribute) \
-                    and is_sd(s.value.func.value) and s.value.func.attr == "pop":
-                pop_or_get(s.value)
-            elif isinstance(s, ast.If):
-                run(s.body if ev.ev(s.test) else s.orelse)
-            elif isinstance(s, ast.Continue):
-                raise _Next
-            elif isinstance(s, ast.Break):
-                raise _Stop
-            elif isinstance(s, ast.Pass) or isinstance(s, ast.Expr) and isinstance(s.value, ast.Call) and \
-                    ast.unparse(s.value.func) in ("print", "logging.info", "logger.info", "logging.debug"):
-                pass
-            else:
-                raise Unresolvable(f"`{ast.unparse(s).splitlines()[0]}` in the loop over the state dict's keys")
-
     for key in list(sd):
         if isinstance(target, ast.Tuple):  # `for k, v in list(sd.items()):`
-            scope[target.elts[0].id] = key
-            scope[target.elts[1].id] = wrap(sd[key])
+            body.scope[target.elts[0].id] = key
+            body.scope[target.elts[1].id] = wrap(sd[key])
         else:
-            scope[target.id] = key
+            body.scope[target.id] = key  # type: ignore[union-attr]
         try:
-            run(node.body)
-        except _Next:
+            body.run(node.body)
+        except _Continue:
             continue
-        except _Stop:
+        except _Break:
             break
         except Unresolvable:
             raise
         except Exception as exc:
             raise Unresolvable(f"the loop raises {type(exc).__name__} for key {key!r}") from None
+
+
+class _KeyLoopBody:
+    """The statements of a loop over a state dict's keys that changes that dict."""
+
+    def __init__(self, sd: dict, name: str, env: dict[str, Any]):
+        self.sd = sd
+        self.name = name
+        self.scope = dict(env)
+        self.ev = Evaluator(self.scope)
+
+    def is_sd(self, n: ast.AST) -> bool:
+        return isinstance(n, ast.Name) and n.id == self.name
+
+    def value(self, n: ast.AST) -> Any:
+        """`sd.pop(k)`, `sd.pop(k, None)`, `sd[k]`, or any other expression."""
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and self.is_sd(n.func.value) and \
+                n.func.attr == "pop" and 1 <= len(n.args) <= 2 and not n.keywords:
+            key = self.ev.ev(n.args[0])
+            return self.sd.pop(key) if len(n.args) == 1 else self.sd.pop(key, unwrap(self.ev.ev(n.args[1])))
+        if isinstance(n, ast.Subscript) and self.is_sd(n.value):
+            return self.sd[self.ev.ev(n.slice)]
+        return unwrap(self.ev.ev(n))
+
+    def run(self, stmts: list[ast.stmt]) -> None:
+        for s in stmts:
+            target = s.targets[0] if isinstance(s, (ast.Assign, ast.Delete)) and len(s.targets) == 1 else None
+            if isinstance(s, ast.Assign) and isinstance(target, ast.Subscript) and self.is_sd(target.value):
+                value = self.value(s.value)
+                self.sd[self.ev.ev(target.slice)] = value
+            elif isinstance(s, ast.Assign) and isinstance(target, ast.Name):
+                self.scope[target.id] = wrap(self.value(s.value))
+            elif isinstance(s, ast.Delete) and isinstance(target, ast.Subscript) and self.is_sd(target.value):
+                del self.sd[self.ev.ev(target.slice)]
+            elif isinstance(s, ast.Expr) and isinstance(s.value, ast.Call) and isinstance(s.value.func, ast.Attribute) \
+                    and self.is_sd(s.value.func.value) and s.value.func.attr == "pop":
+                self.value(s.value)
+            elif isinstance(s, ast.If):
+                self.run(s.body if self.ev.ev(s.test) else s.orelse)
+            elif isinstance(s, ast.Continue):
+                raise _Continue
+            elif isinstance(s, ast.Break):
+                raise _Break
+            elif not _no_effect(s):
+                raise Unresolvable(f"`{ast.unparse(s).splitlines()[0]}` in the loop over the state dict's keys")

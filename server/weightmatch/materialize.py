@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from weightmatch.keyexpr import Evaluator, Unresolvable, run_comprehension, run_key_loop, run_loop
-from weightmatch.types import Checkpoint, ExpectedState, Opaque, StateDict, TensorInfo
+from weightmatch.keyexpr import Evaluator, Unknowable, Unresolvable, run_comprehension, run_key_loop, run_loop
+from weightmatch.types import Checkpoint, ExpectedState, Opaque, RuntimeValue, StateDict
 from weightmatch.values import (
     At, CondVal, Guard, Const, DictLit, EmptyDict, LoadedFile, ModelAttr, ModelVal, SourceVal, StateDictOf, Unknown,
 )
@@ -53,7 +53,12 @@ def materialize(value: Any, ctx: Context, upto: float = INF) -> Any:
     if isinstance(value, Const):
         return value.value
     if isinstance(value, (ModelVal, ModelAttr)):
-        return Opaque("torch.nn.Module", "a model object")
+        # a call that may build a model: a module only if it builds as one, else known only at run time
+        try:
+            root = ctx.expected(value).modules.get("")
+        except Unresolvable:
+            raise Unresolvable(f"`{_call_text(value)}` is known only at run time") from None
+        return Opaque(root.type if root is not None else "torch.nn.Module", "a model object")
     if not isinstance(value, SourceVal):
         raise Unresolvable("a value that is not known")
     base_upto = upto if value.base_upto is None else min(upto, value.base_upto)
@@ -102,8 +107,8 @@ def _base(base: Any, ctx: Context, upto: float) -> Any:
         for k, v in base.entries.items():
             try:
                 sd[k] = materialize(v, ctx)
-            except Unresolvable:
-                sd[k] = Opaque("unknown", "a value known only at run time")
+            except Unresolvable as exc:
+                sd[k] = RuntimeValue(str(exc) or RuntimeValue.reason)
         return sd
     raise Unresolvable("a value that is not known")
 
@@ -129,14 +134,7 @@ def _key(op_arg: Any) -> Any:
 def _apply(obj: Any, op: Any, ctx: Context, upto: float = INF) -> Any:
     kind = op.kind
     if kind == "subscript":
-        key = _key(op.arg)
-        if isinstance(obj, Mapping):
-            if key not in obj:
-                raise Problem("key-error", f"KeyError: {key!r} — the object has keys {_keys_text(obj)}", op.node)
-            return obj[key]
-        if isinstance(obj, (list, tuple)) and isinstance(key, int):
-            return obj[key]
-        raise Problem("key-error", f"TypeError: {type(obj).__name__} object is not subscriptable by {key!r}", op.node)
+        return _subscript(obj, op)
     if kind == "get":
         key, default = op.arg
         key = _key(key)
@@ -145,52 +143,86 @@ def _apply(obj: Any, op: Any, ctx: Context, upto: float = INF) -> Any:
         if isinstance(obj, Mapping):
             return materialize(default, ctx, upto)  # the default object itself, as it is at `upto`
         raise Unresolvable("`.get` on something that is not a dict")
-    if not isinstance(obj, Mapping):
-        raise Unresolvable(f"`{kind}` on something that is not a dict")
-    if kind in ("pop", "del"):
-        obj.pop(_key(op.arg), None)
-        return obj
-    if kind == "update":
-        other = materialize(op.arg, ctx)
-        if not isinstance(other, Mapping):
-            raise Unresolvable("update() with something that is not a dict")
-        obj.update(other)
-        return obj
-    if kind == "setitem":
-        key, value = op.arg
-        obj[_key(key)] = materialize(value, ctx) if isinstance(value, (SourceVal, At)) else \
-            Opaque("unknown", "a value known only at run time")
-        return obj
-    if kind == "copy":
-        out = StateDict(obj)
-        out.ordered = op.arg is True or getattr(obj, "ordered", False)
-        out.metadata = getattr(obj, "metadata", None) if op.arg == "keep-metadata" else None
-        return out
-    if kind == "comprehension":
-        env = {k: _env_value(v, ctx) for k, v in op.env.items()}
-        out = StateDict(run_comprehension(op.node, obj, env))
-        return out
-    if kind == "loop":
-        source = materialize(op.arg, ctx)
-        if not isinstance(source, Mapping):
-            raise Unresolvable("a loop over something that is not a dict")
-        dest_name = next(t.value.id for t in _stores(op.node))
-        env = {k: _env_value(v, ctx) for k, v in op.env.items() if k != dest_name}
-        env[dest_name] = obj
-        obj.update(run_loop(op.node, source, dest_name, env))
-        return obj
-    if kind == "keyloop":
-        name = op.arg
-        env = {k: _env_value(v, ctx) for k, v in op.env.items() if k != name}
-        if not isinstance(obj, dict):
-            raise Unresolvable("a loop over the keys of something that is not a dict")
-        run_key_loop(op.node, obj, name, env)
-        return obj
-    if kind == "strip-prefix":
-        return _consume_prefix(obj, _key(op.arg))
     if kind == "unknown":
         raise Unresolvable(f"the state dict is changed by {op.arg}")
-    raise Unresolvable(f"operation {kind}")
+    if not isinstance(obj, Mapping):
+        raise Unresolvable(f"`{kind}` on something that is not a dict")
+    apply = _MAPPING_OPS.get(kind)
+    if apply is None:
+        raise Unresolvable(f"operation {kind}")
+    return apply(obj, op, ctx)
+
+
+def _subscript(obj: Any, op: Any) -> Any:
+    key = _key(op.arg)
+    if isinstance(obj, Mapping):
+        if key not in obj:
+            raise Problem("key-error", f"KeyError: {key!r} — the object has keys {_keys_text(obj)}", op.node)
+        return obj[key]
+    if isinstance(obj, (RuntimeValue, Opaque)):
+        # known only at run time, or an object of a class we did not rebuild (it may define __getitem__)
+        raise Unresolvable(f"`[{key!r}]` on {_what(obj)}")
+    if isinstance(obj, (list, tuple, str)) and isinstance(key, int):
+        if -len(obj) <= key < len(obj):
+            return obj[key]
+        raise Problem("key-error", f"IndexError: index {key} is out of range (length {len(obj)})", op.node)
+    raise Problem("key-error", f"TypeError: {type(obj).__name__} object is not subscriptable by {key!r}", op.node)
+
+
+def _pop(obj: Any, op: Any, ctx: Context) -> Any:
+    obj.pop(_key(op.arg), None)
+    return obj
+
+
+def _update(obj: Any, op: Any, ctx: Context) -> Any:
+    other = materialize(op.arg, ctx)
+    if not isinstance(other, Mapping):
+        raise Unresolvable("update() with something that is not a dict")
+    obj.update(other)
+    return obj
+
+
+def _setitem(obj: Any, op: Any, ctx: Context) -> Any:
+    key, value = op.arg
+    obj[_key(key)] = _value_or_runtime(value, ctx)
+    return obj
+
+
+def _shallow_copy(obj: Any, op: Any, ctx: Context) -> Any:
+    out = StateDict(obj)
+    out.ordered = op.arg is True or getattr(obj, "ordered", False)
+    out.metadata = getattr(obj, "metadata", None) if op.arg == "keep-metadata" else None
+    return out
+
+
+def _comprehension(obj: Any, op: Any, ctx: Context) -> Any:
+    env = {k: _env_value(v, ctx) for k, v in op.env.items()}
+    return StateDict(run_comprehension(op.node, obj, env))
+
+
+def _loop(obj: Any, op: Any, ctx: Context) -> Any:
+    source = materialize(op.arg, ctx)
+    if not isinstance(source, Mapping):
+        raise Unresolvable("a loop over something that is not a dict")
+    dest_name = next(t.value.id for t in _stores(op.node))
+    env = {k: _env_value(v, ctx) for k, v in op.env.items() if k != dest_name}
+    env[dest_name] = obj
+    obj.update(run_loop(op.node, source, dest_name, env))
+    return obj
+
+
+def _key_loop(obj: Any, op: Any, ctx: Context) -> Any:
+    """`for k in list(sd): ... sd[new] = sd.pop(k)`: run over the real keys, in place."""
+    env = {k: _env_value(v, ctx) for k, v in op.env.items() if k != op.arg}
+    run_key_loop(op.node, obj, op.arg, env)
+    return obj
+
+
+_MAPPING_OPS = {
+    "pop": _pop, "del": _pop, "update": _update, "setitem": _setitem, "copy": _shallow_copy,
+    "comprehension": _comprehension, "loop": _loop, "keyloop": _key_loop,
+    "strip-prefix": lambda obj, op, ctx: _consume_prefix(obj, _key(op.arg)),
+}
 
 
 def _stores(node):
@@ -200,32 +232,32 @@ def _stores(node):
             and isinstance(t.value, ast.Name)]
 
 
+def _value_or_runtime(value: Any, ctx: Context) -> Any:
+    """The value stored by `sd[k] = value`: materialized when it is known, else known only at run time."""
+    try:
+        return materialize(value, ctx)
+    except Unresolvable as exc:
+        return RuntimeValue(str(exc) or RuntimeValue.reason)
+
+
+def _call_text(value: Any) -> str:
+    node = getattr(value, "call", None) or getattr(getattr(value, "model", None), "call", None)
+    import ast
+
+    return ast.unparse(node) if isinstance(node, ast.AST) else "a call's result"
+
+
+def _what(obj: Any) -> str:
+    if isinstance(obj, RuntimeValue):
+        return "a value known only at run time"
+    return f"a `{obj.name}` object"
+
+
 def _env_value(value: Any, ctx: Context) -> Any:
     try:
         return materialize(value, ctx)
     except Unresolvable:
-        return _Missing(getattr(value, "reason", "not known"))
-
-
-class _Missing:
-    """A free name of a filter whose value is not known; using it makes the filter unresolvable."""
-
-    def __init__(self, reason: str):
-        self.reason = reason
-
-    def __getattr__(self, name):
-        raise Unresolvable(self.reason)
-
-    def __contains__(self, item):
-        raise Unresolvable(self.reason)
-
-    def __getitem__(self, item):
-        raise Unresolvable(self.reason)
-
-    def __eq__(self, other):
-        raise Unresolvable(self.reason)
-
-    __hash__ = object.__hash__
+        return Unknowable(getattr(value, "reason", "not known"))
 
 
 def _consume_prefix(sd: Mapping, prefix: str) -> Mapping:
@@ -248,6 +280,3 @@ def _keys_text(obj: Mapping) -> str:
     more = len(obj) - len(keys)
     return ", ".join(keys) + (f" and {more} more" if more > 0 else "")
 
-
-def is_tensor(value: Any) -> bool:
-    return isinstance(value, TensorInfo)

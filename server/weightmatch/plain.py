@@ -190,50 +190,75 @@ def read_data(ev, doc: JsonFile) -> Any:
 
 def library_call(ev, dotted: str, node: ast.Call, env: dict) -> Any:
     """Calls of the standard library and builtins that make plain data; None for others."""
-    if dotted in ("argparse.ArgumentParser",):
+    if dotted == "argparse.ArgumentParser":
         return ParserVal()
-    if dotted in ("types.SimpleNamespace", "argparse.Namespace"):
-        kwargs = keywords(ev, node, env)
-        if kwargs is None or node.args:
-            return Unknown(f"`{ev.pf.segment(node)}` is not known statically")
-        return ObjVal(kwargs, dotted.rsplit(".", 1)[-1])
-    if dotted == "vars" and len(node.args) == 1:
-        obj = ev.ev(node.args[0], env)
-        if isinstance(obj, ObjVal):
-            if all(isinstance(v, Const) for v in obj.attrs.values()):
-                return Const({k: v.value for k, v in obj.attrs.items()}, origins(list(obj.attrs.values())))
-            return SourceVal(DictLit(dict(obj.attrs)))
-        return None
-    if dotted == "getattr" and len(node.args) in (2, 3):
-        obj, name = ev.ev(node.args[0], env), ev.ev(node.args[1], env)
-        if isinstance(obj, (ObjVal, ModVal, ClassVal)) and isinstance(name, Const) and isinstance(name.value, str):
-            value = ev.attribute(obj, name.value, node)
-            if isinstance(value, Unknown) and len(node.args) == 3 and isinstance(obj, ObjVal) \
-                    and name.value not in obj.attrs and obj.cls is None and obj.name != "the argparse namespace":
-                return ev.ev(node.args[2], env)
-            return value
-        return None
-    if dotted in ("yaml.safe_load", "yaml.load", "tomllib.load", "toml.load", "omegaconf.OmegaConf.load") \
-            and node.args:
-        if dotted == "yaml.load":
-            loader = next((k.value for k in node.keywords if k.arg == "Loader"), None)
-            name = ev.pf.dotted(loader) if loader is not None else ""
-            if not (name or "").endswith(("SafeLoader", "CSafeLoader", "BaseLoader")):
-                return Unknown("yaml.load with a loader that can run code is not read")
-        arg = ev.ev(node.args[0], env)
-        path = arg.path if isinstance(arg, FileHandle) else arg
-        return read_data(ev, JsonFile(path, "toml" if "toml" in dotted else "yaml"))
+    handler = _LIBRARY.get(dotted)
+    if handler is not None:
+        return handler(ev, dotted, node, env)
     if dotted in _PURE:
-        args = [ev.ev(a, env) for a in node.args]
-        if node.keywords or not args or not all(isinstance(a, Const) for a in args):
-            if dotted == "len" and len(args) == 1 and isinstance(args[0], SeqVal):
-                return Const(len(args[0].items))
-            return None
-        try:
-            return const(_PURE[dotted](*[a.value for a in args]), *args)
-        except Exception:  # noqa: BLE001 - user code that would raise is not known
-            return Unknown(f"`{ev.pf.segment(node)}` raises")
+        return _pure(ev, dotted, node, env)
     return None
+
+
+def _namespace(ev, dotted: str, node: ast.Call, env: dict) -> Any:
+    kwargs = keywords(ev, node, env)
+    if kwargs is None or node.args:
+        return Unknown(f"`{ev.pf.segment(node)}` is not known statically")
+    return ObjVal(kwargs, dotted.rsplit(".", 1)[-1])
+
+
+def _vars(ev, dotted: str, node: ast.Call, env: dict) -> Any:
+    obj = ev.ev(node.args[0], env) if len(node.args) == 1 else None
+    if not isinstance(obj, ObjVal):
+        return None
+    if all(isinstance(v, Const) for v in obj.attrs.values()):
+        return Const({k: v.value for k, v in obj.attrs.items()}, origins(list(obj.attrs.values())))
+    return SourceVal(DictLit(dict(obj.attrs)))
+
+
+def _getattr(ev, dotted: str, node: ast.Call, env: dict) -> Any:
+    if len(node.args) not in (2, 3):
+        return None
+    obj, name = ev.ev(node.args[0], env), ev.ev(node.args[1], env)
+    if not (isinstance(obj, (ObjVal, ModVal, ClassVal)) and isinstance(name, Const) and isinstance(name.value, str)):
+        return None
+    value = ev.attribute(obj, name.value, node)
+    if isinstance(value, Unknown) and len(node.args) == 3 and isinstance(obj, ObjVal) \
+            and name.value not in obj.attrs and obj.cls is None and obj.name != "the argparse namespace":
+        return ev.ev(node.args[2], env)
+    return value
+
+
+def _data_file(ev, dotted: str, node: ast.Call, env: dict) -> Any:
+    if not node.args:
+        return None
+    if dotted == "yaml.load":
+        loader = next((k.value for k in node.keywords if k.arg == "Loader"), None)
+        name = ev.pf.dotted(loader) if loader is not None else ""
+        if not (name or "").endswith(("SafeLoader", "CSafeLoader", "BaseLoader")):
+            return Unknown("yaml.load with a loader that can run code is not read")
+    arg = ev.ev(node.args[0], env)
+    path = arg.path if isinstance(arg, FileHandle) else arg
+    return read_data(ev, JsonFile(path, "toml" if "toml" in dotted else "yaml"))
+
+
+def _pure(ev, dotted: str, node: ast.Call, env: dict) -> Any:
+    args = [ev.ev(a, env) for a in node.args]
+    if node.keywords or not args or not all(isinstance(a, Const) for a in args):
+        if dotted == "len" and len(args) == 1 and isinstance(args[0], SeqVal):
+            return Const(len(args[0].items))
+        return None
+    try:
+        return const(_PURE[dotted](*[a.value for a in args]), *args)
+    except Exception:  # noqa: BLE001 - user code that would raise is not known
+        return Unknown(f"`{ev.pf.segment(node)}` raises")
+
+
+_LIBRARY = {
+    "types.SimpleNamespace": _namespace, "argparse.Namespace": _namespace, "vars": _vars, "getattr": _getattr,
+    **{name: _data_file for name in ("yaml.safe_load", "yaml.load", "tomllib.load", "toml.load",
+                                     "omegaconf.OmegaConf.load")},
+}
 
 
 _STR_METHODS = {"format", "join", "replace", "lower", "upper", "strip", "rstrip", "lstrip", "split", "startswith",

@@ -12,6 +12,11 @@ HOW_TEXT = {"executed": "built on the meta device", "static": "inferred statical
 SEVERITY_ORDER = {"error": 0, "warning": 1, "information": 2, "hint": 3}
 
 
+def is_unresolved(finding: Finding) -> bool:
+    """A load whose model or checkpoint is known only at run time (unresolved-model, unresolved-checkpoint)."""
+    return finding.code.startswith("unresolved-")
+
+
 def rel(path: str, root: str) -> str:
     try:
         r = os.path.relpath(path, root)
@@ -39,7 +44,7 @@ def to_json(findings: list[Finding], root: str) -> dict:
         "end_line": f.span.end_line + 1, "end_column": f.span.end_column + 1,
         "severity": f.severity, "code": f.code, "message": f.message, "keys": list(f.keys),
         "load_call": {"path": rel(f.load_call.path, root), "line": f.load_call.line + 1},
-        "how": f.how, "fixes": [fix.title for fix in f.fixes],
+        "how": f.how, "fixes": [fix.title for fix in f.fixes], "inexact": list(f.inexact),
     } for f in findings]}
 
 
@@ -48,7 +53,11 @@ def write_json(findings: list[Finding], root: str, out: TextIO) -> None:
     out.write("\n")
 
 
-def write_text(findings: list[Finding], root: str, out: TextIO, read_line) -> None:
+def write_text(findings: list[Finding], root: str, out: TextIO, read_line, show_unresolved: bool = False) -> None:
+    """Ruff-like text. Unresolved loads are summed up in one last line unless `show_unresolved`."""
+    unresolved = [] if show_unresolved else [f for f in findings if is_unresolved(f)]
+    if unresolved:
+        findings = [f for f in findings if not is_unresolved(f)]
     for f in findings:
         path = rel(f.span.path, root)
         out.write(f"{path}:{f.span.line + 1}:{f.span.column + 1}: {f.code} {f.message}\n")
@@ -75,3 +84,7 @@ def write_text(findings: list[Finding], root: str, out: TextIO, read_line) -> No
     if findings:
         parts = [f"{n} {s}{'s' if n != 1 and s != 'information' else ''}" for s, n in counts.items() if n]
         out.write("Found " + ", ".join(parts) + ".\n")
+    if unresolved:
+        n = len({(f.load_call.path, f.load_call.line, f.load_call.column) for f in unresolved})
+        out.write(f"{n} load{'s' if n != 1 else ''} not checked (model or checkpoint known only at run time): "
+                  "--show-unresolved lists them\n")

@@ -63,11 +63,19 @@ class Opaque:
     detail: str = ""
 
 
+@dataclass(frozen=True)
+class RuntimeValue:
+    """A value put into a state dict that is known only at run time (`sd[k] = torch.tensor(...)`,
+    `{"w": make()}`): it may or may not be a tensor of the right shape, so no verdict may rest on it."""
+
+    reason: str = "a value known only at run time"
+
+
 class StateDict(dict):
     """A mapping read from a checkpoint, keeping PyTorch's `_metadata` (per-module
     version numbers: `{"": {"version": 1}, "bn1": {"version": 2}}`) when it was saved.
 
-    Values are TensorInfo, Opaque, or plain Python values (nested dicts are StateDict
+    Values are TensorInfo, Opaque, RuntimeValue, or plain Python values (nested dicts are StateDict
     too). `metadata` is None when the saved object had no `_metadata` attribute (a
     plain dict, or a comprehension's result), which changes BatchNorm's fix-up.
     """
@@ -111,7 +119,11 @@ class ModuleSpec:
     # _NormBase with track_running_stats: an old checkpoint (version < 2 or no
     # metadata) without num_batches_tracked gets it filled in instead of missing
     norm_fixup: bool = False
-    extra_state: bool = False  # overrides get_extra_state: expects "<prefix>_extra_state"
+    # the class overrides set_extra_state: loading expects "<prefix>_extra_state" (missing without
+    # it); otherwise that key is unexpected. This is what load_state_dict consults.
+    extra_state: bool = False
+    # the class overrides get_extra_state: state_dict() has "<prefix>_extra_state" (None: as extra_state)
+    saves_extra_state: bool | None = None
     # the class overrides _load_from_state_dict in a way compare does not model, or the
     # module has load_state_dict hooks: the prediction for it is not exact
     custom_load: bool = False
@@ -142,7 +154,7 @@ class ExpectedState:
                 out[prefix + name] = info
             for name, info in spec.buffers.items():
                 out[prefix + name] = info
-            if spec.extra_state:
+            if spec.extra_state if spec.saves_extra_state is None else spec.saves_extra_state:
                 out[prefix + "_extra_state"] = TensorInfo(None, "object")
             for child in spec.children:
                 child_path = prefix + child
@@ -215,6 +227,9 @@ class Finding:
     related: list[tuple[Span, str]] = field(default_factory=list)
     fixes: list[Fix] = field(default_factory=list)
     how: How | None = None
+    # modules of the model that load their own way (own _load_from_state_dict, load hooks):
+    # what happens at and below them is not checked
+    inexact: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -4,3 +4,62 @@
 def codes(analysis) -> list[tuple[str, str, int]]:
     """(code, severity, 1-based line) of each finding, sorted."""
     return sorted((f.code, f.severity, f.span.line + 1) for f in analysis.findings)
+
+
+RECORDER = r'''
+import json, re, runpy, sys, traceback
+import torch.nn as nn
+
+SCRIPT = sys.argv[1]
+original = nn.Module.load_state_dict
+loads = []
+
+
+def recorded(self, *args, **kwargs):
+    frame = sys._getframe(1)
+    line = frame.f_lineno if frame.f_code.co_filename == SCRIPT else None
+    try:
+        result = original(self, *args, **kwargs)
+    except Exception as exc:
+        text = str(exc)
+        loads.append({"line": line, "raises": True, "message": text,
+                      "mismatched": re.findall(r"size mismatch for (\S+):", text),
+                      "missing": re.findall(r'"([^"]+)"', text.split("Missing key(s) in state_dict:")[1].split("\n")[0])
+                      if "Missing key(s)" in text else [],
+                      "unexpected": re.findall(r'"([^"]+)"', text.split("Unexpected key(s) in state_dict:")[1].split("\n")[0])
+                      if "Unexpected key(s)" in text else []})
+        return None
+    loads.append({"line": line, "raises": False, "missing": list(result.missing_keys),
+                  "unexpected": list(result.unexpected_keys), "mismatched": []})
+    return result
+
+
+nn.Module.load_state_dict = recorded
+crash = None
+try:
+    runpy.run_path(SCRIPT, run_name="__main__")
+except BaseException as exc:
+    tb = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == SCRIPT]
+    crash = {"type": type(exc).__name__, "message": str(exc), "line": tb[-1].lineno if tb else None}
+print(json.dumps({"loads": loads, "crash": crash}))
+'''
+
+
+def pytorch_outcomes(case, script: str = "main.py") -> dict:
+    """Run the script with real PyTorch, every load_state_dict recorded (1-based line, whether it
+    raised, the keys PyTorch names) and the script going on past a failing load; and how the script
+    ended (`crash`: exception type and line, or None)."""
+    import json
+    import subprocess
+    import sys
+
+    path = str(case.dir / script)
+    p = subprocess.run([sys.executable, "-c", RECORDER, path], cwd=case.dir, capture_output=True, text=True,
+                       timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def findings_at(result, load_line: int) -> list:
+    """The findings of the load_state_dict call on 1-based line `load_line`."""
+    return [f for f in result.findings if f.load_call.line + 1 == load_line]

@@ -21,7 +21,7 @@ def _fixes(project, main, code=None):
 
 def _apply_and_run(case, main, fix):
     before = case.run()
-    assert before.returncode != 0 or "Warning" in before.stderr or True
+    assert before.returncode != 0 and "load_state_dict" in before.stderr, "the script fails before the fix"
     main.write_text(apply_edits(main.read_text(), fix.edits))
     after = case.run()
     assert after.returncode == 0, after.stderr[-3000:] + "\n----\n" + main.read_text()
@@ -111,6 +111,22 @@ model.load_state_dict(torch.load("r18.pth"))
     assert "num_classes=1000" in text
 
 
+def test_num_classes_shared_by_several_heads_is_one_edit(project, case):
+    # issue 11.4: googlenet's fc, aux1.fc2 and aux2.fc2 all take their size from num_classes
+    case.torch(HEAD + "torch.save(models.googlenet(weights=None, init_weights=False).state_dict(), 'g1000.pth')")
+    main = case.write("main.py", HEAD + """
+model = models.googlenet(weights=None, num_classes=10, init_weights=True)
+model.load_state_dict(torch.load("g1000.pth"))
+""")
+    result, fixes = _fixes(project, main, "size-mismatch")
+    (finding,) = [f for f in result.findings if f.code == "size-mismatch"]
+    assert sorted(finding.keys) == sorted(f"{m}.{p}" for m in ("fc", "aux1.fc2", "aux2.fc2") for p in ("weight", "bias"))
+    fix = fixes["use-checkpoint-size"]
+    assert len(fix.edits) == 1 and fix.title == "Use the checkpoint's size: num_classes=1000"
+    text = _apply_and_run(case, main, fix)
+    assert "num_classes=1000, init_weights=True" in text
+
+
 def test_add_prefix_when_the_model_is_wrapped(project, case):
     case.torch(HEAD + "torch.save(nn.Linear(3, 2).state_dict(), 'plain.pth')")
     main = case.write("main.py", HEAD + """
@@ -141,3 +157,31 @@ model.load_state_dict(torch.load("seq.pth"))
     assert {f.code for f in result.findings} <= {"missing-keys", "unexpected-keys", "size-mismatch"}
     assert "rename-keys" in fixes
     _apply_and_run(case, main, fixes["rename-keys"])
+
+
+def test_edits_on_the_same_text_merge_or_the_fix_is_not_offered():
+    from weightmatch.fixes import merge_edits
+    from weightmatch.types import Span, TextEdit
+
+    def edit(line, col, end, text):
+        return TextEdit(Span("/x.py", line, col, line, end), text)
+
+    same = [edit(3, 10, 12, "1000"), edit(3, 10, 12, "1000"), edit(5, 0, 0, "x = 1\n")]
+    assert merge_edits(same) == [same[0], same[2]]
+    assert merge_edits([edit(3, 10, 12, "1000"), edit(3, 10, 12, "20")]) is None  # one argument, two values
+    assert merge_edits([edit(3, 10, 14, "a"), edit(3, 12, 16, "b")]) is None  # overlapping
+    assert merge_edits([edit(3, 4, 4, "a"), edit(3, 4, 4, "b")]) is None  # two insertions at one point
+    assert merge_edits([edit(3, 0, 2, "a"), edit(3, 2, 4, "b")]) is not None  # adjacent
+
+
+def test_a_fix_that_does_not_parse_is_not_offered():
+    from weightmatch.fixes import _parses_after
+    from weightmatch.pyfile import parse
+    from weightmatch.types import Span, TextEdit
+
+    pf = parse("/x.py", "import torch\nm = f(a=1, b=2)\n")
+    good = [TextEdit(Span("/x.py", 1, 8, 1, 9), "5")]
+    repeated = [TextEdit(Span("/x.py", 1, 11, 1, 12), "a")]  # f(a=1, a=2): compile refuses it
+    broken = [TextEdit(Span("/x.py", 1, 8, 1, 9), "(")]
+    assert _parses_after(pf, good, "/x.py")
+    assert not _parses_after(pf, repeated, "/x.py") and not _parses_after(pf, broken, "/x.py")

@@ -1,6 +1,6 @@
 """What is loaded: paths, nested checkpoints, transforms, model-to-model, save-then-load."""
 
-from analysis_helpers import codes
+from analysis_helpers import codes, findings_at, pytorch_outcomes
 
 MODEL = """
 import os
@@ -103,8 +103,14 @@ new.load_state_dict(torch.load("made_here.pth"))
 """)
     assert not (case.dir / "made_here.pth").exists()
     result = project.analyze(str(main))
+    (load,) = pytorch_outcomes(case)["loads"]
+    assert load["raises"] and load["mismatched"]
     assert {f.code for f in result.findings} == {"size-mismatch"}
-    assert {f.span.line + 1 for f in result.findings} == {10, 11, 12}
+    assert sorted(k for f in result.findings for k in f.keys) == sorted(load["mismatched"])
+    lines = main.read_text().splitlines()
+    for f in result.findings:  # each on the line that defines its layer
+        layers = {k.rsplit(".", 1)[0] for k in f.keys}
+        assert all(f"self.{layer} = " in lines[f.span.line] for layer in layers), (f.keys, lines[f.span.line])
 
 
 def test_model_to_model_and_filters(project, case):
@@ -123,10 +129,19 @@ dst.load_state_dict(sd, strict=False)
 dst.load_state_dict({k: v for k, v in src.state_dict().items() if not k.startswith("fc2")})
 """)
     result = project.analyze(str(main))
-    assert codes(result) == [("missing-keys", "error", 16), ("missing-keys", "warning", 16)]
-    strict_false_call = [f for f in result.findings if f.severity == "warning"][0]
-    assert strict_false_call.keys == ["fc2.weight", "fc2.bias"]
-    assert strict_false_call.load_call.line + 1 == 24
+    loads = pytorch_outcomes(case)["loads"]
+    assert [(x["raises"], x["missing"]) for x in loads] == [
+        (False, []), (False, ["fc2.weight", "fc2.bias"]), (True, ["fc2.weight", "fc2.bias"])]
+    for load in loads:
+        found = findings_at(result, load["line"])
+        if not load["missing"]:
+            assert found == []
+            continue
+        (missing,) = found
+        assert missing.code == "missing-keys" and missing.keys == load["missing"]
+        # strict=True raises: an error; strict=False loads, the layer keeps its initial values: a warning
+        assert missing.severity == ("error" if load["raises"] else "warning")
+        assert "dst.fc2 = " in main.read_text().splitlines()[missing.span.line]  # where dst got its fc2
 
 
 def test_unsafe_checkpoint_is_reported_at_torch_load(project, case):
@@ -162,10 +177,15 @@ n = Net()
 n.load_state_dict(torch.load("lit.ckpt")["model"])
 """)
     result = project.analyze(str(main))
-    got = codes(result)
-    assert ("key-error", "error", 18) in got
-    # safetensors keeps no num_batches_tracked-less metadata: BatchNorm's fix-up fills it, no finding
-    assert not [c for c in got if c[2] == 16]
+    truth = pytorch_outcomes(case)
+    (safetensors_load,) = truth["loads"]
+    assert not safetensors_load["raises"] and safetensors_load["missing"] == []
+    # the safetensors load: nothing to report (every tensor there, and loaded)
+    assert findings_at(result, safetensors_load["line"]) == []
+    # then the script stops at `["model"]`: KeyError, on that line
+    assert truth["crash"]["type"] == "KeyError"
+    assert [(f.code, f.span.line + 1) for f in result.findings if f.severity == "error"] == [
+        ("key-error", truth["crash"]["line"])]
 
 
 def test_unresolved_model_is_information_never_a_guess(project, case):
@@ -184,7 +204,10 @@ model = Net(hidden=30)
 model.load_state_dict(torch.load("net.pth"))
 """)
     result = static_project.analyze(str(main))
+    (load,) = pytorch_outcomes(case)["loads"]
+    assert load["raises"] and load["mismatched"]
     assert {f.code for f in result.findings} == {"size-mismatch"}
+    assert sorted(k for f in result.findings for k in f.keys) == sorted(load["mismatched"])
     assert {f.how for f in result.findings} == {"static"}
     assert result.reports[0].how == "static"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 
 from cli_helpers import check_json, run_cli, run_python, write
 
@@ -73,9 +74,14 @@ def test_no_exec_runs_no_model_code(workspace):
         "super().__init__()", f"super().__init__()\n        open({str(canary)!r}, 'w').write('ran')"))
     status, diags = check_json(workspace, "--no-exec")
     assert not canary.exists()
-    # static inference reads the class without running it (or reports it unresolved): never guessed
-    assert {d["code"] for d in diags} <= {"unresolved-model", "size-mismatch"}
-    assert all(d["how"] in (None, "static") for d in diags)
+    # static inference reads the class without running it (the `open(...)` call cannot change the
+    # model): the same size mismatches PyTorch raises, none guessed
+    truth = run_python(f"import runpy; runpy.run_path({str(workspace / 'main.py')!r})", workspace)
+    raised = sorted(re.findall(r"size mismatch for (\S+):", truth.stderr))
+    canary.unlink()
+    assert raised and status == 1
+    assert {(d["code"], d["how"]) for d in diags} == {("size-mismatch", "static")}
+    assert sorted(k for d in diags for k in d["keys"]) == raised
     # with execution, worker first: the recipe runs, the top level does not
     status, diags = check_json(workspace, "--exec-first")
     assert canary.exists() and {d["code"] for d in diags} == {"size-mismatch"}

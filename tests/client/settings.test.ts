@@ -16,6 +16,7 @@ describe("settings declared in package.json", () => {
       "weightmatch.severityOverrides",
       "weightmatch.workerTimeoutSeconds",
       "weightmatch.logLevel",
+      "weightmatch.showUnresolvedLoads",
       "weightmatch.trace.server",
     ];
     assert.deepEqual(Object.keys(properties).sort(), [...expected].sort());
@@ -30,6 +31,8 @@ describe("settings declared in package.json", () => {
     assert.equal(properties["weightmatch.executeModelCode"].type, "boolean");
     assert.equal(properties["weightmatch.staticInferenceFirst"].type, "boolean");
     assert.equal(properties["weightmatch.staticInferenceFirst"].default, true);
+    assert.equal(properties["weightmatch.showUnresolvedLoads"].type, "boolean");
+    assert.equal(properties["weightmatch.showUnresolvedLoads"].default, true);
     assert.equal(properties["weightmatch.checkpointSearchPaths"].type, "array");
     assert.equal(properties["weightmatch.severityOverrides"].type, "object");
     assert.deepEqual(

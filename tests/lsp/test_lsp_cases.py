@@ -37,7 +37,8 @@ def prepare(case: str, root: Path) -> tuple[Path, set]:
     if case not in _prepared:
         copy = root / case
         shutil.copytree(CASES_DIR / case, copy, ignore=SKIP)
-        subprocess.run([PYTHON, "make_ckpt.py"], cwd=copy, capture_output=True, timeout=600)
+        made = subprocess.run([PYTHON, "make_ckpt.py"], cwd=copy, capture_output=True, text=True, timeout=600)
+        assert made.returncode == 0, f"{case}/make_ckpt.py failed:\n{made.stderr[-2000:]}"
         ws = copy / "workspace"
         out = subprocess.run([str(CLI), "check", "--format", "json", "--root", str(ws), str(ws)],
                              cwd=ws, capture_output=True, text=True, timeout=600)
@@ -49,6 +50,28 @@ def prepare(case: str, root: Path) -> tuple[Path, set]:
         }
         _prepared[case] = (copy, expected)
     return _prepared[case]
+
+
+def require_cases(cases: list[str], where: Path) -> None:
+    """CI always has ../shared: there a missing folder is a failure, not a silent skip."""
+    if cases:
+        return
+    if os.environ.get("CI", "").lower() not in ("", "0", "false"):
+        pytest.fail(f"no shared cases in {where} (CI is set)")
+    pytest.skip(f"no shared cases in {where}")
+
+
+async def test_the_shared_cases_are_beside_this_checkout():
+    require_cases(CASES, CASES_DIR)
+
+
+async def test_missing_cases_fail_in_ci_and_skip_elsewhere(monkeypatch, tmp_path):
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception):
+        require_cases([], tmp_path)
+    monkeypatch.setenv("CI", "false")
+    with pytest.raises(pytest.skip.Exception):
+        require_cases([], tmp_path)
 
 
 @pytest.mark.skipif(not CASES, reason="no shared cases")

@@ -24,7 +24,8 @@ async def test_the_verdict_lens_opens_the_checkpoint_it_was_reached_on(client, f
     unknown = Doc(client, write(folder, "unknown.py", "import torch\nimport builder\n\nmodel = builder.make()\n"
                                 "model.load_state_dict(torch.load('model.pth'))\n")).open()
     result = await client.text_document_code_lens_async(types.CodeLensParams(types.TextDocumentIdentifier(unknown.uri)))
-    titles = [(lens.command.title[:1], lens.command.command) for lens in result]
-    assert titles in ([("?", "")], [("?", "weightmatch.showCheckpoint")])  # a checkpoint read or not
+    titles = [(lens.command.title, lens.command.command) for lens in result]
+    # the model is not known, so the checkpoint is not read for this load: a label, nothing to open
+    assert titles == [("? model not resolved", "")]
     doc.close()
     unknown.close()

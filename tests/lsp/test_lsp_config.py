@@ -16,6 +16,7 @@ KEYS = {
     "severityOverrides": "severity_overrides",
     "workerTimeoutSeconds": "worker_timeout_seconds",
     "logLevel": "log_level",
+    "showUnresolvedLoads": "show_unresolved_loads",
 }
 
 
@@ -47,3 +48,14 @@ def test_wrong_types_fall_back_and_are_reported():
 def test_untrusted_forces_static():
     assert ClientSettings(execute_model_code=True).engine_settings("/ws", trusted=False).execute is False
     assert ClientSettings(execute_model_code=True).engine_settings("/ws", trusted=True).execute is True
+
+
+def test_unresolved_loads_are_at_most_hints_in_the_editor():
+    shown = ClientSettings(severity_overrides={"unresolved-model": "error", "size-mismatch": "warning"})
+    assert shown.editor_overrides() == {"unresolved-model": "hint", "unresolved-checkpoint": "hint",
+                                        "unresolved-load": "hint", "size-mismatch": "warning"}
+    hidden, problems = ClientSettings.from_json({"showUnresolvedLoads": False})
+    assert problems == [] and hidden.editor_overrides() == {
+        "unresolved-model": "off", "unresolved-checkpoint": "off", "unresolved-load": "off"}
+    off = ClientSettings(severity_overrides={"unresolved-checkpoint": "off"}).editor_overrides()
+    assert off["unresolved-checkpoint"] == "off" and off["unresolved-model"] == "hint"

@@ -93,3 +93,34 @@ async def test_settings_that_did_not_change_re_analyse_nothing(client, folder):
     await wait_for_published(client, doc.uri, lambda p: p.at > asked)
     assert (await server_status(client))["analyses"] == before + 1
     doc.close()
+
+
+UNRESOLVED_SCRIPT = """
+import sys
+import torch
+import torch.nn as nn
+
+model = nn.Linear(4, 2)
+model.load_state_dict(torch.load(sys.argv[1]))
+other = torch.hub.load("x/y", "z")
+other.load_state_dict(model.state_dict())
+"""
+
+
+async def test_unresolved_loads_are_hints_and_can_be_hidden(client, folder):
+    # issue 11.6: at most hints in the editor, and weightmatch.showUnresolvedLoads hides them
+    client.set_configuration({"severityOverrides": {"unresolved-model": "error"}}, section="weightmatch")
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
+    doc = Doc(client, write(folder, "main.py", UNRESOLVED_SCRIPT)).open()
+    shown = await doc.diagnostics(lambda ds: {"unresolved-model", "unresolved-checkpoint"} <= set(codes(ds)))
+    assert {d.severity for d in shown} == {types.DiagnosticSeverity.Hint}
+
+    client.set_configuration({"showUnresolvedLoads": False}, section="weightmatch")
+    client.diagnostics.pop(doc.uri, None)
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
+    # (waits for the publish made with the new setting; a publish already on its way may still show them)
+    hidden = await doc.diagnostics(lambda ds: not any(str(d.code).startswith("unresolved-") for d in ds))
+    assert [d for d in hidden if str(d.code).startswith("unresolved-")] == []
+    client.set_configuration({}, section="weightmatch")
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
+    doc.close()

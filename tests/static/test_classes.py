@@ -90,6 +90,8 @@ class Old(nn.Module):
         return super()._load_from_state_dict(*args)
     def get_extra_state(self):
         return {}
+    def set_extra_state(self, state):
+        pass
 ''', "Old()")
 
 

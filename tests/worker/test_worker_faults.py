@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
+import sys
 import time
 
 import pytest
@@ -164,19 +164,18 @@ class Net(nn.Module):
     assert err.value.kind == "user-code" and "network access is blocked" in err.value.message
 
 
-def _python_without_torch() -> str | None:
-    for candidate in ("/root/.pyenv/versions/3.11.7/bin/python3", shutil.which("python3")):
-        if candidate and os.path.exists(candidate):
-            probe = subprocess.run([candidate, "-c", "import torch"], capture_output=True)
-            if probe.returncode != 0:
-                return candidate
-    return None
+def _python_without_torch(folder) -> str:
+    """A fresh virtual environment of the interpreter running the tests: it has no torch."""
+    env_dir = folder / "no-torch"
+    base = getattr(sys, "_base_executable", None) or sys.executable
+    subprocess.run([base, "-m", "venv", "--without-pip", str(env_dir)], check=True, capture_output=True, timeout=120)
+    python = env_dir / "bin" / "python"
+    assert subprocess.run([str(python), "-c", "import torch"], capture_output=True).returncode != 0
+    return str(python)
 
 
-def test_no_torch_in_the_interpreter():
-    python = _python_without_torch()
-    if python is None:
-        pytest.skip("no interpreter without torch on this machine")
+def test_no_torch_in_the_interpreter(tmp_path):
+    python = _python_without_torch(tmp_path)
     from weightmatch.types import Recipe
 
     with WorkerClient(python=python, timeout=10) as c:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 LOG_LEVELS = ("error", "warning", "info", "debug")
+# loads whose model or checkpoint is known only at run time: at most hints in the editor
+UNRESOLVED_CODES = ("unresolved-model", "unresolved-checkpoint", "unresolved-load")
 
 
 @dataclass
@@ -23,6 +25,7 @@ class ClientSettings:
     severity_overrides: dict[str, str] = field(default_factory=dict)
     worker_timeout_seconds: float = 30.0
     log_level: str = "info"
+    show_unresolved_loads: bool = True
     script_arguments: dict[str, Any] = field(default_factory=dict)  # {"train.py": "--num-classes 100"}
     # the keys the client set to something other than package.json's default: only those
     # override the project's configuration file (VS Code answers with every default too)
@@ -58,6 +61,7 @@ class ClientSettings:
         take("severityOverrides", dict, "severity_overrides")
         take("workerTimeoutSeconds", (int, float), "worker_timeout_seconds")
         take("logLevel", str, "log_level")
+        take("showUnresolvedLoads", bool, "show_unresolved_loads")
         take("scriptArguments", dict, "script_arguments")
         defaults = cls()
         out.explicit = frozenset(key for key, attr in _KEYS.items() if getattr(out, attr) != getattr(defaults, attr))
@@ -77,6 +81,15 @@ class ClientSettings:
             problems.append(f"weightmatch.logLevel: unknown level {out.log_level!r}; using info")
             out.log_level = "info"
         return out, problems
+
+    def editor_overrides(self) -> dict[str, str]:
+        """Severity per code as the editor shows it: the user's overrides, with every unresolved-*
+        code at most a hint, and off when showUnresolvedLoads is off."""
+        out = dict(self.severity_overrides)
+        for code in UNRESOLVED_CODES:
+            hidden = not self.show_unresolved_loads or out.get(code) == "off"
+            out[code] = "off" if hidden else "hint"
+        return out
 
     def engine_settings(self, root: str, trusted: bool, log=None):
         """The engine's Settings for a workspace folder; untrusted forces static inference.

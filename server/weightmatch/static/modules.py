@@ -489,7 +489,7 @@ class ModuleOps:
 
         chain = cls.chain()
         base = cls.torch_base()
-        version, custom, extra = None, False, False
+        version, custom, extra, saves = None, False, False, False
         for c in chain:
             body = c.body()
             bad = _FORBIDDEN_OVERRIDES & body.keys()
@@ -502,7 +502,10 @@ class ModuleOps:
                 if not _int_like(version):
                     raise StaticUnsupported(f"`{c.name}._version` is not a known integer")
             custom = custom or bool({"_load_from_state_dict", "load_state_dict"} & body.keys())
-            extra = extra or "get_extra_state" in body
+            extra = extra or "set_extra_state" in body  # what loading consults
+            saves = saves or "get_extra_state" in body  # what state_dict() writes
+        if extra != saves:  # the model's own state_dict() would not load back: the worker says how
+            raise StaticUnsupported(f"class `{cls.name}` overrides only one of get_extra_state and set_extra_state")
         m = Module(cls.qualname, cls.name, cls=cls, initialized=False, custom_load=custom, extra_state=extra)
         init = cls.lookup("__init__")
         if isinstance(init, UserFunc):

@@ -25,7 +25,8 @@ _InstanceNorm = nn.modules.instancenorm._InstanceNorm
 _BASE_LOAD = _Module._load_from_state_dict
 _NORM_LOAD = _NormBase._load_from_state_dict
 _INSTANCE_LOAD = _InstanceNorm._load_from_state_dict
-_BASE_EXTRA = _Module.get_extra_state
+_BASE_GET_EXTRA = _Module.get_extra_state
+_BASE_SET_EXTRA = _Module.set_extra_state
 
 
 def _benign_hook(hook: Any) -> bool:
@@ -50,10 +51,9 @@ def _class_load(cls: type) -> str:
     """How instances of `cls` load, judged from the class alone.
 
     "plain": Module's own `_load_from_state_dict`; "norm": _NormBase's (modelled by
-    `norm_fixup`); "instance": _InstanceNorm's, modelled only when the module tracks
-    running stats (then it just adds _NormBase's fix-up; without running stats, loading a
-    checkpoint that has no metadata drops saved running_mean/var and records an *error*,
-    which raises even with strict=False — not modelled); "custom": anything else.
+    `norm_fixup`); "instance": _InstanceNorm's (with running stats it adds _NormBase's
+    fix-up; without them, a checkpoint without metadata that holds running_mean/var records
+    an error, which compare models too); "custom": anything else.
     """
     load = cls._load_from_state_dict
     if load is _BASE_LOAD:
@@ -65,17 +65,24 @@ def _class_load(cls: type) -> str:
     return "custom"
 
 
-def _flags(module: nn.Module, kind: str, extra: bool) -> int:
-    """protocol flag bits: NORM_FIXUP, EXTRA_STATE, CUSTOM_LOAD (see ModuleSpec)."""
-    flags = protocol.EXTRA_STATE if extra else 0
+def _extra_state_flags(cls: type) -> int:
+    """EXTRA_STATE when loading consults set_extra_state (Module._load_from_state_dict's test),
+    EXTRA_SAVED when state_dict() calls get_extra_state (Module._save_to_state_dict's)."""
+    flags = protocol.EXTRA_STATE if getattr(cls, "set_extra_state", _BASE_SET_EXTRA) is not _BASE_SET_EXTRA else 0
+    if getattr(cls, "get_extra_state", _BASE_GET_EXTRA) is not _BASE_GET_EXTRA:
+        flags |= protocol.EXTRA_SAVED
+    return flags
+
+
+def _flags(module: nn.Module, kind: str, extra: int) -> int:
+    """protocol flag bits: NORM_FIXUP, EXTRA_STATE, EXTRA_SAVED, CUSTOM_LOAD (see ModuleSpec)."""
+    flags = extra
     if kind == "custom":
         flags |= protocol.CUSTOM_LOAD
     elif kind != "plain":
         tracks = bool(getattr(module, "track_running_stats", False))
         if tracks:  # _NormBase fills in num_batches_tracked for an old checkpoint
             flags |= protocol.NORM_FIXUP
-        elif kind == "instance":
-            flags |= protocol.CUSTOM_LOAD
     pre, post = module._load_state_dict_pre_hooks, module._load_state_dict_post_hooks
     if (pre or post) and any(not _benign_hook(getattr(h, "hook", h)) for h in (*pre.values(), *post.values())):
         flags |= protocol.CUSTOM_LOAD
@@ -91,7 +98,7 @@ def _type_name(cls: type) -> str:
 
 def pack(model: nn.Module) -> dict[str, Any]:
     """The packed state (protocol.py) of `model`, visiting `_modules` like load_state_dict."""
-    classes: dict[type, tuple[int, str, bool, Any]] = {}
+    classes: dict[type, tuple[int, str, int, Any]] = {}
     dtypes: dict[Any, int] = {}
     rows: list[list[Any]] = []
     lazy_base = nn.parameter.UninitializedTensorMixin
@@ -122,7 +129,7 @@ def pack(model: nn.Module) -> dict[str, Any]:
         cls = type(m)
         facts = classes.get(cls)
         if facts is None:
-            facts = classes[cls] = (len(classes), _class_load(cls), cls.get_extra_state is not _BASE_EXTRA,
+            facts = classes[cls] = (len(classes), _class_load(cls), _extra_state_flags(cls),
                                     getattr(cls, "_version", None))
         ti, kind, extra, version = facts
         if kind == "plain" and not extra and not m._load_state_dict_pre_hooks and not m._load_state_dict_post_hooks:
@@ -151,6 +158,12 @@ def pack(model: nn.Module) -> dict[str, Any]:
         "dtypes": [str(d).removeprefix("torch.") for d in dtypes],
         "rows": rows,
     }
+
+
+def expected_state(model: nn.Module) -> Any:
+    """What the server receives for `model`: its ExpectedState, packed, sent as JSON and unpacked.
+    The one model -> expected-state function; tests judge it by load_state_dict itself."""
+    return protocol.unpack_state(protocol.loads(protocol.dumps(pack(model))), [])
 
 
 # --------------------------------------------------------------------------- patches

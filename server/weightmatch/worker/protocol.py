@@ -33,6 +33,7 @@ from typing import Any, Iterator
 NORM_FIXUP = 1
 EXTRA_STATE = 2
 CUSTOM_LOAD = 4
+EXTRA_SAVED = 8  # get_extra_state overridden (EXTRA_STATE: set_extra_state, what loading consults)
 
 RECIPE_FIELDS = ("file", "source", "root", "var", "constructor", "constructor_line", "steps")
 
@@ -105,6 +106,7 @@ def _unpack(packed: dict[str, Any], notes: list[str]) -> Any:
             version=version,
             norm_fixup=bool(flags & NORM_FIXUP),
             extra_state=bool(flags & EXTRA_STATE),
+            saves_extra_state=None if bool(flags & EXTRA_SAVED) == bool(flags & EXTRA_STATE) else bool(flags & EXTRA_SAVED),
             custom_load=bool(flags & CUSTOM_LOAD),
         )
         if children:

@@ -38,20 +38,7 @@ def setup(server: "WeightMatchServer") -> None:
             return _suppression_actions(ls, params)
         analysis, findings = found
         convert = _converter(ls, analysis)
-        overrides = ls.overrides_for(analysis.path)
-
-        matched: list[tuple[Finding, list[types.Diagnostic]]] = []
-        if params.context.diagnostics:
-            for finding in findings:
-                diags = [d for d in params.context.diagnostics if _matches(d, finding, convert)]
-                if diags:
-                    matched.append((finding, diags))
-        else:
-            for finding in findings:
-                if _overlaps(convert.range(finding.span), params.range):
-                    d = convert.diagnostic(finding, overrides)
-                    matched.append((finding, [d] if d else []))
-
+        matched = _matched(ls, analysis, findings, params, convert)
         actions: list[types.CodeAction] = []
         seen: set[tuple] = set()
         lazy = convert.resolve_edits
@@ -118,6 +105,24 @@ def _suppression_actions(ls: "WeightMatchServer", params: types.CodeActionParams
         out.append(convert.code_action(fix, [d], convert.workspace_edit(fix, _versions(ls)),
                                        {"uri": uri, "fixKind": "suppress"}))
     return out
+
+
+def _matched(ls: "WeightMatchServer", analysis: "Analysis", findings: list[Finding], params: types.CodeActionParams,
+             convert) -> list[tuple[Finding, list[types.Diagnostic]]]:
+    """The findings the request is about: those of the diagnostics it names, else those in its range."""
+    matched: list[tuple[Finding, list[types.Diagnostic]]] = []
+    if params.context.diagnostics:
+        for finding in findings:
+            diags = [d for d in params.context.diagnostics if _matches(d, finding, convert)]
+            if diags:
+                matched.append((finding, diags))
+        return matched
+    overrides = ls.settings_for(ls.root_for(analysis.path)).editor_overrides()
+    for finding in findings:
+        if _overlaps(convert.range(finding.span), params.range):
+            d = convert.diagnostic(finding, overrides)
+            matched.append((finding, [d] if d else []))
+    return matched
 
 
 def _analysis_with_findings(ls: "WeightMatchServer", uri: str) -> tuple["Analysis", list[Finding]] | None:

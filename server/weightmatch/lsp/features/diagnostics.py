@@ -61,7 +61,7 @@ class DiagnosticsPublisher:
             return own_lines if path == analysis.path else server.lines_for(path)
 
         convert = server.converter(lines_for)
-        overrides = server.overrides_for(analysis.path)
+        overrides = server.settings_for(server.root_for(analysis.path)).editor_overrides()
         out: dict[str, list[types.Diagnostic]] = {}
         for finding in analysis.result.findings:
             try:
@@ -155,29 +155,34 @@ def setup(server: "WeightMatchServer") -> None:
             await store.files_changed(paths)
 
     async def watch_files() -> None:
-        caps = server.client_capabilities.workspace
-        watched = caps.did_change_watched_files if caps else None
-        if watched is not None and watched.dynamic_registration:
-            registration = types.Registration(
-                id="weightmatch-watched-files",
-                method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
-                register_options=types.DidChangeWatchedFilesRegistrationOptions(
-                    watchers=[types.FileSystemWatcher(glob_pattern=WATCHED_GLOB)]
-                ),
-            )
-            try:
-                await asyncio.wait_for(
-                    server.client_register_capability_async(types.RegistrationParams(registrations=[registration])),
-                    timeout=10,
-                )
-                return
-            except Exception as e:
-                server.log("warning", f"Could not register file watchers ({e!r}); polling instead")
-        # Without watchers from the client, the files each analysis read are polled.
-        task = asyncio.ensure_future(_poll(server, store))
-        server.poll_task = task  # type: ignore[attr-defined]
+        await _watch_files(server, store)
 
     server.initialized_hooks.append(watch_files)
+
+
+async def _watch_files(server: "WeightMatchServer", store: DocumentStore) -> None:
+    """Ask the client to watch the files analyses read; without its watchers, poll them."""
+    caps = server.client_capabilities.workspace
+    watched = caps.did_change_watched_files if caps else None
+    if watched is not None and watched.dynamic_registration:
+        registration = types.Registration(
+            id="weightmatch-watched-files",
+            method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
+            register_options=types.DidChangeWatchedFilesRegistrationOptions(
+                watchers=[types.FileSystemWatcher(glob_pattern=WATCHED_GLOB)]
+            ),
+        )
+        try:
+            await asyncio.wait_for(
+                server.client_register_capability_async(types.RegistrationParams(registrations=[registration])),
+                timeout=10,
+            )
+            return
+        except Exception as e:
+            server.log("warning", f"Could not register file watchers ({e!r}); polling instead")
+    # Without watchers from the client, the files each analysis read are polled.
+    task = asyncio.ensure_future(_poll(server, store))
+    server.poll_task = task  # type: ignore[attr-defined]
 
 
 async def _poll(server: "WeightMatchServer", store: DocumentStore) -> None:

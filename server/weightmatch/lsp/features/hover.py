@@ -29,6 +29,7 @@ _STATUS = {
     "unexpected": "unexpected",
     "not-a-tensor": "not a tensor",
     "ignored": "ignored",
+    "unknown": "not known before it runs",
 }
 _HOW = {"executed": "built on the meta device", "static": "static inference from constructor arguments"}
 
@@ -183,6 +184,11 @@ def _context(report: LoadReport) -> list[str]:
         out.append(f"Checkpoint: `{ckpt.path}` · {human_size(ckpt.size)} · {ckpt.format}  ")
     if report.source:
         out.append(f"Loads: {_escape(report.source)}  ")
+    inexact = next((f.inexact for f in report.findings if f.inexact), None)
+    if inexact:
+        shown = ", ".join(f"`{p or '(the model)'}`" for p in inexact[:5]) + (" …" if len(inexact) > 5 else "")
+        out.append(f"Not exact: {shown} load{'s' if len(inexact) == 1 else ''} its own way "
+                   "(own `_load_from_state_dict` or load hooks); what happens there is not checked  ")
     return out
 
 

@@ -1,0 +1,23 @@
+"""`ruff check server` (pyflakes, bugbear, simplify, a complexity budget: server/pyproject.toml)
+is part of the test command."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+
+
+def test_ruff_check_server():
+    if importlib.util.find_spec("ruff") is None:
+        if os.environ.get("CI"):
+            pytest.fail("ruff is not installed: `pip install -e 'server[test]'` (scripts/setup) installs it")
+        pytest.skip("ruff is not installed (the `test` extra of server/pyproject.toml has it)")
+    p = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "server"], cwd=REPO,
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
