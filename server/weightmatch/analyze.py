@@ -24,7 +24,7 @@ from weightmatch.materialize import Problem, materialize
 from weightmatch.models import ModelBuilder, ModelUnresolved
 from weightmatch.pyfile import ClassInfo, PyFile, parse
 from weightmatch.static.sources import find_module
-from weightmatch.types import Checkpoint, Finding, LoadReport, TensorInfo
+from weightmatch.types import Checkpoint, Finding, LoadReport, Span, TensorInfo
 from weightmatch.values import At, Const, LoadedFile, LoadSite, ModelAttr, ModelVal, SourceVal, Unknown
 
 Log = Callable[[str, str], None]
@@ -130,6 +130,17 @@ class FileAnalyzer:
 
     # ------------------------------------------------------------------ analysis
     def analyze(self, path: str, text: str) -> FileAnalysis:
+        try:
+            return self._analyze(path, text)
+        except RecursionError as exc:  # one finding for the file; never a traceback, never exit 1
+            self.log("warning", f"{path}: too deep to analyse: {exc}")
+            return FileAnalysis(path, findings=[too_deep(Span(path, 0, 0, 0, 0), "this file")])
+        except MemoryError:  # could not finish: an error, never a pass
+            span = Span(path, 0, 0, 0, 0)
+            return FileAnalysis(path, findings=[Finding("internal-error", "error",
+                                                        "Weight Match ran out of memory analysing this file", span, span)])
+
+    def _analyze(self, path: str, text: str) -> FileAnalysis:
         result = FileAnalysis(path)
         pf = self.parsed(path, text)
         if pf.syntax_error:
@@ -138,19 +149,28 @@ class FileAnalyzer:
         for tl in interp.torch_loads:
             try:
                 finding = self.torch_load_finding(tl.loaded, result.dependencies)
-            except Exception:  # noqa: BLE001 - one bad call never hides the others
+            except Exception as exc:  # noqa: BLE001 - one bad call never hides the others
+                if isinstance(exc, RecursionError):
+                    result.findings.append(too_deep(pf.span(tl.loaded.call), "this call"))
+                    continue
                 self.log("error", traceback.format_exc())
-                continue
+                if not isinstance(exc, MemoryError):
+                    continue
+                span = pf.span(tl.loaded.call)  # could not finish: never silent, never a pass
+                finding = Finding("internal-error", "error", "Weight Match ran out of memory analysing this call", span, span)
             if finding is not None:
                 result.findings.append(finding)
         for site in interp.sites:
             try:
                 report = self.load_report(site, result.dependencies)
+            except RecursionError:
+                report = LoadReport(pf.span(site.call), None, None, findings=[too_deep(pf.span(site.call), "this load")])
             except Exception as exc:  # noqa: BLE001
                 self.log("error", f"analysing {path}:{site.call.lineno}: {traceback.format_exc()}")
                 span = pf.span(site.call)
+                severity = "error" if isinstance(exc, MemoryError) else "information"  # unfinished is not a pass
                 report = LoadReport(span, None, None, findings=[Finding(
-                    "internal-error", "information", f"Weight Match could not analyse this call: {exc}", span, span)])
+                    "internal-error", severity, "Weight Match could not analyse this call: " + (str(exc) or type(exc).__name__), span, span)])
             result.reports.append(report)
             result.findings.extend(report.findings)
         return result
@@ -167,6 +187,9 @@ class FileAnalyzer:
         try:
             ckpt = self.checkpoints.get(path)
         except CheckpointError as exc:
+            if exc.code == "checkpoint-not-found" and exc.shard:
+                return Finding("checkpoint-not-found", "warning", f"Checkpoint shard not found: {exc.shard} "
+                               f"(named by {shown}'s weight_map)", span, span)
             if exc.code == "checkpoint-not-found":
                 return Finding("checkpoint-not-found", "warning", f"Checkpoint not found: {shown} (looked next to the "
                                f"script and under the project root)", span, span)
@@ -272,6 +295,12 @@ class FileAnalyzer:
         if expected.notes:
             report.model += " — " + "; ".join(expected.notes)
         return report
+
+
+def too_deep(span: Span, what: str) -> Finding:
+    return Finding("too-deep", "warning", f"Too deep to analyse: {what} nests or chains further than Weight Match "
+                   "follows (deep expressions, long elif chains or reassignment chains); its loads are not checked",
+                   span, span)
 
 
 class _Ctx:

@@ -78,9 +78,9 @@ _GLOBAL, _STOP = ord("c"), ord(".")
 # before it, so honest pickles stay far below that) and never above MAX_MEMO_INDEX.
 SMALL_MEMO_INDEX = 1 << 16
 MAX_MEMO_INDEX = 10_000_000
-# Opcodes in one pickle; a state dict takes ~32 per tensor, so ~30,000 tensors. Bounds the
-# time of the scan's opcode-at-a-time path and of the structure pass (~0.5 µs an opcode, so ≤ ~0.5 s).
-MAX_OPCODES = 1_000_000
+# Opcodes in one pickle; a state dict takes ~32 per tensor, so ~18,000 tensors. Bounds the
+# time of the scan's opcode-at-a-time path and of the structure pass (~0.5 µs an opcode, so ≤ ~0.3 s; ~1 s on a loaded machine).
+MAX_OPCODES = 600_000
 _SHORT_STRING = 128  # BINUNICODE strings shorter than this are skipped by `_fast_run`
 
 
@@ -261,7 +261,7 @@ def scan_pickle(data: bytes | bytearray, pos: int = 0) -> ScanResult:
 # checkpoints up to ~2,000 tensors never pay for it.
 
 MAX_NESTING = 200  # real checkpoints nest < 20 deep
-MAX_OBJECTS = 600_000  # pushes (≈ 80 bytes each at most); a state dict takes ~17 per tensor
+MAX_OBJECTS = 400_000  # pushes (≈ 80 bytes each at most); a state dict takes ~17 per tensor
 SAFE_NESTING = 20_000  # CPython's tuple hash crashes past ~150,000 levels on an 8 MiB stack
 # TUPLE, TUPLE1-3, REDUCE, NEWOBJ, NEWOBJ_EX, BUILD, APPEND(S), SETITEM(S), ADDITEMS, LIST,
 # DICT, FROZENSET, OBJ, INST, BINPERSID: every opcode that puts one object inside another

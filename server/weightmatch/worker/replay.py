@@ -40,6 +40,8 @@ import sys
 import types
 from typing import Any
 
+from weightmatch.sourcefile import read_source
+
 MAIN_NAME = "__mp_main__"  # not "__main__": `if __name__ == "__main__"` guards stay shut
 
 # Calls that only compute values, by the dotted name written in the source (the whole
@@ -345,8 +347,7 @@ class DefinitionsLoader(importlib.abc.Loader):
         replay.module_names.append(module.__name__)
         replay.files.append(self.path)
         replay.user_files.add(os.path.realpath(self.path))
-        with open(self.path, "rb") as f:
-            source = f.read().decode("utf-8", "replace")
+        source = read_source(self.path)  # a regular file within the size limit only
         module.__file__ = self.path
         replay.exec_definitions(source, self.path, module.__dict__)
 
