@@ -374,7 +374,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.tcp is not None:
             server.start_tcp("127.0.0.1", args.tcp)
         else:
-            server.start_io()
+            from weightmatch.lsp.transport import serve_stdio
+
+            serve_stdio(server)  # pygls' loop, every frame bounded (a huge Content-Length is dropped)
     finally:
         server.close_projects()
         server.pool.shutdown(wait=False, cancel_futures=True)
