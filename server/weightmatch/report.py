@@ -45,8 +45,7 @@ def to_json(findings: list[Finding], root: str) -> dict:
 
 
 def write_json(findings: list[Finding], root: str, out: TextIO) -> None:
-    json.dump(to_json(findings, root), out, indent=2)
-    out.write("\n")
+    out.write(json.dumps(to_json(findings, root), indent=2) + "\n")  # one write, not one per token
 
 
 def write_text(findings: list[Finding], root: str, out: TextIO, read_line) -> None:

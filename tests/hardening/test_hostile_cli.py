@@ -197,3 +197,15 @@ def test_a_closed_pipe_ends_quietly(tmp_path):
     assert "Traceback" not in err and "BrokenPipe" not in err and "Exception ignored" not in err, err
     assert code == 1  # what the findings said: an error was found
     assert code != -signal.SIGPIPE
+
+
+# -- 8: quadratic work -------------------------------------------------------------------
+def test_a_long_sequential_stays_near_linear():
+    sys.path.insert(0, str(hostile.REPO / "bench"))
+    import b_layers
+
+    small, findings_small = b_layers.run_case(1000, mismatched=True)
+    large, findings_large = b_layers.run_case(4000, mismatched=True)
+    assert (findings_small, findings_large) == (1000, 4000)
+    # 4x the layers: linear work takes ~4x (less: start-up is shared); quadratic took 16x
+    assert large <= 6 * small, f"1,000 layers {small:.2f} s, 4,000 layers {large:.2f} s"
