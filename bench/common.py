@@ -146,6 +146,11 @@ class MemorySampler:
             self.peak["server_hwm"] = max(self.peak["server_hwm"], m.get("VmHWM", 0))
         for child in children(self.pid):
             if "weightmatch.worker" in cmdline(child):
+                if cmdline(child).startswith("unshare "):  # the sandboxed worker is unshare's child
+                    inner = children(child)
+                    if not inner:
+                        continue
+                    child = inner[0]
                 self.worker_pids.add(child)
                 w = proc_mem(child)
                 self.peak["worker_rss"] = max(self.peak["worker_rss"], w.get("VmRSS", 0))

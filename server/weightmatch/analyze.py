@@ -25,7 +25,7 @@ from weightmatch.materialize import Problem, materialize
 from weightmatch.models import ModelBuilder, ModelUnresolved, assumptions
 from weightmatch.pyfile import ClassInfo, PyFile, parse
 from weightmatch.static.sources import find_module
-from weightmatch.types import Checkpoint, Finding, LoadReport, TensorInfo
+from weightmatch.types import Checkpoint, Finding, LoadReport, Span, TensorInfo
 from weightmatch.values import At, Const, LoadedFile, LoadSite, ModelAttr, ModelVal, SourceVal, Unknown
 
 Log = Callable[[str, str], None]
@@ -145,6 +145,17 @@ class FileAnalyzer:
 
     # ------------------------------------------------------------------ analysis
     def analyze(self, path: str, text: str) -> FileAnalysis:
+        try:
+            return self._analyze(path, text)
+        except RecursionError as exc:  # one finding for the file; never a traceback, never exit 1
+            self.log("warning", f"{path}: too deep to analyse: {exc}")
+            return FileAnalysis(path, findings=[too_deep(Span(path, 0, 0, 0, 0), "this file")])
+        except MemoryError:  # could not finish: an error, never a pass
+            span = Span(path, 0, 0, 0, 0)
+            return FileAnalysis(path, findings=[Finding("internal-error", "error",
+                                                        "Weight Match ran out of memory analysing this file", span, span)])
+
+    def _analyze(self, path: str, text: str) -> FileAnalysis:
         result = FileAnalysis(path)
         pf = self.parsed(path, text)
         if pf.syntax_error:
@@ -163,9 +174,15 @@ class FileAnalyzer:
         for tl in interp.torch_loads:
             try:
                 finding = self.torch_load_finding(tl.loaded, result.dependencies)
-            except Exception:  # noqa: BLE001 - one bad call never hides the others
+            except Exception as exc:  # noqa: BLE001 - one bad call never hides the others
+                if isinstance(exc, RecursionError):
+                    result.findings.append(too_deep(pf.span(tl.loaded.call), "this call"))
+                    continue
                 self.log("error", traceback.format_exc())
-                continue
+                if not isinstance(exc, MemoryError):
+                    continue
+                span = pf.span(tl.loaded.call)  # could not finish: never silent, never a pass
+                finding = Finding("internal-error", "error", "Weight Match ran out of memory analysing this call", span, span)
             if finding is not None and (finding.code not in ("checkpoint-not-found", "checkpoint-unreadable")
                                         or id(tl.loaded.call) in reaching):
                 result.findings.append(finding)
@@ -173,11 +190,14 @@ class FileAnalyzer:
         for site in interp.sites:
             try:
                 report = self.load_report(site, result.dependencies)
+            except RecursionError:
+                report = LoadReport(pf.span(site.call), None, None, findings=[too_deep(pf.span(site.call), "this load")])
             except Exception as exc:  # noqa: BLE001
                 self.log("error", f"analysing {path}:{site.call.lineno}: {traceback.format_exc()}")
                 span = pf.span(site.call)
+                severity = "error" if isinstance(exc, MemoryError) else "information"  # unfinished is not a pass
                 report = LoadReport(span, None, None, findings=[Finding(
-                    "internal-error", "information", f"Weight Match could not analyse this call: {exc}", span, span)])
+                    "internal-error", severity, "Weight Match could not analyse this call: " + (str(exc) or type(exc).__name__), span, span)])
             done.append((site, report))
         for report in _per_call(done):
             result.reports.append(report)
@@ -196,6 +216,9 @@ class FileAnalyzer:
         try:
             ckpt = self.checkpoints.get(path)
         except CheckpointError as exc:
+            if exc.code == "checkpoint-not-found" and exc.shard:
+                return Finding("checkpoint-not-found", "warning", f"Checkpoint shard not found: {exc.shard} "
+                               f"(named by {shown}'s weight_map)", span, span)
             if exc.code == "checkpoint-not-found":
                 raw = loaded.path.value if isinstance(loaded.path, Const) else shown
                 where = "" if os.path.isabs(os.path.expanduser(raw)) else \
@@ -389,6 +412,12 @@ def _notes(site: LoadSite, report: LoadReport) -> list[str]:
     if loaded is not None and isinstance(loaded.path, Const) and loaded.path.origin:
         notes += [n for n in loaded.path.origin.split("; ") if n not in notes]
     return notes
+
+
+def too_deep(span: Span, what: str) -> Finding:
+    return Finding("too-deep", "warning", f"Too deep to analyse: {what} nests or chains further than Weight Match "
+                   "follows (deep expressions, long elif chains or reassignment chains); its loads are not checked",
+                   span, span)
 
 
 class _Ctx:

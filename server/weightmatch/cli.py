@@ -23,12 +23,13 @@ file. A `# weightmatch: ignore[code, ...]` comment (or a bare `# weightmatch: ig
 on a diagnostic's line - the layer line or the load call - silences it."""
 
 
-def python_files(paths: list[str]) -> list[str]:
-    """The Python files under `paths` with the default selection (no configuration file)."""
+def python_files(paths: list[str], skipped: list[str] | None = None) -> list[str]:
+    """The Python files under `paths` with the default selection (no configuration file), regular
+    files within the size limit only; the others go to `skipped` with the reason."""
     from weightmatch.config_file import FileConfig
     from weightmatch.files import Selector
 
-    return Selector(FileConfig()).files(paths)
+    return _regular(Selector(FileConfig()).files(paths), [] if skipped is None else skipped)
 
 
 def _codes(values: list[str] | None) -> list[str] | None:
@@ -58,10 +59,12 @@ def check(args: argparse.Namespace) -> int:
     from weightmatch.report import unique
     from weightmatch.suppressions import Suppressions
 
+    from weightmatch.textsafe import visible
+
     paths = args.paths or ["."]
-    missing = [p for p in paths if not os.path.exists(p)]
+    missing = [p for p in paths if not _exists(p)]
     if missing:
-        return _usage_error(f"no such file or directory: {', '.join(missing)}")
+        return _usage_error(f"no such file or directory: {visible(', '.join(missing))}")
     select, ignore = _codes(args.select), _codes(args.ignore) or []
     unknown = [c for c in (select or []) + ignore if c not in CODES and c != "ALL"]
     if unknown:
@@ -112,24 +115,32 @@ def check(args: argparse.Namespace) -> int:
         if args.verbose or level == "error":
             print(f"[{level}] {message}", file=sys.stderr)
 
-    files = Selector(config, cwd=os.getcwd()).files(paths, force_exclude=args.force_exclude)
+    skipped: list[str] = []
+    files = _regular(Selector(config, cwd=os.getcwd()).files(paths, force_exclude=args.force_exclude), skipped)
     project = Project(root, settings, log)
     analyses = []
+    failed = []
     try:
         for path in _progress(files, args):
-            analyses.append(project.analyze(path))
+            try:
+                analyses.append(project.analyze(path))
+            except (MemoryError, RecursionError) as exc:
+                failed.append(_internal_error(path, exc))
     finally:
         project.close()
-    findings = unique(merge_findings(analyses))
+    for line in skipped:
+        print(f"weightmatch: skipped {visible(line)}", file=sys.stderr)
+    findings = unique([*merge_findings(analyses), *failed])
 
     texts: dict[str, str | None] = {}
 
     def text_of(path: str) -> str | None:
         if path not in texts:
+            from weightmatch.sourcefile import read_source
+
             try:
-                with open(path, encoding="utf-8", errors="replace") as fh:
-                    texts[path] = fh.read()
-            except OSError:
+                texts[path] = read_source(path)
+            except (OSError, ValueError):
                 texts[path] = None
         return texts[path]
 
@@ -144,6 +155,16 @@ def check(args: argparse.Namespace) -> int:
                 unused.append(f if level == f.severity else _with_severity(f, level))
         findings = unique([*findings, *unused])
 
+    status = 0 if args.exit_zero else 1 if any(f.severity == "error" for f in findings) else 0
+    try:
+        _write(args, findings, root, applied, text_of)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `weightmatch check | head`: the reader has what it wanted
+        _silence_stdout()
+    return status
+
+
+def _write(args: argparse.Namespace, findings: list, root: str, applied, text_of) -> None:
     out = sys.stdout
     if args.statistics:
         from weightmatch.formats.statistics import write_statistics
@@ -173,9 +194,54 @@ def check(args: argparse.Namespace) -> int:
             return lines[line] if 0 <= line < len(lines) else None
 
         write_text(findings, root, out, read_line, show_unresolved=args.show_unresolved)
-    if args.exit_zero:
-        return 0
-    return 1 if any(f.severity == "error" for f in findings) else 0
+
+
+def _regular(files: list[str], skipped: list[str]) -> list[str]:
+    """Regular files within the size limit; the others (a FIFO, a link to /dev/zero, a huge
+    file) go to `skipped` with the reason."""
+    from weightmatch.sourcefile import SourceSkipped, check_source
+
+    out = []
+    for path in files:
+        try:
+            check_source(path)
+        except SourceSkipped as e:
+            skipped.append(f"{path}: {e.reason}")
+            continue
+        except OSError as e:
+            skipped.append(f"{path}: {e.strerror or e}")
+            continue
+        out.append(path)
+    return out
+
+
+def _internal_error(path: str, exc: BaseException):
+    """An analysis that could not finish: an error (exit 1), never a silent pass."""
+    from weightmatch.types import Finding, Span
+
+    why = "it needs more memory than the checker may use" if isinstance(exc, MemoryError) else \
+        f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+    span = Span(path, 0, 0, 0, 0)
+    return Finding("internal-error", "error", f"Weight Match could not finish analysing this file: {why}", span, span)
+
+
+def _exists(path: str) -> bool:
+    try:
+        os.stat(path)
+    except (OSError, ValueError):
+        return os.path.islink(path) if "\0" not in path else False
+    return True
+
+
+def _silence_stdout() -> None:
+    """After EPIPE: Python flushes stdout again at exit; point it at /dev/null so that
+    flush raises nothing and no 'Exception ignored' line is printed."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 def _with_severity(finding, severity: str):
@@ -273,6 +339,15 @@ def _script_args(item: str, root: str) -> tuple[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The CLI; a reader that closes the pipe early (`weightmatch check | head`) ends it quietly."""
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # outside the report (check() handles its own): status unknown, so not a pass
+        _silence_stdout()
+        return 1
+
+
+def _main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["serve"]:  # the server parses its own options (--tcp PORT, --help)
         from weightmatch.lsp.server import main as serve

@@ -18,18 +18,27 @@ from weightmatch.values import LoadSite
 
 def fixes_for(finding: Finding, facts, site: LoadSite) -> list[Fix]:
     """The fixes for a finding: each one's edits merged where they touch the same text, and the
-    file re-parsed with them applied (a fix that would break the script is not offered)."""
-    files = {site.file.path: site.file}
-    for key in finding.keys:
-        layer = facts.layer_of(key.rsplit(".", 1)[0] if "." in key else "")
-        files.setdefault(layer.file.path, layer.file)
-    out: list[Fix] = []
-    for fix in _candidates(finding, facts, site):
-        edits = merge_edits(fix.edits)
-        if edits is not None and all(_parses_after(files.get(path), edits, path) for path in {e.span.path for e in edits}):
-            fix.edits = edits
-            out.append(fix)
-    return out
+    file re-parsed with them applied (a fix that would break the script is not offered).
+
+    They depend on the load and the finding's code, not on which layer the finding is about, so
+    the findings of one load share them: computed once per code (an nn.Sequential of 10,000
+    mismatched layers has 10,000 findings; computing the load-wide fixes for each was quadratic)."""
+    cache = facts.__dict__.setdefault("_fixes_by_code", {})
+    key = (finding.code, id(site))
+    if key not in cache:
+        files = facts.__dict__.setdefault("_files", {site.file.path: site.file})
+        for k in finding.keys:
+            layer = facts.layer_of(k.rsplit(".", 1)[0] if "." in k else "")
+            files.setdefault(layer.file.path, layer.file)
+        out: list[Fix] = []
+        for fix in _candidates(finding, facts, site):
+            edits = merge_edits(fix.edits)
+            if edits is not None and all(_parses_after(files.get(path), edits, path)
+                                         for path in {e.span.path for e in edits}):
+                fix.edits = edits
+                out.append(fix)
+        cache[key] = out
+    return list(cache[key])
 
 
 def merge_edits(edits: list[TextEdit]) -> list[TextEdit] | None:
@@ -319,8 +328,27 @@ def _checkpoint_sizes(facts, site: LoadSite) -> list[Fix]:
         return []
     # every mismatched layer now has the checkpoint's shapes (checked layer by layer)
     changes = list(dict.fromkeys(changes))  # one change per argument, however many layers it sizes
-    title = "Use the checkpoint's size" + ("s" if len(changes) > 1 else "") + ": " + ", ".join(changes)
+    # the title names a few layers, not all (10,000 layers made every finding's fix title 170 KB)
+    shown = ", ".join(changes[:_TITLE_LAYERS]) + (f" and {len(changes) - _TITLE_LAYERS} more layers"
+                                                   if len(changes) > _TITLE_LAYERS else "")
+    title = "Use the checkpoint's size" + ("s" if len(changes) > 1 else "") + ": " + shown
     return [Fix(title, "use-checkpoint-size", edits)]
+
+
+_TITLE_LAYERS = 4
+
+
+def _saved_by_module(facts) -> dict[str, dict[str, tuple]]:
+    """The checkpoint's tensor shapes by module path, grouped once per load, not once per layer."""
+    grouped = facts.__dict__.get("_saved_by_module")
+    if grouped is None:
+        grouped = {}
+        for k, v in facts.saved.items():
+            if isinstance(k, str) and isinstance(v, TensorInfo) and v.shape is not None:
+                module, _, leaf = k.rpartition(".")
+                grouped.setdefault(module, {})[leaf] = tuple(v.shape)
+        facts.__dict__["_saved_by_module"] = grouped
+    return grouped
 
 
 def _layer_size_edits(facts, module_path: str, items: list) -> tuple[list[TextEdit], str] | None:
@@ -340,9 +368,7 @@ def _layer_size_edits(facts, module_path: str, items: list) -> tuple[list[TextEd
     if kind not in LAYERS or spec is None:
         return None
     names, shapes_of = LAYERS[kind]
-    saved_shapes = {k.rsplit(".", 1)[-1]: tuple(v.shape) for k, v in facts.saved.items()
-                    if isinstance(k, str) and (k.rsplit(".", 1)[0] if "." in k else "") == module_path
-                    and isinstance(v, TensorInfo) and v.shape is not None}
+    saved_shapes = _saved_by_module(facts).get(module_path, {})
     current = {**{n: tuple(i.shape or ()) for n, i in spec.params.items()},
                **{n: tuple(i.shape or ()) for n, i in spec.buffers.items() if n != "num_batches_tracked"}}
     solved = _solve(kind, saved_shapes) if kind not in CONV_DIMS else _solve_conv(kind, saved_shapes, expr, pf)

@@ -132,7 +132,17 @@ def _container_element(value: ast.expr, part: str, pf: PyFile) -> ast.expr | Non
                     and str(item.elts[0].value) == part:
                 return item.elts[1]
         return None
-    if any(isinstance(a, ast.Starred) for a in args) or not part.isdigit():
+    if not part.isdigit() or _has_starred(value, args):
         return None
     i = int(part)
     return args[i] if i < len(args) else None
+
+
+def _has_starred(call: ast.Call, args: list) -> bool:
+    """Whether a container's elements hold a `*x`; remembered on the call node, since every
+    layer of an nn.Sequential asks (10,000 layers asked 10,000 times over)."""
+    cached = getattr(call, "_wm_has_starred", None)
+    if cached is None:
+        cached = any(isinstance(a, ast.Starred) for a in args)
+        call._wm_has_starred = cached  # type: ignore[attr-defined]
+    return cached

@@ -16,6 +16,7 @@ from typing import Callable
 from weightmatch.analyze import FileAnalysis, FileAnalyzer
 from weightmatch.checkpoint import CheckpointCache
 from weightmatch.models import ModelBuilder
+from weightmatch.sourcefile import read_source
 from weightmatch.types import Checkpoint, Finding, LoadReport
 
 Log = Callable[[str, str], None]
@@ -135,8 +136,7 @@ class Project:
         if text is not None:
             return text
         try:
-            with open(path, encoding="utf-8", errors="replace") as fh:
-                return fh.read()
+            return read_source(path)  # a regular file within the size limit only
         except OSError:
             return None
 

@@ -10,6 +10,14 @@ from functools import cached_property
 from weightmatch.types import Span
 
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
+# SyntaxErrors that are the parser's own limits, not mistakes in the code
+_PARSER_LIMITS = ("too many nested parentheses", "too many statically nested blocks", "too many nested blocks",
+                  "parser stack overflow", "too complex")
+
+
+class TooDeep(RecursionError):
+    """The file nests or chains further than the parser or the analysis can follow
+    (`1+1+…` 100,000 times, a 5,000-branch elif): reported as one `too-deep` finding."""
 
 
 @dataclass
@@ -106,7 +114,12 @@ def parse(path: str, text: str) -> PyFile:
     """
     try:
         pf = PyFile(path, text, ast.parse(text, filename=path))
+    except (RecursionError, MemoryError) as exc:  # CPython's parser gives up on deep nesting with these
+        raise TooDeep(f"the parser gave up ({type(exc).__name__})") from None
     except (SyntaxError, ValueError) as exc:
+        msg = str(getattr(exc, "msg", exc))
+        if any(limit in msg for limit in _PARSER_LIMITS):
+            raise TooDeep(f"the parser gave up ({msg}, line {getattr(exc, 'lineno', '?')})") from None
         lines = text.splitlines(keepends=True)
         stop = min(getattr(exc, "lineno", None) or len(lines), len(lines))
         end, tree = _longest_parsable_prefix(lines, stop, path)

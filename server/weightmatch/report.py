@@ -6,6 +6,7 @@ import json
 import os
 from typing import Iterable, TextIO
 
+from weightmatch.textsafe import visible
 from weightmatch.types import Finding
 
 HOW_TEXT = {"executed": "built on the meta device", "static": "inferred statically (no code ran)"}
@@ -49,20 +50,22 @@ def to_json(findings: list[Finding], root: str) -> dict:
 
 
 def write_json(findings: list[Finding], root: str, out: TextIO) -> None:
-    json.dump(to_json(findings, root), out, indent=2)
-    out.write("\n")
+    out.write(json.dumps(to_json(findings, root), indent=2) + "\n")  # one write, not one per token
 
 
 def write_text(findings: list[Finding], root: str, out: TextIO, read_line, show_unresolved: bool = False) -> None:
-    """Ruff-like text. Unresolved loads are summed up in one last line unless `show_unresolved`."""
+    """Ruff-like text. Unresolved loads are summed up in one last line unless `show_unresolved`.
+    Everything written that comes from a file (a checkpoint's keys in messages, paths, the source
+    line) goes through `visible`: no escape sequence or newline reaches the terminal."""
     unresolved = [] if show_unresolved else [f for f in findings if is_unresolved(f)]
     if unresolved:
         findings = [f for f in findings if not is_unresolved(f)]
     for f in findings:
-        path = rel(f.span.path, root)
-        out.write(f"{path}:{f.span.line + 1}:{f.span.column + 1}: {f.code} {f.message}\n")
+        path = visible(rel(f.span.path, root))
+        out.write(f"{path}:{f.span.line + 1}:{f.span.column + 1}: {visible(f.code)} {visible(f.message)}\n")
         line = read_line(f.span.path, f.span.line)
         if line is not None:
+            line = visible(line, keep_tabs=True)  # the carets may drift on such a line; nothing is forged
             num = str(f.span.line + 1)
             pad = " " * len(num)
             end = f.span.end_column if f.span.end_line == f.span.line else len(line)
@@ -72,13 +75,13 @@ def write_text(findings: list[Finding], root: str, out: TextIO, read_line, show_
             for r in shown:
                 saved = r.saved.shape_text() if r.saved else "—"
                 current = r.current.shape_text() if r.current else "—"
-                out.write(f"{pad} = {r.key}: checkpoint {saved}, model {current} ({r.status})\n")
+                out.write(f"{pad} = {visible(r.key)}: checkpoint {saved}, model {current} ({r.status})\n")
             if f.load_call != f.span:
-                out.write(f"{pad} = loaded at {rel(f.load_call.path, root)}:{f.load_call.line + 1}\n")
+                out.write(f"{pad} = loaded at {visible(rel(f.load_call.path, root))}:{f.load_call.line + 1}\n")
             if f.how:
                 out.write(f"{pad} = model {HOW_TEXT.get(f.how, f.how)}\n")
             for fix in f.fixes:
-                out.write(f"{pad} = fix available: {fix.title}\n")
+                out.write(f"{pad} = fix available: {visible(fix.title)}\n")
         out.write("\n")
     counts = {s: sum(1 for f in findings if f.severity == s) for s in SEVERITY_ORDER}
     if findings:

@@ -79,5 +79,5 @@ def _describe(e: BaseException) -> str:
     if isinstance(e, EOFError):
         return "the file ends early (truncated?)"
     text = str(e).splitlines()[0][:200] if str(e) else ""
-    kind = {"UnpicklingError": "invalid pickle", "BadZipFile": "damaged zip archive"}.get(type(e).__name__, type(e).__name__)
+    kind = {"UnpicklingError": "invalid pickle", "OverBudget": "over the reader's budget", "BadZipFile": "damaged zip archive"}.get(type(e).__name__, type(e).__name__)
     return f"{kind}: {text}" if text else kind

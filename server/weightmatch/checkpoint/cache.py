@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..types import Checkpoint
-from .errors import CheckpointError
+from .errors import CheckpointError, unreadable
 
 Stamp = tuple[str, int, int] | tuple[str, None, None]  # realpath, size, mtime_ns
 
@@ -41,6 +41,8 @@ class CheckpointCache:
         self._lock = threading.Lock()
 
     def get(self, path: str) -> Checkpoint:
+        if "\0" in path:  # os calls raise ValueError on it; so does torch.load
+            raise unreadable(path, "the path holds a NUL byte (torch.load raises ValueError: embedded null byte)")
         stamp = _stamp(path)
         with self._lock:
             entry = self._entries.get(stamp[0])

@@ -18,6 +18,7 @@ class CheckpointError(Exception):
         self.code = code
         self.message = message
         self.path = path
+        self.shard = ""  # a sharded index's shard that is missing (the index itself is there)
 
     def __reduce__(self):  # picklable, so a worker process can hand one back
         return (type(self), (self.code, self.message, self.path))

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import BinaryIO
 
 # The most any one pickle may take once decompressed. Real data.pkl files are about
-# 100 bytes per tensor; 256 MiB bounds what a zip bomb or a lying length can cost.
-MAX_PICKLE_BYTES = 256 * 1024 * 1024
+# 100 bytes per tensor (and the opcode budget stops near 18,000 tensors); 16 MiB bounds what a zip bomb or a lying length can cost.
+MAX_PICKLE_BYTES = 16 * 1024 * 1024
 
 
 def open_binary(path: str) -> BinaryIO:

@@ -12,7 +12,7 @@ from typing import BinaryIO
 from ..types import Checkpoint
 from .errors import unreadable
 from .files import MAX_PICKLE_BYTES
-from .pickle_scan import PickleInvalid, PickleTruncated, scan_pickle
+from .pickle_scan import PickleInvalid, PickleTooLarge, PickleTruncated, check_pickle, scan_pickle
 from .unpickler import to_engine, unpickle
 
 MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
@@ -42,9 +42,12 @@ class _PickleStream:
         while True:
             try:
                 scan = scan_pickle(self.buf, self.pos)
+                check_pickle(self.buf, self.pos, scan.end)
                 break
             except PickleTruncated:
                 self._grow()
+            except PickleTooLarge as e:
+                raise unreadable(self.path, f"{what} is over the reader's budget: {e}") from None
             except PickleInvalid as e:
                 raise unreadable(self.path, f"{what} is not a valid pickle ({e})") from None
         data = bytes(self.buf[self.pos:scan.end])

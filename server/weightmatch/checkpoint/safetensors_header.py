@@ -15,8 +15,13 @@ from typing import Any, BinaryIO
 from ..types import DTYPE_SIZES, Checkpoint, StateDict, TensorInfo
 from .errors import unreadable
 
-# The safetensors library refuses headers above 100 MB; so do we.
-MAX_HEADER_BYTES = 100_000_000
+# The safetensors library refuses headers above 100 MB; we stop at 32 MB (~200,000
+# tensors), and at 2 million JSON values (a tensor takes ~6), so that what the header
+# describes costs no more than the header: a shape of 10 million dimensions is refused
+# before it is parsed. torch tensors have at most 64 dimensions.
+MAX_HEADER_BYTES = 32_000_000
+MAX_JSON_VALUES = 2_000_000
+MAX_DIMS = 64
 
 DTYPES = {
     "F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16",
@@ -39,10 +44,14 @@ def read_safetensors(f: BinaryIO, path: str, size: int) -> Checkpoint:
     if length > size - 8:
         raise unreadable(path, f"safetensors header length {length} is larger than the file ({size} bytes)")
     if length > MAX_HEADER_BYTES:
-        raise unreadable(path, f"safetensors header of {length} bytes exceeds the 100 MB limit")
+        raise unreadable(path, f"safetensors header of {length} bytes exceeds the {MAX_HEADER_BYTES // 1_000_000} MB limit")
     raw = f.read(length)
     if len(raw) < length:
         raise unreadable(path, "the safetensors header is truncated")
+    values = raw.count(b",") + raw.count(b"[") + raw.count(b"{")
+    if values > MAX_JSON_VALUES:
+        raise unreadable(path, f"the safetensors header holds more than {MAX_JSON_VALUES:,} values "
+                         "(a checkpoint reader's limit)")
     try:
         header = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as e:
@@ -64,7 +73,7 @@ def _tensor(entry: Any, name: str, data_size: int, path: str) -> TensorInfo:
     dtype, shape, offsets = entry.get("dtype"), entry.get("shape"), entry.get("data_offsets")
     if not isinstance(dtype, str):
         raise unreadable(path, f"safetensors entry {name!r} has no dtype")
-    if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
+    if not isinstance(shape, list) or len(shape) > MAX_DIMS or not all(type(d) is int and d >= 0 for d in shape):
         raise unreadable(path, f"safetensors entry {name!r} has an invalid shape")
     if (not isinstance(offsets, list) or len(offsets) != 2
             or not all(type(o) is int for o in offsets) or not 0 <= offsets[0] <= offsets[1]):

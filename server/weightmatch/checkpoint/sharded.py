@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import BinaryIO, Callable
 
 from ..types import Checkpoint, StateDict
-from .errors import CheckpointError, unreadable
+from .errors import NOT_FOUND, CheckpointError, not_found, unreadable
 
 MAX_INDEX_BYTES = 64 * 1024 * 1024
 
@@ -32,6 +32,10 @@ def read_index(f: BinaryIO, path: str, size: int, read_one: Callable[[str], Chec
         try:
             shard = read_one(os.path.join(base, name))
         except CheckpointError as e:
+            if e.code == NOT_FOUND:  # the index is there: name the shard that is not
+                missing = not_found(path, f"its shard {name} is missing")
+                missing.shard = name
+                raise missing from None
             raise CheckpointError(e.code, f"{e.message} (a shard of {path})", path) from None
         if shard.format not in ("safetensors", "torch-zip", "torch-legacy") or not isinstance(shard.obj, dict):
             raise unreadable(path, f"shard {name!r} does not hold a state dict")

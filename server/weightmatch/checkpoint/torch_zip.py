@@ -13,7 +13,7 @@ from typing import Any, BinaryIO
 from ..types import Checkpoint, Opaque, StateDict
 from .errors import unreadable
 from .files import MAX_PICKLE_BYTES
-from .pickle_scan import PickleInvalid, PickleTruncated, scan_pickle
+from .pickle_scan import PickleInvalid, PickleTooLarge, PickleTruncated, check_pickle, scan_pickle
 from .unpickler import MAX_DEPTH, _Stub, _Tensor, to_engine, unpickle
 from .zip_directory import read_data_pkl
 
@@ -24,8 +24,11 @@ def load_pickle(data: bytes, path: str, what: str) -> tuple[Any, set[str]]:
     """Scan, then unpickle one pickle safely: the placeholder tree and the weights_only verdict."""
     try:
         scan = scan_pickle(data)
+        check_pickle(data, 0, scan.end)
     except PickleTruncated:
         raise unreadable(path, f"{what} is truncated (the file may be incomplete)") from None
+    except PickleTooLarge as e:
+        raise unreadable(path, f"{what} is over the reader's budget: {e}") from None
     except PickleInvalid as e:
         raise unreadable(path, f"{what} is not a valid pickle ({e})") from None
     raw, unsafe = unpickle(data[: scan.end])

@@ -415,15 +415,43 @@ class _TooDeep(Exception):
     pass
 
 
+class _TooBig(Exception):
+    pass
+
+
+class OverBudget(pickle.UnpicklingError):
+    """A pickle that would cost the reader more than it may spend."""
+
+
 _LEAVES = frozenset({str, int, float, bool, bytes, type(None), complex})
+# What the converted tree may hold counted as a tree: every container and item, a shared
+# container as often as it is reached. The engine's walks and copies see the checkpoint
+# as a tree, so a pickle that shares each level twice (40 levels: 2**40 paths) must be
+# refused here, not followed there. A state dict of 100,000 tensors counts 100,001.
+MAX_EXPANDED = 1_000_000
 
 
 def to_engine(root: Any) -> Any:
-    """Turn the unpickler's placeholders into engine types (StateDict, TensorInfo, Opaque)."""
+    """Turn the unpickler's placeholders into engine types (StateDict, TensorInfo, Opaque).
+
+    Each container is converted once (shared ones stay shared), and the tree the result
+    spells out is bounded by MAX_EXPANDED; over it, or nested past MAX_DEPTH, raises
+    UnpicklingError with the reason.
+    """
     memo: dict[int, Any] = {}
+    weight: dict[int, int] = {}  # id of a converted container -> its size as a tree
     leaves = _LEAVES
+    total = 0
+
+    def shared(key: int) -> Any:
+        nonlocal total
+        total += weight.get(key, 1)
+        if total > MAX_EXPANDED:
+            raise _TooBig
+        return memo[key]
 
     def conv(value: Any, depth: int) -> Any:
+        nonlocal total
         if depth > MAX_DEPTH:
             raise _TooDeep
         vtype = type(value)
@@ -433,8 +461,12 @@ def to_engine(root: Any) -> Any:
             return value.info
         key = id(value)
         if key in memo:
-            return memo[key]
-        if isinstance(value, dict):
+            return shared(key)
+        before = total
+        if vtype in (dict, _Dict, _ODict) or isinstance(value, dict):
+            total += 1 + len(value)
+            if total > MAX_EXPANDED:
+                raise _TooBig
             out = StateDict()
             memo[key] = out
             if vtype is _ODict:
@@ -453,18 +485,22 @@ def to_engine(root: Any) -> Any:
                 if type(k) not in leaves:
                     k = conv(k, depth + 1)
                 out[k] = v
+            weight[key] = total - before
             return out
-        if vtype is list:
-            out_list: list = []
-            memo[key] = out_list
-            out_list.extend(conv(v, depth + 1) for v in value)
-            return out_list
-        if vtype is tuple:
-            out_tuple = tuple(conv(v, depth + 1) for v in value)
-            memo[key] = out_tuple
-            return out_tuple
-        if vtype in (set, frozenset):
-            return vtype(conv(v, depth + 1) for v in value)
+        if vtype is list or vtype is tuple or vtype is set or vtype is frozenset:
+            total += 1 + len(value)
+            if total > MAX_EXPANDED:
+                raise _TooBig
+            if vtype is list:
+                out_list: list = []
+                memo[key] = out_list
+                out_list.extend(conv(v, depth + 1) for v in value)
+                result: Any = out_list
+            else:
+                result = vtype(conv(v, depth + 1) for v in value)
+                memo[key] = result
+            weight[key] = total - before
+            return result
         if vtype is bytearray:
             return bytes(value)
         if isinstance(value, _Stub):
@@ -483,6 +519,10 @@ def to_engine(root: Any) -> Any:
         return conv(root, 0)
     except (_TooDeep, RecursionError):
         raise pickle.UnpicklingError(f"objects nested more than {MAX_DEPTH} levels deep") from None
+    except _TooBig:
+        raise OverBudget(
+            f"its objects, shared ones counted each time they are reached, come to more than "
+            f"{MAX_EXPANDED:,} (a checkpoint reader's limit)") from None
 
 
 def _metadata(raw: Any) -> dict[str, dict[str, Any]] | None:

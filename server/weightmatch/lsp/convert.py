@@ -14,6 +14,7 @@ from lsprotocol import types
 from pygls.uris import from_fs_path
 from pygls.workspace.position_codec import PositionCodec, ServerTextPosition
 
+from weightmatch.textsafe import visible
 from weightmatch.types import Checkpoint, Finding, Fix, Span, TensorInfo
 
 SOURCE = "weightmatch"
@@ -78,12 +79,12 @@ class Converter:
         related = None
         if self.related_information and finding.related:
             related = [
-                types.DiagnosticRelatedInformation(location=self.location(span), message=message)
+                types.DiagnosticRelatedInformation(location=self.location(span), message=visible(message))
                 for span, message in finding.related
             ]
         return types.Diagnostic(
             range=self.range(finding.span),
-            message=finding.message,
+            message=visible(finding.message),
             severity=sev,
             code=finding.code,
             source=SOURCE,
@@ -155,6 +156,9 @@ def fix_id(finding: Finding, index: int, fix: Fix) -> str:
 
 def checkpoint_contents(path: str, ckpt: Checkpoint | None, entries: Iterable[tuple[str, TensorInfo | Any]], error: str | None) -> dict[str, Any]:
     """The `weightmatch/checkpointContents` answer (camelCase JSON for the TypeScript viewer)."""
+    # Keys, globals and errors come from the file: control characters are escaped (`visible`)
+    # before the viewer shows them.
+    error = visible(error) if error is not None else None
     if ckpt is None:
         return {
             "path": path, "format": None, "size": None, "tensorCount": 0, "torchscript": False,
@@ -164,20 +168,21 @@ def checkpoint_contents(path: str, ckpt: Checkpoint | None, entries: Iterable[tu
     for key, info in entries:
         if isinstance(info, TensorInfo):
             rows.append({
-                "key": key,
+                "key": visible(key),
                 "shape": list(info.shape) if info.shape is not None else None,
-                "dtype": info.dtype,
+                "dtype": visible(info.dtype),
                 "nbytes": info.nbytes,
             })
         else:  # a non-tensor value where a tensor could be: shown, never rebuilt
-            rows.append({"key": key, "shape": None, "dtype": getattr(info, "name", type(info).__name__), "nbytes": 0})
+            rows.append({"key": visible(key), "shape": None, "dtype": visible(getattr(info, "name", type(info).__name__)),
+                         "nbytes": 0})
     return {
         "path": ckpt.path,
         "format": ckpt.format,
         "size": ckpt.size,
         "tensorCount": ckpt.tensor_count or sum(1 for r in rows if r["shape"] is not None),
         "torchscript": ckpt.torchscript,
-        "unsafeGlobals": list(ckpt.unsafe_globals),
+        "unsafeGlobals": [visible(g) for g in ckpt.unsafe_globals],
         "shards": list(ckpt.shards),
         "entries": rows,
         "error": error,

@@ -27,6 +27,7 @@ from weightmatch import __version__
 from weightmatch.lsp.config import ClientSettings, log_enabled
 from weightmatch.lsp.convert import Converter
 from weightmatch.lsp.isolation import isolated, report_exception
+from weightmatch.sourcefile import read_source
 
 logger = logging.getLogger(__name__)
 
@@ -152,8 +153,7 @@ class WeightMatchServer(LanguageServer):
         if self.documents is not None and (lines := self.documents.open_lines(path)) is not None:
             return lines
         try:
-            with open(path, encoding="utf-8", errors="replace") as f:
-                return f.read().splitlines(keepends=True)
+            return read_source(path).splitlines(keepends=True)
         except OSError:
             return None
 
@@ -388,7 +388,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.tcp is not None:
             server.start_tcp("127.0.0.1", args.tcp)
         else:
-            server.start_io()
+            from weightmatch.lsp.transport import serve_stdio
+
+            serve_stdio(server)  # pygls' loop, every frame bounded (a huge Content-Length is dropped)
     finally:
         server.close_projects()
         server.pool.shutdown(wait=False, cancel_futures=True)

@@ -14,6 +14,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Callable
 
+from weightmatch.sourcefile import read_source
+
 _CACHE: dict[tuple[str, str], "SourceFile"] = {}
 
 
@@ -116,8 +118,7 @@ def read(path: str, modname: str, buffers: Buffers | None = None) -> SourceFile 
     try:
         text = buffers(path) if buffers is not None else None
         if text is None:
-            with open(path, encoding="utf-8") as f:
-                text = f.read()
+            text = read_source(path, errors="strict")  # a regular file within the size limit only
         return parse(path, text, modname)
     except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
         return None

@@ -25,18 +25,29 @@ def _private_channel() -> tuple[object, object]:
     return os.fdopen(fd_in, "rb"), os.fdopen(fd_out, "wb", buffering=0)
 
 
-def _die_with_parent() -> None:
+def _die_with_parent(channel_fd: int | None = None) -> None:
     """An orphaned worker stuck in a user's endless loop must not run on: a thread watches
-    the parent pid. (Not PR_SET_PDEATHSIG: it fires when the *thread* that spawned us
-    exits, and the client may spawn from a short-lived thread.)"""
+    the parent pid and the channel (when the client's end closes, the pipe reports a
+    hang-up; in the sandbox's own pid namespace the parent pid is not visible, so the
+    channel is what tells). (Not PR_SET_PDEATHSIG: it fires when the *thread* that
+    spawned us exits, and the client may spawn from a short-lived thread.)"""
+    import select
     import threading
     import time
 
     parent = os.getppid()
+    poller = None
+    if channel_fd is not None and hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(channel_fd, 0)  # no events asked: only POLLHUP/POLLERR wake it
 
     def watch() -> None:
         while os.getppid() == parent:
-            time.sleep(1.0)
+            if poller is not None:
+                if poller.poll(1000):
+                    break
+            else:
+                time.sleep(1.0)
         os._exit(1)
 
     threading.Thread(target=watch, daemon=True, name="parent-watch").start()
@@ -71,7 +82,7 @@ def main(argv: list[str]) -> int:
     def send(message: dict) -> None:
         channel_out.write(protocol.dumps(message))
 
-    _die_with_parent()
+    _die_with_parent(channel_in.fileno())
     _limit_resources(memory_mb)
     hello = {"event": "ready", "python": platform.python_version(), "executable": sys.executable,
              "torch": None, "error": None}

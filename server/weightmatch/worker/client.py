@@ -131,17 +131,22 @@ class WorkerClient:
             if hit is not None:
                 return hit
             began = time.monotonic()
-            reply = self._request({"op": "build", "recipe": protocol.recipe_to_message(recipe)})
-            files = {path: _mtime(path) for path in reply.get("files", [])}
-            if reply.get("ok"):
-                state = protocol.unpack_state(reply["state"], reply.get("notes", []))
+            raw = self._request({"op": "build", "recipe": protocol.recipe_to_message(recipe)})
+            try:  # untrusted: user code ran in the worker and can write to the channel
+                reply = protocol.check_reply(raw, BuildError.KINDS)
+                files = {path: _mtime(path) for path in reply["files"]}
+                state = protocol.unpack_state(reply["state"], reply["notes"]) if reply["ok"] else None
+            except protocol.BadReply as exc:
+                self._replace_current(f"malformed reply: {exc}")
+                raise BuildError("crash", f"the worker's reply was malformed ({exc}); it was restarted") from None
+            if state is not None:
                 self._log("info", f"model worker: built {state.model_type} ({len(state.modules)} modules) "
                                   f"in {time.monotonic() - began:.2f}s")
                 self._store(key, _Cached(files, state, None))
                 if defs_key:
                     self._store(defs_key, _Cached(files, state, None))
                 return _copy(state)
-            error = BuildError(reply.get("kind", "crash"), reply.get("message", "unknown failure"))
+            error = BuildError(reply["kind"], reply["message"])
             self._log("info", f"model worker: build failed: {error}")
             self._store(key, _Cached(files, None, error))
             raise error
@@ -154,7 +159,8 @@ class WorkerClient:
                 reply = self._request({"op": "probe"})
             except BuildError as exc:
                 return {**base, "python": self._last_hello.get("python"), "error": exc.message}
-        return {**base, **reply.get("probe", {})}
+        found = reply.get("probe")
+        return {**base, **(found if isinstance(found, dict) else {})}
 
     # ------------------------------------------------------------------ internals
     def _definitions_key(self, recipe: Recipe) -> str | None:
@@ -250,6 +256,12 @@ class WorkerClient:
             if reply.get("id") == message["id"]:
                 return reply
 
+    def _replace_current(self, why: str) -> None:
+        with self._child_lock:
+            child = self._child
+        if child is not None:
+            self._replace(child, why)
+
     def _ensure_child(self) -> _Child:
         with self._child_lock:
             if self._child is not None and self._child.alive():
@@ -264,7 +276,7 @@ class WorkerClient:
         env["PYTHONUNBUFFERED"] = "1"
         env.setdefault("OMP_NUM_THREADS", "1")
         env["PYTHONIOENCODING"] = "utf-8"
-        cmd = [self.python, "-m", "weightmatch.worker", "--memory-mb", str(int(self.memory_mb))]
+        cmd = [*sandbox_prefix(), self.python, "-m", "weightmatch.worker", "--memory-mb", str(int(self.memory_mb))]
         try:
             proc = subprocess.Popen(
                 cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -276,7 +288,8 @@ class WorkerClient:
         except OSError as exc:
             raise BuildError("no-torch", f"cannot run {self.python}: {exc}") from exc
         child = _Child(proc)
-        self._log("info", f"model worker: started pid {proc.pid} with {self.python}")
+        self._log("info", f"model worker: started pid {proc.pid} with {self.python}"
+                          + (" (sandboxed: own pid and network namespaces)" if cmd[0] == "unshare" else ""))
         threading.Thread(target=self._read_replies, args=(child,), daemon=True, name="wm-worker-out").start()
         threading.Thread(target=self._read_stderr, args=(child,), daemon=True, name="wm-worker-err").start()
         return child
@@ -284,13 +297,20 @@ class WorkerClient:
     def _read_replies(self, child: _Child) -> None:
         stream = child.proc.stdout
         assert stream is not None
-        for line in stream:
+        while True:
+            line = stream.readline(protocol.MAX_LINE_BYTES + 1)  # bounded: a line without end cannot grow forever
+            if not line:
+                break
+            if len(line) > protocol.MAX_LINE_BYTES:
+                self._log("warning", "model worker: a reply line over the size limit; stopping the worker")
+                self._kill(child, "reply over the size limit")
+                break
             try:
                 message = protocol.loads(line)
-            except ValueError:
-                self._log("warning", f"model worker: bad line {line[:200]!r}")
+            except ValueError as exc:
+                self._log("warning", f"model worker: bad line ({exc}): {line[:200]!r}")
                 continue
-            if message.get("event") == "ready":
+            if message.get("event") == "ready" and not child.ready.is_set():
                 child.hello = self._last_hello = message
                 child.ready.set()
                 self._log("info", f"model worker: ready in {time.monotonic() - child.started:.2f}s "
@@ -335,6 +355,34 @@ class WorkerClient:
             child.proc.stdin.close()  # type: ignore[union-attr]
         except OSError:
             pass  # stdout/stderr are left to the reader threads, which end at EOF
+
+
+# -- the sandbox ------------------------------------------------------------------------
+# Where util-linux's `unshare` can create namespaces (Linux with user namespaces allowed),
+# the worker runs in its own user, pid and network namespaces: it sees no process outside
+# (so it cannot signal the CLI or the language server that started it) and has no
+# network (only a loopback interface that is down). It still reads and writes files as
+# the user; see README, "Reliability". WEIGHTMATCH_WORKER_SANDBOX=0 turns it off.
+_SANDBOX = ["unshare", "--user", "--map-current-user", "--pid", "--net", "--kill-child", "--"]
+_sandbox_checked: list[str] | None = None
+_sandbox_lock = threading.Lock()
+
+
+def sandbox_prefix() -> list[str]:
+    """The command prefix that starts the worker sandboxed, or [] where that is not possible."""
+    global _sandbox_checked
+    if os.environ.get("WEIGHTMATCH_WORKER_SANDBOX", "1") == "0" or not sys.platform.startswith("linux"):
+        return []
+    with _sandbox_lock:
+        if _sandbox_checked is None:
+            _sandbox_checked = []
+            try:
+                probe = subprocess.run([*_SANDBOX, "true"], capture_output=True, timeout=10)
+                if probe.returncode == 0:
+                    _sandbox_checked = list(_SANDBOX)
+            except (OSError, subprocess.SubprocessError):
+                pass
+        return list(_sandbox_checked)
 
 
 def _mtime(path: str) -> int | None:

@@ -27,6 +27,13 @@ NameError can say why the name is missing.
 Workspace modules (files under the workspace root or next to the script, outside any
 site-packages) are imported through `WorkspaceFinder` with the same filter; everything
 else imports normally.
+
+Nothing outside the recipe runs (issue 14): a module-level function whose decorators,
+defaults or annotations would run when it is defined is defined when the recipe first
+calls it instead; a kept assignment or `if` test that would operate on a workspace
+object (call, compare, index, iterate or read an attribute of a workspace class,
+instance or function, or of a workspace module with `__getattr__`) is not run; a plain
+alias (`Model = Net`) is.
 """
 
 from __future__ import annotations
@@ -40,11 +47,14 @@ import sys
 import types
 from typing import Any
 
+from weightmatch.sourcefile import read_source
+
 MAIN_NAME = "__mp_main__"  # not "__main__": `if __name__ == "__main__"` guards stay shut
 
-# Calls that only compute values, by the dotted name written in the source (the whole
-# name or its last two parts: `torch.device`, `os.path.join`, `partial`). Aliases are not
-# followed: `th.device(...)` is not recognised, and the assignment is left to run time.
+# Calls that only compute values, by their whole dotted name (`torch.device`,
+# `os.path.join`, `partial`), and only where the file binds that name to what it says
+# (see _SAFE_ORIGIN): `th.device(...)` is not recognised, nor `len(...)` after
+# `from os import system as len`; such an assignment is left to run time.
 SAFE_CALLS = frozenset(
     {
         "len", "range", "min", "max", "sum", "abs", "round", "int", "float", "str", "bool",
@@ -86,21 +96,100 @@ def _dotted(node: ast.AST) -> str | None:
     return None
 
 
-def _is_constant(node: ast.AST, user_names: frozenset[str] = frozenset()) -> bool:
+# A safe call is safe by what its name is bound to, not by how it is spelled: where the
+# file binds one of these names, it must be bound to exactly this (`from functools import
+# partial`, `import torch`); a builtin's name (`len`, `bool`) must not be bound at all.
+# (`from os import system as len` then `len("…")`, or `len = os.system`, is not a call of len.)
+_SAFE_ORIGIN = {
+    "partial": "functools.partial", "namedtuple": "collections.namedtuple",
+    "OrderedDict": "collections.OrderedDict", "defaultdict": "collections.defaultdict",
+    "TypeVar": "typing.TypeVar", "NewType": "typing.NewType", "field": "dataclasses.field",
+    "device": "torch.device", "Size": "torch.Size", "Path": "pathlib.Path", "PurePath": "pathlib.PurePath",
+    **{m: m for m in ("functools", "collections", "typing", "dataclasses", "torch", "os", "pathlib", "math")},
+}
+_OTHER = "<bound by the file>"
+_ANY = "*"  # a star import from outside the standard library: any name may be rebound
+
+Bindings = dict  # name -> set of origins ("os", "functools.partial", _OTHER)
+
+
+def module_bindings(body: list[ast.stmt]) -> Bindings:
+    """What each module-level name is bound to, as far as a safe call needs to know."""
+    out: dict[str, set[str]] = {}
+
+    def bind(name: str, origin: str) -> None:
+        out.setdefault(name, set()).add(origin)
+
+    def module_level(nodes: list[ast.AST]):
+        """Nodes that bind module-level names: not inside a def, class or lambda (whose
+        locals are their own), except `global` statements anywhere."""
+        stack = list(nodes)
+        while stack:
+            node = stack.pop()
+            yield node
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+                inner = node.body if isinstance(node.body, list) else [node.body]
+                stack.extend(g for sub in inner for g in ast.walk(sub) if isinstance(g, ast.Global))
+                stack.extend(node.decorator_list if hasattr(node, "decorator_list") else [])
+                continue
+            stack.extend(ast.iter_child_nodes(node))
+
+    for node in module_level(list(body)):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                if a.asname:
+                    bind(a.asname, a.name)
+                else:
+                    bind(a.name.split(".")[0], a.name.split(".")[0])
+        elif isinstance(node, ast.ImportFrom):
+            for a in node.names:
+                if a.name == "*":
+                    if node.level or (node.module or "").split(".")[0] not in sys.stdlib_module_names:
+                        bind(_ANY, _ANY)
+                    continue
+                origin = f"{node.module}.{a.name}" if node.module and not node.level else _OTHER
+                bind(a.asname or a.name, origin)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            bind(node.id, _OTHER)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bind(node.name, _OTHER)
+        elif isinstance(node, ast.Global):
+            for name in node.names:
+                bind(name, _OTHER)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bind(node.name, _OTHER)
+        elif isinstance(node, (ast.MatchAs, ast.MatchStar)) and getattr(node, "name", None):
+            bind(node.name, _OTHER)
+    return out
+
+
+def _safe_call(name: str, bindings: Bindings) -> bool:
+    if name not in SAFE_CALLS:
+        return False
+    if name.startswith("str."):  # a method of a string literal
+        return True
+    head = name.split(".")[0]
+    origins = bindings.get(head)
+    if head in _SAFE_ORIGIN:
+        return not origins or origins == {_SAFE_ORIGIN[head]}
+    return not origins and _ANY not in bindings  # a builtin, rebound nowhere
+
+
+def _is_constant(node: ast.AST, user_names: frozenset[str] = frozenset(), bindings: Bindings | None = None) -> bool:
     """True when evaluating `node` cannot run user code beyond SAFE_CALLS (see module doc).
 
     `user_names` are the file's own functions and classes: an expression that mentions one
     could call it (`sorted(xs, key=f)`) or one of its dunder methods (`Registry[20]`,
-    `Point() + 1`), so it is not constant.
+    `Point() + 1`), so it is not constant. `bindings` (module_bindings) decide which calls
+    are SAFE_CALLS; without them no name counts as rebound.
     """
+    bindings = bindings or {}
     for sub in ast.walk(node):
         if isinstance(sub, ast.Name) and sub.id in user_names:
             return False
         if isinstance(sub, ast.Call):
             name = _dotted(sub.func)
-            if name is None:
-                return False
-            if name not in SAFE_CALLS and ".".join(name.split(".")[-2:]) not in SAFE_CALLS:
+            if name is None or not _safe_call(name, bindings):
                 return False
             continue
         if isinstance(sub, ast.expr) and not isinstance(sub, _CONST_NODES):
@@ -130,16 +219,19 @@ def _user_names(body: list[ast.stmt]) -> frozenset[str]:
                      if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)))
 
 
-def filter_statements(body: list[ast.stmt], user_names: frozenset[str] | None = None) -> list[ast.stmt]:
+def filter_statements(body: list[ast.stmt], user_names: frozenset[str] | None = None,
+                      bindings: Bindings | None = None) -> list[ast.stmt]:
     """The statements of `body` a definitions-only replay keeps (see the module docstring)."""
     if user_names is None:
         user_names = _user_names(body)
+    if bindings is None:
+        bindings = module_bindings(body)
 
     def is_constant_expr(node: ast.AST) -> bool:
-        return _is_constant(node, user_names)
+        return _is_constant(node, user_names, bindings)
 
     def filter_statements(inner: list[ast.stmt]) -> list[ast.stmt]:
-        return _filter(inner, user_names)
+        return _filter(inner, user_names, bindings)
 
     kept: list[ast.stmt] = []
     for stmt in body:
@@ -248,15 +340,107 @@ class Replay:
                 for alias in stmt.names:
                     feature = getattr(__future__, alias.name, None)
                     flags |= getattr(feature, "compiler_flag", 0)
-        for stmt in filter_statements(tree.body):
+        user_names = _user_names(tree.body)
+        bindings = module_bindings(tree.body)
+        for stmt in filter_statements(tree.body, user_names, bindings):
+            where = f"{os.path.basename(filename)}:{stmt.lineno}"
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and _runs_at_definition(stmt):
+                # Its decorators, defaults or annotations would run now, whether or not the
+                # recipe ever calls it: define it when it is first called instead.
+                self._define_lazily(stmt, filename, flags, namespace)
+                continue
+            if not isinstance(stmt, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                used = self._workspace_object_operated_on(stmt, namespace)
+                if used is not None:  # `E == 1`, `E[3]`, `helpers.anything`: a workspace dunder would run
+                    reason = f"{where}: not run: it operates on {used}, a workspace object, outside the recipe"
+                    for name in _defined_by(stmt):
+                        self.failed.setdefault(name, reason)
+                    continue
             code = compile(ast.Module(body=[stmt], type_ignores=[]), filename, "exec", flags=flags, dont_inherit=True)
             try:
                 exec(code, namespace)
             except (Exception, SystemExit, KeyboardInterrupt) as exc:  # noqa: BLE001 - user code
-                where = f"{os.path.basename(filename)}:{stmt.lineno}"
                 reason = f"{where}: {type(exc).__name__}: {exc}"
                 for name in _defined_by(stmt):
                     self.failed.setdefault(name, reason)
+
+    def _define_lazily(self, stmt: ast.stmt, filename: str, flags: int, namespace: dict[str, Any]) -> None:
+        name = stmt.name  # type: ignore[attr-defined]
+        code = compile(ast.Module(body=[stmt], type_ignores=[]), filename, "exec", flags=flags, dont_inherit=True)
+
+        def stub(*args: Any, **kwargs: Any) -> Any:
+            real = namespace.get(name)
+            if real is stub:
+                exec(code, namespace)  # the recipe calls it: now its decorators and defaults run
+                real = namespace[name]
+            return real(*args, **kwargs)
+
+        stub.__name__ = stub.__qualname__ = name
+        stub.__module__ = namespace.get("__name__", MAIN_NAME)
+        namespace[name] = stub
+
+    # -- values of the workspace ---------------------------------------------------------
+    def _user_value(self, value: Any, depth: int = 0) -> bool:
+        """Whether operating on `value` could run code of the workspace (its class, its
+        metaclass, a workspace function, a workspace module with `__getattr__`)."""
+        kind = type(value)
+        if kind in _PLAIN:
+            return False
+        if kind in (tuple, list, set, frozenset) and depth < 3:
+            return any(self._user_value(v, depth + 1) for v in list(value)[:1000])
+        if kind is dict and depth < 3:
+            return any(self._user_value(k, depth + 1) or self._user_value(v, depth + 1)
+                       for k, v in list(value.items())[:1000])
+        if isinstance(value, types.ModuleType):
+            if "__getattr__" in vars(value) and self.in_workspace(getattr(value, "__file__", None) or ""):
+                return True
+        if isinstance(value, (types.FunctionType, types.MethodType)):
+            code = getattr(value, "__code__", None) or getattr(getattr(value, "__func__", None), "__code__", None)
+            return code is not None and self.in_workspace(code.co_filename)
+        classes = [*(value.__mro__ if isinstance(value, type) else ()), *kind.__mro__]
+        for klass in classes:
+            module = sys.modules.get(getattr(klass, "__module__", "") or "")
+            path = getattr(module, "__file__", None)
+            if path and self.in_workspace(path):
+                return True
+        return False
+
+    def _workspace_object_operated_on(self, stmt: ast.stmt, namespace: dict[str, Any]) -> str | None:
+        """The name of a workspace object that `stmt` would call, compare, index, iterate,
+        test or read an attribute of; None if there is none (a bare alias `X = Net` is fine)."""
+        inert: set[int] = set()
+        values = [stmt.value] if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is not None else []
+        while values:  # `A = Net`, `A, B = Net, Block`: names moved, not operated on
+            v = values.pop()
+            if isinstance(v, ast.Name):
+                inert.add(id(v))
+            elif isinstance(v, (ast.Tuple, ast.List)):
+                values.extend(v.elts)
+            elif isinstance(v, ast.Starred):
+                values.append(v.value)
+        builtins_ns = namespace.get("__builtins__", {})
+        builtins_ns = builtins_ns if isinstance(builtins_ns, dict) else vars(builtins_ns)
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and id(node) not in inert:
+                value = namespace.get(node.id, builtins_ns.get(node.id, _MISSING))
+                if value is not _MISSING and self._user_value(value):
+                    return node.id
+            elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load):
+                chain, root = [], node
+                while isinstance(root, ast.Attribute):
+                    chain.append(root.attr)
+                    root = root.value
+                if isinstance(root, ast.Name):
+                    value = namespace.get(root.id, _MISSING)
+                    for attr in reversed(chain):  # follow plain module attributes only
+                        if not isinstance(value, types.ModuleType):
+                            break
+                        if self._user_value(value):
+                            return root.id
+                        value = vars(value).get(attr, _MISSING)
+                    if value is not _MISSING and self._user_value(value):
+                        return ".".join([root.id, *reversed(chain)])
+        return None
 
     def run_script(self, source: str, filename: str) -> dict[str, Any]:
         module = types.ModuleType(MAIN_NAME)
@@ -281,6 +465,20 @@ class Replay:
     def cleanup(self) -> None:
         for name in self.module_names:
             sys.modules.pop(name, None)
+
+
+_PLAIN = frozenset({int, float, complex, str, bytes, bool, type(None), range, slice})
+_MISSING = object()
+
+
+def _runs_at_definition(stmt: ast.stmt) -> bool:
+    """A def whose decorators, defaults or annotations are evaluated when it is defined."""
+    args = stmt.args  # type: ignore[attr-defined]
+    annotations = [a.annotation for a in (*args.posonlyargs, *args.args, *args.kwonlyargs,
+                                           *(x for x in (args.vararg, args.kwarg) if x)) if a.annotation]
+    exprs = [*stmt.decorator_list, *args.defaults, *(d for d in args.kw_defaults if d is not None),  # type: ignore[attr-defined]
+             *annotations, *([stmt.returns] if stmt.returns else [])]  # type: ignore[attr-defined]
+    return any(not isinstance(e, ast.Constant) for e in exprs)
 
 
 def _defined_by(stmt: ast.stmt) -> list[str]:
@@ -345,8 +543,7 @@ class DefinitionsLoader(importlib.abc.Loader):
         replay.module_names.append(module.__name__)
         replay.files.append(self.path)
         replay.user_files.add(os.path.realpath(self.path))
-        with open(self.path, "rb") as f:
-            source = f.read().decode("utf-8", "replace")
+        source = read_source(self.path)  # a regular file within the size limit only
         module.__file__ = self.path
         replay.exec_definitions(source, self.path, module.__dict__)
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 from weightmatch.lsp.isolation import isolated
+from weightmatch.textsafe import markdown_code, visible
 from weightmatch.types import Finding, KeyRow, LoadReport, Span
 
 if TYPE_CHECKING:
@@ -130,7 +131,7 @@ def table(rows: list[KeyRow], strict: bool | None) -> str:
         # problems stay listed one per row.
         groups = _group_keys([r.key for r in fine])
         for group in groups[:MAX_ROWS]:
-            lines.append(f"| `{group}` | | | | ✓ |")
+            lines.append(f"| {_cell(markdown_code(group))} | | | | ✓ |")
         if len(groups) > MAX_ROWS:
             lines.append(f"| … {len(groups) - MAX_ROWS} more matching groups | | | | |")
     return "\n".join(lines)
@@ -159,7 +160,7 @@ def _row(row: KeyRow, strict: bool | None) -> str:
         status = "missing (keeps its initial value)"
     elif row.status == "unexpected" and strict is False:
         status = "unexpected (ignored)"
-    return f"| `{row.key}` | {saved} | {current} | {dtype} | {status} |"
+    return f"| {_cell(markdown_code(row.key))} | {saved} | {current} | {_escape(dtype)} | {status} |"
 
 
 def _headline(report: LoadReport) -> str:
@@ -181,7 +182,7 @@ def _context(report: LoadReport) -> list[str]:
         out.append(f"Model: {_escape(model)}  ")
     if report.checkpoint is not None:
         ckpt = report.checkpoint
-        out.append(f"Checkpoint: `{ckpt.path}` · {human_size(ckpt.size)} · {ckpt.format}  ")
+        out.append(f"Checkpoint: {markdown_code(ckpt.path)} · {human_size(ckpt.size)} · {ckpt.format}  ")
     if report.source:
         out.append(f"Loads: {_escape(report.source)}  ")
     inexact = next((f.inexact for f in report.findings if f.inexact), None)
@@ -225,5 +226,15 @@ def _names(path: str, text: str) -> bool:
     return norm.endswith(os.path.normpath(text)) or os.path.basename(norm) == os.path.basename(text)
 
 
+def _cell(text: str) -> str:
+    """In a GFM table a `|` ends the cell even inside a code span unless backslashed."""
+    return text.replace("|", "\\|")
+
+
+_MARKDOWN = re.compile(r"([\\`*_\[\]<>|#~!])")
+
+
 def _escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", "  \n")
+    """Plain text inside Markdown: control characters escaped (`visible`), and the
+    characters that would start links, HTML, emphasis or table cells backslashed."""
+    return _MARKDOWN.sub(r"\\\1", visible(text))
