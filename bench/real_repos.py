@@ -33,6 +33,7 @@ REPOS = ("examples", "pytorch-image-models", "nanoGPT", "yolov5", "stable-diffus
 def measure(repo: Path, execute: bool) -> dict:
     project = Project(str(repo), Settings(execute=execute, worker_timeout=20))
     calls: dict = {}
+    known: dict = {}
     why: dict = {}
     errors = 0
     start = time.perf_counter()
@@ -42,6 +43,7 @@ def measure(repo: Path, execute: bool) -> dict:
             for report in analysis.reports:
                 ok = resolved(report)
                 calls[report.call] = calls.get(report.call, False) or ok
+                known[report.call] = known.get(report.call, False) or report.how is not None
                 for f in report.findings:
                     if f.code.startswith("unresolved"):
                         why[report.call] = _reason(f.message)
@@ -50,7 +52,8 @@ def measure(repo: Path, execute: bool) -> dict:
         project.close()
     seconds = time.perf_counter() - start
     reasons = collections.Counter(why[c] for c, ok in calls.items() if not ok and c in why)
-    return {"calls": len(calls), "resolved": sum(calls.values()), "errors": errors, "seconds": seconds,
+    return {"calls": len(calls), "resolved": sum(calls.values()), "known": sum(known.values()),
+            "errors": errors, "seconds": seconds,
             "reasons": reasons}
 
 
@@ -79,14 +82,18 @@ def main() -> int:
             continue
         r = measure(repo, not a.no_exec)
         rows.append((name, r))
-        print(f"{name}: {r['resolved']}/{r['calls']} loads resolved, {r['errors']} error diagnostics, "
+        print(f"{name}: {r['resolved']}/{r['calls']} loads resolved, model known for {r['known']}, "
+              f"{r['errors']} error diagnostics, "
               f"{r['seconds']:.1f} s", flush=True)
     total_calls = sum(r["calls"] for _, r in rows)
     total_resolved = sum(r["resolved"] for _, r in rows)
-    lines = ["| repository | module loads | resolved | error diagnostics | check time |", "|---|---|---|---|---|"]
-    lines += [f"| {n} | {r['calls']} | {r['resolved']} | {r['errors']} | {r['seconds']:.1f} s |" for n, r in rows]
-    lines.append(f"| **total** | **{total_calls}** | **{total_resolved}** "
-                 f"({100 * total_resolved / max(total_calls, 1):.0f}%) | | |")
+    total_known = sum(r["known"] for _, r in rows)
+    lines = ["| repository | module loads | model known | fully resolved | error diagnostics | check time |",
+             "|---|---|---|---|---|---|"]
+    lines += [f"| {n} | {r['calls']} | {r['known']} | {r['resolved']} | {r['errors']} | {r['seconds']:.1f} s |"
+              for n, r in rows]
+    lines.append(f"| **total** | **{total_calls}** | **{total_known}** ({100 * total_known / max(total_calls, 1):.0f}%) "
+                 f"| **{total_resolved}** ({100 * total_resolved / max(total_calls, 1):.0f}%) | | |")
     common = collections.Counter()
     for _, r in rows:
         common.update(r["reasons"])
