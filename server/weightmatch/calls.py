@@ -418,7 +418,7 @@ class CallsMixin:
         while stack:
             n = stack.pop()
             if not self._substitute(n, env, subs):
-                stack.extend(ast.iter_child_nodes(n))
+                stack.extend(reversed(list(ast.iter_child_nodes(n))))  # source order
         return subs
 
     def _is_local(self, name: str, env: dict) -> bool:
