@@ -184,7 +184,8 @@ class FileAnalyzer:
                 span = pf.span(tl.loaded.call)  # could not finish: never silent, never a pass
                 finding = Finding("internal-error", "error", "Weight Match ran out of memory analysing this call", span, span)
             if finding is not None and (finding.code not in ("checkpoint-not-found", "checkpoint-unreadable")
-                                        or id(tl.loaded.call) in reaching):
+                                        or id(tl.loaded.call) in reaching) \
+                    and not (finding.code == "checkpoint-not-found" and _only_if_it_exists(tl.guards, pf)):
                 result.findings.append(finding)
         done: list[tuple[LoadSite, LoadReport]] = []
         for site in interp.sites:
@@ -345,6 +346,23 @@ class FileAnalyzer:
         if expected.notes:
             report.model += " — " + "; ".join(expected.notes)
         return report
+
+
+_EXISTS = ("os.path.exists", "os.path.isfile", "exists", "is_file", "isfile")
+
+
+def _only_if_it_exists(guards: tuple, pf: PyFile) -> bool:
+    """`if os.path.exists(ckpt): torch.load(ckpt)`: a file that is not there is never loaded."""
+    import ast
+
+    for g in guards:
+        test = g.test
+        if test is None or not g.polarity or not isinstance(test, ast.Call):
+            continue
+        name = pf.dotted(test.func) or (test.func.attr if isinstance(test.func, ast.Attribute) else "")
+        if name in _EXISTS or name.rsplit(".", 1)[-1] in ("exists", "is_file", "isfile"):
+            return True
+    return False
 
 
 def _allowed_globals(pf: PyFile) -> set[str] | None:

@@ -402,6 +402,8 @@ class CallsMixin:
             if bound.name == "parse_args":
                 return parser.parse(argv, source)
             return parser.parse_known(argv, source)
+        if bound.name not in ("print_help", "print_usage", "format_help", "format_usage", "error", "exit"):
+            parser.unknown = parser.unknown or f"`{bound.name}(...)` (subcommands or options made at run time)"
         return Unknown(f"`{self.pf.segment(node)}` is not known statically")
 
     # ------------------------------------------------------------------ models

@@ -38,9 +38,17 @@ def merge_findings(analyses: list[FileAnalysis]) -> list[Finding]:
     own file, where its parameters are unknown)."""
     done = {r.call for a in analyses for r in a.reports if resolved(r)}
     model_known = {r.call for a in analyses for r in a.reports if r.how is not None}
-    return [f for a in analyses for f in a.findings
+    kept = [f for a in analyses for f in a.findings
             if not (f.code.startswith("unresolved-") and f.load_call in done)
             and not (f.code == "unresolved-model" and f.load_call in model_known)]
+    # one reason per unresolved load: the one found by following a call (it got further) first
+    best: dict = {}
+    for f in kept:
+        if f.code.startswith("unresolved-"):
+            key = (f.load_call, f.code)
+            if key not in best or (" as called from " in f.message and " as called from " not in best[key].message):
+                best[key] = f
+    return [f for f in kept if not f.code.startswith("unresolved-") or best.get((f.load_call, f.code)) is f]
 
 
 @dataclass

@@ -311,3 +311,4 @@ class TorchLoadSite:
     """A `torch.load` / `load_file` call, checked on its own (it can raise before any load)."""
 
     loaded: LoadedFile
+    guards: tuple = field(default_factory=_current_guards)  # the conditions it runs under

@@ -83,3 +83,31 @@ sched.load_state_dict(torch.load("sched.pt"))
     result = static_project.analyze(str(main))
     messages = [f.message for f in result.findings]
     assert not any("Cannot build the model" in m for m in messages), messages
+
+
+def test_a_load_guarded_by_an_existence_check_is_not_a_missing_checkpoint(static_project, case) -> None:
+    main = case.write("main.py", MODEL + """
+import os
+model = Net()
+if os.path.exists("snapshot.pt"):
+    model.load_state_dict(torch.load("snapshot.pt"))
+""")
+    result = static_project.analyze(str(main))
+    assert not result.findings, [f.message for f in result.findings]
+    assert case.run().returncode == 0  # PyTorch never opens it
+
+
+def test_subcommands_make_the_namespace_unknown_and_say_so(static_project, case) -> None:
+    main = case.write("main.py", MODEL + """
+import argparse
+parser = argparse.ArgumentParser()
+sub = parser.add_subparsers(dest="cmd")
+ev = sub.add_parser("eval")
+ev.add_argument("--model", required=True)
+args = parser.parse_args()
+model = Net()
+model.load_state_dict(torch.load(args.model))
+""")
+    result = static_project.analyze(str(main))
+    (f,) = result.findings
+    assert f.code == "unresolved-checkpoint" and "add_subparsers" in f.message
