@@ -73,6 +73,31 @@ class FileAnalyzer:
         self._parsed[path] = (text, pf)
         return pf
 
+    def instance_site(self, site: LayerSite, module_path: str, expected, by_origin: dict,
+                      mismatched: set[str]) -> LayerSite:
+        """A layer made on a line that every instance of a reused block shares (`self.conv2d =
+        nn.Conv2d(in_channels, ...)` in `ConvLayer`), when other instances made there load fine:
+        the squiggle goes on the line that made this instance differ (`self.deconv3 = ConvLayer(32,
+        3, ...)`), the nearest enclosing module made on a line of its own; the shared line is related."""
+        spec = expected.modules.get(module_path)
+        if spec is None or spec.origin is None or module_path not in mismatched:
+            return site
+        sharing = by_origin.get(_origin_key(spec.origin), [])
+        if len(sharing) < 2 or all(p in mismatched for p in sharing):
+            return site
+        parts = module_path.split(".")
+        for cut in range(len(parts) - 1, 0, -1):
+            outer = expected.modules.get(".".join(parts[:cut]))
+            if outer is None or outer.origin is None:
+                continue
+            if len(by_origin.get(_origin_key(outer.origin), [])) == 1:
+                there = self.origin_site(outer.origin)
+                if there is None:
+                    return site
+                return LayerSite(there.span, there.file, None, "", related=((site.span, "the layer, as every instance "
+                                                                              "of this block makes it"),))
+        return site
+
     def origin_site(self, origin) -> LayerSite | None:
         """The call static inference saw make a layer (no size fix: the line may serve many layers)."""
         path, node = origin
@@ -322,6 +347,12 @@ class FileAnalyzer:
 
         layer_cache: dict[str, LayerSite] = {}
 
+        mismatched = {k.rsplit(".", 1)[0] if "." in k else "" for k, _, _ in comparison.mismatched}
+        by_origin: dict = {}
+        for p, spec in expected.modules.items():
+            if spec.origin is not None:
+                by_origin.setdefault(_origin_key(spec.origin), []).append(p)
+
         def layer_of(module_path: str, key: str | None = None) -> LayerSite:
             spec = expected.modules.get(module_path)
             param = key.rsplit(".", 1)[-1] if key else None
@@ -333,7 +364,7 @@ class FileAnalyzer:
                 site = locate(module_path, model, expected, self.find_class)
                 if site.module_path != module_path and spec is not None and spec.origin is not None:
                     site = self.origin_site(spec.origin) or site
-                layer_cache[module_path] = site
+                layer_cache[module_path] = self.instance_site(site, module_path, expected, by_origin, mismatched)
             return layer_cache[module_path]
 
         facts = SiteFacts(call, strict, expected, saved, comparison, layer_of, how, nested, prefix, renames, after)
@@ -349,6 +380,11 @@ class FileAnalyzer:
 
 
 _EXISTS = ("os.path.exists", "os.path.isfile", "exists", "is_file", "isfile")
+
+
+def _origin_key(origin) -> tuple:
+    path, node = origin
+    return (path, getattr(node, "lineno", 0), getattr(node, "col_offset", 0))
 
 
 def _only_if_it_exists(guards: tuple, pf: PyFile) -> bool:

@@ -125,7 +125,8 @@ def _size_findings(f: SiteFacts, rows: dict) -> list[Finding]:
         if f.strict is False:
             msg += " (strict=False does not skip size mismatches)"
         out.append(Finding("size-mismatch", "error", msg, site.span, f.call, keys,
-                           [rows[k] for k in keys if k in rows], related=[(f.call, "the load_state_dict call")],
+                           [rows[k] for k in keys if k in rows],
+                           related=[(f.call, "the load_state_dict call"), *site.related],
                            how=f.how))
     return out
 

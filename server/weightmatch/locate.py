@@ -25,6 +25,9 @@ class LayerSite:
     file: PyFile
     expr: ast.expr | None  # the expression that builds the layer (for size fixes)
     module_path: str  # the deepest module path this site defines
+    # other places worth a look: the shared inner line of a reused block, when the squiggle went
+    # to the line that made this instance differ
+    related: tuple = ()
 
 
 # finds a user class by name: returns (class, the file it is in) or None

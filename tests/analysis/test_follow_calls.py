@@ -359,3 +359,41 @@ def test_a_trainers_own_load_state_dict_is_not_a_model_load(case, static_project
     assert not analysis.findings, [f.message for f in analysis.findings]
     assert [r.how for r in analysis.reports] == ["static"]
     assert case.run().returncode == 0
+
+
+def test_a_reused_block_is_reported_where_this_instance_differs(case, static_project) -> None:
+    """`self.deconv3 = ConvLayer(32, 4)` while the checkpoint has 3 channels: the shared line
+    `self.conv2d = nn.Conv2d(...)` makes every ConvLayer and the others load fine, so the squiggle
+    goes on `self.deconv3 = ...`, with the inner line as related information."""
+    layers = """
+import torch.nn as nn
+
+
+class ConvLayer(nn.Module):
+    def __init__(self, cin, cout, k=3):
+        super().__init__()
+        self.conv2d = nn.Conv2d(cin, cout, k)
+
+
+class TransformerNet(nn.Module):
+    def __init__(self, out=3):
+        super().__init__()
+        self.conv1 = ConvLayer(3, 32)
+        self.conv2 = ConvLayer(32, 32)
+        self.deconv3 = ConvLayer(32, out)
+"""
+    case.write("net.py", layers)
+    case.torch("import sys, torch; sys.path.insert(0, '.'); from net import TransformerNet; "
+               "torch.save(TransformerNet(3).state_dict(), 'style.pth')")
+    main = case.write("main.py", """
+        import torch
+        from net import TransformerNet
+
+        model = TransformerNet(out=4)
+        model.load_state_dict(torch.load("style.pth"))
+    """)
+    analysis = static_project.analyze(str(main))
+    _judge(case, analysis)
+    (err,) = _errors(analysis)
+    assert err.span.path.endswith("net.py") and err.span.line == 14  # self.deconv3 = ConvLayer(32, out) (0-based)
+    assert any(span.path.endswith("net.py") and span.line == 6 for span, _ in err.related)  # self.conv2d = ...
