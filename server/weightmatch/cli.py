@@ -123,7 +123,7 @@ def check(args: argparse.Namespace) -> int:
     try:
         for path in _progress(files, args):
             try:
-                analyses.append(project.analyze(path))
+                analyses.append(project.analyze(path, consult_importers=False))
             except (MemoryError, RecursionError) as exc:
                 failed.append(_internal_error(path, exc))
     finally:

@@ -149,7 +149,9 @@ class Project:
             return None
 
     # ------------------------------------------------------------------ analysis
-    def analyze(self, path: str) -> FileAnalysis:
+    def analyze(self, path: str, consult_importers: bool = True) -> FileAnalysis:
+        """One file's analysis. `consult_importers`: a load left unresolved in a helper takes the
+        answer of the scripts that import it (the editor; the CLI merges all its analyses instead)."""
         path = os.path.abspath(path)
         text = self._read_text(path)
         if text is None:
@@ -157,7 +159,8 @@ class Project:
         with self._lock:
             analyzer = self._analyzer
         result = analyzer.analyze(path, text)
-        self._adopt_from_importers(path, result, analyzer)
+        if consult_importers:
+            self._adopt_from_importers(path, result, analyzer)
         result.findings = self._apply_overrides(result.findings)
         for report in result.reports:
             report.findings = self._apply_overrides(report.findings)
