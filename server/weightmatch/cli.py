@@ -13,9 +13,10 @@ from weightmatch.files import SKIP_DIRS  # noqa: F401 - kept importable from her
 FORMATS = ("text", "json", "github", "sarif")
 
 CHECK_DESCRIPTION = """\
-Checks the Python files under PATHs (default: the current directory) and prints, for
-every load_state_dict call it can resolve, what PyTorch will do. Exit status: 0 when no
-diagnostic has severity error, 1 when one does, 2 on a usage error.
+Checks the Python files and Jupyter notebooks (.ipynb) under PATHs (default: the current
+directory) and prints, for every load_state_dict call it can resolve, what PyTorch will
+do; in a notebook, as `path.ipynb:cell N:line:column` (N counts every cell from 1). Exit
+status: 0 when no diagnostic has severity error, 1 when one does, 2 on a usage error.
 
 Options come from [tool.weightmatch] in pyproject.toml, or weightmatch.toml, found by
 walking up from the checked paths' common folder; a command-line option overrides the
@@ -54,6 +55,7 @@ def check(args: argparse.Namespace) -> int:
     from weightmatch.codes import CODES
     from weightmatch.config_file import ConfigError, enabled_codes, load_config, read_config
     from weightmatch.files import Selector
+    from weightmatch.notebook import is_notebook
     from weightmatch.project import Project, Settings, merge_findings
     from weightmatch.report import unique
     from weightmatch.suppressions import Suppressions
@@ -124,6 +126,8 @@ def check(args: argparse.Namespace) -> int:
     texts: dict[str, str | None] = {}
 
     def text_of(path: str) -> str | None:
+        if path not in texts and is_notebook(path):
+            texts[path] = project.notebook(path).text if _readable(project, path) else None
         if path not in texts:
             try:
                 with open(path, encoding="utf-8", errors="replace") as fh:
@@ -142,6 +146,9 @@ def check(args: argparse.Namespace) -> int:
             if level != "off":
                 unused.append(f if level == f.severity else _with_severity(f, level))
         findings = unique([*findings, *unused])
+    # the joined text of a notebook's code cells, as the engine saw it, back to cells
+    findings = [project.notebook(f.span.path).finding(f)
+                if is_notebook(f.span.path) and _readable(project, f.span.path) else f for f in findings]
 
     out = sys.stdout
     if args.statistics:
@@ -167,14 +174,28 @@ def check(args: argparse.Namespace) -> int:
     else:
         from weightmatch.report import write_text
 
-        def read_line(path: str, line: int):
-            lines = (text_of(path) or "").splitlines()
-            return lines[line] if 0 <= line < len(lines) else None
+        def read_line(span):
+            if span.cell is not None:
+                text = project.notebook(span.path).cell_text(span.cell)
+            else:
+                text = text_of(span.path) or ""
+            lines = text.splitlines()
+            return lines[span.line] if 0 <= span.line < len(lines) else None
 
         write_text(findings, root, out, read_line)
     if args.exit_zero:
         return 0
     return 1 if any(f.severity == "error" for f in findings) else 0
+
+
+def _readable(project, path: str) -> bool:
+    from weightmatch.notebook import NotebookError
+
+    try:
+        project.notebook(path)
+        return True
+    except NotebookError:
+        return False
 
 
 def _with_severity(finding, severity: str):
@@ -203,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="weightmatch", description="Predicts what load_state_dict will do.")
     parser.add_argument("--version", action="version", version=f"weightmatch {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    c = sub.add_parser("check", help="check the Python files under PATHs (default: the current directory)",
+    c = sub.add_parser("check", help="check the Python files and notebooks under PATHs (default: the current directory)",
                        description=CHECK_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     c.add_argument("paths", nargs="*", metavar="PATH",
                    help="files or folders to check (default: the current directory)")

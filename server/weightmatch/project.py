@@ -16,7 +16,9 @@ from typing import Callable
 from weightmatch.analyze import FileAnalysis, FileAnalyzer
 from weightmatch.checkpoint import CheckpointCache
 from weightmatch.models import ModelBuilder
-from weightmatch.types import Checkpoint, Finding, LoadReport
+from weightmatch.notebook import Notebook, NotebookError, is_notebook
+from weightmatch.notebook import read as read_notebook
+from weightmatch.types import Checkpoint, Finding, LoadReport, Span
 
 Log = Callable[[str, str], None]
 SEVERITIES = ("error", "warning", "information", "hint")
@@ -65,6 +67,9 @@ class Project:
         self.log = log or _no_log
         self.checkpoints = CheckpointCache()
         self._documents: dict[str, str] = {}
+        # notebooks open in the editor (their cells as it has them), and read from disk
+        self._notebooks: dict[str, Notebook] = {}
+        self._read_notebooks: dict[str, tuple[tuple[int, int], Notebook]] = {}
         self._deps: dict[str, set[str]] = {}
         self._lock = threading.RLock()
         self._builder = self._make_builder()
@@ -109,6 +114,33 @@ class Project:
     def close_document(self, path: str) -> None:
         with self._lock:
             self._documents.pop(os.path.abspath(path), None)
+            self._notebooks.pop(os.path.abspath(path), None)
+
+    def set_notebook(self, notebook: Notebook) -> None:
+        """The editor's cells of an open notebook (they replace the file on disk)."""
+        with self._lock:
+            self._notebooks[os.path.abspath(notebook.path)] = notebook
+
+    def notebook(self, path: str) -> Notebook:
+        """The notebook at `path`: the editor's cells when it is open, else read from disk
+        (again only when its size or mtime changed). Raises NotebookError."""
+        path = os.path.abspath(path)
+        with self._lock:
+            if path in self._notebooks:
+                return self._notebooks[path]
+        try:
+            st = os.stat(path)
+            stamp = (st.st_mtime_ns, st.st_size)
+        except OSError as exc:
+            raise NotebookError(f"cannot read the file: {exc.strerror or exc}") from None
+        with self._lock:
+            hit = self._read_notebooks.get(path)
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+        nb = read_notebook(path)
+        with self._lock:
+            self._read_notebooks[path] = (stamp, nb)
+        return nb
 
     def _buffer_text(self, path: str) -> str | None:
         """The editor's unsaved text of `path`, None when it is not open."""
@@ -122,6 +154,11 @@ class Project:
 
     def _read_text(self, path: str) -> str | None:
         path = os.path.abspath(path)
+        if is_notebook(path):
+            try:
+                return self.notebook(path).text
+            except NotebookError:
+                return None
         text = self._documents.get(path)
         if text is not None:
             return text
@@ -133,7 +170,17 @@ class Project:
 
     # ------------------------------------------------------------------ analysis
     def analyze(self, path: str) -> FileAnalysis:
+        """The analysis of one file. A notebook is analysed as the joined text of its code
+        cells (`notebook(path).text`): its spans are in that text, and `notebook(path).span`
+        maps them to cells (the CLI and the language server do, when they show them)."""
         path = os.path.abspath(path)
+        if is_notebook(path):
+            try:
+                self.notebook(path)
+            except NotebookError as exc:
+                span = Span(path, 0, 0, 0, 0)
+                return FileAnalysis(path, findings=self._apply_overrides([Finding(
+                    "notebook-unreadable", "error", f"Cannot read this notebook: {exc}", span, span)]))
         text = self._read_text(path)
         if text is None:
             return FileAnalysis(path, errors=[f"cannot read {path}"])

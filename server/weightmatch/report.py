@@ -6,7 +6,7 @@ import json
 import os
 from typing import Iterable, TextIO
 
-from weightmatch.types import Finding
+from weightmatch.types import Finding, Span
 
 HOW_TEXT = {"executed": "built on the meta device", "static": "inferred statically (no code ran)"}
 SEVERITY_ORDER = {"error": 0, "warning": 1, "information": 2, "hint": 3}
@@ -33,14 +33,29 @@ def unique(findings: Iterable[Finding]) -> list[Finding]:
     return out
 
 
+def position(span: Span, root: str) -> str:
+    """`path:line:column`, or in a notebook `path:cell N:line:column` (Ruff's form; N counts
+    every cell from 1, the line is the cell's own)."""
+    cell = f"cell {span.cell + 1}:" if span.cell is not None else ""
+    return f"{rel(span.path, root)}:{cell}{span.line + 1}:{span.column + 1}"
+
+
+def _with_cell(out: dict, span: Span) -> dict:
+    """In a notebook, `"cell": N` after the path (N counts every cell from 1)."""
+    if span.cell is None:
+        return out
+    path = out.pop("path")
+    return {"path": path, "cell": span.cell + 1, **out}
+
+
 def to_json(findings: list[Finding], root: str) -> dict:
-    return {"version": 1, "diagnostics": [{
+    return {"version": 1, "diagnostics": [_with_cell({
         "path": rel(f.span.path, root), "line": f.span.line + 1, "column": f.span.column + 1,
         "end_line": f.span.end_line + 1, "end_column": f.span.end_column + 1,
         "severity": f.severity, "code": f.code, "message": f.message, "keys": list(f.keys),
-        "load_call": {"path": rel(f.load_call.path, root), "line": f.load_call.line + 1},
+        "load_call": _with_cell({"path": rel(f.load_call.path, root), "line": f.load_call.line + 1}, f.load_call),
         "how": f.how, "fixes": [fix.title for fix in f.fixes],
-    } for f in findings]}
+    }, f.span) for f in findings]}
 
 
 def write_json(findings: list[Finding], root: str, out: TextIO) -> None:
@@ -49,10 +64,10 @@ def write_json(findings: list[Finding], root: str, out: TextIO) -> None:
 
 
 def write_text(findings: list[Finding], root: str, out: TextIO, read_line) -> None:
+    """read_line(span): the text of the span's first line (in a notebook: of its cell), or None."""
     for f in findings:
-        path = rel(f.span.path, root)
-        out.write(f"{path}:{f.span.line + 1}:{f.span.column + 1}: {f.code} {f.message}\n")
-        line = read_line(f.span.path, f.span.line)
+        out.write(f"{position(f.span, root)}: {f.code} {f.message}\n")
+        line = read_line(f.span)
         if line is not None:
             num = str(f.span.line + 1)
             pad = " " * len(num)
@@ -65,7 +80,7 @@ def write_text(findings: list[Finding], root: str, out: TextIO, read_line) -> No
                 current = r.current.shape_text() if r.current else "—"
                 out.write(f"{pad} = {r.key}: checkpoint {saved}, model {current} ({r.status})\n")
             if f.load_call != f.span:
-                out.write(f"{pad} = loaded at {rel(f.load_call.path, root)}:{f.load_call.line + 1}\n")
+                out.write(f"{pad} = loaded at {position(f.load_call, root).rsplit(':', 1)[0]}\n")
             if f.how:
                 out.write(f"{pad} = model {HOW_TEXT.get(f.how, f.how)}\n")
             for fix in f.fixes:
