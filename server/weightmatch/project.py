@@ -145,6 +145,10 @@ class Project:
     def _buffer_text(self, path: str) -> str | None:
         """The editor's unsaved text of `path`, None when it is not open."""
         path = os.path.abspath(path)
+        if is_notebook(path):
+            with self._lock:
+                nb = self._notebooks.get(path)
+            return nb.text if nb is not None else None
         if self._buffers is not None:
             text = self._buffers(path)
             if text is not None:

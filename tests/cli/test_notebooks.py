@@ -1,0 +1,124 @@
+"""Notebooks in `weightmatch check`, judged against PyTorch running the notebook.
+
+Each example notebook (examples/n*) is run cell by cell in a real Jupyter kernel with
+real PyTorch (tests/notebook_oracle.py records what every load_state_dict did, where it
+was called and where each mismatched layer was made); the CLI's JSON must say the same:
+the same loads fail, with the same keys, at the same cell and line.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cli_helpers import REPO, run_cli
+
+sys.path.insert(0, str(REPO / "tests"))
+from notebook_oracle import run_notebook  # noqa: E402
+
+EXAMPLES = {
+    "n01-notebook-finetune-head": "finetune.ipynb",
+    "n02-notebook-clean": "evaluate.ipynb",
+}
+
+
+@pytest.fixture(scope="module")
+def examples(tmp_path_factory) -> Path:
+    """The notebook examples, copied with the checkpoints their make_ckpt.py writes."""
+    dest = tmp_path_factory.mktemp("notebooks")
+    for name in EXAMPLES:
+        shutil.copytree(REPO / "examples" / name, dest / name, ignore=shutil.ignore_patterns("*.pth", "*.pt"))
+        made = subprocess.run([sys.executable, "make_ckpt.py"], cwd=dest / name, capture_output=True, text=True,
+                              timeout=300)
+        assert made.returncode == 0, made.stderr
+    return dest
+
+
+def check(path: Path, *extra: str) -> tuple[int, list[dict]]:
+    p = run_cli("check", "--format", "json", "--root", str(path.parent), *extra, str(path), cwd=path.parent)
+    assert p.returncode in (0, 1), p.stderr
+    assert "Traceback" not in p.stderr, p.stderr
+    return p.returncode, json.loads(p.stdout)["diagnostics"]
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_example_notebook_matches_pytorch(examples, name):
+    notebook = examples / name / "workspace" / EXAMPLES[name]
+    truth = run_notebook(notebook)
+    events = truth["events"]
+    assert events, "the notebook calls load_state_dict"
+    status, diagnostics = check(notebook)
+    errors = [d for d in diagnostics if d["severity"] == "error"]
+    assert status == (1 if any(e["raised"] for e in events) else 0)
+    for event in events:
+        call = event["call"]
+        at_call = [d for d in errors if d["load_call"].get("cell") == call["cell"] + 1
+                   and d["load_call"]["line"] == call["line"]]
+        if not event["raised"]:
+            assert not at_call, (event, at_call)
+            assert not event["missing"] and not event["unexpected"]
+            continue
+        assert at_call, (event, errors)
+        mismatched = [d for d in at_call if d["code"] == "size-mismatch"]
+        assert sorted(k for d in mismatched for k in d["keys"]) == sorted(event["size_mismatch"])
+        for d in mismatched:  # the squiggle sits where PyTorch says the layer was made
+            for key in d["keys"]:
+                origin = event["origins"][key]
+                assert (d["cell"], d["line"]) == (origin["cell"] + 1, origin["line"]), (key, d, origin)
+    # nothing else fails: the only cell errors are the loads' own
+    raised_cells = {e["call"]["cell"] for e in events if e["raised"]}
+    assert {cell for cell, _, _ in truth["errors"]} == raised_cells, truth["errors"]
+
+
+def test_text_output_names_cells(examples):
+    notebook = examples / "n01-notebook-finetune-head" / "workspace" / "finetune.ipynb"
+    p = run_cli("check", "--root", str(notebook.parent), str(notebook), cwd=notebook.parent)
+    assert p.returncode == 1, p.stderr
+    first = p.stdout.splitlines()[0]
+    assert first.startswith("finetune.ipynb:cell 4:8:9: size-mismatch "), p.stdout
+    assert "8 |         self.fc = nn.Linear(32, 5)  # 5 classes now" in p.stdout
+    assert "= loaded at finetune.ipynb:cell 6:4" in p.stdout
+    quiet = run_cli("check", "--quiet", "--root", str(notebook.parent), str(notebook), cwd=notebook.parent)
+    assert quiet.stdout.startswith("finetune.ipynb:cell 4:8:9: size-mismatch "), quiet.stdout
+
+
+def test_folders_include_notebooks(examples):
+    p = run_cli("check", "--format", "json", "--root", str(examples), str(examples), cwd=examples)
+    paths = {d["path"] for d in json.loads(p.stdout)["diagnostics"]}
+    assert "n01-notebook-finetune-head/workspace/finetune.ipynb" in paths
+
+
+def test_suppression_comment_in_a_cell(examples, tmp_path):
+    source = examples / "n01-notebook-finetune-head" / "workspace"
+    shutil.copytree(source, tmp_path / "ws")
+    notebook = tmp_path / "ws" / "finetune.ipynb"
+    data = json.loads(notebook.read_text())
+    cell = data["cells"][3]
+    text = "".join(cell["source"]).replace("# 5 classes now", "# weightmatch: ignore[size-mismatch]")
+    cell["source"] = text.splitlines(keepends=True)
+    notebook.write_text(json.dumps(data))
+    status, diagnostics = check(notebook)
+    assert (status, diagnostics) == (0, [])
+
+
+@pytest.mark.parametrize("content, why", [
+    ('{"cells": [', "not valid JSON"),
+    ("[1, 2]", "not a Jupyter notebook"),
+    ('{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [{"cell_type": "code", "source": 5}]}',
+     "ValidationError"),
+])
+def test_malformed_notebook_gets_one_diagnostic(tmp_path, content, why):
+    (tmp_path / "broken.ipynb").write_text(content)
+    (tmp_path / "fine.py").write_text("x = 1\n")
+    p = run_cli("check", "--format", "json", "--root", str(tmp_path), str(tmp_path), cwd=tmp_path)
+    assert p.returncode == 1, p.stderr
+    assert "Traceback" not in p.stderr
+    diagnostics = json.loads(p.stdout)["diagnostics"]
+    assert [(d["path"], d["code"], d["line"]) for d in diagnostics] == [("broken.ipynb", "notebook-unreadable", 1)]
+    assert why in diagnostics[0]["message"]
+    assert "cell" not in diagnostics[0]
