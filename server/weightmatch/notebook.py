@@ -3,7 +3,8 @@
 A notebook runs as its code cells in document order ("Run All"), so it is analysed as
 their concatenation. IPython syntax that is not Python is made harmless without moving
 any line: a line magic, a shell escape or a help line becomes `pass` (an assignment from
-one, `files = !ls`, keeps its name: `files = None`); a cell magic whose body is Python
+one, `files = !ls`, keeps its name: `files = None`; `%time stmt`, `%timeit`, `%prun` keep
+their statement, moved left, its columns moved back when mapped); a cell magic whose body is Python
 (`%%time`) loses only its first line; a cell in another language (`%%bash`,
 `%%writefile`, …) is left out. `await` at the top level stays: `ast` parses it (only
 compiling refuses it). Markdown and raw cells are left out too but keep their place in
@@ -28,6 +29,9 @@ PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun", "debug", "python", "p
 _MAGIC = re.compile(r"^(?P<indent>[ \t]*)(?P<assign>[A-Za-z_][\w., \t]*=[ \t]*)?(?:%{1,2}|!{1,2})\S")
 _HELP = re.compile(r"^(?P<indent>[ \t]*)(?:\?{1,2}[\w.*]+|[\w.*]+(?:\(\))?\?{1,2})[ \t]*$")
 _CELL_MAGIC = re.compile(r"^%%(?P<name>[\w.]+)")
+# Line magics that run the Python statement after them (`%time model = Net()`): the
+# statement stays, moved left over the magic; its columns are moved back when mapped.
+_RUNS_STATEMENT = re.compile(r"^(?P<indent>[ \t]*)%(?:time|timeit|prun)[ \t]+(?:-[nrp][ \t]*\d+[ \t]+|-[a-z][ \t]+)*(?=\S)")
 
 
 class NotebookError(Exception):
@@ -56,6 +60,8 @@ class Notebook:
     origins: list[tuple[int, int]] = field(default_factory=list)
     # cell index -> its first virtual line (only cells that made it into the text)
     starts: dict[int, int] = field(default_factory=dict)
+    # virtual line -> (indent, characters removed after it): `%time stmt` lines
+    shifts: dict[int, tuple[int, int]] = field(default_factory=dict)
 
     # -- from virtual to cells ------------------------------------------------------
     def where(self, line: int) -> tuple[int, int]:
@@ -73,11 +79,15 @@ class Notebook:
             return span
         cell, line = self.where(span.line)
         end_cell, end_line = self.where(span.end_line)
-        end_column = span.end_column
+        column, end_column = self._column(span.line, span.column), self._column(span.end_line, span.end_column)
         if end_cell != cell:  # a range over several cells ends at its first cell's end
             end_line = self.cell_lines(cell) - 1
             end_column = len(self.cells[cell].source.splitlines()[end_line]) if end_line >= 0 else 0
-        return Span(span.path, line, span.column, end_line, end_column, cell=cell)
+        return Span(span.path, line, column, end_line, end_column, cell=cell)
+
+    def _column(self, line: int, column: int) -> int:
+        indent, removed = self.shifts.get(line, (0, 0))
+        return column + removed if removed and column >= indent else column
 
     def finding(self, finding: Finding) -> Finding:
         return replace(
@@ -103,6 +113,76 @@ class Notebook:
         return self.cells[cell].source if 0 <= cell < len(self.cells) else ""
 
 
+def as_of(nb: Notebook, cell: int) -> str | None:
+    """The joined text as it stands when `cell` has run, when that differs from the whole
+    text in a way the engine would read differently; else None.
+
+    The engine reads a notebook as one file, where a class or function defined twice is
+    taken at its first definition; a notebook runs top to bottom, where the later one wins
+    from its cell on. So when a notebook defines a name twice, a cell's loads are read in
+    this text: the cells after it blanked, and a definition redefined up to it blanked when
+    no class or function defined between the two mentions the name (a subclass, a factory:
+    those keep the old one alive). A model built from the old class and loaded after the
+    redefinition is the case this reads wrongly. Lines are blanked, never removed."""
+    end = _cell_end(nb, cell)
+    every = _definitions(nb)
+    names = [d[0] for d in every]
+    if end is None or len(set(names)) == len(names):
+        return None
+    defs = [d for d in every if d[1] <= end]
+    lines = nb.text.splitlines()
+    dead: set[int] = set()
+    by_name: dict[str, list[tuple[str, int, int]]] = {}
+    for d in defs:
+        by_name.setdefault(d[0], []).append(d)
+    for name, found in by_name.items():
+        if len(found) < 2:
+            continue
+        used = re.compile(rf"\b{re.escape(name)}\b")
+        found.sort(key=lambda d: d[1])
+        for (_, start, stop), (_, next_start, _) in zip(found, found[1:]):
+            between = [d for d in defs if stop < d[1] and d[2] < next_start]
+            if not any(used.search(lines[n]) for d in between for n in range(d[1], d[2] + 1)):
+                dead.update(range(start, stop + 1))
+    kept = [("" if n in dead or n > end else line) for n, line in enumerate(lines)]
+    return "".join(line + "\n" for line in kept)
+
+
+def _cell_end(nb: Notebook, cell: int) -> int | None:
+    start = nb.starts.get(cell)
+    if start is None:
+        return None
+    end = start
+    while end + 1 < len(nb.origins) and nb.origins[end + 1][0] == cell:
+        end += 1
+    return end
+
+
+def _definitions(nb: Notebook) -> list[tuple[str, int, int]]:
+    """(name, first line, last line) in the joined text of every top-level class and
+    function definition (decorators included), cell by cell; a cell that does not parse
+    has none."""
+    import ast
+
+    cached = getattr(nb, "_definitions", None)
+    if cached is not None:
+        return cached
+    out: list[tuple[str, int, int]] = []
+    lines = nb.text.splitlines()
+    for cell, start in nb.starts.items():
+        end = _cell_end(nb, cell)
+        try:
+            tree = ast.parse("\n".join(lines[start:end + 1]))
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+        for node in tree.body:
+            if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+                first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+                out.append((node.name, start + first - 1, start + (node.end_lineno or node.lineno) - 1))
+    nb._definitions = out  # type: ignore[attr-defined]
+    return out
+
+
 def build(path: str, cells: Iterable[Cell]) -> Notebook:
     """The notebook of these cells, its code cells joined into one Python text."""
     nb = Notebook(path, list(cells))
@@ -110,11 +190,14 @@ def build(path: str, cells: Iterable[Cell]) -> Notebook:
     for index, cell in enumerate(nb.cells):
         if cell.kind != "code":
             continue
-        lines = python_lines(cell.source)
-        if lines is None:
+        converted = _convert(cell.source)
+        if converted is None:
             continue
+        lines, shifts = converted
         nb.starts[index] = len(nb.origins)
         for number, line in enumerate(lines):
+            if number in shifts:
+                nb.shifts[len(nb.origins)] = shifts[number]
             parts.append(line + "\n")
             nb.origins.append((index, number))
     nb.text = "".join(parts)
@@ -124,16 +207,29 @@ def build(path: str, cells: Iterable[Cell]) -> Notebook:
 def python_lines(source: str) -> list[str] | None:
     """A code cell's lines with IPython syntax made harmless; None for a cell that is not
     Python (a cell magic in another language)."""
+    converted = _convert(source)
+    return None if converted is None else converted[0]
+
+
+def _convert(source: str) -> tuple[list[str], dict[int, tuple[int, int]]] | None:
+    """`python_lines`, with the lines whose start moved: line -> (indent, characters removed)."""
+    shifts: dict[int, tuple[int, int]] = {}
     lines = source.splitlines()
     if not lines:
-        return []
+        return [], shifts
     first = _CELL_MAGIC.match(lines[0].lstrip())
     if first is not None:
         if first.group("name") not in PYTHON_CELL_MAGICS:
             return None
         lines[0] = "pass"
     out = []
-    for line in lines:
+    for number, line in enumerate(lines):
+        runs = _RUNS_STATEMENT.match(line)
+        if runs is not None:
+            indent = runs.group("indent")
+            shifts[number] = (len(indent), runs.end() - len(indent))
+            out.append(indent + line[runs.end():])
+            continue
         m = _MAGIC.match(line)
         if m is not None:
             assign = m.group("assign")
@@ -141,7 +237,7 @@ def python_lines(source: str) -> list[str] | None:
         elif (h := _HELP.match(line)) is not None:
             line = h.group("indent") + "pass"
         out.append(line)
-    return out
+    return out, shifts
 
 
 def read(path: str) -> Notebook:

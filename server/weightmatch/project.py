@@ -17,6 +17,7 @@ from weightmatch.analyze import FileAnalysis, FileAnalyzer
 from weightmatch.checkpoint import CheckpointCache
 from weightmatch.models import ModelBuilder
 from weightmatch.notebook import Notebook, NotebookError, is_notebook
+from weightmatch.notebook import as_of as as_of_cell
 from weightmatch.notebook import read as read_notebook
 from weightmatch.types import Checkpoint, Finding, LoadReport, Span
 
@@ -191,6 +192,8 @@ class Project:
         with self._lock:
             analyzer = self._analyzer
         result = analyzer.analyze(path, text)
+        if is_notebook(path):
+            self._as_run(path, result, analyzer)
         self._adopt_from_importers(path, result, analyzer)
         result.findings = self._apply_overrides(result.findings)
         for report in result.reports:
@@ -198,6 +201,33 @@ class Project:
         with self._lock:
             self._deps[path] = set(result.dependencies)
         return result
+
+    def _as_run(self, path: str, result: FileAnalysis, analyzer: FileAnalyzer) -> None:
+        """A notebook that defines a class or function again in a later cell: each cell's loads
+        are analysed in the text as it stands when that cell runs (`notebook.as_of`), where the
+        engine, reading one file, would take the first definition."""
+        nb = self.notebook(path)
+        cells = sorted({nb.where(r.call.line)[0] for r in result.reports if r.call.path == path} |
+                       {nb.where(f.load_call.line)[0] for f in result.findings if f.load_call.path == path})
+        for cell in cells:
+            text = as_of_cell(nb, cell)
+            if text is None:
+                continue
+            try:
+                theirs = analyzer.analyze(path, text)
+            except Exception:  # noqa: BLE001 - the whole text's answer stays
+                self.log("error", f"analysing {path} as of cell {cell + 1} failed")
+                continue
+
+            def here(span, cell=cell) -> bool:
+                return span.path == path and nb.where(span.line)[0] == cell
+
+            result.reports = [r for r in result.reports if not here(r.call)] + [
+                r for r in theirs.reports if here(r.call)]
+            result.findings = [f for f in result.findings if not here(f.load_call)] + [
+                f for f in theirs.findings if here(f.load_call)]
+            result.dependencies.update(theirs.dependencies)
+        result.findings.sort(key=lambda f: (f.span.path != path, f.span.line, f.span.column))
 
     def _adopt_from_importers(self, path: str, result: FileAnalysis, analyzer: FileAnalyzer) -> None:
         """A load in this file that is unresolved because its model or path arrives as a parameter

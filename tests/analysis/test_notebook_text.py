@@ -13,7 +13,7 @@ CELLS = [
     Cell("code", "%%bash\necho not python\nls"),
     Cell("code", "%%time\nfor i in range(2):\n    %time g()\n    !echo hi\nr = await h()"),
     Cell("raw", "raw text"),
-    Cell("code", "%load_ext autoreload\nx = 1"),
+    Cell("code", "%load_ext autoreload\nx = 1\n%timeit -n 3 -r1 model = Net()"),
     Cell("code", "%%writefile helper.py\nimport os"),
 ]
 
@@ -24,8 +24,8 @@ def test_lines_keep_their_numbers_and_parse():
     lines = nb.text.splitlines()
     assert lines == [
         "pass", "import torch", "pass", "files = None", "t = None", "pass", "pass",
-        "pass", "for i in range(2):", "    pass", "    pass", "r = await h()",
-        "pass", "x = 1",
+        "pass", "for i in range(2):", "    g()", "    pass", "r = await h()",
+        "pass", "x = 1", "model = Net()",
     ]
     # cell index among all cells (markdown and raw included), line inside the cell
     assert nb.where(0) == (1, 0)
@@ -33,6 +33,8 @@ def test_lines_keep_their_numbers_and_parse():
     assert nb.where(13) == (5, 1)
     assert nb.starts == {1: 0, 3: 7, 5: 12}  # %%bash and %%writefile cells are left out
     assert nb.virtual_line(5, 1) == 13
+    # the statement `%timeit` runs stays, and its columns map back past the magic
+    assert nb.span(Span("/w/a.ipynb", 14, 8, 14, 13)) == Span("/w/a.ipynb", 2, 8 + 17, 2, 13 + 17, cell=5)
 
 
 def test_spans_map_to_cells_and_other_files_stay():

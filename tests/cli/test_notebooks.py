@@ -46,15 +46,16 @@ def check(path: Path, *extra: str) -> tuple[int, list[dict]]:
     return p.returncode, json.loads(p.stdout)["diagnostics"]
 
 
-@pytest.mark.parametrize("name", sorted(EXAMPLES))
-def test_example_notebook_matches_pytorch(examples, name):
-    notebook = examples / name / "workspace" / EXAMPLES[name]
+def assert_matches_pytorch(notebook: Path) -> None:
+    """The CLI's JSON for the notebook says what PyTorch did running it: the same loads fail,
+    with the same size-mismatched keys, squiggled at the cell and line where PyTorch made
+    the layer, with `load_call` at the cell and line of the call."""
     truth = run_notebook(notebook)
     events = truth["events"]
     assert events, "the notebook calls load_state_dict"
     status, diagnostics = check(notebook)
     errors = [d for d in diagnostics if d["severity"] == "error"]
-    assert status == (1 if any(e["raised"] for e in events) else 0)
+    assert status == (1 if any(e["raised"] for e in events) else 0), diagnostics
     for event in events:
         call = event["call"]
         at_call = [d for d in errors if d["load_call"].get("cell") == call["cell"] + 1
@@ -70,9 +71,52 @@ def test_example_notebook_matches_pytorch(examples, name):
             for key in d["keys"]:
                 origin = event["origins"][key]
                 assert (d["cell"], d["line"]) == (origin["cell"] + 1, origin["line"]), (key, d, origin)
-    # nothing else fails: the only cell errors are the loads' own
+    # nothing else fails: the only cells that raise are the failing loads'
     raised_cells = {e["call"]["cell"] for e in events if e["raised"]}
     assert {cell for cell, _, _ in truth["errors"]} == raised_cells, truth["errors"]
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_example_notebook_matches_pytorch(examples, name):
+    assert_matches_pytorch(examples / name / "workspace" / EXAMPLES[name])
+
+
+def _net(out: int) -> str:
+    return f"class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(4, {out})"
+
+
+LOAD = 'model = Net()\nmodel.load_state_dict(torch.load("net.pth"))'
+# Cells run top to bottom: what a later cell redefines or rebinds counts from there on.
+# IPython syntax on the way (magics, shell escapes, help, %%bash, %%time, top-level await).
+ORDER_NOTEBOOKS = {
+    "fixed_later": [("markdown", "# the head was wrong, then fixed"), ("code", "%load_ext autoreload\nimport torch\nimport torch.nn as nn"),
+                    ("code", _net(5)), ("markdown", "fixed:"), ("code", _net(3)), ("code", "%%time\n" + LOAD)],
+    "broken_later": [("code", "import torch\nimport torch.nn as nn\n!echo shell"), ("code", _net(3)), ("code", LOAD),
+                     ("code", "%%bash\necho not python"), ("code", _net(6) + "\n\nNet?"), ("code", LOAD)],
+    "rebound": [("code", "import asyncio\nimport torch\nimport torch.nn as nn"), ("code", _net(3)),
+                ("code", "model = Net()\nawait asyncio.sleep(0)\nmodel.fc = nn.Linear(4, 7)"),
+                ("code", "%time model = Net()"), ("code", 'model.load_state_dict(torch.load("net.pth"))'),
+                ("code", "model.fc = nn.Linear(4, 8)\nmodel.load_state_dict(torch.load(\"net.pth\"))")],
+}
+
+
+@pytest.fixture(scope="module")
+def order_folder(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("order")
+    made = subprocess.run([sys.executable, "-c", "import torch, torch.nn as nn\n" + _net(3)
+                           + "\ntorch.save(Net().state_dict(), 'net.pth')"], cwd=folder, capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr
+    for name, cells in ORDER_NOTEBOOKS.items():
+        (folder / f"{name}.ipynb").write_text(json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+            {"cell_type": kind, "id": f"c{i}", "metadata": {}, "source": text,
+             **({"outputs": [], "execution_count": None} if kind == "code" else {})}
+            for i, (kind, text) in enumerate(cells)]}))
+    return folder
+
+
+@pytest.mark.parametrize("name", sorted(ORDER_NOTEBOOKS))
+def test_cells_take_effect_in_order(order_folder, name):
+    assert_matches_pytorch(order_folder / f"{name}.ipynb")
 
 
 def test_text_output_names_cells(examples):
