@@ -47,7 +47,7 @@ describe("notebook: squiggle in the defining cell, hover, quick fix", { skip }, 
   test("a red squiggle on the head's line, in the cell that defines it", { timeout: 300_000 }, async () => {
     await s.step_("squiggle", async () => {
       await quickOpen(s.page, NOTEBOOK);
-      await s.page.locator(".notebook-editor").first().waitFor({ state: "visible" });
+      await s.page.locator(".notebook-editor, .notebookOverlay").first().waitFor({ state: "visible" });
       const line = await waitForLine(s.page, LAYER_LINE, (l) => l.errors > 0, 240_000, squigglesInCells);
       assert.equal(line.lineText.trim(), `${LAYER_LINE}  # 5 classes now`);
       await s.shot("squiggle");
@@ -58,7 +58,7 @@ describe("notebook: squiggle in the defining cell, hover, quick fix", { skip }, 
     await s.step_("hover", async () => {
       const line = await squigglesInCells(s.page, LAYER_LINE);
       assert.ok(line);
-      const box = await errorSquiggleBox(s.page, line);
+      const box = await errorSquiggleBox(s.page, line, ".monaco-workbench");
       await s.page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
       const hover = s.page.locator(".monaco-hover", { hasText: /10,\s*32/ }).filter({ hasText: /5,\s*32/ });
       await hover.first().waitFor({ state: "visible" });
@@ -73,7 +73,7 @@ describe("notebook: squiggle in the defining cell, hover, quick fix", { skip }, 
     await s.step_("quickfix", async () => {
       const line = await squigglesInCells(s.page, LAYER_LINE);
       assert.ok(line);
-      const box = await errorSquiggleBox(s.page, line);
+      const box = await errorSquiggleBox(s.page, line, ".monaco-workbench");
       // The cursor inside the diagnostic's range (the click opens the cell's editor), no hover.
       await s.page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
       await s.page.keyboard.press("Escape");

@@ -65,8 +65,8 @@ export async function squigglesOnLine(page: Page, needle: string): Promise<LineS
  */
 export async function squigglesInCells(page: Page, needle: string): Promise<LineSquiggles | null> {
   return page.evaluate((needle) => {
-    const group = document.querySelector(".editor-group-container.active") ?? document;
-    for (const editor of group.querySelectorAll(".notebook-editor .monaco-editor")) {
+    // The notebook editor is drawn in an overlay of the workbench, not inside the editor group.
+    for (const editor of document.querySelectorAll(".monaco-workbench .monaco-editor")) {
       const lines = [...editor.querySelectorAll(".view-lines .view-line")] as HTMLElement[];
       const line = lines.find((l) => (l.textContent ?? "").replace(/\u00a0/g, " ").includes(needle));
       if (!line) continue;
@@ -109,9 +109,9 @@ export async function waitForLine(
 }
 
 /** The box of the first error squiggle on the line: hovering or clicking there is inside the range. */
-export async function errorSquiggleBox(page: Page, line: LineSquiggles) {
-  // (in a notebook, the active group holds every cell's editor: the line's box tells them apart)
-  const boxes = await page.locator(".editor-group-container.active .squiggly-error").evaluateAll((els) =>
+export async function errorSquiggleBox(page: Page, line: LineSquiggles, scope = ".editor-group-container.active") {
+  // (a notebook's cell editors are in an overlay: pass ".monaco-workbench"; the line's box tells them apart)
+  const boxes = await page.locator(`${scope} .squiggly-error`).evaluateAll((els) =>
     els.map((el) => {
       const r = el.getBoundingClientRect();
       return { x: r.left, y: r.top, width: r.width, height: r.height };
