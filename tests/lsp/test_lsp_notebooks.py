@@ -122,6 +122,10 @@ async def test_squiggle_on_the_cell_that_defines_the_head(client, folder, made):
     assert [(d.code, d.severity, d.range.start.line, d.range.start.character) for d in diagnostics] == [
         ("size-mismatch", types.DiagnosticSeverity.Error, 7, 8)]
     assert "checkpoint [10, 32], model [5, 32]" in diagnostics[0].message
+    if client.client_name == "visual-studio-code":  # it shows related information: the load's cell
+        assert diagnostics[0].related_information
+    for related in diagnostics[0].related_information or []:
+        assert (related.location.uri, related.location.range.start.line) == (nb.uris[LOAD_CELL], 3)
     # every other code cell gets its (empty) list; no diagnostics on the .ipynb file itself
     for index in (1, 4, LOAD_CELL):
         assert await wait_for_diagnostics(client, nb.uris[index]) == []

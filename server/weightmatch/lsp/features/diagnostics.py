@@ -82,11 +82,17 @@ class DiagnosticsPublisher:
             if diagnostic is None:
                 continue
             target = os.path.normpath(finding.span.path)
-            if analysis.notebook is not None and target == analysis.path:
-                found = cell_of(analysis.notebook, diagnostic.range)
-                if found is None:
-                    continue
-                target, diagnostic.range = found
+            if analysis.notebook is not None:
+                for related in diagnostic.related_information or []:
+                    if related.location.uri == uri_for(analysis.path):  # the load call's cell
+                        found = cell_of(analysis.notebook, related.location.range)
+                        if found is not None:
+                            related.location = types.Location(uri=found[0], range=found[1])
+                if target == analysis.path:
+                    found = cell_of(analysis.notebook, diagnostic.range)
+                    if found is None:
+                        continue
+                    target, diagnostic.range = found
             out.setdefault(target, []).append(diagnostic)
         return out
 
