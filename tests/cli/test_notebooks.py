@@ -166,3 +166,27 @@ def test_malformed_notebook_gets_one_diagnostic(tmp_path, content, why):
     assert [(d["path"], d["code"], d["line"]) for d in diagnostics] == [("broken.ipynb", "notebook-unreadable", 1)]
     assert why in diagnostics[0]["message"]
     assert "cell" not in diagnostics[0]
+
+
+def test_other_output_formats_name_the_cell():
+    from weightmatch.formats.github import command
+    from weightmatch.formats.sarif import _location
+    from weightmatch.report import position, to_json
+    from weightmatch.types import Finding, Span
+
+    span = Span("/w/nb.ipynb", 7, 8, 7, 34, cell=3)
+    call = Span("/w/nb.ipynb", 3, 0, 3, 28, cell=5)
+    finding = Finding("size-mismatch", "error", "Size mismatch", span, call)
+    assert position(span, "/w") == "nb.ipynb:cell 4:8:9"
+    assert position(Span("/w/m.py", 7, 8, 7, 34), "/w") == "m.py:8:9"
+    out = to_json([finding], "/w")["diagnostics"][0]
+    assert list(out)[:3] == ["path", "cell", "line"]
+    assert (out["cell"], out["line"], out["column"], out["load_call"]) == (
+        4, 8, 9, {"path": "nb.ipynb", "cell": 6, "line": 4})
+    # a cell's lines are not the .ipynb file's: GitHub annotates the file, SARIF keeps the region aside
+    assert command(finding, "/w") == ("::error file=nb.ipynb,title=weightmatch (size-mismatch)::"
+                                      "cell 4, line 8: Size mismatch")
+    location = _location(span, "/w")
+    assert "region" not in location["physicalLocation"]
+    assert location["properties"] == {"cell": 4, "region": {"startLine": 8, "startColumn": 9, "endLine": 8,
+                                                            "endColumn": 35}}

@@ -88,6 +88,25 @@ class Notebook:
         ))
         self.texts[uri] = text
 
+    def insert_cells(self, at: int, cells: list[tuple[str, str]]) -> list[str]:
+        """notebookDocument/didChange with cells added (structure change): their URIs."""
+        uris = [f"vscode-notebook-cell:{self.path}#new{at}-{i}" for i in range(len(cells))]
+        kinds = [types.NotebookCellKind.Code if k == "code" else types.NotebookCellKind.Markup for k, _ in cells]
+        self.version += 1
+        self.client.notebook_document_did_change(types.DidChangeNotebookDocumentParams(
+            notebook_document=types.VersionedNotebookDocumentIdentifier(uri=self.uri, version=self.version),
+            change=types.NotebookDocumentChangeEvent(cells=types.NotebookDocumentCellChanges(
+                structure=types.NotebookDocumentCellChangeStructure(
+                    array=types.NotebookCellArrayChange(start=at, delete_count=0, cells=[
+                        types.NotebookCell(kind=k, document=u) for k, u in zip(kinds, uris)]),
+                    did_open=[types.TextDocumentItem(uri=u, language_id="python" if k == "code" else "markdown",
+                                                     version=1, text=t) for u, (k, t) in zip(uris, cells)])))))
+        self.uris[at:at] = uris
+        for u, (_, t) in zip(uris, cells):
+            self.texts[u] = t
+            self.versions[u] = 1
+        return uris
+
     def close(self) -> None:
         self.client.notebook_document_did_close(types.DidCloseNotebookDocumentParams(
             notebook_document=types.NotebookDocumentIdentifier(uri=self.uri),
@@ -203,4 +222,24 @@ async def test_isolated_cell_edits_are_answered_like_a_file(client, folder, made
             client, uri, lambda p: client.published.index(p) >= since and bool(p.diagnostics) == (size == 5))
         took.append(published.at - start)
     assert statistics.median(took) < 0.05, took
+    nb.close()
+
+
+async def test_cells_added_above_move_nothing_but_the_numbering(client, folder, made):
+    """Cells inserted above (a markdown cell and a code cell that rebinds nothing) keep the
+    squiggle on the head's cell URI, at the same line; a cell added below that rebinds the
+    head to the checkpoint's size makes the notebook load, so the squiggle goes."""
+    nb, before = await opened(client, folder, made)
+    head_uri = nb.uris[HEAD_CELL]
+    nb.insert_cells(0, [("markdown", "# notes"), ("code", "import math\nSEED = 0")])
+    assert nb.uris[HEAD_CELL + 2] == head_uri
+    since = len(client.published)
+    published = await wait_for_published(
+        client, head_uri, lambda p: client.published.index(p) >= since and bool(p.diagnostics))
+    assert [(d.code, d.range.start.line) for d in published.diagnostics] == [("size-mismatch", 7)]
+    # the load's cell is now the 8th: a cell inserted just before it rebinds the head
+    nb.insert_cells(7, [("code", "model = Classifier()\nmodel.fc = nn.Linear(32, 10)")])
+    load_uri = nb.uris[8]
+    nb.edit_cell(8, nb.texts[load_uri].replace("model = Classifier()\n", ""))
+    assert await wait_for_diagnostics(client, head_uri, lambda ds: not ds) == []
     nb.close()
