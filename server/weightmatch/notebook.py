@@ -190,7 +190,7 @@ def build(path: str, cells: Iterable[Cell]) -> Notebook:
     for index, cell in enumerate(nb.cells):
         if cell.kind != "code":
             continue
-        converted = _convert(cell.source)
+        converted = python_lines(cell.source)
         if converted is None:
             continue
         lines, shifts = converted
@@ -204,15 +204,10 @@ def build(path: str, cells: Iterable[Cell]) -> Notebook:
     return nb
 
 
-def python_lines(source: str) -> list[str] | None:
-    """A code cell's lines with IPython syntax made harmless; None for a cell that is not
-    Python (a cell magic in another language)."""
-    converted = _convert(source)
-    return None if converted is None else converted[0]
-
-
-def _convert(source: str) -> tuple[list[str], dict[int, tuple[int, int]]] | None:
-    """`python_lines`, with the lines whose start moved: line -> (indent, characters removed)."""
+def python_lines(source: str) -> tuple[list[str], dict[int, tuple[int, int]]] | None:
+    """A code cell's lines with IPython syntax made harmless, and the lines whose start
+    moved (line -> (indent, characters removed)); None for a cell that is not Python (a
+    cell magic in another language)."""
     shifts: dict[int, tuple[int, int]] = {}
     lines = source.splitlines()
     if not lines:

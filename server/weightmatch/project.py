@@ -140,6 +140,8 @@ class Project:
             return hit[1]
         nb = read_notebook(path)
         with self._lock:
+            if len(self._read_notebooks) >= 256:
+                self._read_notebooks.pop(next(iter(self._read_notebooks)))
             self._read_notebooks[path] = (stamp, nb)
         return nb
 

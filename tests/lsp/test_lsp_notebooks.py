@@ -183,7 +183,13 @@ async def test_every_quick_fix_makes_the_notebook_load(client, folder, made):
     fixes = [a for a in actions if (a.data or {}).get("fixKind") != "suppress"]
     kinds = sorted(a.data["fixKind"] for a in fixes)
     assert kinds == ["filter-shapes", "use-checkpoint-size"], kinds
-    assert any((a.data or {}).get("fixKind") == "suppress" for a in actions)
+    silence = [a for a in actions if (a.data or {}).get("fixKind") == "suppress"]
+    assert len(silence) == 1 and silence[0].edit is not None
+    # "Silence size-mismatch on this line" writes its comment into the head's cell, at the line
+    texts_silenced = apply_edit(silence[0].edit, nb.texts)
+    assert [u for u in nb.uris if texts_silenced[u] != nb.texts[u]] == [nb.uris[HEAD_CELL]]
+    assert ("self.fc = nn.Linear(32, 5)  # 5 classes now  # weightmatch: ignore[size-mismatch]"
+            in texts_silenced[nb.uris[HEAD_CELL]])
     for action in fixes:
         if action.edit is None:
             action = await client.code_action_resolve_async(action)
@@ -201,6 +207,9 @@ async def test_every_quick_fix_makes_the_notebook_load(client, folder, made):
         truth = _reruns[key]
         assert truth["events"] and not any(e["raised"] for e in truth["events"]), (action.title, truth)
         assert not truth["errors"], (action.title, truth["errors"])
+    # the silenced line, typed into the cell, silences the diagnostic
+    nb.edit_cell(HEAD_CELL, texts_silenced[nb.uris[HEAD_CELL]])
+    assert await wait_for_diagnostics(client, nb.uris[HEAD_CELL], lambda ds: not ds) == []
     nb.close()
     assert await wait_for_diagnostics(client, nb.uris[HEAD_CELL], lambda ds: not ds) == []
 
