@@ -7,13 +7,14 @@ installed at kernel start-up (an IPython startup file) that patches `nn.Module`:
 - every module remembers where it was made (the innermost frame that is a notebook cell),
 - every `load_state_dict` records where it was called, and what it did: loaded (with the
   missing / unexpected keys it returned) or raised (the message, and the keys PyTorch
-  names as size mismatches, missing or unexpected), with the origin of each key's module.
+  names as size mismatches), with the origin of each of those keys' module.
 
 Positions come from the kernel itself: a frame's file is the cell IPython compiled it
 from (each code cell run is numbered in a `pre_run_cell` hook, which maps its file name
-to that number, then to the cell's index among all cells); the line is the frame's. IPython compiles a `%%time` cell's body without its first line
-(`<timed exec>`), so there one line is added back. Run as a script in a subprocess (its
-own event loop, its own kernel): `python notebook_oracle.py NOTEBOOK OUT.json`.
+to that number, then to the cell's index among all cells); the line is the frame's.
+IPython compiles a `%%time` cell's body without its first line (`<timed exec>`), so
+there one line is added back. Run as a script in a subprocess (its own event loop, its
+own kernel): `python notebook_oracle.py NOTEBOOK OUT.json`.
 """
 
 from __future__ import annotations

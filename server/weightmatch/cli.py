@@ -224,7 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="weightmatch", description="Predicts what load_state_dict will do.")
     parser.add_argument("--version", action="version", version=f"weightmatch {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    c = sub.add_parser("check", help="check the Python files and notebooks under PATHs (default: the current directory)",
+    c = sub.add_parser("check",
+                       help="check the Python files and notebooks under PATHs (default: the current directory)",
                        description=CHECK_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     c.add_argument("paths", nargs="*", metavar="PATH",
                    help="files or folders to check (default: the current directory)")

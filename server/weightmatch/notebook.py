@@ -31,7 +31,8 @@ _HELP = re.compile(r"^(?P<indent>[ \t]*)(?:\?{1,2}[\w.*]+|[\w.*]+(?:\(\))?\?{1,2
 _CELL_MAGIC = re.compile(r"^%%(?P<name>[\w.]+)")
 # Line magics that run the Python statement after them (`%time model = Net()`): the
 # statement stays, moved left over the magic; its columns are moved back when mapped.
-_RUNS_STATEMENT = re.compile(r"^(?P<indent>[ \t]*)%(?:time|timeit|prun)[ \t]+(?:-[nrp][ \t]*\d+[ \t]+|-[a-z][ \t]+)*(?=\S)")
+_RUNS_STATEMENT = re.compile(
+    r"^(?P<indent>[ \t]*)%(?:time|timeit|prun)[ \t]+(?:-[nrp][ \t]*\d+[ \t]+|-[a-z][ \t]+)*(?=\S)")
 
 
 class NotebookError(Exception):

@@ -9,7 +9,8 @@ from weightmatch.types import Finding, Fix, Span, TextEdit
 
 CELLS = [
     Cell("markdown", "# Title\n\nsome text"),
-    Cell("code", "%matplotlib inline\nimport torch\n!pip install timm\nfiles = !ls\nt = %timeit -o f()\ntorch.load?\n??torch.save"),
+    Cell("code", "%matplotlib inline\nimport torch\n!pip install timm\nfiles = !ls\nt = %timeit -o f()\n"
+                 "torch.load?\n??torch.save"),
     Cell("code", "%%bash\necho not python\nls"),
     Cell("code", "%%time\nfor i in range(2):\n    %time g()\n    !echo hi\nr = await h()"),
     Cell("raw", "raw text"),

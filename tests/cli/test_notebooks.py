@@ -82,15 +82,17 @@ def test_example_notebook_matches_pytorch(examples, name):
 
 
 def _net(out: int) -> str:
-    return f"class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(4, {out})"
+    return ("class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+            f"        self.fc = nn.Linear(4, {out})")
 
 
 LOAD = 'model = Net()\nmodel.load_state_dict(torch.load("net.pth"))'
 # Cells run top to bottom: what a later cell redefines or rebinds counts from there on.
 # IPython syntax on the way (magics, shell escapes, help, %%bash, %%time, top-level await).
 ORDER_NOTEBOOKS = {
-    "fixed_later": [("markdown", "# the head was wrong, then fixed"), ("code", "%load_ext autoreload\nimport torch\nimport torch.nn as nn"),
-                    ("code", _net(5)), ("markdown", "fixed:"), ("code", _net(3)), ("code", "%%time\n" + LOAD)],
+    "fixed_later": [("markdown", "# the head was wrong, then fixed"),
+                    ("code", "%load_ext autoreload\nimport torch\nimport torch.nn as nn"), ("code", _net(5)),
+                    ("markdown", "fixed:"), ("code", _net(3)), ("code", "%%time\n" + LOAD)],
     "broken_later": [("code", "import torch\nimport torch.nn as nn\n!echo shell"), ("code", _net(3)), ("code", LOAD),
                      ("code", "%%bash\necho not python"), ("code", _net(6) + "\n\nNet?"), ("code", LOAD)],
     "rebound": [("code", "import asyncio\nimport torch\nimport torch.nn as nn"), ("code", _net(3)),

@@ -152,7 +152,8 @@ async def test_squiggle_on_the_cell_that_defines_the_head(client, folder, made):
 
     # hover on the layer line: both shapes
     hover = await client.text_document_hover_async(types.HoverParams(
-        text_document=types.TextDocumentIdentifier(uri=nb.uris[HEAD_CELL]), position=nb.position(HEAD_CELL, "self.fc", 2)))
+        text_document=types.TextDocumentIdentifier(uri=nb.uris[HEAD_CELL]),
+        position=nb.position(HEAD_CELL, "self.fc", 2)))
     assert hover is not None and "[10, 32]" in hover.contents.value and "[5, 32]" in hover.contents.value
     assert hover.range.start.line == 7
     # hover on the load call, in its own cell

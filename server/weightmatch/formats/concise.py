@@ -1,4 +1,5 @@
-"""`--quiet` text: one line per diagnostic, `path:line:column: code message` (`path:cell N:line:column` in a notebook), nothing else."""
+"""`--quiet` text: one line per diagnostic, `path:line:column: code message`
+(`path:cell N:line:column: code message` in a notebook), nothing else."""
 
 from __future__ import annotations
 

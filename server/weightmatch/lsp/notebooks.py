@@ -125,7 +125,8 @@ def cell_uris(nb: Notebook) -> list[str]:
     return [c.uri for i, c in enumerate(nb.cells) if c.uri and i in nb.starts]
 
 
-def split_edit(edit: types.WorkspaceEdit, nb: Notebook, notebook_uri: str, versions: dict[str, Any]) -> types.WorkspaceEdit:
+def split_edit(edit: types.WorkspaceEdit, nb: Notebook, notebook_uri: str,
+               versions: dict[str, Any]) -> types.WorkspaceEdit:
     """A workspace edit on the joined text, as edits on the cells it falls in."""
     from weightmatch.lsp.convert import uri_for
 
