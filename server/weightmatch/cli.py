@@ -147,8 +147,9 @@ def check(args: argparse.Namespace) -> int:
                 unused.append(f if level == f.severity else _with_severity(f, level))
         findings = unique([*findings, *unused])
     # the joined text of a notebook's code cells, as the engine saw it, back to cells
-    findings = [project.notebook(f.span.path).finding(f)
-                if is_notebook(f.span.path) and _readable(project, f.span.path) else f for f in findings]
+    # (a layer in a .py file loaded from a notebook: its load_call is the notebook's)
+    findings = [_in_cells(project, f, f.span.path if is_notebook(f.span.path) else f.load_call.path)
+                for f in findings]
 
     out = sys.stdout
     if args.statistics:
@@ -186,6 +187,15 @@ def check(args: argparse.Namespace) -> int:
     if args.exit_zero:
         return 0
     return 1 if any(f.severity == "error" for f in findings) else 0
+
+
+def _in_cells(project, finding, path: str):
+    """The finding with its spans in `path`, a notebook, mapped to cells (else unchanged)."""
+    from weightmatch.notebook import is_notebook
+
+    if not is_notebook(path) or not _readable(project, path):
+        return finding
+    return project.notebook(path).finding(finding)
 
 
 def _readable(project, path: str) -> bool:

@@ -192,3 +192,26 @@ def test_other_output_formats_name_the_cell():
     assert "region" not in location["physicalLocation"]
     assert location["properties"] == {"cell": 4, "region": {"startLine": 8, "startColumn": 9, "endLine": 8,
                                                             "endColumn": 35}}
+
+
+def test_layer_in_a_python_file_loaded_from_a_notebook(tmp_path):
+    """The squiggle goes to the imported file's line; `load_call` names the notebook's cell."""
+    (tmp_path / "models.py").write_text("import torch.nn as nn\n\n\nclass Net(nn.Module):\n"
+                                        "    def __init__(self):\n        super().__init__()\n"
+                                        "        self.fc = nn.Linear(4, 6)\n")
+    made = subprocess.run([sys.executable, "-c", "import torch; torch.save({'fc.weight': torch.zeros(3, 4), "
+                           "'fc.bias': torch.zeros(3)}, 'net.pth')"], cwd=tmp_path, capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr
+    (tmp_path / "use.ipynb").write_text(json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+        {"cell_type": "markdown", "id": "m", "metadata": {}, "source": "# load"},
+        {"cell_type": "code", "id": "a", "metadata": {}, "outputs": [], "execution_count": None,
+         "source": "import torch\nfrom models import Net"},
+        {"cell_type": "code", "id": "b", "metadata": {}, "outputs": [], "execution_count": None,
+         "source": "model = Net()\nmodel.load_state_dict(torch.load('net.pth'))"}]}))
+    truth = run_notebook(tmp_path / "use.ipynb")
+    [event] = truth["events"]
+    status, diagnostics = check(tmp_path / "use.ipynb")
+    assert status == 1 and event["raised"]
+    [d] = diagnostics
+    assert (d["path"], d["line"], "cell" in d) == ("models.py", 7, False)
+    assert d["load_call"] == {"path": "use.ipynb", "cell": event["call"]["cell"] + 1, "line": event["call"]["line"]}
