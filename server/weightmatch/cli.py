@@ -15,8 +15,8 @@ FORMATS = ("text", "json", "github", "sarif")
 CHECK_DESCRIPTION = """\
 Checks the Python files and Jupyter notebooks (.ipynb) under PATHs (default: the current
 directory) and prints, for every load_state_dict call it can resolve, what PyTorch will
-do; in a notebook, as `path.ipynb:cell N:line:column` (N counts every cell from 1). Exit
-status: 0 when no diagnostic has severity error, 1 when one does, 2 on a usage error.
+do; in a notebook, as `path.ipynb:cell N:line:column` (N counts every cell from 1).
+Exit status: 0 when no diagnostic has severity error, 1 when one does, 2 on a usage error.
 
 Options come from [tool.weightmatch] in pyproject.toml, or weightmatch.toml, found by
 walking up from the checked paths' common folder; a command-line option overrides the
