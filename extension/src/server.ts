@@ -22,9 +22,16 @@ import { RestartQueue } from "./restartQueue";
 import { readSettings, SECTION } from "./settings";
 import type { ServerStatus, StatusItem } from "./status";
 
-export const PYTHON_SELECTOR: { scheme: string; language: string }[] = [
+/**
+ * Python files, and the Python cells of Jupyter notebooks: the server syncs notebooks
+ * itself (LSP 3.17 notebookDocumentSync), and requests on a cell (hover, code actions,
+ * code lens) reach it through the notebook filter. No kernel and no Jupyter extension
+ * are needed: VS Code's own notebook editor opens .ipynb files.
+ */
+export const PYTHON_SELECTOR: ({ scheme: string; language: string } | { notebook: string; language: string })[] = [
   { scheme: "file", language: "python" },
   { scheme: "untitled", language: "python" },
+  { notebook: "jupyter-notebook", language: "python" },
 ];
 
 export const CHECKPOINT_GLOB = "**/*.{pt,pth,ckpt,bin,safetensors,index.json}";

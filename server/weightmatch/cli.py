@@ -13,9 +13,10 @@ from weightmatch.files import SKIP_DIRS  # noqa: F401 - kept importable from her
 FORMATS = ("text", "json", "github", "sarif")
 
 CHECK_DESCRIPTION = """\
-Checks the Python files under PATHs (default: the current directory) and prints, for
-every load_state_dict call it can resolve, what PyTorch will do. Exit status: 0 when no
-diagnostic has severity error, 1 when one does, 2 on a usage error.
+Checks the Python files and Jupyter notebooks (.ipynb) under PATHs (default: the current
+directory) and prints, for every load_state_dict call it can resolve, what PyTorch will
+do; in a notebook, as `path.ipynb:cell N:line:column` (N counts every cell from 1).
+Exit status: 0 when no diagnostic has severity error, 1 when one does, 2 on a usage error.
 
 Options come from [tool.weightmatch] in pyproject.toml, or weightmatch.toml, found by
 walking up from the checked paths' common folder; a command-line option overrides the
@@ -55,6 +56,7 @@ def check(args: argparse.Namespace) -> int:
     from weightmatch.codes import CODES
     from weightmatch.config_file import ConfigError, enabled_codes, load_config, read_config
     from weightmatch.files import Selector
+    from weightmatch.notebook import is_notebook
     from weightmatch.project import Project, Settings, merge_findings
     from weightmatch.report import unique
     from weightmatch.suppressions import Suppressions
@@ -135,6 +137,8 @@ def check(args: argparse.Namespace) -> int:
     texts: dict[str, str | None] = {}
 
     def text_of(path: str) -> str | None:
+        if path not in texts and is_notebook(path):
+            texts[path] = project.notebook(path).text if _readable(project, path) else None
         if path not in texts:
             from weightmatch.sourcefile import read_source
 
@@ -154,17 +158,21 @@ def check(args: argparse.Namespace) -> int:
             if level != "off":
                 unused.append(f if level == f.severity else _with_severity(f, level))
         findings = unique([*findings, *unused])
+    # the joined text of a notebook's code cells, as the engine saw it, back to cells
+    # (a layer in a .py file loaded from a notebook: its load_call is the notebook's)
+    findings = [_in_cells(project, f, f.span.path if is_notebook(f.span.path) else f.load_call.path)
+                for f in findings]
 
     status = 0 if args.exit_zero else 1 if any(f.severity == "error" for f in findings) else 0
     try:
-        _write(args, findings, root, applied, text_of)
+        _write(args, findings, root, applied, text_of, project)
         sys.stdout.flush()
     except BrokenPipeError:  # `weightmatch check | head`: the reader has what it wanted
         _silence_stdout()
     return status
 
 
-def _write(args: argparse.Namespace, findings: list, root: str, applied, text_of) -> None:
+def _write(args: argparse.Namespace, findings: list, root: str, applied, text_of, project) -> None:
     out = sys.stdout
     if args.statistics:
         from weightmatch.formats.statistics import write_statistics
@@ -189,9 +197,13 @@ def _write(args: argparse.Namespace, findings: list, root: str, applied, text_of
     else:
         from weightmatch.report import write_text
 
-        def read_line(path: str, line: int):
-            lines = (text_of(path) or "").splitlines()
-            return lines[line] if 0 <= line < len(lines) else None
+        def read_line(span):
+            if span.cell is not None:
+                text = project.notebook(span.path).cell_text(span.cell)
+            else:
+                text = text_of(span.path) or ""
+            lines = text.splitlines()
+            return lines[span.line] if 0 <= span.line < len(lines) else None
 
         write_text(findings, root, out, read_line, show_unresolved=args.show_unresolved)
 
@@ -199,12 +211,13 @@ def _write(args: argparse.Namespace, findings: list, root: str, applied, text_of
 def _regular(files: list[str], skipped: list[str]) -> list[str]:
     """Regular files within the size limit; the others (a FIFO, a link to /dev/zero, a huge
     file) go to `skipped` with the reason."""
-    from weightmatch.sourcefile import SourceSkipped, check_source
+    from weightmatch.sourcefile import MAX_SOURCE_BYTES, SourceSkipped, check_source
 
     out = []
     for path in files:
         try:
-            check_source(path)
+            # a notebook carries its outputs (plots, tables): far larger than source, still data
+            check_source(path, 256 * 1024 * 1024 if path.endswith(".ipynb") else MAX_SOURCE_BYTES)
         except SourceSkipped as e:
             skipped.append(f"{path}: {e.reason}")
             continue
@@ -244,6 +257,25 @@ def _silence_stdout() -> None:
         pass
 
 
+def _in_cells(project, finding, path: str):
+    """The finding with its spans in `path`, a notebook, mapped to cells (else unchanged)."""
+    from weightmatch.notebook import is_notebook
+
+    if not is_notebook(path) or not _readable(project, path):
+        return finding
+    return project.notebook(path).finding(finding)
+
+
+def _readable(project, path: str) -> bool:
+    from weightmatch.notebook import NotebookError
+
+    try:
+        project.notebook(path)
+        return True
+    except NotebookError:
+        return False
+
+
 def _with_severity(finding, severity: str):
     from dataclasses import replace
 
@@ -270,7 +302,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="weightmatch", description="Predicts what load_state_dict will do.")
     parser.add_argument("--version", action="version", version=f"weightmatch {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    c = sub.add_parser("check", help="check the Python files under PATHs (default: the current directory)",
+    c = sub.add_parser("check",
+                       help="check the Python files and notebooks under PATHs (default: the current directory)",
                        description=CHECK_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     c.add_argument("paths", nargs="*", metavar="PATH",
                    help="files or folders to check (default: the current directory)")

@@ -22,6 +22,7 @@ CODES: dict[str, str] = {
     "key-error": "A subscript asks the checkpoint for a key it does not have.",
     "not-a-tensor": "A state dict entry is not a tensor.",
     "load-error": "Another error PyTorch raises while loading.",
+    "notebook-unreadable": "A .ipynb file is not a notebook nbformat can read (invalid JSON or nbformat).",
     "internal-error": "Weight Match could not analyse the call (a bug in Weight Match).",
     "unused-ignore": "A `# weightmatch: ignore` comment silences nothing (--report-unused-ignores).",
 }

@@ -19,7 +19,7 @@ from weightmatch.config_file import FileConfig
 
 SKIP_DIRS = {".git", ".hg", ".venv", "venv", "env", "node_modules", "__pycache__", "site-packages",
              ".tox", ".nox", ".mypy_cache", ".pytest_cache", "build", "dist", ".e2e"}
-SOURCE_SUFFIXES = (".py",)
+SOURCE_SUFFIXES = (".py", ".ipynb")  # notebooks: see notebook.py
 
 
 class Selector:
@@ -54,7 +54,7 @@ class Selector:
         out: list[str] = []
         for p in paths:
             if os.path.isfile(p):
-                # Named on the command line: checked (if it is Python) unless force_exclude
+                # Named on the command line: checked (if it is Python or a notebook) unless force_exclude
                 # and it, or a folder above it, is excluded.
                 full = os.path.abspath(p)
                 if full.endswith(SOURCE_SUFFIXES) and not (force_exclude and self._excluded_with_parents(full)):

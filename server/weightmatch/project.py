@@ -16,8 +16,11 @@ from typing import Callable
 from weightmatch.analyze import FileAnalysis, FileAnalyzer
 from weightmatch.checkpoint import CheckpointCache
 from weightmatch.models import ModelBuilder
+from weightmatch.notebook import Notebook, NotebookError, is_notebook
+from weightmatch.notebook import as_of as as_of_cell
+from weightmatch.notebook import read as read_notebook
 from weightmatch.sourcefile import read_source
-from weightmatch.types import Checkpoint, Finding, LoadReport
+from weightmatch.types import Checkpoint, Finding, LoadReport, Span
 
 Log = Callable[[str, str], None]
 SEVERITIES = ("error", "warning", "information", "hint")
@@ -78,6 +81,9 @@ class Project:
         self.log = log or _no_log
         self.checkpoints = CheckpointCache()
         self._documents: dict[str, str] = {}
+        # notebooks open in the editor (their cells as it has them), and read from disk
+        self._notebooks: dict[str, Notebook] = {}
+        self._read_notebooks: dict[str, tuple[tuple[int, int], Notebook]] = {}
         self._deps: dict[str, set[str]] = {}
         self._lock = threading.RLock()
         self._builder = self._make_builder()
@@ -127,10 +133,43 @@ class Project:
     def close_document(self, path: str) -> None:
         with self._lock:
             self._documents.pop(os.path.abspath(path), None)
+            self._notebooks.pop(os.path.abspath(path), None)
+
+    def set_notebook(self, notebook: Notebook) -> None:
+        """The editor's cells of an open notebook (they replace the file on disk)."""
+        with self._lock:
+            self._notebooks[os.path.abspath(notebook.path)] = notebook
+
+    def notebook(self, path: str) -> Notebook:
+        """The notebook at `path`: the editor's cells when it is open, else read from disk
+        (again only when its size or mtime changed). Raises NotebookError."""
+        path = os.path.abspath(path)
+        with self._lock:
+            if path in self._notebooks:
+                return self._notebooks[path]
+        try:
+            st = os.stat(path)
+            stamp = (st.st_mtime_ns, st.st_size)
+        except OSError as exc:
+            raise NotebookError(f"cannot read the file: {exc.strerror or exc}") from None
+        with self._lock:
+            hit = self._read_notebooks.get(path)
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+        nb = read_notebook(path)
+        with self._lock:
+            if len(self._read_notebooks) >= 256:
+                self._read_notebooks.pop(next(iter(self._read_notebooks)))
+            self._read_notebooks[path] = (stamp, nb)
+        return nb
 
     def _buffer_text(self, path: str) -> str | None:
         """The editor's unsaved text of `path`, None when it is not open."""
         path = os.path.abspath(path)
+        if is_notebook(path):
+            with self._lock:
+                nb = self._notebooks.get(path)
+            return nb.text if nb is not None else None
         if self._buffers is not None:
             text = self._buffers(path)
             if text is not None:
@@ -140,6 +179,11 @@ class Project:
 
     def _read_text(self, path: str) -> str | None:
         path = os.path.abspath(path)
+        if is_notebook(path):
+            try:
+                return self.notebook(path).text
+            except NotebookError:
+                return None
         text = self._documents.get(path)
         if text is not None:
             return text
@@ -150,15 +194,27 @@ class Project:
 
     # ------------------------------------------------------------------ analysis
     def analyze(self, path: str, consult_importers: bool = True) -> FileAnalysis:
-        """One file's analysis. `consult_importers`: a load left unresolved in a helper takes the
-        answer of the scripts that import it (the editor; the CLI merges all its analyses instead)."""
+        """The analysis of one file. A notebook is analysed as the joined text of its code
+        cells (`notebook(path).text`): its spans are in that text, and `notebook(path).span`
+        maps them to cells (the CLI and the language server do, when they show them).
+        `consult_importers`: a load left unresolved in a helper takes the answer of the scripts
+        that import it (the editor; the CLI merges all its analyses instead)."""
         path = os.path.abspath(path)
+        if is_notebook(path):
+            try:
+                self.notebook(path)
+            except NotebookError as exc:
+                span = Span(path, 0, 0, 0, 0)
+                return FileAnalysis(path, findings=self._apply_overrides([Finding(
+                    "notebook-unreadable", "error", f"Cannot read this notebook: {exc}", span, span)]))
         text = self._read_text(path)
         if text is None:
             return FileAnalysis(path, errors=[f"cannot read {path}"])
         with self._lock:
             analyzer = self._analyzer
         result = analyzer.analyze(path, text)
+        if is_notebook(path):
+            self._as_run(path, result, analyzer)
         if consult_importers:
             self._adopt_from_importers(path, result, analyzer)
         result.findings = self._apply_overrides(result.findings)
@@ -167,6 +223,33 @@ class Project:
         with self._lock:
             self._deps[path] = set(result.dependencies)
         return result
+
+    def _as_run(self, path: str, result: FileAnalysis, analyzer: FileAnalyzer) -> None:
+        """A notebook that defines a class or function again in a later cell: each cell's loads
+        are analysed in the text as it stands when that cell runs (`notebook.as_of`), where the
+        engine, reading one file, would take the first definition."""
+        nb = self.notebook(path)
+        cells = sorted({nb.where(r.call.line)[0] for r in result.reports if r.call.path == path} |
+                       {nb.where(f.load_call.line)[0] for f in result.findings if f.load_call.path == path})
+        for cell in cells:
+            text = as_of_cell(nb, cell)
+            if text is None:
+                continue
+            try:
+                theirs = analyzer.analyze(path, text)
+            except Exception:  # noqa: BLE001 - the whole text's answer stays
+                self.log("error", f"analysing {path} as of cell {cell + 1} failed")
+                continue
+
+            def here(span, cell=cell) -> bool:
+                return span.path == path and nb.where(span.line)[0] == cell
+
+            result.reports = [r for r in result.reports if not here(r.call)] + [
+                r for r in theirs.reports if here(r.call)]
+            result.findings = [f for f in result.findings if not here(f.load_call)] + [
+                f for f in theirs.findings if here(f.load_call)]
+            result.dependencies.update(theirs.dependencies)
+        result.findings.sort(key=lambda f: (f.span.path != path, f.span.line, f.span.column))
 
     def _adopt_from_importers(self, path: str, result: FileAnalysis, analyzer: FileAnalyzer) -> None:
         """A load in this file that is unresolved because its model or path arrives as a parameter

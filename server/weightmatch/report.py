@@ -7,7 +7,7 @@ import os
 from typing import Iterable, TextIO
 
 from weightmatch.textsafe import visible
-from weightmatch.types import Finding
+from weightmatch.types import Finding, Span
 
 HOW_TEXT = {"executed": "built on the meta device", "static": "inferred statically (no code ran)"}
 SEVERITY_ORDER = {"error": 0, "warning": 1, "information": 2, "hint": 3}
@@ -39,14 +39,29 @@ def unique(findings: Iterable[Finding]) -> list[Finding]:
     return out
 
 
+def position(span: Span, root: str) -> str:
+    """`path:line:column`, or in a notebook `path:cell N:line:column` (Ruff's form; N counts
+    every cell from 1, the line is the cell's own)."""
+    cell = f"cell {span.cell + 1}:" if span.cell is not None else ""
+    return f"{rel(span.path, root)}:{cell}{span.line + 1}:{span.column + 1}"
+
+
+def _with_cell(out: dict, span: Span) -> dict:
+    """In a notebook, `"cell": N` after the path (N counts every cell from 1)."""
+    if span.cell is None:
+        return out
+    path = out.pop("path")
+    return {"path": path, "cell": span.cell + 1, **out}
+
+
 def to_json(findings: list[Finding], root: str) -> dict:
-    return {"version": 1, "diagnostics": [{
+    return {"version": 1, "diagnostics": [_with_cell({
         "path": rel(f.span.path, root), "line": f.span.line + 1, "column": f.span.column + 1,
         "end_line": f.span.end_line + 1, "end_column": f.span.end_column + 1,
         "severity": f.severity, "code": f.code, "message": f.message, "keys": list(f.keys),
-        "load_call": {"path": rel(f.load_call.path, root), "line": f.load_call.line + 1},
+        "load_call": _with_cell({"path": rel(f.load_call.path, root), "line": f.load_call.line + 1}, f.load_call),
         "how": f.how, "fixes": [fix.title for fix in f.fixes], "inexact": list(f.inexact),
-    } for f in findings]}
+    }, f.span) for f in findings]}
 
 
 def write_json(findings: list[Finding], root: str, out: TextIO) -> None:
@@ -55,15 +70,15 @@ def write_json(findings: list[Finding], root: str, out: TextIO) -> None:
 
 def write_text(findings: list[Finding], root: str, out: TextIO, read_line, show_unresolved: bool = False) -> None:
     """Ruff-like text. Unresolved loads are summed up in one last line unless `show_unresolved`.
+    read_line(span): the text of the span's first line (in a notebook: of its cell), or None.
     Everything written that comes from a file (a checkpoint's keys in messages, paths, the source
     line) goes through `visible`: no escape sequence or newline reaches the terminal."""
     unresolved = [] if show_unresolved else [f for f in findings if is_unresolved(f)]
     if unresolved:
         findings = [f for f in findings if not is_unresolved(f)]
     for f in findings:
-        path = visible(rel(f.span.path, root))
-        out.write(f"{path}:{f.span.line + 1}:{f.span.column + 1}: {visible(f.code)} {visible(f.message)}\n")
-        line = read_line(f.span.path, f.span.line)
+        out.write(f"{visible(position(f.span, root))}: {visible(f.code)} {visible(f.message)}\n")
+        line = read_line(f.span)
         if line is not None:
             line = visible(line, keep_tabs=True)  # the carets may drift on such a line; nothing is forged
             num = str(f.span.line + 1)
@@ -77,7 +92,7 @@ def write_text(findings: list[Finding], root: str, out: TextIO, read_line, show_
                 current = r.current.shape_text() if r.current else "—"
                 out.write(f"{pad} = {visible(r.key)}: checkpoint {saved}, model {current} ({r.status})\n")
             if f.load_call != f.span:
-                out.write(f"{pad} = loaded at {visible(rel(f.load_call.path, root))}:{f.load_call.line + 1}\n")
+                out.write(f"{pad} = loaded at {visible(position(f.load_call, root).rsplit(':', 1)[0])}\n")
             if f.how:
                 out.write(f"{pad} = model {HOW_TEXT.get(f.how, f.how)}\n")
             for fix in f.fixes:

@@ -180,13 +180,18 @@ def _rehome(spec: ModuleSpec, prefix: str) -> ModuleSpec:
 
 @dataclass(frozen=True)
 class Span:
-    """A range in a file; 0-based lines and columns (in characters), end exclusive."""
+    """A range in a file; 0-based lines and columns (in characters), end exclusive.
+
+    In a notebook, after `weightmatch.notebook.Notebook.span` mapped it: `cell` is the
+    cell's 0-based position among all the notebook's cells and lines count inside that
+    cell. None everywhere else (the engine works on a notebook's joined text)."""
 
     path: str  # absolute
     line: int
     column: int
     end_line: int
     end_column: int
+    cell: int | None = None
 
 
 @dataclass(frozen=True)

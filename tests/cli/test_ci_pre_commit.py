@@ -53,7 +53,7 @@ def test_pre_commit_fails_the_commit_on_an_error_and_passes_a_clean_project(tmp_
     shutil.copyfile(net_pth, proj / "net.pth")
     (proj / "main.py").write_text(net_script(30))
     (proj / "notes.txt").write_text("not Python: the hook never sees it\n")
-    # a notebook is handed to the hook (types_or: jupyter) and passed over, not an error
+    # a notebook is handed to the hook (types_or: jupyter) and checked: no cells, nothing to report
     (proj / "explore.ipynb").write_text('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}\n')
     _git("add", ".", cwd=proj, env=env)
 

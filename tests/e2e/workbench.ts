@@ -59,16 +59,46 @@ export async function squigglesOnLine(page: Page, needle: string): Promise<LineS
   }, needle);
 }
 
+/**
+ * `squigglesOnLine` in a notebook: every cell has an editor of its own, so the line is looked
+ * for in each editor of the active notebook, and squiggles are counted in that cell's editor.
+ */
+export async function squigglesInCells(page: Page, needle: string): Promise<LineSquiggles | null> {
+  return page.evaluate((needle) => {
+    // The notebook editor is drawn in an overlay of the workbench, not inside the editor group.
+    for (const editor of document.querySelectorAll(".monaco-workbench .monaco-editor")) {
+      const lines = [...editor.querySelectorAll(".view-lines .view-line")] as HTMLElement[];
+      const line = lines.find((l) => (l.textContent ?? "").replace(/\u00a0/g, " ").includes(needle));
+      if (!line) continue;
+      const r = line.getBoundingClientRect();
+      const count = (selector: string) =>
+        [...editor.querySelectorAll(selector)].filter((el) => {
+          const s = el.getBoundingClientRect();
+          const middle = s.top + s.height / 2;
+          return s.width > 0 && middle >= r.top && middle <= r.bottom;
+        }).length;
+      return {
+        lineText: (line.textContent ?? "").replace(/\u00a0/g, " "),
+        box: { x: r.left, y: r.top, width: r.width, height: r.height },
+        errors: count(".squiggly-error"),
+        warnings: count(".squiggly-warning"),
+      };
+    }
+    return null;
+  }, needle);
+}
+
 /** Waits until the predicate over a line's squiggles holds (polling the DOM, no sleeps). */
 export async function waitForLine(
   page: Page,
   needle: string,
   predicate: (line: LineSquiggles) => boolean,
   timeout: number,
+  find: (page: Page, needle: string) => Promise<LineSquiggles | null> = squigglesOnLine,
 ): Promise<LineSquiggles> {
   const deadline = Date.now() + timeout;
   for (;;) {
-    const line = await squigglesOnLine(page, needle);
+    const line = await find(page, needle);
     if (line && predicate(line)) return line;
     if (Date.now() > deadline) {
       throw new Error(`timed out waiting on the line with ${JSON.stringify(needle)}: ${JSON.stringify(line)}`);
@@ -79,8 +109,9 @@ export async function waitForLine(
 }
 
 /** The box of the first error squiggle on the line: hovering or clicking there is inside the range. */
-export async function errorSquiggleBox(page: Page, line: LineSquiggles) {
-  const boxes = await page.locator(".editor-group-container.active .squiggly-error").evaluateAll((els) =>
+export async function errorSquiggleBox(page: Page, line: LineSquiggles, scope = ".editor-group-container.active") {
+  // (a notebook's cell editors are in an overlay: pass ".monaco-workbench"; the line's box tells them apart)
+  const boxes = await page.locator(`${scope} .squiggly-error`).evaluateAll((els) =>
     els.map((el) => {
       const r = el.getBoundingClientRect();
       return { x: r.left, y: r.top, width: r.width, height: r.height };

@@ -32,8 +32,15 @@ def command(f: Finding, root: str) -> str:
         "endColumn": f.span.end_column + 1,
         "title": f"weightmatch ({f.code})",
     }
+    message = f.message
+    if f.span.cell is not None:
+        # A notebook's lines are not the .ipynb file's (JSON) lines: the annotation goes on
+        # the file, the cell and line into the message.
+        for key in ("line", "col", "endLine", "endColumn"):
+            del props[key]
+        message = f"cell {f.span.cell + 1}, line {f.span.line + 1}: {message}"
     head = ",".join(f"{k}={escape_property(str(v))}" for k, v in props.items())
-    return f"::{LEVEL.get(f.severity, 'notice')} {head}::{escape_data(f.message)}"
+    return f"::{LEVEL.get(f.severity, 'notice')} {head}::{escape_data(message)}"
 
 
 def write_github(findings: list[Finding], root: str, out: TextIO) -> None:

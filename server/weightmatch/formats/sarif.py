@@ -31,10 +31,16 @@ def _artifact(path: str, root: str) -> dict:
 
 
 def _location(span: Span, root: str) -> dict:
+    region = {"startLine": span.line + 1, "startColumn": span.column + 1,
+              "endLine": span.end_line + 1, "endColumn": span.end_column + 1}
+    if span.cell is not None:
+        # A notebook cell's lines are not the .ipynb file's: the file, with the cell and its
+        # region as properties.
+        return {"physicalLocation": {"artifactLocation": _artifact(span.path, root)},
+                "properties": {"cell": span.cell + 1, "region": region}}
     return {"physicalLocation": {
         "artifactLocation": _artifact(span.path, root),
-        "region": {"startLine": span.line + 1, "startColumn": span.column + 1,
-                   "endLine": span.end_line + 1, "endColumn": span.end_column + 1},
+        "region": region,
     }}
 
 

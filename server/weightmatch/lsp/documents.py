@@ -40,6 +40,8 @@ class Analysis:
     deps: set[str] = field(default_factory=set)
     # (mtime_ns, size) of each dependency when the analysis finished; None: absent
     stats: dict[str, tuple[int, int] | None] = field(default_factory=dict)
+    # a notebook's cells (text is their joined code; see lsp/notebooks.py); None for a file
+    notebook: Any = None
 
     @property
     def lines(self) -> list[str]:
@@ -57,6 +59,7 @@ class _Doc:
     settled: asyncio.Event = field(default_factory=asyncio.Event)
     closed: bool = False
     running: tuple[int, str] | None = None  # (generation, text) of the analysis under way
+    notebook: bool = False  # a notebook document: its text is its cells' joined code
 
 
 Listener = Callable[[str, "Analysis | None"], None]
@@ -93,19 +96,32 @@ class DocumentStore:
         for doc in list(self.docs.values()):
             if doc.path == path and not doc.closed:
                 try:
-                    return self.server.workspace.get_text_document(doc.uri).source
+                    return self._source(doc)[0]
                 except Exception:
                     return None
         return None
 
     def open_lines(self, path: str) -> list[str] | None:
-        for doc in self.docs.values():
+        for doc in list(self.docs.values()):
             if doc.path == path:
                 try:
-                    return list(self.server.workspace.get_text_document(doc.uri).lines)
+                    return self._source(doc)[0].splitlines(keepends=True)
                 except Exception:
                     return None
         return None
+
+    def _source(self, doc: "_Doc") -> tuple[str, int | None, Any]:
+        """(text, version, notebook) of a document as the editor has it now."""
+        if doc.notebook:
+            from weightmatch.lsp.notebooks import current
+
+            nb = current(self.server, doc.uri, doc.path)
+            if nb is None:
+                raise LookupError(f"notebook {doc.uri} is not open")
+            version = self.server.workspace.get_notebook_document(notebook_uri=doc.uri).version
+            return nb.text, version, nb
+        text_doc = self.server.workspace.get_text_document(doc.uri)
+        return text_doc.source, text_doc.version, None
 
     def dependents(self, path: str) -> list[str]:
         """Open documents whose last analysis read `path`, or might (it names the file)."""
@@ -124,6 +140,16 @@ class DocumentStore:
         if not path or not path.endswith((".py", ".pyi")):
             return False
         self.docs.setdefault(uri, _Doc(uri, os.path.normpath(path))).closed = False
+        return True
+
+    def open_notebook(self, uri: str) -> bool:
+        from weightmatch.lsp.notebooks import notebook_path
+
+        path = notebook_path(uri)
+        if path is None:
+            return False
+        doc = self.docs.setdefault(uri, _Doc(uri, path, notebook=True))
+        doc.closed = False
         return True
 
     def close(self, uri: str) -> None:
@@ -148,7 +174,7 @@ class DocumentStore:
         if doc is None:
             return False
         try:
-            source = self.server.workspace.get_text_document(uri).source
+            source = self._source(doc)[0]
         except Exception:  # noqa: BLE001 - unknown document: analyse it
             return False
         if doc.running is not None and doc.running == (doc.generation, source):
@@ -218,25 +244,24 @@ class DocumentStore:
             if generation != doc.generation or doc.closed:
                 return
             try:
-                text_doc = server.workspace.get_text_document(doc.uri)
-                text, version = text_doc.source, text_doc.version
+                text, version, notebook = self._source(doc)
             except Exception:
                 report_exception(server, f"reading {doc.uri}")
                 return
             doc.running = (generation, text)
             try:
-                await self._analyse(doc, generation, text, version)
+                await self._analyse(doc, generation, text, version, notebook)
             finally:
                 doc.running = None
 
-    async def _analyse(self, doc: _Doc, generation: int, text: str, version: int | None) -> None:
+    async def _analyse(self, doc: _Doc, generation: int, text: str, version: int | None, notebook: Any = None) -> None:
         """Under the document's lock: analyse `text`, keep and publish it if still current."""
         server = self.server
         self.analyses += 1
         server.begin_busy()
         worker = None
         try:
-            job = server.run_in_pool(self._job, doc.path, text)
+            job = server.run_in_pool(self._job, doc.path, text, notebook)
             result, deps, stats, worker = await self._with_progress(doc, job)
         except Exception as e:
             report_exception(server, f"analysing {doc.path}")
@@ -247,14 +272,17 @@ class DocumentStore:
             return
         for error in getattr(result, "errors", None) or []:
             server.log("warning", f"{os.path.basename(doc.path)}: {error}")
-        doc.latest = Analysis(doc.uri, doc.path, version, text, result, deps, stats)
+        doc.latest = Analysis(doc.uri, doc.path, version, text, result, deps, stats, notebook)
         doc.settled.set()
         self._notify(doc.uri, doc.latest)
 
-    def _job(self, path: str, text: str):
-        """In the pool: hand the buffer to the engine and analyse it."""
+    def _job(self, path: str, text: str, notebook: Any = None):
+        """In the pool: hand the buffer (a notebook's cells) to the engine and analyse it."""
         project = self.server.project_for(path)
-        project.set_document(path, text)
+        if notebook is not None:
+            project.set_notebook(notebook)
+        else:
+            project.set_document(path, text)
         result = project.analyze(path)
         result.findings = self._unsuppressed(path, text, result.findings, project.settings)
         try:

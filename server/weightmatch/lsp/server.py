@@ -50,8 +50,11 @@ UNTRUSTED = "Workspace not trusted: model code is not executed; shapes come from
 
 class WeightMatchServer(LanguageServer):
     def __init__(self) -> None:
+        from weightmatch.lsp.notebooks import SYNC
+
         super().__init__(
-            "weightmatch", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental
+            "weightmatch", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+            notebook_document_sync=SYNC,  # Jupyter notebooks' Python cells (lsp/notebooks.py)
         )
         # Two analyses at a time at most: the engine serialises model builds in its
         # worker anyway, and a second thread keeps a slow build from delaying others.

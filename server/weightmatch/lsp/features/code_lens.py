@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
+from weightmatch.lsp import notebooks
 from weightmatch.lsp.isolation import isolated
 from weightmatch.lsp.convert import uri_for
 from weightmatch.types import LoadReport
@@ -89,7 +90,17 @@ def setup(server: "WeightMatchServer") -> None:
     async def code_lens(ls: "WeightMatchServer", params: types.CodeLensParams) -> list[types.CodeLens]:
         if ls.documents is None:
             return []
-        analysis = await ls.documents.settled(params.text_document.uri, SETTLE_TIMEOUT)
+        uri = params.text_document.uri
+        cell = None
+        if uri not in ls.documents.docs:  # a notebook cell: its notebook's lenses that sit in it
+            notebook = ls.workspace.get_notebook_document(cell_uri=uri)
+            if notebook is None:
+                return []
+            await ls.documents.settled(notebook.uri, SETTLE_TIMEOUT)
+            cell = notebooks.view(ls, uri)
+            if cell is None:
+                return []
+        analysis = cell.analysis if cell is not None else await ls.documents.settled(uri, SETTLE_TIMEOUT)
         if analysis is None:
             return []
         lines = analysis.lines
@@ -105,6 +116,10 @@ def setup(server: "WeightMatchServer") -> None:
                                                 [uri_for(report.checkpoint.path)]))
             else:
                 lenses.append(convert.code_lens(report.call, lens_title(report)))
+        if cell is not None:
+            lenses = [lens for lens in lenses if cell.owns(lens.range)]
+            for lens in lenses:
+                lens.range = cell.up_range(lens.range)
         return lenses
 
     def refresh(uri: str, analysis) -> None:

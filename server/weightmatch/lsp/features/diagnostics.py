@@ -1,5 +1,9 @@
 """Diagnostics: analyse on open, change (debounced), save and when a file read changes.
 
+A notebook (notebookDocument/didOpen|didChange|didSave|didClose) is one document whose
+text is its cells' joined code; its diagnostics are published on the URI of the cell
+each falls in (lsp/notebooks.py), every code cell getting a list, empty or not.
+
 A finding may belong to another file than the one analysed (a layer defined in an
 imported module), so diagnostics are collected per target file from every open
 document's last analysis and published as their union; a target that no longer has
@@ -19,6 +23,7 @@ from pygls.uris import to_fs_path
 from weightmatch.lsp.convert import uri_for
 from weightmatch.lsp.documents import Analysis, DocumentStore
 from weightmatch.lsp.isolation import isolated, report_exception
+from weightmatch.lsp.notebooks import cell_of, cell_uris
 
 if TYPE_CHECKING:
     from weightmatch.lsp.server import WeightMatchServer
@@ -44,7 +49,12 @@ class DiagnosticsPublisher:
         else:
             self.uris[analysis.path] = uri
             after = self._diagnostics(analysis)
-            after.setdefault(analysis.path, [])
+            if analysis.notebook is not None:
+                for cell_uri in cell_uris(analysis.notebook):
+                    self.uris[cell_uri] = cell_uri
+                    after.setdefault(cell_uri, [])
+            else:
+                after.setdefault(analysis.path, [])
             self.contributions[uri] = after
             self.versions[analysis.path] = analysis.version
         own = analysis.path if analysis is not None else None
@@ -69,8 +79,21 @@ class DiagnosticsPublisher:
             except Exception:
                 report_exception(server, f"converting {finding.code}")
                 continue
-            if diagnostic is not None:
-                out.setdefault(os.path.normpath(finding.span.path), []).append(diagnostic)
+            if diagnostic is None:
+                continue
+            target = os.path.normpath(finding.span.path)
+            if analysis.notebook is not None:
+                for related in diagnostic.related_information or []:
+                    if related.location.uri == uri_for(analysis.path):  # the load call's cell
+                        found = cell_of(analysis.notebook, related.location.range)
+                        if found is not None:
+                            related.location = types.Location(uri=found[0], range=found[1])
+                if target == analysis.path:
+                    found = cell_of(analysis.notebook, diagnostic.range)
+                    if found is None:
+                        continue
+                    target, diagnostic.range = found
+            out.setdefault(target, []).append(diagnostic)
         return out
 
     def _publish(self, path: str) -> None:
@@ -141,6 +164,35 @@ def setup(server: "WeightMatchServer") -> None:
     @isolated()
     def did_close(ls: "WeightMatchServer", params: types.DidCloseTextDocumentParams) -> None:
         store.close(params.text_document.uri)
+
+    @server.feature(types.NOTEBOOK_DOCUMENT_DID_OPEN)
+    @isolated()
+    def did_open_notebook(ls: "WeightMatchServer", params: types.DidOpenNotebookDocumentParams) -> None:
+        if store.open_notebook(params.notebook_document.uri):
+            store.schedule(params.notebook_document.uri)
+
+    @server.feature(types.NOTEBOOK_DOCUMENT_DID_CHANGE)
+    @isolated()
+    def did_change_notebook(ls: "WeightMatchServer", params: types.DidChangeNotebookDocumentParams) -> None:
+        uri = params.notebook_document.uri
+        # an edit in any cell (or cells added, moved, removed) re-analyses the whole notebook,
+        # debounced as a file's changes are
+        now = time.monotonic()
+        quiet = now - last_change.get(uri, 0.0) > DEBOUNCE
+        last_change[uri] = now
+        store.schedule(uri, 0.0 if quiet else DEBOUNCE)
+
+    @server.feature(types.NOTEBOOK_DOCUMENT_DID_SAVE)
+    @isolated()
+    def did_save_notebook(ls: "WeightMatchServer", params: types.DidSaveNotebookDocumentParams) -> None:
+        uri = params.notebook_document.uri
+        if not store.covers(uri):
+            store.schedule(uri)
+
+    @server.feature(types.NOTEBOOK_DOCUMENT_DID_CLOSE)
+    @isolated()
+    def did_close_notebook(ls: "WeightMatchServer", params: types.DidCloseNotebookDocumentParams) -> None:
+        store.close(params.notebook_document.uri)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
     @isolated()

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
+from weightmatch.lsp import notebooks
 from weightmatch.lsp.isolation import isolated
 from weightmatch.textsafe import markdown_code, visible
 from weightmatch.types import Finding, KeyRow, LoadReport, Span
@@ -40,15 +41,22 @@ def setup(server: "WeightMatchServer") -> None:
     @isolated()
     def hover(ls: "WeightMatchServer", params: types.HoverParams) -> types.Hover | None:
         analysis = ls.documents.latest(params.text_document.uri) if ls.documents else None
-        if analysis is None:
-            return None
+        position, cell = params.position, None
+        if analysis is None:  # a notebook cell: asked of its notebook's joined text
+            cell = notebooks.view(ls, params.text_document.uri)
+            if cell is None:
+                return None
+            analysis, position = cell.analysis, cell.down(params.position)
         lines = analysis.lines
-        pos = ls.workspace.position_codec.position_from_client_units(lines, params.position)
+        pos = ls.workspace.position_codec.position_from_client_units(lines, position)
         found = target_at(analysis, pos.line, pos.character)
         if found is None:
             return None
         markdown, span = found
-        return ls.converter(lambda p: lines if p == analysis.path else ls.lines_for(p)).hover(markdown, span)
+        answer = ls.converter(lambda p: lines if p == analysis.path else ls.lines_for(p)).hover(markdown, span)
+        if cell is not None and answer.range is not None:
+            answer.range = cell.up_range(answer.range) if cell.owns(answer.range) else None
+        return answer
 
 
 def target_at(analysis: "Analysis", line: int, column: int) -> tuple[str, Span | None] | None:
