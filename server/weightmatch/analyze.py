@@ -294,6 +294,10 @@ class FileAnalyzer:
             expected = self.builder.expected(receiver, deps)
         except ModelUnresolved as exc:
             return unresolved("unresolved-model", f"Cannot build the model `{model.file.segment(model.call)}`: {exc}")
+        root_spec = expected.modules.get("")
+        if root_spec is not None and root_spec.overrides_load and not site.via_super and not root_spec.custom_load:
+            # the model's own load_state_dict runs here (we did not follow it): it decides the outcome
+            expected = replace(expected, modules={**expected.modules, "": replace(root_spec, custom_load=True)})
         how = expected.how
         report.how = how
         report.model = f"{expected.model_type} ({'built on the meta device' if how == 'executed' else 'inferred statically'})"

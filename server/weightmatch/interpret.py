@@ -244,8 +244,9 @@ class Interpreter(CallsMixin, Evaluator):
         assign_node = call.args[2] if len(call.args) > 2 else _kw(call, "assign")
         strict = Const(True) if strict_node is None else self.ev(strict_node, env)
         assign = Const(False) if assign_node is None else self.ev(assign_node, env)
+        via_super = isinstance(call.func.value, ast.Call) and self.pf.dotted(call.func.value.func) == "super"
         return LoadSite(self.pf, call, frozen(receiver), arg, arg_node, strict, assign, stmt,
-                        self.contexts[-1] if self.contexts else "", CURRENT_GUARDS.get())
+                        self.contexts[-1] if self.contexts else "", CURRENT_GUARDS.get(), via_super)
 
     # ------------------------------------------------------------------ assignment
     def assign(self, target: ast.expr, value: Any, stmt: ast.stmt, env: dict) -> None:

@@ -295,11 +295,22 @@ def run_loop(node: ast.For, source: Mapping, dest_name: str, env: dict[str, Any]
     """Evaluate `for k, v in source.items(): ... dest[K] = V ...` and return what it stores."""
     kname, vname = _items_target(node)  # type: ignore[arg-type]
     body = _LoopBody(dest_name, env)
-    for key, value in list(source.items()):
+
+    def bind(key: Any) -> None:
         body.scope[kname] = key
-        body.scope[vname] = wrap(value)
+        body.scope[vname] = wrap(source[key])
+
+    _run_passes(list(source), bind, body, node.body)
+    return body.stored
+
+
+def _run_passes(keys: list, bind, body, stmts: list[ast.stmt]) -> None:
+    """A loop's body once per key, as Python runs it (`continue`, `break`); any other error
+    the body would raise makes the loop unresolvable, naming the key."""
+    for key in keys:
+        bind(key)
         try:
-            body.run(node.body)
+            body.run(stmts)
         except _Continue:
             continue
         except _Break:
@@ -308,7 +319,6 @@ def run_loop(node: ast.For, source: Mapping, dest_name: str, env: dict[str, Any]
             raise
         except Exception as exc:
             raise Unresolvable(f"the loop raises {type(exc).__name__} for key {key!r}") from None
-    return body.stored
 
 
 class _Continue(Exception):
@@ -363,22 +373,15 @@ def run_key_loop(node: ast.For, sd: dict, name: str, env: dict[str, Any]) -> Non
     `sd.pop(k)`), run over the real keys in place: the usual prefix-strip and filter loop."""
     body = _KeyLoopBody(sd, name, env)
     target = node.target
-    for key in list(sd):
+
+    def bind(key: Any) -> None:
         if isinstance(target, ast.Tuple):  # `for k, v in list(sd.items()):`
             body.scope[target.elts[0].id] = key
             body.scope[target.elts[1].id] = wrap(sd[key])
         else:
             body.scope[target.id] = key  # type: ignore[union-attr]
-        try:
-            body.run(node.body)
-        except _Continue:
-            continue
-        except _Break:
-            break
-        except Unresolvable:
-            raise
-        except Exception as exc:
-            raise Unresolvable(f"the loop raises {type(exc).__name__} for key {key!r}") from None
+
+    _run_passes(list(sd), bind, body, node.body)
 
 
 class _KeyLoopBody:

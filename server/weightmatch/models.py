@@ -169,7 +169,8 @@ class ModelBuilder:
             return state
         if set(inferred.modules) != set(state.modules):
             return state
-        modules = {p: replace(spec, origin=inferred.modules[p].origin, param_origins=inferred.modules[p].param_origins)
+        modules = {p: replace(spec, origin=inferred.modules[p].origin, param_origins=inferred.modules[p].param_origins,
+                              overrides_load=inferred.modules[p].overrides_load)
                    for p, spec in state.modules.items()}
         return replace(state, modules=modules)
 

@@ -130,6 +130,9 @@ class ModuleSpec:
     # static inference only: (path, ast node) of the call that made this module, and of each
     # bare `nn.Parameter(...)`, when made in a workspace file; where a squiggle goes when the
     # layer is built in a loop, a helper or an imported module that the source walk cannot reach
+    # static inference only: the class defines its own load_state_dict (user code runs when the
+    # load is called on this module itself rather than through super())
+    overrides_load: bool = field(default=False, compare=False)
     origin: Any = field(default=None, compare=False)
     param_origins: dict[str, Any] = field(default_factory=dict, compare=False)
 

@@ -304,6 +304,7 @@ class LoadSite:
     # how the interpreter got here when it followed calls: "load_model() as called from main.py:37"
     context: str = ""
     guards: tuple = ()  # the conditions the call itself runs under: what it loads shares them
+    via_super: bool = False  # `super().load_state_dict(...)` in a model's own override
 
 
 @dataclass

@@ -1,4 +1,7 @@
-"""The CLI against PyTorch's recorded outcome on every shared case (../shared/oracle)."""
+"""The CLI against PyTorch's recorded outcome on every shared case (../shared/oracle): the flat
+scripts of ../shared/cases and the project-shaped cases of ../shared/projects (argparse, main(),
+helpers, Solver classes, config objects and files, registries, layers in imported modules; half
+of them clean loads). Static inference first and the worker first must give the same answer."""
 
 from __future__ import annotations
 
@@ -15,17 +18,18 @@ import pytest
 from cli_helpers import REPO, run_cli
 
 CASES = REPO.parent / "shared" / "cases"
+FOLDERS = {"cases": CASES, "projects": REPO.parent / "shared" / "projects"}
 SCORE = REPO.parent / "shared" / "oracle" / "score.py"
 SKIP = shutil.ignore_patterns("*.pt", "*.pth", "*.ckpt", "*.bin", "*.safetensors", "__pycache__", "expected.json")
 
 
 
-def _require_shared() -> None:
+def _require_shared(folder: Path = CASES) -> None:
     """CI always has ../shared: there a missing oracle is a failure; elsewhere the test skips."""
-    if SCORE.exists() and CASES.is_dir():
+    if SCORE.exists() and folder.is_dir():
         return
     if os.environ.get("CI", "").lower() not in ("", "0", "false"):
-        pytest.fail(f"{SCORE.parent} or {CASES} is missing (CI is set)")
+        pytest.fail(f"{SCORE.parent} or {folder} is missing (CI is set)")
     pytest.skip("../shared/oracle is not beside this checkout")
 
 
@@ -40,12 +44,14 @@ def _without_how(stdout: str) -> list[dict]:
     return [{k: v for k, v in d.items() if k != "how"} for d in json.loads(stdout)["diagnostics"]]
 
 
-def test_every_shared_case_matches_pytorch(tmp_path: Path) -> None:
-    _require_shared()
+@pytest.mark.parametrize("folder", sorted(FOLDERS))
+def test_every_shared_case_matches_pytorch(tmp_path: Path, folder: str) -> None:
+    folder_path = FOLDERS[folder]
+    _require_shared(folder_path)
     out = tmp_path / "outputs"
     out.mkdir()
-    cases = sorted(c for c in CASES.iterdir() if (c / "workspace" / "main.py").exists())
-    assert cases
+    cases = sorted(c for c in folder_path.iterdir() if (c / "workspace" / "main.py").exists())
+    assert len(cases) >= (13 if folder == "cases" else 14)
     for case in cases:
         root = tmp_path / case.name
         shutil.copytree(case, root, ignore=SKIP)
@@ -59,7 +65,7 @@ def test_every_shared_case_matches_pytorch(tmp_path: Path) -> None:
         q = run_cli("check", "--format", "json", "--exec-first", "--root", str(ws), str(ws), cwd=ws)
         assert (q.returncode, _without_how(q.stdout)) == (p.returncode, _without_how(p.stdout)), case.name
     score = _score_module()
-    results, _, total = score.score(CASES, out)
+    results, _, total = score.score(folder_path, out)
     report = []
     for r in results:
         if r["right"] != r["calls"] or r["tp"] != r["pred"] or r["tp"] != r["truth"] or \

@@ -72,6 +72,7 @@ def _specs(m: Module, path: str, out: dict[str, ModuleSpec], depth: int) -> None
         norm_fixup=m.norm_fixup,
         extra_state=m.extra_state,
         custom_load=m.custom_load,
+        overrides_load=m.overrides_load,
         origin=m.origin,
         param_origins={k: t.origin for k, t in m.params.items() if t is not None and t.origin is not None},
     )

@@ -489,7 +489,7 @@ class ModuleOps:
 
         chain = cls.chain()
         base = cls.torch_base()
-        version, custom, extra, saves = None, False, False, False
+        version, custom, extra, saves, overrides = None, False, False, False, False
         for c in chain:
             body = c.body()
             bad = _FORBIDDEN_OVERRIDES & body.keys()
@@ -501,12 +501,16 @@ class ModuleOps:
                 version = body["_version"]
                 if not _int_like(version):
                     raise StaticUnsupported(f"`{c.name}._version` is not a known integer")
-            custom = custom or bool({"_load_from_state_dict", "load_state_dict"} & body.keys())
+            custom = custom or "_load_from_state_dict" in body
+            # its own load_state_dict matters only when called on it (not through super(), and
+            # never for a submodule: loading recurses through _load_from_state_dict)
+            overrides = overrides or "load_state_dict" in body
             extra = extra or "set_extra_state" in body  # what loading consults
             saves = saves or "get_extra_state" in body  # what state_dict() writes
         if extra != saves:  # the model's own state_dict() would not load back: the worker says how
             raise StaticUnsupported(f"class `{cls.name}` overrides only one of get_extra_state and set_extra_state")
         m = Module(cls.qualname, cls.name, cls=cls, initialized=False, custom_load=custom, extra_state=extra)
+        m.overrides_load = overrides
         init = cls.lookup("__init__")
         if isinstance(init, UserFunc):
             if init.decorator() is not None:

@@ -62,6 +62,7 @@ class Module:
     norm_fixup: bool = False
     extra_state: bool = False
     custom_load: bool = False
+    overrides_load: bool = False  # the class defines its own load_state_dict
     kind: str = ""  # "sequential" | "modulelist" | "moduledict" | "parameterlist" | "parameterdict" | ""
     cls: Any = None  # the UserClass for user modules
     initialized: bool = True  # False until nn.Module.__init__ ran (user classes)
