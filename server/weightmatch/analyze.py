@@ -50,7 +50,8 @@ class FileAnalyzer:
         self.root = root
         self.writer_of = writer_of  # a checkpoint's file name -> "train.py:88" where a torch.save writes it
         self.run_config = run_config  # script path -> RunConfig | None: how the user runs it
-        self._local = threading.local()  # the analysed script's working folder, when known (per thread)
+        self._local = threading.local()
+        self._module_envs: dict = {}  # imported modules' top levels, walked once (calls.module_env)
         self.search_paths = search_paths
         self.checkpoints = checkpoints
         self.builder = builder
@@ -190,7 +191,7 @@ class FileAnalyzer:
         interp = interpret(pf, self.root, self.parsed, list(how.args) if how is not None else None,
                            f"({how.source})" if how is not None else "",
                            read_value=lambda value: materialize(value, _Ctx(self, result.dependencies)),
-                           cwd=self._local.cwd)
+                           cwd=self._local.cwd, shared_envs=self._module_envs)
         result.dependencies.update(interp.read_files)
         # a missing or unreadable file matters when what it holds reaches a load_state_dict (a
         # data file read with torch.load is not ours to judge); a torch.load that raises always does

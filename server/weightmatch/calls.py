@@ -48,6 +48,13 @@ class CallsMixin:
         self.argv = argv
         self.argv_source = argv_source
         self.module_envs: dict[str, dict] = {}
+        # module environments of imported files, shared by the analyses of one project: a big
+        # package imported by every file is walked once, not once per file (only environments of
+        # definitions and constants, which no analysis changes; see _shareable)
+        self.shared_envs: dict | None = None
+        self.computing: set[str] = set()
+        self.imports_seen: dict[tuple, tuple | None] = {}
+        self.cyclic: set[str] = set()
         self.recording = True
         self.contexts: list[str] = []
         self.returns: list[list[Any]] = []
@@ -61,6 +68,15 @@ class CallsMixin:
     def module_env(self, pf: PyFile) -> dict:
         env = self.module_envs.get(pf.path)
         if env is not None:
+            if pf.path in self.computing:
+                self.cyclic.add(pf.path)  # an import cycle: this env is seen half made
+            return env
+        key = (pf.path, len(pf.text), hash(pf.text))
+        shared = self.shared_envs.get(key) if self.shared_envs is not None else None
+        if shared is not None:  # made by an earlier analysis (see _shareable)
+            env, read = shared
+            env = self.module_envs[pf.path] = dict(env)
+            self.read_files.update(read)
             return env
         env = {"__file__": Const(pf.path)}
         self.module_envs[pf.path] = env
@@ -68,20 +84,31 @@ class CallsMixin:
             return env
         saved = (self.pf, self.recording)
         self.pf, self.recording = pf, False
+        before = set(self.read_files)
+        self.computing.add(pf.path)
         try:
             self.block(pf.tree.body, env, [])
         finally:
             self.pf, self.recording = saved
+            self.computing.discard(pf.path)
+        read = self.read_files - before
+        if self.shared_envs is not None and pf is not self.entry and pf.path not in self.cyclic and \
+                all(r.endswith(".py") for r in read) and all(map(_shareable, env.values())):
+            if len(self.shared_envs) > 2000:
+                self.shared_envs.clear()
+            self.shared_envs[key] = (dict(env), read)
         return env
 
     def import_module(self, module: str, level: int) -> PyFile | None:
-        found = find_module(module, level, self.pf.path, self.root)
-        if found is None:
+        key = (module, level, os.path.dirname(self.pf.path))
+        if key not in self.imports_seen:  # one lookup and one read per module per analysis
+            found = find_module(module, level, self.pf.path, self.root)
+            self.imports_seen[key] = None if found is None else (found[0], self.load(found[0]))
+        hit = self.imports_seen[key]
+        if hit is None or hit[0] == self.pf.path:
             return None
-        if found[0] == self.pf.path:
-            return None
-        self.read_files.add(found[0])
-        return self.load(found[0])
+        self.read_files.add(hit[0])
+        return hit[1]
 
     def bind_import(self, stmt: ast.Import | ast.ImportFrom, env: dict) -> None:
         """Names imported from workspace modules become the values those modules define."""
@@ -486,15 +513,24 @@ class CallsMixin:
 
     def unrolled(self, stmt: ast.For, env: dict, functions: list) -> bool:
         """`for name, net in [("G", netG), ("D", netD)]:` over a known collection: each pass in turn."""
-        if stmt.orelse or any(isinstance(n, (ast.Break, ast.Continue)) for n in _own_loop_nodes(stmt)):
+        if stmt.orelse:
             return False
         items = _items(self.ev(stmt.iter, env))
-        if items is None or len(items) > MAX_UNROLL:
+        if items is None or len(items) > MAX_UNROLL or \
+                any(isinstance(n, (ast.Break, ast.Continue)) for n in _own_loop_nodes(stmt)):
             return False
         for item in items:
             self.assign(stmt.target, item, stmt, env)
             self.block(stmt.body, env, functions)
         return True
+
+
+def _shareable(value: Any) -> bool:
+    """A value of a module's top level that no analysis changes: definitions and constants."""
+    if isinstance(value, FuncVal):
+        return value.closure is None and value.self_value is None
+    return isinstance(value, (ClassVal, ModVal, Unknown)) or isinstance(value, Const) and \
+        isinstance(value.value, (int, float, str, bool, type(None), tuple))
 
 
 def _items(seq: Any) -> list[Any] | None:

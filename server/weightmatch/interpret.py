@@ -516,7 +516,9 @@ def _root_name(node: ast.AST) -> str:
 
 
 def interpret(pf: PyFile, root: str | None = None, load=None, argv: list[str] | None = None,
-              argv_source: str = "", read_value=None, cwd: str | None = None) -> Interpreter:
+              argv_source: str = "", read_value=None, cwd: str | None = None,
+              shared_envs: dict | None = None) -> Interpreter:
     interp = Interpreter(pf, root, load, argv, argv_source, read_value)
     interp.cwd = cwd
+    interp.shared_envs = shared_envs
     return interp.run()

@@ -314,7 +314,7 @@ class Project:
         """The workspace's Python files, listed at most every 10 seconds (at most 5,000)."""
         with self._lock:
             listed = getattr(self, "_listing", None)
-            if listed is not None and time.monotonic() - listed[0] < 10:
+            if listed is not None and time.monotonic() - listed[0] < 10 and not self._changed_since(listed[2]):
                 return listed[1]
         files: list[str] = []
         for dirpath, dirnames, filenames in os.walk(self.root):
@@ -323,8 +323,17 @@ class Project:
             if len(files) > 5000:
                 break
         with self._lock:
-            self._listing = (time.monotonic(), files)
+            self._listing = (time.monotonic(), files, time.time())
         return files
+
+    def _changed_since(self, when: float) -> bool:
+        """A file was added or removed in the root folder or a folder below it that holds an open
+        or analysed script since `when` (a folder's mtime changes when its entries do)."""
+        folders = {self.root, *(os.path.dirname(p) for p in self._deps)}
+        try:
+            return any(os.stat(f).st_mtime >= when for f in folders)
+        except OSError:
+            return True
 
     def _apply_overrides(self, findings):
         overrides = self.settings.severity_overrides
