@@ -26,7 +26,7 @@ from weightmatch.models import ModelBuilder, ModelUnresolved, assumptions
 from weightmatch.pyfile import ClassInfo, PyFile, parse
 from weightmatch.static.sources import find_module
 from weightmatch.types import Checkpoint, Finding, LoadReport, Span, TensorInfo
-from weightmatch.values import At, Const, LoadedFile, LoadSite, ModelAttr, ModelVal, SourceVal, Unknown
+from weightmatch.values import At, CondVal, Const, DictLit, LoadedFile, LoadSite, ModelAttr, ModelVal, SourceVal, Unknown
 
 Log = Callable[[str, str], None]
 
@@ -195,8 +195,9 @@ class FileAnalyzer:
         result.dependencies.update(interp.read_files)
         # a missing or unreadable file matters when what it holds reaches a load_state_dict (a
         # data file read with torch.load is not ours to judge); a torch.load that raises always does
-        reaching = {id(lf.call) for lf in (s.arg.loaded_file() for s in interp.sites
-                                           if isinstance(s.arg, (At, SourceVal))) if lf is not None}
+        reaching: set[int] = set()
+        for s in interp.sites:
+            _loaded_calls(s.arg, reaching)
         for tl in interp.torch_loads:
             try:
                 finding = self.torch_load_finding(tl.loaded, result.dependencies)
@@ -385,6 +386,28 @@ class FileAnalyzer:
 
 
 _EXISTS = ("os.path.exists", "os.path.isfile", "exists", "is_file", "isfile")
+
+
+def _loaded_calls(value, out: set[int]) -> None:
+    """The torch.load / load_file calls whose result makes up `value`: its base, and what its
+    operations merged in (`sd.update(load_file(shard))`, `sd[k] = other[k]`, a loop's source).
+    Iterative and bounded: a chain of 2,000 reassignments is a 2,000-deep value."""
+    stack, seen = [value], 0
+    while stack and seen < 100_000:
+        value = stack.pop()
+        seen += 1
+        if isinstance(value, At):
+            stack.append(value.value)
+        elif isinstance(value, SourceVal):
+            stack.append(value.base)
+            for op in value.ops:
+                stack.extend(op.arg if isinstance(op.arg, tuple) else (op.arg,))
+        elif isinstance(value, LoadedFile):
+            out.add(id(value.call))
+        elif isinstance(value, CondVal):
+            stack += [value.then, value.orelse]
+        elif isinstance(value, DictLit):
+            stack.extend(value.entries.values())
 
 
 def _origin_key(origin) -> tuple:

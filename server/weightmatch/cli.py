@@ -118,7 +118,10 @@ def check(args: argparse.Namespace) -> int:
             print(f"[{level}] {message}", file=sys.stderr)
 
     skipped: list[str] = []
-    files = _regular(Selector(config, cwd=os.getcwd()).files(paths, force_exclude=args.force_exclude), skipped)
+    named = [p for p in paths if not os.path.isdir(p) and not os.path.isfile(p)]  # a FIFO, a device
+    _regular([os.path.abspath(p) for p in named], skipped)
+    files = _regular(Selector(config, cwd=os.getcwd()).files([p for p in paths if p not in named],
+                                                             force_exclude=args.force_exclude), skipped)
     project = Project(root, settings, log)
     analyses = []
     failed = []

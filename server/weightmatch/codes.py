@@ -18,6 +18,8 @@ CODES: dict[str, str] = {
     "checkpoint-unreadable": "The checkpoint file exists but cannot be read.",
     "unresolved-model": "Weight Match cannot tell which model receives the state dict.",
     "unresolved-checkpoint": "What is loaded is known only at run time (e.g. torch.load(args.ckpt)).",
+    "unresolved-load": "A module that loads its own way (its own _load_from_state_dict or load hooks) decides the outcome.",
+    "too-deep": "The source nests or chains further than Weight Match follows; its loads are not checked.",
     "wrong-loader": "torch.load on a safetensors file, or safetensors' loader on a torch file.",
     "key-error": "A subscript asks the checkpoint for a key it does not have.",
     "not-a-tensor": "A state dict entry is not a tensor.",

@@ -44,10 +44,7 @@ def fixes_for(finding: Finding, facts, site: LoadSite) -> list[Fix]:
 def merge_edits(edits: list[TextEdit]) -> list[TextEdit] | None:
     """One edit per piece of text: identical edits become one; edits that overlap and differ
     (two values for the same argument) cannot both apply, so there is no fix (None)."""
-    unique: list[TextEdit] = []
-    for edit in edits:
-        if edit not in unique:
-            unique.append(edit)
+    unique = list(dict.fromkeys(edits))  # (TextEdit is frozen: hashable; a list scan was quadratic)
     spans = sorted(unique, key=lambda e: (e.span.path, e.span.line, e.span.column, e.span.end_line, e.span.end_column))
     for a, b in zip(spans, spans[1:]):
         if a.span.path != b.span.path:

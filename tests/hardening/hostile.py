@@ -174,27 +174,44 @@ class Run:
         return json.loads(self.stdout)["diagnostics"]
 
 
+# Runs the CLI and, at its exit, writes the process's own peak resident memory (VmHWM of the
+# address space it built after exec). wait4's ru_maxrss would not do: Linux carries the
+# parent's high-water mark across fork and exec, and this test process may hold torch.
+_PEAK_WRAPPER = """
+import atexit, os, sys
+def _peak():
+    with open("/proc/self/status") as f:
+        kb = next((line.split()[1] for line in f if line.startswith("VmHWM:")), "0")
+    with open(os.environ["WM_PEAK_FILE"], "w") as out:
+        out.write(kb)
+atexit.register(_peak)
+from weightmatch.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
 def run_cli(cwd: Path, *args: str, timeout: float = 60.0, stdin=None) -> Run:
-    """`weightmatch check ARGS` in `cwd` with this worktree's code, its peak memory taken
-    from wait4 (this child alone)."""
+    """`weightmatch check ARGS` in `cwd` with this worktree's code, and its own peak memory."""
     import tempfile
     import threading
 
-    env = {**os.environ, "PYTHONPATH": str(REPO / "server")}
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.NamedTemporaryFile("r", suffix=".peak") as peak:
+        env = {**os.environ, "PYTHONPATH": str(REPO / "server"), "WM_PEAK_FILE": peak.name}
         start = time.monotonic()
-        proc = subprocess.Popen([PYTHON, "-m", "weightmatch", "check", *args], cwd=cwd, env=env,
+        proc = subprocess.Popen([PYTHON, "-c", _PEAK_WRAPPER, "check", *args], cwd=cwd, env=env,
                                 stdout=out, stderr=err, stdin=stdin or subprocess.DEVNULL)
         killer = threading.Timer(timeout, proc.kill)
         killer.start()
         try:
-            _, status, usage = os.wait4(proc.pid, 0)
+            proc.wait()
         finally:
             killer.cancel()
         seconds = time.monotonic() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace")
+        text = open(peak.name).read().strip()
     assert seconds < timeout, f"weightmatch check {args} was killed after {timeout} s"
-    return Run(proc.returncode, stdout, stderr, seconds, usage.ru_maxrss / 1024)
+    assert text, f"weightmatch check {args} did not report its peak memory: {stderr[-500:]}"
+    return Run(proc.returncode, stdout, stderr, seconds, int(text) / 1024)
