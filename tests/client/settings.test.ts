@@ -17,6 +17,7 @@ describe("settings declared in package.json", () => {
       "weightmatch.workerTimeoutSeconds",
       "weightmatch.logLevel",
       "weightmatch.showUnresolvedLoads",
+      "weightmatch.scriptArguments",
       "weightmatch.trace.server",
     ];
     assert.deepEqual(Object.keys(properties).sort(), [...expected].sort());
@@ -40,6 +41,8 @@ describe("settings declared in package.json", () => {
       ["error", "warning", "information", "hint", "off"],
     );
     assert.equal(properties["weightmatch.workerTimeoutSeconds"].type, "number");
+    assert.equal(properties["weightmatch.scriptArguments"].type, "object");
+    assert.deepEqual(properties["weightmatch.scriptArguments"].default, {});
     assert.deepEqual(properties["weightmatch.logLevel"].enum, ["error", "warning", "info", "debug"]);
   });
 
