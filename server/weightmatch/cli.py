@@ -8,7 +8,6 @@ import os
 import sys
 
 from weightmatch import __version__
-from weightmatch.files import SKIP_DIRS  # noqa: F401 - kept importable from here
 
 FORMATS = ("text", "json", "github", "sarif")
 
