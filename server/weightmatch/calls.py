@@ -19,8 +19,8 @@ from weightmatch.argparse_values import ParserVal
 from weightmatch.pyfile import PyFile
 from weightmatch.static.sources import find_module
 from weightmatch.values import (
-    CURRENT_GUARDS, ClassVal, Const, DictLit, FuncVal, ModelAttr, ModelVal, ModVal, ObjVal, SeqVal, SourceVal,
-    Substitutions, Unknown,
+    CURRENT_GUARDS, At, ClassVal, Const, DictLit, FuncVal, ModelVal, ModVal, ObjVal, SeqVal, SourceVal,
+    Unknown,
 )
 
 MAX_DEPTH = 8
@@ -63,6 +63,7 @@ class CallsMixin:
         self.stack: list[int] = []
         self.calls = 0
         self.read_files: set[str] = set()
+        self.constructing: set[int] = set()  # ids of models whose own __init__ is being followed
 
     # ------------------------------------------------------------------ modules
     def module_env(self, pf: PyFile) -> dict:
@@ -280,7 +281,10 @@ class CallsMixin:
             return self.call_function(callee, args, kwargs, node)
         if isinstance(callee, ClassVal):
             if callee.is_module:
-                return self.new_model(node, env, cls=callee)
+                model = self.new_model(node, env, cls=callee)
+                if not why:
+                    self.follow_init_loads(model, callee, args, kwargs, node)
+                return model
             if why:
                 return Unknown(f"`{callee.node.name}(...)` is called with {why}")
             return self.instantiate(callee, args, kwargs, node)
@@ -387,6 +391,40 @@ class CallsMixin:
             self.call_function(FuncVal(init.file, init.node, init.owner, obj), args, kwargs, node)
         return obj
 
+    def follow_init_loads(self, model: ModelVal, cls: ClassVal, args: list[Any], kwargs: dict[str, Any],
+                          node: ast.AST) -> None:
+        """A model whose own `__init__` loads into itself (`if ckpt: self.load_state_dict(...)`):
+        the `__init__` is followed for its loads, with `self` the model being made. What it
+        builds is the construction itself, not steps after it (see `constructing`). A load
+        that comes before the last layer is added sees a model we do not build: unresolved."""
+        init = self.class_attr(cls, "__init__")
+        if not isinstance(init, FuncVal) or not self.recording:
+            return
+        loads = [i for i, stmt in enumerate(init.node.body) if self._loads_into_self(stmt, model)]
+        if not loads:
+            return
+        late = any(_changes_self(stmt) for stmt in init.node.body[loads[0] + 1:])
+        first = len(self.sites)
+        self.constructing.add(model.id)
+        try:
+            self.call_function(FuncVal(init.file, init.node, init.owner, model), args, kwargs, node)
+        finally:
+            self.constructing.discard(model.id)
+        if late:
+            for site in self.sites[first:]:
+                receiver = site.receiver.value if isinstance(site.receiver, At) else site.receiver
+                if isinstance(receiver, ModelVal) and receiver.id == model.id:
+                    site.receiver = Unknown(f"`{cls.node.name}.__init__` loads into the model before it has made "
+                                            "all its layers: the model at that point is not known statically")
+
+    def _loads_into_self(self, stmt: ast.stmt, model: ModelVal) -> bool:
+        for n in ast.walk(stmt):
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Name) \
+                    and n.func.value.id == "self" and (n.func.attr == "load_state_dict"
+                                                       or self.method_of_model(model, n.func.attr) is not None):
+                return True
+        return False
+
     def method_of_model(self, model: ModelVal, name: str) -> FuncVal | None:
         """A method of the model's own workspace class that loads a state dict into it
         (`model.load(path)`, `init_from_ckpt`): followed with `self` bound to the model."""
@@ -437,80 +475,6 @@ class CallsMixin:
     def new_model(self, node: ast.Call, env: dict, cls: ClassVal | None = None) -> ModelVal:
         return ModelVal(self.pf, "", node, cls=cls, subs=self.substitutions(node, env))
 
-    def substitutions(self, node: ast.AST, env: dict) -> Substitutions:
-        """Known values of the names `node` reads, written in as literals. A name local to a
-        function (or a value our interpreter computed, like `args.num_classes`) does not exist
-        where the recipe is replayed; a module-level name whose value is not known is left
-        for the replay, which defines the file's constants itself."""
-        subs = Substitutions()
-        stack = [node]
-        while stack:
-            n = stack.pop()
-            if not self._substitute(n, env, subs):
-                stack.extend(reversed(list(ast.iter_child_nodes(n))))  # source order
-        return subs
-
-    def _is_local(self, name: str, env: dict) -> bool:
-        if isinstance(env, ChainMap):
-            return any(name in m for m in env.maps[:-1])
-        return env is not self.module_envs.get(self.pf.path) and name in env
-
-    def _substitute(self, n: ast.AST, env: dict, subs: Substitutions) -> bool:
-        """Write `n`'s value into `subs` when it is known; True when `n` needs no further look."""
-        if isinstance(n, ast.Call):
-            return self._substitute_config(n, env, subs)
-        root = n
-        while isinstance(root, (ast.Attribute, ast.Subscript)):
-            root = root.value
-        if not (isinstance(n, (ast.Name, ast.Attribute, ast.Subscript)) and isinstance(root, ast.Name)
-                and isinstance(getattr(n, "ctx", ast.Load()), ast.Load) and root.id in env):
-            return False
-        value = self.ev(n, env)
-        if isinstance(value, SourceVal):
-            value = self.concrete(value)  # `GPT(ckpt["model_args"]["n_layer"])`
-        if isinstance(value, (ClassVal, FuncVal)):
-            if isinstance(n, ast.Name) and not self._is_local(n.id, env):
-                return True
-            name = self.global_name_of(value)
-            if name is not None:
-                subs.by_span[_span(n)] = ast.Name(name, ast.Load())
-            return name is not None
-        lit = plain.literal(value, attrs_of=self.object_attrs)
-        if lit is not None:
-            subs.by_span[_span(n)] = lit
-            for note in (value.origin.split("; ") if isinstance(value, Const) and value.origin else []):
-                if note not in subs.notes:
-                    subs.notes.append(note)
-            return True
-        base = self.ev(root, env)
-        if (self._is_local(root.id, env) or isinstance(value, Unknown) and isinstance(base, (ObjVal, ModVal, ParserVal))) \
-                and not isinstance(value, (ModelVal, ModelAttr, SourceVal)) and not isinstance(base, (ModelVal, ModelAttr)):
-            if not subs.error:
-                seg = self.pf.segment(n)
-                what = value.reason if isinstance(value, Unknown) else ""
-                subs.error = f"`{seg}` is known only at run time" + \
-                    (f" ({what})" if what and not what.startswith(f"`{seg}`") else "")
-            return True
-        return False
-
-    def _substitute_config(self, n: ast.Call, env: dict, subs: Substitutions) -> bool:
-        """`GPT(GPTConfig(n_layer=12))`: a plain config object made in place, written in."""
-        cls = self.ev(n.func, env)
-        if not isinstance(cls, ClassVal) or cls.is_module:
-            return False
-        lit = plain.literal(self.ev(n, env), attrs_of=self.object_attrs)
-        if lit is None:
-            return False
-        subs.by_span[_span(n)] = lit
-        return True
-
-    def global_name_of(self, value: ClassVal | FuncVal) -> str | None:
-        env = self.module_envs.get(self.pf.path) or {}
-        for name, v in env.items():
-            if isinstance(v, (ClassVal, FuncVal)) and v.node is value.node:
-                return name
-        return None
-
     def unrolled(self, stmt: ast.For, env: dict, functions: list) -> bool:
         """`for name, net in [("G", netG), ("D", netD)]:` over a known collection: each pass in turn."""
         if stmt.orelse:
@@ -523,6 +487,24 @@ class CallsMixin:
             self.assign(stmt.target, item, stmt, env)
             self.block(stmt.body, env, functions)
         return True
+
+
+_UNCHANGING = frozenset({"load_state_dict", "eval", "train", "to", "cpu", "cuda", "requires_grad_", "float",
+                         "half", "double", "print", "info"})
+
+
+def _changes_self(stmt: ast.stmt) -> bool:
+    """Whether a statement of `__init__` may add to or replace what `self` holds."""
+    for n in ast.walk(stmt):
+        if isinstance(n, (ast.Attribute, ast.Subscript)) and isinstance(n.ctx, (ast.Store, ast.Del)):
+            return True
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr not in _UNCHANGING:
+            root = n.func.value
+            while isinstance(root, (ast.Attribute, ast.Subscript, ast.Call)):
+                root = root.func if isinstance(root, ast.Call) else root.value
+            if isinstance(root, ast.Name) and root.id == "self":
+                return True
+    return False
 
 
 def _shareable(value: Any) -> bool:
@@ -551,10 +533,6 @@ def _plain_data(obj: Any, depth: int = 0) -> Any:
     if isinstance(obj, (list, tuple)):
         return type(obj)(_plain_data(v, depth + 1) for v in obj)
     return obj
-
-
-def _span(n: ast.AST) -> tuple[int, int, int, int]:
-    return (n.lineno, n.col_offset, n.end_lineno, n.end_col_offset)
 
 
 def _one_value(values: list[Any], name: str) -> Any:

@@ -114,6 +114,8 @@ class Evaluator:
                 return ModelAttr(base.model, [*base.path, node.attr])
             if isinstance(base, Const) and isinstance(base.value, str):
                 return _path_attr(base.value, node.attr)
+            if isinstance(base, Const) and isinstance(base.value, plain.AttrDict):
+                return plain.config_item(base, node.attr, self.pf.segment(node))  # `cfg.model.width`
             if isinstance(base, PROGRAM_VALUES):
                 return self.attribute(base, node.attr, node)
             if isinstance(base, (SourceVal, At)) and node.attr in ("shape", "ndim"):
@@ -146,7 +148,7 @@ class Evaluator:
         return Unknown(f"`{self.pf.segment(node)}` is not known")
 
     def call(self, node: ast.Call, env: dict) -> Any:
-        func = node.func
+        func = self.registry_lookup(node.func, env) or node.func  # `models.__dict__[args.arch](...)`
         root = func
         while isinstance(root, (ast.Attribute, ast.Subscript)):
             root = root.value
@@ -300,6 +302,23 @@ class Evaluator:
         """The checkpoint's own value at `value` (a SourceVal): hyper-parameters kept beside the
         weights. Read without running pickle code; Unknown when it is not plain data."""
         return Unknown("the checkpoint's contents are not read here")
+
+    def registry_lookup(self, func: ast.expr, env: dict) -> ast.Attribute | None:
+        """`models.__dict__[name]` / `getattr(models, name)` with a known name: the attribute
+        `models.<name>` it reads, so a registry of a module is followed like a direct call."""
+        if isinstance(func, ast.Subscript) and isinstance(func.value, ast.Attribute) and func.value.attr == "__dict__":
+            base, key = func.value.value, func.slice
+        elif isinstance(func, ast.Call) and self.pf.dotted(func.func) == "getattr" and len(func.args) == 2 \
+                and not func.keywords:
+            base, key = func.args
+        else:
+            return None
+        name = self.ev(key, env)
+        if not (isinstance(name, Const) and isinstance(name.value, str) and name.value.isidentifier()):
+            return None
+        if not isinstance(base, (ast.Name, ast.Attribute)):
+            return None
+        return ast.copy_location(ast.Attribute(base, name.value, ast.Load()), func)
 
     # Hooks the interpreter fills in (interpret.py, calls.py); the evaluator alone knows no program.
     def global_value(self, name: str) -> Any:

@@ -16,6 +16,7 @@ from typing import Any
 
 from weightmatch import plain
 from weightmatch.calls import CallsMixin, ReturnSignal
+from weightmatch.substitute import SubstituteMixin
 from weightmatch.evaluate import (
     HARMLESS, IDENTITY_WRAPPERS, NOT_MODEL_WORDS, ST_LOAD, STRIP_PREFIX, TORCH_LOAD, WRAPPERS, Evaluator, NotModel,
     SELF_RETURNING, _kw,
@@ -31,7 +32,7 @@ __all__ = ["IDENTITY_WRAPPERS", "WRAPPERS", "Interpreter", "interpret"]
 MUTATING_DICT_METHODS = {"pop", "popitem", "update", "clear", "setdefault", "__setitem__", "__delitem__"}
 
 
-class Interpreter(CallsMixin, Evaluator):
+class Interpreter(CallsMixin, SubstituteMixin, Evaluator):
     def __init__(self, pf: PyFile, root: str | None = None, load=None, argv: list[str] | None = None,
                  argv_source: str = "", read_value=None):
         self.pf = pf
@@ -279,6 +280,8 @@ class Interpreter(CallsMixin, Evaluator):
             if isinstance(owner, ModVal) and len(path) == 1 and isinstance(target, ast.Attribute):
                 self.module_env(owner.file)[path[0]] = value
                 return
+            if isinstance(owner, (ModelVal, ModelAttr)) and self.being_made(owner):
+                return  # `self.fc = ...` in the model's own __init__: the construction itself
             if isinstance(owner, (ModelVal, ModelAttr)) and isinstance(target.value, ast.Attribute) and \
                     _root_name(target) not in ("self",) and not isinstance(env.get(_root_name(target)), ModelVal):
                 # `self.model.fc = ...`: the recipe cannot replay a step written through another object
@@ -364,7 +367,8 @@ class Interpreter(CallsMixin, Evaluator):
                     "load_state_dict", "state_dict", "parameters", "named_parameters", "modules",
                     "named_modules", "children", "forward", "__call__"}:
                 model = owner if isinstance(owner, ModelVal) else owner.model
-                model.steps.append(Step(self.pf.segment(stmt), stmt, subs=self.step_subs(stmt, env, model)))
+                if not self.being_made(model):
+                    model.steps.append(Step(self.pf.segment(stmt), stmt, subs=self.step_subs(stmt, env, model)))
                 return
         if dotted == "setattr" and len(expr.args) == 3:
             obj, name = self.ev(expr.args[0], env), self.ev(expr.args[1], env)
@@ -384,6 +388,10 @@ class Interpreter(CallsMixin, Evaluator):
                     value.steps.append(Step(self.pf.segment(stmt), stmt))
                 elif isinstance(value, SourceVal):
                     value.ops.append(Op("unknown", f"passed to `{func.id}()`, which may change it", expr))
+
+    def being_made(self, value: ModelVal | ModelAttr) -> bool:
+        model = value if isinstance(value, ModelVal) else value.model
+        return model.id in getattr(self, "constructing", ())
 
     def step_subs(self, stmt: ast.stmt, env: dict, model: ModelVal):
         """Known values written into a step, and the model's own name where the step reaches it

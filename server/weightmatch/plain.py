@@ -25,6 +25,34 @@ _PURE = {"int": int, "float": float, "str": str, "bool": bool, "len": len, "min"
 _PATH_FUNCS = {"os.path.join", "posixpath.join"}
 
 
+class AttrDict(dict):
+    """A mapping OmegaConf made (`cfg.model.num_classes` reads an item): a dict, so it is
+    written into a recipe as the plain literal its items are."""
+
+    __slots__ = ()
+
+
+def attr_data(value: Any, depth: int = 0) -> Any:
+    if depth > 50:
+        return value
+    if isinstance(value, dict):
+        return AttrDict({k: attr_data(v, depth + 1) for k, v in value.items()})
+    if isinstance(value, list):
+        return [attr_data(v, depth + 1) for v in value]
+    return value
+
+
+def config_item(owner: Const, name: Any, what: str) -> Any:
+    """An item of OmegaConf data; an `${...}` interpolation is resolved by OmegaConf at run time."""
+    try:
+        value = owner.value[name]
+    except (KeyError, IndexError, TypeError):
+        return Unknown(f"`{what}`: no such item in the value")
+    if isinstance(value, str) and "${" in value:
+        return Unknown(f"an OmegaConf interpolation, {value}, resolved when the script runs")
+    return Const(value, owner.origin)
+
+
 @dataclass
 class BoundMethod:
     """A method of a value the interpreter models itself (a parser's add_argument)."""
@@ -140,6 +168,8 @@ def subscript(ev, base: Any, node: ast.Subscript, env: dict) -> Any:
         return Unknown(f"`{ev.pf.segment(node)}` is not known")
     if isinstance(base, Const):
         key = ev.ev(node.slice, env)
+        if isinstance(key, Const) and isinstance(base.value, AttrDict):
+            return config_item(base, key.value, ev.pf.segment(node))
         if isinstance(key, Const):
             try:
                 return const(base.value[key.value], base, key)
@@ -239,7 +269,56 @@ def _data_file(ev, dotted: str, node: ast.Call, env: dict) -> Any:
             return Unknown("yaml.load with a loader that can run code is not read")
     arg = ev.ev(node.args[0], env)
     path = arg.path if isinstance(arg, FileHandle) else arg
-    return read_data(ev, JsonFile(path, "toml" if "toml" in dotted else "yaml"))
+    data = read_data(ev, JsonFile(path, "toml" if "toml" in dotted else "yaml"))
+    if dotted.startswith("omegaconf.") and isinstance(data, Const):
+        return Const(attr_data(data.value), data.origin)
+    return data
+
+
+def _omegaconf(ev, dotted: str, node: ast.Call, env: dict) -> Any:
+    """`OmegaConf.create({...})`, `OmegaConf.merge(a, b)`, `OmegaConf.to_container(cfg)` over known data."""
+    args = [as_const(ev.ev(a, env)) for a in node.args]
+    if not all(isinstance(a, Const) for a in args) or not args:
+        return Unknown(f"`{ev.pf.segment(node)}` is not known statically")
+    if dotted.endswith(".to_container") and isinstance(args[0].value, dict):
+        return Const(plain_data(args[0].value), args[0].origin)
+    if dotted.endswith(".create") and len(args) == 1 and isinstance(args[0].value, (dict, list)):
+        return Const(attr_data(args[0].value), args[0].origin)
+    if dotted.endswith(".merge") and all(isinstance(a.value, dict) for a in args):
+        merged: dict = {}
+        for a in args:
+            merged = _merge(merged, a.value)
+        return Const(attr_data(merged), origins(args))
+    return Unknown(f"`{ev.pf.segment(node)}` is not known statically")
+
+
+def as_const(value: Any, depth: int = 0) -> Any:
+    """A dict literal of known values (`{"model": {"width": 8}}`) as one Const; else as it is."""
+    if isinstance(value, At) and isinstance(value.value, SourceVal):
+        value = value.value  # a nested literal, frozen where it was made
+    if isinstance(value, SourceVal) and isinstance(value.base, DictLit) and not value.ops and depth < 50:
+        items = {k: as_const(v, depth + 1) for k, v in value.base.entries.items()}
+        if all(isinstance(v, Const) for v in items.values()):
+            return Const({k: v.value for k, v in items.items()}, origins(list(items.values())))
+    return value
+
+
+def plain_data(value: Any, depth: int = 0) -> Any:
+    """OmegaConf data as the plain dicts and lists `to_container` gives."""
+    if depth > 50:
+        return value
+    if isinstance(value, dict):
+        return {k: plain_data(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain_data(v, depth + 1) for v in value]
+    return value
+
+
+def _merge(base: dict, other: dict) -> dict:
+    out = dict(base)
+    for k, v in other.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
 
 
 def _pure(ev, dotted: str, node: ast.Call, env: dict) -> Any:
@@ -258,16 +337,26 @@ _LIBRARY = {
     "types.SimpleNamespace": _namespace, "argparse.Namespace": _namespace, "vars": _vars, "getattr": _getattr,
     **{name: _data_file for name in ("yaml.safe_load", "yaml.load", "tomllib.load", "toml.load",
                                      "omegaconf.OmegaConf.load")},
+    **{f"omegaconf.OmegaConf.{name}": _omegaconf for name in ("create", "merge", "to_container")},
 }
 
 
-_STR_METHODS = {"format", "join", "replace", "lower", "upper", "strip", "rstrip", "lstrip", "split", "startswith",
+_STR_METHODS = {"format", "join", "replace", "lower", "upper", "strip", "rstrip", "lstrip", "split", "rsplit",
+                "startswith", "partition", "rpartition",
                 "endswith", "removeprefix", "removesuffix"}
 
 
 def const_method(ev, owner: Const, node: ast.Call, env: dict) -> Any:
     """`'{}-G.ckpt'.format(iters)`, `name.lower()`: string methods over known values."""
     name = node.func.attr  # type: ignore[attr-defined]
+    if isinstance(owner.value, dict) and name == "get" and 1 <= len(node.args) <= 2 and not node.keywords:
+        key = ev.ev(node.args[0], env)  # `cfg.get("params", {})`
+        if not isinstance(key, Const):
+            return Unknown(f"`{ev.pf.segment(node)}` is not known")
+        if key.value in owner.value:
+            return config_item(owner, key.value, ev.pf.segment(node)) if isinstance(owner.value, AttrDict) \
+                else const(owner.value[key.value], owner, key)
+        return ev.ev(node.args[1], env) if len(node.args) == 2 else Const(None)
     if not isinstance(owner.value, str) or name not in _STR_METHODS:
         return None
     args = [ev.ev(a, env) for a in node.args]
@@ -340,6 +429,8 @@ def _is_literal(value: Any, depth: int = 0) -> bool:
         return False
     if value is None or isinstance(value, (bool, int, float, str)):
         return not isinstance(value, float) or value == value and value not in (float("inf"), float("-inf"))
+    if isinstance(value, AttrDict):
+        return False  # OmegaConf data written as a dict would lose its attribute access
     if isinstance(value, (list, tuple)):
         return len(value) < 10_000 and all(_is_literal(v, depth + 1) for v in value)
     if isinstance(value, dict):

@@ -104,6 +104,7 @@ class Substitutions:
     by_span: dict[tuple[int, int, int, int], ast.expr] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # the assumptions made: "--num-classes at its default, 10"
     error: str = ""  # a value the recipe needs is known only at run time: why, for the user
+    spread: set = field(default_factory=set, repr=False, compare=False)  # ids of `**value` nodes
 
     def render(self, node: ast.AST, pf: PyFile) -> str:
         if not self.by_span:

@@ -397,3 +397,123 @@ class TransformerNet(nn.Module):
     (err,) = _errors(analysis)
     assert err.span.path.endswith("net.py") and err.span.line == 14  # self.deconv3 = ConvLayer(32, out) (0-based)
     assert any(span.path.endswith("net.py") and span.line == 6 for span, _ in err.related)  # self.conv2d = ...
+
+
+@pytest.mark.parametrize("lookup", ["__dict__", "getattr"])
+def test_a_registry_of_a_workspace_module_by_an_option(case, static_project, lookup) -> None:
+    """`models.__dict__[args.arch](...)` (pytorch/examples imagenet, dino): the option's default names it."""
+    case.write("model.py", MODEL)
+    case.torch(SAVE_5)
+    pick = "models.__dict__[args.arch]" if lookup == "__dict__" else "getattr(models, args.arch)"
+    main = case.write("main.py", f"""
+        import argparse
+        import torch
+        import model as models
+
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--arch", default="Net")
+        args = parser.parse_args()
+        net = {pick}(num_classes=10)
+        net.load_state_dict(torch.load("w.pt"))
+    """)
+    analysis = static_project.analyze(str(main))
+    _judge(case, analysis)
+    (err,) = _errors(analysis)
+    assert "--arch at its default, 'Net'" in err.message and err.span.path.endswith("model.py")
+
+
+@pytest.mark.parametrize("num_classes", [5, 10])
+def test_omegaconf_attribute_access_on_a_yaml_file(case, static_project, num_classes) -> None:
+    """`cfg = OmegaConf.load(...)`, `cfg.model.num_classes`, `cfg.get(...)`: YAML read as data; OmegaConf judges."""
+    case.write("model.py", MODEL)
+    case.torch(SAVE_5)
+    (case.dir / "cfg.yaml").write_text(f"model:\n  num_classes: {num_classes}\n  params:\n    hidden: 16\n")
+    main = case.write("main.py", """
+        import torch
+        from omegaconf import OmegaConf
+        from model import Net
+
+        cfg = OmegaConf.merge(OmegaConf.create({"model": {"params": {"hidden": 8}}}), OmegaConf.load("cfg.yaml"))
+        model = Net(cfg.model.num_classes, **cfg.model.get("params", {}))
+        model.load_state_dict(torch.load("w.pt"))
+    """)
+    analysis = static_project.analyze(str(main))
+    _judge(case, analysis)
+    assert analysis.reports[0].how == "static"
+
+
+def test_an_omegaconf_interpolation_stays_unknown(case, static_project) -> None:
+    case.write("model.py", MODEL)
+    case.torch(SAVE_5)
+    (case.dir / "cfg.yaml").write_text("classes: 5\nmodel:\n  num_classes: ${classes}\n")
+    main = case.write("main.py", """
+        import torch
+        from omegaconf import OmegaConf
+        from model import Net
+
+        cfg = OmegaConf.load("cfg.yaml")
+        model = Net(cfg.model.num_classes)
+        model.load_state_dict(torch.load("w.pt"))
+    """)
+    analysis = static_project.analyze(str(main))
+    assert case.run().returncode == 0  # OmegaConf resolves it to 5: the load succeeds
+    assert not _errors(analysis)
+    assert any("interpolation" in f.message for f in analysis.findings if f.code.startswith("unresolved"))
+
+
+INIT_LOADS = """
+import torch
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self, num_classes=10, ckpt=None):
+        super().__init__()
+        self.fc1 = nn.Linear(8, 16)
+        self.fc2 = nn.Linear(16, num_classes)
+        if ckpt is not None:
+            self.load_state_dict(torch.load(ckpt))
+        self.eval()
+"""
+
+
+@pytest.mark.parametrize("num_classes", [5, 10])
+def test_a_model_that_loads_in_its_own_init(case, static_project, num_classes) -> None:
+    """`self.load_state_dict(...)` inside `__init__` sees the model built so far (here: all of it)."""
+    case.write("model.py", INIT_LOADS)
+    case.torch("import torch, sys; sys.path.insert(0, '.'); from model import Net; torch.save(Net(5).state_dict(), 'w.pt')")
+    main = case.write("main.py", f"""
+        from model import Net
+
+        def build(path="w.pt"):
+            return Net({num_classes}, ckpt=path)
+
+        model = build()
+    """)
+    analysis = static_project.analyze(str(main))
+    _judge(case, analysis)
+    if num_classes != 5:
+        (err,) = _errors(analysis)
+        assert err.span.path.endswith("model.py") and err.span.line == 8  # self.fc2 = ... (0-based)
+        assert "Net.__init__() as called from" in err.message
+
+
+def test_a_load_in_init_before_the_last_layer_stays_unresolved(case, static_project) -> None:
+    case.write("model.py", """
+        import torch
+        import torch.nn as nn
+
+
+        class Net(nn.Module):
+            def __init__(self, ckpt):
+                super().__init__()
+                self.fc1 = nn.Linear(8, 16)
+                self.load_state_dict(torch.load(ckpt), strict=False)
+                self.fc2 = nn.Linear(16, 5)
+    """)
+    case.torch("import torch; torch.save({'fc1.weight': torch.zeros(3, 8)}, 'w.pt')")
+    main = case.write("main.py", "from model import Net\n\nmodel = Net('w.pt')\n")
+    analysis = static_project.analyze(str(main))
+    assert case.run().returncode == 1  # fc1.weight: [3, 8] against [16, 8]
+    assert not _errors(analysis)
+    assert any("before it has made all its layers" in f.message for f in analysis.findings)

@@ -862,6 +862,10 @@ class ModuleOps:
             return m
         if name in _NO_OP_METHODS:
             return m
+        if name == "load_state_dict" and len(args) < 3 and "assign" not in kwargs:
+            # a load while the model is made (`if ckpt: self.load_state_dict(...)` in __init__)
+            # copies into the tensors it has, shapes unchanged; whether it succeeds is its own diagnostic
+            return Unknown("what load_state_dict returns", plain=True)
         if name in ("half", "float", "double", "bfloat16"):
             self._cast(m, DTYPES[name])
             return m

@@ -1,0 +1,135 @@
+"""Known values written into a recipe's text as literals (`Net(num_classes=args.num_classes)`
+-> `Net(num_classes=10)`), so the recipe stands alone where the worker or static inference
+replays it; and the assumptions behind them, for the message ("--arch at its default")."""
+
+from __future__ import annotations
+
+import ast
+from collections import ChainMap
+from typing import Any
+
+from weightmatch import plain
+from weightmatch.argparse_values import ParserVal
+from weightmatch.values import (
+    ClassVal, Const, FuncVal, ModelAttr, ModelVal, ModVal, ObjVal, SourceVal, Substitutions, Unknown,
+)
+
+
+class SubstituteMixin:
+    """Part of the Interpreter (interpret.py): needs `ev`, `pf`, `module_envs`, `concrete`,
+    `object_attrs` and `registry_lookup`."""
+
+    def substitutions(self, node: ast.AST, env: dict) -> Substitutions:
+        """Known values of the names `node` reads, written in as literals. A name local to a
+        function (or a value our interpreter computed, like `args.num_classes`) does not exist
+        where the recipe is replayed; a module-level name whose value is not known is left
+        for the replay, which defines the file's constants itself."""
+        subs = Substitutions()
+        stack = [node]
+        while stack:
+            n = stack.pop()
+            if isinstance(n, ast.Call):
+                subs.spread.update(id(k.value) for k in n.keywords if k.arg is None)
+            if not self._substitute(n, env, subs):
+                stack.extend(reversed(list(ast.iter_child_nodes(n))))  # source order
+        return subs
+
+    def _is_local(self, name: str, env: dict) -> bool:
+        if isinstance(env, ChainMap):
+            return any(name in m for m in env.maps[:-1])
+        return env is not self.module_envs.get(self.pf.path) and name in env
+
+    def _substitute(self, n: ast.AST, env: dict, subs: Substitutions) -> bool:
+        """Write `n`'s value into `subs` when it is known; True when `n` needs no further look."""
+        if self._substitute_registry(n, env, subs):
+            return True
+        if isinstance(n, ast.Call):
+            return self._substitute_config(n, env, subs) or self._substitute_method(n, env, subs)
+        root = n
+        while isinstance(root, (ast.Attribute, ast.Subscript)):
+            root = root.value
+        if not (isinstance(n, (ast.Name, ast.Attribute, ast.Subscript)) and isinstance(root, ast.Name)
+                and isinstance(getattr(n, "ctx", ast.Load()), ast.Load) and root.id in env):
+            return False
+        value = self.ev(n, env)
+        if isinstance(value, SourceVal):
+            value = self.concrete(value)  # `GPT(ckpt["model_args"]["n_layer"])`
+        if isinstance(value, (ClassVal, FuncVal)):
+            if isinstance(n, ast.Name) and not self._is_local(n.id, env):
+                return True
+            name = self.global_name_of(value)
+            if name is not None:
+                subs.by_span[_span(n)] = ast.Name(name, ast.Load())
+            return name is not None
+        if id(n) in subs.spread and isinstance(value, Const) and isinstance(value.value, plain.AttrDict):
+            value = Const(plain.plain_data(value.value), value.origin)  # `**cfg.model`: the items, as a dict
+        lit = plain.literal(value, attrs_of=self.object_attrs)
+        if lit is not None:
+            subs.by_span[_span(n)] = lit
+            _note(subs, value)
+            return True
+        base = self.ev(root, env)
+        if (self._is_local(root.id, env) or isinstance(value, Unknown) and (
+                isinstance(base, (ObjVal, ModVal, ParserVal)) or isinstance(base, Const) and isinstance(base.value, plain.AttrDict))) \
+                and not isinstance(value, (ModelVal, ModelAttr, SourceVal)) and not isinstance(base, (ModelVal, ModelAttr)):
+            if not subs.error:
+                seg = self.pf.segment(n)
+                what = value.reason if isinstance(value, Unknown) else ""
+                subs.error = f"`{seg}` is known only at run time" + \
+                    (f" ({what})" if what and not what.startswith(f"`{seg}`") else "")
+            return True
+        return False
+
+    def _substitute_config(self, n: ast.Call, env: dict, subs: Substitutions) -> bool:
+        """`GPT(GPTConfig(n_layer=12))`: a plain config object made in place, written in."""
+        cls = self.ev(n.func, env)
+        if not isinstance(cls, ClassVal) or cls.is_module:
+            return False
+        lit = plain.literal(self.ev(n, env), attrs_of=self.object_attrs)
+        if lit is None:
+            return False
+        subs.by_span[_span(n)] = lit
+        return True
+
+    def _substitute_method(self, n: ast.Call, env: dict, subs: Substitutions) -> bool:
+        """`cfg.model.get("params", {})`, `name.lower()`: a method of known plain data, written in."""
+        root = n.func.value if isinstance(n.func, ast.Attribute) else None
+        while isinstance(root, (ast.Attribute, ast.Subscript)):
+            root = root.value
+        if not (isinstance(root, ast.Name) and root.id in env and isinstance(self.ev(n.func.value, env), Const)):
+            return False
+        value = self.ev(n, env)
+        if id(n) in subs.spread and isinstance(value, Const) and isinstance(value.value, plain.AttrDict):
+            value = Const(plain.plain_data(value.value), value.origin)
+        lit = plain.literal(value) if isinstance(value, Const) else None
+        if lit is None:
+            return False
+        subs.by_span[_span(n)] = lit
+        _note(subs, value)
+        return True
+
+    def _substitute_registry(self, n: ast.AST, env: dict, subs: Substitutions) -> bool:
+        alias = self.registry_lookup(n, env) if isinstance(n, (ast.Subscript, ast.Call)) else None
+        if alias is None:
+            return False
+        subs.by_span[_span(n)] = alias  # `models.__dict__[args.arch]` -> `models.resnet18`
+        _note(subs, self.ev(n.slice if isinstance(n, ast.Subscript) else n.args[1], env))
+        return True
+
+    def global_name_of(self, value: ClassVal | FuncVal) -> str | None:
+        env = self.module_envs.get(self.pf.path) or {}
+        for name, v in env.items():
+            if isinstance(v, (ClassVal, FuncVal)) and v.node is value.node:
+                return name
+        return None
+
+
+def _note(subs: Substitutions, value: Any) -> None:
+    """The assumptions behind a value written into a recipe ("--arch at its default, 'resnet18'")."""
+    for note in (value.origin.split("; ") if isinstance(value, Const) and value.origin else []):
+        if note not in subs.notes:
+            subs.notes.append(note)
+
+
+def _span(n: ast.AST) -> tuple[int, int, int, int]:
+    return (n.lineno, n.col_offset, n.end_lineno, n.end_col_offset)
