@@ -259,4 +259,7 @@ def run(data: Path, tensors: int = 100_000, shards: int = 10, warm_edits: int = 
     log("scale: the same project, the worker first")
     out["project"]["exec_first"] = check_project(project, 1, ("--exec-first",))
     out["project"]["loads"] = loads
+    from bench import b_deep  # it imports this module's filler
+
+    out["deep"] = b_deep.run(data, files, loads)
     return out

@@ -234,6 +234,17 @@ def write_report(r: dict, out: Path) -> None:
                f"diagnostics, CLI {fmt_bytes(x['memory']['server_hwm'])}, worker {fmt_bytes(x['memory']['worker_hwm'])} "
                "VmHWM." if x else "."))
         add("")
+        d = s.get("deep")
+        if d:
+            add(f"**A {d['files']:,}-file project whose {d['loads']} loads are six calls deep** (bench/b_deep.py: "
+                "argparse defaults, `main()`, `get_args()`, a YAML config read by a helper, a model registry, a "
+                "Trainer's `self.model`, a checkpoint helper returning `ckpt[\"model\"]`; every 7th config one unit "
+                f"too wide): `weightmatch check .` took **{fmt_s(d['seconds'])}**, found {d['found_failing']} of the "
+                f"{d['failing']} failing loads, diagnostics {d['codes']}, CLI {fmt_bytes(d['hwm'])} VmHWM; "
+                + ("every load resolved and judged as PyTorch does." if d["exact"] else "**not exact**."))
+            add("")
+            targets.append((f"{d['files']:,}-file deep project: check < 15 s, every load resolved", fmt_s(d["seconds"]),
+                            _status(d["seconds"] < 15 and d["exact"]), "" if d["exact"] else "not exact"))
         warm = lsp["warm_change_s"]["median"]
         targets.append((f"{s['tensors']:,}-tensor sharded checkpoint → diagnostics < 3 s warm", fmt_s(warm),
                         _status(warm < 3), ""))
