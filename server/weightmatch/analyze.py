@@ -124,8 +124,8 @@ class FileAnalyzer:
 
     # ------------------------------------------------------------------ checkpoints
     def resolve_path(self, loaded: LoadedFile) -> str | None:
-        if not isinstance(loaded.path, Const) or not isinstance(loaded.path.value, str):
-            return None
+        if not isinstance(loaded.path, Const) or not isinstance(loaded.path.value, str) or not loaded.path.value.strip():
+            return None  # `--weights ''` (the usual "not given"): no file is named
         p = os.path.expanduser(loaded.path.value)
         if os.path.isabs(p):
             return p
@@ -144,7 +144,7 @@ class FileAnalyzer:
     def checkpoint(self, loaded: LoadedFile, deps: set[str]) -> Checkpoint:
         path = self.resolve_path(loaded)
         if path is None:
-            raise Unresolvable(loaded.path.reason if isinstance(loaded.path, Unknown) else "the checkpoint path")
+            raise Unresolvable(loaded.path.reason if isinstance(loaded.path, Unknown) else _no_path(loaded.path))
         deps.add(path)
         try:
             ckpt = self.checkpoints.get(path)
@@ -212,7 +212,9 @@ class FileAnalyzer:
                 finding = Finding("internal-error", "error", "Weight Match ran out of memory analysing this call", span, span)
             if finding is not None and (finding.code not in ("checkpoint-not-found", "checkpoint-unreadable")
                                         or id(tl.loaded.call) in reaching) \
-                    and not (finding.code == "checkpoint-not-found" and _only_if_it_exists(tl.guards, pf)):
+                    and not (finding.code == "checkpoint-not-found" and _only_if_it_exists(tl.guards, pf)) \
+                    and not (finding.code == "checkpoint-unreadable" and "is a directory" in finding.message
+                             and _only_if_it_exists(tl.guards, pf, files_only=True)):
                 result.findings.append(finding)
         done: list[tuple[LoadSite, LoadReport]] = []
         for site in interp.sites:
@@ -295,7 +297,7 @@ class FileAnalyzer:
         try:
             expected = self.builder.expected(receiver, deps)
         except ModelUnresolved as exc:
-            return unresolved("unresolved-model", f"Cannot build the model `{model.file.segment(model.call)}`: {exc}")
+            return unresolved("unresolved-model", f"Cannot build the model `{_brief(model.file, model.call)}`: {exc}")
         root_spec = expected.modules.get("")
         if root_spec is not None and root_spec.overrides_load and not site.via_super and not root_spec.custom_load:
             # the model's own load_state_dict runs here (we did not follow it): it decides the outcome
@@ -415,8 +417,9 @@ def _origin_key(origin) -> tuple:
     return (path, getattr(node, "lineno", 0), getattr(node, "col_offset", 0))
 
 
-def _only_if_it_exists(guards: tuple, pf: PyFile) -> bool:
-    """`if os.path.exists(ckpt): torch.load(ckpt)`: a file that is not there is never loaded."""
+def _only_if_it_exists(guards: tuple, pf: PyFile, files_only: bool = False) -> bool:
+    """`if os.path.exists(ckpt): torch.load(ckpt)`: a file that is not there is never loaded;
+    under `os.path.isfile(ckpt)` (`files_only`) neither is a folder."""
     import ast
 
     for g in guards:
@@ -424,9 +427,25 @@ def _only_if_it_exists(guards: tuple, pf: PyFile) -> bool:
         if test is None or not g.polarity or not isinstance(test, ast.Call):
             continue
         name = pf.dotted(test.func) or (test.func.attr if isinstance(test.func, ast.Attribute) else "")
-        if name in _EXISTS or name.rsplit(".", 1)[-1] in ("exists", "is_file", "isfile"):
+        short = name.rsplit(".", 1)[-1]
+        if short in ("is_file", "isfile") or not files_only and (name in _EXISTS or short == "exists"):
             return True
     return False
+
+
+def _brief(pf: PyFile, node) -> str:
+    """A call's source on one line, for a message; a long one as `Name(...)`."""
+    text = " ".join(pf.segment(node).split()).replace("( ", "(").replace(" )", ")")
+    if len(text) <= 80:
+        return text
+    func = getattr(node, "func", None)
+    return f"{' '.join(pf.segment(func).split())}(...)" if func is not None else text[:77] + "..."
+
+
+def _no_path(path: Const) -> str:
+    if isinstance(path, Const) and isinstance(path.value, str) and not path.value.strip():
+        return "the checkpoint path is empty: no file is named"  # the message adds which option said so
+    return "the checkpoint path"
 
 
 def _allowed_globals(pf: PyFile) -> set[str] | None:

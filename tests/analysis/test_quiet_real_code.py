@@ -111,3 +111,47 @@ model.load_state_dict(torch.load(args.model))
     result = static_project.analyze(str(main))
     (f,) = result.findings
     assert f.code == "unresolved-checkpoint" and "add_subparsers" in f.message
+
+
+def test_an_empty_default_path_under_isfile_is_quiet_and_said(static_project, case) -> None:
+    """dino's `--pretrained_weights ''` then `if os.path.isfile(args.pretrained_weights): torch.load(...)`:
+    the empty path is "no file", not the project folder; a folder under `isfile` is never loaded."""
+    case.write("main.py", MODEL + """
+import argparse, os
+parser = argparse.ArgumentParser()
+parser.add_argument("--pretrained_weights", default="", type=str)
+parser.add_argument("--folder", default=".")
+args = parser.parse_args()
+model = Net(
+    # a constructor written over several lines
+)
+if os.path.isfile(args.pretrained_weights):
+    model.load_state_dict(torch.load(args.pretrained_weights, map_location="cpu"))
+if os.path.isfile(args.folder):
+    model.load_state_dict(torch.load(args.folder))
+""")
+    assert case.run().returncode == 0  # neither branch runs
+    result = static_project.analyze(str(case.dir / "main.py"))
+    assert not [f for f in result.findings if f.severity in ("error", "warning")], [f.message for f in result.findings]
+    reasons = [f.message for f in result.findings if f.code == "unresolved-checkpoint"]
+    assert any("the checkpoint path is empty: no file is named (with --pretrained_weights at its default, '')" in r for r in reasons), reasons
+
+
+def test_a_constructor_over_several_lines_is_named_on_one(static_project, case) -> None:
+    case.write("main.py", MODEL + """
+class Wide(nn.Module):
+    def __init__(self, *sizes, **kw):
+        super().__init__()
+        self.fc = nn.Linear(sum(sizes), 2)
+        for s in range(int(torch.randint(1, 3, (1,)))):
+            pass
+
+model = Wide(
+    1, 2,
+    3)
+model.load_state_dict(torch.load("w.pt"))
+""")
+    case.torch("import torch; torch.save({'fc.weight': torch.zeros(2, 6), 'fc.bias': torch.zeros(2)}, 'w.pt')")
+    result = static_project.analyze(str(case.dir / "main.py"))
+    (f,) = [f for f in result.findings if f.code == "unresolved-model"]
+    assert "Cannot build the model `Wide(1, 2, 3)`" in f.message and "\n" not in f.message
