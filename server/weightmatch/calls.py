@@ -372,23 +372,49 @@ class CallsMixin:
         return local
 
     def instantiate(self, cls: ClassVal, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
+        """An instance of a plain workspace class, its attributes set as its constructor sets them:
+        the first class of its chain that defines `__init__` or is a dataclass / NamedTuple decides."""
         obj = ObjVal({}, cls.node.name, cls)
-        if cls.dataclass:
-            fields = [s for s in cls.node.body if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name)]
-            for i, f in enumerate(fields):
-                name = f.target.id
-                if i < len(args):
-                    obj.attrs[name] = args[i]
-                elif name in kwargs:
-                    obj.attrs[name] = kwargs[name]
-                elif f.value is not None and not isinstance(f.value, ast.Call):
-                    obj.attrs[name] = self.in_file(cls.file, lambda v=f.value: self.ev(v, self.module_env(cls.file)))
-                else:
-                    obj.attrs[name] = Unknown(f"`{cls.node.name}.{name}` has no default known statically")
-            return obj
-        init = self.class_attr(cls, "__init__")
-        if isinstance(init, FuncVal):
-            self.call_function(FuncVal(init.file, init.node, init.owner, obj), args, kwargs, node)
+        chain = self.class_chain(cls)
+        for i, c in enumerate(chain):
+            if any(isinstance(s, ast.FunctionDef) and s.name == "__init__" for s in c.node.body):
+                init = self.class_attr(c, "__init__")
+                if isinstance(init, FuncVal):
+                    self.call_function(FuncVal(init.file, init.node, init.owner, obj), args, kwargs, node)
+                return obj
+            if c.dataclass:
+                return self._dataclass_instance(obj, [d for d in reversed(chain[i:]) if d.dataclass], args, kwargs, node)
+            if len([b for b in c.node.bases if (self.pf.dotted(b) or "") != "object"]) > 1:
+                break  # several bases: which one's constructor runs is not followed
+        if args or kwargs or any((self.pf.dotted(b) or "") != "object" for b in chain[-1].node.bases):
+            return Unknown(f"`{cls.node.name}(...)`: how its constructor sets its attributes is not known statically")
+        return obj
+
+    def _dataclass_instance(self, obj: ObjVal, classes: list[ClassVal], args: list[Any], kwargs: dict[str, Any],
+                            node: ast.AST) -> Any:
+        """Fields in definition order, base classes first (a redefined field keeps its place)."""
+        fields: dict[str, tuple[ClassVal, ast.AnnAssign]] = {}
+        for c in classes:
+            for s in c.node.body:
+                if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name) and \
+                        "ClassVar" not in ast.unparse(s.annotation):
+                    if "KW_ONLY" in ast.unparse(s.annotation) or "InitVar" in ast.unparse(s.annotation):
+                        return Unknown(f"`{obj.name}(...)`: keyword-only or init-only fields are not followed")
+                    fields[s.target.id] = (c, s)
+        if len(args) > len(fields) or set(kwargs) - set(fields):
+            return Unknown(f"`{obj.name}(...)` is called with arguments it does not take")
+        for i, (name, (c, f)) in enumerate(fields.items()):
+            if i < len(args):
+                obj.attrs[name] = args[i]
+            elif name in kwargs:
+                obj.attrs[name] = kwargs[name]
+            elif f.value is not None and not isinstance(f.value, ast.Call):
+                obj.attrs[name] = self.in_file(c.file, lambda v=f.value, c=c: self.ev(v, self.module_env(c.file)))
+            else:
+                obj.attrs[name] = Unknown(f"`{obj.name}.{name}` has no default known statically")
+        post = self.class_attr(classes[-1], "__post_init__")
+        if isinstance(post, FuncVal):
+            self.call_function(FuncVal(post.file, post.node, post.owner, obj), [], {}, node)
         return obj
 
     def follow_init_loads(self, model: ModelVal, cls: ClassVal, args: list[Any], kwargs: dict[str, Any],
@@ -556,10 +582,13 @@ def _dict_value(entries: dict[str, Any]) -> Any:
 
 
 def _is_dataclass(node: ast.ClassDef, pf: PyFile) -> bool:
+    """A dataclass (its generated `__init__` sets the fields) or a `typing.NamedTuple` class."""
+    if any((pf.dotted(b) or "") in ("typing.NamedTuple", "NamedTuple") for b in node.bases):
+        return True
     for d in node.decorator_list:
         target = d.func if isinstance(d, ast.Call) else d
         if (pf.dotted(target) or "") in ("dataclass", "dataclasses.dataclass"):
-            return True
+            return not (isinstance(d, ast.Call) and any(k.arg == "init" for k in d.keywords))
     return False
 
 

@@ -517,3 +517,27 @@ def test_a_load_in_init_before_the_last_layer_stays_unresolved(case, static_proj
     assert case.run().returncode == 1  # fc1.weight: [3, 8] against [16, 8]
     assert not _errors(analysis)
     assert any("before it has made all its layers" in f.message for f in analysis.findings)
+
+
+@pytest.mark.parametrize("config", ["namedtuple-kw", "namedtuple-pos", "dataclass-inherited", "post-init", "plain-base"])
+def test_constructed_config_objects_take_their_arguments(case, static_project, config) -> None:
+    """A NamedTuple or dataclass built with arguments holds those, not the class defaults;
+    inherited dataclass fields come first; `__post_init__` runs. PyTorch judges."""
+    case.write("model.py", MODEL)
+    case.torch(SAVE_5)
+    make = {
+        "namedtuple-kw": "from typing import NamedTuple\n\nclass Cfg(NamedTuple):\n    num_classes: int = 10\n"
+                         "    hidden: int = 16\n\ncfg = Cfg(num_classes=5)",
+        "namedtuple-pos": "from typing import NamedTuple\n\nclass Cfg(NamedTuple):\n    num_classes: int = 10\n"
+                          "    hidden: int = 16\n\ncfg = Cfg(5, 16)",
+        "dataclass-inherited": "from dataclasses import dataclass\n\n@dataclass\nclass Base:\n    num_classes: int = 10\n\n"
+                               "@dataclass\nclass Cfg(Base):\n    hidden: int = 16\n\ncfg = Cfg(4)",
+        "post-init": "from dataclasses import dataclass\n\n@dataclass\nclass Cfg:\n    num_classes: int = 10\n"
+                     "    hidden: int = 16\n\n    def __post_init__(self):\n        self.num_classes = 5\n\ncfg = Cfg()",
+        "plain-base": "class Base:\n    num_classes = 10\n    hidden = 16\n\n    def __init__(self, n):\n"
+                      "        self.num_classes = n\n\nclass Cfg(Base):\n    pass\n\ncfg = Cfg(5)",
+    }[config]
+    main = case.write("main.py", "import torch\nfrom model import Net\n" + make +
+                      "\nmodel = Net(cfg.num_classes, cfg.hidden)\nmodel.load_state_dict(torch.load('w.pt'))\n")
+    analysis = static_project.analyze(str(main))
+    _judge(case, analysis)
