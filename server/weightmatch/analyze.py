@@ -423,8 +423,10 @@ def _only_if_it_exists(guards: tuple, pf: PyFile, files_only: bool = False) -> b
     import ast
 
     for g in guards:
-        test = g.test
-        if test is None or not g.polarity or not isinstance(test, ast.Call):
+        test, polarity = g.test, g.polarity
+        if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+            test, polarity = test.operand, not polarity  # `if not os.path.isfile(p): return`
+        if test is None or not polarity or not isinstance(test, ast.Call):
             continue
         name = pf.dotted(test.func) or (test.func.attr if isinstance(test.func, ast.Attribute) else "")
         short = name.rsplit(".", 1)[-1]

@@ -83,11 +83,16 @@ class Interpreter(CallsMixin, SubstituteMixin, Evaluator):
         return self
 
     def block(self, body: list[ast.stmt], env: dict, functions: list) -> None:
-        for stmt in body:
+        for i, stmt in enumerate(body):
             try:
                 self.statement(stmt, env, functions)
             except RecursionError:
                 continue
+            if self.returns and _returns_early(stmt) and self.static_test(stmt.test, env) is None:
+                # `if not os.path.isfile(p): return`: the rest runs only when the test is false
+                with self.guarded(Guard(stmt.test, self.free_env(stmt.test, env), False)):
+                    self.block(body[i + 1:], env, functions)
+                return
 
     def statement(self, stmt: ast.stmt, env: dict, functions: list) -> None:
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -530,3 +535,9 @@ def interpret(pf: PyFile, root: str | None = None, load=None, argv: list[str] | 
     interp.cwd = cwd
     interp.shared_envs = shared_envs
     return interp.run()
+
+
+def _returns_early(stmt: ast.stmt) -> bool:
+    """`if <test>: ... return` with no else: what follows runs only when the test is false.
+    (An `if` that raises needs no guard: had it raised, no load would follow.)"""
+    return isinstance(stmt, ast.If) and not stmt.orelse and bool(stmt.body) and isinstance(stmt.body[-1], ast.Return)

@@ -155,3 +155,38 @@ model.load_state_dict(torch.load("w.pt"))
     result = static_project.analyze(str(case.dir / "main.py"))
     (f,) = [f for f in result.findings if f.code == "unresolved-model"]
     assert "Cannot build the model `Wide(1, 2, 3)`" in f.message and "\n" not in f.message
+
+
+def test_an_early_return_guards_what_follows(static_project, case) -> None:
+    """dino's `if not os.path.isfile(ckp_path): return` before `torch.load(ckp_path)`: a missing
+    file is never opened. And a change made after an early return whose test is known only at
+    run time is not taken as done: the load stays unresolved, never a wrong verdict."""
+    case.torch(MODEL + "\ntorch.save({'module.' + k: v for k, v in Net().state_dict().items()}, 'dp.pt')")
+    main = case.write("main.py", MODEL + """
+import os
+
+def restart_from_checkpoint(ckp_path, model):
+    if not os.path.isfile(ckp_path):
+        return
+    checkpoint = torch.load(ckp_path, map_location="cpu")
+    model.load_state_dict(checkpoint["model"])
+
+def maybe_strip(sd, strip):
+    if not strip:
+        return
+    for k in list(sd):
+        sd[k[len("module."):]] = sd.pop(k)
+
+model = Net()
+restart_from_checkpoint("checkpoint.pth", model)
+sd = torch.load("dp.pt")
+maybe_strip(sd, os.environ.get("STRIP"))
+model.load_state_dict(sd)
+""")
+    ran = case.run()
+    assert ran.returncode == 1 and "Missing key(s)" in ran.stderr  # STRIP unset: nothing stripped
+    result = static_project.analyze(str(main))
+    assert not [f for f in result.findings if f.code == "checkpoint-not-found"], [f.message for f in result.findings]
+    assert not [f for f in result.findings if f.severity == "error"]  # the strip may or may not run
+    reasons = [f.message for f in result.findings if f.code == "unresolved-checkpoint"]
+    assert any("`not strip` is known only at run time" in r for r in reasons), [f.message for f in result.findings]
