@@ -289,6 +289,7 @@ class FileAnalyzer:
             return report
 
         receiver = site.receiver.model_as_of() if isinstance(site.receiver, At) else site.receiver
+        receiver = _held(receiver, site.guards)
         if isinstance(receiver, Unknown) or not isinstance(receiver, (ModelVal, ModelAttr)):
             reason = receiver.reason if isinstance(receiver, Unknown) else "not a model"
             return unresolved("unresolved-model", f"Cannot tell which model this is: {reason}")
@@ -433,6 +434,17 @@ def _only_if_it_exists(guards: tuple, pf: PyFile, files_only: bool = False) -> b
         if short in ("is_file", "isfile") or not files_only and (name in _EXISTS or short == "exists"):
             return True
     return False
+
+
+def _held(receiver, guards: tuple):
+    """The model as the load sees it: a step made under a condition the load itself runs under
+    (the same `if`, or what follows an early return) surely ran when the load runs."""
+    model = receiver if isinstance(receiver, ModelVal) else receiver.model if isinstance(receiver, ModelAttr) else None
+    if model is None or not guards or not any(st.guards for st in model.steps):
+        return receiver
+    steps = [replace(st, guards=tuple(g for g in st.guards if not any(g is h for h in guards))) for st in model.steps]
+    held = replace(model, steps=steps)
+    return held if isinstance(receiver, ModelVal) else ModelAttr(held, list(receiver.path))
 
 
 def _brief(pf: PyFile, node) -> str:

@@ -505,7 +505,9 @@ class CallsMixin:
         """`for name, net in [("G", netG), ("D", netD)]:` over a known collection: each pass in turn."""
         if stmt.orelse:
             return False
-        items = _items(self.ev(stmt.iter, env))
+        items = self.dict_view(stmt.iter, env)
+        if items is None:
+            items = _items(self.ev(stmt.iter, env))
         if items is None or len(items) > MAX_UNROLL or \
                 any(isinstance(n, (ast.Break, ast.Continue)) for n in _own_loop_nodes(stmt)):
             return False
@@ -513,6 +515,27 @@ class CallsMixin:
             self.assign(stmt.target, item, stmt, env)
             self.block(stmt.body, env, functions)
         return True
+
+
+    def dict_view(self, it: ast.expr, env: dict) -> list[Any] | None:
+        """`kwargs.items()` / `.keys()` / `.values()` of a dict the program made (not a state dict):
+        its entries, for a loop over them (dino's `for key, value in kwargs.items(): value.load_state_dict(...)`)."""
+        if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute) and not it.args and not it.keywords
+                and it.func.attr in ("items", "keys", "values")):
+            return None
+        owner = self.ev(it.func.value, env)
+        if isinstance(owner, SourceVal) and isinstance(owner.base, DictLit) and not owner.ops:
+            entries = list(owner.base.entries.items())
+            keys = [Const(k) for k, _ in entries]
+            values = [v for _, v in entries]
+        elif isinstance(owner, Const) and isinstance(owner.value, dict):
+            keys = [Const(k, owner.origin) for k in owner.value]
+            values = [Const(v, owner.origin) for v in owner.value.values()]
+        else:
+            return None
+        if it.func.attr == "items":
+            return [SeqVal([k, v]) for k, v in zip(keys, values)]
+        return keys if it.func.attr == "keys" else values
 
 
 _UNCHANGING = frozenset({"load_state_dict", "eval", "train", "to", "cpu", "cuda", "requires_grad_", "float",

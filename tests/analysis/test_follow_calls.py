@@ -541,3 +541,37 @@ def test_constructed_config_objects_take_their_arguments(case, static_project, c
                       "\nmodel = Net(cfg.num_classes, cfg.hidden)\nmodel.load_state_dict(torch.load('w.pt'))\n")
     analysis = static_project.analyze(str(main))
     _judge(case, analysis)
+
+
+def test_a_loop_over_keyword_arguments_loads_each_object(case, static_project) -> None:
+    """dino's `restart_from_checkpoint(path, state_dict=model, optimizer=opt)`, which loads
+    `for key, value in kwargs.items(): value.load_state_dict(checkpoint[key], strict=False)`."""
+    case.write("model.py", MODEL)
+    case.torch("import torch, sys; sys.path.insert(0, '.'); from model import Net; net = Net(5); "
+               "opt = torch.optim.SGD(net.parameters(), lr=0.1); "
+               "torch.save({'state_dict': net.state_dict(), 'optimizer': opt.state_dict()}, 'ck.pth')")
+    main = case.write("main.py", """
+        import os
+        import torch
+        from model import Net
+
+        def restart_from_checkpoint(ckp_path, **kwargs):
+            if not os.path.isfile(ckp_path):
+                return
+            checkpoint = torch.load(ckp_path, map_location="cpu")
+            for key, value in kwargs.items():
+                if key in checkpoint and value is not None:
+                    try:
+                        value.load_state_dict(checkpoint[key], strict=False)
+                    except TypeError:
+                        value.load_state_dict(checkpoint[key])
+
+        model = Net(num_classes=10)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        restart_from_checkpoint("ck.pth", state_dict=model, optimizer=optimizer)
+    """)
+    analysis = static_project.analyze(str(main))
+    _judge(case, analysis)
+    errs = _errors(analysis)  # the load and its fallback in `except TypeError:`, each on model.py:9
+    assert errs and all("fc2.weight: checkpoint [5, 16], model [10, 16]" in e.message for e in errs)
+    assert "strict=False does not skip size mismatches" in errs[0].message
