@@ -11,7 +11,7 @@ from .values import (FLOAT_DTYPES, MODULE_ATTRS, BoundMethod, Dtype, Module, Nam
                      Unknown, clone_module, is_plain)
 
 if TYPE_CHECKING:
-    from .interp import Interp, UserClass
+    from .expressions import Interp, UserClass
 
 TORCHVISION = "torchvision models need the model worker (execution is off)"
 
@@ -410,7 +410,7 @@ class ModuleOps:
         return Unknown(f"`{fn}()` is not modeled statically", plain=fn in ("callable", "id", "issubclass", "type"))
 
     def _super(self, args: list, frame: Any) -> Any:
-        from .interp import SuperProxy, UserClass
+        from .expressions import SuperProxy, UserClass
 
         if args:
             if len(args) != 2 or not isinstance(args[0], UserClass) or not isinstance(args[1], Module):
@@ -424,7 +424,7 @@ class ModuleOps:
         return SuperProxy(f.func.owner, f.self_obj)
 
     def super_attr(self, proxy: Any, name: str) -> Any:
-        from .interp import BoundFunc, UserFunc
+        from .expressions import BoundFunc, UserFunc
 
         chain = proxy.obj.cls.chain() if proxy.obj.cls is not None else []
         if proxy.cls not in chain:
@@ -440,7 +440,7 @@ class ModuleOps:
         return self.getattr(proxy.obj, name, skip_user=True)
 
     def isinstance(self, obj: Any, classinfo: Any) -> Any:
-        from .interp import UserClass
+        from .expressions import UserClass
 
         infos = list(classinfo) if isinstance(classinfo, (tuple, list)) else [classinfo]
         unknown = False
@@ -485,7 +485,7 @@ class ModuleOps:
     # ---- modules ---------------------------------------------------------------------
 
     def instantiate(self, cls: "UserClass", args: list, kwargs: dict) -> Module:
-        from .interp import UserFunc
+        from .expressions import UserFunc
 
         chain = cls.chain()
         base = cls.torch_base()
@@ -652,7 +652,7 @@ class ModuleOps:
         raise StaticUnsupported(f"`del` of a missing attribute `{name}`")
 
     def getattr(self, m: Module, name: str, skip_user: bool = False) -> Any:
-        from .interp import BoundFunc, UserFunc
+        from .expressions import BoundFunc, UserFunc
 
         if name in m.attrs:
             return m.attrs[name]
