@@ -10,11 +10,11 @@ user wrote is ever executed and nothing is guessed.
 from __future__ import annotations
 
 import ast
-import operator
 import re
 from collections.abc import Mapping
 from typing import Any, Callable
 
+from weightmatch.operators import BINARY, COMPARE
 from weightmatch.types import RuntimeValue, TensorInfo
 
 
@@ -30,11 +30,7 @@ TENSOR_NOOP_METHODS = {"float", "half", "double", "bfloat16", "clone", "detach",
 BUILTINS: dict[str, Callable] = {"len": len, "str": str, "int": int, "any": any, "all": all, "tuple": tuple,
                                  "list": list, "set": set, "min": min, "max": max, "bool": bool}
 RE_FUNCS = {"sub", "match", "search", "fullmatch", "split"}
-CMP = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
-       ast.Gt: operator.gt, ast.GtE: operator.ge, ast.Is: operator.is_, ast.IsNot: operator.is_not,
-       ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b}
-BIN = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Mod: operator.mod,
-       ast.FloorDiv: operator.floordiv}
+BIN = {op: BINARY[op] for op in (ast.Add, ast.Sub, ast.Mult, ast.Mod, ast.FloorDiv)}  # what key filters use
 
 
 class Dtype(str):
@@ -191,7 +187,7 @@ class Evaluator:
             if isinstance(op, (ast.In, ast.NotIn)) and isinstance(right, Mapping):
                 ok = (left in right) if isinstance(op, ast.In) else (left not in right)
             else:
-                ok = CMP[type(op)](left, right)
+                ok = COMPARE[type(op)](left, right)
             if not ok:
                 return False
             left = right

@@ -6,20 +6,18 @@ from __future__ import annotations
 
 import ast
 import json
-import operator as op
 import os
 from dataclasses import dataclass
 from typing import Any
 
 from weightmatch.argparse_values import ParserVal
+from weightmatch.operators import COMPARE, UNARY
 from weightmatch.values import (
     At, ClassVal, Const, DictLit, FileHandle, JsonFile, ModVal, ObjVal, SeqVal, SourceVal, Unknown,
 )
 
 MAX_DATA_FILE = 5 * 1024 * 1024  # a config file larger than this is not read
 
-_CMP = {ast.Eq: op.eq, ast.NotEq: op.ne, ast.Lt: op.lt, ast.LtE: op.le, ast.Gt: op.gt, ast.GtE: op.ge,
-        ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b, ast.Is: op.is_, ast.IsNot: op.is_not}
 _PURE = {"int": int, "float": float, "str": str, "bool": bool, "len": len, "min": min, "max": max, "abs": abs,
          "round": round, "tuple": tuple, "list": list, "sorted": sorted, "sum": sum, "range": range}
 _PATH_FUNCS = {"os.path.join", "posixpath.join"}
@@ -85,7 +83,7 @@ def operator(ev, node: ast.expr, env: dict) -> Any:
         inner = ev.ev(node.operand, env)
         if isinstance(inner, Const):
             try:
-                fn = {ast.Not: op.not_, ast.USub: op.neg, ast.UAdd: op.pos, ast.Invert: op.invert}[type(node.op)]
+                fn = UNARY[type(node.op)]
                 return const(fn(inner.value), inner)
             except (TypeError, KeyError):
                 pass
@@ -120,7 +118,7 @@ def operator(ev, node: ast.expr, env: dict) -> Any:
 
 
 def _compare(cmp: ast.cmpop, left: Any, right: Any) -> bool | None:
-    fn = _CMP.get(type(cmp))
+    fn = COMPARE.get(type(cmp))
     if fn is None:
         return None
     if isinstance(left, Const) and isinstance(right, Const):

@@ -7,7 +7,8 @@ import dataclasses
 
 from ..types import ExpectedState, ModuleSpec, Recipe, TensorInfo
 from . import sources
-from .interp import Frame, Interp, _Break, _Continue, _Return
+from .interp import Interp
+from .userdefs import Frame, _Break, _Continue, _Return
 from .values import Module, StaticUnsupported, Unknown
 
 NOTE = "inferred from the source without running it"

@@ -140,3 +140,18 @@ def clone_module(m: Module, memo: dict[int, Module] | None = None) -> Module:
     new.modules = {k: None if c is None else clone_module(c, memo) for k, c in m.modules.items()}
     new.attrs = {k: clone_module(v, memo) if isinstance(v, Module) else v for k, v in m.attrs.items()}
     return new
+
+
+def int_like(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def describe(value: Any) -> str:
+    """A value in a message: `a `Linear` module`, `a value not known statically`."""
+    if isinstance(value, Module):
+        return f"a `{value.name}` module"
+    if isinstance(value, Unknown):
+        return "a value not known statically"
+    if isinstance(value, Ref):
+        return f"`{value.name}`"
+    return f"a `{type(value).__name__}` value"

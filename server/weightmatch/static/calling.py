@@ -1,0 +1,127 @@
+"""Calls: evaluating a call's arguments, dispatching on what is called (a user class or
+function, a torch reference, a method), a function's frame, and binding arguments to
+parameters the way Python does. Mixed into interp.Interp."""
+
+from __future__ import annotations
+
+import ast
+from typing import Any
+
+from .userdefs import MAX_DEPTH, BoundFunc, Frame, UserClass, UserFunc, _Break, _Continue, _Return, guard
+from .values import BoundMethod, Module, Ref, StaticUnsupported, Tensor, Unknown, describe
+
+
+class Calls:
+    def _eval_Call(self, node: ast.Call, frame: Frame) -> Any:
+        func = self.eval(node.func, frame)
+        args: list[Any] = []
+        for a in node.args:
+            if isinstance(a, ast.Starred):
+                value = self.eval(a.value, frame)
+                if isinstance(value, Unknown):
+                    raise StaticUnsupported(f"`*{frame.file.segment(a.value)}` is not known statically: {value.reason}")
+                args.extend(self.iterate(value, a))
+            else:
+                args.append(self.eval(a, frame))
+        kwargs: dict[str, Any] = {}
+        for kw in node.keywords:
+            value = self.eval(kw.value, frame)
+            if kw.arg is None:
+                if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+                    raise StaticUnsupported(f"`**{frame.file.segment(kw.value)}` is not known statically")
+                kwargs.update(value)
+            else:
+                kwargs[kw.arg] = value
+        if isinstance(func, Unknown):
+            what = frame.file.segment(node.func, 50)
+            guard(f"`{what}`", args, kwargs)
+            return Unknown(f"calls `{what}`, whose result is not known statically")
+        made = self.call(func, args, kwargs, frame, node)
+        if isinstance(made, (Module, Tensor)) and made.origin is None and frame.file.origin is None \
+                and (isinstance(made, Module) or made.param):
+            made.origin = (frame.file.path, node)  # where the layer is made: the squiggle's line
+        return made
+
+    def call(self, func: Any, args: list[Any], kwargs: dict[str, Any], frame: Frame | None = None,
+             node: ast.AST | None = None) -> Any:
+        if isinstance(func, UserClass):
+            return self.ops.instantiate(func, args, kwargs)
+        if isinstance(func, UserFunc):
+            if func.owner is not None and func.decorator() not in (None, "staticmethod"):
+                raise StaticUnsupported(f"`{func.name}` is a decorated method")
+            return self.call_function(func, args, kwargs)
+        if isinstance(func, BoundFunc):
+            return self.call_function(func.func, [func.self_obj, *args], kwargs)
+        if isinstance(func, Ref):
+            return self.ops.call_ref(func, args, kwargs, frame)
+        if isinstance(func, BoundMethod):
+            return self.ops.call_method(func.obj, func.name, args, kwargs)
+        if isinstance(func, Module):
+            guard(f"calls the module `{func.name}` (its forward)", args, kwargs)
+            return Unknown(f"calls the module `{func.name}`: its output is not known statically")
+        what = func.reason if isinstance(func, Unknown) else f"{describe(func)} is not callable statically"
+        guard(what, args, kwargs)
+        return Unknown(f"calls a function whose result is not known statically ({what})")
+
+    def call_function(self, func: UserFunc, args: list[Any], kwargs: dict[str, Any],
+                      self_obj: Any = None) -> Any:
+        if isinstance(func.node, (ast.AsyncFunctionDef,)):
+            raise StaticUnsupported(f"`{func.name}` is async")
+        if self.depth >= MAX_DEPTH:
+            raise StaticUnsupported("calls nest too deeply to follow statically")
+        parent = func.closure
+        frame = Frame(func.file, {}, parent, func, args[0] if args and func.owner is not None else None)
+        self.bind_args(func, args, kwargs, frame)
+        self.depth += 1
+        try:
+            if isinstance(func.node, ast.Lambda):
+                return self.eval(func.node.body, frame)
+            try:
+                self.exec_body(func.node.body, frame)
+            except _Return as r:
+                return r.value
+            except (_Break, _Continue):
+                raise StaticUnsupported("`break` outside a loop") from None
+            return None
+        finally:
+            self.depth -= 1
+
+    def bind_args(self, func: UserFunc, args: list[Any], kwargs: dict[str, Any], frame: Frame) -> None:
+        spec = func.node.args
+        positional = [*spec.posonlyargs, *spec.args]
+        defaults_frame = func.closure or Frame(func.file)
+        defaults = [self.eval(d, defaults_frame) for d in spec.defaults]
+        kw_defaults = [None if d is None else self.eval(d, defaults_frame) for d in spec.kw_defaults]
+        bound: dict[str, Any] = {}
+        for param, value in zip(positional, args):
+            bound[param.arg] = value
+        extra = args[len(positional):]
+        if extra and spec.vararg is None:
+            raise StaticUnsupported(f"`{func.name}` takes {len(positional)} positional arguments but {len(args)} were given")
+        if spec.vararg is not None:
+            bound[spec.vararg.arg] = tuple(extra)
+        rest: dict[str, Any] = {}
+        names = {p.arg for p in positional[len(spec.posonlyargs):]} | {p.arg for p in spec.kwonlyargs}
+        for key, value in kwargs.items():
+            if key in names:
+                if key in bound:
+                    raise StaticUnsupported(f"`{func.name}` got `{key}` twice")
+                bound[key] = value
+            elif spec.kwarg is not None:
+                rest[key] = value
+            else:
+                raise StaticUnsupported(f"`{func.name}` has no argument `{key}`")
+        if spec.kwarg is not None:
+            bound[spec.kwarg.arg] = rest
+        first_default = len(positional) - len(defaults)
+        for i, param in enumerate(positional):
+            if param.arg not in bound:
+                if i < first_default:
+                    raise StaticUnsupported(f"`{func.name}` is missing the argument `{param.arg}`")
+                bound[param.arg] = defaults[i - first_default]
+        for param, default in zip(spec.kwonlyargs, kw_defaults):
+            if param.arg not in bound:
+                if default is None and spec.kw_defaults[spec.kwonlyargs.index(param)] is None:
+                    raise StaticUnsupported(f"`{func.name}` is missing the argument `{param.arg}`")
+                bound[param.arg] = default
+        frame.locals.update(bound)
