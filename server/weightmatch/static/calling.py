@@ -8,7 +8,7 @@ import ast
 from typing import Any
 
 from .userdefs import MAX_DEPTH, BoundFunc, Frame, UserClass, UserFunc, _Break, _Continue, _Return, guard
-from .values import BoundMethod, Module, Ref, StaticUnsupported, Tensor, Unknown, describe
+from .values import BoundMethod, Module, Partial, Ref, StaticUnsupported, Tensor, Unknown, describe
 
 
 class Calls:
@@ -52,6 +52,12 @@ class Calls:
             return self.call_function(func, args, kwargs)
         if isinstance(func, BoundFunc):
             return self.call_function(func.func, [func.self_obj, *args], kwargs)
+        if isinstance(func, Ref) and func.name == "functools.partial":
+            if not args:
+                raise StaticUnsupported("`functools.partial` without a function")
+            return Partial(args[0], tuple(args[1:]), dict(kwargs))
+        if isinstance(func, Partial):  # later keywords override the bound ones, as partial does
+            return self.call(func.func, [*func.args, *args], {**func.kwargs, **kwargs}, frame, node)
         if isinstance(func, Ref):
             return self.ops.call_ref(func, args, kwargs, frame)
         if isinstance(func, BoundMethod):

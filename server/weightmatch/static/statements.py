@@ -8,6 +8,7 @@ import os
 from typing import Any
 
 from ..operators import BINARY
+from . import tensors
 from .userdefs import MAX_SIZE, MAX_STEPS, Frame, UserFunc, _Break, _Continue, _Return
 from .values import Module, Ref, StaticUnsupported, Tensor, Unknown, describe, is_plain
 
@@ -116,6 +117,8 @@ class Statements:
             return list(value)
         if isinstance(value, Module):
             return self.ops.iterate(value)
+        if isinstance(value, Tensor) and value.shape and value.shape[0] <= MAX_SIZE:
+            return tensors.elements(value)
         if isinstance(value, Unknown):
             raise StaticUnsupported(f"loops over a value not known statically: {value.reason}")
         raise StaticUnsupported(f"cannot iterate over {describe(value)} statically")

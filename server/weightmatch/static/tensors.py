@@ -4,6 +4,7 @@ and methods, and arithmetic on tensors, over shapes and dtypes."""
 from __future__ import annotations
 
 import math
+import struct
 from typing import Any
 
 from .values import BoundMethod, Dtype, FLOAT_DTYPES, Ref, StaticUnsupported, Tensor, Unknown, int_like
@@ -66,14 +67,21 @@ def factory(fn: str, args: list, kwargs: dict) -> Any:
         start, end, step = (0, nums[0], 1) if len(nums) == 1 else (nums[0], nums[1], nums[2] if len(nums) == 3 else 1)
         length = max(0, math.ceil((end - start) / step))
         default = "int64" if all(int_like(n) for n in nums) else "float32"
-        return Tensor((length,), _dtype_kw(kwargs, default))
+        made = Tensor((length,), _dtype_kw(kwargs, default))
+        if made.dtype == "int64" and default == "int64" and length <= 4096:
+            made.values = tuple(range(int(start), int(end), int(step)))
+        return made
     if fn == "eye":
         n = args[0]
         m = args[1] if len(args) > 1 else kwargs.get("m", n)
         return Tensor(_size([n, m], "torch.eye"), _dtype_kw(kwargs, "float32"))
     if fn in ("linspace", "logspace"):
         steps = args[2] if len(args) > 2 else kwargs.get("steps")
-        return Tensor(_size([steps], "torch." + fn), _dtype_kw(kwargs, "float32"))
+        made = Tensor(_size([steps], "torch." + fn), _dtype_kw(kwargs, "float32"))
+        if fn == "linspace" and made.dtype == "float32" and len(args) >= 2 and all(
+                isinstance(a, (int, float)) and not isinstance(a, bool) for a in args[:2]) and made.shape[0] <= 4096:
+            made.values = _linspace(float(args[0]), float(args[1]), made.shape[0])
+        return made
     if fn == "randint":
         size = kwargs.get("size", args[-1] if args else None)
         return Tensor(_size([size], "torch.randint"), _dtype_kw(kwargs, "int64"))
@@ -99,6 +107,31 @@ def _literal_shape(data: Any) -> tuple[tuple[int, ...], set[str]]:
             raise StaticUnsupported("`torch.tensor` of a ragged list")
         return (len(data), *shapes.pop()), kinds
     raise StaticUnsupported("`torch.tensor` of data not known statically")
+
+
+def _linspace(start: float, end: float, steps: int) -> tuple:
+    """torch.linspace's float32 values: from the start for the first half, from the end for the
+    rest (as ATen computes them), each rounded to float32 as `.item()` returns it."""
+    start, end = _f32(start), _f32(end)
+    if steps == 1:
+        return (start,)
+    step = _f32(_f32(end - start) / (steps - 1))
+    half = steps // 2
+    return tuple(_f32(start + i * step if i < half else end - (steps - 1 - i) * step) for i in range(steps))
+
+
+def _f32(x: float) -> float:
+    return struct.unpack("f", struct.pack("f", x))[0]
+
+
+def elements(t: Tensor) -> list:
+    """`for x in tensor`: its rows (0-d tensors for a 1-D one), with their values when known."""
+    if t.shape is None or not t.shape:
+        raise StaticUnsupported("iterating over a 0-d or lazy tensor")
+    rest = t.shape[1:]
+    if t.values is not None and not rest:
+        return [Tensor((), t.dtype, values=(v,)) for v in t.values]
+    return [Tensor(rest, t.dtype) for _ in range(t.shape[0])]
 
 
 def attr(t: Tensor, name: str) -> Any:
@@ -163,6 +196,10 @@ def method(t: Tensor, name: str, args: list, kwargs: dict) -> Any:
         return len(t.shape)
     if name == "numel":
         return numel
+    if name == "item" and numel == 1:
+        return t.values[0] if t.values is not None else Unknown("a tensor's value", plain=True)
+    if name == "tolist" and t.values is not None and len(t.shape) == 1:
+        return list(t.values)
     return Unknown(f"`.{name}()` of a tensor is not followed statically")
 
 

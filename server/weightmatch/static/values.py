@@ -36,6 +36,9 @@ class Tensor:
     dtype: str = "float32"
     param: bool = False  # an nn.Parameter
     origin: Any = None  # (path, call node) of the `nn.Parameter(...)` that made it, in a workspace file
+    # the elements of a small 1-D tensor whose values are known (`torch.linspace(0, rate, depth)`,
+    # the stochastic-depth rates of timm/ViT blocks), else None; 0-d: one value
+    values: tuple | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,15 @@ class Ref:
     "torch.nn.Linear", "torch.zeros", "builtins.range", "math.sqrt", "torchvision", ..."""
 
     name: str
+
+
+@dataclass
+class Partial:
+    """`functools.partial(nn.LayerNorm, eps=1e-6)`: a callable with arguments bound in front."""
+
+    func: Any
+    args: tuple
+    kwargs: dict
 
 
 @dataclass
