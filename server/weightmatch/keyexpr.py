@@ -65,6 +65,13 @@ class TensorProxy:
         return Dtype(self.info.dtype)
 
 
+class ConfigNamespace:
+    """The known attributes of a namespace the program made (`args`); reading one not set is unknown."""
+
+    def __init__(self, attrs: dict[str, Any]):
+        self.attrs = attrs
+
+
 class Unknowable:
     """A value known only at run time (a free name of a filter, or a RuntimeValue in the state dict).
 
@@ -213,6 +220,8 @@ class Evaluator:
         base = self.ev(node.value)
         if isinstance(base, TensorProxy) and node.attr in ("shape", "ndim", "dtype"):
             return getattr(base, node.attr)
+        if isinstance(base, ConfigNamespace) and node.attr in base.attrs:
+            return base.attrs[node.attr]  # an Unknowable stays one: any question about it is unresolved
         raise Unresolvable(f"`{ast.unparse(node)}`")
 
     def ev_Call(self, node):

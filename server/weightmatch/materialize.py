@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from weightmatch.keyexpr import Evaluator, Unknowable, Unresolvable, run_comprehension, run_key_loop, run_loop
+from weightmatch.keyexpr import ConfigNamespace, Evaluator, Unknowable, Unresolvable, run_comprehension, run_key_loop, run_loop
 from weightmatch.types import Checkpoint, ExpectedState, Opaque, RuntimeValue, StateDict
 from weightmatch.values import (
-    At, CondVal, Guard, Const, DictLit, EmptyDict, LoadedFile, ModelAttr, ModelVal, SourceVal, StateDictOf, Unknown,
+    At, CondVal, Guard, Const, DictLit, EmptyDict, LoadedFile, ModelAttr, ModelVal, ObjVal, SourceVal, StateDictOf, Unknown,
 )
 
 
@@ -52,6 +52,10 @@ def materialize(value: Any, ctx: Context, upto: float = INF) -> Any:
         raise Unresolvable(value.reason)
     if isinstance(value, Const):
         return value.value
+    if isinstance(value, ObjVal) and value.cls is None:
+        # a namespace (`args`, a SimpleNamespace): its known attributes, for a test like
+        # `if args.checkpoint_key in state_dict:`; an unknown one stays unknowable
+        return ConfigNamespace({k: _env_value(v, ctx) for k, v in value.attrs.items()})
     if isinstance(value, (ModelVal, ModelAttr)):
         # a call that may build a model: a module only if it builds as one, else known only at run time
         try:

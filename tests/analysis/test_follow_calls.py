@@ -575,3 +575,28 @@ def test_a_loop_over_keyword_arguments_loads_each_object(case, static_project) -
     errs = _errors(analysis)  # the load and its fallback in `except TypeError:`, each on model.py:9
     assert errs and all("fc2.weight: checkpoint [5, 16], model [10, 16]" in e.message for e in errs)
     assert "strict=False does not skip size mismatches" in errs[0].message
+
+
+@pytest.mark.parametrize("key", ["teacher", "student"])
+def test_a_test_on_an_option_and_the_checkpoint_is_decided(case, static_project, key) -> None:
+    """DINO's `if args.checkpoint_key is not None and args.checkpoint_key in state_dict:` with the
+    option at its default and the checkpoint on disk: decided, not "known only at run time"."""
+    case.write("model.py", MODEL)
+    case.torch("import torch, sys; sys.path.insert(0, '.'); from model import Net; "
+               "torch.save({'teacher': Net(5).state_dict()}, 'w.pt')")
+    main = case.write("main.py", f"""
+        import argparse
+        import torch
+        from model import Net
+
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--checkpoint_key", default="{key}")
+        args = parser.parse_args()
+        model = Net(num_classes=5)
+        state_dict = torch.load("w.pt")
+        if args.checkpoint_key is not None and args.checkpoint_key in state_dict:
+            state_dict = state_dict[args.checkpoint_key]
+        model.load_state_dict(state_dict)
+    """)
+    analysis = static_project.analyze(str(main))
+    _judge(case, analysis)
