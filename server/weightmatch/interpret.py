@@ -18,7 +18,7 @@ from weightmatch import plain
 from weightmatch.calls import CallsMixin, ReturnSignal
 from weightmatch.substitute import SubstituteMixin
 from weightmatch.evaluate import (
-    HARMLESS, IDENTITY_WRAPPERS, NOT_MODEL_WORDS, ST_LOAD, STRIP_PREFIX, TORCH_LOAD, WRAPPERS, Evaluator, NotModel,
+    HARMLESS, IDENTITY_WRAPPERS, NOT_MODEL_CALLS, NOT_MODEL_WORDS, ST_LOAD, STRIP_PREFIX, TORCH_LOAD, WRAPPERS, Evaluator, NotModel,
     SELF_RETURNING, _kw,
 )
 from weightmatch.pyfile import PyFile
@@ -226,8 +226,22 @@ class Interpreter(CallsMixin, SubstituteMixin, Evaluator):
         if isinstance(value, (NotModel, ObjVal, ModVal)):
             return True  # an optimizer, or a Trainer's own load_state_dict: not nn.Module's
         if isinstance(value, Unknown):
+            if self.in_optimizer_class(receiver):
+                return True  # `super().load_state_dict(sd)` in an Optimizer subclass (timm's Kron)
             name = (self.pf.segment(receiver) or "").lower().rsplit(".", 1)[-1]
             return name in NOT_MODEL_WORDS or name.endswith(("_optimizer", "_scheduler", "_scaler"))
+        return False
+
+    def in_optimizer_class(self, receiver: ast.expr) -> bool:
+        """`self` / `super()` inside a class that derives from an optimizer, scheduler or scaler."""
+        if not (isinstance(receiver, ast.Name) and receiver.id == "self" or isinstance(receiver, ast.Call)
+                and self.pf.dotted(receiver.func) == "super"):
+            return False
+        line = getattr(receiver, "lineno", 0)
+        for info in self.pf.classes.values():
+            if info.node.lineno <= line <= (info.node.end_lineno or 0) and any(
+                    b.startswith(NOT_MODEL_CALLS) or "lr_scheduler" in b or b.endswith("GradScaler") for b in info.bases):
+                return True
         return False
 
     def override(self, receiver: ast.expr, env: dict):

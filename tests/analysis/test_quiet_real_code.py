@@ -190,3 +190,25 @@ model.load_state_dict(sd)
     assert not [f for f in result.findings if f.severity == "error"]  # the strip may or may not run
     reasons = [f.message for f in result.findings if f.code == "unresolved-checkpoint"]
     assert any("`not strip` is known only at run time" in r for r in reasons), [f.message for f in result.findings]
+
+
+def test_an_optimizers_own_load_state_dict_is_not_a_model_load(static_project, case) -> None:
+    """timm's `class Kron(torch.optim.Optimizer)` with `super().load_state_dict(state_dict)` in its override."""
+    main = case.write("kron.py", """
+import torch
+from torch.optim import Optimizer
+
+
+class Kron(Optimizer):
+    def load_state_dict(self, state_dict):
+        super().load_state_dict(state_dict)
+        self.step_count = state_dict.get("step", 0)
+
+
+class Net(torch.nn.Module):
+    def load(self, state_dict):
+        super().load_state_dict(state_dict)
+""")
+    result = static_project.analyze(str(main))
+    lines = sorted(f.span.line for f in result.findings if f.code.startswith("unresolved"))
+    assert lines == [12], [(f.span.line, f.message) for f in result.findings]  # only the module's own load (0-based)
