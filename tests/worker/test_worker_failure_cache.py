@@ -155,3 +155,23 @@ def test_names_bound_out_of_sight_keep_the_recipe_for_the_worker(client, make_re
     asked = client.requests
     _fails(client, recipe)
     assert client.requests == asked + 1
+
+
+def test_an_analysis_does_not_start_the_worker_for_what_cannot_succeed(tmp_path):
+    from weightmatch.project import Project, Settings
+
+    script = tmp_path / "restore.py"
+    # `cfg` is a local of load(), made by a library the engine does not follow: the recipe
+    # `Net(cfg)` goes past static inference, and the worker could only say NameError
+    script.write_text(NEEDS_A_PARAMETER + "\n\ndef load(path):\n    import torch\n"
+                      "    from somewhere_else import make_config\n    cfg = make_config()\n"
+                      "    net = Net(cfg)\n    net.load_state_dict(torch.load(path))\n")
+    project = Project(str(tmp_path), Settings(execute=True))
+    try:
+        analysis = project.analyze(str(script))
+        assert [f.message for f in analysis.findings if f.code == "unresolved-model"] == [
+            "Cannot build the model `Net(cfg)`: `cfg` gets its value from code that runs only when "
+            "the script runs (needed at restore.py:22)"]
+        assert project._builder._worker is None  # never started: no torch import for nothing
+    finally:
+        project.close()

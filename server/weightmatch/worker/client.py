@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 from weightmatch.types import ExpectedState, Recipe
 from weightmatch.worker import protocol
-from weightmatch.worker.precheck import SourceFacts, cannot_succeed, source_facts
+from weightmatch.worker.precheck import cannot_succeed, facts_for
 
 STARTUP_TIMEOUT = 60.0
 Log = Callable[[str, str], None]
@@ -86,7 +86,6 @@ class WorkerClient:
         self._child: _Child | None = None
         self._next_id = 0
         self._cache: dict[str, _Cached] = {}
-        self._definitions: dict[str, SourceFacts] = {}  # sha256 of a source -> what its replay keeps
         self.requests = 0  # builds sent to the worker
         self.skipped = 0  # builds answered without it: they could not succeed
         self._cache_lock = threading.Lock()
@@ -125,7 +124,7 @@ class WorkerClient:
         A recipe whose constructor names what nothing at module level binds is answered
         without the worker. Raises BuildError.
         """
-        facts = self._facts(recipe)
+        facts = facts_for(recipe.source, recipe.file)
         keys = [recipe.cache_key()]
         if facts.definitions:
             keys.append("defs:" + recipe.key_with(facts.definitions, tag="definitions"))
@@ -178,21 +177,6 @@ class WorkerClient:
         return {**base, **(found if isinstance(found, dict) else {})}
 
     # ------------------------------------------------------------------ internals
-    def _facts(self, recipe: Recipe) -> SourceFacts:
-        """What the replay keeps of the recipe's source, computed once per text."""
-        import hashlib
-
-        source_key = hashlib.sha256(recipe.source.encode("utf-8", "surrogatepass")).hexdigest()
-        with self._cache_lock:
-            facts = self._definitions.get(source_key)
-        if facts is None:
-            facts = source_facts(recipe.source, recipe.file)
-            with self._cache_lock:
-                if len(self._definitions) >= 64:
-                    self._definitions.pop(next(iter(self._definitions)))
-                self._definitions[source_key] = facts
-        return facts
-
     def _first_hit(self, keys: list[str]) -> ExpectedState | None:
         for key in keys:
             hit = self._cached(key)  # raises the cached BuildError of a failure

@@ -17,7 +17,7 @@ Two things, both from the script's AST, computed once per source text:
   sits in) raises NameError whatever the worker does. Such a recipe is answered here with
   the failure the worker would report (the first such name in evaluation order), and the
   worker is not asked. Anything that could bind names out of sight (a star import, a
-  `global` statement naming it, `globals()`, `exec`, ...) keeps the recipe for the worker.
+  `global` statement naming it, `globals()`, `sys.modules`, ...) keeps the recipe for the worker.
 """
 
 from __future__ import annotations
@@ -27,14 +27,18 @@ import builtins
 import hashlib
 import os
 import re
+import threading
 from dataclasses import dataclass
 
 from weightmatch.worker.replay import bound_names, filter_statements
 
 # What can bind module names no statement shows (searched in the whole text, comments and
-# strings included: a false match only sends the recipe to the worker).
-_OPAQUE = re.compile(r"(?<![\w.])(?:globals|vars|locals|exec|eval|setattr|__import__)\s*\("
-                     r"|\bbuiltins\b|__dict__|\.\s*modules\b(?!\s*\()|\bimport\b[^\n]*\bmodules\b"
+# strings included: a false match only sends the recipe to the worker): the namespace itself
+# (`globals()`, `vars()`, `exec`), or the module object, which `setattr` or `__dict__` would
+# need first (`sys.modules[__name__]`, `importlib.import_module`, a function's `__globals__`).
+_OPAQUE = re.compile(r"(?<![\w.])(?:globals|vars|locals|exec|eval|__import__)\s*\("
+                     r"|\bbuiltins\b|__globals__|\bimport_module\b|\bgetmodule\b"
+                     r"|\.\s*modules\b(?!\s*\()|\bimport\b[^\n]*\bmodules\b"
                      r"|\bimport\s*\*|\bimport\s*\(\s*\*")
 _GLOBAL = re.compile(r"^[ \t]*global[ \t]+([\w \t,]+)", re.MULTILINE)
 _BUILTINS = frozenset(dir(builtins))
@@ -48,6 +52,30 @@ class SourceFacts:
     runtime: dict[str, int]  # names any module-level statement binds, first line (replay.bound_names)
     opaque: bool  # names may be bound in ways not visible here
     declared: frozenset[str] = frozenset()  # names a `global` statement anywhere declares
+
+
+_FACTS: dict[str, SourceFacts] = {}  # sha256 of (file, source) -> its facts; the newest 64
+_FACTS_LOCK = threading.Lock()
+
+
+def facts_for(source: str, file: str) -> SourceFacts:
+    """source_facts, computed once per text (an editor asks for every model of a file)."""
+    key = hashlib.sha256(f"{file}\0{source}".encode("utf-8", "surrogatepass")).hexdigest()
+    with _FACTS_LOCK:
+        facts = _FACTS.get(key)
+    if facts is None:
+        facts = source_facts(source, file)
+        with _FACTS_LOCK:
+            if len(_FACTS) >= 64:
+                _FACTS.pop(next(iter(_FACTS)))
+            _FACTS[key] = facts
+    return facts
+
+
+def doomed(recipe) -> tuple[str, str] | None:
+    """cannot_succeed for a Recipe."""
+    return cannot_succeed(facts_for(recipe.source, recipe.file), recipe.file, recipe.var,
+                          recipe.constructor, recipe.constructor_line)
 
 
 def source_facts(source: str, file: str) -> SourceFacts:
