@@ -493,7 +493,7 @@ class _Statement:
 # workspace package (timm: ~200 files on every build). The result depends only on the text and
 # its name, so the worker keeps it; running it stays per build (each build's modules are fresh).
 _PREPARED: dict[tuple[str, str], list[_Statement]] = {}
-_PREPARED_CHARS = 64_000_000  # the texts kept, at most (oldest dropped first)
+_PREPARED_CHARS = 24_000_000  # the texts kept, at most, oldest dropped first (≈4 bytes a character: ≈100 MB)
 
 
 def _prepared(source: str, filename: str) -> list[_Statement]:
