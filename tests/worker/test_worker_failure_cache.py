@@ -175,3 +175,26 @@ def test_an_analysis_does_not_start_the_worker_for_what_cannot_succeed(tmp_path)
         assert project._builder._worker is None  # never started: no torch import for nothing
     finally:
         project.close()
+
+
+def test_prepared_definitions_run_fresh_on_every_build(client, make_recipe):
+    """The worker keeps each file's compiled definitions between builds; their module state
+    is still new on every build (a registry the constructor fills starts empty each time)."""
+    files = {"registry.py": """
+        import torch.nn as nn
+        SEEN = []
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                SEEN.append(1)
+                self.fc = nn.Linear(len(SEEN), 2)
+    """}
+    first = make_recipe("from registry import Net\n", "Net()", files=files)
+    second = _edited(first, first.source + "# another text: another build\n", line=1)
+    second = Recipe(file=second.file, source=second.source, root=second.root, var=second.var,
+                    constructor="Net() if True else None", steps=[])
+    for recipe in (first, second):
+        assert client.build(recipe).keys()["fc.weight"].shape == (2, 1)
+    _touch(os.path.join(first.root, "registry.py"), "import torch.nn as nn\nclass Net(nn.Module):\n"
+           "    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(5, 2)\n")
+    assert client.build(first).keys()["fc.weight"].shape == (2, 5)  # the new text is prepared
