@@ -128,8 +128,8 @@ def module_bindings(body: list[ast.stmt]) -> Bindings:
             node = stack.pop()
             yield node
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
-                inner = node.body if isinstance(node.body, list) else [node.body]
-                stack.extend(g for sub in inner for g in ast.walk(sub) if isinstance(g, ast.Global))
+                if isinstance(node.body, list):  # a lambda's body is an expression: no statements
+                    stack.extend(g for g in _statements(node.body) if isinstance(g, ast.Global))
                 stack.extend(node.decorator_list if hasattr(node, "decorator_list") else [])
                 continue
             stack.extend(ast.iter_child_nodes(node))
@@ -215,8 +215,21 @@ def _plain_targets(targets: list[ast.expr]) -> bool:
 
 
 def _user_names(body: list[ast.stmt]) -> frozenset[str]:
-    return frozenset(n.name for n in ast.walk(ast.Module(body=body, type_ignores=[]))
+    return frozenset(n.name for n in _statements(body)
                      if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)))
+
+
+def _statements(body: list[ast.stmt]):
+    """Every statement in `body` at any depth (in defs and classes too), without visiting
+    expressions: where definitions and `global` can be (much faster than ast.walk)."""
+    stack: list = list(body)
+    while stack:
+        node = stack.pop()
+        yield node
+        for name in ("body", "orelse", "finalbody", "handlers", "cases"):
+            sub = getattr(node, name, None)
+            if isinstance(sub, list):
+                stack.extend(sub)
 
 
 def filter_statements(body: list[ast.stmt], user_names: frozenset[str] | None = None,
@@ -273,7 +286,8 @@ def filter_statements(body: list[ast.stmt], user_names: frozenset[str] | None = 
                           finalbody=filter_statements(stmt.finalbody))
             kept.append(ast.copy_location(new, stmt))
     for stmt in kept:
-        ast.fix_missing_locations(stmt)
+        if isinstance(stmt, (ast.If, ast.Try)):  # made here (their `pass`); the others are the parser's
+            ast.fix_missing_locations(stmt)
     return kept
 
 
