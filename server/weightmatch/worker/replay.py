@@ -503,9 +503,8 @@ class _Statement:
         self.names = _defined_by(stmt)
 
 
-# Parsing, filtering and compiling a file's definitions is most of a build that imports a large
-# workspace package (timm: ~200 files on every build). The result depends only on the text and
-# its name, so the worker keeps it; running it stays per build (each build's modules are fresh).
+# Preparing a file's definitions (parse, filter, compile) was most of a build importing a large
+# workspace package (timm: ~200 files). It depends only on the text and name: kept; runs stay per build.
 _PREPARED: dict[tuple[str, str], list[_Statement]] = {}
 _PREPARED_CHARS = 24_000_000  # the texts kept, at most, oldest dropped first (≈4 bytes a character: ≈100 MB)
 
