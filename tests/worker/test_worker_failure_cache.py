@@ -139,6 +139,7 @@ def test_a_recipe_that_cannot_succeed_is_not_sent(client, make_recipe, monkeypat
     "Net(WIDTH if FLAG else width)",  # which branch runs is the worker's to find out
     "Net(len([w for w in range(3)]))",
     "Net(helper())",  # a function bound at module level may bind more
+    "Net(3 if 1 > 2 > width else 3)",  # a chained comparison stops at its first false link
 ])
 def test_what_may_succeed_is_still_sent(client, make_recipe, constructor):
     source = NEEDS_A_PARAMETER + "\nWIDTH = 3\nFLAG = True\n\ndef helper():\n    return 4\n"

@@ -137,7 +137,7 @@ def cannot_succeed(facts: SourceFacts, file: str, var: str, constructor: str, co
 
 def _always_evaluated(node: ast.AST):
     """The Name loads evaluating `node` always performs, in evaluation order. Branches that may
-    not run (`a if c else b`, `x or y`), lambdas and comprehensions are left out; an
+    not run (`a if c else b`, `x or y`, `a < b < c`), lambdas and comprehensions are left out; an
     assignment expression ends the walk (it binds a name as it goes)."""
     if isinstance(node, ast.NamedExpr):
         raise _Stop
@@ -152,6 +152,10 @@ def _always_evaluated(node: ast.AST):
         raise _Stop  # which branch runs is not known here
     if isinstance(node, ast.BoolOp):
         yield from _always_evaluated(node.values[0])
+        raise _Stop
+    if isinstance(node, ast.Compare) and len(node.comparators) > 1:  # `a < b < c` stops early
+        yield from _always_evaluated(node.left)
+        yield from _always_evaluated(node.comparators[0])
         raise _Stop
     if isinstance(node, ast.Dict):
         for key, value in zip(node.keys, node.values):
