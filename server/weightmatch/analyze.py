@@ -394,11 +394,15 @@ _EXISTS = ("os.path.exists", "os.path.isfile", "exists", "is_file", "isfile")
 def _loaded_calls(value, out: set[int]) -> None:
     """The torch.load / load_file calls whose result makes up `value`: its base, and what its
     operations merged in (`sd.update(load_file(shard))`, `sd[k] = other[k]`, a loop's source).
-    Iterative and bounded: a chain of 2,000 reassignments is a 2,000-deep value."""
-    stack, seen = [value], 0
-    while stack and seen < 100_000:
+    Iterative and bounded: a chain of 2,000 reassignments is a 2,000-deep value. Each part is
+    walked once: values share parts (a dict updated in a loop, both branches of an `if` built
+    on one base), and walking every path through them took seconds (litgpt's tests)."""
+    stack, seen = [value], set()
+    while stack and len(seen) < 100_000:
         value = stack.pop()
-        seen += 1
+        if id(value) in seen:
+            continue
+        seen.add(id(value))
         if isinstance(value, At):
             stack.append(value.value)
         elif isinstance(value, SourceVal):

@@ -569,6 +569,8 @@ def _items(seq: Any) -> list[Any] | None:
     if isinstance(seq, SeqVal):
         return seq.items
     if isinstance(seq, Const) and isinstance(seq.value, (list, tuple, str, dict, range)):
+        if len(seq.value) > MAX_UNROLL:  # never unrolled: `for step in range(10**6)` makes no million values
+            return None
         return [Const(v, seq.origin) for v in seq.value]
     return None
 

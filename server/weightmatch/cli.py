@@ -23,6 +23,11 @@ file. A `# weightmatch: ignore[code, ...]` comment (or a bare `# weightmatch: ig
 on a diagnostic's line - the layer line or the load call - silences it."""
 
 
+# From this many files on, the worker starts with the run (its torch import overlaps the analysis);
+# a few files named on the command line start it only if one of their models needs it.
+PRESTART_FILES = 20
+
+
 def python_files(paths: list[str], skipped: list[str] | None = None) -> list[str]:
     """The Python files under `paths` with the default selection (no configuration file), regular
     files within the size limit only; the others go to `skipped` with the reason."""
@@ -125,6 +130,8 @@ def check(args: argparse.Namespace) -> int:
     analyses = []
     failed = []
     try:
+        if len(files) >= PRESTART_FILES:  # a whole project: some model will likely need the worker
+            project.start_worker()
         for path in _progress(files, args):
             try:
                 analyses.append(project.analyze(path, consult_importers=False))

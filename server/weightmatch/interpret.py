@@ -204,9 +204,7 @@ class Interpreter(CallsMixin, SubstituteMixin, Evaluator):
         """Record every load_state_dict / torch.load call in this statement's own expressions."""
         if not self.recording:
             return
-        for node in _own_nodes(stmt):
-            if not isinstance(node, ast.Call):
-                continue
+        for node in _load_calls(self.pf, stmt):
             func = node.func
             if isinstance(func, ast.Attribute) and func.attr == "load_state_dict" and \
                     (node.args or _kw(node, "state_dict")) and not self.not_a_model(func.value, env):
@@ -518,6 +516,19 @@ class Interpreter(CallsMixin, SubstituteMixin, Evaluator):
         return None
 
     # ------------------------------------------------------------------ expressions
+def _load_calls(pf: PyFile, stmt: ast.stmt) -> list[ast.Call]:
+    """The calls among a statement's own nodes that may load (`….load_state_dict(…)`, torch.load,
+    load_file), found once per statement and file: a function's body is interpreted at every call."""
+    cache = pf.__dict__.setdefault("_load_calls", {})
+    hit = cache.get(id(stmt))
+    if hit is None or hit[0] is not stmt:
+        calls = [node for node in _own_nodes(stmt) if isinstance(node, ast.Call) and (
+            isinstance(node.func, ast.Attribute) and node.func.attr == "load_state_dict"
+            or pf.dotted(node.func) in TORCH_LOAD | ST_LOAD)]
+        cache[id(stmt)] = hit = (stmt, calls)
+    return hit[1]
+
+
 def _own_nodes(stmt: ast.stmt):
     """Nodes of a statement's own expressions, not those of nested blocks or functions."""
     stack: list[ast.AST] = []

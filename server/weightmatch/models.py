@@ -136,12 +136,13 @@ class ModelBuilder:
             except ModelUnresolved:
                 pass  # the worker's turn
         worker_error: str | None = None
-        worker = self.worker
-        if worker is not None:
+        if self.execute and self._worker_factory is not None:
             from weightmatch.worker import BuildError
 
             try:
-                return self._with_origins(worker.build(recipe_for(model, self.root)), model, deps)
+                state = self._from_worker(model)
+                if state is not None:
+                    return self._with_origins(state, model, deps)
             except BuildError as exc:
                 worker_error = _why(exc)
                 self.log("info", f"worker could not build `{model.file.segment(model.call)}`: {exc.kind}: {exc.message}")
@@ -158,6 +159,19 @@ class ModelBuilder:
         if worker_error:
             state = replace(state, notes=[*state.notes, f"the worker failed ({worker_error}); inferred statically"])
         return state
+
+    def _from_worker(self, model: ModelVal) -> ExpectedState | None:
+        """The worker's build (None: no worker). A recipe that cannot succeed (its constructor
+        needs a parameter, `self`: worker/precheck.py) fails here, without starting the worker."""
+        from weightmatch.worker import BuildError
+        from weightmatch.worker.precheck import doomed
+
+        recipe = recipe_for(model, self.root)
+        why = doomed(recipe)
+        if why is not None:
+            raise BuildError(*why)
+        worker = self.worker
+        return worker.build(recipe) if worker is not None else None
 
     def _with_origins(self, state: ExpectedState, model: ModelVal, deps: set[str] | None) -> ExpectedState:
         """Where each layer is made, from static inference when it follows the same model (the

@@ -357,6 +357,12 @@ class Project:
     def checkpoint_contents(self, path: str) -> Checkpoint:
         return self.checkpoints.get(os.path.abspath(path))
 
+    def start_worker(self) -> None:
+        """Start the model worker now, in the background, when running model code is allowed:
+        its torch import then overlaps the analysis instead of delaying the first build."""
+        if self.settings.execute:
+            _ = self._builder.worker  # made, and started, on first access
+
     def worker_status(self) -> dict:
         if not self.settings.execute:
             return {"worker": "static-only", "torch": None, "message": "running model code is off: static inference"}

@@ -26,6 +26,7 @@ from typing import Any, Callable
 
 from weightmatch.types import ExpectedState, Recipe
 from weightmatch.worker import protocol
+from weightmatch.worker.precheck import cannot_succeed, facts_for
 
 STARTUP_TIMEOUT = 60.0
 Log = Callable[[str, str], None]
@@ -85,7 +86,8 @@ class WorkerClient:
         self._child: _Child | None = None
         self._next_id = 0
         self._cache: dict[str, _Cached] = {}
-        self._definitions: dict[str, str] = {}  # sha256 of a source -> its replayed statements
+        self.requests = 0  # builds sent to the worker
+        self.skipped = 0  # builds answered without it: they could not succeed
         self._cache_lock = threading.Lock()
         self._closed = False
         self._last_hello: dict[str, Any] = {}  # the newest child's greeting (python, torch)
@@ -117,20 +119,32 @@ class WorkerClient:
     def build(self, recipe: Recipe) -> ExpectedState:
         """The model `recipe` makes, built on the meta device in the child (how="executed").
 
-        Results and deterministic failures are cached by the recipe's key and the mtimes
-        of the workspace files the build imported. Raises BuildError.
+        Results and deterministic failures are cached by what the build read (precheck.py:
+        the replayed statements, the recipe, the mtimes of the workspace files it imported).
+        A recipe whose constructor names what nothing at module level binds is answered
+        without the worker. Raises BuildError.
         """
-        key = recipe.cache_key()
-        defs_key = self._definitions_key(recipe)
-        hit = self._cached(key) or (self._cached(defs_key) if defs_key else None)
+        facts = facts_for(recipe.source, recipe.file)
+        keys = [recipe.cache_key()]
+        if facts.definitions:
+            keys.append("defs:" + recipe.key_with(facts.definitions, tag="definitions"))
+            keys.append("fail:" + recipe.key_with(facts.definitions + "\0" + facts.failure_part
+                                                  + "\0" + str(recipe.constructor_line), tag="failure"))
+        hit = self._first_hit(keys)
         if hit is not None:
             return hit
+        doomed = cannot_succeed(facts, recipe.file, recipe.var, recipe.constructor, recipe.constructor_line)
+        if doomed is not None:
+            self.skipped += 1
+            self._log("info", f"model worker: not asked, cannot succeed: {doomed[0]}: {doomed[1]}")
+            raise BuildError(*doomed)
         with self._request_lock:
             # another thread may have built it meanwhile
-            hit = self._cached(key) or (self._cached(defs_key) if defs_key else None)
+            hit = self._first_hit(keys)
             if hit is not None:
                 return hit
             began = time.monotonic()
+            self.requests += 1
             raw = self._request({"op": "build", "recipe": protocol.recipe_to_message(recipe)})
             try:  # untrusted: user code ran in the worker and can write to the channel
                 reply = protocol.check_reply(raw, BuildError.KINDS)
@@ -142,13 +156,13 @@ class WorkerClient:
             if state is not None:
                 self._log("info", f"model worker: built {state.model_type} ({len(state.modules)} modules) "
                                   f"in {time.monotonic() - began:.2f}s")
-                self._store(key, _Cached(files, state, None))
-                if defs_key:
-                    self._store(defs_key, _Cached(files, state, None))
+                for key in keys[:2]:  # not under the failure key: a success names no line
+                    self._store(key, _Cached(files, state, None))
                 return _copy(state)
             error = BuildError(reply["kind"], reply["message"])
             self._log("info", f"model worker: build failed: {error}")
-            self._store(key, _Cached(files, None, error))
+            for key in keys[::2]:  # the full text's key and the failure key
+                self._store(key, _Cached(files, None, error))
             raise error
 
     def probe(self) -> dict[str, Any]:
@@ -163,39 +177,12 @@ class WorkerClient:
         return {**base, **(found if isinstance(found, dict) else {})}
 
     # ------------------------------------------------------------------ internals
-    def _definitions_key(self, recipe: Recipe) -> str | None:
-        """A key for successful builds that ignores what the replay never runs.
-
-        The worker replays only the statements `replay.filter_statements` keeps (imports,
-        definitions, constant assignments), so an edit elsewhere in the script (a comment,
-        the training loop, another load call, a line inserted above) makes the same model.
-        Keying successes on the kept statements' AST (positions left out) keeps the
-        worker out of every keystroke that cannot change the model; failures stay keyed by
-        the whole text, since their messages carry line numbers. None: the text does not
-        parse (the worker then reports the SyntaxError, cached by the full key).
-        """
-        import hashlib
-
-        source_key = hashlib.sha256(recipe.source.encode("utf-8", "surrogatepass")).hexdigest()
-        with self._cache_lock:
-            dumped = self._definitions.get(source_key)
-        if dumped is None:
-            try:
-                import ast
-
-                from weightmatch.worker.replay import filter_statements
-
-                tree = ast.parse(recipe.source, recipe.file)
-                dumped = "\n".join(ast.dump(stmt) for stmt in filter_statements(tree.body))
-            except (SyntaxError, ValueError, RecursionError, MemoryError):
-                dumped = ""
-            with self._cache_lock:
-                if len(self._definitions) >= 64:
-                    self._definitions.pop(next(iter(self._definitions)))
-                self._definitions[source_key] = dumped
-        if not dumped:
-            return None
-        return "defs:" + recipe.key_with(dumped, tag="definitions")
+    def _first_hit(self, keys: list[str]) -> ExpectedState | None:
+        for key in keys:
+            hit = self._cached(key)  # raises the cached BuildError of a failure
+            if hit is not None:
+                return hit
+        return None
 
     def _cached(self, key: str) -> ExpectedState | None:
         with self._cache_lock:

@@ -128,8 +128,8 @@ def module_bindings(body: list[ast.stmt]) -> Bindings:
             node = stack.pop()
             yield node
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
-                inner = node.body if isinstance(node.body, list) else [node.body]
-                stack.extend(g for sub in inner for g in ast.walk(sub) if isinstance(g, ast.Global))
+                if isinstance(node.body, list):  # a lambda's body is an expression: no statements
+                    stack.extend(g for g in _statements(node.body) if isinstance(g, ast.Global))
                 stack.extend(node.decorator_list if hasattr(node, "decorator_list") else [])
                 continue
             stack.extend(ast.iter_child_nodes(node))
@@ -215,8 +215,21 @@ def _plain_targets(targets: list[ast.expr]) -> bool:
 
 
 def _user_names(body: list[ast.stmt]) -> frozenset[str]:
-    return frozenset(n.name for n in ast.walk(ast.Module(body=body, type_ignores=[]))
+    return frozenset(n.name for n in _statements(body)
                      if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)))
+
+
+def _statements(body: list[ast.stmt]):
+    """Every statement in `body` at any depth (in defs and classes too), without visiting
+    expressions: where definitions and `global` can be (much faster than ast.walk)."""
+    stack: list = list(body)
+    while stack:
+        node = stack.pop()
+        yield node
+        for name in ("body", "orelse", "finalbody", "handlers", "cases"):
+            sub = getattr(node, name, None)
+            if isinstance(sub, list):
+                stack.extend(sub)
 
 
 def filter_statements(body: list[ast.stmt], user_names: frozenset[str] | None = None,
@@ -273,7 +286,8 @@ def filter_statements(body: list[ast.stmt], user_names: frozenset[str] | None = 
                           finalbody=filter_statements(stmt.finalbody))
             kept.append(ast.copy_location(new, stmt))
     for stmt in kept:
-        ast.fix_missing_locations(stmt)
+        if isinstance(stmt, (ast.If, ast.Try)):  # made here (their `pass`); the others are the parser's
+            ast.fix_missing_locations(stmt)
     return kept
 
 
@@ -333,41 +347,29 @@ class Replay:
 
     # -- running definitions ---------------------------------------------------------
     def exec_definitions(self, source: str, filename: str, namespace: dict[str, Any]) -> None:
-        tree = ast.parse(source, filename)
-        flags = 0  # `from __future__ import annotations` must reach every later statement
-        for stmt in tree.body:
-            if isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__":
-                for alias in stmt.names:
-                    feature = getattr(__future__, alias.name, None)
-                    flags |= getattr(feature, "compiler_flag", 0)
-        user_names = _user_names(tree.body)
-        bindings = module_bindings(tree.body)
-        for stmt in filter_statements(tree.body, user_names, bindings):
-            where = f"{os.path.basename(filename)}:{stmt.lineno}"
-            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and _runs_at_definition(stmt):
+        for item in _prepared(source, filename):
+            if item.lazy and item.error is None:
                 # Its decorators, defaults or annotations would run now, whether or not the
                 # recipe ever calls it: define it when it is first called instead.
-                self._define_lazily(stmt, filename, flags, namespace)
+                self._define_lazily(item.lazy, item.code, namespace)
                 continue
-            if not isinstance(stmt, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                used = self._workspace_object_operated_on(stmt, namespace)
+            if item.check is not None:
+                used = self._workspace_object_operated_on(item.check, namespace)
                 if used is not None:  # `E == 1`, `E[3]`, `helpers.anything`: a workspace dunder would run
-                    reason = f"{where}: not run: it operates on {used}, a workspace object, outside the recipe"
-                    for name in _defined_by(stmt):
+                    reason = f"{item.where}: not run: it operates on {used}, a workspace object, outside the recipe"
+                    for name in item.names:
                         self.failed.setdefault(name, reason)
                     continue
-            code = compile(ast.Module(body=[stmt], type_ignores=[]), filename, "exec", flags=flags, dont_inherit=True)
+            if item.error is not None:
+                raise item.error.with_traceback(None)
             try:
-                exec(code, namespace)
+                exec(item.code, namespace)
             except (Exception, SystemExit, KeyboardInterrupt) as exc:  # noqa: BLE001 - user code
-                reason = f"{where}: {type(exc).__name__}: {exc}"
-                for name in _defined_by(stmt):
+                reason = f"{item.where}: {type(exc).__name__}: {exc}"
+                for name in item.names:
                     self.failed.setdefault(name, reason)
 
-    def _define_lazily(self, stmt: ast.stmt, filename: str, flags: int, namespace: dict[str, Any]) -> None:
-        name = stmt.name  # type: ignore[attr-defined]
-        code = compile(ast.Module(body=[stmt], type_ignores=[]), filename, "exec", flags=flags, dont_inherit=True)
-
+    def _define_lazily(self, name: str, code: Any, namespace: dict[str, Any]) -> None:
         def stub(*args: Any, **kwargs: Any) -> Any:
             real = namespace.get(name)
             if real is stub:
@@ -479,6 +481,52 @@ def _runs_at_definition(stmt: ast.stmt) -> bool:
     exprs = [*stmt.decorator_list, *args.defaults, *(d for d in args.kw_defaults if d is not None),  # type: ignore[attr-defined]
              *annotations, *([stmt.returns] if stmt.returns else [])]  # type: ignore[attr-defined]
     return any(not isinstance(e, ast.Constant) for e in exprs)
+
+
+class _Statement:
+    """A kept statement, compiled: what exec_definitions runs (or defines lazily)."""
+
+    __slots__ = ("code", "where", "names", "lazy", "check", "error")
+
+    def __init__(self, stmt: ast.stmt, filename: str, flags: int) -> None:
+        self.where = f"{os.path.basename(filename)}:{stmt.lineno}"
+        self.code: Any = None
+        self.error: BaseException | None = None
+        try:
+            self.code = compile(ast.Module(body=[stmt], type_ignores=[]), filename, "exec", flags=flags, dont_inherit=True)
+        except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+            self.error = exc  # raised when its turn comes, as before
+        lazy = isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and _runs_at_definition(stmt)
+        self.lazy = stmt.name if lazy else None  # type: ignore[attr-defined]
+        plain = isinstance(stmt, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+        self.check = None if plain else stmt  # tested against the namespace before it runs
+        self.names = _defined_by(stmt)
+
+
+# Preparing a file's definitions (parse, filter, compile) was most of a build importing a large
+# workspace package (timm: ~200 files). It depends only on the text and name: kept; runs stay per build.
+_PREPARED: dict[tuple[str, str], list[_Statement]] = {}
+_PREPARED_CHARS = 24_000_000  # the texts kept, at most, oldest dropped first (≈4 bytes a character: ≈100 MB)
+
+
+def _prepared(source: str, filename: str) -> list[_Statement]:
+    key = (filename, source)
+    hit = _PREPARED.get(key)
+    if hit is not None:
+        return hit
+    tree = ast.parse(source, filename)
+    flags = 0  # `from __future__ import annotations` must reach every later statement
+    for stmt in tree.body:
+        if isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__":
+            for alias in stmt.names:
+                feature = getattr(__future__, alias.name, None)
+                flags |= getattr(feature, "compiler_flag", 0)
+    kept = filter_statements(tree.body, _user_names(tree.body), module_bindings(tree.body))
+    out = [_Statement(stmt, filename, flags) for stmt in kept]
+    while _PREPARED and sum(len(text) for _, text in _PREPARED) + len(source) > _PREPARED_CHARS:
+        _PREPARED.pop(next(iter(_PREPARED)))
+    _PREPARED[key] = out
+    return out
 
 
 def _defined_by(stmt: ast.stmt) -> list[str]:
