@@ -19,7 +19,7 @@ from weightmatch.argparse_values import ParserVal
 from weightmatch.pyfile import PyFile
 from weightmatch.static.sources import find_module
 from weightmatch.values import (
-    CURRENT_GUARDS, At, ClassVal, Const, DictLit, FuncVal, ModelVal, ModVal, ObjVal, SeqVal, SourceVal,
+    CURRENT_GUARDS, ClassVal, Const, DictLit, FuncVal, ModelVal, ModVal, ObjVal, SeqVal, SourceVal,
     Unknown,
 )
 
@@ -417,52 +417,6 @@ class CallsMixin:
             self.call_function(FuncVal(post.file, post.node, post.owner, obj), [], {}, node)
         return obj
 
-    def follow_init_loads(self, model: ModelVal, cls: ClassVal, args: list[Any], kwargs: dict[str, Any],
-                          node: ast.AST) -> None:
-        """A model whose own `__init__` loads into itself (`if ckpt: self.load_state_dict(...)`):
-        the `__init__` is followed for its loads, with `self` the model being made. What it
-        builds is the construction itself, not steps after it (see `constructing`). A load
-        that comes before the last layer is added sees a model we do not build: unresolved."""
-        init = self.class_attr(cls, "__init__")
-        if not isinstance(init, FuncVal) or not self.recording:
-            return
-        loads = [i for i, stmt in enumerate(init.node.body) if self._loads_into_self(stmt, model)]
-        if not loads:
-            return
-        late = any(_changes_self(stmt) for stmt in init.node.body[loads[0] + 1:])
-        first = len(self.sites)
-        self.constructing.add(model.id)
-        try:
-            self.call_function(FuncVal(init.file, init.node, init.owner, model), args, kwargs, node)
-        finally:
-            self.constructing.discard(model.id)
-        if late:
-            for site in self.sites[first:]:
-                receiver = site.receiver.value if isinstance(site.receiver, At) else site.receiver
-                if isinstance(receiver, ModelVal) and receiver.id == model.id:
-                    site.receiver = Unknown(f"`{cls.node.name}.__init__` loads into the model before it has made "
-                                            "all its layers: the model at that point is not known statically")
-
-    def _loads_into_self(self, stmt: ast.stmt, model: ModelVal) -> bool:
-        for n in ast.walk(stmt):
-            if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Name) \
-                    and n.func.value.id == "self" and (n.func.attr == "load_state_dict"
-                                                       or self.method_of_model(model, n.func.attr) is not None):
-                return True
-        return False
-
-    def method_of_model(self, model: ModelVal, name: str) -> FuncVal | None:
-        """A method of the model's own workspace class that loads a state dict into it
-        (`model.load(path)`, `init_from_ckpt`): followed with `self` bound to the model."""
-        if not isinstance(model.cls, ClassVal):
-            return None
-        fn = self.class_attr(model.cls, name)
-        if not isinstance(fn, FuncVal) or name.startswith("__") or name == "load_state_dict":
-            return None
-        if not any(isinstance(n, ast.Attribute) and n.attr == "load_state_dict" for n in ast.walk(fn.node)):
-            return None
-        return FuncVal(fn.file, fn.node, fn.owner, model)
-
     def parser_method(self, bound: plain.BoundMethod, node: ast.Call, env: dict) -> Any:
         parser: ParserVal = bound.owner
         if bound.name == "add_argument":
@@ -536,24 +490,6 @@ class CallsMixin:
         if it.func.attr == "items":
             return [SeqVal([k, v]) for k, v in zip(keys, values)]
         return keys if it.func.attr == "keys" else values
-
-
-_UNCHANGING = frozenset({"load_state_dict", "eval", "train", "to", "cpu", "cuda", "requires_grad_", "float",
-                         "half", "double", "print", "info"})
-
-
-def _changes_self(stmt: ast.stmt) -> bool:
-    """Whether a statement of `__init__` may add to or replace what `self` holds."""
-    for n in ast.walk(stmt):
-        if isinstance(n, (ast.Attribute, ast.Subscript)) and isinstance(n.ctx, (ast.Store, ast.Del)):
-            return True
-        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr not in _UNCHANGING:
-            root = n.func.value
-            while isinstance(root, (ast.Attribute, ast.Subscript, ast.Call)):
-                root = root.func if isinstance(root, ast.Call) else root.value
-            if isinstance(root, ast.Name) and root.id == "self":
-                return True
-    return False
 
 
 def _shareable(value: Any) -> bool:

@@ -16,6 +16,7 @@ from typing import Any
 
 from weightmatch import plain
 from weightmatch.calls import CallsMixin, ReturnSignal
+from weightmatch.self_loads import SelfLoadsMixin
 from weightmatch.substitute import SubstituteMixin
 from weightmatch.evaluate import (
     HARMLESS, IDENTITY_WRAPPERS, NOT_MODEL_CALLS, NOT_MODEL_WORDS, ST_LOAD, STRIP_PREFIX, TORCH_LOAD, WRAPPERS, Evaluator, NotModel,
@@ -32,7 +33,7 @@ __all__ = ["IDENTITY_WRAPPERS", "WRAPPERS", "Interpreter", "interpret"]
 MUTATING_DICT_METHODS = {"pop", "popitem", "update", "clear", "setdefault", "__setitem__", "__delitem__"}
 
 
-class Interpreter(CallsMixin, SubstituteMixin, Evaluator):
+class Interpreter(CallsMixin, SelfLoadsMixin, SubstituteMixin, Evaluator):
     def __init__(self, pf: PyFile, root: str | None = None, load=None, argv: list[str] | None = None,
                  argv_source: str = "", read_value=None):
         self.pf = pf
