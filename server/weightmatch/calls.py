@@ -164,7 +164,7 @@ class CallsMixin:
             return Unknown("the value read from the checkpoint is not known statically")
         if raw:
             return obj
-        lit = Const(_plain_data(obj), "values read from the checkpoint")
+        lit = Const(plain.plain_data(obj), "values read from the checkpoint")
         return lit if plain.literal(lit) is not None else Unknown("the checkpoint holds more than plain values here")
 
     def define(self, stmt: ast.stmt, env: dict) -> None:
@@ -509,17 +509,6 @@ def _items(seq: Any) -> list[Any] | None:
             return None
         return [Const(v, seq.origin) for v in seq.value]
     return None
-
-
-def _plain_data(obj: Any, depth: int = 0) -> Any:
-    """A checkpoint's object as plain Python (its dicts are StateDicts; an OrderedDict stays a dict)."""
-    if depth > 20:
-        return obj
-    if isinstance(obj, dict):
-        return {k: _plain_data(v, depth + 1) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_plain_data(v, depth + 1) for v in obj)
-    return obj
 
 
 def _one_value(values: list[Any], name: str) -> Any:

@@ -302,13 +302,15 @@ def as_const(value: Any, depth: int = 0) -> Any:
 
 
 def plain_data(value: Any, depth: int = 0) -> Any:
-    """OmegaConf data as the plain dicts and lists `to_container` gives."""
+    """Plain dicts, lists and tuples: OmegaConf data as `to_container` gives it, a checkpoint's
+    object without its StateDict / OrderedDict types."""
     if depth > 50:
         return value
     if isinstance(value, dict):
         return {k: plain_data(v, depth + 1) for k, v in value.items()}
-    if isinstance(value, list):
-        return [plain_data(v, depth + 1) for v in value]
+    if isinstance(value, (list, tuple)):
+        items = [plain_data(v, depth + 1) for v in value]
+        return tuple(items) if isinstance(value, tuple) else items
     return value
 
 
