@@ -102,6 +102,10 @@ def main(argv: list[str]) -> int:
     # build made (≈15 ms instead of ≈200 ms, which the next build had to wait for).
     gc.collect()
     gc.freeze()
+    if os.environ.get("WEIGHTMATCH_WORKER_SANDBOX", "1") != "0":
+        from weightmatch.worker import landlock
+
+        hello["sandbox"] = landlock.confine()  # before any user code: writes, TCP, signals
     send(hello)
 
     for line in channel_in:

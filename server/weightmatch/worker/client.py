@@ -301,7 +301,8 @@ class WorkerClient:
                 child.hello = self._last_hello = message
                 child.ready.set()
                 self._log("info", f"model worker: ready in {time.monotonic() - child.started:.2f}s "
-                                  f"(python {message.get('python')}, torch {message.get('torch')})")
+                                  f"(python {message.get('python')}, torch {message.get('torch')}; "
+                                  f"{message.get('sandbox') or 'not confined'})")
             else:
                 child.replies.put(message)
         child.ready.set()  # EOF: whoever waits for readiness learns the child is gone
