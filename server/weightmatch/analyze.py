@@ -442,11 +442,18 @@ def _only_if_it_exists(guards: tuple, pf: PyFile, files_only: bool = False) -> b
 
 def _held(receiver, guards: tuple):
     """The model as the load sees it: a step made under a condition the load itself runs under
-    (the same `if`, or what follows an early return) surely ran when the load runs."""
+    (the same `if`, or what follows an early return) surely ran when the load runs; one made in
+    the other branch of the same `if` (same test, same run of it) surely did not."""
     model = receiver if isinstance(receiver, ModelVal) else receiver.model if isinstance(receiver, ModelAttr) else None
     if model is None or not guards or not any(st.guards for st in model.steps):
         return receiver
-    steps = [replace(st, guards=tuple(g for g in st.guards if not any(g is h for h in guards))) for st in model.steps]
+
+    def other_branch(g) -> bool:
+        return g.test is not None and any(h.test is g.test and h.env is g.env and h.polarity != g.polarity
+                                          for h in guards)
+
+    steps = [replace(st, guards=tuple(g for g in st.guards if not any(g is h for h in guards)))
+             for st in model.steps if not any(other_branch(g) for g in st.guards)]
     held = replace(model, steps=steps)
     return held if isinstance(receiver, ModelVal) else ModelAttr(held, list(receiver.path))
 

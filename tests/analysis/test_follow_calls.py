@@ -600,3 +600,25 @@ def test_a_test_on_an_option_and_the_checkpoint_is_decided(case, static_project,
     """)
     analysis = static_project.analyze(str(main))
     _judge(case, analysis)
+
+
+@pytest.mark.parametrize("classes", [5, 10])
+def test_a_step_in_the_other_branch_did_not_run(case, static_project, classes) -> None:
+    """pytorch/examples FSDP2: `if fresh: <change the model> else: checkpointer.load_model(model)`:
+    the load sees the model without the other branch's change."""
+    case.write("model.py", MODEL)
+    case.torch(SAVE_5)
+    main = case.write("main.py", f"""
+        import os
+        import torch
+        import torch.nn as nn
+        from model import Net
+
+        model = Net(num_classes={classes})
+        if os.environ.get("FRESH"):
+            model.fc2 = nn.Linear(16, 7)
+        else:
+            model.load_state_dict(torch.load("w.pt"))
+    """)
+    analysis = static_project.analyze(str(main))
+    _judge(case, analysis)
