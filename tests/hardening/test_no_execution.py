@@ -86,16 +86,6 @@ WIDTH = Registry[20]
 '''
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _canaries_writable(tmp_path_factory):
-    """Landlock confines the worker's writes (worker/landlock.py); the canaries must stay
-    writable for the worker, or no canary could ever appear and these tests would prove nothing.
-    Module-scoped, so the language server (started once per module) inherits it too."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("WEIGHTMATCH_WORKER_WRITABLE", str(tmp_path_factory.getbasetemp()))
-        yield
-
-
 def workspace(tmp_path: Path, examples, extra: str = "") -> tuple[Path, Path]:
     """A folder with the canary script and a checkpoint it loads; (script, canary dir)."""
     ws = tmp_path / "ws"

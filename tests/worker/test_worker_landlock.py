@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from weightmatch.worker import landlock
+from weightmatch.worker.client import WorkerClient
 
 REPO = Path(__file__).resolve().parents[2]
 needs_landlock = pytest.mark.skipif(landlock.abi_version() < 1, reason="no Landlock on this kernel")
@@ -37,13 +38,20 @@ class Writer(nn.Module):
 
 
 @needs_landlock
-def test_model_code_in_the_worker_cannot_write_outside_its_folder(client, make_recipe, tmp_path):
-    canary = tmp_path / "canary.txt"
-    state = client.build(make_recipe(WRITER.format(canary=str(canary)), "Writer()"))
+def test_model_code_in_the_worker_cannot_write_outside_its_folder(make_recipe, tmp_path, monkeypatch):
+    monkeypatch.delenv("WEIGHTMATCH_WORKER_WRITABLE", raising=False)  # tests/conftest.py opens the test folders
+    logs: list[tuple[str, str]] = []
+    client = WorkerClient(timeout=30.0, log=lambda level, message: logs.append((level, message)))
+    client.start()
+    try:
+        canary = tmp_path / "canary.txt"
+        state = client.build(make_recipe(WRITER.format(canary=str(canary)), "Writer()"))
+    finally:
+        client.close()
     keys = set(state.keys())
     assert "denied.weight" in keys and "scratch.weight" in keys and "escaped.weight" not in keys, keys
     assert not canary.exists()
-    assert any("Landlock ABI" in message for _, message in client.logs), client.logs
+    assert any("Landlock ABI" in message for _, message in logs), logs
 
 
 @needs_landlock
@@ -79,7 +87,8 @@ if landlock.abi_version() >= 6:
         pass
 print("confined")
 """
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    env = {k: v for k, v in os.environ.items() if k != "WEIGHTMATCH_WORKER_WRITABLE"}
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
     assert run.returncode == 0 and "confined" in run.stdout, run.stderr[-2000:]
     assert not (tmp_path / "a.txt").exists() and not (tmp_path / "b.txt").exists()
     assert not os.path.exists(os.path.expanduser("~/.weightmatch-canary"))
