@@ -392,11 +392,17 @@ _EXISTS = ("os.path.exists", "os.path.isfile", "exists", "is_file", "isfile")
 
 
 def _loaded_calls(value, out: set[int]) -> None:
+    """The ids of the torch.load / load_file calls whose result makes up `value`."""
+    out.update(id(f.call) for f in _loaded_files(value))
+
+
+def _loaded_files(value) -> list[LoadedFile]:
     """The torch.load / load_file calls whose result makes up `value`: its base, and what its
     operations merged in (`sd.update(load_file(shard))`, `sd[k] = other[k]`, a loop's source).
     Iterative and bounded: a chain of 2,000 reassignments is a 2,000-deep value. Each part is
     walked once: values share parts (a dict updated in a loop, both branches of an `if` built
     on one base), and walking every path through them took seconds (litgpt's tests)."""
+    out: list[LoadedFile] = []
     stack, seen = [value], set()
     while stack and len(seen) < 100_000:
         value = stack.pop()
@@ -410,11 +416,12 @@ def _loaded_calls(value, out: set[int]) -> None:
             for op in value.ops:
                 stack.extend(op.arg if isinstance(op.arg, tuple) else (op.arg,))
         elif isinstance(value, LoadedFile):
-            out.add(id(value.call))
+            out.append(value)
         elif isinstance(value, CondVal):
             stack += [value.then, value.orelse]
         elif isinstance(value, DictLit):
             stack.extend(value.entries.values())
+    return out
 
 
 def _origin_key(origin) -> tuple:
@@ -534,9 +541,9 @@ def _notes(site: LoadSite, report: LoadReport) -> list[str]:
     model = receiver.model if isinstance(receiver, ModelAttr) else receiver
     if isinstance(model, ModelVal):
         notes += assumptions(model)
-    loaded = site.arg.loaded_file() if isinstance(site.arg, (At, SourceVal)) else None
-    if loaded is not None and isinstance(loaded.path, Const) and loaded.path.origin:
-        notes += [n for n in loaded.path.origin.split("; ") if n not in notes]
+    for loaded in _loaded_files(site.arg):  # through `if key in ckpt: ckpt = ckpt[key]` too
+        if isinstance(loaded.path, Const) and loaded.path.origin:
+            notes += [n for n in loaded.path.origin.split("; ") if n not in notes]
     return notes
 
 

@@ -622,3 +622,27 @@ def test_a_step_in_the_other_branch_did_not_run(case, static_project, classes) -
     """)
     analysis = static_project.analyze(str(main))
     _judge(case, analysis)
+
+
+def test_the_message_says_which_option_named_the_checkpoint(case, static_project) -> None:
+    """The checkpoint path's option is said even when the state dict went through an `if`."""
+    case.write("model.py", MODEL)
+    case.torch("import torch, sys; sys.path.insert(0, '.'); from model import Net; "
+               "torch.save({'teacher': Net(5).state_dict()}, 'w.pt')")
+    main = case.write("main.py", """
+        import argparse
+        import torch
+        from model import Net
+
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--ckpt", default="w.pt")
+        args = parser.parse_args()
+        model = Net(num_classes=10)
+        state_dict = torch.load(args.ckpt)
+        if "teacher" in state_dict:
+            state_dict = state_dict["teacher"]
+        model.load_state_dict(state_dict)
+    """)
+    analysis = static_project.analyze(str(main))
+    _judge(case, analysis)
+    assert all("--ckpt at its default, 'w.pt'" in e.message for e in _errors(analysis))
