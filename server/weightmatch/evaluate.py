@@ -40,6 +40,11 @@ NOT_MODEL_CALLS = ("torch.optim.", "torch.cuda.amp.GradScaler", "torch.amp.GradS
 # only keeps an unresolved hint off them; a value we know (a model, an optimizer) decides first.
 NOT_MODEL_WORDS = {"optimizer", "optimizers", "optim", "opt", "scheduler", "schedulers", "sched", "lr_scheduler",
                    "scaler", "grad_scaler", "amp_scaler"}
+def names_not_a_model(dotted: str) -> bool:
+    """An optimizer, scheduler or scaler class (or a call that makes one), by its dotted name."""
+    return dotted.startswith(NOT_MODEL_CALLS) or any(w in dotted for w in ("lr_scheduler", "GradScaler", "optim."))
+
+
 PROGRAM_VALUES = (FuncVal, ClassVal, ObjVal, ModVal, ParserVal)
 
 
@@ -263,7 +268,7 @@ class Evaluator:
                 parts = [self.ev(a, env) for a in args]
                 if all(isinstance(p, Const) for p in parts):
                     return Const(posixpath.join(owner.value, *[str(p.value) for p in parts]))
-        if dotted.startswith(NOT_MODEL_CALLS) or any(w in dotted for w in ("lr_scheduler", "GradScaler", "optim.")):
+        if names_not_a_model(dotted):
             return NotModel()
         if dotted.startswith(("torch.", "os.", "sys.", "numpy.", "np.", "math.", "random.", "json.",
                               "argparse.", "logging.")) and not _looks_like_module_class(dotted):

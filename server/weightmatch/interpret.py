@@ -19,8 +19,8 @@ from weightmatch.calls import CallsMixin, ReturnSignal
 from weightmatch.self_loads import SelfLoadsMixin
 from weightmatch.substitute import SubstituteMixin
 from weightmatch.evaluate import (
-    HARMLESS, IDENTITY_WRAPPERS, NOT_MODEL_CALLS, NOT_MODEL_WORDS, ST_LOAD, STRIP_PREFIX, TORCH_LOAD, WRAPPERS, Evaluator, NotModel,
-    SELF_RETURNING, _kw,
+    HARMLESS, IDENTITY_WRAPPERS, NOT_MODEL_WORDS, ST_LOAD, STRIP_PREFIX, TORCH_LOAD, WRAPPERS, Evaluator, NotModel,
+    SELF_RETURNING, _kw, names_not_a_model,
 )
 from weightmatch.pyfile import PyFile
 from weightmatch.values import (
@@ -238,8 +238,7 @@ class Interpreter(CallsMixin, SelfLoadsMixin, SubstituteMixin, Evaluator):
             return False
         line = getattr(receiver, "lineno", 0)
         for info in self.pf.classes.values():
-            if info.node.lineno <= line <= (info.node.end_lineno or 0) and any(
-                    b.startswith(NOT_MODEL_CALLS) or "lr_scheduler" in b or b.endswith("GradScaler") for b in info.bases):
+            if info.node.lineno <= line <= (info.node.end_lineno or 0) and any(names_not_a_model(b) for b in info.bases):
                 return True
         return False
 

@@ -342,8 +342,7 @@ _LIBRARY = {
 
 
 _STR_METHODS = {"format", "join", "replace", "lower", "upper", "strip", "rstrip", "lstrip", "split", "rsplit",
-                "startswith", "partition", "rpartition",
-                "endswith", "removeprefix", "removesuffix"}
+                "partition", "rpartition", "startswith", "endswith", "removeprefix", "removesuffix"}
 
 
 def const_method(ev, owner: Const, node: ast.Call, env: dict) -> Any:

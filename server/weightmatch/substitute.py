@@ -61,8 +61,7 @@ class SubstituteMixin:
             if name is not None:
                 subs.by_span[_span(n)] = ast.Name(name, ast.Load())
             return name is not None
-        if id(n) in subs.spread and isinstance(value, Const) and isinstance(value.value, plain.AttrDict):
-            value = Const(plain.plain_data(value.value), value.origin)  # `**cfg.model`: the items, as a dict
+        value = _spread(n, value, subs)
         lit = plain.literal(value, attrs_of=self.object_attrs)
         if lit is not None:
             subs.by_span[_span(n)] = lit
@@ -99,8 +98,7 @@ class SubstituteMixin:
         if not (isinstance(root, ast.Name) and root.id in env and isinstance(self.ev(n.func.value, env), Const)):
             return False
         value = self.ev(n, env)
-        if id(n) in subs.spread and isinstance(value, Const) and isinstance(value.value, plain.AttrDict):
-            value = Const(plain.plain_data(value.value), value.origin)
+        value = _spread(n, value, subs)
         lit = plain.literal(value) if isinstance(value, Const) else None
         if lit is None:
             return False
@@ -122,6 +120,13 @@ class SubstituteMixin:
             if isinstance(v, (ClassVal, FuncVal)) and v.node is value.node:
                 return name
         return None
+
+
+def _spread(n: ast.AST, value: Any, subs: Substitutions) -> Any:
+    """`**cfg.model` of OmegaConf data: its items, as the plain dict the call receives."""
+    if id(n) in subs.spread and isinstance(value, Const) and isinstance(value.value, plain.AttrDict):
+        return Const(plain.plain_data(value.value), value.origin)
+    return value
 
 
 def _note(subs: Substitutions, value: Any) -> None:
