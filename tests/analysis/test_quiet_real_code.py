@@ -212,3 +212,36 @@ class Net(torch.nn.Module):
     result = static_project.analyze(str(main))
     lines = sorted(f.span.line for f in result.findings if f.code.startswith("unresolved"))
     assert lines == [12], [(f.span.line, f.message) for f in result.findings]  # only the module's own load (0-based)
+
+
+INIT_WEIGHTS = """
+import torch
+import torch.nn as nn
+
+
+class Head(nn.Module):
+    def __init__(self, width):
+        super().__init__()
+        self.proj = nn.Linear(8, width)
+        self.apply(self._init_weights)
+
+    def _init_weights(self, module):
+        if isinstance(module, nn.Linear):
+            torch.nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            torch.nn.init.zeros_(tensor=module.bias)
+"""
+
+
+def test_an_init_that_fills_a_weight_in_place_is_not_the_layer_line(static_project, case) -> None:
+    """nanoGPT's `_init_weights`: `nn.init.normal_(module.weight)` gives back the tensor it filled;
+    the squiggle stays on the line that made the layer, not on the init line."""
+    case.torch(INIT_WEIGHTS + "\ntorch.save(Head(4).state_dict(), 'head.pt')\n")
+    main = case.write("main.py", INIT_WEIGHTS + """
+model = Head(6)
+model.load_state_dict(torch.load("head.pt"))
+""")
+    findings = static_project.analyze(str(main)).findings
+    assert {f.code for f in findings} == {"size-mismatch"}, findings
+    layer_line = INIT_WEIGHTS.lstrip("\n").splitlines().index("        self.proj = nn.Linear(8, width)")
+    assert {f.span.line for f in findings} == {layer_line}  # 0-based, as every span
+    assert "size mismatch for proj.weight" in case.run().stderr

@@ -17,7 +17,7 @@ import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { missingPrerequisites, PYTHON } from "./codeServer";
 import { Session } from "./session";
-import { errorSquiggleBox, extensionWebview, quickOpen, squigglesOnLine, waitForLine } from "./workbench";
+import { errorSquiggleBox, extensionWebview, quickFixRow, quickOpen, squigglesOnLine, waitForLine } from "./workbench";
 
 const LAYER_LINE = "self.fc1 = nn.Linear(10, 30)";
 const FIXED_LINE = "self.fc1 = nn.Linear(10, 20)";
@@ -113,17 +113,9 @@ describe("with torch: squiggle, hover, quick fix, viewer", { skip }, () => {
 
   test("the quick fix, applied with Ctrl+., removes the squiggle", { timeout: 180_000 }, async () => {
     await s.step_("quickfix", async () => {
-      const line = await squigglesOnLine(s.page, LAYER_LINE);
-      assert.ok(line);
-      const box = await errorSquiggleBox(s.page, line);
-      // Put the cursor inside the diagnostic's range, then close the hover that the click opens.
-      await s.page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
-      await s.page.keyboard.press("Escape");
-      await s.page.keyboard.press("Control+.");
-      const fix = s.page.locator(".action-widget .monaco-list-row", { hasText: FIX_TITLE });
-      await fix.first().waitFor({ state: "visible" });
+      const fix = await quickFixRow(s.page, () => squigglesOnLine(s.page, LAYER_LINE), FIX_TITLE);
       await s.shot("quickfix-menu");
-      await fix.first().click();
+      await fix.click();
 
       await waitForLine(s.page, FIXED_LINE, () => true, 30_000);
       await s.page.keyboard.press("Control+S");

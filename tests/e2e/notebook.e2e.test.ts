@@ -15,7 +15,7 @@ import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { missingPrerequisites, PYTHON, REPO } from "./codeServer";
 import { Session } from "./session";
-import { errorSquiggleBox, quickOpen, squigglesInCells, waitForLine } from "./workbench";
+import { errorSquiggleBox, quickFixRow, quickOpen, squigglesInCells, waitForLine } from "./workbench";
 
 const EXAMPLE = path.join(REPO, "examples", "n01-notebook-finetune-head");
 const NOTEBOOK = "finetune.ipynb";
@@ -71,18 +71,9 @@ describe("notebook: squiggle in the defining cell, hover, quick fix", { skip }, 
 
   test("the quick fix, applied with Ctrl+., removes the squiggle", { timeout: 180_000 }, async () => {
     await s.step_("quickfix", async () => {
-      const line = await squigglesInCells(s.page, LAYER_LINE);
-      assert.ok(line);
-      const box = await errorSquiggleBox(s.page, line, ".monaco-workbench");
-      // The cursor inside the diagnostic's range (the click opens the cell's editor), no hover.
-      await s.page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
-      await s.page.keyboard.press("Escape");
-      await s.page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
-      await s.page.keyboard.press("Control+.");
-      const fix = s.page.locator(".action-widget .monaco-list-row", { hasText: FIX_TITLE });
-      await fix.first().waitFor({ state: "visible" });
+      const fix = await quickFixRow(s.page, () => squigglesInCells(s.page, LAYER_LINE), FIX_TITLE, ".monaco-workbench");
       await s.shot("quickfix-menu");
-      await fix.first().click();
+      await fix.click();
 
       const fixed = await waitForLine(s.page, FIXED_LINE, (l) => l.errors === 0, 120_000, squigglesInCells);
       assert.match(fixed.lineText, /nn\.Linear\(32, 10\)/);

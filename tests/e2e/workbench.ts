@@ -1,5 +1,5 @@
 /** Steps through the VS Code workbench the way a user does, waiting on the UI's own events. */
-import type { Frame, FrameLocator, Page } from "playwright-core";
+import type { Frame, FrameLocator, Locator, Page } from "playwright-core";
 
 /** Monaco renders spaces as U+00A0; compare line text with ordinary spaces. */
 export function plain(text: string | null | undefined): string {
@@ -131,3 +131,41 @@ export function extensionWebview(page: Page, extensionId: string): FrameLocator 
 }
 
 export type { Frame };
+
+/**
+ * Opens the quick-fix menu at the line's error squiggle with Ctrl+. and returns the row titled
+ * `title`, once it is visible. The menu is asked for again (the squiggle's box measured afresh)
+ * when it opens without that row: on a loaded machine the first Ctrl+. can reach the editor
+ * before the cursor does, or a notebook cell can move as its editor takes focus. Each attempt
+ * waits on the row itself, not on a clock; what the menu showed is in the error if none works.
+ */
+export async function quickFixRow(
+  page: Page,
+  findLine: () => Promise<LineSquiggles | null>,
+  title: string,
+  scope?: string,
+  attempts = 4,
+): Promise<Locator> {
+  const seen: string[] = [];
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    const line = await findLine();
+    if (!line) throw new Error("the line with the squiggle is gone");
+    const box = await errorSquiggleBox(page, line, scope);
+    // Put the cursor inside the diagnostic's range; Escape closes the hover the click may open.
+    await page.keyboard.press("Escape");
+    await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
+    await page.keyboard.press("Escape");
+    await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
+    await page.keyboard.press("Control+.");
+    const row = page.locator(".action-widget .monaco-list-row", { hasText: title }).first();
+    try {
+      await row.waitFor({ state: "visible", timeout: 20_000 });
+      return row;
+    } catch {
+      const widget = page.locator(".action-widget");
+      seen.push((await widget.count()) ? (await widget.first().innerText()).replace(/\s+/g, " ") : "(no menu)");
+      await page.keyboard.press("Escape");
+    }
+  }
+  throw new Error(`no quick fix titled ${JSON.stringify(title)} after ${attempts} tries; the menu showed: ${JSON.stringify(seen)}`);
+}

@@ -38,7 +38,7 @@ class Calls:
             return Unknown(f"calls `{what}`, whose result is not known statically")
         made = self.call(func, args, kwargs, frame, node)
         if isinstance(made, (Module, Tensor)) and made.origin is None and frame.file.origin is None \
-                and (isinstance(made, Module) or made.param):
+                and (isinstance(made, Module) or made.param) and not _passed_in(made, args, kwargs):
             made.origin = (frame.file.path, node)  # where the layer is made: the squiggle's line
         return made
 
@@ -131,3 +131,9 @@ class Calls:
                     raise StaticUnsupported(f"`{func.name}` is missing the argument `{param.arg}`")
                 bound[param.arg] = default
         frame.locals.update(bound)
+
+
+def _passed_in(made: Any, args: list[Any], kwargs: dict[str, Any]) -> bool:
+    """Whether a call gave back one of its own arguments (`nn.init.normal_(m.weight)` returns the
+    tensor it filled): such a call did not make the layer, so its line is not the layer's line."""
+    return any(made is a for a in args) or any(made is v for v in kwargs.values())
