@@ -9,8 +9,9 @@ import os
 import posixpath
 from typing import Any
 
-from weightmatch import plain
+from weightmatch import hub_cache, plain
 from weightmatch.argparse_values import ParserVal
+from weightmatch.hub_cache import HUB_LOADS
 from weightmatch.pyfile import PyFile
 from weightmatch.values import (
     At, ClassVal, Const, DictLit, EmptyDict, FileHandle, FuncVal, JsonFile, LoadedFile, ModelAttr, ModelVal, ModVal,
@@ -189,6 +190,8 @@ class Evaluator:
                 if isinstance(saved, At):
                     loaded.virtual = saved
             return SourceVal(loaded)
+        if dotted in HUB_LOADS:
+            return self.hub_load(node, env)
         if dotted in ("open", "builtins.open", "io.open") and args:
             return FileHandle(self.ev(args[0], env))
         if dotted == "json.load" and len(args) == 1:
@@ -302,6 +305,34 @@ class Evaluator:
                 return Const(shape[args[0].value], origin)
             return Unknown("a dimension not known statically")
         return Const(tuple(shape), origin)
+
+    def hub_load(self, node: ast.Call, env: dict) -> Any:
+        """`torch.hub.load_state_dict_from_url(url)`: the hub cache's copy of the file when it is
+        there (what PyTorch loads without downloading), else unknown, naming the URL."""
+        def arg(i: int, name: str) -> ast.expr | None:
+            return node.args[i] if len(node.args) > i else _kw(node, name)
+
+        what = f"`{self.pf.segment(node.func)}(…)`"
+        values = {name: self.ev(arg(i, name), env) if arg(i, name) is not None else Const(None)
+                  for i, name in ((0, "url"), (1, "model_dir"), (5, "file_name"), (6, "weights_only"))}
+        if not all(isinstance(v, Const) for v in values.values()) or not isinstance(values["url"].value, str):
+            return Unknown(f"{what} is not known statically")
+        if "set_dir" in self.pf.parsed_text:
+            return Unknown(f"{what} reads the hub folder that `torch.hub.set_dir(...)` sets at run time")
+        url, model_dir, file_name = values["url"].value, values["model_dir"].value, values["file_name"].value
+        path = hub_cache.cached_file(url, model_dir, file_name)
+        if path is None:
+            return Unknown(f"{what}: the hub folder is not known ($TORCH_HUB is set)")
+        if not os.path.isabs(path):  # a relative model_dir: from where the script runs (as torch.load paths)
+            bases = [b for b in (getattr(self, "cwd", None), os.path.dirname(self.pf.path), getattr(self, "root", None)) if b]
+            path = next((os.path.join(b, path) for b in bases if os.path.isfile(os.path.join(b, path))),
+                        os.path.join(bases[0], path))
+        if not os.path.isfile(path):
+            return Unknown(f"{what} downloads {url} when the script runs (it is not in the hub cache: {path})")
+        if hub_cache.legacy_zip(path):
+            return Unknown(f"{what} unpacks {path} (an old zipped hub file) when the script runs")
+        return SourceVal(LoadedFile(Const(path, f"the hub cache's copy of {url}"), node, self.pf, "torch",
+                                     bool(values["weights_only"].value)))
 
     def concrete(self, value: Any, raw: bool = False) -> Any:
         """The checkpoint's own value at `value` (a SourceVal): hyper-parameters kept beside the

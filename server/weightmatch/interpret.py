@@ -16,6 +16,7 @@ from typing import Any
 
 from weightmatch import plain
 from weightmatch.calls import CallsMixin, ReturnSignal
+from weightmatch.hub_cache import HUB_LOADS
 from weightmatch.self_loads import SelfLoadsMixin
 from weightmatch.substitute import SubstituteMixin
 from weightmatch.evaluate import (
@@ -46,7 +47,7 @@ class Interpreter(CallsMixin, SelfLoadsMixin, SubstituteMixin, Evaluator):
     def run(self) -> "Interpreter":
         """The file's top level (its `__main__` block included), following the calls it makes;
         then every function and method nothing called, with its parameters unknown (or at
-        their defaults when every parameter has one)."""
+        their defaults when every parameter has one, `*args`/`**kwargs` empty)."""
         env: dict[str, Any] = {"__file__": Const(self.pf.path)}
         self.module_envs[self.pf.path] = env
         functions: list[tuple[ast.AST, str]] = []
@@ -61,15 +62,21 @@ class Interpreter(CallsMixin, SelfLoadsMixin, SubstituteMixin, Evaluator):
             defaults = dict(zip([a.arg for a in [*fn.args.posonlyargs, *fn.args.args]][
                 len(fn.args.posonlyargs) + len(fn.args.args) - len(fn.args.defaults):], fn.args.defaults))
             defaults.update({a.arg: d for a, d in zip(fn.args.kwonlyargs, fn.args.kw_defaults) if d is not None})
-            every_default = params and all(a.arg in defaults for a in params) and not owner
+            # called bare (a hub entry point, `def dino_vits16(pretrained=True, **kwargs)`): `*args`
+            # and `**kwargs` are empty
+            every_default = (params or fn.args.vararg or fn.args.kwarg) and not owner \
+                and all(a.arg in defaults for a in params)
             for a in params:
                 if every_default:
                     local[a.arg] = self.ev(defaults[a.arg], globals_)
                 else:
                     local[a.arg] = Unknown(f"`{a.arg}` is a parameter of {owner}{fn.name}(), known only at run time")
-            for a in (fn.args.vararg, fn.args.kwarg):
-                if a is not None:
-                    local[a.arg] = Unknown(f"`{a.arg}` is a parameter of {owner}{fn.name}()")
+            if fn.args.vararg is not None:
+                local[fn.args.vararg.arg] = SeqVal([]) if every_default else \
+                    Unknown(f"`{fn.args.vararg.arg}` is a parameter of {owner}{fn.name}()")
+            if fn.args.kwarg is not None:
+                local[fn.args.kwarg.arg] = Const({}) if every_default else \
+                    Unknown(f"`{fn.args.kwarg.arg}` is a parameter of {owner}{fn.name}()")
             nested: list[tuple[ast.AST, str]] = []
             self.returns.append([])
             self.guard_depth.append(len(CURRENT_GUARDS.get()))
@@ -214,7 +221,7 @@ class Interpreter(CallsMixin, SelfLoadsMixin, SubstituteMixin, Evaluator):
                     self.call_value(override, node, env)
                     continue
                 self.sites.append(self.load_site(node, stmt, env))
-            elif self.pf.dotted(func) in TORCH_LOAD | ST_LOAD:
+            elif self.pf.dotted(func) in TORCH_LOAD | ST_LOAD | HUB_LOADS:
                 loaded = self.ev(node, env)
                 if isinstance(loaded, SourceVal) and isinstance(loaded.base, LoadedFile):
                     self.torch_loads.append(TorchLoadSite(loaded.base))
@@ -524,7 +531,7 @@ def _load_calls(pf: PyFile, stmt: ast.stmt) -> list[ast.Call]:
     if hit is None or hit[0] is not stmt:
         calls = [node for node in _own_nodes(stmt) if isinstance(node, ast.Call) and (
             isinstance(node.func, ast.Attribute) and node.func.attr == "load_state_dict"
-            or pf.dotted(node.func) in TORCH_LOAD | ST_LOAD)]
+            or pf.dotted(node.func) in TORCH_LOAD | ST_LOAD | HUB_LOADS)]
         cache[id(stmt)] = hit = (stmt, calls)
     return hit[1]
 

@@ -85,3 +85,49 @@ def test_functools_partial_layers_build_statically(case, static_project, out) ->
     assert analysis.reports[0].how == "static", [f.message for f in analysis.findings]
     errors = [f for f in analysis.findings if f.severity == "error"]
     assert bool(errors) == (ran.returncode != 0) == (out != 2), (ran.stderr[-400:], [f.message for f in analysis.findings])
+
+
+def test_numpy_scalar_functions_are_numpys() -> None:
+    """numpy's scalar results, types included (`np.floor` gives a float, `np.power` of ints an
+    int), judged by numpy itself; what numpy rejects or wraps is not a number here."""
+    import numpy as np
+
+    from weightmatch.static.pybuiltins import Builtins
+    from weightmatch.static.values import StaticUnsupported, Unknown
+
+    rng = random.Random(11)
+    calls = [("power", (2, 6)), ("power", (3, 0)), ("power", (2.0, 0.5)), ("power", (-2, 3)), ("floor", (3.5,)),
+             ("ceil", (-1.2,)), ("sqrt", (16,)), ("log2", (1024,)), ("abs", (-3,)), ("trunc", (2.7,))]
+    calls += [("power", (rng.randint(-9, 9), rng.randint(0, 12))) for _ in range(100)]
+    calls += [(fn, (rng.uniform(0.01, 500),)) for fn in ("floor", "ceil", "sqrt", "log", "log2", "log10") for _ in range(30)]
+    for fn, args in calls:
+        ours, theirs = Builtins().numpy(fn, list(args), {}), getattr(np, fn)(*args)
+        assert ours == theirs and type(ours) is type(theirs.item()), (fn, args, ours, theirs)
+    with pytest.raises(StaticUnsupported):
+        Builtins().numpy("power", [2, -1], {})  # numpy raises for ints to negative powers
+    assert isinstance(Builtins().numpy("power", [10, 30], {}), Unknown)  # int64 wraps around
+    assert isinstance(Builtins().numpy("sqrt", [-1], {}), Unknown)  # nan
+
+
+def test_a_kernel_size_from_np_power_builds_statically(case, static_project) -> None:
+    """stargan's Discriminator: `kernel_size = int(image_size / np.power(2, repeat_num))`."""
+    case.write("model.py", """
+        import numpy as np
+        import torch.nn as nn
+
+
+        class Discriminator(nn.Module):
+            def __init__(self, image_size=128, repeat_num=6):
+                super().__init__()
+                kernel_size = int(image_size / np.power(2, repeat_num))
+                self.conv = nn.Conv2d(8, 5, kernel_size=kernel_size, bias=False)
+    """)
+    case.torch("import torch, sys; sys.path.insert(0, '.'); from model import Discriminator; "
+               "torch.save(Discriminator(image_size=256).state_dict(), 'd.pt')")
+    main = case.write("main.py", "import torch\nfrom model import Discriminator\nD = Discriminator()\n"
+                                 "D.load_state_dict(torch.load('d.pt'))\n")
+    analysis = static_project.analyze(str(main))
+    assert analysis.reports[0].how == "static", [f.message for f in analysis.findings]
+    (f,) = analysis.findings
+    assert f.code == "size-mismatch" and "[5, 8, 4, 4]" in f.message and "[5, 8, 2, 2]" in f.message, f.message
+    assert "size mismatch for conv.weight" in case.run().stderr

@@ -62,6 +62,8 @@ class ModuleOps(Builtins, Containers, ModuleMethods):
             return self.builtin(name[9:], args, kwargs, frame)
         if name.startswith("math."):
             return self.math(name[5:], args)
+        if name.startswith("numpy.") and name.count(".") == 1:
+            return self.numpy(name[6:], args, kwargs)
         if name in ("types.SimpleNamespace", "argparse.Namespace"):
             if args:
                 raise StaticUnsupported(f"`{name}` takes keyword arguments only")

@@ -93,7 +93,7 @@ class Names:
 
     def import_module(self, sf: sources.SourceFile, dotted: str, level: int) -> Any:
         top = dotted.split(".")[0]
-        if level == 0 and top in ("torch", "torchvision", "math", "collections", "typing", "functools",
+        if level == 0 and top in ("torch", "torchvision", "math", "numpy", "collections", "typing", "functools",
                                   "timm", "transformers"):
             return Ref(dotted)
         probed: list[str] = []

@@ -36,6 +36,40 @@ class Builtins:
         except (ValueError, OverflowError, TypeError) as e:
             raise StaticUnsupported(f"`math.{fn}` raises: {e}") from None
 
+    def numpy(self, fn: str, args: list, kwargs: dict) -> Any:
+        """numpy's scalar functions on known Python numbers, with numpy's result types where
+        they differ from `math`'s (`np.floor` gives a float, `np.power` of ints an int):
+        stargan's `int(image_size / np.power(2, repeat_num))`. Anything else stays unknown."""
+        if kwargs or not args or not all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in args):
+            return Unknown(f"`numpy.{fn}` of values not known statically", plain=True)
+        if fn == "power" and len(args) == 2:
+            base, exp = args
+            if isinstance(base, int) and isinstance(exp, int):
+                if exp < 0:
+                    raise StaticUnsupported("`numpy.power` raises: Integers to negative integer powers are not allowed.")
+                value = base ** exp if abs(base) < 2 ** 63 and exp < 64 else None
+                if value is None or not -2 ** 63 <= value < 2 ** 63:
+                    return Unknown("`numpy.power` overflows int64 (numpy wraps around)", plain=True)
+                return value
+            if base < 0 and not float(exp).is_integer():
+                return Unknown("`numpy.power` of a negative number to a fractional power is nan", plain=True)
+            try:
+                return float(base) ** float(exp)
+            except (OverflowError, ZeroDivisionError):
+                return Unknown("`numpy.power` overflows or divides by zero", plain=True)
+        if len(args) != 1:
+            return Unknown(f"`numpy.{fn}` of values not known statically", plain=True)
+        (x,) = args
+        if fn in ("floor", "ceil", "trunc"):
+            return float(getattr(math, fn)(x))  # numpy keeps the float type: np.floor(3.5) == 3.0
+        if fn == "sqrt" and x >= 0:
+            return math.sqrt(x)
+        if fn in ("log", "log2", "log10") and x > 0:
+            return getattr(math, fn)(x)
+        if fn == "abs":
+            return abs(x)
+        return Unknown(f"`numpy.{fn}({x!r})` is not modeled statically", plain=True)
+
     def builtin(self, fn: str, args: list, kwargs: dict, frame: Any) -> Any:
         interp = self.interp
         if fn == "super":
