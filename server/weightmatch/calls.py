@@ -453,7 +453,9 @@ class CallsMixin:
 
     # ------------------------------------------------------------------ models
     def new_model(self, node: ast.Call, env: dict, cls: ClassVal | None = None) -> ModelVal:
-        return ModelVal(self.pf, "", node, cls=cls, subs=self.substitutions(node, env))
+        subs = self.substitutions(node, env)
+        subs.globals = self.script_globals(cls, subs)
+        return ModelVal(self.pf, "", node, cls=cls, subs=subs)
 
     def unrolled(self, stmt: ast.For, env: dict, functions: list) -> bool:
         """`for name, net in [("G", netG), ("D", netD)]:` over a known collection: each pass in turn."""

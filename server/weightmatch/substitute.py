@@ -114,6 +114,27 @@ class SubstituteMixin:
         _note(subs, self.ev(n.slice if isinstance(n, ast.Subscript) else n.args[1], env))
         return True
 
+    def script_globals(self, cls: ClassVal | None, subs: Substitutions) -> dict[str, str]:
+        """The module-level names this file's functions and classes read, with their values as
+        the model is made, as literals: what a definitions-only replay cannot compute (dcgan's
+        `nz = int(opt.nz)`, read by `Generator.__init__`; a name assigned again later). The
+        assumptions behind the names the model's own class reads join the message's notes."""
+        env = self.module_envs.get(self.pf.path)
+        if not env:
+            return {}
+        mine = _loads_in(cls.node) if cls is not None and getattr(cls, "file", None) is self.pf else set()
+        out: dict[str, str] = {}
+        for name in _global_reads(self.pf):
+            value = env.get(name)
+            if not isinstance(value, Const):
+                continue
+            lit = plain.literal(value)
+            if lit is not None:
+                out[name] = ast.unparse(lit)
+                if name in mine:
+                    _note(subs, value)
+        return out
+
     def global_name_of(self, value: ClassVal | FuncVal) -> str | None:
         env = self.module_envs.get(self.pf.path) or {}
         for name, v in env.items():
@@ -134,6 +155,24 @@ def _note(subs: Substitutions, value: Any) -> None:
     for note in (value.origin.split("; ") if isinstance(value, Const) and value.origin else []):
         if note not in subs.notes:
             subs.notes.append(note)
+
+
+def _global_reads(pf) -> set[str]:
+    """Names read inside the file's functions and classes (the globals its definitions use), once per file."""
+    cache = pf.__dict__.setdefault("_global_reads", {})
+    hit = cache.get(id(pf.tree))
+    if hit is None:
+        names: set[str] = set()
+        for stmt in pf.tree.body:
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names |= _loads_in(stmt)
+        cache.clear()
+        cache[id(pf.tree)] = hit = names
+    return hit
+
+
+def _loads_in(node: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
 
 def _span(n: ast.AST) -> tuple[int, int, int, int]:

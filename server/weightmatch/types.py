@@ -274,6 +274,10 @@ class Recipe:
     constructor: str  # a Python expression: "models.googlenet(weights=None, aux_logits=False)"
     constructor_line: int = 0  # 0-based line of the constructor call in `file`
     steps: list[str] = field(default_factory=list)  # "model.fc = nn.Linear(model.fc.in_features, 2)"
+    # module-level names of `file` and their values when the constructor ran, as Python literals
+    # ({"nz": "100"}: dcgan's `nz = int(opt.nz)`, read by `Generator.__init__`): values our
+    # interpreter knows but a definitions-only replay cannot compute (parse_args() never runs there)
+    script_globals: dict[str, str] = field(default_factory=dict)
 
     def cache_key(self) -> str:
         return self.key_with(self.source)
@@ -284,7 +288,8 @@ class Recipe:
         import hashlib
 
         h = hashlib.sha256(tag.encode() + b"\0" if tag else b"")
-        for part in (self.file, self.root, self.var, self.constructor, *self.steps, source):
+        globals_ = [f"{k}={v}" for k, v in sorted(self.script_globals.items())]
+        for part in (self.file, self.root, self.var, self.constructor, *self.steps, *globals_, source):
             h.update(part.encode("utf-8", "surrogatepass"))
             h.update(b"\0")
         return h.hexdigest()

@@ -33,6 +33,9 @@ def build_static(recipe: Recipe, deps: dict | None = None, buffers: sources.Buff
 def _build(recipe: Recipe, deps: dict | None, buffers: sources.Buffers | None) -> ExpectedState:
     script = sources.parse(recipe.file, recipe.source, "__main__")
     interp = Interp(recipe.root, deps, buffers)
+    if recipe.script_globals:  # values the replay cannot compute (see Recipe.script_globals)
+        known = interp.globals.setdefault(script.path + "\0" + script.modname, {})
+        known.update({name: ast.literal_eval(text) for name, text in recipe.script_globals.items()})
     ctor = _snippet(script, recipe.constructor)
     frame = Frame(ctor, is_module=True)
     model = interp.eval(ctor.tree.body[0].value, frame)

@@ -14,7 +14,8 @@ from .values import BoundMethod, Dtype, Module, Namespace, Ref, StaticUnsupporte
 
 _PLAIN_METHODS = {"append", "extend", "insert", "pop", "items", "keys", "values", "get", "copy", "index",
                   "count", "format", "join", "upper", "lower", "startswith", "endswith", "split", "replace",
-                  "update", "setdefault", "reverse"}
+                  "update", "setdefault", "reverse", "find", "rfind", "strip", "lstrip", "rstrip", "isdigit",
+                  "removeprefix", "removesuffix"}
 
 
 class Expressions:

@@ -309,6 +309,8 @@ class ModuleOps(Builtins, Containers, ModuleMethods):
                 return d[name]
         if name == "training":
             return True
+        if name == "__class__":  # `m.__class__.__name__` (dcgan's weights_init): the class's name only
+            return Namespace({"__name__": m.name})
         if name == "_version":
             return m.version
         if name in MODULE_ATTRS or (m.kind and name in _CONTAINER_METHODS.get(m.kind, ())):

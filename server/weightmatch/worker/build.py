@@ -357,6 +357,8 @@ def build(recipe: dict[str, Any]) -> dict[str, Any]:
         try:
             with build_patches():
                 ns = replay.run_script(recipe["source"], recipe["file"])
+                for name, text in (recipe.get("script_globals") or {}).items():
+                    ns[name] = ast.literal_eval(text)  # literals only: no code runs
                 where = f"building `{recipe['constructor']}`"
                 line = int(recipe.get("constructor_line") or 0)
                 # Compile at the constructor's line so a traceback points there.

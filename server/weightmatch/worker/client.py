@@ -133,7 +133,8 @@ class WorkerClient:
         hit = self._first_hit(keys)
         if hit is not None:
             return hit
-        doomed = cannot_succeed(facts, recipe.file, recipe.var, recipe.constructor, recipe.constructor_line)
+        doomed = cannot_succeed(facts, recipe.file, recipe.var, recipe.constructor, recipe.constructor_line,
+                                set(recipe.script_globals))
         if doomed is not None:
             self.skipped += 1
             self._log("info", f"model worker: not asked, cannot succeed: {doomed[0]}: {doomed[1]}")

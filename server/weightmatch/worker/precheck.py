@@ -75,7 +75,7 @@ def facts_for(source: str, file: str) -> SourceFacts:
 def doomed(recipe) -> tuple[str, str] | None:
     """cannot_succeed for a Recipe."""
     return cannot_succeed(facts_for(recipe.source, recipe.file), recipe.file, recipe.var,
-                          recipe.constructor, recipe.constructor_line)
+                          recipe.constructor, recipe.constructor_line, set(recipe.script_globals))
 
 
 def source_facts(source: str, file: str) -> SourceFacts:
@@ -104,7 +104,8 @@ def source_facts(source: str, file: str) -> SourceFacts:
     return SourceFacts(definitions, digest.hexdigest(), bound, runtime, bool(_OPAQUE.search(source)), declared)
 
 
-def cannot_succeed(facts: SourceFacts, file: str, var: str, constructor: str, constructor_line: int) -> tuple[str, str] | None:
+def cannot_succeed(facts: SourceFacts, file: str, var: str, constructor: str, constructor_line: int,
+                   given: set[str] = frozenset()) -> tuple[str, str] | None:
     """(kind, message) of the failure the worker would report for a constructor that names
     what nothing at module level binds; None when the worker may succeed (or fail otherwise)."""
     if facts.opaque or not facts.definitions:
@@ -123,7 +124,7 @@ def cannot_succeed(facts: SourceFacts, file: str, var: str, constructor: str, co
         pass  # what is evaluated after an undecided branch is left to the worker
     for node in names:
         name = node.id
-        if name in facts.bound or name in _BUILTINS or (name.startswith("__") and name.endswith("__")):
+        if name in facts.bound or name in given or name in _BUILTINS or (name.startswith("__") and name.endswith("__")):
             continue
         if name in facts.declared:
             return None  # a function may bind it: the worker decides
