@@ -14,7 +14,6 @@ from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from weightmatch import diagnose
-from weightmatch.caught import downgrade
 from weightmatch.checkpoint import CheckpointCache, CheckpointError
 from weightmatch.compare import compare
 from weightmatch.findings import SiteFacts, build_findings
@@ -229,7 +228,6 @@ class FileAnalyzer:
                 severity = "error" if isinstance(exc, MemoryError) else "information"  # unfinished is not a pass
                 report = LoadReport(span, None, None, findings=[Finding(
                     "internal-error", severity, "Weight Match could not analyse this call: " + (str(exc) or type(exc).__name__), span, span)])
-            downgrade(report.findings, site.caught)
             done.append((site, report))
         for report in _per_call(done):
             result.reports.append(report)

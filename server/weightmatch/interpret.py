@@ -16,7 +16,6 @@ from typing import Any
 
 from weightmatch import plain
 from weightmatch.calls import CallsMixin, ReturnSignal
-from weightmatch.caught import CURRENT_CATCH, catch_of
 from weightmatch.hub_cache import HUB_LOADS
 from weightmatch.self_loads import SelfLoadsMixin
 from weightmatch.substitute import SubstituteMixin
@@ -157,13 +156,7 @@ class Interpreter(CallsMixin, SelfLoadsMixin, SubstituteMixin, Evaluator):
             with self.guarded(Guard(None, {}, True, "inside a loop")):
                 self.block(stmt.body, env, functions)
         elif isinstance(stmt, ast.Try) or type(stmt).__name__ == "TryStar":
-            catch = catch_of(stmt, self.pf)
-            token = CURRENT_CATCH.set((*CURRENT_CATCH.get(), catch)) if catch is not None else None
-            try:
-                self.block(stmt.body, env, functions)
-            finally:
-                if token is not None:
-                    CURRENT_CATCH.reset(token)
+            self.block(stmt.body, env, functions)
             for h in stmt.handlers:
                 with self.guarded(Guard(None, {}, True, "in an except block")):
                     self.block(h.body, env, functions)
@@ -278,8 +271,7 @@ class Interpreter(CallsMixin, SelfLoadsMixin, SubstituteMixin, Evaluator):
         assign = Const(False) if assign_node is None else self.ev(assign_node, env)
         via_super = isinstance(call.func.value, ast.Call) and self.pf.dotted(call.func.value.func) == "super"
         return LoadSite(self.pf, call, frozen(receiver), arg, arg_node, strict, assign, stmt,
-                        self.contexts[-1] if self.contexts else "", CURRENT_GUARDS.get(), via_super,
-                        (CURRENT_CATCH.get() or (None,))[-1])
+                        self.contexts[-1] if self.contexts else "", CURRENT_GUARDS.get(), via_super)
 
     # ------------------------------------------------------------------ assignment
     def assign(self, target: ast.expr, value: Any, stmt: ast.stmt, env: dict) -> None:

@@ -307,7 +307,6 @@ class LoadSite:
     context: str = ""
     guards: tuple = ()  # the conditions the call itself runs under: what it loads shares them
     via_super: bool = False  # `super().load_state_dict(...)` in a model's own override
-    caught: Any = None  # caught.Catch: the `except` that catches what this load raises, if any
 
 
 @dataclass
