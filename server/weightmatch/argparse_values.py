@@ -33,6 +33,17 @@ class ParserVal:
     options: list[Option] = field(default_factory=list)
     defaults: dict[str, Any] = field(default_factory=dict)  # set_defaults(...)
     unknown: str = ""  # why some argument is not known (a computed option string, ...)
+    subparsers: "SubparsersVal | None" = None  # add_subparsers(): subcommands, each a parser
+
+    def add_subparsers(self, kwargs: dict[str, Any]) -> "SubparsersVal | None":
+        """`add_subparsers(dest="subcommand")`; None (and the parser unknown) when it cannot be followed."""
+        dest, required = kwargs.get("dest", Const(SUPPRESS)), kwargs.get("required", Const(False))
+        if self.subparsers is not None or any(not o.flags for o in self.options) or not (
+                isinstance(dest, Const) and isinstance(dest.value, str) and isinstance(required, Const)):
+            self.unknown = self.unknown or "subcommands that are not followed (`add_subparsers(...)`)"
+            return None
+        self.subparsers = SubparsersVal(dest.value, bool(required.value))
+        return self.subparsers
 
     def add_argument(self, names: list[Any], kwargs: dict[str, Any]) -> None:
         if not all(isinstance(n, Const) and isinstance(n.value, str) for n in names) or not names:
@@ -68,9 +79,10 @@ class ParserVal:
                 kwargs.get("nargs"), None) not in ("?", "*")):
             self.options[-1].default = Unknown(f"`{strings[0]}` is a required argument, known only at run time")
 
-    def parse(self, argv: list[str] | None = None, source: str = "") -> ObjVal:
+    def parse(self, argv: list[str] | None = None, source: str = "") -> Any:
         """The namespace for `argv` (None: no arguments, every option at its default)."""
-        given = _parse_argv(self.options, argv or [])
+        argv = argv or []
+        given, stop = _parse_argv(self.options, argv, self.subparsers is not None)
         attrs: dict[str, Any] = {}
         for opt in self.options:
             name = (opt.flags or [opt.dest])[0]
@@ -98,13 +110,57 @@ class ParserVal:
             attrs[opt.dest] = Const(value, f"{name} at its default, {value!r}")
         for dest, value in self.defaults.items():
             attrs.setdefault(dest, value)
+        if self.subparsers is not None:
+            sub = self.subparsers.parse(argv[stop:] if stop is not None else [], source)
+            if isinstance(sub, Unknown):
+                return sub
+            attrs.update(sub)
         if self.unknown:
             # attributes we did not see may exist: reading an unseen one stays unknown (ObjVal rules)
             pass
         return ObjVal(attrs, "the argparse namespace")
 
-    def parse_known(self, argv: list[str] | None = None, source: str = "") -> SeqVal:
-        return SeqVal([self.parse(argv, source), Const([])])
+    def parse_known(self, argv: list[str] | None = None, source: str = "") -> Any:
+        namespace = self.parse(argv, source)
+        return namespace if isinstance(namespace, Unknown) else SeqVal([namespace, Const([])])
+
+
+@dataclass
+class SubparsersVal:
+    """What `add_subparsers()` returns: `add_parser(name)` makes a subcommand's parser. As in
+    argparse, the subcommand's namespace values (its defaults too) are set over the parent's."""
+
+    dest: str  # SUPPRESS: the chosen name is not stored
+    required: bool
+    commands: dict[str, ParserVal] = field(default_factory=dict)
+
+    def add_parser(self, names: list[Any], kwargs: dict[str, Any]) -> ParserVal | None:
+        aliases = kwargs.get("aliases", Const([]))
+        if len(names) != 1 or not isinstance(names[0], Const) or not isinstance(names[0].value, str) or \
+                not (isinstance(aliases, Const) and isinstance(aliases.value, (list, tuple))):
+            return None
+        child = ParserVal()
+        for name in [names[0].value, *aliases.value]:
+            self.commands[str(name)] = child
+        return child
+
+    def parse(self, argv: list[str], source: str) -> dict[str, Any] | Unknown:
+        choices = ", ".join(self.commands)
+        if not argv:
+            if self.required:
+                return Unknown(f"the script needs a subcommand ({choices}): argparse stops without one")
+            return {} if self.dest == SUPPRESS else {self.dest: Const(None, "no subcommand given")}
+        command, rest = argv[0], argv[1:]
+        child = self.commands.get(command)
+        if child is None:
+            return Unknown(f"`{command}` is not a subcommand of the script ({choices}): argparse stops")
+        namespace = child.parse(rest, source)
+        if isinstance(namespace, Unknown):
+            return namespace
+        attrs = dict(namespace.attrs)
+        if self.dest != SUPPRESS:
+            attrs[self.dest] = Const(command, f"subcommand {command} {source}".rstrip())
+        return attrs
 
 
 def _const(value: Any, default: Any) -> Any:
@@ -135,9 +191,11 @@ def _typed(raw: Any, opt: Option, origin: str) -> Any:
     return value if isinstance(value, Unknown) else Const(value, origin)
 
 
-def _parse_argv(options: list[Option], argv: list[str]) -> dict[str, Any]:
+def _parse_argv(options: list[Option], argv: list[str], commands: bool = False) -> tuple[dict[str, Any], int | None]:
     """The subset of argparse's parsing that run configurations use: `--opt value`,
-    `--opt=value`, flags and positionals, in order. Anything else makes the option unknown."""
+    `--opt=value`, flags and positionals, in order. Anything else makes the option unknown.
+    With `commands` (a parser with subcommands, no positionals of its own), the first
+    positional is the subcommand: parsing stops there and its index is returned."""
     by_flag = {f: o for o in options for f in o.flags}
     positionals = [o for o in options if not o.flags]
     out: dict[str, Any] = {}
@@ -167,7 +225,9 @@ def _parse_argv(options: list[Option], argv: list[str]) -> dict[str, Any]:
             elif i + 1 < len(argv):
                 out[opt.dest] = argv[i + 1]
                 i += 1
+        elif commands:
+            return out, i
         elif positionals:
             out[positionals.pop(0).dest] = arg
         i += 1
-    return out
+    return out, None

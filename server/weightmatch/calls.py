@@ -15,7 +15,7 @@ from collections import ChainMap
 from typing import Any
 
 from weightmatch import plain
-from weightmatch.argparse_values import ParserVal
+from weightmatch.argparse_values import ParserVal, SubparsersVal
 from weightmatch.pyfile import PyFile
 from weightmatch.static.sources import find_module
 from weightmatch.values import (
@@ -33,6 +33,15 @@ PLAIN_BASES = {"object", "typing.NamedTuple", "NamedTuple", "collections.namedtu
 
 class ReturnSignal(Exception):
     """A `return` (or `raise`) that surely runs: the rest of the function does not."""
+
+
+class ExitSignal(Exception):
+    """`sys.exit()` (or `parser.error()`) that surely runs, outside any `try`: the program stops."""
+
+    def __init__(self, where: str, path: str, line: int):
+        super().__init__(where)
+        self.where = where  # "`sys.exit(1)` at neural_style.py:252"
+        self.path, self.line = path, line
 
 
 class CallsMixin:
@@ -58,6 +67,7 @@ class CallsMixin:
         self.recording = True
         self.contexts: list[str] = []
         self.returns: list[list[Any]] = []
+        self.try_depth = 0  # inside the body of a `try` with handlers: an exit there may be caught
         self.guard_depth: list[int] = []
         self.called: dict[int, int] = {}  # id(def node) -> contexts followed
         self.stack: list[int] = []
@@ -89,6 +99,8 @@ class CallsMixin:
         self.computing.add(pf.path)
         try:
             self.block(pf.tree.body, env, [])
+        except ExitSignal:
+            pass  # an imported module that exits while imported: its names so far
         finally:
             self.pf, self.recording = saved
             self.computing.discard(pf.path)
@@ -213,7 +225,7 @@ class CallsMixin:
         if isinstance(base, ClassVal):
             value = self.class_attr(base, name)
             return value if value is not None else Unknown(f"`{base.node.name}.{name}` is not known")
-        if isinstance(base, ParserVal):
+        if isinstance(base, (ParserVal, SubparsersVal)):
             return plain.BoundMethod(base, name)
         return Unknown(f"`{self.pf.segment(node)}` is not known")
 
@@ -418,7 +430,14 @@ class CallsMixin:
         return obj
 
     def parser_method(self, bound: plain.BoundMethod, node: ast.Call, env: dict) -> Any:
+        if isinstance(bound.owner, SubparsersVal):
+            child = bound.owner.add_parser([self.ev(a, env) for a in node.args], plain.keywords(self, node, env) or {}) \
+                if bound.name == "add_parser" else None
+            return child if child is not None else Unknown(f"`{self.pf.segment(node)}` is not followed")
         parser: ParserVal = bound.owner
+        if bound.name == "add_subparsers":
+            made = parser.add_subparsers(plain.keywords(self, node, env) or {})
+            return made if made is not None else Unknown(f"`{self.pf.segment(node)}` is not followed")
         if bound.name == "add_argument":
             names = [self.ev(a, env) for a in node.args]
             kwargs = {}

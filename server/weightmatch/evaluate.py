@@ -10,7 +10,7 @@ import posixpath
 from typing import Any
 
 from weightmatch import hub_cache, plain
-from weightmatch.argparse_values import ParserVal
+from weightmatch.argparse_values import ParserVal, SubparsersVal
 from weightmatch.hub_cache import HUB_LOADS
 from weightmatch.pyfile import PyFile
 from weightmatch.values import (
@@ -46,7 +46,7 @@ def names_not_a_model(dotted: str) -> bool:
     return dotted.startswith(NOT_MODEL_CALLS) or any(w in dotted for w in ("lr_scheduler", "GradScaler", "optim."))
 
 
-PROGRAM_VALUES = (FuncVal, ClassVal, ObjVal, ModVal, ParserVal)
+PROGRAM_VALUES = (FuncVal, ClassVal, ObjVal, ModVal, ParserVal, SubparsersVal)
 
 
 class NotModel:
@@ -283,7 +283,7 @@ class Evaluator:
             return Unknown(f"`{self.pf.segment(node)}` is not known statically")
         if isinstance(func, ast.Attribute):
             owner = self.ev(func.value, env)
-            if isinstance(owner, (ModelVal, ModelAttr, SourceVal, At, ObjVal, Const, SeqVal, ParserVal)) or \
+            if isinstance(owner, (ModelVal, ModelAttr, SourceVal, At, ObjVal, Const, SeqVal, ParserVal, SubparsersVal)) or \
                     isinstance(owner, Unknown) and _root(func) in env:
                 # a method of a value we track (`model.configure_optimizers()`, `trainer.fit()`):
                 # what it returns is not known, and it is not a model being made

@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from weightmatch.argparse_values import ParserVal
+from weightmatch.argparse_values import ParserVal, SubparsersVal
 from weightmatch.operators import COMPARE, UNARY
 from weightmatch.values import (
     At, ClassVal, Const, DictLit, FileHandle, JsonFile, ModVal, ObjVal, SeqVal, SourceVal, Unknown,
@@ -150,7 +150,7 @@ def truth(value: Any) -> bool | None:
             return bool(value.value)
         except Exception:  # noqa: BLE001 - an odd constant is just not known
             return None
-    if isinstance(value, (ObjVal, ClassVal, ModVal, ParserVal)):
+    if isinstance(value, (ObjVal, ClassVal, ModVal, ParserVal, SubparsersVal)):
         return True
     return None
 
