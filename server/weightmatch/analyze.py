@@ -41,7 +41,15 @@ class FileAnalysis:
 
 
 class _CheckpointFailure(Exception):
-    """torch.load itself fails here: reported at the torch.load call, not at the load."""
+    """torch.load itself fails here: reported at the torch.load call, not at the load. Its
+    text says why in the user's words, for values read from the checkpoint."""
+
+
+def _why_unread(exc: CheckpointError, path: str, root: str) -> str:
+    shown = os.path.relpath(path, root) if path.startswith(root.rstrip(os.sep) + os.sep) else path
+    if exc.code == "checkpoint-not-found":
+        return f"the checkpoint {shown} is not there"
+    return f"the checkpoint {shown} cannot be read"
 
 
 class FileAnalyzer:
@@ -148,10 +156,10 @@ class FileAnalyzer:
         deps.add(path)
         try:
             ckpt = self.checkpoints.get(path)
-        except CheckpointError:
-            raise _CheckpointFailure() from None
+        except CheckpointError as exc:
+            raise _CheckpointFailure(_why_unread(exc, path, self.root)) from None
         if self.load_fails(loaded, ckpt) is not None:
-            raise _CheckpointFailure()
+            raise _CheckpointFailure(f"loading {os.path.basename(path)} raises")
         return ckpt
 
     def load_fails(self, loaded: LoadedFile, ckpt: Checkpoint) -> tuple[str, str] | None:

@@ -19,7 +19,7 @@ from weightmatch.argparse_values import ParserVal, SubparsersVal
 from weightmatch.pyfile import PyFile
 from weightmatch.static.sources import find_module
 from weightmatch.values import (
-    CURRENT_GUARDS, ClassVal, Const, DictLit, FuncVal, ModelVal, ModVal, ObjVal, SeqVal, SourceVal,
+    CURRENT_GUARDS, At, ClassVal, Const, DictLit, FuncVal, ModelVal, ModVal, ObjVal, SeqVal, SourceVal,
     Unknown,
 )
 
@@ -172,8 +172,8 @@ class CallsMixin:
             return Unknown("the checkpoint's contents are not read here")
         try:
             obj = self.read_value(value)
-        except Exception:  # noqa: BLE001 - a checkpoint we cannot read is just not known
-            return Unknown("the value read from the checkpoint is not known statically")
+        except Exception as exc:  # noqa: BLE001 - a checkpoint we cannot read is just not known
+            return Unknown(_unread(exc))
         if raw:
             return obj
         lit = Const(plain.plain_data(obj), "values read from the checkpoint")
@@ -317,8 +317,20 @@ class CallsMixin:
                 args.append(self.ev(a, env))
         kwargs = plain.keywords(self, node, env)
         if kwargs is None:
-            return [], {}, "`**` arguments not known statically"
+            return [], {}, self._unknown_spread(node, env)
         return args, kwargs, ""
+
+    def _unknown_spread(self, node: ast.Call, env: dict) -> str:
+        """Which `**value` of a call is not known, and why (`**checkpoint["model_args"]` of a
+        checkpoint that is not there)."""
+        for k in node.keywords:
+            if k.arg is None and plain.keywords(self, ast.Call(node.func, [], [k]), env) is None:
+                value = self.ev(k.value, env)
+                if isinstance(value, (SourceVal, At)):
+                    value = self.concrete(value)
+                why = value.reason if isinstance(value, Unknown) else ""
+                return f"`**{self.pf.segment(k.value)}`, not known statically" + (f" ({why})" if why else "")
+        return "`**` arguments not known statically"
 
     def call_function(self, fn: FuncVal, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
         name = f"{fn.owner}{fn.node.name}()"
@@ -544,6 +556,13 @@ def _one_value(values: list[Any], name: str) -> Any:
     if all(isinstance(v, ModelVal) and v.id == getattr(first, "id", None) for v in values):
         return first
     return Unknown(f"{name} returns different values on different paths")
+
+
+def _unread(exc: Exception) -> str:
+    """Why a value in a checkpoint is not known, in the user's words (the file is not there,
+    cannot be read; analyze._CheckpointFailure and keyexpr.Unresolvable say which)."""
+    text = str(exc.args[0]) if exc.args and isinstance(exc.args[0], str) else ""
+    return text or "the value read from the checkpoint is not known statically"
 
 
 def _dict_value(entries: dict[str, Any]) -> Any:

@@ -67,6 +67,12 @@ class SubstituteMixin:
             subs.by_span[_span(n)] = lit
             _note(subs, value)
             return True
+        if isinstance(n, ast.Name) and isinstance(value, Unknown) and not self._is_local(n.id, env) \
+                and n.id in self._replay_cannot_know():
+            # `gptconf = GPTConfig(**checkpoint["model_args"])` under an `if`: the replay would
+            # not know it either; our reason is the user's (the checkpoint is not there)
+            subs.error = subs.error or f"`{n.id}` is known only at run time ({value.reason})"
+            return True
         base = self.ev(root, env)
         if (self._is_local(root.id, env) or isinstance(value, Unknown) and (
                 isinstance(base, (ObjVal, ModVal, ParserVal)) or isinstance(base, Const) and isinstance(base.value, plain.AttrDict))) \
@@ -134,6 +140,22 @@ class SubstituteMixin:
                 if name in mine:
                     _note(subs, value)
         return out
+
+    def _replay_cannot_know(self) -> set[str]:
+        """Module-level names of this file that neither static inference (bound more than once
+        or under if/for/try/with: static/sources.py) nor the worker's definitions-only replay
+        (bound only by statements it drops: worker/precheck.py) can know."""
+        from weightmatch.static import sources
+        from weightmatch.worker.precheck import facts_for
+
+        try:
+            ambiguous = sources.parse(self.pf.path, self.pf.parsed_text, "__main__").ambiguous
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return set()
+        facts = facts_for(self.pf.parsed_text, self.pf.path)
+        if "*" in ambiguous:
+            return set()  # a star import the replay runs may bind it
+        return {n for n in ambiguous if n in facts.runtime and n not in facts.bound and n not in facts.declared}
 
     def global_name_of(self, value: ClassVal | FuncVal) -> str | None:
         env = self.module_envs.get(self.pf.path) or {}

@@ -5,6 +5,8 @@ not a model. Truth from running the scripts with PyTorch where a verdict is invo
 
 from __future__ import annotations
 
+import pytest
+
 MODEL = """
 import torch
 import torch.nn as nn
@@ -245,3 +247,59 @@ model.load_state_dict(torch.load("head.pt"))
     layer_line = INIT_WEIGHTS.lstrip("\n").splitlines().index("        self.proj = nn.Linear(8, width)")
     assert {f.span.line for f in findings} == {layer_line}  # 0-based, as every span
     assert "size mismatch for proj.weight" in case.run().stderr
+
+
+NANOGPT_LIKE = """
+import torch
+import torch.nn as nn
+from dataclasses import dataclass
+
+
+@dataclass
+class Config:
+    width: int = 4
+
+
+class Net(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.config = config
+        self.fc = nn.Linear(2, config.width)
+
+
+init_from = "resume"
+exec("")  # nanoGPT's configurator: names may change out of sight
+if init_from == "resume":
+    checkpoint = torch.load("out/ckpt.pt")
+    conf = Config(**checkpoint["model_args"])
+    model = Net(conf)
+    model.load_state_dict(checkpoint["model"])
+"""
+
+
+@pytest.mark.parametrize("execute", [False, True])
+def test_a_config_from_a_checkpoint_that_is_not_there_says_so(root, case, execute) -> None:
+    """nanoGPT's `sample.py` before training: the model's sizes come from the checkpoint, which
+    is not there yet. The reason names the file, in both modes; with the file, the load is checked."""
+    from weightmatch.project import Project, Settings
+
+    main = case.write("main.py", NANOGPT_LIKE)
+    p = Project(str(case.dir), Settings(execute=execute, worker_timeout=120))
+    try:
+        findings = p.analyze(str(main)).findings
+        (f,) = [f for f in findings if f.code == "unresolved-model"]
+        assert "`conf` is known only at run time" in f.message and "the checkpoint out/ckpt.pt is not there" in f.message, f.message
+        assert {g.code for g in findings} == {"unresolved-model", "checkpoint-not-found"}
+        case.torch("""
+            import os, torch
+            os.makedirs("out", exist_ok=True)
+            torch.save({"model_args": {"width": 3}, "model": {"fc.weight": torch.zeros(5, 2), "fc.bias": torch.zeros(5)}},
+                       "out/ckpt.pt")
+        """)
+        p.close()
+        p = Project(str(case.dir), Settings(execute=execute, worker_timeout=120))
+        errors = [g for g in p.analyze(str(main)).findings if g.severity == "error"]
+        assert [g.code for g in errors] == ["size-mismatch"] and "model [3, 2]" in errors[0].message
+        assert "size mismatch for fc.weight" in case.run().stderr
+    finally:
+        p.close()
