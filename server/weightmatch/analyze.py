@@ -18,15 +18,19 @@ from weightmatch.checkpoint import CheckpointCache, CheckpointError
 from weightmatch.compare import compare
 from weightmatch.findings import SiteFacts, build_findings
 from weightmatch.fixes import fixes_for
-from weightmatch.interpret import NOT_REACHED, interpret
+from weightmatch.exits import NOT_REACHED
+from weightmatch.interpret import interpret
 from weightmatch.keyexpr import Unresolvable
 from weightmatch.locate import LayerSite, locate
 from weightmatch.materialize import Problem, materialize
-from weightmatch.models import ModelBuilder, ModelUnresolved, assumptions
+from weightmatch.models import ModelBuilder, ModelUnresolved
+from weightmatch.per_call import per_call
 from weightmatch.pyfile import ClassInfo, PyFile, parse
 from weightmatch.static.sources import find_module
 from weightmatch.types import Checkpoint, Finding, LoadReport, Span, TensorInfo
-from weightmatch.values import At, CondVal, Const, DictLit, LoadedFile, LoadSite, ModelAttr, ModelVal, SourceVal, Unknown
+from weightmatch.values import (
+    At, Const, LoadedFile, LoadSite, ModelAttr, ModelVal, SourceVal, Unknown, loaded_files,
+)
 
 Log = Callable[[str, str], None]
 
@@ -237,7 +241,7 @@ class FileAnalyzer:
                 report = LoadReport(span, None, None, findings=[Finding(
                     "internal-error", severity, "Weight Match could not analyse this call: " + (str(exc) or type(exc).__name__), span, span)])
             done.append((site, report))
-        for report in _per_call(done):
+        for report in per_call(done):
             result.reports.append(report)
             result.findings.extend(report.findings)
         return result
@@ -404,35 +408,7 @@ _EXISTS = ("os.path.exists", "os.path.isfile", "exists", "is_file", "isfile")
 
 def _loaded_calls(value, out: set[int]) -> None:
     """The ids of the torch.load / load_file calls whose result makes up `value`."""
-    out.update(id(f.call) for f in _loaded_files(value))
-
-
-def _loaded_files(value) -> list[LoadedFile]:
-    """The torch.load / load_file calls whose result makes up `value`: its base, and what its
-    operations merged in (`sd.update(load_file(shard))`, `sd[k] = other[k]`, a loop's source).
-    Iterative and bounded: a chain of 2,000 reassignments is a 2,000-deep value. Each part is
-    walked once: values share parts (a dict updated in a loop, both branches of an `if` built
-    on one base), and walking every path through them took seconds (litgpt's tests)."""
-    out: list[LoadedFile] = []
-    stack, seen = [value], set()
-    while stack and len(seen) < 100_000:
-        value = stack.pop()
-        if id(value) in seen:
-            continue
-        seen.add(id(value))
-        if isinstance(value, At):
-            stack.append(value.value)
-        elif isinstance(value, SourceVal):
-            stack.append(value.base)
-            for op in value.ops:
-                stack.extend(op.arg if isinstance(op.arg, tuple) else (op.arg,))
-        elif isinstance(value, LoadedFile):
-            out.append(value)
-        elif isinstance(value, CondVal):
-            stack += [value.then, value.orelse]
-        elif isinstance(value, DictLit):
-            stack.extend(value.entries.values())
-    return out
+    out.update(id(f.call) for f in loaded_files(value))
 
 
 def _origin_key(origin) -> tuple:
@@ -511,51 +487,6 @@ def _allowed_globals(pf: PyFile) -> set[str] | None:
                 return None
             out.update({name, name.rsplit(".", 1)[-1]})
     return out
-
-
-def _per_call(done: list[tuple[LoadSite, LoadReport]]) -> list[LoadReport]:
-    """One load call reached in several contexts (a helper called twice, a loop unrolled): when
-    every context gives the same findings they are one answer, said once without the call path;
-    else each context's findings name the call that leads to them."""
-    groups: dict = {}
-    for site, report in done:
-        groups.setdefault(report.call, []).append((site, report))
-    out: list[LoadReport] = []
-    for pairs in groups.values():
-        sigs = {tuple((f.code, f.severity, f.span, tuple(f.keys), f.message) for f in r.findings) for _, r in pairs}
-        if len(pairs) > 1 and len(sigs) == 1:
-            notes = [_notes(s, r) for s, r in pairs]
-            common = [n for n in notes[0] if all(n in other for other in notes[1:])]
-            _say(pairs[0][1], common)
-            out.append(pairs[0][1])
-            continue
-        for site, report in pairs:
-            _say(report, _notes(site, report) + ([site.context] if site.context else []))
-            out.append(report)
-    return out
-
-
-def _say(report: LoadReport, notes: list[str]) -> None:
-    """Where the answer rests on values a run could change (argparse defaults, a config file)
-    or on the call that led here, every message says so."""
-    if not notes:
-        return
-    suffix = " (" + "; ".join(n if " as called from " in n else "with " + n for n in notes) + ")"
-    for finding in report.findings:
-        if finding.load_call == report.call:
-            finding.message += suffix
-
-
-def _notes(site: LoadSite, report: LoadReport) -> list[str]:
-    notes: list[str] = []
-    receiver = site.receiver.model_as_of() if isinstance(site.receiver, At) else site.receiver
-    model = receiver.model if isinstance(receiver, ModelAttr) else receiver
-    if isinstance(model, ModelVal):
-        notes += assumptions(model)
-    for loaded in _loaded_files(site.arg):  # through `if key in ckpt: ckpt = ckpt[key]` too
-        if isinstance(loaded.path, Const) and loaded.path.origin:
-            notes += [n for n in loaded.path.origin.split("; ") if n not in notes]
-    return notes
 
 
 def too_deep(span: Span, what: str) -> Finding:

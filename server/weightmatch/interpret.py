@@ -15,8 +15,8 @@ import posixpath
 from typing import Any
 
 from weightmatch import plain
-from weightmatch.argparse_values import ParserVal
 from weightmatch.calls import CallsMixin, ExitSignal, ReturnSignal
+from weightmatch.exits import ExitsMixin
 from weightmatch.hub_cache import HUB_LOADS
 from weightmatch.self_loads import SelfLoadsMixin
 from weightmatch.substitute import SubstituteMixin
@@ -35,7 +35,7 @@ __all__ = ["IDENTITY_WRAPPERS", "WRAPPERS", "Interpreter", "interpret"]
 MUTATING_DICT_METHODS = {"pop", "popitem", "update", "clear", "setdefault", "__setitem__", "__delitem__"}
 
 
-class Interpreter(CallsMixin, SelfLoadsMixin, SubstituteMixin, Evaluator):
+class Interpreter(ExitsMixin, CallsMixin, SelfLoadsMixin, SubstituteMixin, Evaluator):
     def __init__(self, pf: PyFile, root: str | None = None, load=None, argv: list[str] | None = None,
                  argv_source: str = "", read_value=None):
         self.pf = pf
@@ -131,9 +131,9 @@ class Interpreter(CallsMixin, SelfLoadsMixin, SubstituteMixin, Evaluator):
                 raise ReturnSignal()
             return
         self.find_loads(stmt, env)
-        if isinstance(stmt, ast.Expr) and self.exits(stmt.value, env):
-            raise ExitSignal(f"`{_one_line(self.pf.segment(stmt.value))}` at {posixpath.basename(self.pf.path)}:{stmt.lineno}",
-                             self.pf.path, stmt.lineno)
+        stop = self.exit_signal(stmt, env)
+        if stop is not None:
+            raise stop
         if isinstance(stmt, ast.Assign):
             value = self.ev(stmt.value, env)
             for target in stmt.targets:
@@ -373,30 +373,8 @@ class Interpreter(CallsMixin, SelfLoadsMixin, SubstituteMixin, Evaluator):
         return env.get(node.id), list(reversed(path))
 
     # ------------------------------------------------------------------ side effects
-    def exits(self, expr: ast.expr, env: dict) -> bool:
-        """`sys.exit(...)` or `parser.error(...)` that surely runs (no undecided `if`, no loop,
-        no `try` around it, in the script being analysed): nothing after it runs."""
-        if not (isinstance(expr, ast.Call) and self.recording and self.try_depth == 0 and not CURRENT_GUARDS.get()):
-            return False
-        if (self.pf.dotted(expr.func) or "") in EXITS:
-            return True
-        return isinstance(expr.func, ast.Attribute) and expr.func.attr in ("error", "exit") and \
-            isinstance(self.ev(expr.func.value, env), ParserVal)
-
-    def not_reached(self, stop: ExitSignal, current: ast.stmt, rest: list[ast.stmt], env: dict, functions: list) -> None:
-        """After an exit: the functions and classes defined below it are still checked as
-        nothing-calls-them, and a load the run does not reach says so."""
-        how = "with the configured arguments" if self.argv else "with no arguments"
-        why = Unknown(f"{NOT_REACHED} ({stop.where} runs {how})")
-        later = [n for n in _statements_in(current) if n.lineno > stop.line] if stop.path == self.pf.path else []
-        for stmt in [*later, *rest]:
-            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                if stmt in rest:
-                    self.statement(stmt, env, functions)
-                continue
-            for node in _load_calls(self.pf, stmt):
-                if isinstance(node.func, ast.Attribute) and node.func.attr == "load_state_dict":
-                    self.sites.append(LoadSite(self.pf, node, why, why, None, Const(True), Const(False), stmt))
+    def load_calls(self, stmt: ast.stmt) -> list[ast.Call]:
+        return _load_calls(self.pf, stmt)
 
     def effect(self, expr: ast.expr, stmt: ast.stmt, env: dict) -> None:
         if not isinstance(expr, ast.Call):
@@ -606,30 +584,6 @@ def interpret(pf: PyFile, root: str | None = None, load=None, argv: list[str] | 
     interp.cwd = cwd
     interp.shared_envs = shared_envs
     return interp.run()
-
-
-def _statements_in(stmt: ast.stmt) -> list[ast.stmt]:
-    """The statements nested in `stmt` (not itself), outside nested function and class bodies."""
-    out: list[ast.stmt] = []
-    stack = [c for c in ast.iter_child_nodes(stmt) if isinstance(c, (ast.stmt, ast.excepthandler))]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ast.stmt):
-            out.append(node)
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                continue
-        stack.extend(c for c in ast.iter_child_nodes(node) if isinstance(c, (ast.stmt, ast.excepthandler)))
-    return out
-
-
-def _one_line(text: str, limit: int = 40) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-NOT_REACHED = "Not checked: the script exits before this load"
-# calls that end the program (SystemExit; `os._exit` without it)
-EXITS = {"sys.exit", "exit", "quit", "os._exit", "builtins.exit", "builtins.quit"}
 
 
 def _returns_early(stmt: ast.stmt) -> bool:

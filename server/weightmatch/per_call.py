@@ -1,0 +1,54 @@
+"""One load reached in several contexts (a helper called from two places, a loop unrolled):
+said once when every context agrees, else once per call path; and the assumptions every
+message states (argparse defaults, configured arguments, the call that led here)."""
+
+from __future__ import annotations
+
+from weightmatch.models import assumptions
+from weightmatch.types import LoadReport
+from weightmatch.values import At, Const, LoadSite, ModelAttr, ModelVal, loaded_files
+
+
+def per_call(done: list[tuple[LoadSite, LoadReport]]) -> list[LoadReport]:
+    """One load call reached in several contexts (a helper called twice, a loop unrolled): when
+    every context gives the same findings they are one answer, said once without the call path;
+    else each context's findings name the call that leads to them."""
+    groups: dict = {}
+    for site, report in done:
+        groups.setdefault(report.call, []).append((site, report))
+    out: list[LoadReport] = []
+    for pairs in groups.values():
+        sigs = {tuple((f.code, f.severity, f.span, tuple(f.keys), f.message) for f in r.findings) for _, r in pairs}
+        if len(pairs) > 1 and len(sigs) == 1:
+            notes = [_notes(s, r) for s, r in pairs]
+            common = [n for n in notes[0] if all(n in other for other in notes[1:])]
+            _say(pairs[0][1], common)
+            out.append(pairs[0][1])
+            continue
+        for site, report in pairs:
+            _say(report, _notes(site, report) + ([site.context] if site.context else []))
+            out.append(report)
+    return out
+
+
+def _say(report: LoadReport, notes: list[str]) -> None:
+    """Where the answer rests on values a run could change (argparse defaults, a config file)
+    or on the call that led here, every message says so."""
+    if not notes:
+        return
+    suffix = " (" + "; ".join(n if " as called from " in n else "with " + n for n in notes) + ")"
+    for finding in report.findings:
+        if finding.load_call == report.call:
+            finding.message += suffix
+
+
+def _notes(site: LoadSite, report: LoadReport) -> list[str]:
+    notes: list[str] = []
+    receiver = site.receiver.model_as_of() if isinstance(site.receiver, At) else site.receiver
+    model = receiver.model if isinstance(receiver, ModelAttr) else receiver
+    if isinstance(model, ModelVal):
+        notes += assumptions(model)
+    for loaded in loaded_files(site.arg):  # through `if key in ckpt: ckpt = ckpt[key]` too
+        if isinstance(loaded.path, Const) and loaded.path.origin:
+            notes += [n for n in loaded.path.origin.split("; ") if n not in notes]
+    return notes
