@@ -280,8 +280,8 @@ class Project:
             document = self._documents.get(path)
             nb = self._notebooks.get(path)
         buffer = self._buffers(path) if self._buffers is not None else None
-        return (_digest(document), _digest(buffer), _digest(nb.text if nb is not None else None),
-                _stat(path), self.checkpoints.stamps(path))
+        shards = self.checkpoints.stamps(path) if not path.endswith(".py") else None
+        return (_digest(document), _digest(buffer), _digest(nb.text if nb is not None else None), _stat(path), shards)
 
     def _as_run(self, path: str, result: FileAnalysis, analyzer: FileAnalyzer) -> None:
         """A notebook that defines a class or function again in a later cell: each cell's loads
@@ -441,13 +441,12 @@ def _digest(text: str | None) -> tuple[int, int] | None:
     return None if text is None else (len(text), hash(text))
 
 
-def _stat(path: str) -> tuple[str, int, int] | None:
-    real = os.path.realpath(path)
+def _stat(path: str) -> tuple[int, int, int, int] | None:
     try:
-        st = os.stat(real)
+        st = os.stat(path)  # of the file a link points to: (device, inode) tell which one
     except OSError:
         return None
-    return real, st.st_mtime_ns, st.st_size
+    return st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size
 
 
 def _mtime(folder: str) -> int | None:
