@@ -74,9 +74,11 @@ def _no_log(level: str, message: str) -> None:
 
 class Project:
     def __init__(self, root: str, settings: Settings | None = None, log: Log | None = None,
-                 buffers: Callable[[str], str | None] | None = None):
+                 buffers: Callable[[str], str | None] | None = None, reuse: bool = False):
         """buffers: the editor's live text of an open file (None: not open), for files the
-        analysis reads besides the one analysed; `set_document` texts are used otherwise."""
+        analysis reads besides the one analysed; `set_document` texts are used otherwise.
+        reuse: keep each file's last analysis for a next text that differs in comments only
+        (an editor's; a CLI run analyses each file once and would only pay for keeping them)."""
         self.root = os.path.abspath(root)
         self._buffers = buffers
         self.settings = settings or Settings()
@@ -89,7 +91,7 @@ class Project:
         self._deps: dict[str, set[str]] = {}
         self._lock = threading.RLock()
         # the last analysis of each file, for a next text that differs in comments only (reuse.py)
-        self.reuse = Reuse()
+        self.reuse = Reuse(limit=64 if reuse else 0)
         self._scans = threading.local()  # whether an analysis read every workspace file (_workspace_files)
         self._builder = self._make_builder()
         self._analyzer = self._make_analyzer()
@@ -218,7 +220,7 @@ class Project:
             return FileAnalysis(path, errors=[f"cannot read {path}"])
         with self._lock:
             analyzer = self._analyzer
-        key = None if is_notebook(path) else self._reuse_key(path, analyzer, consult_importers)
+        key = None if is_notebook(path) or not self.reuse.enabled else self._reuse_key(path, analyzer, consult_importers)
         if key is not None:
             hit = self.reuse.get(path, text, key, self._unchanged, opaque)
             if hit is not None:

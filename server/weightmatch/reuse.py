@@ -232,6 +232,10 @@ class Reuse:
                 self.hits += 1
         return out
 
+    @property
+    def enabled(self) -> bool:
+        return self._limit > 0
+
     def put(self, path: str, text: str, tree: ast.Module, key: Any, inputs: Any, result: FileAnalysis) -> None:
         kept = moved(result, path, None)
         if kept is None:

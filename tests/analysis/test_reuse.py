@@ -84,7 +84,7 @@ torch.save(Net().state_dict(), "model.pth")
 
 
 def _project(folder: Path) -> Project:
-    return Project(str(folder), Settings(execute=False))
+    return Project(str(folder), Settings(execute=False), reuse=True)
 
 
 def _analysis(project: Project, path: Path, text: str):

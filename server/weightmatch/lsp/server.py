@@ -137,7 +137,8 @@ class WeightMatchServer(LanguageServer):
                 settings = self.settings_for(root).engine_settings(root, self.trusted, self.log)
                 # imported files that are open in the editor are read as typed, not as saved
                 project = Project(root, settings, log=self.log,
-                                  buffers=lambda p: self.documents.open_text(p) if self.documents else None)
+                                  buffers=lambda p: self.documents.open_text(p) if self.documents else None,
+                                  reuse=True)  # a comment edit reuses the last analysis (reuse.py)
                 self.projects[root] = project
                 self.log("info", f"Project for {root} (execute model code: {settings.execute})")
             return project
