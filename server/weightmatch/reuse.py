@@ -20,8 +20,9 @@ edit of the old one ("a shift") when
 
 The result's positions in the file move with their lines (columns never change); a position
 on a blank or comment line moves only when that run of lines is unchanged. A text of the
-result that names a line at or after the first line that moved (`line 12`, `train.py:12`,
-whichever file it means) keeps the old analysis from being reused. Everything else the
+result that names a line at or after the first line that moved (`line 12`, `main:12`, or
+`main.py:12` in `main.py`: a line of a file with another name is not one of these) keeps
+the old analysis from being reused. Everything else the
 analysis reads (other files, checkpoints, settings) is the caller's part of the key
 (project.py).
 """
@@ -29,6 +30,7 @@ analysis reads (other files, checkpoints, settings) is the caller's part of the 
 from __future__ import annotations
 
 import ast
+import os
 import re
 import threading
 from collections import OrderedDict
@@ -40,7 +42,8 @@ from weightmatch.types import Finding, Span
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")  # where `ast` and LSP count lines (not at \f or U+2028)
 _CODING = re.compile(r"^[ \t\f]*#.*?coding[:=]")
-_LINE_REF = re.compile(r"(?:\blines?\s+|[\w)\]]:)(\d+)")  # "line 12", "train.py:12", "main:12"
+# "line 12", "main:12" (a caller), or a line of a named file: "model.py line 12", "train.py:12"
+_LINE_REF = re.compile(r"(?:(?P<file>[\w.-]+\.pyi?)(?::|\s+line\s+)|\blines?\s+|[\w)\]]:)(?P<line>\d+)")
 _BLANK = " \t\f"  # what the tokenizer takes for white space at the start of a line
 
 
@@ -98,11 +101,13 @@ class Shift:
             return None
         return self._lines[old]
 
-    def names_moved_line(self, text: str) -> bool:
-        """`text` names a line number at or after the first line that moved."""
+    def names_moved_line(self, text: str, name: str) -> bool:
+        """`text` names a line number at or after the first line that moved, of the file
+        called `name` or of no file named (it may be this one)."""
         if self.first_moved >= len(self._lines):
             return False
-        return any(int(m.group(1)) - 1 >= self.first_moved for m in _LINE_REF.finditer(text))
+        return any(int(m.group("line")) - 1 >= self.first_moved
+                   for m in _LINE_REF.finditer(text) if m.group("file") in (None, name))
 
 
 def shift(base: Base, text: str, opaque: Callable[[str], bool]) -> Shift | None:
@@ -160,6 +165,7 @@ def moved(result: FileAnalysis, path: str, by: Shift | None) -> FileAnalysis | N
     """A copy of `result` with the positions in `path` moved by `by` (None: a plain copy), or
     None when one of them cannot be. The copy shares nothing a caller may change."""
     memo: dict[int, Finding] = {}
+    name = os.path.basename(path)
 
     def span(s: Span) -> Span:
         if by is None or s.path != path:
@@ -170,7 +176,7 @@ def moved(result: FileAnalysis, path: str, by: Shift | None) -> FileAnalysis | N
         return s if (line, end) == (s.line, s.end_line) else replace(s, line=line, end_line=end)
 
     def said(text: str) -> str:
-        if by is not None and by.names_moved_line(text):
+        if by is not None and by.names_moved_line(text, name):
             raise _Unmoved()
         return text
 

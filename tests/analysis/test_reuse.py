@@ -266,7 +266,10 @@ def test_shift_lines():
     assert by.line(1) is None  # a blank line in a run that changed
     assert by.line(6) == 8  # one in a run that did not
     assert by.first_moved == 0
-    assert by.names_moved_line("as called from main:5") and not by.names_moved_line("nn.Linear(20, 4)")
+    assert by.names_moved_line("as called from main:5", "main.py")
+    assert by.names_moved_line("(main.py line 5)", "main.py") and by.names_moved_line("(line 5)", "main.py")
+    assert not by.names_moved_line("(model.py line 5)", "main.py") and not by.names_moved_line("model.py:5", "main.py")
+    assert not by.names_moved_line("nn.Linear(20, 4)", "main.py")
     assert _shift(old, old + "# end\n").first_moved == len(old.split("\n")) - 1  # only the empty last line
 
 
