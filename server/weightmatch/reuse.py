@@ -8,8 +8,8 @@ edit of the old one ("a shift") when
   order, character for character: every column, every source segment a message or a fix
   quotes, every line's indentation is unchanged;
 - every run of blank and comment lines that differs lies between two logical lines: the
-  code line after it begins a statement (or an `except` clause) at its indentation in the
-  old tree, the code line before it does not end with a backslash, and no multi-line string
+  code line after it begins a statement (a decorator, an `except` clause) at its indentation
+  in the old tree, the code line before it does not end with a backslash, and no multi-line string
   of the old tree reaches into it. There the tokenizer skips a blank or comment line
   whatever it holds, so the new text has the old tokens: the same tree without positions,
   and no expression spans a changed line;
@@ -22,9 +22,9 @@ The result's positions in the file move with their lines (columns never change);
 on a blank or comment line moves only when that run of lines is unchanged. A text of the
 result that names a line at or after the first line that moved (`line 12`, `main:12`, or
 `main.py:12` in `main.py`: a line of a file with another name is not one of these) keeps
-the old analysis from being reused. Everything else the
-analysis reads (other files, checkpoints, settings) is the caller's part of the key
-(project.py).
+the old analysis from being reused. New texts are compared with the text of the last full
+analysis, which a reuse does not replace. Everything else the analysis reads (other files,
+checkpoints, settings) is the caller's part of the key (project.py).
 """
 
 from __future__ import annotations
