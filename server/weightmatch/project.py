@@ -251,7 +251,10 @@ class Project:
         return (analyzer, self.settings, consult_importers, how)
 
     def _remember(self, path: str, text: str, key: tuple, analyzer: FileAnalyzer, result: FileAnalysis) -> None:
-        pf = analyzer.parsed(path, text)
+        try:
+            pf = analyzer.parsed(path, text)
+        except Exception:  # noqa: BLE001 - too deep to parse (TooDeep): answered, not kept
+            return
         if pf is None or pf.syntax_error is not None or pf.parsed_until is not None:
             return
         folders = {self.root, os.path.dirname(path), *(os.path.dirname(p) for p in result.dependencies)}
