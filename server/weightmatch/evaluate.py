@@ -373,7 +373,9 @@ class Evaluator:
         """`nn.DataParallel(m)` / `torch.compile(m)`: replayed for real; the static path peels it."""
         if not inner.var:  # `nn.DataParallel(Net())`: the whole call constructs the model
             return ModelVal(self.pf, "", node, inner.steps, [*inner.wrappers, *([prefix] if prefix else [])])
-        wrapped = ModelVal(self.pf, inner.var, inner.call, inner.steps, [*inner.wrappers, *([prefix] if prefix else [])])
+        # the constructor stays with its file: a model made in a function of another module
+        # (`model = build_model(cfg)`, then `DistributedDataParallel(model)` here)
+        wrapped = ModelVal(inner.file, inner.var, inner.call, inner.steps, [*inner.wrappers, *([prefix] if prefix else [])])
         wrapped.pending_wrap = node
         return wrapped
 

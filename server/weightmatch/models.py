@@ -105,6 +105,9 @@ class ModelBuilder:
         self._lock = threading.Lock()
         self.log = log
         self._static_cache = StaticCache()
+        # builds whose outcome a next attempt may not repeat (a timeout, a crash): an analysis
+        # that met one is not kept for reuse (project.py)
+        self.volatile = 0
 
     @property
     def worker(self):
@@ -141,10 +144,12 @@ class ModelBuilder:
             from weightmatch.worker import BuildError
 
             try:
-                state = self._from_worker(model)
+                state = self._from_worker(model, deps)
                 if state is not None:
                     return self._with_origins(state, model, deps)
             except BuildError as exc:
+                if exc.kind in _VOLATILE:
+                    self.volatile += 1
                 worker_error = _why(exc)
                 self.log("info", f"worker could not build `{model.file.segment(model.call)}`: {exc.kind}: {exc.message}")
                 if exc.kind in ("unresolved",):
@@ -161,7 +166,7 @@ class ModelBuilder:
             state = replace(state, notes=[*state.notes, f"the worker failed ({worker_error}); inferred statically"])
         return state
 
-    def _from_worker(self, model: ModelVal) -> ExpectedState | None:
+    def _from_worker(self, model: ModelVal, deps: set[str] | None = None) -> ExpectedState | None:
         """The worker's build (None: no worker). A recipe that cannot succeed (its constructor
         needs a parameter, `self`: worker/precheck.py) fails here, without starting the worker."""
         from weightmatch.worker import BuildError
@@ -172,7 +177,14 @@ class ModelBuilder:
         if why is not None:
             raise BuildError(*why)
         worker = self.worker
-        return worker.build(recipe) if worker is not None else None
+        if worker is None:
+            return None
+        read: dict = {}
+        try:
+            return worker.build(recipe, read)
+        finally:  # the workspace files the build imported, success or failure
+            if deps is not None:
+                deps.update(path for path, stamp in read.items() if stamp is not None)
 
     def _with_origins(self, state: ExpectedState, model: ModelVal, deps: set[str] | None) -> ExpectedState:
         """Where each layer is made, from static inference when it follows the same model (the
@@ -216,6 +228,9 @@ class ModelBuilder:
                            "_orig_mod": "torch._dynamo.eval_frame.OptimizedModule"}[prefix]
                 state = state.with_prefix(prefix, wrapper)
         return state
+
+
+_VOLATILE = ("timeout", "memory", "crash", "no-torch")
 
 
 def _why(exc) -> str:

@@ -19,8 +19,10 @@ from weightmatch.models import ModelBuilder
 from weightmatch.notebook import Notebook, NotebookError, is_notebook
 from weightmatch.notebook import as_of as as_of_cell
 from weightmatch.notebook import read as read_notebook
+from weightmatch.reuse import Reuse
 from weightmatch.sourcefile import read_source
 from weightmatch.types import Checkpoint, Finding, LoadReport, Span
+from weightmatch.worker.precheck import opaque
 
 Log = Callable[[str, str], None]
 SEVERITIES = ("error", "warning", "information", "hint")
@@ -72,9 +74,11 @@ def _no_log(level: str, message: str) -> None:
 
 class Project:
     def __init__(self, root: str, settings: Settings | None = None, log: Log | None = None,
-                 buffers: Callable[[str], str | None] | None = None):
+                 buffers: Callable[[str], str | None] | None = None, reuse: bool = False):
         """buffers: the editor's live text of an open file (None: not open), for files the
-        analysis reads besides the one analysed; `set_document` texts are used otherwise."""
+        analysis reads besides the one analysed; `set_document` texts are used otherwise.
+        reuse: keep each file's last analysis for a next text that differs in comments only
+        (an editor's; a CLI run analyses each file once and would only pay for keeping them)."""
         self.root = os.path.abspath(root)
         self._buffers = buffers
         self.settings = settings or Settings()
@@ -86,6 +90,9 @@ class Project:
         self._read_notebooks: dict[str, tuple[tuple[int, int], Notebook]] = {}
         self._deps: dict[str, set[str]] = {}
         self._lock = threading.RLock()
+        # the last analysis of each file, for a next text that differs in comments only (reuse.py)
+        self.reuse = Reuse(limit=64 if reuse else 0)
+        self._scans = threading.local()  # whether an analysis read every workspace file (_workspace_files)
         self._builder = self._make_builder()
         self._analyzer = self._make_analyzer()
 
@@ -131,6 +138,7 @@ class Project:
             self._documents[os.path.abspath(path)] = text
 
     def close_document(self, path: str) -> None:
+        self.reuse.forget(os.path.abspath(path))
         with self._lock:
             self._documents.pop(os.path.abspath(path), None)
             self._notebooks.pop(os.path.abspath(path), None)
@@ -212,6 +220,15 @@ class Project:
             return FileAnalysis(path, errors=[f"cannot read {path}"])
         with self._lock:
             analyzer = self._analyzer
+        key = None if is_notebook(path) or not self.reuse.enabled else self._reuse_key(path, analyzer, consult_importers)
+        if key is not None:
+            hit = self.reuse.get(path, text, key, self._unchanged, opaque)
+            if hit is not None:
+                with self._lock:
+                    self._deps[path] = set(hit.dependencies)
+                return hit
+        volatile = self._builder.volatile
+        self._scans.used = False
         result = analyzer.analyze(path, text)
         if is_notebook(path):
             self._as_run(path, result, analyzer)
@@ -222,7 +239,54 @@ class Project:
             report.findings = self._apply_overrides(report.findings)
         with self._lock:
             self._deps[path] = set(result.dependencies)
+        if key is not None and self._builder.volatile == volatile and not result.errors and \
+                not any(f.code == "internal-error" for f in result.findings):
+            self._remember(path, text, key, analyzer, result)
         return result
+
+    # ------------------------------------------------------------------ reuse (reuse.py)
+    def _reuse_key(self, path: str, analyzer: FileAnalyzer, consult_importers: bool) -> tuple:
+        """What an analysis of `path` depends on besides its text and the files it read."""
+        how = analyzer.run_config(path) if analyzer.run_config is not None else None
+        return (analyzer, self.settings, consult_importers, how)
+
+    def _remember(self, path: str, text: str, key: tuple, analyzer: FileAnalyzer, result: FileAnalysis) -> None:
+        try:
+            pf = analyzer.parsed(path, text)
+        except Exception:  # noqa: BLE001 - too deep to parse (TooDeep): answered, not kept
+            return
+        if pf is None or pf.syntax_error is not None or pf.parsed_until is not None:
+            return
+        folders = {self.root, os.path.dirname(path), *(os.path.dirname(p) for p in result.dependencies)}
+        folders.update(sp if os.path.isabs(sp) else os.path.join(self.root, sp) for sp in self.settings.search_paths)
+        if key[3] is not None and key[3].cwd:
+            folders.add(key[3].cwd)
+        inputs = (path, frozenset(result.dependencies), frozenset(folders), bool(getattr(self._scans, "used", True)))
+        self.reuse.put(path, text, pf.tree, key, (inputs, self._fingerprints(*inputs)), result)
+
+    def _unchanged(self, stored) -> bool:
+        inputs, fingerprints = stored
+        return self._fingerprints(*inputs) == fingerprints
+
+    def _fingerprints(self, path: str, deps, folders, scanned: bool) -> tuple:
+        """What the files an analysis read hold now: each one's text in the editor and on disk
+        (a checkpoint's shards too), the folders it looked in (a file added or removed changes
+        their mtime) and, when it searched the whole workspace (who saves a checkpoint, who
+        imports this file), every workspace file."""
+        files = set(deps)
+        if scanned:
+            files.update(self._workspace_files())
+        files.discard(path)
+        return (tuple(sorted((p, self._fingerprint(p)) for p in files)),
+                tuple(sorted((f, _mtime(f)) for f in folders)))
+
+    def _fingerprint(self, path: str) -> tuple:
+        with self._lock:
+            document = self._documents.get(path)
+            nb = self._notebooks.get(path)
+        buffer = self._buffers(path) if self._buffers is not None else None
+        shards = self.checkpoints.stamps(path) if not path.endswith(".py") else None
+        return (_digest(document), _digest(buffer), _digest(nb.text if nb is not None else None), _stat(path), shards)
 
     def _as_run(self, path: str, result: FileAnalysis, analyzer: FileAnalyzer) -> None:
         """A notebook that defines a class or function again in a later cell: each cell's loads
@@ -312,6 +376,7 @@ class Project:
 
     def _workspace_files(self) -> list[str]:
         """The workspace's Python files, listed at most every 10 seconds (at most 5,000)."""
+        self._scans.used = True
         with self._lock:
             listed = getattr(self, "_listing", None)
             if listed is not None and time.monotonic() - listed[0] < 10 and not self._changed_since(listed[2]):
@@ -348,7 +413,9 @@ class Project:
         return out
 
     def invalidate(self, path: str) -> None:
+        """A file changed on disk (the editor's file watcher): nothing read before is reused."""
         self.checkpoints.invalidate(os.path.abspath(path))
+        self.reuse.forget()
 
     def dependencies(self, path: str) -> set[str]:
         with self._lock:
@@ -373,3 +440,22 @@ class Project:
         if callable(status):
             return status()
         return {"worker": "ready", "torch": None, "message": ""}
+
+
+def _digest(text: str | None) -> tuple[int, int] | None:
+    return None if text is None else (len(text), hash(text))
+
+
+def _stat(path: str) -> tuple[int, int, int, int] | None:
+    try:
+        st = os.stat(path)  # of the file a link points to: (device, inode) tell which one
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size
+
+
+def _mtime(folder: str) -> int | None:
+    try:
+        return os.stat(folder).st_mtime_ns
+    except OSError:
+        return None

@@ -199,3 +199,24 @@ def test_prepared_definitions_run_fresh_on_every_build(client, make_recipe):
     _touch(os.path.join(first.root, "registry.py"), "import torch.nn as nn\nclass Net(nn.Module):\n"
            "    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(5, 2)\n")
     assert client.build(first).keys()["fc.weight"].shape == (2, 5)  # the new text is prepared
+
+
+def test_a_build_reports_the_workspace_files_it_imported(client, make_recipe):
+    """The analysis keeps them among its dependencies (an edit to one re-analyses, and a reused
+    analysis is dropped: project.py), whether the build ran or came from the cache, succeeded or failed."""
+    layers = "import torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self, n=2):\n        super().__init__()\n" \
+             "        self.fc = nn.Linear(1, n)\n"
+    recipe = make_recipe("from layers_here import Net\n", "Net()", files={"layers_here.py": layers})
+    imported = os.path.join(recipe.root, "layers_here.py")
+    read: dict = {}
+    client.build(recipe, read)
+    assert imported in read and read[imported] == os.stat(imported).st_mtime_ns
+    cached: dict = {}
+    client.build(recipe, cached)
+    assert cached == read
+    failing = make_recipe("from layers_here import Net\n", "Net(n=-1)", files={"layers_here.py": layers})
+    for _ in range(2):  # built, then from the failure cache
+        read = {}
+        with pytest.raises(BuildError):
+            client.build(failing, read)
+        assert imported in read

@@ -64,6 +64,13 @@ class CheckpointCache:
             self._entries[stamp[0]] = entry
         return entry
 
+    def stamps(self, path: str) -> tuple[Stamp, ...] | None:
+        """The size and mtime now of the shards the cached reading of `path` took in (None: not
+        read), for callers that keep what they made of it."""
+        with self._lock:
+            entry = self._entries.get(os.path.realpath(path))
+        return None if entry is None else tuple(_stamp(s[0]) for s in entry.stamps[1:])
+
     def invalidate(self, path: str) -> None:
         with self._lock:
             self._entries.pop(os.path.realpath(path), None)

@@ -137,7 +137,8 @@ class WeightMatchServer(LanguageServer):
                 settings = self.settings_for(root).engine_settings(root, self.trusted, self.log)
                 # imported files that are open in the editor are read as typed, not as saved
                 project = Project(root, settings, log=self.log,
-                                  buffers=lambda p: self.documents.open_text(p) if self.documents else None)
+                                  buffers=lambda p: self.documents.open_text(p) if self.documents else None,
+                                  reuse=True)  # a comment edit reuses the last analysis (reuse.py)
                 self.projects[root] = project
                 self.log("info", f"Project for {root} (execute model code: {settings.execute})")
             return project
@@ -337,9 +338,11 @@ def _setup_lifecycle(server: WeightMatchServer) -> None:
     @server.feature(STATUS)
     @isolated(dict)
     def on_status(ls: WeightMatchServer, params: Any) -> dict[str, Any]:
-        """`weightmatch/status` asked as a request: the last status sent, and how many
-        analyses ran so far (for tests and debugging; clients get the notification)."""
-        return {**(ls._last_status or {}), "analyses": ls.documents.analyses if ls.documents else 0}
+        """`weightmatch/status` asked as a request: the last status sent, how many analyses
+        ran so far and how many of them reused an earlier one moved to a comment edit's lines
+        (for tests and debugging; clients get the notification)."""
+        reused = sum(p.reuse.hits for p in list(ls.projects.values()))
+        return {**(ls._last_status or {}), "analyses": ls.documents.analyses if ls.documents else 0, "reused": reused}
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     @isolated()

@@ -116,13 +116,14 @@ class WorkerClient:
         self.close()
 
     # ------------------------------------------------------------------ requests
-    def build(self, recipe: Recipe) -> ExpectedState:
+    def build(self, recipe: Recipe, read: dict[str, Any] | None = None) -> ExpectedState:
         """The model `recipe` makes, built on the meta device in the child (how="executed").
 
         Results and deterministic failures are cached by what the build read (precheck.py:
         the replayed statements, the recipe, the mtimes of the workspace files it imported).
         A recipe whose constructor names what nothing at module level binds is answered
-        without the worker. Raises BuildError.
+        without the worker. Raises BuildError. `read` receives the workspace files the build
+        imported, with their mtimes.
         """
         facts = facts_for(recipe.source, recipe.file)
         keys = [recipe.cache_key()]
@@ -130,7 +131,7 @@ class WorkerClient:
             keys.append("defs:" + recipe.key_with(facts.definitions, tag="definitions"))
             keys.append("fail:" + recipe.key_with(facts.definitions + "\0" + facts.failure_part
                                                   + "\0" + str(recipe.constructor_line), tag="failure"))
-        hit = self._first_hit(keys)
+        hit = self._first_hit(keys, read)
         if hit is not None:
             return hit
         doomed = cannot_succeed(facts, recipe.file, recipe.var, recipe.constructor, recipe.constructor_line,
@@ -141,7 +142,7 @@ class WorkerClient:
             raise BuildError(*doomed)
         with self._request_lock:
             # another thread may have built it meanwhile
-            hit = self._first_hit(keys)
+            hit = self._first_hit(keys, read)
             if hit is not None:
                 return hit
             began = time.monotonic()
@@ -150,6 +151,8 @@ class WorkerClient:
             try:  # untrusted: user code ran in the worker and can write to the channel
                 reply = protocol.check_reply(raw, BuildError.KINDS)
                 files = {path: _mtime(path) for path in reply["files"]}
+                if read is not None:
+                    read.update(files)
                 state = protocol.unpack_state(reply["state"], reply["notes"]) if reply["ok"] else None
             except protocol.BadReply as exc:
                 self._replace_current(f"malformed reply: {exc}")
@@ -178,14 +181,14 @@ class WorkerClient:
         return {**base, **(found if isinstance(found, dict) else {})}
 
     # ------------------------------------------------------------------ internals
-    def _first_hit(self, keys: list[str]) -> ExpectedState | None:
+    def _first_hit(self, keys: list[str], read: dict[str, Any] | None = None) -> ExpectedState | None:
         for key in keys:
-            hit = self._cached(key)  # raises the cached BuildError of a failure
+            hit = self._cached(key, read)  # raises the cached BuildError of a failure
             if hit is not None:
                 return hit
         return None
 
-    def _cached(self, key: str) -> ExpectedState | None:
+    def _cached(self, key: str, read: dict[str, Any] | None = None) -> ExpectedState | None:
         with self._cache_lock:
             entry = self._cache.get(key)
         if entry is None:
@@ -194,6 +197,8 @@ class WorkerClient:
             with self._cache_lock:
                 self._cache.pop(key, None)
             return None
+        if read is not None:
+            read.update(entry.files)
         if entry.error is not None:
             raise BuildError(entry.error.kind, entry.error.message)
         return _copy(entry.state)  # type: ignore[arg-type]

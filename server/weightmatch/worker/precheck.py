@@ -40,6 +40,13 @@ _OPAQUE = re.compile(r"(?<![\w.])(?:globals|vars|locals|exec|eval|__import__)\s*
                      r"|\bbuiltins\b|__globals__|\bimport_module\b|\bgetmodule\b"
                      r"|\.\s*modules\b(?!\s*\()|\bimport\b[^\n]*\bmodules\b"
                      r"|\bimport\s*\*|\bimport\s*\(\s*\*")
+
+
+def opaque(text: str) -> bool:
+    """Whether `text` holds what makes names bindable out of sight (see _OPAQUE)."""
+    return _OPAQUE.search(text) is not None
+
+
 _GLOBAL = re.compile(r"^[ \t]*global[ \t]+([\w \t,]+)", re.MULTILINE)
 _BUILTINS = frozenset(dir(builtins))
 
