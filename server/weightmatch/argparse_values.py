@@ -114,7 +114,9 @@ class ParserVal:
             sub = self.subparsers.parse(argv[stop:] if stop is not None else [], source)
             if isinstance(sub, Unknown):
                 return sub
-            attrs.update(sub)
+            # the subcommand's values are set over the parent's; an option of a subcommand not
+            # given leaves the parent's own option of that name alone
+            attrs.update({k: v for k, v in sub.items() if not (isinstance(v, Unknown) and k in attrs)})
         if self.unknown:
             # attributes we did not see may exist: reading an unseen one stays unknown (ObjVal rules)
             pass
@@ -149,7 +151,17 @@ class SubparsersVal:
         if not argv:
             if self.required:
                 return Unknown(f"the script needs a subcommand ({choices}): argparse stops without one")
-            return {} if self.dest == SUPPRESS else {self.dest: Const(None, "no subcommand given")}
+            # a subcommand's options do not exist on the namespace (reading one raises
+            # AttributeError at run time): unknown, with the reason in the user's terms
+            attrs: dict[str, Any] = {}
+            for command, child in self.commands.items():
+                for opt in child.options:
+                    name = (opt.flags or [opt.dest])[0]
+                    attrs.setdefault(opt.dest, Unknown(f"`{name}` belongs to the subcommand `{command}`, and the "
+                                                       f"script is run without a subcommand"))
+            if self.dest != SUPPRESS:
+                attrs[self.dest] = Const(None, "no subcommand given")
+            return attrs
         command, rest = argv[0], argv[1:]
         child = self.commands.get(command)
         if child is None:

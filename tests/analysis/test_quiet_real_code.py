@@ -99,7 +99,7 @@ if os.path.exists("snapshot.pt"):
     assert case.run().returncode == 0  # PyTorch never opens it
 
 
-def test_subcommands_make_the_namespace_unknown_and_say_so(static_project, case) -> None:
+def test_a_subcommand_option_without_the_subcommand_is_unknown_and_said(static_project, case) -> None:
     main = case.write("main.py", MODEL + """
 import argparse
 parser = argparse.ArgumentParser()
@@ -112,7 +112,7 @@ model.load_state_dict(torch.load(args.model))
 """)
     result = static_project.analyze(str(main))
     (f,) = result.findings
-    assert f.code == "unresolved-checkpoint" and "add_subparsers" in f.message
+    assert f.code == "unresolved-checkpoint" and "`--model` belongs to the subcommand `eval`" in f.message, f.message
 
 
 def test_an_empty_default_path_under_isfile_is_quiet_and_said(static_project, case) -> None:

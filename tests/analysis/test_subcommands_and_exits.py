@@ -150,11 +150,15 @@ def test_parse_follows_argparse() -> None:
         pb = s.add_parser([Const("b")], {})
         pb.add_argument([Const("--flag")], {"action": Const("store_true")})
         parsed = ours.parse(argv)
-        return {k: v.value for k, v in parsed.attrs.items()}, vars(theirs.parse_args(argv))
+        known = {k: v.value for k, v in parsed.attrs.items() if isinstance(v, Const)}
+        unknown = {k for k, v in parsed.attrs.items() if isinstance(v, Unknown)}
+        return known, unknown, vars(theirs.parse_args(argv))
 
     for argv in ([], ["a", "3"], ["--lr", "0.2", "alpha", "4"], ["b", "--flag"], ["--lr=0.3", "b"]):
-        ours, theirs = ours_and_theirs(argv)
+        ours, unknown, theirs = ours_and_theirs(argv)
         assert ours == theirs, (argv, ours, theirs)
+        # a subcommand's options without the subcommand: absent for argparse, unknown here
+        assert not unknown & set(theirs) and (unknown == {"n", "flag"} if not argv else not unknown), (argv, unknown)
     required = ParserVal()
     required.add_subparsers({"dest": Const("cmd"), "required": Const(True)})
     assert isinstance(required.parse([]), Unknown)
