@@ -80,7 +80,9 @@ class CallsMixin:
         env = self.module_envs.get(pf.path)
         if env is not None:
             if pf.path in self.computing:
-                self.cyclic.add(pf.path)  # an import cycle: this env is seen half made
+                # an import cycle: this env is seen half made, by every module on the chain that
+                # is being imported now; none of their envs is what the module gives when whole
+                self.cyclic.update(self.computing)
             return env
         key = (pf.path, len(pf.text), hash(pf.text))
         shared = self.shared_envs.get(key) if self.shared_envs is not None else None

@@ -217,6 +217,8 @@ class Interpreter(ExitsMixin, CallsMixin, SelfLoadsMixin, SubstituteMixin, Evalu
             return self.pf is self.entry
         if isinstance(test, ast.Constant):
             return bool(test.value)
+        if self.pf.dotted(test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING", "typing_extensions.TYPE_CHECKING"):
+            return False  # false when the script runs (its imports exist for type checkers only)
         if env is None:
             return None
         return plain.truth(self.ev(test, env))

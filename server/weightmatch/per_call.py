@@ -25,8 +25,13 @@ def per_call(done: list[tuple[LoadSite, LoadReport]]) -> list[LoadReport]:
             _say(pairs[0][1], common)
             out.append(pairs[0][1])
             continue
+        said: set = set()
         for site, report in pairs:
             _say(report, _notes(site, report) + ([site.context] if site.context else []))
+            sig = tuple((f.code, f.severity, f.span, tuple(f.keys), f.message) for f in report.findings)
+            if sig in said:
+                continue  # paths that differ further up say the same thing: said once
+            said.add(sig)
             out.append(report)
     return out
 
