@@ -16,7 +16,7 @@ from .userdefs import BoundFunc, Evaluator, UserClass, UserFunc, guard
 from .values import (FLOAT_DTYPES, MODULE_ATTRS, BoundMethod, Dtype, Module, Namespace, Ref, StaticUnsupported, Tensor,
                      Unknown, int_like)
 
-TORCHVISION = "torchvision models need the model worker (execution is off)"
+TORCHVISION = "torchvision models need the model worker"
 _CHANGES_TORCH_DEFAULTS = {"torch.set_default_dtype", "torch.set_default_tensor_type", "torch.set_default_device"}
 _CONTAINER_METHODS = {
     "sequential": {"append", "extend", "insert", "pop"}, "modulelist": {"append", "extend", "insert", "pop"},
@@ -57,7 +57,7 @@ class ModuleOps(Builtins, Containers, ModuleMethods):
         name = ref.name
         top = name.split(".")[0]
         if top in ("torchvision", "timm", "transformers"):
-            raise StaticUnsupported(TORCHVISION if top == "torchvision" else f"{top} models need the model worker (execution is off)")
+            raise StaticUnsupported(TORCHVISION if top == "torchvision" else f"{top} models need the model worker")
         if name.startswith("builtins."):
             return self.builtin(name[9:], args, kwargs, frame)
         if name.startswith("math."):
