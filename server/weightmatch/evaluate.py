@@ -192,6 +192,11 @@ class Evaluator:
             return SourceVal(loaded)
         if dotted in HUB_LOADS:
             return self.hub_load(node, env)
+        if dotted in ("os.path.isfile", "os.path.exists", "os.path.isdir") and len(args) == 1:
+            path = self.ev(args[0], env)
+            if isinstance(path, Const) and path.value == "":
+                return Const(False, path.origin)  # `--pretrained_weights ''`, the usual "not given": never a file
+            return Unknown(f"`{self.pf.segment(node)}` is known when the script runs")
         if dotted in ("open", "builtins.open", "io.open") and args:
             return FileHandle(self.ev(args[0], env))
         if dotted == "json.load" and len(args) == 1:
