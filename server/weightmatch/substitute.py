@@ -135,8 +135,9 @@ class SubstituteMixin:
             if not isinstance(value, Const):
                 continue
             lit = plain.literal(value)
-            if lit is not None:
-                out[name] = ast.unparse(lit)
+            text = ast.unparse(lit) if lit is not None else ""
+            if text and len(text) <= 10_000:  # (a table of thousands of numbers stays the replay's)
+                out[name] = text
                 if name in mine:
                     _note(subs, value)
         return out
