@@ -132,7 +132,7 @@ class SubstituteMixin:
         out: dict[str, str] = {}
         for name in _global_reads(self.pf):
             value = env.get(name)
-            if not isinstance(value, Const):
+            if not isinstance(value, Const) or isinstance(value.value, (list, tuple, dict, str)) and len(value.value) > 1000:
                 continue
             lit = plain.literal(value)
             text = ast.unparse(lit) if lit is not None else ""
