@@ -18,6 +18,8 @@ class ExitsMixin:
 
     def exit_signal(self, stmt: ast.stmt, env: dict) -> ExitSignal | None:
         if isinstance(stmt, ast.Expr) and self.exits(stmt.value, env):
+            for arg in [*stmt.value.args, *(k.value for k in stmt.value.keywords)]:
+                self.ev(arg, env)  # `sys.exit(main(args))`: main runs first
             return ExitSignal(f"`{_one_line(self.pf.segment(stmt.value))}` at {posixpath.basename(self.pf.path)}:{stmt.lineno}",
                               self.pf.path, stmt.lineno)
         return None

@@ -162,3 +162,29 @@ def test_parse_follows_argparse() -> None:
     required = ParserVal()
     required.add_subparsers({"dest": Const("cmd"), "required": Const(True)})
     assert isinstance(required.parse([]), Unknown)
+
+
+def test_sys_exit_of_main_runs_main_first(case) -> None:
+    """`sys.exit(main(args))`: the call inside runs before the exit, with its arguments."""
+    case.torch("import torch, torch.nn as nn; torch.save(nn.Linear(4, 5).state_dict(), 'w.pt')")
+    case.write("main.py", """
+        import argparse
+        import sys
+        import torch
+        import torch.nn as nn
+
+
+        def main(width):
+            model = nn.Linear(4, width)
+            model.load_state_dict(torch.load("w.pt"))
+            return 0
+
+
+        if __name__ == "__main__":
+            parser = argparse.ArgumentParser()
+            parser.add_argument("--width", type=int, default=3)
+            sys.exit(main(parser.parse_args().width))
+    """)
+    (f,) = _analyze(case, None).findings
+    assert f.code == "size-mismatch" and "--width at its default, 3" in f.message and "main() as called" in f.message
+    assert "size mismatch for weight" in case.run().stderr
