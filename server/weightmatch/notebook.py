@@ -21,6 +21,7 @@ import warnings
 from dataclasses import dataclass, field, replace
 from typing import Iterable
 
+from weightmatch import parsing
 from weightmatch.types import Finding, Fix, Span, TextEdit
 
 SUFFIX = ".ipynb"
@@ -173,7 +174,7 @@ def _definitions(nb: Notebook) -> list[tuple[str, int, int]]:
     for cell, start in nb.starts.items():
         end = _cell_end(nb, cell)
         try:
-            tree = ast.parse("\n".join(lines[start:end + 1]))
+            tree = parsing.parse("\n".join(lines[start:end + 1]))
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             continue
         for node in tree.body:

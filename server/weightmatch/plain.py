@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from weightmatch import parsing
 from weightmatch.argparse_values import ParserVal, SubparsersVal
 from weightmatch.operators import COMPARE, UNARY
 from weightmatch.values import (
@@ -403,7 +404,7 @@ def literal(value: Any, depth: int = 0, attrs_of=None) -> ast.expr | None:
     if isinstance(value, Const):
         value = value.value
         if _is_literal(value):
-            return ast.parse(repr(value), mode="eval").body
+            return parsing.parse(repr(value), mode="eval").body
         return None
     if isinstance(value, ObjVal):
         keywords_ = []

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from weightmatch import parsing
 from weightmatch.types import Span
 
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
@@ -113,7 +114,7 @@ def parse(path: str, text: str) -> PyFile:
     used, so load calls above the line being typed keep their diagnostics.
     """
     try:
-        pf = PyFile(path, text, ast.parse(text, filename=path))
+        pf = PyFile(path, text, parsing.parse(text, path))
     except (RecursionError, MemoryError) as exc:  # CPython's parser gives up on deep nesting with these
         raise TooDeep(f"the parser gave up ({type(exc).__name__})") from None
     except (SyntaxError, ValueError) as exc:
@@ -131,7 +132,7 @@ def parse(path: str, text: str) -> PyFile:
 
 def _try(lines: list[str], end: int, path: str) -> ast.Module | None:
     try:
-        return ast.parse("".join(lines[:end]), filename=path)
+        return parsing.parse("".join(lines[:end]), path)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 
+from weightmatch import parsing
 from ..types import ExpectedState, ModuleSpec, Recipe, TensorInfo
 from . import sources
 from .interp import Interp
@@ -56,7 +57,7 @@ def _build(recipe: Recipe, deps: dict | None, buffers: sources.Buffers | None) -
 
 def _snippet(script: sources.SourceFile, text: str, mode: str = "eval") -> sources.SourceFile:
     """A recipe expression evaluated against the script's top-level names."""
-    tree = ast.parse(text.strip(), mode="exec")
+    tree = parsing.parse(text.strip())
     if mode == "eval" and (len(tree.body) != 1 or not isinstance(tree.body[0], ast.Expr)):
         raise StaticUnsupported(f"`{text}` is not an expression")
     return dataclasses.replace(script, text=text.strip(), tree=tree, origin=script)

@@ -14,6 +14,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Callable
 
+from weightmatch import parsing
 from weightmatch.sourcefile import read_source
 
 _CACHE: dict[tuple[str, str], "SourceFile"] = {}
@@ -43,7 +44,7 @@ def parse(path: str, text: str, modname: str) -> SourceFile:
     cached = _CACHE.get(key)
     if cached is not None:
         return cached
-    tree = ast.parse(text, filename=path)
+    tree = parsing.parse(text, path)
     sf = SourceFile(path, text, tree, modname)
     _collect(sf)
     if len(_CACHE) > 256:

@@ -30,6 +30,7 @@ import re
 import threading
 from dataclasses import dataclass
 
+from weightmatch import parsing
 from weightmatch.worker.replay import bound_names, filter_statements
 
 # What can bind module names no statement shows (searched in the whole text, comments and
@@ -87,7 +88,7 @@ def doomed(recipe) -> tuple[str, str] | None:
 
 def source_facts(source: str, file: str) -> SourceFacts:
     try:
-        tree = ast.parse(source, file)
+        tree = parsing.parse(source, file)
         kept = filter_statements(tree.body)
         definitions = "\n".join(ast.dump(stmt) for stmt in kept)
         runtime = bound_names(tree)
@@ -118,7 +119,7 @@ def cannot_succeed(facts: SourceFacts, file: str, var: str, constructor: str, co
     if facts.opaque or not facts.definitions:
         return None
     try:
-        stmt = ast.parse(f"{var} = {constructor}", file).body[0]
+        stmt = parsing.parse(f"{var} = {constructor}", file).body[0]
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     if not isinstance(stmt, ast.Assign):
