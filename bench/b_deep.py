@@ -124,7 +124,7 @@ def make_deep_project(folder: Path, files: int, loads: int) -> tuple[Path, set[s
     up to `files` Python files. Returns the folder and the scripts whose load fails under PyTorch."""
     marker = folder / f".made-{files}-{loads}"
     failing = {f"exp{i}.py" for i in range(loads) if i % 7 == 0}
-    if marker.exists():
+    if marker.exists() and (folder / ".git").exists():
         return folder, failing
     for sub in ("checkpoints", "configs", "lib", "experiments", "filler"):
         (folder / sub).mkdir(parents=True, exist_ok=True)
@@ -139,6 +139,7 @@ def make_deep_project(folder: Path, files: int, loads: int) -> tuple[Path, set[s
         (folder / f"exp{i}.py").write_text(SCRIPT.format(i=i, k=k))
     for i in range(max(0, files - loads - 5)):
         (folder / "filler" / f"module{i}.py").write_text(PROJECT_MODULE.format(i=i))
+    (folder / ".git").mkdir(exist_ok=True)  # its own repository root: bench/.data is in .gitignore here
     marker.write_text("")
     return folder, failing
 

@@ -198,7 +198,7 @@ def make_project(folder: Path, files: int, loads: int) -> Path:
     """`files` Python files, `loads` of them scripts with one load call each (every 7th
     has a size mismatch); 10 checkpoints shared between the scripts."""
     marker = folder / f".made-{files}-{loads}"
-    if marker.exists():
+    if marker.exists() and (folder / ".git").exists():
         return folder
     (folder / "checkpoints").mkdir(parents=True, exist_ok=True)
     run_json(PROJECT_GEN, cwd=str(folder))
@@ -213,6 +213,7 @@ def make_project(folder: Path, files: int, loads: int) -> Path:
         k = i % 10
         width = 8 + k + (1 if i % 7 == 0 else 0)
         (scripts / f"train{i}.py").write_text(PROJECT_SCRIPT.format(i=i, width=width, ck=k))
+    (folder / ".git").mkdir(exist_ok=True)  # its own repository root: bench/.data is in .gitignore here
     marker.write_text("")
     return folder
 

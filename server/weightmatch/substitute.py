@@ -5,6 +5,7 @@ replays it; and the assumptions behind them, for the message ("--arch at its def
 from __future__ import annotations
 
 import ast
+import re
 from collections import ChainMap
 from typing import Any
 
@@ -128,9 +129,10 @@ class SubstituteMixin:
         env = self.module_envs.get(self.pf.path)
         if not env:
             return {}
-        mine = _loads_in(cls.node) if cls is not None and getattr(cls, "file", None) is self.pf else set()
+        reads = _identifiers(self.pf)
+        mine = _class_reads(self.pf, cls.node) if cls is not None and getattr(cls, "file", None) is self.pf else set()
         out: dict[str, str] = {}
-        for name in _global_reads(self.pf):
+        for name in reads & env.keys():
             value = env.get(name)
             if not isinstance(value, Const) or isinstance(value.value, (list, tuple, dict, str)) and len(value.value) > 1000:
                 continue
@@ -180,18 +182,26 @@ def _note(subs: Substitutions, value: Any) -> None:
             subs.notes.append(note)
 
 
-def _global_reads(pf) -> set[str]:
-    """Names read inside the file's functions and classes (the globals its definitions use), once per file."""
-    cache = pf.__dict__.setdefault("_global_reads", {})
-    hit = cache.get(id(pf.tree))
-    if hit is None:
-        names: set[str] = set()
-        for stmt in pf.tree.body:
-            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                names |= _loads_in(stmt)
-        cache.clear()
-        cache[id(pf.tree)] = hit = names
-    return hit
+def _identifiers(pf) -> set[str]:
+    """Every identifier in the file's text, once per text: a superset of the globals its
+    functions and classes read (a regex, not a walk of every definition: this runs for every
+    model made, and a name read nowhere only costs an unused literal in the recipe)."""
+    hit = pf.__dict__.get("_identifiers")
+    if hit is None or hit[0] is not pf.text:
+        hit = pf.__dict__["_identifiers"] = (pf.text, set(_IDENT.findall(pf.text)))
+    return hit[1]
+
+
+def _class_reads(pf, node: ast.AST) -> set[str]:
+    """The names a class's own code reads (for the notes: the assumptions the model rests on)."""
+    cache = pf.__dict__.setdefault("_class_reads", {})
+    hit = cache.get(id(node))
+    if hit is None or hit[0] is not node:
+        cache[id(node)] = hit = (node, _loads_in(node))
+    return hit[1]
+
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _loads_in(node: ast.AST) -> set[str]:
