@@ -80,9 +80,12 @@ class CallsMixin:
         env = self.module_envs.get(pf.path)
         if env is not None:
             if pf.path in self.computing:
-                # an import cycle: this env is seen half made, by every module on the chain that
-                # is being imported now; none of their envs is what the module gives when whole
-                self.cyclic.update(self.computing)
+                # an import cycle: this env is seen half made, and the module importing it now may
+                # keep what it saw (litgpt: `load_checkpoint` unknown in chat/base.py): neither env
+                # is what the module gives when whole, so neither is shared with later analyses
+                self.cyclic.add(pf.path)
+                if self.pf.path in self.computing:
+                    self.cyclic.add(self.pf.path)
             return env
         key = (pf.path, len(pf.text), hash(pf.text))
         shared = self.shared_envs.get(key) if self.shared_envs is not None else None

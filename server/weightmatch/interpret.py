@@ -72,7 +72,8 @@ class Interpreter(ExitsMixin, CallsMixin, SelfLoadsMixin, SubstituteMixin, Evalu
             # called bare (a hub entry point, `def dino_vits16(pretrained=True, **kwargs)`): `*args`
             # and `**kwargs` are empty
             every_default = (params or fn.args.vararg or fn.args.kwarg) and not owner \
-                and all(a.arg in defaults for a in params)
+                and all(a.arg in defaults for a in params) \
+                and (not (fn.args.vararg or fn.args.kwarg) or _loads_itself(fn))
             for a in params:
                 if every_default:
                     local[a.arg] = self.ev(defaults[a.arg], globals_)
@@ -586,6 +587,14 @@ def interpret(pf: PyFile, root: str | None = None, load=None, argv: list[str] | 
     interp.cwd = cwd
     interp.shared_envs = shared_envs
     return interp.run()
+
+
+def _loads_itself(fn: ast.AST) -> bool:
+    """A function whose own code calls `load_state_dict` (a hub entry point): called bare, it is
+    checked with `*args`/`**kwargs` empty. Others (timm's hundreds of `def model(pretrained=False,
+    **kwargs)` registrations) keep them unknown: following each bare would only cost time."""
+    return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "load_state_dict"
+               for n in ast.walk(fn))
 
 
 def _returns_early(stmt: ast.stmt) -> bool:

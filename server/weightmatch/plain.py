@@ -424,6 +424,28 @@ def literal(value: Any, depth: int = 0, attrs_of=None) -> ast.expr | None:
     return None
 
 
+def literal_text(value: Any, depth: int = 0) -> str | None:
+    """`repr` of a plain value when it reads back as the same value (exact types only: an IntEnum
+    or a str subclass has a repr that is no literal), else None. `literal` without a parse."""
+    if depth > 20:
+        return None
+    t = type(value)
+    if value is None or t in (bool, int, str) or t is float and value == value and value not in (float("inf"), float("-inf")):
+        return repr(value)
+    if t in (list, tuple) and len(value) < 10_000:
+        items = [literal_text(v, depth + 1) for v in value]
+        if any(i is None for i in items):
+            return None
+        inner = ", ".join(items)
+        return f"[{inner}]" if t is list else f"({inner}{',' if len(items) == 1 else ''})"
+    if t is dict and len(value) < 10_000:
+        pairs = [(literal_text(k, depth + 1), literal_text(v, depth + 1)) for k, v in value.items()]
+        if any(k is None or v is None for k, v in pairs):
+            return None
+        return "{" + ", ".join(f"{k}: {v}" for k, v in pairs) + "}"
+    return None
+
+
 def _is_literal(value: Any, depth: int = 0) -> bool:
     if depth > 20:
         return False

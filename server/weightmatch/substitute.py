@@ -136,8 +136,7 @@ class SubstituteMixin:
             value = env.get(name)
             if not isinstance(value, Const) or isinstance(value.value, (list, tuple, dict, str)) and len(value.value) > 1000:
                 continue
-            lit = plain.literal(value)
-            text = ast.unparse(lit) if lit is not None else ""
+            text = plain.literal_text(value.value)
             if text and len(text) <= 10_000:  # (a table of thousands of numbers stays the replay's)
                 out[name] = text
                 if name in mine:
