@@ -18,7 +18,6 @@ from weightmatch.checkpoint import CheckpointCache, CheckpointError
 from weightmatch.compare import compare
 from weightmatch.findings import SiteFacts, build_findings
 from weightmatch.fixes import fixes_for
-from weightmatch.exits import NOT_REACHED
 from weightmatch.interpret import interpret
 from weightmatch.keyexpr import Unresolvable
 from weightmatch.locate import LayerSite, locate
@@ -297,14 +296,14 @@ class FileAnalyzer:
             # `torch.load(args.ckpt)` is everywhere in real scripts: a hint (the code lens says
             # "not resolved" too), where an unknown model stays information as design.md says;
             # a load the run does not reach (the script exits first) is a hint too
-            severity = "hint" if code == "unresolved-checkpoint" or why.startswith(NOT_REACHED) else "information"
+            severity = "hint" if code == "unresolved-checkpoint" or site.unreached else "information"
             report.findings.append(Finding(code, severity, why, call, call))
             return report
 
         receiver = site.receiver.model_as_of() if isinstance(site.receiver, At) else site.receiver
         receiver = _held(receiver, site.guards)
-        if isinstance(receiver, Unknown) and receiver.reason.startswith(NOT_REACHED):
-            return unresolved("unresolved-model", receiver.reason)
+        if site.unreached:
+            return unresolved("unresolved-model", site.unreached)
         if isinstance(receiver, Unknown) or not isinstance(receiver, (ModelVal, ModelAttr)):
             reason = receiver.reason if isinstance(receiver, Unknown) else "not a model"
             return unresolved("unresolved-model", f"Cannot tell which model this is: {reason}")

@@ -328,15 +328,12 @@ class Evaluator:
         path = hub_cache.cached_file(url, model_dir, file_name)
         if path is None:
             return Unknown(f"{what}: the hub folder is not known ($TORCH_HUB is set)")
-        if not os.path.isabs(path):  # a relative model_dir: from where the script runs (as torch.load paths)
-            bases = [b for b in (getattr(self, "cwd", None), os.path.dirname(self.pf.path), getattr(self, "root", None)) if b]
-            path = next((os.path.join(b, path) for b in bases if os.path.isfile(os.path.join(b, path))),
-                        os.path.join(bases[0], path))
-        if not os.path.isfile(path):
+        found = self.data_path(path)  # (a relative `model_dir`: from where the script runs)
+        if found is None:
             return Unknown(f"{what} downloads {url} when the script runs (it is not in the hub cache: {path})")
-        if hub_cache.legacy_zip(path):
-            return Unknown(f"{what} unpacks {path} (an old zipped hub file) when the script runs")
-        return SourceVal(LoadedFile(Const(path, f"the hub cache's copy of {url}"), node, self.pf, "torch",
+        if hub_cache.legacy_zip(found):
+            return Unknown(f"{what} unpacks {found} (an old zipped hub file) when the script runs")
+        return SourceVal(LoadedFile(Const(found, f"the hub cache's copy of {url}"), node, self.pf, "torch",
                                      bool(values["weights_only"].value)))
 
     def concrete(self, value: Any, raw: bool = False) -> Any:

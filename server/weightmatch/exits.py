@@ -38,7 +38,8 @@ class ExitsMixin:
         """After an exit: the functions and classes defined below it are still checked as
         nothing-calls-them, and a load the run does not reach says so."""
         how = "with the configured arguments" if self.argv else "with no arguments"
-        why = Unknown(f"{NOT_REACHED} ({stop.where} runs {how})")
+        why = f"Not checked: the script exits before this load ({stop.where} runs {how})"
+        unknown = Unknown(why)
         later = [n for n in _statements_in(current) if n.lineno > stop.line] if stop.path == self.pf.path else []
         for stmt in [*later, *rest]:
             if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -47,7 +48,8 @@ class ExitsMixin:
                 continue
             for node in self.load_calls(stmt):
                 if isinstance(node.func, ast.Attribute) and node.func.attr == "load_state_dict":
-                    self.sites.append(LoadSite(self.pf, node, why, why, None, Const(True), Const(False), stmt))
+                    self.sites.append(LoadSite(self.pf, node, unknown, unknown, None, Const(True), Const(False), stmt,
+                                               unreached=why))
 
 
 def _statements_in(stmt: ast.stmt) -> list[ast.stmt]:
@@ -69,6 +71,5 @@ def _one_line(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-NOT_REACHED = "Not checked: the script exits before this load"
 # calls that end the program (SystemExit; `os._exit` without it)
 EXITS = {"sys.exit", "exit", "quit", "os._exit", "builtins.exit", "builtins.quit"}

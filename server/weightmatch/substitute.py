@@ -146,18 +146,12 @@ class SubstituteMixin:
     def _replay_cannot_know(self) -> set[str]:
         """Module-level names of this file that neither static inference (bound more than once
         or under if/for/try/with: static/sources.py) nor the worker's definitions-only replay
-        (bound only by statements it drops: worker/precheck.py) can know."""
-        from weightmatch.static import sources
-        from weightmatch.worker.precheck import facts_for
-
-        try:
-            ambiguous = sources.parse(self.pf.path, self.pf.parsed_text, "__main__").ambiguous
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            return set()
-        facts = facts_for(self.pf.parsed_text, self.pf.path)
-        if "*" in ambiguous:
-            return set()  # a star import the replay runs may bind it
-        return {n for n in ambiguous if n in facts.runtime and n not in facts.bound and n not in facts.declared}
+        (bound only by statements it drops: worker/precheck.py) can know. Once per parse:
+        this is asked for every unknown name a constructor reads."""
+        hit = self.pf.__dict__.get("_replay_cannot_know")
+        if hit is None or hit[0] is not self.pf.tree:
+            hit = self.pf.__dict__["_replay_cannot_know"] = (self.pf.tree, _replay_cannot_know(self.pf))
+        return hit[1]
 
     def global_name_of(self, value: ClassVal | FuncVal) -> str | None:
         env = self.module_envs.get(self.pf.path) or {}
@@ -165,6 +159,20 @@ class SubstituteMixin:
             if isinstance(v, (ClassVal, FuncVal)) and v.node is value.node:
                 return name
         return None
+
+
+def _replay_cannot_know(pf) -> set[str]:
+    from weightmatch.static import sources
+    from weightmatch.worker.precheck import facts_for
+
+    try:
+        ambiguous = sources.parse(pf.path, pf.parsed_text, "__main__").ambiguous
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return set()
+    if "*" in ambiguous:
+        return set()  # a star import the replay runs may bind it
+    facts = facts_for(pf.parsed_text, pf.path)
+    return {n for n in ambiguous if n in facts.runtime and n not in facts.bound and n not in facts.declared}
 
 
 def _spread(n: ast.AST, value: Any, subs: Substitutions) -> Any:

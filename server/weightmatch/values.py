@@ -307,6 +307,7 @@ class LoadSite:
     context: str = ""
     guards: tuple = ()  # the conditions the call itself runs under: what it loads shares them
     via_super: bool = False  # `super().load_state_dict(...)` in a model's own override
+    unreached: str = ""  # why the run never gets here (exits.py): the load is not judged
 
 
 @dataclass
