@@ -11,6 +11,10 @@ from typing import Any
 from weightmatch.values import Const, ObjVal, SeqVal, Unknown
 
 SUPPRESS = "==SUPPRESS=="
+REMAINDER = "..."
+# argparse's named constants, as add_argument receives them (`nargs=argparse.REMAINDER`)
+CONSTANTS = {"argparse.SUPPRESS": SUPPRESS, "argparse.REMAINDER": REMAINDER, "argparse.OPTIONAL": "?",
+             "argparse.ZERO_OR_MORE": "*", "argparse.ONE_OR_MORE": "+"}
 # `type=` callables applied to a string default (argparse does this) that we can apply exactly
 _TYPES = {"int": int, "float": float, "str": str}
 
@@ -76,7 +80,7 @@ class ParserVal:
                                    kwargs.get("const")))
         required = kwargs.get("required")
         if (isinstance(required, Const) and required.value is True) or (not flags and _const(
-                kwargs.get("nargs"), None) not in ("?", "*")):
+                kwargs.get("nargs"), None) not in ("?", "*", REMAINDER)):
             self.options[-1].default = Unknown(f"`{strings[0]}` is a required argument, known only at run time")
 
     def parse(self, argv: list[str] | None = None, source: str = "") -> Any:
@@ -102,6 +106,8 @@ class ParserVal:
                 attrs[opt.dest] = Unknown(f"the default of `{name}` is not known statically")
                 continue
             value = default.value
+            if not opt.flags and (opt.nargs == REMAINDER or opt.nargs == "*" and value is None):
+                value = []  # what argparse gives a positional `*` / `...` that is not given
             if isinstance(value, str) and opt.type_name is not None:
                 value = _apply_type(value, opt.type_name)
                 if isinstance(value, Unknown):
@@ -240,6 +246,23 @@ def _parse_argv(options: list[Option], argv: list[str], commands: bool = False) 
         elif commands:
             return out, i
         elif positionals:
-            out[positionals.pop(0).dest] = arg
+            i = _positional(positionals.pop(0), argv, i, out)
+            continue
         i += 1
     return out, None
+
+
+def _positional(opt: Option, argv: list[str], i: int, out: dict[str, Any]) -> int:
+    """A positional at argv[i]; the index after what it takes."""
+    if opt.nargs == REMAINDER:  # `opts` of yacs scripts: everything after it
+        out[opt.dest] = argv[i:]
+        return len(argv)
+    if opt.nargs in ("*", "+"):
+        vals = []
+        while i < len(argv) and not argv[i].startswith("-"):
+            vals.append(argv[i])
+            i += 1
+        out[opt.dest] = vals
+        return i
+    out[opt.dest] = argv[i]
+    return i + 1

@@ -14,10 +14,11 @@ import os
 from collections import ChainMap
 from typing import Any
 
-from weightmatch import plain
+from weightmatch import argparse_values, journal, plain, yacs_calls, yacs_values
 from weightmatch.argparse_values import ParserVal, SubparsersVal
 from weightmatch.pyfile import PyFile
 from weightmatch.static.sources import find_module
+from weightmatch.yacs_values import CfgNodeVal
 from weightmatch.values import (
     CURRENT_GUARDS, At, ClassVal, Const, DictLit, FuncVal, ModelVal, ModVal, ObjVal, SeqVal, SourceVal,
     Unknown,
@@ -212,9 +213,13 @@ class CallsMixin:
         return Unknown(f"`{name}` is not known here")
 
     def attribute(self, base: Any, name: str, node: ast.AST) -> Any:
+        if isinstance(base, CfgNodeVal):
+            return yacs_values.attribute(base, name, plain.BoundMethod)
         if isinstance(base, ObjVal):
             if name in base.attrs:
                 return base.attrs[name]
+            if base.unsure:
+                return Unknown(base.unsure)
             if base.cls is not None:
                 value = self.class_attr(base.cls, name)
                 if isinstance(value, FuncVal):
@@ -290,11 +295,15 @@ class CallsMixin:
     # ------------------------------------------------------------------ calls
     def call_value(self, callee: Any, node: ast.Call, env: dict) -> Any:
         if isinstance(callee, plain.BoundMethod):
+            if isinstance(callee.owner, CfgNodeVal):
+                return yacs_calls.method(self, callee, node, env)
             return self.parser_method(callee, node, env)
         args, kwargs, why = self.arguments(node, env)
         if isinstance(callee, FuncVal):
             if why:
-                return Unknown(f"`{self.pf.segment(node.func)}()` is called with {why}")
+                return self.not_followed([callee.self_value, *[self.ev(a, env) for a in node.args if not
+                                                               isinstance(a, ast.Starred)]],
+                                         f"`{self.pf.segment(node.func)}()` is called with {why}")
             return self.call_function(callee, args, kwargs, node)
         if isinstance(callee, ClassVal):
             if callee.is_module:
@@ -340,14 +349,17 @@ class CallsMixin:
     def call_function(self, fn: FuncVal, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
         name = f"{fn.owner}{fn.node.name}()"
         key = id(fn.node)
+        why = ""
         if isinstance(fn.node, ast.AsyncFunctionDef) or not _harmless_decorator(fn):
-            return Unknown(f"{name} is decorated or async: not followed")
-        if key in self.stack:
-            return Unknown(f"{name} calls itself: not followed")
-        if len(self.stack) >= MAX_DEPTH:
-            return Unknown(f"{name} is more than {MAX_DEPTH} calls deep: not followed")
-        if self.calls >= MAX_CALLS or self.called.get(key, 0) >= MAX_CONTEXTS:
-            return Unknown(f"{name} is called too often to follow every call")
+            why = f"{name} is decorated or async: not followed"
+        elif key in self.stack:
+            why = f"{name} calls itself: not followed"
+        elif len(self.stack) >= MAX_DEPTH:
+            why = f"{name} is more than {MAX_DEPTH} calls deep: not followed"
+        elif self.calls >= MAX_CALLS or self.called.get(key, 0) >= MAX_CONTEXTS:
+            why = f"{name} is called too often to follow every call"
+        if why:
+            return self.not_followed([fn.self_value, *args, *kwargs.values()], why)
         self.calls += 1
         self.called[key] = self.called.get(key, 0) + 1
         outer = self.module_env(fn.file)
@@ -371,6 +383,22 @@ class CallsMixin:
             returned = self.returns.pop()
             self.guard_depth.pop()
         return _one_value(returned, name)
+
+    def not_followed(self, passed: list[Any], why: str) -> Unknown:
+        """A workspace function not followed may change the objects it is given (`args`, a
+        config, `self`): what they held before is no longer known."""
+        for value in passed:
+            if isinstance(value, CfgNodeVal):
+                yacs_values.break_all(value, f"the config is passed to code not followed ({why})")
+            elif isinstance(value, ObjVal):
+                self.clobber(value, f"it is passed to code not followed ({why})")
+        return Unknown(why)
+
+    def clobber(self, obj: ObjVal, why: str) -> None:
+        """Any attribute of `obj` may have changed, and new ones may exist."""
+        for k in list(obj.attrs):
+            journal.put(obj.attrs, k, Unknown(why))
+        journal.put(obj, "unsure", why)
 
     def bind(self, fn: FuncVal, args: list[Any], kwargs: dict[str, Any], defaults_env) -> dict:
         spec = fn.node.args
@@ -456,14 +484,7 @@ class CallsMixin:
             made = parser.add_subparsers(plain.keywords(self, node, env) or {})
             return made if made is not None else Unknown(f"`{self.pf.segment(node)}` is not followed")
         if bound.name == "add_argument":
-            names = [self.ev(a, env) for a in node.args]
-            kwargs = {}
-            for k in node.keywords:
-                if k.arg == "type" and isinstance(k.value, ast.Name) and k.value.id not in env:
-                    kwargs["type"] = Const(k.value.id)
-                elif k.arg is not None:
-                    kwargs[k.arg] = self.ev(k.value, env)
-            parser.add_argument(names, kwargs)
+            parser.add_argument([self.ev(a, env) for a in node.args], self.argument_keywords(node, env))
             return Const(None)
         if bound.name in ("add_argument_group", "add_mutually_exclusive_group"):
             return parser
@@ -486,6 +507,18 @@ class CallsMixin:
         if bound.name not in ("print_help", "print_usage", "format_help", "format_usage", "error", "exit"):
             parser.unknown = parser.unknown or f"`{bound.name}(...)` (subcommands or options made at run time)"
         return Unknown(f"`{self.pf.segment(node)}` is not known statically")
+
+    def argument_keywords(self, node: ast.Call, env: dict) -> dict[str, Any]:
+        """`add_argument`'s keywords: `type=int` by its name, `nargs=argparse.REMAINDER` as argparse's value."""
+        kwargs = {}
+        for k in node.keywords:
+            if k.arg == "type" and isinstance(k.value, ast.Name) and k.value.id not in env:
+                kwargs["type"] = Const(k.value.id)
+            elif k.arg is not None and self.pf.dotted(k.value) in argparse_values.CONSTANTS:
+                kwargs[k.arg] = Const(argparse_values.CONSTANTS[self.pf.dotted(k.value)])
+            elif k.arg is not None:
+                kwargs[k.arg] = self.ev(k.value, env)
+        return kwargs
 
     # ------------------------------------------------------------------ models
     def new_model(self, node: ast.Call, env: dict, cls: ClassVal | None = None) -> ModelVal:

@@ -9,7 +9,7 @@ import os
 import posixpath
 from typing import Any
 
-from weightmatch import hub_cache, plain
+from weightmatch import const_mutation, hub_cache, plain, yacs_calls, yacs_values
 from weightmatch.argparse_values import ParserVal, SubparsersVal
 from weightmatch.hub_cache import HUB_LOADS
 from weightmatch.pyfile import PyFile
@@ -170,6 +170,8 @@ class Evaluator:
             if isinstance(me, ModelVal):
                 return me
             return Unknown(me.reason if isinstance(me, Unknown) else "`super()` of an object not known here")
+        if dotted in yacs_values.CFG_CLASSES or dotted in yacs_values.LOAD_CFG:
+            return yacs_calls.make(self, dotted, node, env)
         made = plain.library_call(self, dotted, node, env)
         if made is not None:
             return made
@@ -243,6 +245,8 @@ class Evaluator:
             return Unknown(f"`{self.pf.segment(node)}` wraps something not known")
         if isinstance(func, ast.Attribute):
             owner = self.ev(func.value, env)
+            if const_mutation.is_mutation(owner, func.attr):
+                return const_mutation.call(self, owner, node, env)
             if isinstance(owner, Const):
                 made = plain.const_method(self, owner, node, env)
                 if made is not None:

@@ -14,7 +14,7 @@ import dataclasses
 import posixpath
 from typing import Any
 
-from weightmatch import plain
+from weightmatch import const_mutation, journal, plain, yacs_values
 from weightmatch.calls import CallsMixin, ExitSignal, ReturnSignal
 from weightmatch.exits import ExitsMixin
 from weightmatch.hub_cache import HUB_LOADS
@@ -27,7 +27,7 @@ from weightmatch.evaluate import (
 from weightmatch.pyfile import PyFile
 from weightmatch.values import (
     CURRENT_GUARDS, CondVal, Const, FuncVal, Guard, JsonFile, LoadedFile, LoadSite, ModelAttr, ModelVal, ModVal,
-    ObjVal, Op, SeqVal, SourceVal, Step, TorchLoadSite, Unknown, frozen,
+    MaybeUnset, ObjVal, Op, SeqVal, SourceVal, Step, TorchLoadSite, Unknown, frozen,
 )
 
 __all__ = ["IDENTITY_WRAPPERS", "WRAPPERS", "Interpreter", "interpret"]
@@ -147,6 +147,9 @@ class Interpreter(ExitsMixin, CallsMixin, SelfLoadsMixin, SubstituteMixin, Evalu
             for t in stmt.targets:
                 if isinstance(t, ast.Subscript):
                     base = self.ev(t.value, env)
+                    if isinstance(base, Const) and isinstance(base.value, (dict, list)):
+                        const_mutation.rebind(self, t.value, Unknown(
+                            f"`del {self.pf.segment(t)}` changes it"), env)
                     if isinstance(base, SourceVal):
                         base.ops.append(Op("del", self.ev(t.slice, env), t))
         elif isinstance(stmt, ast.If):
@@ -160,12 +163,10 @@ class Interpreter(ExitsMixin, CallsMixin, SelfLoadsMixin, SubstituteMixin, Evalu
         elif isinstance(stmt, ast.For):
             if not self.items_loop(stmt, env) and not self.shards_loop(stmt, env) and \
                     not self.keys_loop(stmt, env) and not self.unrolled(stmt, env, functions):
-                with self.guarded(Guard(None, {}, True, "inside a loop")):
-                    self.block(stmt.body, env, functions)
+                self.maybe_runs(stmt.body, env, functions, "inside a loop")
             self.block(stmt.orelse, env, functions)
         elif isinstance(stmt, ast.While):
-            with self.guarded(Guard(None, {}, True, "inside a loop")):
-                self.block(stmt.body, env, functions)
+            self.maybe_runs(stmt.body, env, functions, "inside a loop")
         elif isinstance(stmt, ast.Try) or type(stmt).__name__ == "TryStar":
             self.try_depth += bool(stmt.handlers)
             try:
@@ -173,8 +174,7 @@ class Interpreter(ExitsMixin, CallsMixin, SelfLoadsMixin, SubstituteMixin, Evalu
             finally:
                 self.try_depth -= bool(stmt.handlers)
             for h in stmt.handlers:
-                with self.guarded(Guard(None, {}, True, "in an except block")):
-                    self.block(h.body, env, functions)
+                self.maybe_runs(h.body, env, functions, "in an except block")
             self.block(stmt.orelse, env, functions)
             self.block(stmt.finalbody, env, functions)
 
@@ -194,22 +194,58 @@ class Interpreter(ExitsMixin, CallsMixin, SelfLoadsMixin, SubstituteMixin, Evalu
             return
         test_env = self.free_env(stmt.test, env)
         then_env, else_env = dict(env), dict(env)
-        with self.guarded(Guard(stmt.test, test_env, True)):
+        with journal.recording() as then_changes, self.guarded(Guard(stmt.test, test_env, True)):
             self.block(stmt.body, then_env, functions)
-        with self.guarded(Guard(stmt.test, test_env, False)):
+        after_then = then_changes.now()
+        then_changes.undo()  # objects both paths share (`args`, `self`, a config) start over for `else`
+        with journal.recording() as else_changes, self.guarded(Guard(stmt.test, test_env, False)):
             self.block(stmt.orelse, else_env, functions)
+        guard = Guard(stmt.test, test_env, True)
         for name in set(then_env) | set(else_env):
-            a, b = then_env.get(name), else_env.get(name)
-            if a is b:
-                env[name] = a
-            elif isinstance(a, SourceVal) or isinstance(b, SourceVal):
-                missing = Unknown(f"`{name}` is unbound on one branch")
-                env[name] = SourceVal(CondVal(Guard(stmt.test, test_env, True),
-                                              a if a is not None else missing, b if b is not None else missing))
-            elif isinstance(a, Const) and isinstance(b, Const) and a.value == b.value:
-                env[name] = a
-            else:
-                env[name] = Unknown(f"`{name}` depends on `{self.pf.segment(stmt.test)}`, known only at run time")
+            env[name] = self.either(name, then_env.get(name), else_env.get(name), guard)
+        journal.settle([(then_changes, after_then), (else_changes, else_changes.now())],
+                       lambda c, key, values: self.settle_slot(c, key, values, guard))
+
+    def either(self, name: Any, a: Any, b: Any, guard: Guard) -> Any:
+        """The value of `name` after an `if` whose paths gave it `a` and `b` (None: unbound there)."""
+        if a is b:
+            return a
+        if isinstance(a, SourceVal) or isinstance(b, SourceVal):
+            missing = Unknown(f"`{name}` is unbound on one branch")
+            return SourceVal(CondVal(guard, a if a is not None else missing, b if b is not None else missing))
+        if isinstance(a, Const) and isinstance(b, Const) and a.value == b.value:
+            return a
+        return Unknown(f"`{name}` {self.depends(guard)}")
+
+    def depends(self, guard: Guard) -> str:
+        if guard.test is None:
+            return f"is changed {guard.reason}, which may run or not"
+        return f"depends on `{self.pf.segment(guard.test)}`, known only at run time"
+
+    def settle_slot(self, container: Any, key: Any, values: list[Any], guard: Guard) -> None:
+        """A slot of a shared object that the paths left with `values` (journal.MISSING: not set)."""
+        a, b = values
+        if isinstance(container, yacs_values.CfgNodeVal):  # its frozen / broken state
+            if a != b:
+                yacs_values.break_all(container, f"the config {self.depends(guard)}")
+            return
+        if a is journal.MISSING and b is journal.MISSING:
+            return
+        if journal.MISSING in (a, b):
+            value: Any = MaybeUnset(f"`{key}` is set only on some paths: it {self.depends(guard)[3:]}")
+        else:
+            value = self.either(key, a, b, guard)
+        journal.put(container, key, value)
+
+    def maybe_runs(self, body: list[ast.stmt], env: dict, functions: list, why: str) -> None:
+        """A loop body or an except block: it may run or not; what it changes in shared objects
+        is kept only where every path agrees."""
+        guard = Guard(None, {}, True, why)
+        with journal.recording() as changes, self.guarded(guard):
+            self.block(body, env, functions)
+        after = changes.now()
+        for container, key, original in list(changes.old.values()):
+            self.settle_slot(container, key, [original, after[(id(container), key)]], guard)
 
     def static_test(self, test: ast.expr, env: dict | None = None) -> bool | None:
         """`if __name__ == "__main__":` (true in the file analysed, false in the modules it
@@ -313,13 +349,15 @@ class Interpreter(ExitsMixin, CallsMixin, SelfLoadsMixin, SubstituteMixin, Evalu
             return
         if isinstance(target, (ast.Attribute, ast.Subscript)):
             owner, path = self.attr_path(target, env)
+            if path and yacs_values.assign(owner, path, value, isinstance(target, ast.Attribute)):
+                return  # `cfg.MODEL.NUM_CLASSES = 10` on a yacs config
             while isinstance(owner, ObjVal) and len(path) > 1 and isinstance(target, ast.Attribute):
                 owner, path = owner.attrs.get(path[0], Unknown("")), path[1:]
             if isinstance(owner, ObjVal) and len(path) == 1 and isinstance(target, ast.Attribute):
-                owner.attrs[path[0]] = value  # `self.G = Generator(...)`, `args.lr = 0.1`
+                journal.put(owner.attrs, path[0], value)  # `self.G = Generator(...)`, `args.lr = 0.1`
                 return
             if isinstance(owner, ModVal) and len(path) == 1 and isinstance(target, ast.Attribute):
-                self.module_env(owner.file)[path[0]] = value
+                journal.put(self.module_env(owner.file), path[0], value)
                 return
             if isinstance(owner, (ModelVal, ModelAttr)) and self.being_made(owner):
                 return  # `self.fc = ...` in the model's own __init__: the construction itself
@@ -338,6 +376,8 @@ class Interpreter(ExitsMixin, CallsMixin, SelfLoadsMixin, SubstituteMixin, Evalu
                 owner.model.steps.append(Step(self.pf.segment(stmt), stmt, ".".join([*owner.path, *path])))
                 return
             if isinstance(target, ast.Subscript):
+                if const_mutation.setitem(self, target, value, env):
+                    return  # `kw["num_classes"] = 5` on known data
                 base = self.ev(target.value, env)
                 if isinstance(base, SourceVal):
                     base.ops.append(Op("setitem", (self.ev(target.slice, env), frozen(value)), target))
@@ -394,8 +434,13 @@ class Interpreter(ExitsMixin, CallsMixin, SelfLoadsMixin, SubstituteMixin, Evalu
             if isinstance(sd, SourceVal):
                 sd.ops.append(Op("strip-prefix", self.ev(expr.args[1], env), expr))
             return
+        if self.updates_vars(expr, env):
+            return
         if isinstance(func, ast.Attribute):
             owner = self.ev(func.value, env)
+            if const_mutation.is_mutation(owner, func.attr):
+                const_mutation.call(self, owner, expr, env)  # `kw.setdefault("num_classes", 5)`
+                return
             if isinstance(owner, SourceVal):
                 if func.attr == "pop" and expr.args:
                     owner.ops.append(Op("pop", self.ev(expr.args[0], env), expr))
@@ -417,7 +462,10 @@ class Interpreter(ExitsMixin, CallsMixin, SelfLoadsMixin, SubstituteMixin, Evalu
         if dotted == "setattr" and len(expr.args) == 3:
             obj, name = self.ev(expr.args[0], env), self.ev(expr.args[1], env)
             if isinstance(obj, ObjVal) and isinstance(name, Const) and isinstance(name.value, str):
-                obj.attrs[name.value] = self.ev(expr.args[2], env)
+                journal.put(obj.attrs, name.value, self.ev(expr.args[2], env))
+                return
+            if isinstance(obj, ObjVal):
+                self.clobber(obj, f"`{self.pf.segment(expr)}` may set any attribute of it")
                 return
         callee = self.ev(func, env) if isinstance(func, (ast.Name, ast.Attribute)) and \
             _root_name(func) in env else None
@@ -432,6 +480,29 @@ class Interpreter(ExitsMixin, CallsMixin, SelfLoadsMixin, SubstituteMixin, Evalu
                     value.steps.append(Step(self.pf.segment(stmt), stmt))
                 elif isinstance(value, SourceVal):
                     value.ops.append(Op("unknown", f"passed to `{func.id}()`, which may change it", expr))
+
+    def updates_vars(self, expr: ast.Call, env: dict) -> bool:
+        """`vars(args).update(cfg)` / `args.__dict__.update(cfg)`: the object's attributes change."""
+        func = expr.func
+        if not (isinstance(func, ast.Attribute) and func.attr == "update" and len(expr.args) == 1):
+            return False
+        inner = func.value
+        if isinstance(inner, ast.Call) and self.pf.dotted(inner.func) == "vars" and len(inner.args) == 1:
+            obj = self.ev(inner.args[0], env)
+        elif isinstance(inner, ast.Attribute) and inner.attr == "__dict__":
+            obj = self.ev(inner.value, env)
+        else:
+            return False
+        if not isinstance(obj, ObjVal):
+            return False
+        data = self.ev(expr.args[0], env)
+        data = plain.read_data(self, data) if isinstance(data, JsonFile) else plain.as_const(data)
+        if isinstance(data, Const) and isinstance(data.value, dict) and all(isinstance(k, str) for k in data.value):
+            for k, v in data.value.items():
+                journal.put(obj.attrs, k, Const(v, data.origin))
+        else:
+            self.clobber(obj, f"`{self.pf.segment(expr)}` may set any attribute of it")
+        return True
 
     def being_made(self, value: ModelVal | ModelAttr) -> bool:
         model = value if isinstance(value, ModelVal) else value.model

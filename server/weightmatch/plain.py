@@ -10,11 +10,12 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from weightmatch import parsing
+from weightmatch import parsing, yacs_values
 from weightmatch.argparse_values import ParserVal, SubparsersVal
 from weightmatch.operators import COMPARE, UNARY
+from weightmatch.yacs_values import CfgNodeVal
 from weightmatch.values import (
-    At, ClassVal, Const, DictLit, FileHandle, JsonFile, ModVal, ObjVal, SeqVal, SourceVal, Unknown,
+    At, ClassVal, Const, DictLit, FileHandle, JsonFile, MaybeUnset, ModVal, ObjVal, SeqVal, SourceVal, Unknown,
 )
 
 MAX_DATA_FILE = 5 * 1024 * 1024  # a config file larger than this is not read
@@ -127,6 +128,9 @@ def _compare(cmp: ast.cmpop, left: Any, right: Any) -> bool | None:
             return bool(fn(left.value, right.value))
         except TypeError:
             return None
+    if isinstance(cmp, (ast.In, ast.NotIn)) and isinstance(right, CfgNodeVal):
+        found = yacs_values.contains(right, left)
+        return None if found is None else found == isinstance(cmp, ast.In)
     if isinstance(cmp, (ast.In, ast.NotIn)) and isinstance(left, Const):
         keys = _keys(right)
         if keys is not None:
@@ -181,6 +185,8 @@ def subscript(ev, base: Any, node: ast.Subscript, env: dict) -> Any:
             entry = base.base.entries[key.value]
             if not isinstance(entry, (At, SourceVal)):
                 return entry  # a registry's class, a config value
+    if isinstance(base, CfgNodeVal):
+        return yacs_values.item(base, ev.ev(node.slice, env))
     if isinstance(base, ObjVal):
         return Unknown(f"`{ev.pf.segment(node)}`: subscript of an object")
     return None
@@ -204,12 +210,12 @@ def read_data(ev, doc: JsonFile) -> Any:
             import tomllib
 
             data = tomllib.loads(raw.decode("utf-8"))
-        elif kind == "yaml":
+        elif kind in ("yaml", "yaml-base"):
             try:
                 import yaml
             except ImportError:
                 return Unknown(f"reading {path} needs PyYAML")
-            data = yaml.safe_load(raw)
+            data = yaml.load(raw, Loader=yaml.BaseLoader) if kind == "yaml-base" else yaml.safe_load(raw)
         else:
             data = json.loads(raw)
     except Exception as exc:  # noqa: BLE001 - a broken config file is a reason, not a crash
@@ -258,17 +264,71 @@ def _getattr(ev, dotted: str, node: ast.Call, env: dict) -> Any:
     return value
 
 
+def _dict(ev, dotted: str, node: ast.Call, env: dict) -> Any:
+    """`dict(vocab_size=120, **base)`, `dict(mapping)` over known values."""
+    kwargs = keywords(ev, node, env)
+    args = [as_const(ev.ev(a, env)) for a in node.args]
+    if kwargs is None or len(args) > 1 or not all(isinstance(v, Const) for v in [*args, *kwargs.values()]):
+        return None
+    try:
+        made = dict(*[a.value for a in args], **{k: v.value for k, v in kwargs.items()})
+    except Exception:  # noqa: BLE001 - raises at run time: not known here
+        return Unknown(f"`{ev.pf.segment(node)}` raises")
+    return Const(made, origins([*args, *kwargs.values()]))
+
+
+def _hasattr(ev, dotted: str, node: ast.Call, env: dict) -> Any:
+    """`hasattr(args, name)` where the object's attributes are all known."""
+    if len(node.args) != 2:
+        return None
+    obj, name = ev.ev(node.args[0], env), ev.ev(node.args[1], env)
+    if not (isinstance(name, Const) and isinstance(name.value, str)):
+        return None
+    if isinstance(obj, CfgNodeVal):
+        if obj.broken:
+            return Unknown(obj.broken)
+        return const(name.value in yacs_values.METHODS or name.value in obj.attrs, name)
+    if isinstance(obj, ObjVal) and obj.cls is None and obj.name == "the argparse namespace":
+        if isinstance(obj.attrs.get(name.value), MaybeUnset):
+            return Unknown(obj.attrs[name.value].reason)
+        if obj.unsure and name.value not in obj.attrs:
+            return Unknown(obj.unsure)
+        return const(name.value in obj.attrs, name)
+    return None
+
+
+def _eval(ev, dotted: str, node: ast.Call, env: dict) -> Any:
+    """`eval(f"args.{name}")`: a known string naming a value (names, attributes, constant
+    subscripts) is read like the same expression written out; anything else is not run."""
+    text = ev.ev(node.args[0], env) if len(node.args) == 1 and not node.keywords else None
+    if not (isinstance(text, Const) and isinstance(text.value, str) and len(text.value) < 200):
+        return None
+    try:
+        expr = parsing.parse(text.value.strip(), mode="eval").body
+    except SyntaxError:
+        return Unknown(f"`{ev.pf.segment(node)}` raises SyntaxError")
+    if not all(isinstance(n, (ast.Name, ast.Attribute, ast.Subscript, ast.Constant, ast.Load)) for n in ast.walk(expr)):
+        return Unknown(f"`{ev.pf.segment(node)}` runs code not followed here")
+    return ev.ev(expr, env)
+
+
 def _data_file(ev, dotted: str, node: ast.Call, env: dict) -> Any:
     if not node.args:
         return None
+    kind = "toml" if "toml" in dotted else "yaml"
     if dotted == "yaml.load":
-        loader = next((k.value for k in node.keywords if k.arg == "Loader"), None)
-        name = ev.pf.dotted(loader) if loader is not None else ""
-        if not (name or "").endswith(("SafeLoader", "CSafeLoader", "BaseLoader")):
-            return Unknown("yaml.load with a loader that can run code is not read")
+        loader = next((k.value for k in node.keywords if k.arg == "Loader"), node.args[1] if len(node.args) > 1 else None)
+        name = (ev.pf.dotted(loader) if loader is not None else "") or ""
+        if name.endswith("BaseLoader"):
+            kind = "yaml-base"  # every scalar a string
+        elif not name.endswith(("SafeLoader", "CSafeLoader", "FullLoader", "CFullLoader", ".Loader", ".CLoader",
+                                "UnsafeLoader")):
+            return Unknown("`yaml.load` with a loader not known statically")
+        # a file that loads with SafeLoader gives the same data with the full loaders; one that
+        # does not (python tags) is not read: nothing in it runs here
     arg = ev.ev(node.args[0], env)
     path = arg.path if isinstance(arg, FileHandle) else arg
-    data = read_data(ev, JsonFile(path, "toml" if "toml" in dotted else "yaml"))
+    data = read_data(ev, JsonFile(path, kind))
     if dotted.startswith("omegaconf.") and isinstance(data, Const):
         return Const(attr_data(data.value), data.origin)
     return data
@@ -336,6 +396,7 @@ def _pure(ev, dotted: str, node: ast.Call, env: dict) -> Any:
 
 _LIBRARY = {
     "types.SimpleNamespace": _namespace, "argparse.Namespace": _namespace, "vars": _vars, "getattr": _getattr,
+    "hasattr": _hasattr, "eval": _eval, "dict": _dict,
     **{name: _data_file for name in ("yaml.safe_load", "yaml.load", "tomllib.load", "toml.load",
                                      "omegaconf.OmegaConf.load")},
     **{f"omegaconf.OmegaConf.{name}": _omegaconf for name in ("create", "merge", "to_container")},
@@ -406,11 +467,15 @@ def literal(value: Any, depth: int = 0, attrs_of=None) -> ast.expr | None:
         if _is_literal(value):
             return parsing.parse(repr(value), mode="eval").body
         return None
+    if isinstance(value, CfgNodeVal) and value.broken:
+        return None
     if isinstance(value, ObjVal):
         keywords_ = []
         attrs = attrs_of(value) if attrs_of is not None else value.attrs
         for k, v in attrs.items():
             lit = literal(v, depth + 1, attrs_of)
+            if lit is None and isinstance(value, CfgNodeVal):
+                return None  # a yacs config is all known or not written at all
             if lit is not None and k.isidentifier():
                 keywords_.append(ast.keyword(arg=k, value=lit))
         func = ast.Attribute(ast.Call(ast.Name("__import__", ast.Load()), [ast.Constant("types")], []),

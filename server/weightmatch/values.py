@@ -54,6 +54,10 @@ class Unknown:
     reason: str
 
 
+class MaybeUnset(Unknown):
+    """An attribute set on some paths only: whether it exists at all is not known."""
+
+
 @dataclass
 class Const:
     value: Any
@@ -275,6 +279,8 @@ class ObjVal:
     attrs: dict[str, Any]
     name: str  # for messages: "the argparse namespace", "Solver"
     cls: ClassVal | None = None
+    # why attributes not in `attrs` may still exist (`setattr(args, k, v)` with `k` not known)
+    unsure: str = ""
 
 
 @dataclass

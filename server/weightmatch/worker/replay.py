@@ -20,7 +20,8 @@ A script is replayed statement by statement, keeping only what defines things:
 - docstrings, `pass`, `global`.
 
 Everything else (loops, `with`, bare calls, assignments to attributes or subscripts,
-`del`, `raise`, `assert`) is dropped. A kept statement that fails (an import of a missing
+`del`, `raise`, `assert`) is dropped, and so is the assignment of a name the file changes in
+place anywhere (`kw.setdefault(...)`, `CFG["depth"] = 4`: worker/mutated.py). A kept statement that fails (an import of a missing
 package, a constant made from a run-time name) is skipped and remembered, so a later
 NameError can say why the name is missing.
 
@@ -48,6 +49,7 @@ import types
 from typing import Any
 
 from weightmatch.sourcefile import read_source
+from weightmatch.worker.mutated import binds_only, changed_in_place
 
 MAIN_NAME = "__mp_main__"  # not "__main__": `if __name__ == "__main__"` guards stay shut
 
@@ -233,18 +235,20 @@ def _statements(body: list[ast.stmt]):
 
 
 def filter_statements(body: list[ast.stmt], user_names: frozenset[str] | None = None,
-                      bindings: Bindings | None = None) -> list[ast.stmt]:
+                      bindings: Bindings | None = None, changed: frozenset[str] | None = None) -> list[ast.stmt]:
     """The statements of `body` a definitions-only replay keeps (see the module docstring)."""
     if user_names is None:
         user_names = _user_names(body)
     if bindings is None:
         bindings = module_bindings(body)
+    if changed is None:
+        changed = changed_in_place(body)
 
     def is_constant_expr(node: ast.AST) -> bool:
         return _is_constant(node, user_names, bindings)
 
     def filter_statements(inner: list[ast.stmt]) -> list[ast.stmt]:
-        return _filter(inner, user_names, bindings)
+        return _filter(inner, user_names, bindings, changed)
 
     kept: list[ast.stmt] = []
     for stmt in body:
@@ -285,6 +289,8 @@ def filter_statements(body: list[ast.stmt], user_names: frozenset[str] | None = 
             new = ast.Try(body=body_kept, handlers=handlers, orelse=filter_statements(stmt.orelse),
                           finalbody=filter_statements(stmt.finalbody))
             kept.append(ast.copy_location(new, stmt))
+    if changed:
+        kept = [stmt for stmt in kept if not binds_only(stmt, changed)]
     for stmt in kept:
         if isinstance(stmt, (ast.If, ast.Try)):  # made here (their `pass`); the others are the parser's
             ast.fix_missing_locations(stmt)
