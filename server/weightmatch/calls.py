@@ -467,6 +467,10 @@ class CallsMixin:
                 obj.attrs[name] = kwargs[name]
             elif f.value is not None and not isinstance(f.value, ast.Call):
                 obj.attrs[name] = self.in_file(c.file, lambda v=f.value, c=c: self.ev(v, self.module_env(c.file)))
+            elif isinstance(f.value, ast.Call) and self.in_file(c.file, lambda v=f.value: self.pf.dotted(v.func)) \
+                    in ("dataclasses.field", "field"):
+                obj.attrs[name] = self.in_file(c.file, lambda v=f.value, c=c, what=f"{obj.name}.{name}":
+                                               _field_default(self, v, self.module_env(c.file), what))
             else:
                 obj.attrs[name] = Unknown(f"`{obj.name}.{name}` has no default known statically")
         post = self.class_attr(classes[-1], "__post_init__")
@@ -561,6 +565,19 @@ class CallsMixin:
         if it.func.attr == "items":
             return [SeqVal([k, v]) for k, v in zip(keys, values)]
         return keys if it.func.attr == "keys" else values
+
+
+def _field_default(ev, call: ast.Call, env: dict, what: str) -> Any:
+    """`field(default=8)`, `field(default_factory=list)`, `field(default_factory=lambda: [32, 64])`."""
+    kw = {k.arg: k.value for k in call.keywords if k.arg}
+    if "default" in kw:
+        return ev.ev(kw["default"], env)
+    factory = kw.get("default_factory")
+    if isinstance(factory, ast.Name) and factory.id in ("list", "dict", "tuple", "set") and factory.id not in env:
+        return Const({"list": [], "dict": {}, "tuple": (), "set": set()}[factory.id])
+    if isinstance(factory, ast.Lambda) and not factory.args.args and not factory.args.vararg:
+        return plain.as_const(ev.ev(factory.body, env))
+    return Unknown(f"`{what}` has no default known statically")
 
 
 def _shareable(value: Any) -> bool:

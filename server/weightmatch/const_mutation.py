@@ -16,7 +16,7 @@ from collections import ChainMap
 from typing import Any
 
 from weightmatch import journal, plain
-from weightmatch.values import Const, ObjVal, Unknown
+from weightmatch.values import At, Const, ObjVal, SourceVal, Unknown
 
 MUTATORS = {
     dict: {"update", "setdefault", "pop", "popitem", "clear"},
@@ -26,19 +26,25 @@ MUTATORS = {
 MAX_ITEMS = 10_000
 
 
-def is_mutation(owner: Any, method: str) -> bool:
-    """`owner.method(...)` changes known data (a dict literal of known values counts)."""
+def known_data(ev, owner: Any, method: str) -> Const | None:
+    """The known data `owner.method(...)` changes in place (a dict literal of known values,
+    plain values read from the checkpoint count); None when it is not such a call."""
+    if not any(method in names for names in MUTATORS.values()):
+        return None
     owner = plain.as_const(owner)
+    if isinstance(owner, (SourceVal, At)):
+        owner = ev.concrete(owner)  # `model_args = ckpt["model_args"]` then `model_args.setdefault(...)`
     if not isinstance(owner, Const):
-        return False
-    return any(isinstance(owner.value, t) and method in names for t, names in MUTATORS.items())
+        return None
+    if any(isinstance(owner.value, t) and method in names for t, names in MUTATORS.items()):
+        return owner
+    return None
 
 
 def call(ev, owner: Const, node: ast.Call, env: dict) -> Any:
     """`owner.method(...)` that changes `owner`: rebinds what holds it; the method's result."""
     func = node.func
     assert isinstance(func, ast.Attribute)
-    owner = plain.as_const(owner)
     args = [ev.ev(a, env) for a in node.args]
     kwargs = {k.arg: ev.ev(k.value, env) for k in node.keywords if k.arg is not None}
     what = f"`{ev.pf.segment(node)}`"

@@ -245,8 +245,11 @@ class Evaluator:
             return Unknown(f"`{self.pf.segment(node)}` wraps something not known")
         if isinstance(func, ast.Attribute):
             owner = self.ev(func.value, env)
-            if const_mutation.is_mutation(owner, func.attr):
-                return const_mutation.call(self, owner, node, env)
+            if isinstance(owner, JsonFile):
+                owner = plain.read_data(self, owner)  # `json.load(f).get("depth", 3)`
+            data = const_mutation.known_data(self, owner, func.attr)
+            if data is not None:
+                return const_mutation.call(self, data, node, env)
             if isinstance(owner, Const):
                 made = plain.const_method(self, owner, node, env)
                 if made is not None:

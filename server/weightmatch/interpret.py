@@ -438,8 +438,9 @@ class Interpreter(ExitsMixin, CallsMixin, SelfLoadsMixin, SubstituteMixin, Evalu
             return
         if isinstance(func, ast.Attribute):
             owner = self.ev(func.value, env)
-            if const_mutation.is_mutation(owner, func.attr):
-                const_mutation.call(self, owner, expr, env)  # `kw.setdefault("num_classes", 5)`
+            data = const_mutation.known_data(self, owner, func.attr)
+            if data is not None:
+                const_mutation.call(self, data, expr, env)  # `kw.setdefault("num_classes", 5)`
                 return
             if isinstance(owner, SourceVal):
                 if func.attr == "pop" and expr.args:

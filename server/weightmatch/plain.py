@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,11 +106,18 @@ def operator(ev, node: ast.expr, env: dict) -> Any:
             if isinstance(node.op, ast.And) and not t or isinstance(node.op, ast.Or) and t:
                 return value
         return values[-1]
+    return _comparison(ev, node, env)
+
+
+def _comparison(ev, node: ast.Compare, env: dict) -> Any:
     left = ev.ev(node.left, env)
     result: Any = None
     for cmp, right_node in zip(node.ops, node.comparators):
         right = ev.ev(right_node, env)
         answer = _compare(cmp, left, right)
+        if answer is None and isinstance(cmp, (ast.In, ast.NotIn)) and isinstance(right, (SourceVal, At)) \
+                and isinstance(left, Const):
+            answer = _in_checkpoint(ev, left, right, isinstance(cmp, ast.In))
         if answer is None:
             return Unknown(f"`{ev.pf.segment(node)}` is known only at run time")
         result = const(answer, left, right)
@@ -117,6 +125,17 @@ def operator(ev, node: ast.expr, env: dict) -> Any:
             return result
         left = right
     return result
+
+
+def _in_checkpoint(ev, key: Const, value: Any, positive: bool) -> bool | None:
+    """`"model" in ckpt`: the keys of what the checkpoint holds there (read, never run)."""
+    obj = ev.concrete(value, raw=True)
+    if not isinstance(obj, Mapping):
+        return None
+    try:
+        return (key.value in obj) == positive
+    except TypeError:
+        return None
 
 
 def _compare(cmp: ast.cmpop, left: Any, right: Any) -> bool | None:
@@ -268,6 +287,7 @@ def _dict(ev, dotted: str, node: ast.Call, env: dict) -> Any:
     """`dict(vocab_size=120, **base)`, `dict(mapping)` over known values."""
     kwargs = keywords(ev, node, env)
     args = [as_const(ev.ev(a, env)) for a in node.args]
+    args = [ev.concrete(a) if isinstance(a, (SourceVal, At)) else a for a in args]  # `dict(ckpt["model_args"])`
     if kwargs is None or len(args) > 1 or not all(isinstance(v, Const) for v in [*args, *kwargs.values()]):
         return None
     try:
@@ -275,6 +295,28 @@ def _dict(ev, dotted: str, node: ast.Call, env: dict) -> Any:
     except Exception:  # noqa: BLE001 - raises at run time: not known here
         return Unknown(f"`{ev.pf.segment(node)}` raises")
     return Const(made, origins([*args, *kwargs.values()]))
+
+
+def _asdict(ev, dotted: str, node: ast.Call, env: dict) -> Any:
+    """`dataclasses.asdict(cfg)` of a dataclass instance whose fields are known."""
+    obj = ev.ev(node.args[0], env) if len(node.args) == 1 and not node.keywords else None
+    if not (isinstance(obj, ObjVal) and obj.cls is not None and obj.cls.dataclass):
+        return None
+    fields = {k: as_const(v) for k, v in obj.attrs.items()}
+    if not all(isinstance(v, Const) for v in fields.values()):
+        return Unknown(f"`{ev.pf.segment(node)}`: a field is not known statically")
+    return Const({k: v.value for k, v in fields.items()}, origins(list(fields.values())))
+
+
+def _replace(ev, dotted: str, node: ast.Call, env: dict) -> Any:
+    """`dataclasses.replace(cfg, depth=4)`: the dataclass made again with those fields changed."""
+    obj = ev.ev(node.args[0], env) if len(node.args) == 1 else None
+    changes = keywords(ev, node, env)
+    if not (isinstance(obj, ObjVal) and obj.cls is not None and obj.cls.dataclass):
+        return None
+    if changes is None:
+        return Unknown(f"`{ev.pf.segment(node)}` is not known statically")
+    return ev.instantiate(obj.cls, [], {**obj.attrs, **changes}, node)
 
 
 def _hasattr(ev, dotted: str, node: ast.Call, env: dict) -> Any:
@@ -396,12 +438,16 @@ def _pure(ev, dotted: str, node: ast.Call, env: dict) -> Any:
 
 _LIBRARY = {
     "types.SimpleNamespace": _namespace, "argparse.Namespace": _namespace, "vars": _vars, "getattr": _getattr,
-    "hasattr": _hasattr, "eval": _eval, "dict": _dict,
+    "hasattr": _hasattr, "eval": _eval, "dict": _dict, "dataclasses.asdict": _asdict,
+    "dataclasses.replace": _replace,
     **{name: _data_file for name in ("yaml.safe_load", "yaml.load", "tomllib.load", "toml.load",
                                      "omegaconf.OmegaConf.load")},
     **{f"omegaconf.OmegaConf.{name}": _omegaconf for name in ("create", "merge", "to_container")},
 }
 
+
+# calls whose value, when known, is written into a recipe in place of the call
+DATA_CALLS = {"dataclasses.asdict", "dict", "vars"}
 
 _STR_METHODS = {"format", "join", "replace", "lower", "upper", "strip", "rstrip", "lstrip", "split", "rsplit",
                 "partition", "rpartition", "startswith", "endswith", "removeprefix", "removesuffix"}

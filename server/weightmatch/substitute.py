@@ -45,7 +45,8 @@ class SubstituteMixin:
         if self._substitute_registry(n, env, subs):
             return True
         if isinstance(n, ast.Call):
-            return self._substitute_config(n, env, subs) or self._substitute_method(n, env, subs)
+            return self._substitute_config(n, env, subs) or self._substitute_method(n, env, subs) or \
+                self._substitute_data_call(n, env, subs)
         root = n
         while isinstance(root, (ast.Attribute, ast.Subscript)):
             root = root.value
@@ -106,6 +107,19 @@ class SubstituteMixin:
             return False
         value = self.ev(n, env)
         value = _spread(n, value, subs)
+        lit = plain.literal(value) if isinstance(value, Const) else None
+        if lit is None:
+            return False
+        subs.by_span[_span(n)] = lit
+        _note(subs, value)
+        return True
+
+    def _substitute_data_call(self, n: ast.Call, env: dict, subs: Substitutions) -> bool:
+        """`asdict(cfg)`, `dict(base, depth=4)`: a call of plain data the interpreter computes
+        itself (plain.py's library), written in as its value."""
+        if self.pf.dotted(n.func) not in plain.DATA_CALLS:
+            return False
+        value = self.ev(n, env)
         lit = plain.literal(value) if isinstance(value, Const) else None
         if lit is None:
             return False

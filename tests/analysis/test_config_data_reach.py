@@ -1,0 +1,87 @@
+"""Config data in the shapes real loading code writes it: a dataclass with `field(default_factory=...)`
+changed with `dataclasses.replace` and spread with `asdict`; hyper-parameters copied out of the
+checkpoint with `dict(...)` and completed with `setdefault`; `json.load(f).get(...)`; a
+checkpoint tested with `"model" in ckpt`. Each is run with real PyTorch, in both modes."""
+
+from __future__ import annotations
+
+import pytest
+
+from analysis_helpers import pytorch_outcomes
+from weightmatch.project import Project, Settings
+
+NET = """
+import json
+from dataclasses import asdict, dataclass, field, replace
+from typing import List
+
+import torch
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self, in_dim=4, widths=(8,), num_classes=3):
+        super().__init__()
+        dims = [in_dim, *widths]
+        self.body = nn.Sequential(*[nn.Linear(a, b) for a, b in zip(dims, dims[1:])])
+        self.head = nn.Linear(dims[-1], num_classes)
+
+
+"""
+
+SCRIPTS = {
+    "dataclass-replace-asdict": """
+@dataclass
+class NetConfig:
+    in_dim: int = 4
+    widths: List[int] = field(default_factory=lambda: [8, 8])
+    num_classes: int = 3
+
+
+PRESETS = {{"small": dict(widths=[{w}, 8])}}
+cfg = replace(NetConfig(), **PRESETS["small"])
+model = Net(**asdict(cfg))
+model.load_state_dict(torch.load("w.pt"))
+""",
+    "hparams-from-checkpoint": """
+ckpt = torch.load("w.pt")
+hp = dict(ckpt["hparams"])
+hp.setdefault("num_classes", 3)
+model = Net(**hp)
+model.load_state_dict(ckpt["model"] if "model" in ckpt else ckpt)
+""",
+    "json-get": """
+with open("hp.json") as f:
+    width = json.load(f).get("width", 8)
+model = Net(widths=(width, 8))
+model.load_state_dict(torch.load("w.pt"))
+""",
+}
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize("w", [8, 6], ids=["matches", "differs"])
+@pytest.mark.parametrize("shape", sorted(SCRIPTS))
+def test_config_data_reaches_the_model(case, shape, w, execute) -> None:
+    case.write("main.py", NET + SCRIPTS[shape].format(w=w))
+    (case.dir / "hp.json").write_text(f'{{"width": {w}}}')
+    case.torch(f"""
+import torch, torch.nn as nn
+body = nn.Sequential(nn.Linear(4, 8), nn.Linear(8, 8))
+sd = {{"body." + k: v for k, v in body.state_dict().items()}}
+sd.update({{"head." + k: v for k, v in nn.Linear(8, 3).state_dict().items()}})
+torch.save({{"model": sd, "hparams": {{"in_dim": 4, "widths": [{w}, 8]}}}} if "{shape}" == "hparams-from-checkpoint"
+           else sd, "w.pt")
+""")
+    truth = pytorch_outcomes(case)
+    assert truth["crash"] is None and len(truth["loads"]) == 1
+    project = Project(str(case.dir), Settings(execute=execute, worker_timeout=120))
+    try:
+        result = project.analyze(str(case.dir / "main.py"))
+    finally:
+        project.close()
+    (report,) = result.reports
+    assert report.how is not None, [f.message for f in result.findings]
+    errors = [f for f in result.findings if f.severity == "error"]
+    assert bool(errors) == truth["loads"][0]["raises"], [f.message for f in result.findings]
+    assert sorted(k for f in errors for k in f.keys) == sorted(truth["loads"][0]["mismatched"])
