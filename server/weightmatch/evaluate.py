@@ -15,7 +15,7 @@ from weightmatch.hub_cache import HUB_LOADS
 from weightmatch.pyfile import PyFile
 from weightmatch.values import (
     At, ClassVal, Const, DictLit, EmptyDict, FileHandle, FuncVal, JsonFile, LoadedFile, ModelAttr, ModelVal, ModVal,
-    ObjVal, Op, SeqVal, SourceVal, StateDictOf, Unknown, frozen,
+    ObjVal, Op, SeqVal, SourceVal, StateDictOf, Step, Unknown, frozen,
 )
 
 # Methods that return the module itself and change nothing load_state_dict looks at.
@@ -27,6 +27,11 @@ WRAPPERS = {
     "torch.nn.parallel.data_parallel.DataParallel": "module",
     "torch.compile": "_orig_mod",
 }
+# the data-parallel wrappers by the class each name is (`isinstance(net, nn.DataParallel)`)
+_PARALLEL = {"torch.nn.DataParallel": "DataParallel", "torch.nn.parallel.DataParallel": "DataParallel",
+             "torch.nn.parallel.data_parallel.DataParallel": "DataParallel",
+             "torch.nn.parallel.DistributedDataParallel": "DistributedDataParallel",
+             "torch.nn.parallel.distributed.DistributedDataParallel": "DistributedDataParallel"}
 IDENTITY_WRAPPERS = {"torch.nn.SyncBatchNorm.convert_sync_batchnorm"}
 TORCH_LOAD = {"torch.load", "torch.serialization.load"}
 ST_LOAD = {"safetensors.torch.load_file", "safetensors.torch.load"}
@@ -163,6 +168,13 @@ class Evaluator:
             callee = self.ev(func, env) if isinstance(root, ast.Name) else None
             if isinstance(callee, (*PROGRAM_VALUES, plain.BoundMethod)):
                 return self.call_value(callee, node, env)
+            if isinstance(root, ast.Call) and isinstance(func, ast.Attribute) and func.value is root \
+                    and self._plain_instance(root, env):
+                # `Predictor(5).load("w.pt")`: a method of an object made in place (made once)
+                callee = self.ev(func, env)
+                if isinstance(callee, (*PROGRAM_VALUES, plain.BoundMethod)):
+                    return self.call_value(callee, node, env)
+                return Unknown(f"`{self.pf.segment(node)}` returns something not known statically")
         dotted = self.pf.dotted(func) or ""
         args = node.args
         if dotted == "super" and "super" not in env:
@@ -170,6 +182,14 @@ class Evaluator:
             if isinstance(me, ModelVal):
                 return me
             return Unknown(me.reason if isinstance(me, Unknown) else "`super()` of an object not known here")
+        if dotted == "isinstance" and len(args) == 2:
+            made = self.isinstance_of_model(node, env)
+            if made is not None:
+                return made
+        if dotted == "hasattr" and len(args) == 2:
+            made = self.model_has_wrapper_attr(node, env)
+            if made is not None:
+                return made
         if dotted in yacs_values.CFG_CLASSES or dotted in yacs_values.LOAD_CFG:
             return yacs_calls.make(self, dotted, node, env)
         made = plain.library_call(self, dotted, node, env)
@@ -303,6 +323,50 @@ class Evaluator:
         # Anything else callable may build a model: a class, a builder (torchvision), a factory.
         return self.new_model(node, env)
 
+    def isinstance_of_model(self, node: ast.Call, env: dict) -> Any:
+        """`isinstance(net, (nn.DataParallel, DistributedDataParallel))` for a model whose making
+        and wrapping are followed: its own workspace class, wrapped or not. None when not that."""
+        model = self.ev(node.args[0], env)
+        if not isinstance(model, ModelVal):
+            return None
+        spec = node.args[1]
+        names = [self.pf.dotted(t) for t in (spec.elts if isinstance(spec, ast.Tuple) else [spec])]
+        if any(n is None for n in names):
+            return None
+        if any(n in ("torch.nn.Module", "torch.nn.modules.module.Module") for n in names):
+            return Const(True)
+        if not all(n in _PARALLEL for n in names):
+            return None
+        if model.wrappers and model.wrappers[-1] == "module" and model.wrapped_by:
+            return Const(model.wrapped_by in {_PARALLEL[n] for n in names})
+        if not model.wrappers and model.cls is not None and model.cls.is_module:
+            return Const(False)  # the user's own nn.Module subclass, not wrapped
+        return None
+
+    def model_has_wrapper_attr(self, node: ast.Call, env: dict) -> Any:
+        """`hasattr(model, "module")`: true of a model wrapped in DataParallel; false of the user's
+        own module class, unwrapped, that never sets an attribute of that name."""
+        model, name = self.ev(node.args[0], env), self.ev(node.args[1], env)
+        if not (isinstance(model, ModelVal) and isinstance(name, Const) and name.value in ("module", "_orig_mod")):
+            return None
+        if model.wrappers:
+            return Const(True) if model.wrappers[-1] == name.value else None
+        if model.cls is None or not model.cls.is_module or any(st.target.split(".")[0] == name.value
+                                                               for st in model.steps if st.target):
+            return None
+        for cls in self.class_chain(model.cls):
+            for sub in ast.walk(cls.node):
+                if isinstance(sub, ast.Attribute) and sub.attr == name.value or \
+                        isinstance(sub, (ast.FunctionDef, ast.Name)) and getattr(sub, "name", getattr(sub, "id", "")) \
+                        == name.value or isinstance(sub, ast.Constant) and sub.value == name.value:
+                    return None  # the class may set it (`self.module = ...`, `setattr(self, "module", m)`)
+        return Const(False)
+
+    def _plain_instance(self, call: ast.Call, env: dict) -> bool:
+        """`call` makes an instance of a workspace class that is not a module (a Predictor)."""
+        cls = self.ev(call.func, env) if isinstance(call.func, ast.Name) and call.func.id in env else None
+        return isinstance(cls, ClassVal) and not cls.is_module
+
     def tensor_fact(self, value: Any, what: str, args: list[Any]) -> Any:
         """`sd["proj.weight"].shape[0]`, `.size(1)`: a tensor's shape, read from the checkpoint."""
         info = self.concrete(value, raw=True)
@@ -380,12 +444,23 @@ class Evaluator:
 
     def wrap(self, inner: ModelVal, node: ast.Call, prefix: str | None) -> ModelVal:
         """`nn.DataParallel(m)` / `torch.compile(m)`: replayed for real; the static path peels it."""
-        if not inner.var:  # `nn.DataParallel(Net())`: the whole call constructs the model
-            return ModelVal(self.pf, "", node, inner.steps, [*inner.wrappers, *([prefix] if prefix else [])])
+        wrappers = [*inner.wrappers, *([prefix] if prefix else [])]
+        by = _PARALLEL.get(self.pf.dotted(node.func) or "", "") if prefix else inner.wrapped_by
+        if not inner.var and (node.args and node.args[0] is inner.call or not prefix):
+            # `nn.DataParallel(Net())`: the whole call constructs the model
+            return ModelVal(self.pf, "", node, inner.steps, wrappers, wrapped_by=by)
         # the constructor stays with its file: a model made in a function of another module
         # (`model = build_model(cfg)`, then `DistributedDataParallel(model)` here)
-        wrapped = ModelVal(inner.file, inner.var, inner.call, inner.steps, [*inner.wrappers, *([prefix] if prefix else [])])
-        wrapped.pending_wrap = node
+        wrapped = ModelVal(inner.file, inner.var, inner.call, list(inner.steps), wrappers,
+                           bindings=inner.bindings, cls=inner.cls, subs=inner.subs, wrapped_by=by)
+        if inner.var:
+            wrapped.pending_wrap = node
+        else:
+            # `self.net = nn.DataParallel(self.net)`: the model made before, under no name; the
+            # recipe wraps it by torch's own name (the file it is replayed in may name it otherwise)
+            dotted = self.pf.dotted(node.func) or ""
+            wrapped.steps.append(Step(f"model = __import__('torch').{dotted.removeprefix('torch.')}(model)",
+                                      node, wrap=prefix))
         return wrapped
 
     def free_env(self, node: ast.AST, env: dict) -> dict[str, Any]:

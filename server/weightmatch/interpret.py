@@ -329,7 +329,8 @@ class Interpreter(ExitsMixin, CallsMixin, SelfLoadsMixin, SubstituteMixin, Evalu
     # ------------------------------------------------------------------ assignment
     def assign(self, target: ast.expr, value: Any, stmt: ast.stmt, env: dict) -> None:
         if isinstance(target, ast.Name):
-            if isinstance(value, ModelAttr) and isinstance(stmt, ast.Assign) and self.recording:
+            if isinstance(value, ModelAttr) and isinstance(stmt, ast.Assign) and self.recording and \
+                    value.path != value.model.wrappers[-1:]:  # `net = net.module` unwraps: nothing to replay
                 # `num_ftrs = model.fc.in_features`: later steps read it, so the recipe replays it too
                 value.model.steps.append(Step(self.pf.segment(stmt), stmt, subs=self.step_subs(stmt, env, value.model)))
             if isinstance(value, ModelVal) and value.pending_wrap is not None:

@@ -93,11 +93,13 @@ class ModelVal:
     bindings: dict[str, Any] = field(default_factory=dict)
     cls: Any = None  # the ClassVal it was made from, when it is a workspace class
     subs: Any = None  # Substitutions for `call`: known values written in (see calls.substitutions)
+    wrapped_by: str = ""  # the outermost wrapper's class, by torch's name ("torch.nn.DataParallel")
 
     def as_of(self, upto: int) -> "ModelVal":
         """The model as it is at point `upto`: only the steps recorded before it."""
         return ModelVal(self.file, self.var, self.call, [st for st in self.steps if st.seq < upto],
-                        list(self.wrappers), self.id, self.final_name, None, self.bindings, self.cls, self.subs)
+                        list(self.wrappers), self.id, self.final_name, None, self.bindings, self.cls, self.subs,
+                        self.wrapped_by)
 
 
 @dataclass

@@ -1,0 +1,96 @@
+"""Models wrapped and unwrapped the way training code does it: `self.net = nn.DataParallel(self.net)`,
+`net.module if hasattr(net, "module") else net`, `if isinstance(net, nn.DataParallel): net = net.module`,
+and a method called on an object made in place (`Predictor(5).load(path)`). Each script is run
+with real PyTorch (DataParallel wraps on CPU too); the tool must agree, in both modes."""
+
+from __future__ import annotations
+
+import pytest
+
+from analysis_helpers import pytorch_outcomes
+from weightmatch.project import Project, Settings
+
+HEAD = """
+import torch
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self, n=3):
+        super().__init__()
+        self.fc = nn.Linear(4, n)
+
+
+"""
+
+SCRIPTS = {
+    "self-rewrapped": """
+class Solver:
+    def __init__(self):
+        self.net = Net({n})
+        self.net = nn.DataParallel(self.net)
+
+    def restore(self):
+        self.net.module.load_state_dict(torch.load("w.pt"))
+
+
+Solver().restore()
+""",
+    "hasattr-unwrap-wrapped": """
+net = nn.DataParallel(Net({n}))
+model = net.module if hasattr(net, "module") else net
+model.load_state_dict(torch.load("w.pt"))
+""",
+    "hasattr-unwrap-bare": """
+net = Net({n})
+model = net.module if hasattr(net, "module") else net
+model.load_state_dict(torch.load("w.pt"))
+""",
+    "isinstance-unwrap": """
+net = nn.DataParallel(Net({n}))
+if isinstance(net, (nn.DataParallel, nn.parallel.DistributedDataParallel)):
+    net = net.module
+net.load_state_dict(torch.load("w.pt"))
+""",
+    "isinstance-other-wrapper": """
+net = nn.DataParallel(Net({n}))
+if isinstance(net, nn.parallel.DistributedDataParallel):
+    net = net.module
+net.module.load_state_dict(torch.load("w.pt"))
+""",
+    "method-of-object-made-in-place": """
+class Predictor:
+    def __init__(self, n):
+        self.model = Net(n)
+
+    def load(self, path):
+        self.model.load_state_dict(torch.load(path))
+        return self
+
+
+predictor = Predictor({n}).load("w.pt")
+""",
+}
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize("n", [3, 5], ids=["matches", "differs"])
+@pytest.mark.parametrize("shape", sorted(SCRIPTS))
+def test_wrapped_and_unwrapped_models_agree_with_pytorch(case, shape, n, execute) -> None:
+    case.write("main.py", HEAD + SCRIPTS[shape].format(n=n))
+    case.torch("import torch, torch.nn as nn; torch.save({'fc.' + k: v for k, v in nn.Linear(4, 3).state_dict().items()}, "
+               "'w.pt')")
+    truth = pytorch_outcomes(case)
+    assert truth["crash"] is None and len(truth["loads"]) == 1, truth
+    project = Project(str(case.dir), Settings(execute=execute, worker_timeout=120))
+    try:
+        result = project.analyze(str(case.dir / "main.py"))
+    finally:
+        project.close()
+    (report,) = result.reports
+    assert report.how is not None, [f.message for f in result.findings]
+    errors = [f for f in result.findings if f.severity == "error"]
+    assert bool(errors) == truth["loads"][0]["raises"], [f.message for f in result.findings]
+    assert sorted(k for f in errors for k in f.keys) == sorted(truth["loads"][0]["mismatched"])
+    if errors:
+        assert {f.span.line + 1 for f in errors} == {8}  # `self.fc = nn.Linear(4, n)`
