@@ -377,7 +377,14 @@ def _data_file(ev, dotted: str, node: ast.Call, env: dict) -> Any:
 
 
 def _omegaconf(ev, dotted: str, node: ast.Call, env: dict) -> Any:
-    """`OmegaConf.create({...})`, `OmegaConf.merge(a, b)`, `OmegaConf.to_container(cfg)` over known data."""
+    """`OmegaConf.create({...})`, `OmegaConf.merge(a, b)`, `OmegaConf.to_container(cfg)` over known data;
+    `OmegaConf.from_cli()` of a run without arguments (an empty config)."""
+    if dotted.endswith(".from_cli"):
+        given = [ev.ev(a, env) for a in node.args]
+        argv = given[0].value if len(given) == 1 and isinstance(given[0], Const) else None if given else ev.argv or []
+        if argv is not None and not argv and not node.keywords:
+            return Const(AttrDict(), "no command-line arguments")
+        return Unknown(f"`{ev.pf.segment(node)}` reads `key=value` arguments from the command line")
     args = [as_const(ev.ev(a, env)) for a in node.args]
     if not all(isinstance(a, Const) for a in args) or not args:
         return Unknown(f"`{ev.pf.segment(node)}` is not known statically")
@@ -442,7 +449,7 @@ _LIBRARY = {
     "dataclasses.replace": _replace,
     **{name: _data_file for name in ("yaml.safe_load", "yaml.load", "tomllib.load", "toml.load",
                                      "omegaconf.OmegaConf.load")},
-    **{f"omegaconf.OmegaConf.{name}": _omegaconf for name in ("create", "merge", "to_container")},
+    **{f"omegaconf.OmegaConf.{name}": _omegaconf for name in ("create", "merge", "to_container", "from_cli")},
 }
 
 

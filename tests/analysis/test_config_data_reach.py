@@ -1,7 +1,7 @@
 """Config data in the shapes real loading code writes it: a dataclass with `field(default_factory=...)`
 changed with `dataclasses.replace` and spread with `asdict`; hyper-parameters copied out of the
 checkpoint with `dict(...)` and completed with `setdefault`; `json.load(f).get(...)`; a
-checkpoint tested with `"model" in ckpt`. Each is run with real PyTorch, in both modes."""
+checkpoint tested with `"model" in ckpt`; `OmegaConf.from_cli()` of a run without arguments. Each is run with real PyTorch, in both modes."""
 
 from __future__ import annotations
 
@@ -49,6 +49,14 @@ hp = dict(ckpt["hparams"])
 hp.setdefault("num_classes", 3)
 model = Net(**hp)
 model.load_state_dict(ckpt["model"] if "model" in ckpt else ckpt)
+""",
+    "omegaconf-from-cli": """
+from omegaconf import OmegaConf
+
+base = OmegaConf.create({{"model": {{"widths": [{w}, 8]}}}})
+cfg = OmegaConf.merge(base, OmegaConf.from_cli([]))
+model = Net(widths=tuple(cfg.model.widths))
+model.load_state_dict(torch.load("w.pt"))
 """,
     "json-get": """
 with open("hp.json") as f:
