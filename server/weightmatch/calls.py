@@ -24,6 +24,7 @@ from weightmatch.values import (
     Unknown,
 )
 
+MAX_RECURSION = 4  # a config chain that includes its base files (`_update_config_from_file`)
 MAX_DEPTH = 8
 MAX_CALLS = 400
 MAX_CONTEXTS = 16
@@ -352,8 +353,8 @@ class CallsMixin:
         why = ""
         if isinstance(fn.node, ast.AsyncFunctionDef) or not _harmless_decorator(fn):
             why = f"{name} is decorated or async: not followed"
-        elif key in self.stack:
-            why = f"{name} calls itself: not followed"
+        elif self.stack.count(key) >= MAX_RECURSION:
+            why = f"{name} calls itself more than {MAX_RECURSION} deep: not followed"
         elif len(self.stack) >= MAX_DEPTH:
             why = f"{name} is more than {MAX_DEPTH} calls deep: not followed"
         elif self.calls >= MAX_CALLS or self.called.get(key, 0) >= MAX_CONTEXTS:
