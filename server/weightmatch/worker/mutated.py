@@ -1,7 +1,7 @@
-"""Module-level names whose value the script changes in place (`kw.setdefault(...)`,
-`CFG["depth"] = 4`, `del LAYERS[0]`, anywhere in the file): a definitions-only replay that
-ran their first assignment but not the change would hand the model stale data (a false
-size-mismatch), so the replay leaves such names to what the interpreter knows of them."""
+"""Module-level names whose value the script's top level changes in place (`kw.setdefault(...)`,
+`CFG["depth"] = 4`, `del LAYERS[0]`): a definitions-only replay that ran their first assignment
+but not the change would hand the model stale data (a false size-mismatch), so the replay leaves
+such names to what the interpreter knows of them (the recipe's script globals)."""
 
 from __future__ import annotations
 
@@ -30,28 +30,20 @@ def _changed(node: ast.AST) -> str | None:
     return None
 
 
-def _locals(fn: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> set[str]:
-    names = {a.arg for a in ast.walk(fn.args) if isinstance(a, ast.arg)}
-    declared: set[str] = set()
-    for node in ast.walk(fn):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-            names.add(node.id)
-        elif isinstance(node, ast.Global):
-            declared.update(node.names)
-    return names - declared
-
-
 def changed_in_place(body: list[ast.stmt]) -> frozenset[str]:
+    """Names changed in place by the module's own top-level statements (not inside a def, a
+    class or a lambda: those run when the recipe calls them, as they would in the script, and a
+    registry filled by a decorator or a constructor is filled by the replay itself)."""
     out: set[str] = set()
-    stack: list[tuple[ast.AST, frozenset[str]]] = [(stmt, frozenset()) for stmt in body]
+    stack: list[ast.AST] = list(body)
     while stack:
-        node, shadowed = stack.pop()
+        node = stack.pop()
         name = _changed(node)
-        if name is not None and name not in shadowed:
+        if name is not None:
             out.add(name)
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-            shadowed = shadowed | _locals(node)
-        stack.extend((child, shadowed) for child in ast.iter_child_nodes(node))
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        stack.extend(ast.iter_child_nodes(node))
     return frozenset(out)
 
 
