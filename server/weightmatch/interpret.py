@@ -32,6 +32,8 @@ from weightmatch.values import (
 
 __all__ = ["IDENTITY_WRAPPERS", "WRAPPERS", "Interpreter", "interpret"]
 
+# a class of a library (timm's `CosineLRScheduler`, `Lookahead` optimizers) whose load_state_dict is its own
+NOT_MODEL_CLASS_ENDINGS = ("Scheduler", "Optimizer", "Scaler", "Lookahead")
 MUTATING_DICT_METHODS = {"pop", "popitem", "update", "clear", "setdefault", "__setitem__", "__delitem__"}
 
 
@@ -284,6 +286,9 @@ class Interpreter(ExitsMixin, CallsMixin, SelfLoadsMixin, SubstituteMixin, Evalu
         value = self.ev(receiver, env)
         if isinstance(value, (NotModel, ObjVal, ModVal)):
             return True  # an optimizer, or a Trainer's own load_state_dict: not nn.Module's
+        if isinstance(value, ModelVal) and value.cls is None and isinstance(value.call, ast.Call) and \
+                (value.file.dotted(value.call.func) or "").rsplit(".", 1)[-1].endswith(NOT_MODEL_CLASS_ENDINGS):
+            return True  # `CosineLRScheduler(...)` made by a library's factory: not a model
         if isinstance(value, Unknown):
             if self.in_optimizer_class(receiver):
                 return True  # `super().load_state_dict(sd)` in an Optimizer subclass (timm's Kron)

@@ -305,3 +305,27 @@ def test_a_config_from_a_checkpoint_that_is_not_there_says_so(root, case, execut
         assert "size mismatch for fc.weight" in case.run().stderr
     finally:
         p.close()
+
+
+def test_a_library_scheduler_is_not_a_model(static_project, case) -> None:
+    """Swin's `lr_scheduler = build_scheduler(...)` returns timm's `CosineLRScheduler(...)`: its
+    `load_state_dict` is the scheduler's own, not a model whose making is unknown."""
+    main = case.write("main.py", MODEL + """
+from timm.scheduler.cosine_lr import CosineLRScheduler
+
+
+def build_scheduler(optimizer):
+    return CosineLRScheduler(optimizer, t_initial=10)
+
+
+model = Net()
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+warmup = build_scheduler(optimizer)
+ckpt = torch.load("run.pt")
+warmup.load_state_dict(ckpt["lr_scheduler"])
+model.load_state_dict(ckpt["model"])
+""")
+    case.torch(MODEL + "\ntorch.save({'model': Net().state_dict(), 'lr_scheduler': {}}, 'run.pt')")
+    result = static_project.analyze(str(main))
+    assert [r.call.line + 1 for r in result.reports] == [22]  # only the model's load
+    assert not [f for f in result.findings if f.code.startswith("unresolved")], [f.message for f in result.findings]
