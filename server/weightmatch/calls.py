@@ -20,14 +20,14 @@ from weightmatch.pyfile import PyFile
 from weightmatch.static.sources import find_module
 from weightmatch.yacs_values import CfgNodeVal
 from weightmatch.values import (
-    CURRENT_GUARDS, At, ClassVal, Const, DictLit, FuncVal, ModelVal, ModVal, ObjVal, SeqVal, SourceVal,
+    CURRENT_GUARDS, At, ClassVal, Const, DictLit, FuncVal, LibRef, ModelVal, ModVal, ObjVal, SeqVal, SourceVal,
     Unknown,
 )
 
 MAX_RECURSION = 4  # a config chain that includes its base files (`_update_config_from_file`)
 MAX_DEPTH = 8
 MAX_CALLS = 400
-MAX_CONTEXTS = 16
+MAX_CONTEXTS = 32
 MAX_UNROLL = 64
 MODULE_BASES = ("torch.nn.", "nn.Module", "pl.LightningModule", "pytorch_lightning.", "lightning.")
 PLAIN_BASES = {"object", "typing.NamedTuple", "NamedTuple", "collections.namedtuple"}
@@ -585,7 +585,7 @@ def _shareable(value: Any) -> bool:
     """A value of a module's top level that no analysis changes: definitions and constants."""
     if isinstance(value, FuncVal):
         return value.closure is None and value.self_value is None
-    return isinstance(value, (ClassVal, ModVal, Unknown)) or isinstance(value, Const) and \
+    return isinstance(value, (ClassVal, ModVal, Unknown, LibRef)) or isinstance(value, Const) and \
         isinstance(value.value, (int, float, str, bool, type(None), tuple))
 
 

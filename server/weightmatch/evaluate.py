@@ -15,7 +15,7 @@ from weightmatch.hub_cache import HUB_LOADS
 from weightmatch.pyfile import PyFile
 from weightmatch.values import (
     At, ClassVal, Const, DictLit, EmptyDict, FileHandle, FuncVal, JsonFile, LoadedFile, ModelAttr, ModelVal, ModVal,
-    ObjVal, Op, SeqVal, SourceVal, StateDictOf, Step, Unknown, frozen,
+    LibRef, ObjVal, Op, SeqVal, SourceVal, StateDictOf, Step, Unknown, frozen,
 )
 
 # Methods that return the module itself and change nothing load_state_dict looks at.
@@ -73,7 +73,7 @@ class Evaluator:
         if isinstance(node, ast.Name):
             if node.id in env:
                 return env[node.id]
-            return self.global_value(node.id)
+            return _layer_class(self.pf.dotted(node)) or self.global_value(node.id)
         if isinstance(node, (ast.Tuple, ast.List)):
             items = [self.ev(e, env) for e in node.elts if not isinstance(e, ast.Starred)]
             if len(items) != len(node.elts):
@@ -118,6 +118,13 @@ class Evaluator:
                 return Unknown(base.reason)
             return Unknown(f"`{self.pf.segment(node)}` is not known")
         if isinstance(node, ast.Attribute):
+            root = node.value
+            while isinstance(root, ast.Attribute):
+                root = root.value
+            if isinstance(root, ast.Name) and root.id not in env:
+                ref = _layer_class(self.pf.dotted(node))
+                if ref is not None:
+                    return ref  # `norm_layer=nn.LayerNorm`: the class itself, as a value
             base = self.ev(node.value, env)
             if isinstance(base, ModelVal):
                 return ModelAttr(base, [node.attr])
@@ -471,6 +478,14 @@ class Evaluator:
                 v = env[n]
                 out[n] = frozen(v)
         return out
+
+
+def _layer_class(dotted: str | None) -> LibRef | None:
+    """`torch.nn.LayerNorm`, `torch.nn.GELU`: a torch layer class named directly under torch.nn."""
+    if dotted and dotted.startswith("torch.nn.") and dotted.count(".") == 2 and dotted[9:10].isupper() \
+            and dotted[9:].isidentifier():
+        return LibRef(dotted)
+    return None
 
 
 def _binop(op: ast.operator, a: Any, b: Any) -> Any:

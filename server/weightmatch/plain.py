@@ -16,7 +16,8 @@ from weightmatch.argparse_values import ParserVal, SubparsersVal
 from weightmatch.operators import COMPARE, UNARY
 from weightmatch.yacs_values import CfgNodeVal
 from weightmatch.values import (
-    At, ClassVal, Const, DictLit, FileHandle, JsonFile, MaybeUnset, ModVal, ObjVal, SeqVal, SourceVal, Unknown,
+    At, ClassVal, Const, DictLit, FileHandle, JsonFile, LibRef, MaybeUnset, ModVal, ObjVal, SeqVal, SourceVal,
+    Unknown,
 )
 
 MAX_DATA_FILE = 5 * 1024 * 1024  # a config file larger than this is not read
@@ -520,6 +521,11 @@ def literal(value: Any, depth: int = 0, attrs_of=None) -> ast.expr | None:
         if _is_literal(value):
             return parsing.parse(repr(value), mode="eval").body
         return None
+    if isinstance(value, LibRef):  # `__import__('torch').nn.LayerNorm`
+        expr: ast.expr = ast.Call(ast.Name("__import__", ast.Load()), [ast.Constant("torch")], [])
+        for part in value.dotted.split(".")[1:]:
+            expr = ast.Attribute(expr, part, ast.Load())
+        return expr
     if isinstance(value, CfgNodeVal) and value.broken:
         return None
     if isinstance(value, ObjVal):

@@ -285,6 +285,14 @@ class ObjVal:
     unsure: str = ""
 
 
+@dataclass(frozen=True)
+class LibRef:
+    """A torch layer class used as a value (`norm_layer=nn.LayerNorm`, `act = nn.GELU`), by its
+    dotted name; a recipe names it `__import__('torch').nn.LayerNorm`."""
+
+    dotted: str
+
+
 @dataclass
 class SeqVal:
     """A list or tuple literal holding tracked values (`[("G", netG), ("D", netD)]`)."""

@@ -93,3 +93,53 @@ torch.save({{"model": sd, "hparams": {{"in_dim": 4, "widths": [{w}, 8]}}}} if "{
     errors = [f for f in result.findings if f.severity == "error"]
     assert bool(errors) == truth["loads"][0]["raises"], [f.message for f in result.findings]
     assert sorted(k for f in errors for k in f.keys) == sorted(truth["loads"][0]["mismatched"])
+
+
+LAYER_CLASS = """
+import torch
+import torch.nn as nn
+
+
+class Net2(nn.Module):
+    def __init__(self, norm_layer=nn.BatchNorm1d, width=8):
+        super().__init__()
+        self.fc = nn.Linear(4, width)
+        self.norm = norm_layer(width)
+
+
+def build(use_ln):
+    if use_ln:
+        import torch.nn as tnn
+        norm = tnn.LayerNorm
+    else:
+        norm = nn.BatchNorm1d
+    return Net2(norm_layer=norm)
+
+
+model = build({use_ln})
+model.load_state_dict(torch.load("w.pt"))
+"""
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize("use_ln", [True, False])
+def test_a_layer_class_passed_as_a_value(case, use_ln, execute) -> None:
+    """Swin's `build_model`: `layernorm = nn.LayerNorm` (imported inside the function), passed on as
+    `norm_layer=layernorm`; the class is written into the recipe by torch's name."""
+    case.write("main.py", LAYER_CLASS.format(use_ln=use_ln))
+    case.torch("import torch, torch.nn as nn\n"
+               "sd = {'fc.' + k: v for k, v in nn.Linear(4, 8).state_dict().items()}\n"
+               "sd.update({'norm.' + k: v for k, v in nn.LayerNorm(8).state_dict().items()})\n"
+               "torch.save(sd, 'w.pt')")
+    truth = pytorch_outcomes(case)
+    assert truth["crash"] is None and len(truth["loads"]) == 1
+    project = Project(str(case.dir), Settings(execute=execute, worker_timeout=120))
+    try:
+        result = project.analyze(str(case.dir / "main.py"))
+    finally:
+        project.close()
+    (report,) = result.reports
+    assert report.how is not None, [f.message for f in result.findings]
+    errors = [f for f in result.findings if f.severity == "error"]
+    assert bool(errors) == truth["loads"][0]["raises"], [f.message for f in result.findings]
+    assert sorted(k for f in errors for k in f.keys) == sorted(truth["loads"][0]["missing"])

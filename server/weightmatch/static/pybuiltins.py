@@ -76,8 +76,8 @@ class Builtins:
             return self._super(args, frame)
         if fn == "print":
             return None
-        if fn == "__import__" and len(args) == 1 and args[0] in ("types", "argparse") and not kwargs:
-            return Ref(args[0])  # the recipe's own `__import__('types').SimpleNamespace(...)`
+        if fn == "__import__" and len(args) == 1 and args[0] in ("types", "argparse", "torch") and not kwargs:
+            return Ref(args[0])  # the recipe's own `__import__('types').SimpleNamespace(...)`, `…('torch').nn.GELU`
         if fn == "isinstance":
             return self.isinstance(args[0], args[1])
         if fn == "setattr":
