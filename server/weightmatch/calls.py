@@ -224,7 +224,7 @@ class CallsMixin:
             if base.cls is not None:
                 value = self.class_attr(base.cls, name)
                 if isinstance(value, FuncVal):
-                    return FuncVal(value.file, value.node, value.owner, base)
+                    return _bound(value, base, base.cls)
                 if value is not None:
                     return value
                 return Unknown(f"`{name}` is not set on this {base.cls.node.name} object")
@@ -235,6 +235,8 @@ class CallsMixin:
             return self.module_attr(base.file, name)
         if isinstance(base, ClassVal):
             value = self.class_attr(base, name)
+            if isinstance(value, FuncVal) and _method_kind(value) == "classmethod":
+                return FuncVal(value.file, value.node, value.owner, base)  # `Config.from_yaml(path)`: cls bound
             return value if value is not None else Unknown(f"`{base.node.name}.{name}` is not known")
         if isinstance(base, (ParserVal, SubparsersVal)):
             return plain.BoundMethod(base, name)
@@ -448,6 +450,19 @@ class CallsMixin:
             return Unknown(f"`{cls.node.name}(...)`: how its constructor sets its attributes is not known statically")
         return obj
 
+    def dataclass_field_names(self, value: Any) -> list[str] | None:
+        """The names `dataclasses.fields()` gives for a dataclass or an instance of one, in order."""
+        cls = value.cls if isinstance(value, ObjVal) else value
+        if not (isinstance(cls, ClassVal) and cls.dataclass):
+            return None
+        names: list[str] = []
+        for c in reversed([d for d in self.class_chain(cls) if d.dataclass]):
+            for s in c.node.body:
+                if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name) and s.target.id not in names \
+                        and not any(w in ast.unparse(s.annotation) for w in ("ClassVar", "InitVar", "KW_ONLY")):
+                    names.append(s.target.id)
+        return names
+
     def _dataclass_instance(self, obj: ObjVal, classes: list[ClassVal], args: list[Any], kwargs: dict[str, Any],
                             node: ast.AST) -> Any:
         """Fields in definition order, base classes first (a redefined field keeps its place)."""
@@ -640,8 +655,23 @@ def _is_dataclass(node: ast.ClassDef, pf: PyFile) -> bool:
 
 def _harmless_decorator(fn: FuncVal) -> bool:
     names = {(fn.file.dotted(d.func if isinstance(d, ast.Call) else d) or "") for d in fn.node.decorator_list}
-    return names <= {"torch.no_grad", "torch.inference_mode", "staticmethod", "torch.enable_grad",
+    return names <= {"torch.no_grad", "torch.inference_mode", "staticmethod", "classmethod", "torch.enable_grad",
                      "functools.wraps", "property"}
+
+
+def _method_kind(fn: FuncVal) -> str:
+    for d in fn.node.decorator_list:
+        if isinstance(d, ast.Name) and d.id in ("staticmethod", "classmethod"):
+            return d.id
+    return ""
+
+
+def _bound(fn: FuncVal, obj: Any, cls: ClassVal) -> FuncVal:
+    """A method read from an instance: bound to it; a classmethod to its class, a staticmethod to nothing."""
+    kind = _method_kind(fn)
+    if kind == "staticmethod":
+        return fn
+    return FuncVal(fn.file, fn.node, fn.owner, cls if kind == "classmethod" else obj)
 
 
 def _own_loop_nodes(stmt: ast.For):

@@ -9,7 +9,7 @@ import os
 import posixpath
 from typing import Any
 
-from weightmatch import const_mutation, hub_cache, plain, yacs_calls, yacs_values
+from weightmatch import comprehension, const_mutation, hub_cache, plain, yacs_calls, yacs_values
 from weightmatch.argparse_values import ParserVal, SubparsersVal
 from weightmatch.hub_cache import HUB_LOADS
 from weightmatch.pyfile import PyFile
@@ -156,6 +156,9 @@ class Evaluator:
                 source = self.ev(gen.iter.func.value, env)
                 if isinstance(source, SourceVal):
                     return source.derive(Op("comprehension", None, node, self.free_env(node, env)))
+        if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)) and _pure_parts(node):
+            return comprehension.run(self, node, env)  # `{k: v for k, v in d.items() if k in names}`
+        if isinstance(node, ast.DictComp):
             return Unknown("a dict comprehension over something not known")
         if isinstance(node, ast.Call):
             return self.call(node, env)
@@ -478,6 +481,26 @@ class Evaluator:
                 v = env[n]
                 out[n] = frozen(v)
         return out
+
+
+_PURE_CALLS = {"len", "int", "float", "str", "bool", "round", "abs", "min", "max", "tuple", "list"}
+_PURE_METHODS = {"startswith", "endswith", "replace", "lower", "upper", "strip", "split", "format", "get"}
+
+
+def _pure_parts(node: ast.AST) -> bool:
+    """A comprehension whose items, keys and filters call nothing that could make a model or
+    change state (its iterables are evaluated once, as the script evaluates them)."""
+    parts = [getattr(node, a) for a in ("elt", "key", "value") if getattr(node, a, None) is not None]
+    parts += [cond for gen in node.generators for cond in gen.ifs]
+    for part in parts:
+        for sub in ast.walk(part):
+            if isinstance(sub, ast.Call) and not (
+                    isinstance(sub.func, ast.Name) and sub.func.id in _PURE_CALLS or
+                    isinstance(sub.func, ast.Attribute) and sub.func.attr in _PURE_METHODS):
+                return False
+            if isinstance(sub, (ast.NamedExpr, ast.Lambda, ast.Await, ast.Yield)):
+                return False
+    return True
 
 
 def _layer_class(dotted: str | None) -> LibRef | None:

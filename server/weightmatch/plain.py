@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from weightmatch import parsing, yacs_values
+from weightmatch import comprehension, parsing, yacs_values
 from weightmatch.argparse_values import ParserVal, SubparsersVal
 from weightmatch.operators import COMPARE, UNARY
 from weightmatch.yacs_values import CfgNodeVal
@@ -448,6 +448,8 @@ _LIBRARY = {
     "types.SimpleNamespace": _namespace, "argparse.Namespace": _namespace, "vars": _vars, "getattr": _getattr,
     "hasattr": _hasattr, "eval": _eval, "dict": _dict, "dataclasses.asdict": _asdict,
     "dataclasses.replace": _replace,
+    "dataclasses.fields": lambda ev, dotted, node, env: comprehension.dataclass_fields(ev, ev.ev(node.args[0], env))
+    if len(node.args) == 1 else None,
     **{name: _data_file for name in ("yaml.safe_load", "yaml.load", "tomllib.load", "toml.load",
                                      "omegaconf.OmegaConf.load")},
     **{f"omegaconf.OmegaConf.{name}": _omegaconf for name in ("create", "merge", "to_container", "from_cli")},
@@ -464,6 +466,8 @@ _STR_METHODS = {"format", "join", "replace", "lower", "upper", "strip", "rstrip"
 def const_method(ev, owner: Const, node: ast.Call, env: dict) -> Any:
     """`'{}-G.ckpt'.format(iters)`, `name.lower()`: string methods over known values."""
     name = node.func.attr  # type: ignore[attr-defined]
+    if isinstance(owner.value, dict) and name in ("items", "keys", "values") and not node.args and not node.keywords:
+        return Const(list(getattr(owner.value, name)()), owner.origin)  # what a `for` walks over
     if isinstance(owner.value, dict) and name == "get" and 1 <= len(node.args) <= 2 and not node.keywords:
         key = ev.ev(node.args[0], env)  # `cfg.get("params", {})`
         if not isinstance(key, Const):

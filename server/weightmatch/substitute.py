@@ -116,8 +116,13 @@ class SubstituteMixin:
 
     def _substitute_data_call(self, n: ast.Call, env: dict, subs: Substitutions) -> bool:
         """`asdict(cfg)`, `dict(base, depth=4)`: a call of plain data the interpreter computes
-        itself (plain.py's library), written in as its value."""
-        if self.pf.dotted(n.func) not in plain.DATA_CALLS:
+        itself (plain.py's library); `cfg.scaled(widths, 2)`: a workspace function that returns
+        plain data. Written in as its value."""
+        root = n.func
+        while isinstance(root, (ast.Attribute, ast.Subscript)):
+            root = root.value
+        own = isinstance(root, ast.Name) and root.id in env and isinstance(self.ev(n.func, env), FuncVal)
+        if self.pf.dotted(n.func) not in plain.DATA_CALLS and not own:
             return False
         value = self.ev(n, env)
         lit = plain.literal(value) if isinstance(value, Const) else None

@@ -12,7 +12,7 @@ from weightmatch.project import Project, Settings
 
 NET = """
 import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import List
 
 import torch
@@ -56,6 +56,27 @@ from omegaconf import OmegaConf
 base = OmegaConf.create({{"model": {{"widths": [{w}, 8]}}}})
 cfg = OmegaConf.merge(base, OmegaConf.from_cli([]))
 model = Net(widths=tuple(cfg.model.widths))
+model.load_state_dict(torch.load("w.pt"))
+""",
+    "classmethod-from-dict": """
+@dataclass
+class NetConfig:
+    in_dim: int = 4
+    widths: List[int] = field(default_factory=lambda: [8, 8])
+
+    @classmethod
+    def from_dict(cls, d):
+        names = {{f.name for f in fields(cls)}}
+        return cls(**{{k: v for k, v in d.items() if k in names}})
+
+    @staticmethod
+    def scaled(widths, factor):
+        return [w * factor for w in widths]
+
+
+raw = {{"model": {{"widths": [{w}, 8], "comment": "ignored"}}}}
+cfg = NetConfig.from_dict(raw.get("model", {{}}))
+model = Net(in_dim=cfg.in_dim, widths=tuple(cfg.scaled(cfg.widths, 1)))
 model.load_state_dict(torch.load("w.pt"))
 """,
     "json-get": """

@@ -1,0 +1,95 @@
+"""Comprehensions over known plain data: `{k: v for k, v in d.items() if k in names}`,
+`[w * 2 for w in widths]`, `{f.name for f in fields(cls)}`. Each item is bound in turn and the
+parts evaluated by the interpreter; the result is known when every part is (a filter that is not
+known makes the whole unknown: which items it keeps is not known). State dicts are not this:
+their comprehensions run over the real keys (keyexpr.py)."""
+
+from __future__ import annotations
+
+import ast
+from collections import ChainMap
+from typing import Any
+
+from weightmatch.values import Const, ObjVal, SeqVal, Unknown
+
+MAX_ITEMS = 10_000
+
+
+def items_of(value: Any) -> list[Any] | None:
+    """The items a `for` walks over, when the collection is known."""
+    if isinstance(value, SeqVal):
+        return list(value.items)
+    if isinstance(value, Const) and isinstance(value.value, (list, tuple, str, dict, range, set, frozenset)):
+        if len(value.value) > MAX_ITEMS:
+            return None
+        seq = sorted(value.value, key=repr) if isinstance(value.value, (set, frozenset)) else value.value
+        return [Const(v, value.origin) for v in seq]
+    return None
+
+
+def run(ev, node: ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp, env: dict) -> Any:
+    what = f"`{ev.pf.segment(node)}`"
+    scopes = _scopes(ev, node, env, what)
+    if isinstance(scopes, Unknown):
+        return scopes
+    results: list[Any] = []
+    for scope in scopes:
+        parts = [ev.ev(node.key, scope), ev.ev(node.value, scope)] if isinstance(node, ast.DictComp) \
+            else [ev.ev(node.elt, scope)]
+        if not all(isinstance(p, Const) for p in parts):
+            return Unknown(f"{what} makes values not known statically")
+        results.append(tuple(p.value for p in parts) if len(parts) == 2 else parts[0].value)
+    try:
+        if isinstance(node, ast.DictComp):
+            return Const(dict(results))
+        return Const(set(results) if isinstance(node, ast.SetComp) else list(results))
+    except TypeError:  # an unhashable key: raises at run time
+        return Unknown(f"{what} raises")
+
+
+def _scopes(ev, node, env: dict, what: str) -> list[ChainMap] | Unknown:
+    """One scope per item the generators keep, its loop names bound, in order."""
+    scopes = [ChainMap({}, env)]
+    for gen in node.generators:
+        if gen.is_async:
+            return Unknown(f"{what} is not known statically")
+        kept = []
+        for scope in scopes:
+            items = items_of(ev.ev(gen.iter, scope))
+            if items is None:
+                return Unknown(f"{what} walks over something not known statically")
+            for item in items:
+                inner = scope.new_child()
+                if not _bind(gen.target, item, inner):
+                    return Unknown(f"{what} unpacks items not known statically")
+                tests = [ev.ev(cond, inner) for cond in gen.ifs]
+                if not all(isinstance(t, Const) for t in tests):
+                    return Unknown(f"{what}: which items its filter keeps is not known statically")
+                if all(t.value for t in tests):
+                    kept.append(inner)
+                if len(kept) > MAX_ITEMS:
+                    return Unknown(f"{what} is too long to follow")
+        scopes = kept
+    return scopes
+
+
+def _bind(target: ast.expr, item: Any, scope: ChainMap) -> bool:
+    if isinstance(target, ast.Name):
+        scope[target.id] = item
+        return True
+    if isinstance(target, (ast.Tuple, ast.List)) and not any(isinstance(e, ast.Starred) for e in target.elts):
+        parts = item.items if isinstance(item, SeqVal) else \
+            [Const(v, item.origin) for v in item.value] if isinstance(item, Const) and \
+            isinstance(item.value, (tuple, list)) else None
+        if parts is None or len(parts) != len(target.elts):
+            return False
+        return all(_bind(t, p, scope) for t, p in zip(target.elts, parts))
+    return False
+
+
+def dataclass_fields(ev, cls: Any) -> Any:
+    """`dataclasses.fields(cls)`: each field as an object with its `name`."""
+    names = ev.dataclass_field_names(cls)
+    if names is None:
+        return Unknown("`fields(...)` of a class not known statically")
+    return SeqVal([ObjVal({"name": Const(n)}, "dataclasses.Field") for n in names])
