@@ -8,15 +8,21 @@ from __future__ import annotations
 
 import ast
 from collections import ChainMap
+from collections.abc import Mapping
 from typing import Any
 
-from weightmatch.values import Const, ObjVal, SeqVal, Unknown
+from weightmatch.values import At, Const, ObjVal, SeqVal, SourceVal, Unknown
 
 MAX_ITEMS = 10_000
 
 
-def items_of(value: Any) -> list[Any] | None:
-    """The items a `for` walks over, when the collection is known."""
+def items_of(value: Any, ev=None) -> list[Any] | None:
+    """The items a `for` walks over, when the collection is known (a checkpoint's keys too)."""
+    if ev is not None and isinstance(value, (SourceVal, At)):
+        obj = ev.concrete(value, raw=True)
+        if isinstance(obj, Mapping) and len(obj) <= MAX_ITEMS and all(isinstance(k, str) for k in obj):
+            return [Const(k, "keys read from the checkpoint") for k in obj]
+        return None
     if isinstance(value, SeqVal):
         return list(value.items)
     if isinstance(value, Const) and isinstance(value.value, (list, tuple, str, dict, range, set, frozenset)):
@@ -55,7 +61,7 @@ def _scopes(ev, node, env: dict, what: str) -> list[ChainMap] | Unknown:
             return Unknown(f"{what} is not known statically")
         kept = []
         for scope in scopes:
-            items = items_of(ev.ev(gen.iter, scope))
+            items = items_of(ev.ev(gen.iter, scope), ev)
             if items is None:
                 return Unknown(f"{what} walks over something not known statically")
             for item in items:

@@ -289,8 +289,12 @@ def _dict(ev, dotted: str, node: ast.Call, env: dict) -> Any:
     kwargs = keywords(ev, node, env)
     args = [as_const(ev.ev(a, env)) for a in node.args]
     args = [ev.concrete(a) if isinstance(a, (SourceVal, At)) else a for a in args]  # `dict(ckpt["model_args"])`
-    if kwargs is None or len(args) > 1 or not all(isinstance(v, Const) for v in [*args, *kwargs.values()]):
+    if kwargs is None or len(args) > 1:
         return None
+    unknown = next((v for v in [*args, *kwargs.values()] if not isinstance(v, Const)), None)
+    if unknown is not None:
+        return Unknown(f"`{ev.pf.segment(node)}` holds a value not known statically"
+                       + (f" ({unknown.reason})" if isinstance(unknown, Unknown) else ""))
     try:
         made = dict(*[a.value for a in args], **{k: v.value for k, v in kwargs.items()})
     except Exception:  # noqa: BLE001 - raises at run time: not known here

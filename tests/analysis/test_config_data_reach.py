@@ -164,3 +164,54 @@ def test_a_layer_class_passed_as_a_value(case, use_ln, execute) -> None:
     errors = [f for f in result.findings if f.severity == "error"]
     assert bool(errors) == truth["loads"][0]["raises"], [f.message for f in result.findings]
     assert sorted(k for f in errors for k in f.keys) == sorted(truth["loads"][0]["missing"])
+
+
+FROM_SHAPES = """
+import torch
+import torch.nn as nn
+
+
+class Tagger(nn.Module):
+    def __init__(self, vocab_size, embed_dim, num_layers, num_classes):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embed_dim)
+        self.encoder = nn.GRU(embed_dim, embed_dim, num_layers=num_layers)
+        self.classifier = nn.Linear(embed_dim, num_classes)
+
+
+def infer_hparams(sd):
+    vocab_size, embed_dim = sd["embedding.weight"].shape
+    num_layers = len([k for k in sd if k.startswith("encoder.weight_ih_l")])
+    num_classes = sd["classifier.weight"].size(0)
+    return dict(vocab_size=vocab_size, embed_dim=embed_dim, num_layers=num_layers{extra},
+                num_classes=num_classes)
+
+
+sd = torch.load("w.pt")
+model = Tagger(**infer_hparams(sd))
+model.load_state_dict(sd)
+"""
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize("extra", ["", " - 1"], ids=["read-right", "one-layer-short"])
+def test_sizes_read_off_the_checkpoint(case, extra, execute) -> None:
+    """Hyper-parameters read from the tensors' shapes and from the checkpoint's keys (a
+    comprehension over them), returned by a helper as a dict."""
+    case.write("main.py", FROM_SHAPES.format(extra=extra))
+    case.torch("import torch, torch.nn as nn, sys\n"
+               "sys.argv = ['x']\n"
+               "exec(open('main.py').read().split('sd = torch.load')[0].replace('{extra}', ''))\n"
+               "torch.save(Tagger(20, 6, 2, 3).state_dict(), 'w.pt')".replace("{extra}", extra))
+    truth = pytorch_outcomes(case)
+    assert truth["crash"] is None and len(truth["loads"]) == 1
+    project = Project(str(case.dir), Settings(execute=execute, worker_timeout=120))
+    try:
+        result = project.analyze(str(case.dir / "main.py"))
+    finally:
+        project.close()
+    (report,) = result.reports
+    assert report.how is not None, [f.message for f in result.findings]
+    errors = [f for f in result.findings if f.severity == "error"]
+    assert bool(errors) == truth["loads"][0]["raises"], [f.message for f in result.findings]
+    assert sorted(k for f in errors for k in f.keys) == sorted(truth["loads"][0]["missing"] + truth["loads"][0]["unexpected"])
