@@ -290,7 +290,7 @@ def _dict(ev, dotted: str, node: ast.Call, env: dict) -> Any:
     args = [as_const(ev.ev(a, env)) for a in node.args]
     args = [ev.concrete(a) if isinstance(a, (SourceVal, At)) else a for a in args]  # `dict(ckpt["model_args"])`
     if kwargs is None or len(args) > 1:
-        return None
+        return Unknown(f"`{ev.pf.segment(node)}` is not known statically")
     unknown = next((v for v in [*args, *kwargs.values()] if not isinstance(v, Const)), None)
     if unknown is not None:
         return Unknown(f"`{ev.pf.segment(node)}` holds a value not known statically"

@@ -122,9 +122,13 @@ class SubstituteMixin:
         while isinstance(root, (ast.Attribute, ast.Subscript)):
             root = root.value
         own = isinstance(root, ast.Name) and root.id in env and isinstance(self.ev(n.func, env), FuncVal)
-        if self.pf.dotted(n.func) not in plain.DATA_CALLS and not own:
+        if self.pf.dotted(n.func) not in plain.DATA_CALLS and not own or n in self.__dict__.setdefault("_writing", []):
             return False
-        value = self.ev(n, env)
+        self._writing.append(n)  # the call may be the model's own constructor: never evaluated from inside it
+        try:
+            value = self.ev(n, env)
+        finally:
+            self._writing.pop()
         lit = plain.literal(value) if isinstance(value, Const) else None
         if lit is None:
             return False
