@@ -215,3 +215,24 @@ def test_sizes_read_off_the_checkpoint(case, extra, execute) -> None:
     errors = [f for f in result.findings if f.severity == "error"]
     assert bool(errors) == truth["loads"][0]["raises"], [f.message for f in result.findings]
     assert sorted(k for f in errors for k in f.keys) == sorted(truth["loads"][0]["missing"] + truth["loads"][0]["unexpected"])
+
+
+def test_dict_of_a_value_not_known_names_it(case) -> None:
+    """`dict(..., num_layers=int(os.environ["L"]))`: unknown, and the reason names the value (the
+    call was once taken for a model and written into its own recipe, endlessly)."""
+    case.write("main.py", FROM_SHAPES.format(extra="").replace(
+        'num_layers = len([k for k in sd if k.startswith("encoder.weight_ih_l")])',
+        'import os\n    num_layers = int(os.environ["WM_TEST_LAYERS"])').replace(
+        "sd = torch.load(\"w.pt\")\nmodel = Tagger(**infer_hparams(sd))\nmodel.load_state_dict(sd)",
+        "def main():\n    sd = torch.load('w.pt')\n    hp = infer_hparams(sd)\n    model = Tagger(**hp)\n"
+        "    model.load_state_dict(sd)\n\n\nmain()"))
+    case.torch("import torch\ntorch.save({'embedding.weight': torch.zeros(20, 6), 'classifier.weight': torch.zeros(3, 6)},"
+               " 'w.pt')")
+    project = Project(str(case.dir), Settings(execute=False))
+    try:
+        result = project.analyze(str(case.dir / "main.py"))
+    finally:
+        project.close()
+    (report,) = result.reports
+    (finding,) = result.findings
+    assert report.how is None and "WM_TEST_LAYERS" in finding.message and "None" not in finding.message, finding.message
