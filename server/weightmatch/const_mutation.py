@@ -41,8 +41,10 @@ def known_data(ev, owner: Any, method: str) -> Const | None:
     return None
 
 
-def call(ev, owner: Const, node: ast.Call, env: dict) -> Any:
-    """`owner.method(...)` that changes `owner`: rebinds what holds it; the method's result."""
+def call(ev, owner: Const, node: ast.Call, env: dict, direct: bool = False) -> Any:
+    """`owner.method(...)` that changes `owner`: a dict the script holds (`direct`: the very data,
+    not a copy made to read it) changes in place, so every name that holds it sees the change, as
+    in Python; other data is changed on a copy bound again to what holds it. The method's result."""
     func = node.func
     assert isinstance(func, ast.Attribute)
     args = [ev.ev(a, env) for a in node.args]
@@ -53,6 +55,13 @@ def call(ev, owner: Const, node: ast.Call, env: dict) -> Any:
     if not known or _size(owner.value) > MAX_ITEMS:
         rebind(ev, func.value, Unknown(f"it is changed by {what}, not known statically"), env)
         return Unknown(f"{what} is not known statically")
+    if direct and type(owner.value) is dict:
+        try:
+            result = _in_place(owner.value, func.attr, [a.value for a in args], {k: v.value for k, v in kwargs.items()})
+        except Exception:  # noqa: BLE001 - what raises at run time is not known here
+            rebind(ev, func.value, Unknown(f"{what} raises"), env)
+            return Unknown(f"{what} raises")
+        return Const(result, "; ".join(o for o in (owner.origin, *(a.origin for a in args)) if o))
     changed = copy.deepcopy(owner.value)
     try:
         result = getattr(changed, func.attr)(*[a.value for a in args], **{k: v.value for k, v in kwargs.items()})
@@ -66,10 +75,27 @@ def call(ev, owner: Const, node: ast.Call, env: dict) -> Any:
 
 def setitem(ev, target: ast.Subscript, value: Any, env: dict) -> bool:
     """`kw["depth"] = 4` on known data; False when the target holds no known data."""
+    holder = target.value
+    obj = ev.ev(holder.args[0], env) if isinstance(holder, ast.Call) and ev.pf.dotted(holder.func) == "vars" \
+        and len(holder.args) == 1 else ev.ev(holder.value, env) if isinstance(holder, ast.Attribute) \
+        and holder.attr == "__dict__" else None
+    if isinstance(obj, ObjVal):  # `vars(args)["width"] = 8`: the namespace itself
+        key = ev.ev(target.slice, env)
+        if isinstance(key, Const) and isinstance(key.value, str):
+            journal.put(obj.attrs, key.value, value)
+        else:
+            ev.clobber(obj, f"`{ev.pf.segment(target)} = ...` may set any attribute of it")
+        return True
     owner = ev.ev(target.value, env)
     if not (isinstance(owner, Const) and isinstance(owner.value, (dict, list))):
         return False
     key = ev.ev(target.slice, env)
+    if isinstance(key, Const) and isinstance(value, Const) and type(owner.value) is dict:
+        try:
+            journal.put(owner.value, key.value, value.value)  # the very dict: every holder sees it
+        except TypeError:
+            rebind(ev, target.value, Unknown(f"`{ev.pf.segment(target)} = ...` raises"), env)
+        return True
     if isinstance(key, Const) and isinstance(value, Const) and _size(owner.value) <= MAX_ITEMS:
         changed = copy.copy(owner.value)
         try:
@@ -108,6 +134,38 @@ def rebind(ev, holder: ast.expr, value: Any, env: dict) -> None:
                 return
         rebind(ev, holder.value, value if isinstance(value, Unknown) else
                Unknown("an item changed in place is not known statically"), env)
+
+
+def _in_place(d: dict, method: str, args: list, kwargs: dict) -> Any:
+    """dict's own methods, each change made through the journal (an undecided `if` can undo it)."""
+    if method == "update":
+        for k, v in dict(*args, **kwargs).items():
+            journal.put(d, k, v)
+        return None
+    if kwargs:
+        raise TypeError(f"{method}() takes no keyword arguments")
+    if method == "setdefault":
+        if args[0] not in d:
+            journal.put(d, args[0], args[1] if len(args) > 1 else None)
+        return d[args[0]]
+    if method == "pop":
+        if args[0] in d:
+            value = d[args[0]]
+            journal.put(d, args[0], journal.MISSING)
+            return value
+        if len(args) > 1:
+            return args[1]
+        raise KeyError(args[0])
+    if method == "popitem":
+        key = next(reversed(d))  # StopIteration on an empty dict: raises, as Python's KeyError
+        value = d[key]
+        journal.put(d, key, journal.MISSING)
+        return key, value
+    if method == "clear":
+        for key in list(d):
+            journal.put(d, key, journal.MISSING)
+        return None
+    raise TypeError(method)
 
 
 def _size(value: Any) -> int:

@@ -5,6 +5,8 @@ Statements and program order are interpret.py's."""
 from __future__ import annotations
 
 import ast
+import copy
+import json
 import os
 import posixpath
 from typing import Any
@@ -235,6 +237,14 @@ class Evaluator:
             handle = self.ev(args[0], env)
             if isinstance(handle, FileHandle):
                 return JsonFile(handle.path)
+        if dotted == "json.loads" and len(args) == 1 and not isinstance(args[0], ast.Call):
+            text = self.ev(args[0], env)
+            if isinstance(text, Const) and isinstance(text.value, str) and len(text.value) < plain.MAX_DATA_FILE:
+                try:
+                    return Const(json.loads(text.value))
+                except ValueError:
+                    return Unknown(f"`{self.pf.segment(node)}` raises")
+            return Unknown(f"`{self.pf.segment(node)}` is not known statically")
         if dotted == "json.loads" and len(args) == 1 and isinstance(args[0], ast.Call) \
                 and isinstance(args[0].func, ast.Attribute) and args[0].func.attr in ("read_text", "read_bytes", "read"):
             owner = self.ev(args[0].func.value, env)  # json.loads(Path(p).read_text()) / (open(p).read())
@@ -265,6 +275,9 @@ class Evaluator:
                 return inner.derive(Op("copy", EMPTY_DICTS[dotted], node))
         if dotted in ("copy.deepcopy", "copy.copy") and len(args) == 1:
             inner = self.ev(args[0], env)
+            if isinstance(inner, Const):  # a copy is another object: a change to one is not seen in the other
+                fn = copy.deepcopy if dotted == "copy.deepcopy" else copy.copy
+                return Const(fn(inner.value), inner.origin)
             if isinstance(inner, SourceVal):
                 return inner.derive(Op("copy", "keep-metadata" if dotted == "copy.deepcopy" else "shallow", node))
             return inner
@@ -279,7 +292,7 @@ class Evaluator:
                 owner = plain.read_data(self, owner)  # `json.load(f).get("depth", 3)`
             data = const_mutation.known_data(self, owner, func.attr)
             if data is not None:
-                return const_mutation.call(self, data, node, env)
+                return const_mutation.call(self, data, node, env, direct=data is owner)
             if isinstance(owner, Const):
                 made = plain.const_method(self, owner, node, env)
                 if made is not None:

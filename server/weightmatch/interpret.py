@@ -446,7 +446,7 @@ class Interpreter(ExitsMixin, CallsMixin, SelfLoadsMixin, SubstituteMixin, Evalu
             owner = self.ev(func.value, env)
             data = const_mutation.known_data(self, owner, func.attr)
             if data is not None:
-                const_mutation.call(self, data, expr, env)  # `kw.setdefault("num_classes", 5)`
+                const_mutation.call(self, data, expr, env, direct=data is owner)  # `kw.setdefault("num_classes", 5)`
                 return
             if isinstance(owner, SourceVal):
                 if func.attr == "pop" and expr.args:

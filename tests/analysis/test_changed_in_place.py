@@ -151,3 +151,55 @@ def test_a_change_that_may_not_happen_is_not_taken_as_done(case, shape) -> None:
     (report,) = result.reports
     assert report.how is None
     assert any("num_classes" in f.message for f in result.findings), [f.message for f in result.findings]
+
+
+ALIASES = {
+    "item-of-a-config": """
+cfg = json.loads('{{"model": {{"vocab_size": 12, "embed_dim": 8, "num_classes": 2}}}}')
+model_cfg = cfg["model"]
+model_cfg["num_classes"] = {n}
+model = TextCNN(**cfg["model"])
+""",
+    "update-through-an-alias": """
+base = dict(vocab_size=12, embed_dim=8, num_classes=2)
+alias = base
+alias.update(num_classes={n})
+model = TextCNN(**base)
+""",
+    "deepcopy-is-another-object": """
+base = dict(vocab_size=12, embed_dim=8, num_classes={n})
+other = __import__("copy").deepcopy(base)
+other["num_classes"] = 7
+model = TextCNN(**base)
+""",
+    "vars-item": """
+parser = argparse.ArgumentParser()
+parser.add_argument("--num-classes", type=int, default=2)
+args = parser.parse_args([])
+vars(args)["num_classes"] = {n}
+model = TextCNN(12, 8, args.num_classes)
+""",
+}
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize("n", [5, 4], ids=["matches", "differs"])
+@pytest.mark.parametrize("shape", sorted(ALIASES))
+def test_a_change_through_another_name_is_seen(case, shape, n, execute) -> None:
+    """Two names for one dict (or a namespace's `vars`): a change through one is seen through the
+    other, as in Python; a deep copy is another object."""
+    case.write("main.py", NET + ALIASES[shape].format(n=n) + "model.load_state_dict(torch.load('w.pt'))\n")
+    case.torch("import torch\n"
+               "sd = {'embed.weight': torch.zeros(12, 8), 'fc.weight': torch.zeros(5, 8), 'fc.bias': torch.zeros(5)}\n"
+               "torch.save(sd, 'w.pt')")
+    truth = pytorch_outcomes(case)
+    assert truth["crash"] is None and len(truth["loads"]) == 1
+    project = Project(str(case.dir), Settings(execute=execute, worker_timeout=120))
+    try:
+        result = project.analyze(str(case.dir / "main.py"))
+    finally:
+        project.close()
+    errors = [f for f in result.findings if f.severity == "error"]
+    assert bool(errors) == truth["loads"][0]["raises"], [f.message for f in result.findings]
+    (report,) = result.reports
+    assert report.how is not None, [f.message for f in result.findings]
