@@ -105,6 +105,9 @@ class Interpreter(ExitsMixin, CallsMixin, SelfLoadsMixin, SubstituteMixin, Evalu
             try:
                 self.statement(stmt, env, functions)
             except RecursionError:
+                # too deeply nested to follow: what it binds is not known (never its old value)
+                for name in _bound_names(stmt):
+                    env[name] = Unknown(f"`{name}` is set by code too deeply nested to follow (line {stmt.lineno})")
                 continue
             if self.returns and _returns_early(stmt) and self.static_test(stmt.test, env) is None:
                 # `if not os.path.isfile(p): return`: the rest runs only when the test is false
@@ -650,6 +653,12 @@ def _own_nodes(stmt: ast.stmt):
             continue
         yield node
         stack.extend(ast.iter_child_nodes(node))
+
+
+def _bound_names(stmt: ast.stmt) -> list[str]:
+    targets = stmt.targets if isinstance(stmt, ast.Assign) else \
+        [stmt.target] if isinstance(stmt, (ast.AnnAssign, ast.AugAssign, ast.For)) else []
+    return [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
 
 
 def _root_name(node: ast.AST) -> str:
