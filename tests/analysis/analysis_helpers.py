@@ -63,3 +63,29 @@ def pytorch_outcomes(case, script: str = "main.py") -> dict:
 def findings_at(result, load_line: int) -> list:
     """The findings of the load_state_dict call on 1-based line `load_line`."""
     return [f for f in result.findings if f.load_call.line + 1 == load_line]
+
+
+def analyze_alone(case, execute: bool, script: str = "main.py", script_args: str | None = None):
+    """Analyse one script of the case's folder in a Project of its own (the folder is the root)."""
+    from weightmatch.project import Project, Settings
+
+    path = str(case.dir / script)
+    settings = Settings(execute=execute, worker_timeout=120, script_args={path: script_args} if script_args else {})
+    project = Project(str(case.dir), settings)
+    try:
+        return project.analyze(path)
+    finally:
+        project.close()
+
+
+def agrees_with_pytorch(result, load: dict, keys: str = "") -> None:
+    """The one load is resolved, raises exactly when PyTorch's did, and (with `keys`: "mismatched",
+    "missing", "unexpected", "+"-joined) names the keys PyTorch named."""
+    (report,) = result.reports
+    messages = [f.message for f in result.findings]
+    assert report.how is not None, messages
+    errors = [f for f in result.findings if f.severity == "error"]
+    assert bool(errors) == load["raises"], messages
+    if keys:
+        expected = sorted(k for kind in keys.split("+") for k in load[kind])
+        assert sorted(k for f in errors for k in f.keys) == expected, messages

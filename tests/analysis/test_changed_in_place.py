@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from analysis_helpers import pytorch_outcomes
-from weightmatch.project import Project, Settings
+from analysis_helpers import agrees_with_pytorch, analyze_alone, pytorch_outcomes
 
 NET = """
 import json
@@ -77,15 +76,7 @@ def test_data_changed_in_place_is_followed(case, shape, n, execute) -> None:
                "torch.save(sd, 'w.pt')")
     truth = pytorch_outcomes(case)
     assert truth["crash"] is None and len(truth["loads"]) == 1
-    project = Project(str(case.dir), Settings(execute=execute, worker_timeout=120))
-    try:
-        result = project.analyze(str(case.dir / "main.py"))
-    finally:
-        project.close()
-    errors = [f for f in result.findings if f.severity == "error"]
-    assert bool(errors) == truth["loads"][0]["raises"], [f.message for f in result.findings]
-    (report,) = result.reports
-    assert report.how is not None, [f.message for f in result.findings]
+    agrees_with_pytorch(analyze_alone(case, execute), truth["loads"][0])
 
 
 BRANCHES = {
@@ -142,11 +133,7 @@ def test_a_change_that_may_not_happen_is_not_taken_as_done(case, shape) -> None:
                "torch.save(sd, 'w.pt')")
     truth = pytorch_outcomes(case)
     assert truth["crash"] is None and not truth["loads"][0]["raises"]
-    project = Project(str(case.dir), Settings(execute=False))
-    try:
-        result = project.analyze(str(case.dir / "main.py"))
-    finally:
-        project.close()
+    result = analyze_alone(case, execute=False)
     assert not [f for f in result.findings if f.severity == "error"], [f.message for f in result.findings]
     (report,) = result.reports
     assert report.how is None
@@ -194,12 +181,4 @@ def test_a_change_through_another_name_is_seen(case, shape, n, execute) -> None:
                "torch.save(sd, 'w.pt')")
     truth = pytorch_outcomes(case)
     assert truth["crash"] is None and len(truth["loads"]) == 1
-    project = Project(str(case.dir), Settings(execute=execute, worker_timeout=120))
-    try:
-        result = project.analyze(str(case.dir / "main.py"))
-    finally:
-        project.close()
-    errors = [f for f in result.findings if f.severity == "error"]
-    assert bool(errors) == truth["loads"][0]["raises"], [f.message for f in result.findings]
-    (report,) = result.reports
-    assert report.how is not None, [f.message for f in result.findings]
+    agrees_with_pytorch(analyze_alone(case, execute), truth["loads"][0])

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from analysis_helpers import pytorch_outcomes
-from weightmatch.project import Project, Settings
+from analysis_helpers import agrees_with_pytorch, analyze_alone, pytorch_outcomes
 
 NET = """
 import json
@@ -104,16 +103,7 @@ torch.save({{"model": sd, "hparams": {{"in_dim": 4, "widths": [{w}, 8]}}}} if "{
 """)
     truth = pytorch_outcomes(case)
     assert truth["crash"] is None and len(truth["loads"]) == 1
-    project = Project(str(case.dir), Settings(execute=execute, worker_timeout=120))
-    try:
-        result = project.analyze(str(case.dir / "main.py"))
-    finally:
-        project.close()
-    (report,) = result.reports
-    assert report.how is not None, [f.message for f in result.findings]
-    errors = [f for f in result.findings if f.severity == "error"]
-    assert bool(errors) == truth["loads"][0]["raises"], [f.message for f in result.findings]
-    assert sorted(k for f in errors for k in f.keys) == sorted(truth["loads"][0]["mismatched"])
+    agrees_with_pytorch(analyze_alone(case, execute), truth["loads"][0], "mismatched")
 
 
 LAYER_CLASS = """
@@ -154,16 +144,7 @@ def test_a_layer_class_passed_as_a_value(case, use_ln, execute) -> None:
                "torch.save(sd, 'w.pt')")
     truth = pytorch_outcomes(case)
     assert truth["crash"] is None and len(truth["loads"]) == 1
-    project = Project(str(case.dir), Settings(execute=execute, worker_timeout=120))
-    try:
-        result = project.analyze(str(case.dir / "main.py"))
-    finally:
-        project.close()
-    (report,) = result.reports
-    assert report.how is not None, [f.message for f in result.findings]
-    errors = [f for f in result.findings if f.severity == "error"]
-    assert bool(errors) == truth["loads"][0]["raises"], [f.message for f in result.findings]
-    assert sorted(k for f in errors for k in f.keys) == sorted(truth["loads"][0]["missing"])
+    agrees_with_pytorch(analyze_alone(case, execute), truth["loads"][0], "missing")
 
 
 FROM_SHAPES = """
@@ -205,16 +186,7 @@ def test_sizes_read_off_the_checkpoint(case, extra, execute) -> None:
                "torch.save(Tagger(20, 6, 2, 3).state_dict(), 'w.pt')".replace("{extra}", extra))
     truth = pytorch_outcomes(case)
     assert truth["crash"] is None and len(truth["loads"]) == 1
-    project = Project(str(case.dir), Settings(execute=execute, worker_timeout=120))
-    try:
-        result = project.analyze(str(case.dir / "main.py"))
-    finally:
-        project.close()
-    (report,) = result.reports
-    assert report.how is not None, [f.message for f in result.findings]
-    errors = [f for f in result.findings if f.severity == "error"]
-    assert bool(errors) == truth["loads"][0]["raises"], [f.message for f in result.findings]
-    assert sorted(k for f in errors for k in f.keys) == sorted(truth["loads"][0]["missing"] + truth["loads"][0]["unexpected"])
+    agrees_with_pytorch(analyze_alone(case, execute), truth["loads"][0], "missing+unexpected")
 
 
 def test_dict_of_a_value_not_known_names_it(case) -> None:
@@ -228,11 +200,7 @@ def test_dict_of_a_value_not_known_names_it(case) -> None:
         "    model.load_state_dict(sd)\n\n\nmain()"))
     case.torch("import torch\ntorch.save({'embedding.weight': torch.zeros(20, 6), 'classifier.weight': torch.zeros(3, 6)},"
                " 'w.pt')")
-    project = Project(str(case.dir), Settings(execute=False))
-    try:
-        result = project.analyze(str(case.dir / "main.py"))
-    finally:
-        project.close()
+    result = analyze_alone(case, execute=False)
     (report,) = result.reports
     (finding,) = result.findings
     assert report.how is None and "WM_TEST_LAYERS" in finding.message and "None" not in finding.message, finding.message

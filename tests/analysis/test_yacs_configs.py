@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from weightmatch.project import Project, Settings
+from analysis_helpers import analyze_alone
 
 CONFIG = """
 from yacs.config import CfgNode as CN
@@ -98,13 +98,7 @@ def test_yacs_config_merges_agree_with_pytorch(case, scenario, execute) -> None:
     ran = _run(case, argv)
     load_raised = "Error(s) in loading state_dict" in ran.stderr
     crashed_before = ran.returncode != 0 and not load_raised
-    settings = Settings(execute=execute, worker_timeout=120,
-                        script_args={str(case.dir / "main.py"): argv} if argv else {})
-    project = Project(str(case.dir), settings)
-    try:
-        result = project.analyze(str(case.dir / "main.py"))
-    finally:
-        project.close()
+    result = analyze_alone(case, execute, script_args=argv or None)
     errors = [f for f in result.findings if f.severity == "error"]
     assert bool(errors) == load_raised, (scenario, ran.stderr[-400:], [f.message for f in result.findings])
     (report,) = result.reports
@@ -224,11 +218,7 @@ def test_swin_shaped_config_is_exact_or_unresolved(case, wide, hidden) -> None:
                "'pretrained.pth')")
     ran = _run(case, "")
     load_raised = "Error(s) in loading state_dict" in ran.stderr
-    project = Project(str(case.dir), Settings(execute=False))
-    try:
-        result = project.analyze(str(case.dir / "main.py"))
-    finally:
-        project.close()
+    result = analyze_alone(case, execute=False)
     errors = [f for f in result.findings if f.severity == "error"]
     (report,) = result.reports
     assert report.how == "static" and bool(errors) == load_raised, [f.message for f in result.findings]
