@@ -25,12 +25,11 @@ def items_of(value: Any, ev=None) -> list[Any] | None:
         return None
     if isinstance(value, SeqVal):
         return list(value.items)
-    if isinstance(value, Const) and isinstance(value.value, (list, tuple, str, dict, range, set, frozenset)):
+    if isinstance(value, Const) and isinstance(value.value, (list, tuple, str, dict, range)):
         if len(value.value) > MAX_ITEMS:
             return None
-        seq = sorted(value.value, key=repr) if isinstance(value.value, (set, frozenset)) else value.value
-        return [Const(v, value.origin) for v in seq]
-    return None
+        return [Const(v, value.origin) for v in value.value]
+    return None  # a set's order is Python's hash order (strings: random per run): not known here
 
 
 def run(ev, node: ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp, env: dict) -> Any:

@@ -362,9 +362,23 @@ class Evaluator:
             return None
         if model.wrappers and model.wrappers[-1] == "module" and model.wrapped_by:
             return Const(model.wrapped_by in {_PARALLEL[n] for n in names})
-        if not model.wrappers and model.cls is not None and model.cls.is_module:
+        if not model.wrappers and model.cls is not None and self.plain_module_class(model.cls):
             return Const(False)  # the user's own nn.Module subclass, not wrapped
         return None
+
+    def plain_module_class(self, cls: ClassVal) -> bool:
+        """Every class of its chain is the user's, down to `nn.Module` itself (no library base that
+        could be a DataParallel or hold a `module`)."""
+        chain = self.class_chain(cls)
+        for c in chain:
+            for base in c.node.bases:
+                dotted = c.file.dotted(base) or ""
+                if dotted in ("torch.nn.Module", "torch.nn.modules.module.Module"):
+                    continue
+                value = self.in_file(c.file, lambda b=base, c=c: self.ev(b, self.module_env(c.file)))
+                if not (isinstance(value, ClassVal) and value in chain):
+                    return False
+        return True
 
     def model_has_wrapper_attr(self, node: ast.Call, env: dict) -> Any:
         """`hasattr(model, "module")`: true of a model wrapped in DataParallel; false of the user's
@@ -374,8 +388,8 @@ class Evaluator:
             return None
         if model.wrappers:
             return Const(True) if model.wrappers[-1] == name.value else None
-        if model.cls is None or not model.cls.is_module or any(st.target.split(".")[0] == name.value
-                                                               for st in model.steps if st.target):
+        if model.cls is None or not self.plain_module_class(model.cls) or any(
+                st.target.split(".")[0] == name.value for st in model.steps if st.target):
             return None
         for cls in self.class_chain(model.cls):
             for sub in ast.walk(cls.node):

@@ -86,3 +86,25 @@ def test_wrapped_and_unwrapped_models_agree_with_pytorch(case, shape, n, execute
     errors = [f for f in result.findings if f.severity == "error"]
     if errors:
         assert {f.span.line + 1 for f in errors} == {8}  # `self.fc = nn.Linear(4, n)`
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+def test_a_library_base_class_may_hold_module(case, execute) -> None:
+    """`AveragedModel` (a library class) keeps the model in `.module`: `hasattr(net, "module")` is
+    true of a subclass that never says `module` itself. Taken as false, the load went into the
+    wrapper and reported keys PyTorch does not."""
+    case.write("main.py", HEAD + """
+class Ema(torch.optim.swa_utils.AveragedModel):
+    pass
+
+
+net = Ema(Net(3))
+model = net.module if hasattr(net, "module") else net
+model.load_state_dict(torch.load("w.pt"))
+""")
+    case.torch("import torch, torch.nn as nn; torch.save({'fc.' + k: v for k, v in nn.Linear(4, 3).state_dict().items()}, "
+               "'w.pt')")
+    truth = pytorch_outcomes(case)
+    assert truth["crash"] is None and not truth["loads"][0]["raises"]
+    result = analyze_alone(case, execute)
+    assert not [f for f in result.findings if f.severity == "error"], [f.message for f in result.findings]
