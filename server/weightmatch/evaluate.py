@@ -15,6 +15,7 @@ from weightmatch import comprehension, const_mutation, hub_cache, plain, yacs_ca
 from weightmatch.argparse_values import ParserVal, SubparsersVal
 from weightmatch.hub_cache import HUB_LOADS
 from weightmatch.pyfile import PyFile
+from weightmatch.types import Opaque, RuntimeValue, StateDict, TensorInfo
 from weightmatch.values import (
     At, ClassVal, Const, DictLit, EmptyDict, FileHandle, FuncVal, JsonFile, LoadedFile, ModelAttr, ModelVal, ModVal,
     LibRef, ObjVal, Op, SeqVal, SourceVal, StateDictOf, Step, Unknown, frozen,
@@ -196,6 +197,8 @@ class Evaluator:
             return Unknown(me.reason if isinstance(me, Unknown) else "`super()` of an object not known here")
         if dotted == "isinstance" and len(args) == 2:
             made = self.isinstance_of_model(node, env)
+            if made is None:
+                made = self.isinstance_of_data(node, env)
             if made is not None:
                 return made
         if dotted == "hasattr" and len(args) == 2:
@@ -365,6 +368,28 @@ class Evaluator:
         if not model.wrappers and model.cls is not None and self.plain_module_class(model.cls):
             return Const(False)  # the user's own nn.Module subclass, not wrapped
         return None
+
+    def isinstance_of_data(self, node: ast.Call, env: dict) -> Any:
+        """`isinstance(ckpt, dict)`: what the checkpoint holds there, as read (a mapping, a tensor,
+        plain values); None for an object the reader did not rebuild (its class may be a dict)."""
+        value = self.ev(node.args[0], env)
+        spec = node.args[1]
+        names = [self.pf.dotted(t) for t in (spec.elts if isinstance(spec, ast.Tuple) else [spec])]
+        kinds = {"dict": dict, "collections.OrderedDict": "ordered", "collections.abc.Mapping": dict,
+                 "typing.Mapping": dict, "torch.Tensor": TensorInfo, "list": list, "tuple": tuple}
+        if not isinstance(value, (SourceVal, At)) or not names or any(n not in kinds for n in names):
+            return None
+        obj = self.concrete(value, raw=True)
+        if isinstance(obj, Unknown) or isinstance(obj, (Opaque, RuntimeValue)):
+            return None
+        for n in names:
+            kind = kinds[n]
+            if kind == "ordered" and isinstance(obj, StateDict) and obj.ordered or \
+                    kind != "ordered" and isinstance(obj, kind):
+                return Const(True)
+        if any(kinds[n] == "ordered" for n in names) and isinstance(obj, dict) and not isinstance(obj, StateDict):
+            return None  # a mapping not read as a StateDict: whether it was an OrderedDict is not kept
+        return Const(False)
 
     def plain_module_class(self, cls: ClassVal) -> bool:
         """Every class of its chain is the user's, down to `nn.Module` itself (no library base that

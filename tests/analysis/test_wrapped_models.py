@@ -57,6 +57,14 @@ if isinstance(net, nn.parallel.DistributedDataParallel):
     net = net.module
 net.module.load_state_dict(torch.load("w.pt"))
 """,
+    "isinstance-of-the-checkpoint": """
+ckpt = torch.load("w.pt")
+if isinstance(ckpt, dict) and "model" in ckpt:
+    ckpt = ckpt["model"]
+elif isinstance(ckpt, torch.Tensor):
+    raise SystemExit("not a checkpoint")
+Net({n}).load_state_dict(ckpt)
+""",
     "method-of-object-made-in-place": """
 class Predictor:
     def __init__(self, n):
