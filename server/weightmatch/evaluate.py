@@ -15,7 +15,7 @@ from weightmatch import comprehension, const_mutation, hub_cache, plain, yacs_ca
 from weightmatch.argparse_values import ParserVal, SubparsersVal
 from weightmatch.hub_cache import HUB_LOADS
 from weightmatch.pyfile import PyFile
-from weightmatch.types import Opaque, RuntimeValue, StateDict, TensorInfo
+from weightmatch.type_tests import PARALLEL, TypeTestsMixin
 from weightmatch.values import (
     At, ClassVal, Const, DictLit, EmptyDict, FileHandle, FuncVal, JsonFile, LoadedFile, ModelAttr, ModelVal, ModVal,
     LibRef, ObjVal, Op, SeqVal, SourceVal, StateDictOf, Step, Unknown, frozen,
@@ -30,11 +30,6 @@ WRAPPERS = {
     "torch.nn.parallel.data_parallel.DataParallel": "module",
     "torch.compile": "_orig_mod",
 }
-# the data-parallel wrappers by the class each name is (`isinstance(net, nn.DataParallel)`)
-_PARALLEL = {"torch.nn.DataParallel": "DataParallel", "torch.nn.parallel.DataParallel": "DataParallel",
-             "torch.nn.parallel.data_parallel.DataParallel": "DataParallel",
-             "torch.nn.parallel.DistributedDataParallel": "DistributedDataParallel",
-             "torch.nn.parallel.distributed.DistributedDataParallel": "DistributedDataParallel"}
 IDENTITY_WRAPPERS = {"torch.nn.SyncBatchNorm.convert_sync_batchnorm"}
 TORCH_LOAD = {"torch.load", "torch.serialization.load"}
 ST_LOAD = {"safetensors.torch.load_file", "safetensors.torch.load"}
@@ -62,7 +57,7 @@ class NotModel:
 
 
 
-class Evaluator:
+class Evaluator(TypeTestsMixin):
     """Evaluates expressions in an environment of tracked values (values.py)."""
 
     pf: PyFile
@@ -349,81 +344,6 @@ class Evaluator:
         # Anything else callable may build a model: a class, a builder (torchvision), a factory.
         return self.new_model(node, env)
 
-    def isinstance_of_model(self, node: ast.Call, env: dict) -> Any:
-        """`isinstance(net, (nn.DataParallel, DistributedDataParallel))` for a model whose making
-        and wrapping are followed: its own workspace class, wrapped or not. None when not that."""
-        model = self.ev(node.args[0], env)
-        if not isinstance(model, ModelVal):
-            return None
-        spec = node.args[1]
-        names = [self.pf.dotted(t) for t in (spec.elts if isinstance(spec, ast.Tuple) else [spec])]
-        if any(n is None for n in names):
-            return None
-        if any(n in ("torch.nn.Module", "torch.nn.modules.module.Module") for n in names):
-            return Const(True)
-        if not all(n in _PARALLEL for n in names):
-            return None
-        if model.wrappers and model.wrappers[-1] == "module" and model.wrapped_by:
-            return Const(model.wrapped_by in {_PARALLEL[n] for n in names})
-        if not model.wrappers and model.cls is not None and self.plain_module_class(model.cls):
-            return Const(False)  # the user's own nn.Module subclass, not wrapped
-        return None
-
-    def isinstance_of_data(self, node: ast.Call, env: dict) -> Any:
-        """`isinstance(ckpt, dict)`: what the checkpoint holds there, as read (a mapping, a tensor,
-        plain values); None for an object the reader did not rebuild (its class may be a dict)."""
-        value = self.ev(node.args[0], env)
-        spec = node.args[1]
-        names = [self.pf.dotted(t) for t in (spec.elts if isinstance(spec, ast.Tuple) else [spec])]
-        kinds = {"dict": dict, "collections.OrderedDict": "ordered", "collections.abc.Mapping": dict,
-                 "typing.Mapping": dict, "torch.Tensor": TensorInfo, "list": list, "tuple": tuple}
-        if not isinstance(value, (SourceVal, At)) or not names or any(n not in kinds for n in names):
-            return None
-        obj = self.concrete(value, raw=True)
-        if isinstance(obj, Unknown) or isinstance(obj, (Opaque, RuntimeValue)):
-            return None
-        for n in names:
-            kind = kinds[n]
-            if kind == "ordered" and isinstance(obj, StateDict) and obj.ordered or \
-                    kind != "ordered" and isinstance(obj, kind):
-                return Const(True)
-        if any(kinds[n] == "ordered" for n in names) and isinstance(obj, dict) and not isinstance(obj, StateDict):
-            return None  # a mapping not read as a StateDict: whether it was an OrderedDict is not kept
-        return Const(False)
-
-    def plain_module_class(self, cls: ClassVal) -> bool:
-        """Every class of its chain is the user's, down to `nn.Module` itself (no library base that
-        could be a DataParallel or hold a `module`)."""
-        chain = self.class_chain(cls)
-        for c in chain:
-            for base in c.node.bases:
-                dotted = c.file.dotted(base) or ""
-                if dotted in ("torch.nn.Module", "torch.nn.modules.module.Module"):
-                    continue
-                value = self.in_file(c.file, lambda b=base, c=c: self.ev(b, self.module_env(c.file)))
-                if not (isinstance(value, ClassVal) and value in chain):
-                    return False
-        return True
-
-    def model_has_wrapper_attr(self, node: ast.Call, env: dict) -> Any:
-        """`hasattr(model, "module")`: true of a model wrapped in DataParallel; false of the user's
-        own module class, unwrapped, that never sets an attribute of that name."""
-        model, name = self.ev(node.args[0], env), self.ev(node.args[1], env)
-        if not (isinstance(model, ModelVal) and isinstance(name, Const) and name.value in ("module", "_orig_mod")):
-            return None
-        if model.wrappers:
-            return Const(True) if model.wrappers[-1] == name.value else None
-        if model.cls is None or not self.plain_module_class(model.cls) or any(
-                st.target.split(".")[0] == name.value for st in model.steps if st.target):
-            return None
-        for cls in self.class_chain(model.cls):
-            for sub in ast.walk(cls.node):
-                if isinstance(sub, ast.Attribute) and sub.attr == name.value or \
-                        isinstance(sub, (ast.FunctionDef, ast.Name)) and getattr(sub, "name", getattr(sub, "id", "")) \
-                        == name.value or isinstance(sub, ast.Constant) and sub.value == name.value:
-                    return None  # the class may set it (`self.module = ...`, `setattr(self, "module", m)`)
-        return Const(False)
-
     def _plain_instance(self, call: ast.Call, env: dict) -> bool:
         """`call` makes an instance of a workspace class that is not a module (a Predictor)."""
         cls = self.ev(call.func, env) if isinstance(call.func, ast.Name) and call.func.id in env else None
@@ -507,7 +427,7 @@ class Evaluator:
     def wrap(self, inner: ModelVal, node: ast.Call, prefix: str | None) -> ModelVal:
         """`nn.DataParallel(m)` / `torch.compile(m)`: replayed for real; the static path peels it."""
         wrappers = [*inner.wrappers, *([prefix] if prefix else [])]
-        by = _PARALLEL.get(self.pf.dotted(node.func) or "", "") if prefix else inner.wrapped_by
+        by = PARALLEL.get(self.pf.dotted(node.func) or "", "") if prefix else inner.wrapped_by
         if not inner.var and (node.args and node.args[0] is inner.call or not prefix):
             # `nn.DataParallel(Net())`: the whole call constructs the model
             return ModelVal(self.pf, "", node, inner.steps, wrappers, wrapped_by=by)

@@ -1,0 +1,107 @@
+"""Instances of the user's plain classes (a Trainer, a Config, a dataclass) with their
+attributes as their constructors set them, and what happens to objects handed to code that is
+not followed. Part of the Interpreter (interpret.py) through CallsMixin: needs `ev`, `in_file`,
+`module_env`, `class_attr`, `class_chain` and `call_function`."""
+
+from __future__ import annotations
+
+import ast
+from typing import Any
+
+from weightmatch import journal, plain, yacs_values
+from weightmatch.values import ClassVal, Const, FuncVal, ObjVal, Unknown
+from weightmatch.yacs_values import CfgNodeVal
+
+
+class InstancesMixin:
+    def not_followed(self, passed: list[Any], why: str) -> Unknown:
+        """A workspace function not followed may change the objects it is given (`args`, a
+        config, `self`): what they held before is no longer known."""
+        for value in passed:
+            if isinstance(value, CfgNodeVal):
+                yacs_values.break_all(value, f"the config is passed to code not followed ({why})")
+            elif isinstance(value, ObjVal):
+                self.clobber(value, f"it is passed to code not followed ({why})")
+        return Unknown(why)
+
+    def clobber(self, obj: ObjVal, why: str) -> None:
+        """Any attribute of `obj` may have changed, and new ones may exist."""
+        for k in list(obj.attrs):
+            journal.put(obj.attrs, k, Unknown(why))
+        journal.put(obj, "unsure", why)
+
+    def instantiate(self, cls: ClassVal, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
+        """An instance of a plain workspace class, its attributes set as its constructor sets them:
+        the first class of its chain that defines `__init__` or is a dataclass / NamedTuple decides."""
+        obj = ObjVal({}, cls.node.name, cls)
+        chain = self.class_chain(cls)
+        for i, c in enumerate(chain):
+            if any(isinstance(s, ast.FunctionDef) and s.name == "__init__" for s in c.node.body):
+                init = self.class_attr(c, "__init__")
+                if isinstance(init, FuncVal):
+                    self.call_function(FuncVal(init.file, init.node, init.owner, obj), args, kwargs, node)
+                return obj
+            if c.dataclass:
+                return self._dataclass_instance(obj, [d for d in reversed(chain[i:]) if d.dataclass], args, kwargs, node)
+            if len([b for b in c.node.bases if (self.pf.dotted(b) or "") != "object"]) > 1:
+                break  # several bases: which one's constructor runs is not followed
+        if args or kwargs or any((self.pf.dotted(b) or "") != "object" for b in chain[-1].node.bases):
+            return Unknown(f"`{cls.node.name}(...)`: how its constructor sets its attributes is not known statically")
+        return obj
+
+    def dataclass_field_names(self, value: Any) -> list[str] | None:
+        """The names `dataclasses.fields()` gives for a dataclass or an instance of one, in order."""
+        cls = value.cls if isinstance(value, ObjVal) else value
+        if not (isinstance(cls, ClassVal) and cls.dataclass):
+            return None
+        names: list[str] = []
+        for c in reversed([d for d in self.class_chain(cls) if d.dataclass]):
+            for s in c.node.body:
+                if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name) and s.target.id not in names \
+                        and not any(w in ast.unparse(s.annotation) for w in ("ClassVar", "InitVar", "KW_ONLY")):
+                    names.append(s.target.id)
+        return names
+
+    def _dataclass_instance(self, obj: ObjVal, classes: list[ClassVal], args: list[Any], kwargs: dict[str, Any],
+                            node: ast.AST) -> Any:
+        """Fields in definition order, base classes first (a redefined field keeps its place)."""
+        fields: dict[str, tuple[ClassVal, ast.AnnAssign]] = {}
+        for c in classes:
+            for s in c.node.body:
+                if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name) and \
+                        "ClassVar" not in ast.unparse(s.annotation):
+                    if "KW_ONLY" in ast.unparse(s.annotation) or "InitVar" in ast.unparse(s.annotation):
+                        return Unknown(f"`{obj.name}(...)`: keyword-only or init-only fields are not followed")
+                    fields[s.target.id] = (c, s)
+        if len(args) > len(fields) or set(kwargs) - set(fields):
+            return Unknown(f"`{obj.name}(...)` is called with arguments it does not take")
+        for i, (name, (c, f)) in enumerate(fields.items()):
+            if i < len(args):
+                obj.attrs[name] = args[i]
+            elif name in kwargs:
+                obj.attrs[name] = kwargs[name]
+            elif f.value is not None and not isinstance(f.value, ast.Call):
+                obj.attrs[name] = self.in_file(c.file, lambda v=f.value, c=c: self.ev(v, self.module_env(c.file)))
+            elif isinstance(f.value, ast.Call) and self.in_file(c.file, lambda v=f.value: self.pf.dotted(v.func)) \
+                    in ("dataclasses.field", "field"):
+                obj.attrs[name] = self.in_file(c.file, lambda v=f.value, c=c, what=f"{obj.name}.{name}":
+                                               _field_default(self, v, self.module_env(c.file), what))
+            else:
+                obj.attrs[name] = Unknown(f"`{obj.name}.{name}` has no default known statically")
+        post = self.class_attr(classes[-1], "__post_init__")
+        if isinstance(post, FuncVal):
+            self.call_function(FuncVal(post.file, post.node, post.owner, obj), [], {}, node)
+        return obj
+
+
+def _field_default(ev, call: ast.Call, env: dict, what: str) -> Any:
+    """`field(default=8)`, `field(default_factory=list)`, `field(default_factory=lambda: [32, 64])`."""
+    kw = {k.arg: k.value for k in call.keywords if k.arg}
+    if "default" in kw:
+        return ev.ev(kw["default"], env)
+    factory = kw.get("default_factory")
+    if isinstance(factory, ast.Name) and factory.id in ("list", "dict", "tuple", "set") and factory.id not in env:
+        return Const({"list": [], "dict": {}, "tuple": (), "set": set()}[factory.id])
+    if isinstance(factory, ast.Lambda) and not factory.args.args and not factory.args.vararg:
+        return plain.as_const(ev.ev(factory.body, env))
+    return Unknown(f"`{what}` has no default known statically")

@@ -1,0 +1,95 @@
+"""`isinstance` and `hasattr` the interpreter can decide: a model's wrapper
+(`isinstance(net, nn.DataParallel)`, `hasattr(net, "module")`) when its making is followed, and
+what a checkpoint holds (`isinstance(ckpt, dict)`). Part of the Interpreter through Evaluator:
+needs `ev`, `concrete`, `class_chain`, `in_file`, `module_env` and `pf`."""
+
+from __future__ import annotations
+
+import ast
+from typing import Any
+
+from weightmatch.types import Opaque, RuntimeValue, StateDict, TensorInfo
+from weightmatch.values import At, ClassVal, Const, ModelVal, SourceVal, Unknown
+
+# the data-parallel wrappers by the class each name is (`isinstance(net, nn.DataParallel)`)
+PARALLEL = {"torch.nn.DataParallel": "DataParallel", "torch.nn.parallel.DataParallel": "DataParallel",
+            "torch.nn.parallel.data_parallel.DataParallel": "DataParallel",
+            "torch.nn.parallel.DistributedDataParallel": "DistributedDataParallel",
+            "torch.nn.parallel.distributed.DistributedDataParallel": "DistributedDataParallel"}
+
+
+class TypeTestsMixin:
+    def isinstance_of_model(self, node: ast.Call, env: dict) -> Any:
+        """`isinstance(net, (nn.DataParallel, DistributedDataParallel))` for a model whose making
+        and wrapping are followed: its own workspace class, wrapped or not. None when not that."""
+        model = self.ev(node.args[0], env)
+        if not isinstance(model, ModelVal):
+            return None
+        spec = node.args[1]
+        names = [self.pf.dotted(t) for t in (spec.elts if isinstance(spec, ast.Tuple) else [spec])]
+        if any(n is None for n in names):
+            return None
+        if any(n in ("torch.nn.Module", "torch.nn.modules.module.Module") for n in names):
+            return Const(True)
+        if not all(n in PARALLEL for n in names):
+            return None
+        if model.wrappers and model.wrappers[-1] == "module" and model.wrapped_by:
+            return Const(model.wrapped_by in {PARALLEL[n] for n in names})
+        if not model.wrappers and model.cls is not None and self.plain_module_class(model.cls):
+            return Const(False)  # the user's own nn.Module subclass, not wrapped
+        return None
+
+    def isinstance_of_data(self, node: ast.Call, env: dict) -> Any:
+        """`isinstance(ckpt, dict)`: what the checkpoint holds there, as read (a mapping, a tensor,
+        plain values); None for an object the reader did not rebuild (its class may be a dict)."""
+        value = self.ev(node.args[0], env)
+        spec = node.args[1]
+        names = [self.pf.dotted(t) for t in (spec.elts if isinstance(spec, ast.Tuple) else [spec])]
+        kinds = {"dict": dict, "collections.OrderedDict": "ordered", "collections.abc.Mapping": dict,
+                 "typing.Mapping": dict, "torch.Tensor": TensorInfo, "list": list, "tuple": tuple}
+        if not isinstance(value, (SourceVal, At)) or not names or any(n not in kinds for n in names):
+            return None
+        obj = self.concrete(value, raw=True)
+        if isinstance(obj, (Unknown, Opaque, RuntimeValue)):
+            return None
+        for n in names:
+            kind = kinds[n]
+            if kind == "ordered" and isinstance(obj, StateDict) and obj.ordered or \
+                    kind != "ordered" and isinstance(obj, kind):
+                return Const(True)
+        if any(kinds[n] == "ordered" for n in names) and isinstance(obj, dict) and not isinstance(obj, StateDict):
+            return None  # a mapping not read as a StateDict: whether it was an OrderedDict is not kept
+        return Const(False)
+
+    def plain_module_class(self, cls: ClassVal) -> bool:
+        """Every class of its chain is the user's, down to `nn.Module` itself (no library base that
+        could be a DataParallel or hold a `module`)."""
+        chain = self.class_chain(cls)
+        for c in chain:
+            for base in c.node.bases:
+                dotted = c.file.dotted(base) or ""
+                if dotted in ("torch.nn.Module", "torch.nn.modules.module.Module"):
+                    continue
+                value = self.in_file(c.file, lambda b=base, c=c: self.ev(b, self.module_env(c.file)))
+                if not (isinstance(value, ClassVal) and value in chain):
+                    return False
+        return True
+
+    def model_has_wrapper_attr(self, node: ast.Call, env: dict) -> Any:
+        """`hasattr(model, "module")`: true of a model wrapped in DataParallel; false of the user's
+        own module class, unwrapped, that never sets an attribute of that name."""
+        model, name = self.ev(node.args[0], env), self.ev(node.args[1], env)
+        if not (isinstance(model, ModelVal) and isinstance(name, Const) and name.value in ("module", "_orig_mod")):
+            return None
+        if model.wrappers:
+            return Const(True) if model.wrappers[-1] == name.value else None
+        if model.cls is None or not self.plain_module_class(model.cls) or any(
+                st.target.split(".")[0] == name.value for st in model.steps if st.target):
+            return None
+        for cls in self.class_chain(model.cls):
+            for sub in ast.walk(cls.node):
+                if isinstance(sub, ast.Attribute) and sub.attr == name.value or \
+                        isinstance(sub, (ast.FunctionDef, ast.Name)) and getattr(sub, "name", getattr(sub, "id", "")) \
+                        == name.value or isinstance(sub, ast.Constant) and sub.value == name.value:
+                    return None  # the class may set it (`self.module = ...`, `setattr(self, "module", m)`)
+        return Const(False)
