@@ -59,6 +59,7 @@ class CallsMixin(InstancesMixin):
         self.entry = entry
         self.argv = argv
         self.argv_source = argv_source
+        self.writing: list[ast.AST] = []  # calls being written into a recipe as values (substitute.py)
         self.module_envs: dict[str, dict] = {}
         # module environments of imported files, shared by the analyses of one project: a big
         # package imported by every file is walked once, not once per file (only environments of
@@ -305,9 +306,7 @@ class CallsMixin(InstancesMixin):
         args, kwargs, why = self.arguments(node, env)
         if isinstance(callee, FuncVal):
             if why:
-                return self.not_followed([callee.self_value, *[self.ev(a, env) for a in node.args if not
-                                                               isinstance(a, ast.Starred)]],
-                                         f"`{self.pf.segment(node.func)}()` is called with {why}")
+                return self.not_followed([callee.self_value, *args], f"`{self.pf.segment(node.func)}()` is called with {why}")
             return self.call_function(callee, args, kwargs, node)
         if isinstance(callee, ClassVal):
             if callee.is_module:
@@ -322,20 +321,23 @@ class CallsMixin(InstancesMixin):
 
     def arguments(self, node: ast.Call, env: dict) -> tuple[list[Any], dict[str, Any], str]:
         args: list[Any] = []
+        why = ""
         for a in node.args:
             if isinstance(a, ast.Starred):
-                value = self.ev(a.value, env)
+                value = self.ev(a.value, env) if not why else None
                 if isinstance(value, SeqVal):
                     args.extend(value.items)
                 elif isinstance(value, Const) and isinstance(value.value, (list, tuple)):
                     args.extend(Const(v, value.origin) for v in value.value)
                 else:
-                    return [], {}, f"`*{self.pf.segment(a.value)}`, not known statically"
+                    why = why or f"`*{self.pf.segment(a.value)}`, not known statically"
             else:
-                args.append(self.ev(a, env))
+                args.append(self.ev(a, env))  # (after a `*` not known too: a call not followed gets them)
+        if why:
+            return args, {}, why
         kwargs = plain.keywords(self, node, env)
         if kwargs is None:
-            return [], {}, self._unknown_spread(node, env)
+            return args, {}, self._unknown_spread(node, env)
         return args, kwargs, ""
 
     def _unknown_spread(self, node: ast.Call, env: dict) -> str:

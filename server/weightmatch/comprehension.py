@@ -32,6 +32,26 @@ def items_of(value: Any, ev=None) -> list[Any] | None:
     return None  # a set's order is Python's hash order (strings: random per run): not known here
 
 
+_PURE_CALLS = {"len", "int", "float", "str", "bool", "round", "abs", "min", "max", "tuple", "list"}
+_PURE_METHODS = {"startswith", "endswith", "replace", "lower", "upper", "strip", "split", "format", "get"}
+
+
+def pure(node: ast.AST) -> bool:
+    """A comprehension whose items, keys and filters call nothing that could make a model or
+    change state (its iterables are evaluated once, as the script evaluates them)."""
+    parts = [getattr(node, a) for a in ("elt", "key", "value") if getattr(node, a, None) is not None]
+    parts += [cond for gen in node.generators for cond in gen.ifs]
+    for part in parts:
+        for sub in ast.walk(part):
+            if isinstance(sub, ast.Call) and not (
+                    isinstance(sub.func, ast.Name) and sub.func.id in _PURE_CALLS or
+                    isinstance(sub.func, ast.Attribute) and sub.func.attr in _PURE_METHODS):
+                return False
+            if isinstance(sub, (ast.NamedExpr, ast.Lambda, ast.Await, ast.Yield)):
+                return False
+    return True
+
+
 def run(ev, node: ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp, env: dict) -> Any:
     what = f"`{ev.pf.segment(node)}`"
     scopes = _scopes(ev, node, env, what)

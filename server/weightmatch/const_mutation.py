@@ -55,20 +55,20 @@ def call(ev, owner: Const, node: ast.Call, env: dict, direct: bool = False) -> A
     if not known or _size(owner.value) > MAX_ITEMS:
         rebind(ev, func.value, Unknown(f"it is changed by {what}, not known statically"), env)
         return Unknown(f"{what} is not known statically")
+    origin = "; ".join(o for o in (owner.origin, *(a.origin for a in args)) if o)
     if direct and type(owner.value) is dict:
         try:
             result = _in_place(owner.value, func.attr, [a.value for a in args], {k: v.value for k, v in kwargs.items()})
         except Exception:  # noqa: BLE001 - what raises at run time is not known here
             rebind(ev, func.value, Unknown(f"{what} raises"), env)
             return Unknown(f"{what} raises")
-        return Const(result, "; ".join(o for o in (owner.origin, *(a.origin for a in args)) if o))
+        return Const(result, origin)
     changed = copy.deepcopy(owner.value)
     try:
         result = getattr(changed, func.attr)(*[a.value for a in args], **{k: v.value for k, v in kwargs.items()})
     except Exception:  # noqa: BLE001 - what raises at run time is not known here
         rebind(ev, func.value, Unknown(f"{what} raises"), env)
         return Unknown(f"{what} raises")
-    origin = "; ".join(o for o in (owner.origin, *(a.origin for a in args)) if o)
     rebind(ev, func.value, Const(changed, owner.origin), env)
     return Const(result, origin)
 
@@ -96,16 +96,10 @@ def setitem(ev, target: ast.Subscript, value: Any, env: dict) -> bool:
         except TypeError:
             rebind(ev, target.value, Unknown(f"`{ev.pf.segment(target)} = ...` raises"), env)
         return True
-    if isinstance(key, Const) and isinstance(value, Const) and _size(owner.value) <= MAX_ITEMS:
-        changed = copy.copy(owner.value)
-        try:
-            changed[key.value] = value.value
-        except Exception:  # noqa: BLE001 - an index out of range, an unhashable key: raises at run time
-            rebind(ev, target.value, Unknown(f"`{ev.pf.segment(target)} = ...` raises"), env)
-            return True
-        rebind(ev, target.value, Const(changed, owner.origin), env)
-    else:
-        rebind(ev, target.value, Unknown(f"`{ev.pf.segment(target)}` is set to a value not known statically"), env)
+    # a list: changed on a copy bound again to what holds it (rebind's own item rule)
+    known = isinstance(key, Const) and isinstance(value, Const) and _size(owner.value) <= MAX_ITEMS
+    rebind(ev, target, value if known else Unknown(f"`{ev.pf.segment(target)}` is set to a value not known statically"),
+           env)
     return True
 
 

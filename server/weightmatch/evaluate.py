@@ -154,7 +154,7 @@ class Evaluator(TypeTestsMixin):
                 source = self.ev(gen.iter.func.value, env)
                 if isinstance(source, SourceVal):
                     return source.derive(Op("comprehension", None, node, self.free_env(node, env)))
-        if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)) and _pure_parts(node):
+        if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)) and comprehension.pure(node):
             return comprehension.run(self, node, env)  # `{k: v for k, v in d.items() if k in names}`
         if isinstance(node, ast.DictComp):
             return Unknown("a dict comprehension over something not known")
@@ -453,26 +453,6 @@ class Evaluator(TypeTestsMixin):
                 v = env[n]
                 out[n] = frozen(v)
         return out
-
-
-_PURE_CALLS = {"len", "int", "float", "str", "bool", "round", "abs", "min", "max", "tuple", "list"}
-_PURE_METHODS = {"startswith", "endswith", "replace", "lower", "upper", "strip", "split", "format", "get"}
-
-
-def _pure_parts(node: ast.AST) -> bool:
-    """A comprehension whose items, keys and filters call nothing that could make a model or
-    change state (its iterables are evaluated once, as the script evaluates them)."""
-    parts = [getattr(node, a) for a in ("elt", "key", "value") if getattr(node, a, None) is not None]
-    parts += [cond for gen in node.generators for cond in gen.ifs]
-    for part in parts:
-        for sub in ast.walk(part):
-            if isinstance(sub, ast.Call) and not (
-                    isinstance(sub.func, ast.Name) and sub.func.id in _PURE_CALLS or
-                    isinstance(sub.func, ast.Attribute) and sub.func.attr in _PURE_METHODS):
-                return False
-            if isinstance(sub, (ast.NamedExpr, ast.Lambda, ast.Await, ast.Yield)):
-                return False
-    return True
 
 
 def _layer_class(dotted: str | None) -> LibRef | None:

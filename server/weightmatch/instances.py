@@ -54,25 +54,13 @@ class InstancesMixin:
         cls = value.cls if isinstance(value, ObjVal) else value
         if not (isinstance(cls, ClassVal) and cls.dataclass):
             return None
-        names: list[str] = []
-        for c in reversed([d for d in self.class_chain(cls) if d.dataclass]):
-            for s in c.node.body:
-                if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name) and s.target.id not in names \
-                        and not any(w in ast.unparse(s.annotation) for w in ("ClassVar", "InitVar", "KW_ONLY")):
-                    names.append(s.target.id)
-        return names
+        return list(_fields(list(reversed([d for d in self.class_chain(cls) if d.dataclass])))[0])
 
     def _dataclass_instance(self, obj: ObjVal, classes: list[ClassVal], args: list[Any], kwargs: dict[str, Any],
                             node: ast.AST) -> Any:
-        """Fields in definition order, base classes first (a redefined field keeps its place)."""
-        fields: dict[str, tuple[ClassVal, ast.AnnAssign]] = {}
-        for c in classes:
-            for s in c.node.body:
-                if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name) and \
-                        "ClassVar" not in ast.unparse(s.annotation):
-                    if "KW_ONLY" in ast.unparse(s.annotation) or "InitVar" in ast.unparse(s.annotation):
-                        return Unknown(f"`{obj.name}(...)`: keyword-only or init-only fields are not followed")
-                    fields[s.target.id] = (c, s)
+        fields, special = _fields(classes)
+        if special:
+            return Unknown(f"`{obj.name}(...)`: keyword-only or init-only fields are not followed")
         if len(args) > len(fields) or set(kwargs) - set(fields):
             return Unknown(f"`{obj.name}(...)` is called with arguments it does not take")
         for i, (name, (c, f)) in enumerate(fields.items()):
@@ -92,6 +80,22 @@ class InstancesMixin:
         if isinstance(post, FuncVal):
             self.call_function(FuncVal(post.file, post.node, post.owner, obj), [], {}, node)
         return obj
+
+
+def _fields(classes: list[ClassVal]) -> tuple[dict[str, tuple[ClassVal, ast.AnnAssign]], bool]:
+    """A dataclass's fields in definition order, base classes first (a redefined field keeps its
+    place), and whether it has keyword-only or init-only pseudo-fields (which `fields()` leaves out)."""
+    fields: dict[str, tuple[ClassVal, ast.AnnAssign]] = {}
+    special = False
+    for c in classes:
+        for s in c.node.body:
+            if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name):
+                annotation = ast.unparse(s.annotation)
+                if "KW_ONLY" in annotation or "InitVar" in annotation:
+                    special = True
+                elif "ClassVar" not in annotation:
+                    fields[s.target.id] = (c, s)
+    return fields, special
 
 
 def _field_default(ev, call: ast.Call, env: dict, what: str) -> Any:

@@ -105,14 +105,7 @@ class SubstituteMixin:
             root = root.value
         if not (isinstance(root, ast.Name) and root.id in env and isinstance(self.ev(n.func.value, env), Const)):
             return False
-        value = self.ev(n, env)
-        value = _spread(n, value, subs)
-        lit = plain.literal(value) if isinstance(value, Const) else None
-        if lit is None:
-            return False
-        subs.by_span[_span(n)] = lit
-        _note(subs, value)
-        return True
+        return _write(n, _spread(n, self.ev(n, env), subs), subs)
 
     def _substitute_data_call(self, n: ast.Call, env: dict, subs: Substitutions) -> bool:
         """`asdict(cfg)`, `dict(base, depth=4)`: a call of plain data the interpreter computes
@@ -122,19 +115,13 @@ class SubstituteMixin:
         while isinstance(root, (ast.Attribute, ast.Subscript)):
             root = root.value
         own = isinstance(root, ast.Name) and root.id in env and isinstance(self.ev(n.func, env), FuncVal)
-        if self.pf.dotted(n.func) not in plain.DATA_CALLS and not own or n in self.__dict__.setdefault("_writing", []):
+        if self.pf.dotted(n.func) not in plain.DATA_CALLS and not own or n in self.writing:
             return False
-        self._writing.append(n)  # the call may be the model's own constructor: never evaluated from inside it
+        self.writing.append(n)  # the call may be the model's own constructor: never evaluated from inside it
         try:
-            value = self.ev(n, env)
+            return _write(n, self.ev(n, env), subs)
         finally:
-            self._writing.pop()
-        lit = plain.literal(value) if isinstance(value, Const) else None
-        if lit is None:
-            return False
-        subs.by_span[_span(n)] = lit
-        _note(subs, value)
-        return True
+            self.writing.pop()
 
     def _substitute_registry(self, n: ast.AST, env: dict, subs: Substitutions) -> bool:
         alias = self.registry_lookup(n, env) if isinstance(n, (ast.Subscript, ast.Call)) else None
@@ -203,6 +190,16 @@ def _spread(n: ast.AST, value: Any, subs: Substitutions) -> Any:
     if id(n) in subs.spread and isinstance(value, Const) and isinstance(value.value, plain.AttrDict):
         return Const(plain.plain_data(value.value), value.origin)
     return value
+
+
+def _write(n: ast.AST, value: Any, subs: Substitutions) -> bool:
+    """Write known plain data in place of `n`; False when `value` is not that."""
+    lit = plain.literal(value) if isinstance(value, Const) else None
+    if lit is None:
+        return False
+    subs.by_span[_span(n)] = lit
+    _note(subs, value)
+    return True
 
 
 def _note(subs: Substitutions, value: Any) -> None:
