@@ -118,7 +118,11 @@ class FileAnalyzer:
             return None
         return LayerSite(pf.span(node), pf, None, "")
 
-    def find_class(self, name: str, pf: PyFile) -> tuple[ClassInfo, PyFile] | None:
+    def find_class(self, name: str, pf: PyFile, module: str | None = None) -> tuple[ClassInfo, PyFile] | None:
+        if module is not None:  # `net.Net`, the model's type, made through `importlib`
+            found = find_module(module, 0, pf.path, self.root)
+            other = self.parsed(found[0]) if found is not None else None
+            return (other.classes[name], other) if other is not None and name in other.classes else None
         if name in pf.classes:
             return pf.classes[name], pf
         origin = pf.imports.get(name)

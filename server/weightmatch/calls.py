@@ -14,7 +14,7 @@ import os
 from collections import ChainMap
 from typing import Any
 
-from weightmatch import argparse_values, plain, yacs_calls, yacs_values
+from weightmatch import argparse_values, binding, plain, yacs_calls, yacs_values
 from weightmatch.argparse_values import ParserVal, SubparsersVal
 from weightmatch.pyfile import PyFile
 from weightmatch.instances import InstancesMixin
@@ -29,7 +29,6 @@ MAX_RECURSION = 4  # a config chain that includes its base files (`_update_confi
 MAX_DEPTH = 8
 MAX_CALLS = 400
 MAX_CONTEXTS = 32
-MAX_UNROLL = 64
 MODULE_BASES = ("torch.nn.", "nn.Module", "pl.LightningModule", "pytorch_lightning.", "lightning.")
 PLAIN_BASES = {"object", "typing.NamedTuple", "NamedTuple", "collections.namedtuple"}
 
@@ -71,6 +70,7 @@ class CallsMixin(InstancesMixin):
         self.recording = True
         self.contexts: list[str] = []
         self.returns: list[list[Any]] = []
+        self.loops: list[int | None] = []  # per loop entered: the guard depth of one being unrolled
         self.try_depth = 0  # inside the body of a `try` with handlers: an exit there may be caught
         self.guard_depth: list[int] = []
         self.called: dict[int, int] = {}  # id(def node) -> contexts followed
@@ -150,6 +150,38 @@ class CallsMixin(InstancesMixin):
             if alias.name == "*":
                 continue
             env[alias.asname or alias.name] = self.module_attr(pf, alias.name)
+
+    def dynamic_import(self, node: ast.Call, env: dict) -> Any:
+        """`importlib.import_module("models.net")` of a workspace module (stable-diffusion's
+        `get_obj_from_str`): the module, as `import models.net as m` gives it."""
+        package = next((k.value for k in node.keywords if k.arg == "package"), None)
+        package = self.ev(package, env) if package is not None else Const(None)
+        plain_call = len(node.args) == 1 and all(k.arg == "package" for k in node.keywords)
+        name = self.ev(node.args[0], env) if plain_call and isinstance(package, Const) and package.value is None else None
+        if not (isinstance(name, Const) and isinstance(name.value, str)) or name.value.startswith("."):
+            return Unknown(f"`{self.pf.segment(node)}` imports a module not known statically")
+        pf = self.import_module(name.value, 0)
+        if pf is None:
+            return Unknown(f"`{name.value}` is not a workspace module")
+        return ModVal(pf)
+
+    def script_argv(self) -> Any:
+        """`sys.argv` of the run analysed (no arguments, or the configured ones); its first item,
+        the script's path as typed, is not known."""
+        where = self.argv_source or ("with the configured arguments" if self.argv else "with no arguments")
+        first = Unknown("`sys.argv[0]`, the script's path as it is run, is known only at run time")
+        return SeqVal([first, *(Const(a, f"sys.argv {where}") for a in self.argv or [])])
+
+    def class_factory(self, call: ast.Call, env: dict) -> bool:
+        """`getattr(importlib.import_module(m), name)(...)`, `get_obj_from_str(target)(...)`: a
+        call that gives the class (or function) called next; it is evaluated to see which."""
+        dotted = self.pf.dotted(call.func)
+        if dotted == "getattr":
+            return True
+        root = call.func
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        return isinstance(root, ast.Name) and root.id in env and isinstance(self.ev(call.func, env), FuncVal)
 
     def module_attr(self, pf: PyFile, name: str) -> Any:
         env = self.module_env(pf)
@@ -391,32 +423,18 @@ class CallsMixin(InstancesMixin):
         return _one_value(returned, name)
 
     def bind(self, fn: FuncVal, args: list[Any], kwargs: dict[str, Any], defaults_env) -> dict:
-        spec = fn.node.args
-        positional = [*spec.posonlyargs, *spec.args]
+        name = f"{fn.owner}{fn.node.name}()"
+
+        def problem(message: str, param: str | None) -> Any:
+            # a call Python would refuse raises before anything it leads to: what the
+            # function is left without is unknown, and the rest is bound as given
+            return Unknown(f"`{param}` is not passed to {name}") if param else None
+
+        policy = binding.Policy(default=lambda node: self.ev(node, defaults_env), problem=problem,
+                                pack_args=lambda extra: SeqVal(extra), pack_kwargs=_dict_value)
         if fn.self_value is not None:
             args = [fn.self_value, *args]
-        local: dict[str, Any] = {}
-        for param, value in zip(positional, args):
-            local[param.arg] = value
-        if spec.vararg is not None:
-            local[spec.vararg.arg] = SeqVal(list(args[len(positional):]))
-        rest = {}
-        for k, v in kwargs.items():
-            if any(p.arg == k for p in [*positional, *spec.kwonlyargs]):
-                local[k] = v
-            else:
-                rest[k] = v
-        if spec.kwarg is not None:
-            local[spec.kwarg.arg] = _dict_value(rest)
-        defaults = dict(zip([p.arg for p in positional][len(positional) - len(spec.defaults):], spec.defaults))
-        defaults.update({p.arg: d for p, d in zip(spec.kwonlyargs, spec.kw_defaults) if d is not None})
-        for p in [*positional, *spec.kwonlyargs]:
-            if p.arg not in local:
-                if p.arg in defaults:
-                    local[p.arg] = self.ev(defaults[p.arg], defaults_env)
-                else:
-                    local[p.arg] = Unknown(f"`{p.arg}` is not passed to {fn.owner}{fn.node.name}()")
-        return local
+        return binding.bind(fn.node.args, name, args, kwargs, policy)
 
     def parser_method(self, bound: plain.BoundMethod, node: ast.Call, env: dict) -> Any:
         if isinstance(bound.owner, SubparsersVal):
@@ -470,42 +488,6 @@ class CallsMixin(InstancesMixin):
         subs.globals = self.script_globals(cls, subs)
         return ModelVal(self.pf, "", node, cls=cls, subs=subs)
 
-    def unrolled(self, stmt: ast.For, env: dict, functions: list) -> bool:
-        """`for name, net in [("G", netG), ("D", netD)]:` over a known collection: each pass in turn."""
-        if stmt.orelse:
-            return False
-        items = self.dict_view(stmt.iter, env)
-        if items is None:
-            items = _items(self.ev(stmt.iter, env))
-        if items is None or len(items) > MAX_UNROLL or \
-                any(isinstance(n, (ast.Break, ast.Continue)) for n in _own_loop_nodes(stmt)):
-            return False
-        for item in items:
-            self.assign(stmt.target, item, stmt, env)
-            self.block(stmt.body, env, functions)
-        return True
-
-
-    def dict_view(self, it: ast.expr, env: dict) -> list[Any] | None:
-        """`kwargs.items()` / `.keys()` / `.values()` of a dict the program made (not a state dict):
-        its entries, for a loop over them (dino's `for key, value in kwargs.items(): value.load_state_dict(...)`)."""
-        if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute) and not it.args and not it.keywords
-                and it.func.attr in ("items", "keys", "values")):
-            return None
-        owner = self.ev(it.func.value, env)
-        if isinstance(owner, SourceVal) and isinstance(owner.base, DictLit) and not owner.ops:
-            entries = list(owner.base.entries.items())
-            keys = [Const(k) for k, _ in entries]
-            values = [v for _, v in entries]
-        elif isinstance(owner, Const) and isinstance(owner.value, dict):
-            keys = [Const(k, owner.origin) for k in owner.value]
-            values = [Const(v, owner.origin) for v in owner.value.values()]
-        else:
-            return None
-        if it.func.attr == "items":
-            return [SeqVal([k, v]) for k, v in zip(keys, values)]
-        return keys if it.func.attr == "keys" else values
-
 
 def _shareable(value: Any) -> bool:
     """A value of a module's top level that no analysis changes: definitions and constants."""
@@ -513,17 +495,6 @@ def _shareable(value: Any) -> bool:
         return value.closure is None and value.self_value is None
     return isinstance(value, (ClassVal, ModVal, Unknown, LibRef)) or isinstance(value, Const) and \
         isinstance(value.value, (int, float, str, bool, type(None), tuple))
-
-
-def _items(seq: Any) -> list[Any] | None:
-    """The items a `for` walks over, when the collection is known."""
-    if isinstance(seq, SeqVal):
-        return seq.items
-    if isinstance(seq, Const) and isinstance(seq.value, (list, tuple, str, dict, range)):
-        if len(seq.value) > MAX_UNROLL:  # never unrolled: `for step in range(10**6)` makes no million values
-            return None
-        return [Const(v, seq.origin) for v in seq.value]
-    return None
 
 
 def _one_value(values: list[Any], name: str) -> Any:
@@ -583,13 +554,3 @@ def _bound(fn: FuncVal, obj: Any, cls: ClassVal) -> FuncVal:
     if kind == "staticmethod":
         return fn
     return FuncVal(fn.file, fn.node, fn.owner, cls if kind == "classmethod" else obj)
-
-
-def _own_loop_nodes(stmt: ast.For):
-    stack = list(stmt.body)
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (ast.For, ast.While, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
-            continue
-        yield node
-        stack.extend(ast.iter_child_nodes(node))

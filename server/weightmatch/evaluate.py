@@ -14,6 +14,7 @@ from typing import Any
 from weightmatch import comprehension, const_mutation, hub_cache, plain, yacs_calls, yacs_values
 from weightmatch.argparse_values import ParserVal, SubparsersVal
 from weightmatch.hub_cache import HUB_LOADS
+from weightmatch.operators import BINARY, TooLarge, binary
 from weightmatch.pyfile import PyFile
 from weightmatch.type_tests import PARALLEL, TypeTestsMixin
 from weightmatch.values import (
@@ -120,7 +121,10 @@ class Evaluator(TypeTestsMixin):
             while isinstance(root, ast.Attribute):
                 root = root.value
             if isinstance(root, ast.Name) and root.id not in env:
-                ref = _layer_class(self.pf.dotted(node))
+                dotted = self.pf.dotted(node)
+                if dotted == "sys.argv":
+                    return self.script_argv()
+                ref = _layer_class(dotted)
                 if ref is not None:
                     return ref  # `norm_layer=nn.LayerNorm`: the class itself, as a value
             base = self.ev(node.value, env)
@@ -173,7 +177,8 @@ class Evaluator(TypeTestsMixin):
             root = root.value
         if not isinstance(root, ast.Name) or root.id in env or not self.pf.dotted(func):
             # `solver.restore_model(...)`, `MODELS[name](...)`, `get_args()`: a value we track
-            callee = self.ev(func, env) if isinstance(root, ast.Name) else None
+            callee = self.ev(func, env) if isinstance(root, ast.Name) or func is root and \
+                isinstance(root, ast.Call) and self.class_factory(root, env) else None
             if isinstance(callee, (*PROGRAM_VALUES, plain.BoundMethod)):
                 return self.call_value(callee, node, env)
             if isinstance(root, ast.Call) and isinstance(func, ast.Attribute) and func.value is root \
@@ -200,6 +205,8 @@ class Evaluator(TypeTestsMixin):
             made = self.model_has_wrapper_attr(node, env)
             if made is not None:
                 return made
+        if dotted == "importlib.import_module":
+            return self.dynamic_import(node, env)
         if dotted in yacs_values.CFG_CLASSES or dotted in yacs_values.LOAD_CFG:
             return yacs_calls.make(self, dotted, node, env)
         made = plain.library_call(self, dotted, node, env)
@@ -421,6 +428,15 @@ class Evaluator(TypeTestsMixin):
     def call_value(self, callee: Any, node: ast.Call, env: dict) -> Any:
         return Unknown(f"`{self.pf.segment(node)}` is not known statically")
 
+    def class_factory(self, call: ast.Call, env: dict) -> bool:
+        return False
+
+    def script_argv(self) -> Any:
+        return Unknown("`sys.argv` is known only at run time")
+
+    def dynamic_import(self, node: ast.Call, env: dict) -> Any:
+        return Unknown(f"`{self.pf.segment(node)}` is not known statically")
+
     def new_model(self, node: ast.Call, env: dict, cls: ClassVal | None = None) -> ModelVal:
         return ModelVal(self.pf, "", node, cls=cls)
 
@@ -464,22 +480,16 @@ def _layer_class(dotted: str | None) -> LibRef | None:
 
 
 def _binop(op: ast.operator, a: Any, b: Any) -> Any:
+    if isinstance(op, ast.Div) and isinstance(a, str) and isinstance(b, str):
+        return Const(posixpath.join(a, b))  # pathlib's `/`
+    if type(op) not in BINARY:
+        return Unknown("an operator that is not followed")
     try:
-        if isinstance(op, ast.Add):
-            return Const(a + b)
-        if isinstance(op, ast.Div) and isinstance(a, str) and isinstance(b, str):
-            return Const(posixpath.join(a, b))  # pathlib's `/`
-        if isinstance(op, ast.Mult):
-            return Const(a * b)
-        if isinstance(op, ast.Sub):
-            return Const(a - b)
-        if isinstance(op, ast.Mod) and isinstance(a, str):
-            return Const(a % b)
-        if isinstance(op, ast.FloorDiv):
-            return Const(a // b)
-    except Exception:  # noqa: BLE001 - a type error in user code is just "not known"
-        pass
-    return Unknown("an expression that is not known")
+        return Const(binary(type(op), a, b))
+    except TooLarge as e:
+        return Unknown(str(e))
+    except Exception as e:  # noqa: BLE001 - user code that raises leaves the value unknown
+        return Unknown(f"this expression raises {type(e).__name__}: {e}")
 
 
 def _path_attr(path: str, attr: str) -> Any:

@@ -137,6 +137,9 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, Substitute
             if len(CURRENT_GUARDS.get()) == self.guard_depth[-1]:
                 raise ReturnSignal()
             return
+        if isinstance(stmt, (ast.Break, ast.Continue)):
+            self.jump(stmt)
+            return
         self.find_loads(stmt, env)
         stop = self.exit_signal(stmt, env)
         if stop is not None:
@@ -169,10 +172,10 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, Substitute
         elif isinstance(stmt, ast.For):
             if not self.items_loop(stmt, env) and not self.shards_loop(stmt, env) and \
                     not self.keys_loop(stmt, env) and not self.unrolled(stmt, env, functions):
-                self.maybe_runs(stmt.body, env, functions, "inside a loop")
+                self.maybe_runs(stmt.body, env, functions, "inside a loop", loop=True)
             self.block(stmt.orelse, env, functions)
         elif isinstance(stmt, ast.While):
-            self.maybe_runs(stmt.body, env, functions, "inside a loop")
+            self.maybe_runs(stmt.body, env, functions, "inside a loop", loop=True)
         elif isinstance(stmt, ast.Try) or type(stmt).__name__ == "TryStar":
             self.try_depth += bool(stmt.handlers)
             try:

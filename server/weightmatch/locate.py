@@ -30,8 +30,9 @@ class LayerSite:
     related: tuple = ()
 
 
-# finds a user class by name: returns (class, the file it is in) or None
-ClassFinder = Callable[[str, PyFile], "tuple[ClassInfo, PyFile] | None"]
+# finds a user class by name, as `pf` names it, or (with a module name) in that workspace module
+# (a class the script reaches by `importlib`): returns (class, the file it is in) or None
+ClassFinder = Callable[..., "tuple[ClassInfo, PyFile] | None"]
 
 
 def locate(module_path: str, model: ModelVal, expected: ExpectedState, find_class: ClassFinder) -> LayerSite:
@@ -83,7 +84,8 @@ def _user_class(expected: ExpectedState, path: str, pf: PyFile, find_class: Clas
     spec = expected.modules.get(path)
     if spec is None or spec.type.startswith(("torch.", "torchvision.", "timm.", "transformers.")):
         return None
-    return find_class(spec.type.rsplit(".", 1)[-1], pf)
+    module, _, name = spec.type.rpartition(".")
+    return find_class(name, pf) or (find_class(name, pf, module) if module else None)
 
 
 def _in_class(cls: ClassInfo, attr: str, pf: PyFile, find_class: ClassFinder, depth: int = 0):

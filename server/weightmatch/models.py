@@ -47,7 +47,8 @@ def recipe_for(model: ModelVal, root: str, *, static: bool = False) -> Recipe:
     constructor = model.subs.render(call, pf) if model.subs is not None else pf.segment(call)
     return Recipe(file=pf.path, source=pf.parsed_text, root=root, var=model.var or "model",
                   constructor=constructor, constructor_line=call.lineno - 1, steps=steps,
-                  script_globals=dict(model.subs.globals) if model.subs is not None else {})
+                  script_globals=dict(model.subs.globals) if model.subs is not None else {},
+                  argv=list(model.subs.argv) if model.subs is not None else [])
 
 
 def assumptions(model: ModelVal) -> list[str]:

@@ -1,8 +1,10 @@
-"""The paths a run may take that the interpreter cannot decide: both branches of an `if` whose
-test is known only at run time, a loop body or an `except` block that may run or not, and what
-they leave behind: names bound differently become conditional or unknown values, and the changes
-they made to objects both paths share (journal.py) are settled slot by slot. Part of the
-Interpreter (interpret.py): needs `block`, `guarded`, `free_env`, `static_test` and `pf`."""
+"""The paths a run may take: a loop over a known collection, unrolled pass by pass (its `break`
+and `continue` taken where the interpreter can decide them); and what the interpreter cannot
+decide: both branches of an `if` whose test is known only at run time, a loop body or an
+`except` block that may run or not, and what they leave behind: names bound differently become
+conditional or unknown values, and the changes they made to objects both paths share
+(journal.py) are settled slot by slot. Part of the Interpreter (interpret.py): needs `block`,
+`guarded`, `free_env`, `static_test`, `assign`, `ev` and `pf`."""
 
 from __future__ import annotations
 
@@ -10,7 +12,24 @@ import ast
 from typing import Any
 
 from weightmatch import journal, plain, yacs_values
-from weightmatch.values import CondVal, Const, Guard, JsonFile, MaybeUnset, ObjVal, SourceVal, Unknown
+from weightmatch.values import (
+    CURRENT_GUARDS, CondVal, Const, DictLit, Guard, JsonFile, MaybeUnset, ObjVal, SeqVal, SourceVal, Unknown,
+)
+
+MAX_UNROLL = 64
+
+
+class LoopJump(Exception):
+    """A `break` or `continue` that surely runs, in a loop being unrolled."""
+
+    def __init__(self, stmt: ast.stmt) -> None:
+        super().__init__(type(stmt).__name__)
+        self.breaks = isinstance(stmt, ast.Break)
+
+
+class UndecidedJump(Exception):
+    """A `break` or `continue` under a test known only at run time: the passes after it may or
+    may not run, so the loop is not unrolled."""
 
 
 class PathsMixin:
@@ -65,12 +84,87 @@ class PathsMixin:
             value = self.either(key, a, b, guard)
         journal.put(container, key, value)
 
-    def maybe_runs(self, body: list[ast.stmt], env: dict, functions: list, why: str) -> None:
+    def unrolled(self, stmt: ast.For, env: dict, functions: list) -> bool:
+        """`for name, net in [("G", netG), ("D", netD)]:` over a known collection: each pass in turn.
+        A `break` or `continue` is followed where it surely runs (`if c["name"] in skip: continue`
+        over known data); one under a test known only at run time undoes the unrolling."""
+        if stmt.orelse:
+            return False
+        items = self.dict_view(stmt.iter, env)
+        if items is None:
+            items = _items(self.ev(stmt.iter, env))
+        if items is None or len(items) > MAX_UNROLL:
+            return False
+        if not any(isinstance(n, (ast.Break, ast.Continue)) for n in _own_loop_nodes(stmt)):
+            for item in items:
+                self.assign(stmt.target, item, stmt, env)
+                self.block(stmt.body, env, functions)
+            return True
+        if any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) for n in ast.walk(stmt)):
+            return False
+        local = env.maps[0] if hasattr(env, "maps") else env
+        saved, recorded = dict(local), (len(self.sites), len(self.torch_loads))
+        self.loops.append(len(CURRENT_GUARDS.get()))
+        try:
+            with journal.recording() as changes:
+                for item in items:
+                    self.assign(stmt.target, item, stmt, env)
+                    try:
+                        self.block(stmt.body, env, functions)
+                    except LoopJump as jump:
+                        if jump.breaks:
+                            break
+        except UndecidedJump:  # the attempt is undone: names, shared objects, loads it recorded
+            changes.undo()
+            local.clear()
+            local.update(saved)
+            del self.sites[recorded[0]:], self.torch_loads[recorded[1]:]
+            return False
+        finally:
+            self.loops.pop()
+        return True
+
+    def jump(self, stmt: ast.Break | ast.Continue) -> None:
+        """A `break` / `continue`: taken in a loop being unrolled; in a loop body that may run or
+        not (or outside a loop) it changes nothing the interpreter keeps."""
+        if not self.loops or self.loops[-1] is None:
+            return
+        if len(CURRENT_GUARDS.get()) != self.loops[-1]:
+            raise UndecidedJump()
+        raise LoopJump(stmt)
+
+    def dict_view(self, it: ast.expr, env: dict) -> list[Any] | None:
+        """`kwargs.items()` / `.keys()` / `.values()` of a dict the program made (not a state dict):
+        its entries, for a loop over them (dino's `for key, value in kwargs.items(): value.load_state_dict(...)`)."""
+        if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute) and not it.args and not it.keywords
+                and it.func.attr in ("items", "keys", "values")):
+            return None
+        owner = self.ev(it.func.value, env)
+        if isinstance(owner, SourceVal) and isinstance(owner.base, DictLit) and not owner.ops:
+            entries = list(owner.base.entries.items())
+            keys = [Const(k) for k, _ in entries]
+            values = [v for _, v in entries]
+        elif isinstance(owner, Const) and isinstance(owner.value, dict):
+            keys = [Const(k, owner.origin) for k in owner.value]
+            values = [Const(v, owner.origin) for v in owner.value.values()]
+        else:
+            return None
+        if it.func.attr == "items":
+            return [SeqVal([k, v]) for k, v in zip(keys, values)]
+        return keys if it.func.attr == "keys" else values
+
+    def maybe_runs(self, body: list[ast.stmt], env: dict, functions: list, why: str, loop: bool = False) -> None:
         """A loop body or an except block: it may run or not; what it changes in shared objects
         is kept only where every path agrees."""
         guard = Guard(None, {}, True, why)
-        with journal.recording() as changes, self.guarded(guard):
-            self.block(body, env, functions)
+        if loop:
+            self.loops.append(None)  # its own `break`s and `continue`s
+        try:
+            with journal.recording() as changes, self.guarded(guard):
+                self.block(body, env, functions)
+        finally:
+            if loop:
+                self.loops.pop()
         after = changes.now()
         for container, key, original in list(changes.old.values()):
             self.settle_slot(container, key, [original, after[(id(container), key)]], guard)
@@ -97,3 +191,25 @@ class PathsMixin:
         else:
             self.clobber(obj, f"`{self.pf.segment(expr)}` may set any attribute of it")
         return True
+
+
+def _items(seq: Any) -> list[Any] | None:
+    """The items a `for` walks over, when the collection is known."""
+    if isinstance(seq, SeqVal):
+        return seq.items
+    if isinstance(seq, Const) and isinstance(seq.value, (list, tuple, str, dict, range)):
+        if len(seq.value) > MAX_UNROLL:  # never unrolled: `for step in range(10**6)` makes no million values
+            return None
+        return [Const(v, seq.origin) for v in seq.value]
+    return None
+
+
+def _own_loop_nodes(stmt: ast.For):
+    stack = list(stmt.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.For, ast.While, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        yield node
+        stack.extend(ast.iter_child_nodes(node))
+

@@ -4,6 +4,8 @@ message states (argparse defaults, configured arguments, the call that led here)
 
 from __future__ import annotations
 
+import re
+
 from weightmatch.models import assumptions
 from weightmatch.types import LoadReport
 from weightmatch.values import At, Const, LoadSite, ModelAttr, ModelVal, loaded_files
@@ -57,3 +59,9 @@ def _notes(site: LoadSite, report: LoadReport) -> list[str]:
         if isinstance(loaded.path, Const) and loaded.path.origin:
             notes += [n for n in loaded.path.origin.split("; ") if n not in notes]
     return notes
+
+
+def without_call_path(message: str) -> str:
+    """A message without the call path it names ("load_model() as called from main.py:3"): two
+    answers for one load that differ only there say the same thing."""
+    return re.sub(r"(?:; )?[\w.]+\(\) as called from [^;)]+", "", message).replace(" ()", "").replace("(; ", "(")

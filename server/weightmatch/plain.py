@@ -5,13 +5,14 @@ dicts and files, argparse, namespaces and the pure builtins real scripts size mo
 from __future__ import annotations
 
 import ast
+import copy
 import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from weightmatch import comprehension, parsing, yacs_values
+from weightmatch import comprehension, parsing, purefuncs, yacs_values
 from weightmatch.argparse_values import ParserVal, SubparsersVal
 from weightmatch.operators import COMPARE, UNARY
 from weightmatch.yacs_values import CfgNodeVal
@@ -250,7 +251,7 @@ def library_call(ev, dotted: str, node: ast.Call, env: dict) -> Any:
     handler = _LIBRARY.get(dotted)
     if handler is not None:
         return handler(ev, dotted, node, env)
-    if dotted in _PURE:
+    if dotted in _PURE or dotted in purefuncs.NAMES:
         return _pure(ev, dotted, node, env)
     return None
 
@@ -442,6 +443,14 @@ def _pure(ev, dotted: str, node: ast.Call, env: dict) -> Any:
         if dotted == "len" and len(args) == 1 and isinstance(args[0], SeqVal):
             return Const(len(args[0].items))
         return None
+    if dotted in purefuncs.NAMES:
+        try:
+            return const(purefuncs.compute(dotted, [a.value for a in args], {}), *args)
+        except purefuncs.Raises:
+            return Unknown(f"`{ev.pf.segment(node)}` raises")
+        except purefuncs.NotModeled:
+            if dotted not in _PURE:
+                return None
     try:
         return const(_PURE[dotted](*[a.value for a in args]), *args)
     except Exception:  # noqa: BLE001 - user code that would raise is not known
@@ -470,6 +479,8 @@ _STR_METHODS = {"format", "join", "replace", "lower", "upper", "strip", "rstrip"
 def const_method(ev, owner: Const, node: ast.Call, env: dict) -> Any:
     """`'{}-G.ckpt'.format(iters)`, `name.lower()`: string methods over known values."""
     name = node.func.attr  # type: ignore[attr-defined]
+    if isinstance(owner.value, (dict, list)) and name == "copy" and not node.args and not node.keywords:
+        return Const(copy.copy(owner.value), owner.origin)  # another object: a change to one is not seen in the other
     if isinstance(owner.value, dict) and name in ("items", "keys", "values") and not node.args and not node.keywords:
         return Const(list(getattr(owner.value, name)()), owner.origin)  # what a `for` walks over
     if isinstance(owner.value, dict) and name == "get" and 1 <= len(node.args) <= 2 and not node.keywords:

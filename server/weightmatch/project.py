@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from weightmatch.analyze import FileAnalysis, FileAnalyzer
+from weightmatch.per_call import without_call_path
 from weightmatch.checkpoint import CheckpointCache
 from weightmatch.models import ModelBuilder
 from weightmatch.notebook import Notebook, NotebookError, is_notebook
@@ -53,7 +54,17 @@ def merge_findings(analyses: list[FileAnalysis]) -> list[Finding]:
             key = (f.load_call, f.code)
             if key not in best or (" as called from " in f.message and " as called from " not in best[key].message):
                 best[key] = f
-    return [f for f in kept if not f.code.startswith("unresolved-") or best.get((f.load_call, f.code)) is f]
+    kept = [f for f in kept if not f.code.startswith("unresolved-") or best.get((f.load_call, f.code)) is f]
+    # a helper's load judged in its own file and again as called from a script: one answer, when
+    # the two say the same thing but for the call path (the one without it is kept)
+    said: dict = {}
+    for f in sorted(kept, key=lambda f: " as called from " in f.message):
+        said.setdefault(_same_answer(f), f)
+    return [f for f in kept if said[_same_answer(f)] is f]
+
+
+def _same_answer(f: Finding) -> tuple:
+    return f.code, f.severity, f.span, f.load_call, tuple(f.keys), without_call_path(f.message)
 
 
 @dataclass

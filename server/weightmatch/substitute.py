@@ -5,6 +5,7 @@ replays it; and the assumptions behind them, for the message ("--arch at its def
 from __future__ import annotations
 
 import ast
+import os
 import re
 from collections import ChainMap
 from typing import Any
@@ -25,7 +26,7 @@ class SubstituteMixin:
         function (or a value our interpreter computed, like `args.num_classes`) does not exist
         where the recipe is replayed; a module-level name whose value is not known is left
         for the replay, which defines the file's constants itself."""
-        subs = Substitutions()
+        subs = Substitutions(argv=list(self.argv or []))
         stack = [node]
         while stack:
             n = stack.pop()
@@ -46,7 +47,7 @@ class SubstituteMixin:
             return True
         if isinstance(n, ast.Call):
             return self._substitute_config(n, env, subs) or self._substitute_method(n, env, subs) or \
-                self._substitute_data_call(n, env, subs)
+                self._substitute_class_ref(n, env, subs) or self._substitute_data_call(n, env, subs)
         root = n
         while isinstance(root, (ast.Attribute, ast.Subscript)):
             root = root.value
@@ -110,7 +111,7 @@ class SubstituteMixin:
     def _substitute_data_call(self, n: ast.Call, env: dict, subs: Substitutions) -> bool:
         """`asdict(cfg)`, `dict(base, depth=4)`: a call of plain data the interpreter computes
         itself (plain.py's library); `cfg.scaled(widths, 2)`: a workspace function that returns
-        plain data. Written in as its value."""
+        plain data or a plain object (`Config.from_name("tiny")`). Written in as its value."""
         root = n.func
         while isinstance(root, (ast.Attribute, ast.Subscript)):
             root = root.value
@@ -119,9 +120,53 @@ class SubstituteMixin:
             return False
         self.writing.append(n)  # the call may be the model's own constructor: never evaluated from inside it
         try:
-            return _write(n, self.ev(n, env), subs)
+            value = self.ev(n, env)
         finally:
             self.writing.pop()
+        if own and isinstance(value, ObjVal):  # `GPT(Config.from_name("tiny"))`: the config it returns
+            lit = plain.literal(value, attrs_of=self.object_attrs)
+            if lit is not None:
+                subs.by_span[_span(n)] = lit
+                _note(subs, value)
+                return True
+        return _write(n, value, subs)
+
+    def _substitute_class_ref(self, n: ast.Call, env: dict, subs: Substitutions) -> bool:
+        """`getattr(importlib.import_module("net"), "Net")`, `get_obj_from_str("net.Net")`: the
+        class (or function) a call gives, written in as `__import__('net', fromlist=['Net']).Net`
+        (the replay imports the workspace module as the script's `importlib` would)."""
+        if n in self.writing or not self.class_factory(n, env):
+            return False
+        self.writing.append(n)
+        try:
+            value = self.ev(n, env)
+        finally:
+            self.writing.pop()
+        if not isinstance(value, (ClassVal, FuncVal)) or isinstance(value, FuncVal) and (
+                value.closure is not None or value.self_value is not None):
+            return False
+        name = self.global_name_of(value)
+        if name is not None:
+            subs.by_span[_span(n)] = ast.Name(name, ast.Load())
+            return True
+        module = self.workspace_module_name(value.file)
+        if module is None or value.node not in value.file.tree.body:
+            return False
+        attr = value.node.name
+        subs.by_span[_span(n)] = ast.Attribute(ast.Call(
+            ast.Name("__import__", ast.Load()), [ast.Constant(module)],
+            [ast.keyword("fromlist", ast.List([ast.Constant(attr)], ast.Load()))]), attr, ast.Load())
+        return True
+
+    def workspace_module_name(self, pf) -> str | None:
+        """The dotted name a workspace file is imported by from the root; None for the script
+        itself (importing it would run it) and for files outside the root."""
+        if pf is self.pf or pf is self.entry or not pf.path.startswith(self.root.rstrip(os.sep) + os.sep):
+            return None
+        rel = os.path.relpath(pf.path, self.root)[:-3].split(os.sep)
+        if rel[-1] == "__init__":
+            rel = rel[:-1]
+        return ".".join(rel) if rel and all(part.isidentifier() for part in rel) else None
 
     def _substitute_registry(self, n: ast.AST, env: dict, subs: Substitutions) -> bool:
         alias = self.registry_lookup(n, env) if isinstance(n, (ast.Subscript, ast.Call)) else None

@@ -278,6 +278,7 @@ class Recipe:
     # ({"nz": "100"}: dcgan's `nz = int(opt.nz)`, read by `Generator.__init__`): values our
     # interpreter knows but a definitions-only replay cannot compute (parse_args() never runs there)
     script_globals: dict[str, str] = field(default_factory=dict)
+    argv: list[str] = field(default_factory=list)  # sys.argv[1:] of the run analysed, as the replay sees it
 
     def cache_key(self) -> str:
         return self.key_with(self.source)
@@ -289,7 +290,8 @@ class Recipe:
 
         h = hashlib.sha256(tag.encode() + b"\0" if tag else b"")
         globals_ = [f"{k}={v}" for k, v in sorted(self.script_globals.items())]
-        for part in (self.file, self.root, self.var, self.constructor, *self.steps, *globals_, source):
+        for part in (self.file, self.root, self.var, self.constructor, *self.steps, *globals_, "\0argv", *self.argv,
+                     source):
             h.update(part.encode("utf-8", "surrogatepass"))
             h.update(b"\0")
         return h.hexdigest()

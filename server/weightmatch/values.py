@@ -112,6 +112,7 @@ class Substitutions:
     error: str = ""  # a value the recipe needs is known only at run time: why, for the user
     spread: set = field(default_factory=set, repr=False, compare=False)  # ids of `**value` nodes
     globals: dict[str, str] = field(default_factory=dict)  # Recipe.script_globals: module-level names, as literals
+    argv: list[str] = field(default_factory=list)  # Recipe.argv: the arguments the run is analysed with
 
     def render(self, node: ast.AST, pf: PyFile) -> str:
         if not self.by_span:

@@ -11,6 +11,7 @@ import json, re, runpy, sys, traceback
 import torch.nn as nn
 
 SCRIPT = sys.argv[1]
+sys.argv = [SCRIPT, *sys.argv[2:]]  # as `python main.py ARGS` runs it
 original = nn.Module.load_state_dict
 loads = []
 
@@ -45,16 +46,16 @@ print(json.dumps({"loads": loads, "crash": crash}))
 '''
 
 
-def pytorch_outcomes(case, script: str = "main.py") -> dict:
-    """Run the script with real PyTorch, every load_state_dict recorded (1-based line, whether it
-    raised, the keys PyTorch names) and the script going on past a failing load; and how the script
-    ended (`crash`: exception type and line, or None)."""
+def pytorch_outcomes(case, script: str = "main.py", args: list[str] = ()) -> dict:
+    """Run the script with real PyTorch (`python script ARGS`), every load_state_dict recorded
+    (1-based line, whether it raised, the keys PyTorch names) and the script going on past a
+    failing load; and how the script ended (`crash`: exception type and line, or None)."""
     import json
     import subprocess
     import sys
 
     path = str(case.dir / script)
-    p = subprocess.run([sys.executable, "-c", RECORDER, path], cwd=case.dir, capture_output=True, text=True,
+    p = subprocess.run([sys.executable, "-c", RECORDER, path, *args], cwd=case.dir, capture_output=True, text=True,
                        timeout=300)
     assert p.returncode == 0, p.stderr[-2000:]
     return json.loads(p.stdout.strip().splitlines()[-1])

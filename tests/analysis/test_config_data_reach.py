@@ -204,3 +204,78 @@ def test_dict_of_a_value_not_known_names_it(case) -> None:
     (report,) = result.reports
     (finding,) = result.findings
     assert report.how is None and "WM_TEST_LAYERS" in finding.message and "None" not in finding.message, finding.message
+
+
+NUMERIC = """
+import argparse
+import math
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self, hidden, blocks):
+        super().__init__()
+        self.fc = nn.Linear(4, hidden)
+        self.blocks = nn.ModuleList([nn.Linear(hidden, hidden) for _ in range(blocks)])
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--dim", type=int, default={dim})
+    p.add_argument("--image-size", type=int, default=64)
+    args, _ = p.parse_known_args()
+    hidden = int(math.sqrt(args.dim)) * max(1, round(2.4))
+    blocks = int(np.log2(args.image_size / np.power(2, 4)))
+    net = Net(hidden, blocks)
+    net.load_state_dict(torch.load("w.pt"))
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize("dim", [64, 100], ids=["matches", "differs"])
+def test_numeric_helpers_on_config_values(case, dim, execute) -> None:
+    """`int(math.sqrt(args.dim))`, `np.log2(...)`, `np.power(...)` on argparse defaults inside
+    `main()`: the one table of numeric functions both interpreters share (purefuncs.py)."""
+    case.write("main.py", NUMERIC.format(dim=dim))
+    case.torch("import torch, torch.nn as nn\n"
+               "sd = {'fc.' + k: v for k, v in nn.Linear(4, 16).state_dict().items()}\n"
+               "for i in range(2):\n"
+               "    sd.update({f'blocks.{i}.' + k: v for k, v in nn.Linear(16, 16).state_dict().items()})\n"
+               "torch.save(sd, 'w.pt')")
+    truth = pytorch_outcomes(case)
+    assert truth["crash"] is None and len(truth["loads"]) == 1
+    agrees_with_pytorch(analyze_alone(case, execute), truth["loads"][0], "mismatched")
+
+
+SYS_ARGV = """
+import sys
+
+import torch
+import torch.nn as nn
+
+SIZES = {"small": 3, "large": 5}
+name = sys.argv[1] if len(sys.argv) > 1 else "small"
+num_classes = int(sys.argv[2]) if len(sys.argv) > 2 else SIZES[name]
+model = nn.Linear(4, num_classes)
+model.load_state_dict(torch.load("w.pt"))
+"""
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize("args", [[], ["large"], ["small", "5"]], ids=["bare", "name", "name-and-size"])
+def test_sys_argv_is_the_run_analysed(case, args, execute) -> None:
+    """`sys.argv` read by hand: no arguments, or the configured ones; never the worker's own
+    command line (which once made `int(sys.argv[2])` 4096 in the worker's replay)."""
+    case.write("main.py", SYS_ARGV)
+    case.torch("import torch, torch.nn as nn\ntorch.save(nn.Linear(4, 3).state_dict(), 'w.pt')")
+    truth = pytorch_outcomes(case, args=args)
+    assert truth["crash"] is None and len(truth["loads"]) == 1
+    result = analyze_alone(case, execute, script_args=" ".join(args) or None)
+    agrees_with_pytorch(result, truth["loads"][0], "mismatched")

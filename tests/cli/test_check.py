@@ -85,3 +85,28 @@ def test_no_exec_runs_no_model_code(workspace):
     # with execution, worker first: the recipe runs, the top level does not
     status, diags = check_json(workspace, "--exec-first")
     assert canary.exists() and {d["code"] for d in diags} == {"size-mismatch"}
+
+
+def test_a_helper_judged_alone_and_as_called_is_said_once(workspace):
+    """`load_model()` in helper.py, called from main.py: its own analysis and main.py's reach
+    the same answer; the CLI says it once. When the call changes the answer, both are kept,
+    the called one naming its call path."""
+    write(workspace, "helper.py", """
+        import torch
+        import torch.nn as nn
+
+
+        def load_model(n_out=5):
+            model = nn.Linear(4, n_out)
+            model.load_state_dict(torch.load("w.pt"))
+            return model
+    """)
+    assert run_python("import torch\ntorch.save({'weight': torch.zeros(3, 4), 'bias': torch.zeros(3)}, 'w.pt')",
+                      workspace).returncode == 0
+    write(workspace, "main.py", "from helper import load_model\n\nmodel = load_model()\n")
+    status, diags = check_json(workspace)
+    assert status == 1
+    assert [(d["path"], d["line"], d["code"]) for d in diags] == [("helper.py", 6, "size-mismatch")], diags
+    write(workspace, "main.py", "from helper import load_model\n\nmodel = load_model(n_out=6)\n")
+    status, diags = check_json(workspace)
+    assert len(diags) == 2 and sum(" as called from main.py:3" in d["message"] for d in diags) == 1, diags

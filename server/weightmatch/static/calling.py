@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 from typing import Any
 
+from .. import binding
 from .userdefs import MAX_DEPTH, BoundFunc, Frame, UserClass, UserFunc, _Break, _Continue, _Return, guard
 from .values import BoundMethod, Module, Partial, Ref, StaticUnsupported, Tensor, Unknown, describe
 
@@ -93,45 +94,13 @@ class Calls:
             self.depth -= 1
 
     def bind_args(self, func: UserFunc, args: list[Any], kwargs: dict[str, Any], frame: Frame) -> None:
-        spec = func.node.args
-        positional = [*spec.posonlyargs, *spec.args]
         defaults_frame = func.closure or Frame(func.file)
-        defaults = [self.eval(d, defaults_frame) for d in spec.defaults]
-        kw_defaults = [None if d is None else self.eval(d, defaults_frame) for d in spec.kw_defaults]
-        bound: dict[str, Any] = {}
-        for param, value in zip(positional, args):
-            bound[param.arg] = value
-        extra = args[len(positional):]
-        if extra and spec.vararg is None:
-            raise StaticUnsupported(f"`{func.name}` takes {len(positional)} positional arguments but {len(args)} were given")
-        if spec.vararg is not None:
-            bound[spec.vararg.arg] = tuple(extra)
-        rest: dict[str, Any] = {}
-        names = {p.arg for p in positional[len(spec.posonlyargs):]} | {p.arg for p in spec.kwonlyargs}
-        for key, value in kwargs.items():
-            if key in names:
-                if key in bound:
-                    raise StaticUnsupported(f"`{func.name}` got `{key}` twice")
-                bound[key] = value
-            elif spec.kwarg is not None:
-                rest[key] = value
-            else:
-                raise StaticUnsupported(f"`{func.name}` has no argument `{key}`")
-        if spec.kwarg is not None:
-            bound[spec.kwarg.arg] = rest
-        first_default = len(positional) - len(defaults)
-        for i, param in enumerate(positional):
-            if param.arg not in bound:
-                if i < first_default:
-                    raise StaticUnsupported(f"`{func.name}` is missing the argument `{param.arg}`")
-                bound[param.arg] = defaults[i - first_default]
-        for param, default in zip(spec.kwonlyargs, kw_defaults):
-            if param.arg not in bound:
-                if default is None and spec.kw_defaults[spec.kwonlyargs.index(param)] is None:
-                    raise StaticUnsupported(f"`{func.name}` is missing the argument `{param.arg}`")
-                bound[param.arg] = default
-        frame.locals.update(bound)
 
+        def problem(message: str, param: str | None) -> Any:
+            raise StaticUnsupported(message)
+
+        policy = binding.Policy(default=lambda node: self.eval(node, defaults_frame), problem=problem)
+        frame.locals.update(binding.bind(func.node.args, func.name, args, kwargs, policy))
 
 def _passed_in(made: Any, args: list[Any], kwargs: dict[str, Any]) -> bool:
     """Whether a call gave back one of its own arguments (`nn.init.normal_(m.weight)` returns the

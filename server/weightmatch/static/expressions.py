@@ -4,12 +4,11 @@ comprehensions. Calls are in calling.py. Mixed into interp.Interp."""
 from __future__ import annotations
 
 import ast
-import operator
 from typing import Any
 
-from ..operators import BINARY, COMPARE, UNARY
+from ..operators import BINARY, COMPARE, UNARY, TooLarge, binary
 from . import tensors
-from .userdefs import MAX_SIZE, Frame, SuperProxy, UserClass, UserFunc, WorkspaceModule, _Break, _Continue, _Return
+from .userdefs import Frame, SuperProxy, UserClass, UserFunc, WorkspaceModule, _Break, _Continue, _Return
 from .values import BoundMethod, Dtype, Module, Namespace, Ref, StaticUnsupported, Tensor, Unknown, describe, is_plain
 
 _PLAIN_METHODS = {"append", "extend", "insert", "pop", "items", "keys", "values", "get", "copy", "index",
@@ -92,7 +91,7 @@ class Expressions:
 
     def _eval_BinOp(self, node: ast.BinOp, frame: Frame) -> Any:
         left, right = self.eval(node.left, frame), self.eval(node.right, frame)
-        return self.binop(BINARY.get(type(node.op)), left, right)
+        return self.binop(type(node.op) if type(node.op) in BINARY else None, left, right)
 
     def binop(self, op: Any, left: Any, right: Any) -> Any:
         if op is None:
@@ -108,16 +107,10 @@ class Expressions:
             return Unknown("arithmetic on modules is not followed statically")
         if not (is_plain(left) and is_plain(right)):
             return Unknown("arithmetic on values not known statically")
-        if op is operator.pow and isinstance(right, int) and abs(right) > 256:
-            return Unknown("a power too large", plain=True)
-        if op is operator.lshift and isinstance(right, int) and right > 256:
-            return Unknown("a shift too large", plain=True)
-        if op is operator.mul and isinstance(left, (str, list, tuple)) and isinstance(right, int) and right * len(left) > MAX_SIZE:
-            return Unknown("a sequence too long", plain=True)
-        if op is operator.mul and isinstance(right, (str, list, tuple)) and isinstance(left, int) and left * len(right) > MAX_SIZE:
-            return Unknown("a sequence too long", plain=True)
         try:
-            return op(left, right)
+            return binary(op, left, right)
+        except TooLarge as e:
+            return Unknown(str(e), plain=True)
         except Exception as e:  # noqa: BLE001 - the same error Python would raise
             raise StaticUnsupported(f"this expression raises {type(e).__name__}: {e}") from None
 

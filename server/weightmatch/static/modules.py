@@ -60,10 +60,8 @@ class ModuleOps(Builtins, Containers, ModuleMethods):
             raise StaticUnsupported(TORCHVISION if top == "torchvision" else f"{top} models need the model worker")
         if name.startswith("builtins."):
             return self.builtin(name[9:], args, kwargs, frame)
-        if name.startswith("math."):
-            return self.math(name[5:], args)
-        if name.startswith("numpy.") and name.count(".") == 1:
-            return self.numpy(name[6:], args, kwargs)
+        if name.startswith("math.") or name.startswith("numpy.") and name.count(".") == 1:
+            return self.pure(name, args, kwargs)
         if name in ("types.SimpleNamespace", "argparse.Namespace"):
             if args:
                 raise StaticUnsupported(f"`{name}` takes keyword arguments only")

@@ -4,9 +4,9 @@ modules.ModuleOps (they read and set module attributes)."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
+from .. import purefuncs
 from . import layers
 from .userdefs import BoundFunc, SuperProxy, UserClass, UserFunc, guard
 from .values import BoundMethod, Module, Namespace, Ref, StaticUnsupported, Tensor, Unknown, int_like, is_plain
@@ -25,50 +25,13 @@ _ABSTRACT = {
 
 
 class Builtins:
-    def math(self, fn: str, args: list) -> Any:
-        if not all(isinstance(a, (int, float)) for a in args) or fn not in (
-                "sqrt", "ceil", "floor", "log", "log2", "log10", "prod", "gcd", "pow", "exp", "isqrt", "lcm", "fabs"):
-            if fn == "prod" and len(args) == 1 and isinstance(args[0], (list, tuple)) and all(isinstance(a, (int, float)) for a in args[0]):
-                return math.prod(args[0])
-            return Unknown(f"`math.{fn}` of values not known statically", plain=True)
+    def pure(self, name: str, args: list, kwargs: dict) -> Any:
         try:
-            return getattr(math, fn)(*args)
-        except (ValueError, OverflowError, TypeError) as e:
-            raise StaticUnsupported(f"`math.{fn}` raises: {e}") from None
-
-    def numpy(self, fn: str, args: list, kwargs: dict) -> Any:
-        """numpy's scalar functions on known Python numbers, with numpy's result types where
-        they differ from `math`'s (`np.floor` gives a float, `np.power` of ints an int):
-        stargan's `int(image_size / np.power(2, repeat_num))`. Anything else stays unknown."""
-        if kwargs or not args or not all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in args):
-            return Unknown(f"`numpy.{fn}` of values not known statically", plain=True)
-        if fn == "power" and len(args) == 2:
-            base, exp = args
-            if isinstance(base, int) and isinstance(exp, int):
-                if exp < 0:
-                    raise StaticUnsupported("`numpy.power` raises: Integers to negative integer powers are not allowed.")
-                value = base ** exp if abs(base) < 2 ** 63 and exp < 64 else None
-                if value is None or not -2 ** 63 <= value < 2 ** 63:
-                    return Unknown("`numpy.power` overflows int64 (numpy wraps around)", plain=True)
-                return value
-            if base < 0 and not float(exp).is_integer():
-                return Unknown("`numpy.power` of a negative number to a fractional power is nan", plain=True)
-            try:
-                return float(base) ** float(exp)
-            except (OverflowError, ZeroDivisionError):
-                return Unknown("`numpy.power` overflows or divides by zero", plain=True)
-        if len(args) != 1:
-            return Unknown(f"`numpy.{fn}` of values not known statically", plain=True)
-        (x,) = args
-        if fn in ("floor", "ceil", "trunc"):
-            return float(getattr(math, fn)(x))  # numpy keeps the float type: np.floor(3.5) == 3.0
-        if fn == "sqrt" and x >= 0:
-            return math.sqrt(x)
-        if fn in ("log", "log2", "log10") and x > 0:
-            return getattr(math, fn)(x)
-        if fn == "abs":
-            return abs(x)
-        return Unknown(f"`numpy.{fn}({x!r})` is not modeled statically", plain=True)
+            return purefuncs.compute(name, args, kwargs)
+        except purefuncs.NotModeled as e:
+            return Unknown(f"{e} statically", plain=True)
+        except purefuncs.Raises as e:
+            raise StaticUnsupported(str(e)) from None
 
     def builtin(self, fn: str, args: list, kwargs: dict, frame: Any) -> Any:
         interp = self.interp
@@ -78,6 +41,9 @@ class Builtins:
             return None
         if fn == "__import__" and len(args) == 1 and args[0] in ("types", "argparse", "torch") and not kwargs:
             return Ref(args[0])  # the recipe's own `__import__('types').SimpleNamespace(...)`, `…('torch').nn.GELU`
+        if fn == "__import__" and len(args) == 1 and isinstance(args[0], str) and frame is not None \
+                and list(kwargs) == ["fromlist"] and kwargs["fromlist"]:
+            return interp.import_module(frame.file, args[0], 0)  # the recipe's `__import__('net', fromlist=['Net'])`
         if fn == "isinstance":
             return self.isinstance(args[0], args[1])
         if fn == "setattr":
@@ -150,17 +116,11 @@ class Builtins:
                 bad = next((a for a in args if isinstance(a, Unknown)), None)
                 return Unknown(bad.reason if bad else "range of values not known statically", plain=True)
             return range(*args)
-        if fn in ("int", "float", "bool", "str", "abs", "round", "max", "min", "sum", "divmod", "any", "all", "repr"):
-            flat = list(args)
-            if len(args) == 1 and isinstance(args[0], (list, tuple, range)):
-                flat = list(args[0])
+        if fn in purefuncs.NAMES:
+            flat = args[0] if len(args) == 1 and isinstance(args[0], (list, tuple, range)) else args
             if not all(is_plain(a) for a in flat) or not all(is_plain(v) for v in kwargs.values()):
                 return Unknown(f"`{fn}()` of values not known statically", plain=True)
-            try:
-                return {"int": int, "float": float, "bool": bool, "str": str, "abs": abs, "round": round, "max": max,
-                        "min": min, "sum": sum, "divmod": divmod, "any": any, "all": all, "repr": repr}[fn](*args, **kwargs)
-            except Exception as e:  # noqa: BLE001 - what Python would raise
-                raise StaticUnsupported(f"`{fn}()` raises {type(e).__name__}: {e}") from None
+            return self.pure(fn, args, kwargs)
         guard(f"`{fn}`", args, kwargs)
         return Unknown(f"`{fn}()` is not modeled statically", plain=fn in ("callable", "id", "issubclass", "type"))
 

@@ -7,9 +7,9 @@ import ast
 import os
 from typing import Any
 
-from ..operators import BINARY
+from ..operators import BINARY, MAX_SIZE
 from . import tensors
-from .userdefs import MAX_SIZE, MAX_STEPS, Frame, UserFunc, _Break, _Continue, _Return
+from .userdefs import MAX_STEPS, Frame, UserFunc, _Break, _Continue, _Return
 from .values import Module, Ref, StaticUnsupported, Tensor, Unknown, describe, is_plain
 
 
@@ -182,7 +182,7 @@ class Statements:
         target = stmt.target
         current = self.eval(target, frame) if not isinstance(target, ast.Name) else self.lookup(target.id, frame)
         rhs = self.eval(stmt.value, frame)
-        op = BINARY.get(type(stmt.op))
+        op = type(stmt.op) if type(stmt.op) in BINARY else None
         if isinstance(current, list) and isinstance(stmt.op, ast.Add):
             current.extend(self.iterate(rhs))  # in place, like list.__iadd__
             return

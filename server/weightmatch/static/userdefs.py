@@ -15,7 +15,6 @@ from .values import BoundMethod, Module, Namespace, Ref, StaticUnsupported, Unkn
 
 MAX_STEPS = 200_000
 MAX_DEPTH = 40
-MAX_SIZE = 100_000
 
 
 class Evaluator(Protocol):

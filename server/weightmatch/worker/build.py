@@ -350,6 +350,8 @@ def build(recipe: dict[str, Any]) -> dict[str, Any]:
         return {"ok": False, "kind": "user-code",
                 "message": f"SyntaxError: {exc.msg} ({os.path.basename(recipe['file'])}:{exc.lineno})", "files": []}
     sys.meta_path.insert(0, finder)
+    old_argv = sys.argv
+    sys.argv = [recipe["file"], *(recipe.get("argv") or [])]  # the run analysed, never the worker's own
     try:
         if recipe["root"] and os.path.isdir(recipe["root"]):
             os.chdir(recipe["root"])  # relative paths in constructors, as when run from the root
@@ -387,6 +389,7 @@ def build(recipe: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "state": packed, "files": replay.files, "notes": notes}
     finally:
         os.chdir(old_cwd)
+        sys.argv = old_argv
         if finder in sys.meta_path:
             sys.meta_path.remove(finder)
         replay.cleanup()

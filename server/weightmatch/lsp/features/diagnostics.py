@@ -22,6 +22,7 @@ from pygls.uris import to_fs_path
 
 from weightmatch.lsp.convert import uri_for
 from weightmatch.lsp.documents import Analysis, DocumentStore
+from weightmatch.per_call import without_call_path
 from weightmatch.lsp.isolation import isolated, report_exception
 from weightmatch.lsp.notebooks import cell_of, cell_uris
 
@@ -97,7 +98,7 @@ class DiagnosticsPublisher:
         return out
 
     def _publish(self, path: str) -> None:
-        diagnostics = [d for per_target in self.contributions.values() for d in per_target.get(path, [])]
+        diagnostics = _one_each([d for per_target in self.contributions.values() for d in per_target.get(path, [])])
         pd = self.server.client_capabilities.text_document
         version = None
         if pd and pd.publish_diagnostics and pd.publish_diagnostics.version_support:
@@ -105,6 +106,18 @@ class DiagnosticsPublisher:
         self.server.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(uri=self.uris.get(path) or uri_for(path), diagnostics=diagnostics, version=version)
         )
+
+
+def _one_each(diagnostics: list[types.Diagnostic]) -> list[types.Diagnostic]:
+    """A helper's load judged in its own file's analysis and again in a script that calls it:
+    one squiggle when they say the same thing but for the call path (the one without it stays)."""
+    said: dict = {}
+    for d in sorted(diagnostics, key=lambda d: " as called from " in d.message):
+        key = (d.range.start.line, d.range.start.character, d.range.end.line, d.range.end.character,
+               str(d.code), d.severity, without_call_path(d.message))
+        said.setdefault(key, d)
+    kept = {id(d) for d in said.values()}
+    return [d for d in diagnostics if id(d) in kept]
 
 
 def path_of(uri: str) -> str | None:

@@ -1,0 +1,91 @@
+"""A model class named by a string and imported with `importlib` (stable-diffusion's
+`instantiate_from_config`: `target: ldm.models.Net` in a YAML file): followed into the
+workspace module, built there, its layers located on their own lines. Judged by real PyTorch,
+in both modes."""
+
+from __future__ import annotations
+
+import pytest
+
+from analysis_helpers import agrees_with_pytorch, analyze_alone, pytorch_outcomes
+
+NET = """
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self, width=4, depth=1):
+        super().__init__()
+        self.blocks = nn.Sequential(*[nn.Linear(width, width) for _ in range(depth)])
+        self.head = nn.Linear(width, 2)
+"""
+
+UTIL = """
+import importlib
+
+
+def get_obj_from_str(string, reload=False):
+    module, cls = string.rsplit(".", 1)
+    if reload:
+        importlib.reload(importlib.import_module(module))
+    return getattr(importlib.import_module(module, package=None), cls)
+
+
+def instantiate_from_config(config):
+    if "target" not in config:
+        raise KeyError("Expected key `target` to instantiate.")
+    return get_obj_from_str(config["target"])(**config.get("params", dict()))
+"""
+
+MAIN = """
+import torch
+from omegaconf import OmegaConf
+
+from ldm.util import instantiate_from_config
+
+
+def load_model_from_config(config, ckpt):
+    sd = torch.load(ckpt)["state_dict"]
+    model = instantiate_from_config(config.model)
+    model.load_state_dict(sd)
+    return model
+
+
+config = OmegaConf.load("configs/model.yaml")
+model = load_model_from_config(config, "model.ckpt")
+"""
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize("width", [8, 6], ids=["matches", "differs"])
+def test_a_class_named_in_yaml_and_imported_by_importlib(case, width, execute) -> None:
+    case.write("ldm/__init__.py", "")
+    case.write("ldm/models/__init__.py", "")
+    case.write("ldm/models/net.py", NET)
+    case.write("ldm/util.py", UTIL)
+    case.write("configs/model.yaml", f"model:\n  target: ldm.models.net.Net\n  params:\n    width: {width}\n"
+                                     "    depth: 2\n")
+    case.write("main.py", MAIN)
+    case.torch("import sys, torch\nsys.path.insert(0, '.')\nfrom ldm.models.net import Net\n"
+               "torch.save({'state_dict': Net(width=8, depth=2).state_dict()}, 'model.ckpt')")
+    truth = pytorch_outcomes(case)
+    assert truth["crash"] is None and len(truth["loads"]) == 1
+    result = analyze_alone(case, execute)
+    agrees_with_pytorch(result, truth["loads"][0], "mismatched")
+    for finding in result.findings:  # each layer on its own line of net.py, not on the call
+        assert finding.span.path.endswith("net.py"), (finding.span, finding.message)
+
+
+def test_a_module_outside_the_workspace_stays_unknown(case) -> None:
+    case.write("main.py", """
+import importlib
+
+import torch
+
+cls = getattr(importlib.import_module("somewhere_else.models"), "Net")
+model = cls(width=4)
+model.load_state_dict(torch.load("model.ckpt"))
+""")
+    case.torch("import torch\ntorch.save({}, 'model.ckpt')")
+    (report,) = analyze_alone(case, execute=False).reports
+    assert report.how is None

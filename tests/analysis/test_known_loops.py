@@ -1,0 +1,93 @@
+"""Loops over known data with `break` / `continue`, and copies of known dicts: litgpt's shape
+(a module-level list of configs built in a loop that skips some, a `from_name` classmethod
+that copies one with `.copy()` and updates it). Each is judged against real PyTorch, in both
+modes; a `continue` under a test known only at run time leaves the configs unknown (the
+load unresolved, never judged from a guess)."""
+
+from __future__ import annotations
+
+import pytest
+
+from analysis_helpers import agrees_with_pytorch, analyze_alone, pytorch_outcomes
+
+CONFIGS = """
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+
+
+@dataclass
+class Config:
+    name: str = ""
+    n_embd: int = 8
+    n_layer: int = 1
+
+    @classmethod
+    def from_name(cls, name, **kwargs):
+        conf_dict = name_to_config[name].copy()
+        conf_dict.update(kwargs)
+        return cls(**conf_dict)
+
+
+family = [dict(name="tiny", n_embd=16, n_layer=2), dict(name="skip", n_embd=4, n_layer=1),
+          dict(name="base", n_embd=32, n_layer=4)]
+configs = []
+for c in family:
+    if {skip_test}:
+        continue
+    for suffix in ("", "-chat"):
+        made = dict(c)
+        made["name"] = c["name"] + suffix
+        configs.append(made)
+    if c["name"] == "{last}":
+        break
+name_to_config = {{config["name"]: config for config in configs}}
+
+
+class GPT(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.h = nn.ModuleList([nn.Linear(config.n_embd, config.n_embd) for _ in range(config.n_layer)])
+
+
+model = GPT(Config.from_name("{name}", n_layer=2))
+model.load_state_dict(torch.load("w.pt"))
+"""
+
+CHECKPOINT = ("import torch, torch.nn as nn\n"
+              "h = nn.ModuleList([nn.Linear(16, 16) for _ in range(2)])\n"
+              "torch.save({'h.' + k: v for k, v in h.state_dict().items()}, 'w.pt')")
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize("name, last", [("tiny-chat", "base"), ("base", "base"), ("tiny", "tiny")],
+                         ids=["matches", "differs", "break-before-base"])
+def test_continue_and_break_over_known_configs(case, name, last, execute) -> None:
+    case.write("main.py", CONFIGS.format(skip_test='c["name"] in ("skip",)', name=name, last=last))
+    case.torch(CHECKPOINT)
+    truth = pytorch_outcomes(case)
+    assert truth["crash"] is None and len(truth["loads"]) == 1
+    agrees_with_pytorch(analyze_alone(case, execute), truth["loads"][0], "mismatched")
+
+
+def test_a_break_past_the_name_makes_the_lookup_raise(case) -> None:
+    """`break` after "tiny": "base" is never in the table, so `from_name("base")` raises KeyError
+    before the load; the load is not judged (and no error is claimed)."""
+    case.write("main.py", CONFIGS.format(skip_test='c["name"] in ("skip",)', name="base", last="tiny"))
+    case.torch(CHECKPOINT)
+    truth = pytorch_outcomes(case)
+    assert truth["crash"]["type"] == "KeyError" and truth["loads"] == []
+    result = analyze_alone(case, execute=False)
+    assert not [f for f in result.findings if f.severity == "error"], [f.message for f in result.findings]
+
+
+def test_a_continue_known_only_at_run_time_leaves_the_configs_unknown(case) -> None:
+    case.write("main.py", CONFIGS.format(skip_test='os.environ.get("SKIP_" + c["name"])', name="base",
+                                         last="base"))
+    case.torch(CHECKPOINT)
+    result = analyze_alone(case, execute=False)
+    (report,) = result.reports
+    assert report.how is None
+    assert not [f for f in result.findings if f.severity == "error"], [f.message for f in result.findings]
