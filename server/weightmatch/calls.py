@@ -147,7 +147,14 @@ class CallsMixin(InstancesMixin):
         if pf is None:
             return
         for alias in stmt.names:
-            if alias.name == "*":
+            if alias.name == "*":  # `from .resnet import *`: its `__all__`, else its public names
+                names = self.module_env(pf)
+                public = names.get("__all__")
+                listed = public.value if isinstance(public, Const) and isinstance(public.value, (list, tuple)) \
+                    else [n for n in names if not n.startswith("_")]
+                for name in listed:
+                    if isinstance(name, str) and name in names:
+                        env[name] = names[name]
                 continue
             env[alias.asname or alias.name] = self.module_attr(pf, alias.name)
 
@@ -221,12 +228,31 @@ class CallsMixin(InstancesMixin):
         return lit if plain.literal(lit) is not None else Unknown("the checkpoint holds more than plain values here")
 
     def define(self, stmt: ast.stmt, env: dict) -> None:
-        """Bind a def or class statement's name to its value."""
+        """Bind a def or class statement's name to its value, through the decorators the
+        workspace defines (`@register_model` filling a registry, as Python runs them)."""
         if isinstance(stmt, ast.ClassDef):
-            env[stmt.name] = ClassVal(self.pf, stmt, self.is_module_class(stmt, env), _is_dataclass(stmt, self.pf))
+            value: Any = ClassVal(self.pf, stmt, self.is_module_class(stmt, env), _is_dataclass(stmt, self.pf))
         else:
             closure = env if isinstance(env, ChainMap) else None
-            env[stmt.name] = FuncVal(self.pf, stmt, closure=closure)
+            value = FuncVal(self.pf, stmt, closure=closure)
+        env[stmt.name] = self.decorate(value, stmt, env)
+
+    def decorate(self, value: Any, stmt: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef, env: dict) -> Any:
+        """The value the decorators make of a definition, innermost first, when each is a function
+        of the workspace (`@register_model`, `@MODELS.register_module()`, a wrapper); else the
+        definition itself, as before (its calls are then not followed)."""
+        decorators = [self.ev(d, env) for d in reversed(stmt.decorator_list)] \
+            if stmt.decorator_list and not (isinstance(stmt, ast.ClassDef) and _is_dataclass(stmt, self.pf)) else []
+        if not decorators or not all(isinstance(d, FuncVal) for d in decorators):
+            return value
+        made = value
+        for decorator in decorators:
+            made = self.call_function(decorator, [made], {}, stmt)
+            if not isinstance(made, (FuncVal, ClassVal)):
+                return value
+        if isinstance(value, FuncVal):
+            value.decorated = True  # its decorators ran: a call of it (through a wrapper too) is followed
+        return made
 
     def is_module_class(self, node: ast.ClassDef, env: dict) -> bool:
         """True unless every base is surely not an nn.Module (no base, `object`, a plain workspace class)."""
@@ -267,6 +293,8 @@ class CallsMixin(InstancesMixin):
             return Unknown(f"`{name}` is not set on {base.name}")
         if isinstance(base, ModVal):
             return self.module_attr(base.file, name)
+        if isinstance(base, (ClassVal, FuncVal)) and name in ("__name__", "__qualname__"):
+            return Const(base.node.name)
         if isinstance(base, ClassVal):
             value = self.class_attr(base, name)
             if isinstance(value, FuncVal) and _method_kind(value) == "classmethod":
@@ -536,6 +564,8 @@ def _is_dataclass(node: ast.ClassDef, pf: PyFile) -> bool:
 
 
 def _harmless_decorator(fn: FuncVal) -> bool:
+    if fn.decorated:
+        return True
     names = {(fn.file.dotted(d.func if isinstance(d, ast.Call) else d) or "") for d in fn.node.decorator_list}
     return names <= {"torch.no_grad", "torch.inference_mode", "staticmethod", "classmethod", "torch.enable_grad",
                      "functools.wraps", "property"}

@@ -16,7 +16,7 @@ from collections import ChainMap
 from typing import Any
 
 from weightmatch import journal, plain
-from weightmatch.values import At, Const, ObjVal, SourceVal, Unknown
+from weightmatch.values import At, ClassVal, Const, FuncVal, ObjVal, SourceVal, Unknown
 
 MUTATORS = {
     dict: {"update", "setdefault", "pop", "popitem", "clear"},
@@ -90,9 +90,9 @@ def setitem(ev, target: ast.Subscript, value: Any, env: dict) -> bool:
     if not (isinstance(owner, Const) and isinstance(owner.value, (dict, list))):
         return False
     key = ev.ev(target.slice, env)
-    if isinstance(key, Const) and isinstance(value, Const) and type(owner.value) is dict:
-        try:
-            journal.put(owner.value, key.value, value.value)  # the very dict: every holder sees it
+    if isinstance(key, Const) and isinstance(value, (Const, FuncVal, ClassVal)) and type(owner.value) is dict:
+        try:  # the very dict: every holder sees it; a registry holds the function or class itself
+            journal.put(owner.value, key.value, value.value if isinstance(value, Const) else value)
         except TypeError:
             rebind(ev, target.value, Unknown(f"`{ev.pf.segment(target)} = ...` raises"), env)
         return True

@@ -146,7 +146,13 @@ class Evaluator(TypeTestsMixin):
         if isinstance(node, ast.Dict):
             entries: dict[Any, Any] = {}
             for k, v in zip(node.keys, node.values):
-                key = self.ev(k, env) if k is not None else None
+                if k is None:  # `{**vars(args), "depth": 4}`
+                    spread = plain.keywords(self, ast.Call(ast.Name("dict", ast.Load()), [], [ast.keyword(None, v)]), env)
+                    if spread is None:
+                        return Unknown(f"`**{self.pf.segment(v)}` in a dict literal is not known statically")
+                    entries.update(spread)
+                    continue
+                key = self.ev(k, env)
                 if not isinstance(key, Const):
                     return Unknown("a dict literal with computed keys")
                 entries[key.value] = frozen(self.ev(v, env))
@@ -182,8 +188,10 @@ class Evaluator(TypeTestsMixin):
             if isinstance(callee, (*PROGRAM_VALUES, plain.BoundMethod)):
                 return self.call_value(callee, node, env)
             if isinstance(root, ast.Call) and isinstance(func, ast.Attribute) and func.value is root \
-                    and self._plain_instance(root, env):
-                # `Predictor(5).load("w.pt")`: a method of an object made in place (made once)
+                    and (self._plain_instance(root, env) or func.attr in ("parse_args", "parse_known_args")
+                         and self.class_factory(root, env)):
+                # `Predictor(5).load("w.pt")`: a method of an object made in place (made once);
+                # `get_parser().parse_args()`: of what a workspace function returns
                 callee = self.ev(func, env)
                 if isinstance(callee, (*PROGRAM_VALUES, plain.BoundMethod)):
                     return self.call_value(callee, node, env)

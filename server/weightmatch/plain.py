@@ -17,7 +17,7 @@ from weightmatch.argparse_values import ParserVal, SubparsersVal
 from weightmatch.operators import COMPARE, UNARY
 from weightmatch.yacs_values import CfgNodeVal
 from weightmatch.values import (
-    At, ClassVal, Const, DictLit, FileHandle, JsonFile, LibRef, MaybeUnset, ModVal, ObjVal, SeqVal, SourceVal,
+    At, ClassVal, Const, DictLit, FileHandle, FuncVal, JsonFile, LibRef, MaybeUnset, ModVal, ObjVal, SeqVal, SourceVal,
     Unknown,
 )
 
@@ -196,14 +196,16 @@ def subscript(ev, base: Any, node: ast.Subscript, env: dict) -> Any:
             return config_item(base, key.value, ev.pf.segment(node))
         if isinstance(key, Const):
             try:
-                return const(base.value[key.value], base, key)
+                item = base.value[key.value]
+                return item if isinstance(item, (FuncVal, ClassVal)) else const(item, base, key)  # a registry's entry
             except (KeyError, IndexError, TypeError):
                 return Unknown(f"`{ev.pf.segment(node)}`: no such item in the value")
         return Unknown(f"`{ev.pf.segment(node)}` is not known")
-    if isinstance(base, SourceVal) and isinstance(base.base, DictLit) and not base.ops:
+    if isinstance(base, SourceVal) and isinstance(base.base, DictLit):
         key = ev.ev(node.slice, env)
-        if isinstance(key, Const) and key.value in base.base.entries:
-            entry = base.base.entries[key.value]
+        entries = _dict_now(base)
+        if isinstance(key, Const) and entries is not None and key.value in entries:
+            entry = entries[key.value]
             if not isinstance(entry, (At, SourceVal)):
                 return entry  # a registry's class, a config value
     if isinstance(base, CfgNodeVal):
@@ -211,6 +213,17 @@ def subscript(ev, base: Any, node: ast.Subscript, env: dict) -> Any:
     if isinstance(base, ObjVal):
         return Unknown(f"`{ev.pf.segment(node)}`: subscript of an object")
     return None
+
+
+def _dict_now(value: SourceVal) -> dict | None:
+    """A dict the program made (`_MODELS = {}`), with the items set on it since by known keys
+    (`_MODELS[fn.__name__] = fn` in a registering decorator); None after any other change."""
+    entries = dict(value.base.entries)
+    for op in value.ops:
+        if op.kind != "setitem" or not isinstance(op.arg[0], Const) or op.guards:
+            return None  # (a change that may not happen: the item is not known)
+        entries[op.arg[0].value] = op.arg[1]
+    return entries
 
 
 def read_data(ev, doc: JsonFile) -> Any:
@@ -518,6 +531,8 @@ def keywords(ev, node: ast.Call, env: dict) -> dict[str, Any] | None:
         if k.arg is None and isinstance(value, (SourceVal, At)) and not (
                 isinstance(value, SourceVal) and isinstance(value.base, DictLit) and not value.ops):
             value = ev.concrete(value)  # `GPTConfig(**checkpoint["model_args"])`
+        if k.arg is None and isinstance(value, JsonFile):
+            value = read_data(ev, value)  # `f(**json.load(fh))`
         if k.arg is None:
             if isinstance(value, Const) and isinstance(value.value, dict):
                 out.update({str(a): Const(b, value.origin) for a, b in value.value.items()})

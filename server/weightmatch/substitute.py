@@ -64,6 +64,8 @@ class SubstituteMixin:
             if name is not None:
                 subs.by_span[_span(n)] = ast.Name(name, ast.Load())
             return name is not None
+        if isinstance(value, ModelVal) and isinstance(n, ast.Name) and self._is_local(n.id, env):
+            return self._inline_model(n, value, subs)
         value = _spread(n, value, subs)
         lit = plain.literal(value, attrs_of=self.object_attrs)
         if lit is not None:
@@ -87,6 +89,23 @@ class SubstituteMixin:
                     (f" ({what})" if what and not what.startswith(f"`{seg}`") else "")
             return True
         return False
+
+    def _inline_model(self, n: ast.Name, inner: ModelVal, subs: Substitutions) -> bool:
+        """`enc = nn.Linear(4, 5); probe = Probe(enc)` in a function: the module the local name
+        holds, written in as its own constructor (`Probe(nn.Linear(4, 5))`), when nothing was
+        done to it since it was made; else the recipe cannot make it, and says why."""
+        inner_subs = inner.subs
+        if inner.steps or inner.wrappers or inner.pending_wrap is not None or inner.file is not self.pf \
+                or inner_subs is None or inner_subs.error:
+            subs.error = subs.error or (inner_subs.error if inner_subs is not None and inner_subs.error else
+                                        f"`{n.id}` is a module made and changed in this function: "
+                                        "the model it goes into is not rebuilt statically")
+            return True
+        subs.by_span[_span(n)] = ast.parse(inner_subs.render(inner.call, self.pf), mode="eval").body
+        for note in inner_subs.notes:
+            if note not in subs.notes:
+                subs.notes.append(note)
+        return True
 
     def _substitute_config(self, n: ast.Call, env: dict, subs: Substitutions) -> bool:
         """`GPT(GPTConfig(n_layer=12))`: a plain config object made in place, written in."""

@@ -262,6 +262,10 @@ class FuncVal:
     owner: str = ""  # "Solver." for a method
     self_value: Any = None
     closure: Any = None  # the environment a nested function sees
+    decorated: bool = False  # its decorators were the workspace's own, applied (a registry's `register`)
+
+    def __deepcopy__(self, memo: dict) -> "FuncVal":
+        return self  # as Python's deepcopy treats a function: the same object
 
 
 @dataclass
@@ -272,6 +276,9 @@ class ClassVal:
     node: ast.ClassDef
     is_module: bool  # an nn.Module subclass (through workspace bases)
     dataclass: bool = False
+
+    def __deepcopy__(self, memo: dict) -> "ClassVal":
+        return self  # as Python's deepcopy treats a class: the same object
 
 
 @dataclass

@@ -1,0 +1,158 @@
+"""Model registries as real projects write them, judged by real PyTorch in both modes: a timm-style
+package whose `__init__.py` star-imports the model files, each registering its builders with a
+decorator that fills a dict; an argparse namespace spread into a dict literal; a config read from
+JSON spread into a call; a parser made by a helper and parsed in one chain; a module made in a
+function and passed to a model's constructor."""
+
+from __future__ import annotations
+
+import pytest
+
+from analysis_helpers import agrees_with_pytorch, analyze_alone, pytorch_outcomes
+
+REGISTRY = """
+_model_entrypoints = {}
+
+
+def register_model(fn):
+    if fn.__name__ in _model_entrypoints:
+        raise ValueError(f"{fn.__name__} is registered twice")
+    _model_entrypoints[fn.__name__] = fn
+    return fn
+
+
+def create_model(model_name, pretrained=False, **kwargs):
+    if model_name not in _model_entrypoints:
+        raise RuntimeError(f"Unknown model ({model_name})")
+    return _model_entrypoints[model_name](pretrained=pretrained, **kwargs)
+"""
+
+TINY = """
+import torch.nn as nn
+
+from .registry import register_model
+
+__all__ = ["TinyNet"]
+
+
+class TinyNet(nn.Module):
+    def __init__(self, width=8, num_classes=10):
+        super().__init__()
+        self.stem = nn.Linear(4, width)
+        self.head = nn.Linear(width, num_classes)
+
+
+def _create(variant, pretrained=False, **kwargs):
+    return TinyNet(**kwargs)
+
+
+@register_model
+def tiny_net(pretrained=False, **kwargs):
+    return _create("tiny_net", pretrained=pretrained, **dict(dict(width=8), **kwargs))
+
+
+@register_model
+def wide_net(pretrained=False, **kwargs):
+    return _create("wide_net", pretrained=pretrained, **dict(dict(width=16), **kwargs))
+"""
+
+MAIN = """
+import argparse
+
+import torch
+
+import models
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", default="{name}")
+    parser.add_argument("--num-classes", type=int, default=3)
+    args = parser.parse_args()
+    model = models.create_model(args.model, num_classes=args.num_classes)
+    model.load_state_dict(torch.load("w.pt"))
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize("name", ["tiny_net", "wide_net"], ids=["matches", "differs"])
+def test_a_registry_filled_by_a_decorator(case, name, execute) -> None:
+    case.write("models/__init__.py", "from .registry import create_model, register_model\nfrom .tiny import *\n")
+    case.write("models/registry.py", REGISTRY)
+    case.write("models/tiny.py", TINY)
+    case.write("main.py", MAIN.format(name=name))
+    case.torch("import sys, torch\nsys.path.insert(0, '.')\nfrom models.tiny import TinyNet\n"
+               "torch.save(TinyNet(width=8, num_classes=3).state_dict(), 'w.pt')")
+    truth = pytorch_outcomes(case)
+    assert truth["crash"] is None and len(truth["loads"]) == 1
+    result = analyze_alone(case, execute)
+    agrees_with_pytorch(result, truth["loads"][0], "mismatched")
+    assert all(f.span.path.endswith("tiny.py") for f in result.findings if f.severity == "error")
+
+
+SHAPES = {
+    "vars-in-dict": """
+import argparse
+extra = argparse.Namespace(n_in=4, n_out={n})
+d = {{**vars(extra), "bias": True}}
+model = nn.Linear(d["n_in"], d["n_out"], bias=d["bias"])
+""",
+    "json-spread": """
+import json
+
+
+def make(n_in=4, n_out=7):
+    return nn.Linear(n_in, n_out)
+
+
+with open("config.json") as f:
+    cfg = json.load(f)
+model = make(**cfg)
+""",
+    "chained-parser": """
+import argparse
+
+
+def get_parser():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n-out", type=int, default={n})
+    return parser
+
+
+args = get_parser().parse_args()
+model = nn.Linear(4, args.n_out)
+""",
+    "module-into-constructor": """
+class Probe(nn.Module):
+    def __init__(self, encoder, n_out):
+        super().__init__()
+        self.encoder = encoder
+        self.head = nn.Linear(n_out, 2)
+
+
+def build():
+    enc = nn.Linear(4, {n})
+    return Probe(enc, {n})
+
+
+probe = build()
+model = probe.encoder
+""",
+}
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize("n", [3, 5], ids=["matches", "differs"])
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_config_and_module_shapes(case, shape, n, execute) -> None:
+    case.write("main.py", "import torch\nimport torch.nn as nn\n" + SHAPES[shape].format(n=n)
+               + 'model.load_state_dict(torch.load("w.pt"))\n')
+    (case.dir / "config.json").write_text(f'{{"n_out": {n}}}')
+    case.torch("import torch, torch.nn as nn\ntorch.save(nn.Linear(4, 3).state_dict(), 'w.pt')")
+    truth = pytorch_outcomes(case)
+    assert truth["crash"] is None and len(truth["loads"]) == 1
+    agrees_with_pytorch(analyze_alone(case, execute), truth["loads"][0], "mismatched")
