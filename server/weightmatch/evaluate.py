@@ -15,6 +15,7 @@ from weightmatch import comprehension, const_mutation, hub_cache, plain, yacs_ca
 from weightmatch.argparse_values import ParserVal, SubparsersVal
 from weightmatch.hub_cache import HUB_LOADS
 from weightmatch.operators import BINARY, TooLarge, binary
+from weightmatch.types import SavedNamespace
 from weightmatch.pyfile import PyFile
 from weightmatch.type_tests import PARALLEL, TypeTestsMixin
 from weightmatch.values import (
@@ -140,6 +141,10 @@ class Evaluator(TypeTestsMixin):
                 return self.attribute(base, node.attr, node)
             if isinstance(base, (SourceVal, At)) and node.attr in ("shape", "ndim"):
                 return self.tensor_fact(base, node.attr, [])
+            if isinstance(base, (SourceVal, At)):
+                saved = self.saved_namespace(base)  # `ckpt["args"].hidden`: an argparse namespace saved with it
+                if saved is not None:
+                    return self.attribute(saved, node.attr, node)
             if isinstance(base, Unknown):
                 return Unknown(base.reason)
             return Unknown(f"`{self.pf.segment(node)}` is not known")
@@ -438,6 +443,17 @@ class Evaluator(TypeTestsMixin):
 
     def class_factory(self, call: ast.Call, env: dict) -> bool:
         return False
+
+    def saved_namespace(self, value: Any) -> ObjVal | None:
+        """The namespace a checkpoint holds at `value` (`torch.save({"args": args, ...})`), as an
+        object of known attributes; None when it holds something else or cannot be read."""
+        obj = self.concrete(value, raw=True)
+        if not isinstance(obj, SavedNamespace):
+            return None
+        attrs = {k: plain.as_const(Const(plain.plain_data(v), "values read from the checkpoint")) for k, v in obj.attrs.items()
+                 if isinstance(k, str)}
+        return ObjVal({k: v if plain.literal(v) is not None else Unknown(f"`{k}` of the saved namespace is not plain data")
+                       for k, v in attrs.items()}, "the namespace saved in the checkpoint")
 
     def script_argv(self) -> Any:
         return Unknown("`sys.argv` is known only at run time")

@@ -278,6 +278,8 @@ def _namespace(ev, dotted: str, node: ast.Call, env: dict) -> Any:
 
 def _vars(ev, dotted: str, node: ast.Call, env: dict) -> Any:
     obj = ev.ev(node.args[0], env) if len(node.args) == 1 else None
+    if isinstance(obj, (SourceVal, At)):
+        obj = ev.saved_namespace(obj)  # `vars(ckpt["args"])`
     if not isinstance(obj, ObjVal):
         return None
     if all(isinstance(v, Const) for v in obj.attrs.values()):

@@ -64,6 +64,17 @@ class Opaque:
 
 
 @dataclass(frozen=True)
+class SavedNamespace(Opaque):
+    """An `argparse.Namespace` / `types.SimpleNamespace` saved in a checkpoint (`ckpt["args"]`):
+    its attributes, read as the data pickle stores them (the class is never called)."""
+
+    attrs: dict = field(default_factory=dict, hash=False, compare=False)
+
+
+NAMESPACE_GLOBALS = ("argparse.Namespace", "types.SimpleNamespace")
+
+
+@dataclass(frozen=True)
 class RuntimeValue:
     """A value put into a state dict that is known only at run time (`sd[k] = torch.tensor(...)`,
     `{"w": make()}`): it may or may not be a tensor of the right shape, so no verdict may rest on it."""

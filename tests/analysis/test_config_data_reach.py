@@ -279,3 +279,39 @@ def test_sys_argv_is_the_run_analysed(case, args, execute) -> None:
     assert truth["crash"] is None and len(truth["loads"]) == 1
     result = analyze_alone(case, execute, script_args=" ".join(args) or None)
     agrees_with_pytorch(result, truth["loads"][0], "mismatched")
+
+
+SAVED_NAMESPACE = """
+import argparse
+
+import torch
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self, n_in=4, hidden=8):
+        super().__init__()
+        self.fc = nn.Linear(n_in, hidden)
+
+
+ckpt = torch.load("w.pt", weights_only=False)
+{build}
+model.load_state_dict(ckpt["model"])
+"""
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize("hidden", [8, 6], ids=["matches", "differs"])
+@pytest.mark.parametrize("build", ['args = ckpt["args"]\nmodel = Net(args.n_in, ckpt["args"].hidden)',
+                                   'model = Net(**vars(ckpt["args"]))'], ids=["attributes", "vars"])
+def test_an_argparse_namespace_saved_in_the_checkpoint(case, build, hidden, execute) -> None:
+    """`torch.save({"args": args, "model": ...})`: the namespace's attributes are read as pickle
+    stores them (argparse.Namespace is never called)."""
+    case.write("main.py", SAVED_NAMESPACE.format(build=build))
+    case.torch("import argparse, torch, torch.nn as nn\n"
+               f"args = argparse.Namespace(n_in=4, hidden={hidden})\n"
+               "torch.save({'args': args, 'model': {'fc.' + k: v for k, v in nn.Linear(4, 8).state_dict().items()}},"
+               " 'w.pt')")
+    truth = pytorch_outcomes(case)
+    assert truth["crash"] is None and len(truth["loads"]) == 1
+    agrees_with_pytorch(analyze_alone(case, execute), truth["loads"][0], "mismatched")

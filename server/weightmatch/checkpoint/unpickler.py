@@ -23,7 +23,7 @@ import io
 import pickle
 from typing import Any, Callable
 
-from ..types import Opaque, StateDict, TensorInfo
+from ..types import NAMESPACE_GLOBALS, Opaque, SavedNamespace, StateDict, TensorInfo
 from .allowlist import is_allowed, torch_global_name
 
 # Element type of each legacy storage class, as in torch.storage._dtype_to_storage_type_map.
@@ -504,6 +504,9 @@ def to_engine(root: Any) -> Any:
         if vtype is bytearray:
             return bytes(value)
         if isinstance(value, _Stub):
+            if vtype.wm_name in NAMESPACE_GLOBALS and isinstance(value.wm_state, dict):
+                attrs = conv(value.wm_state, depth + 1)  # `torch.save({"args": args})`: its attributes as data
+                return SavedNamespace(vtype.wm_name, "", dict(attrs))
             return Opaque(vtype.wm_name)
         if _is_stub_class(value):
             return Opaque(value.wm_name, "class")
