@@ -444,7 +444,7 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, Substitute
         subs = self.substitutions(stmt, env)
         var = model.var or "model"
         for node in ast.walk(stmt):
-            if isinstance(node, ast.Name) and node.id != var:
+            if isinstance(node, ast.Name):  # (its own name too: never written in as a new model)
                 value = env.get(node.id)
                 if isinstance(value, ModelVal) and value.id == model.id:
                     subs.by_span[(node.lineno, node.col_offset, node.end_lineno, node.end_col_offset)] = \

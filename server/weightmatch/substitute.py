@@ -32,6 +32,7 @@ class SubstituteMixin:
             n = stack.pop()
             if isinstance(n, ast.Call):
                 subs.spread.update(id(k.value) for k in n.keywords if k.arg is None)
+                subs.arguments.update(id(a) for a in [*n.args, *(k.value for k in n.keywords)])
             if not self._substitute(n, env, subs):
                 stack.extend(reversed(list(ast.iter_child_nodes(n))))  # source order
         return subs
@@ -64,7 +65,8 @@ class SubstituteMixin:
             if name is not None:
                 subs.by_span[_span(n)] = ast.Name(name, ast.Load())
             return name is not None
-        if isinstance(value, ModelVal) and isinstance(n, ast.Name) and self._is_local(n.id, env):
+        if isinstance(value, ModelVal) and isinstance(n, ast.Name) and id(n) in subs.arguments \
+                and self._is_local(n.id, env):
             return self._inline_model(n, value, subs)
         value = _spread(n, value, subs)
         lit = plain.literal(value, attrs_of=self.object_attrs)

@@ -111,6 +111,7 @@ class Substitutions:
     notes: list[str] = field(default_factory=list)  # the assumptions made: "--num-classes at its default, 10"
     error: str = ""  # a value the recipe needs is known only at run time: why, for the user
     spread: set = field(default_factory=set, repr=False, compare=False)  # ids of `**value` nodes
+    arguments: set = field(default_factory=set, repr=False, compare=False)  # ids of a call's argument nodes
     globals: dict[str, str] = field(default_factory=dict)  # Recipe.script_globals: module-level names, as literals
     argv: list[str] = field(default_factory=list)  # Recipe.argv: the arguments the run is analysed with
 

@@ -156,3 +156,41 @@ def test_config_and_module_shapes(case, shape, n, execute) -> None:
     truth = pytorch_outcomes(case)
     assert truth["crash"] is None and len(truth["loads"]) == 1
     agrees_with_pytorch(analyze_alone(case, execute), truth["loads"][0], "mismatched")
+
+
+HEAD_IN_HELPER = """
+import torch
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Linear(4, 8)
+        self.fc = nn.Linear(8, 1000)
+
+
+def build(num_classes):
+    model = Net()
+    model.fc = nn.Linear(model.fc.in_features, num_classes)
+    return model
+
+
+model = build({n})
+model.load_state_dict(torch.load("w.pt"))
+"""
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize("n", [3, 5], ids=["matches", "differs"])
+def test_a_head_replaced_in_a_helper_through_the_models_own_name(case, n, execute) -> None:
+    """`model.fc = nn.Linear(model.fc.in_features, num_classes)`: the step changes the model
+    itself (once written in as a new model, so the step changed a copy: a false alarm)."""
+    case.write("main.py", HEAD_IN_HELPER.format(n=n))
+    case.torch("import torch, torch.nn as nn\n"
+               "sd = {'body.' + k: v for k, v in nn.Linear(4, 8).state_dict().items()}\n"
+               "sd.update({'fc.' + k: v for k, v in nn.Linear(8, 3).state_dict().items()})\n"
+               "torch.save(sd, 'w.pt')")
+    truth = pytorch_outcomes(case)
+    assert truth["crash"] is None and len(truth["loads"]) == 1
+    agrees_with_pytorch(analyze_alone(case, execute), truth["loads"][0], "mismatched")
