@@ -236,8 +236,8 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, Substitute
                 (value.file.dotted(value.call.func) or "").rsplit(".", 1)[-1].endswith(NOT_MODEL_CLASS_ENDINGS):
             return True  # `CosineLRScheduler(...)` made by a library's factory: not a model
         if isinstance(value, Unknown):
-            if self.in_optimizer_class(receiver):
-                return True  # `super().load_state_dict(sd)` in an Optimizer subclass (timm's Kron)
+            if self.in_optimizer_class(receiver) or self.in_plain_class(receiver):
+                return True  # `super().load_state_dict(sd)` in an Optimizer subclass (timm's Kron), a Trainer
             name = (self.pf.segment(receiver) or "").lower().rsplit(".", 1)[-1]
             return name in NOT_MODEL_WORDS or name.endswith(("_optimizer", "_scheduler", "_scaler"))
         return False
@@ -252,6 +252,20 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, Substitute
             if info.node.lineno <= line <= (info.node.end_lineno or 0) and any(names_not_a_model(b) for b in info.bases):
                 return True
         return False
+
+    def in_plain_class(self, receiver: ast.expr) -> bool:
+        """`self` / `super()` in a method of a workspace class that is surely not an nn.Module
+        (detectron2's `TrainerBase.load_state_dict`): its own load_state_dict, not a model's."""
+        if not (isinstance(receiver, ast.Name) and receiver.id == "self" or isinstance(receiver, ast.Call)
+                and self.pf.dotted(receiver.func) == "super"):
+            return False
+        line = getattr(receiver, "lineno", 0)
+        inner = [info for info in self.pf.classes.values()
+                 if info.node.lineno <= line <= (info.node.end_lineno or 0)]
+        if not inner:
+            return False
+        innermost = max(inner, key=lambda info: info.node.lineno)
+        return not self.is_module_class(innermost.node, self.module_env(self.pf))
 
     def override(self, receiver: ast.expr, env: dict):
         """A workspace model class's own `load_state_dict`, bound to the model; None for nn.Module's."""

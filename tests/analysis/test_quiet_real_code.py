@@ -218,6 +218,37 @@ class Net(torch.nn.Module):
     assert lines == [12], [(f.span.line, f.message) for f in result.findings]  # only the module's own load (0-based)
 
 
+
+def test_a_trainers_own_load_state_dict_is_not_a_model_load(static_project, case) -> None:
+    """detectron2's `TrainerBase.load_state_dict` and its subclass's `super().load_state_dict(...)`:
+    plain classes, not modules; a module's own `self.load_state_dict` is still a model load."""
+    main = case.write("train_loop.py", """
+import torch
+
+
+class TrainerBase:
+    def __init__(self):
+        self.iter = 0
+
+    def load_state_dict(self, state_dict):
+        self.iter = state_dict["iteration"]
+
+
+class SimpleTrainer(TrainerBase):
+    def load_state_dict(self, state_dict):
+        super().load_state_dict(state_dict)
+        self.optimizer.load_state_dict(state_dict["optimizer"])
+
+
+class Net(torch.nn.Module):
+    def load(self, path):
+        self.load_state_dict(torch.load(path))
+""")
+    result = static_project.analyze(str(main))
+    lines = sorted(f.span.line for f in result.findings if f.code.startswith("unresolved"))
+    assert lines == [19], [(f.span.line, f.message) for f in result.findings]  # only the module's own load (0-based)
+
+
 INIT_WEIGHTS = """
 import torch
 import torch.nn as nn
