@@ -14,7 +14,7 @@ import dataclasses
 import posixpath
 from typing import Any
 
-from weightmatch import const_mutation, journal, plain, yacs_values
+from weightmatch import const_mutation, journal, plain, pytest_runs, yacs_values
 from weightmatch.calls import CallsMixin, ExitSignal, ReturnSignal
 from weightmatch.exits import ExitsMixin
 from weightmatch.paths import PathsMixin
@@ -67,39 +67,53 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, Substitute
             fn, owner = functions.pop(0)
             if self.called.get(id(fn)):
                 continue
-            local = dict(globals_)
-            params = [*fn.args.posonlyargs, *fn.args.args, *fn.args.kwonlyargs]
-            defaults = dict(zip([a.arg for a in [*fn.args.posonlyargs, *fn.args.args]][
-                len(fn.args.posonlyargs) + len(fn.args.args) - len(fn.args.defaults):], fn.args.defaults))
-            defaults.update({a.arg: d for a, d in zip(fn.args.kwonlyargs, fn.args.kw_defaults) if d is not None})
-            # called bare (a hub entry point, `def dino_vits16(pretrained=True, **kwargs)`): `*args`
-            # and `**kwargs` are empty
-            every_default = (params or fn.args.vararg or fn.args.kwarg) and not owner \
-                and all(a.arg in defaults for a in params) \
-                and (not (fn.args.vararg or fn.args.kwarg) or _loads_itself(fn))
-            for a in params:
-                if every_default:
-                    local[a.arg] = self.ev(defaults[a.arg], globals_)
-                else:
-                    local[a.arg] = Unknown(f"`{a.arg}` is a parameter of {owner}{fn.name}(), known only at run time")
-            if fn.args.vararg is not None:
-                local[fn.args.vararg.arg] = SeqVal([]) if every_default else \
-                    Unknown(f"`{fn.args.vararg.arg}` is a parameter of {owner}{fn.name}()")
-            if fn.args.kwarg is not None:
-                local[fn.args.kwarg.arg] = Const({}) if every_default else \
-                    Unknown(f"`{fn.args.kwarg.arg}` is a parameter of {owner}{fn.name}()")
-            nested: list[tuple[ast.AST, str]] = []
-            self.returns.append([])
-            self.guard_depth.append(len(CURRENT_GUARDS.get()))
-            try:
-                self.block(fn.body, local, nested)
-            except (ReturnSignal, ExitSignal):
-                pass
-            finally:
-                self.returns.pop()
-                self.guard_depth.pop()
-            functions.extend(nested)
+            runs = pytest_runs.parameter_sets(fn, self.pf.dotted, lambda e: self.ev(e, globals_)) \
+                if not owner else None
+            for run in runs or [None]:
+                functions.extend(self.run_uncalled(fn, owner, globals_, run))
         return self
+
+    def run_uncalled(self, fn: Any, owner: str, globals_: dict, run: dict[str, Any] | None) -> list:
+        """A function nothing calls, its parameters unknown (at their defaults when every one has
+        one, `*args`/`**kwargs` empty), or pytest's `run` of it; the functions it defines."""
+        local = dict(globals_)
+        params = [*fn.args.posonlyargs, *fn.args.args, *fn.args.kwonlyargs]
+        defaults = dict(zip([a.arg for a in [*fn.args.posonlyargs, *fn.args.args]][
+            len(fn.args.posonlyargs) + len(fn.args.args) - len(fn.args.defaults):], fn.args.defaults))
+        defaults.update({a.arg: d for a, d in zip(fn.args.kwonlyargs, fn.args.kw_defaults) if d is not None})
+        # called bare (a hub entry point, `def dino_vits16(pretrained=True, **kwargs)`): `*args`
+        # and `**kwargs` are empty
+        every_default = (params or fn.args.vararg or fn.args.kwarg) and not owner \
+            and all(a.arg in defaults for a in params) \
+            and (not (fn.args.vararg or fn.args.kwarg) or _loads_itself(fn))
+        for a in params:
+            if run is not None and a.arg in run:
+                local[a.arg] = run[a.arg]
+            elif every_default:
+                local[a.arg] = self.ev(defaults[a.arg], globals_)
+            else:
+                local[a.arg] = Unknown(f"`{a.arg}` is a parameter of {owner}{fn.name}(), known only at run time")
+        if fn.args.vararg is not None:
+            local[fn.args.vararg.arg] = SeqVal([]) if every_default else \
+                Unknown(f"`{fn.args.vararg.arg}` is a parameter of {owner}{fn.name}()")
+        if fn.args.kwarg is not None:
+            local[fn.args.kwarg.arg] = Const({}) if every_default else \
+                Unknown(f"`{fn.args.kwarg.arg}` is a parameter of {owner}{fn.name}()")
+        nested: list[tuple[ast.AST, str]] = []
+        self.returns.append([])
+        self.guard_depth.append(len(CURRENT_GUARDS.get()))
+        if run is not None:
+            self.contexts.append(f"{fn.name}() as called from pytest with {pytest_runs.describe(run)}")
+        try:
+            self.block(fn.body, local, nested)
+        except (ReturnSignal, ExitSignal):
+            pass
+        finally:
+            self.returns.pop()
+            self.guard_depth.pop()
+            if run is not None:
+                self.contexts.pop()
+        return nested
 
     def block(self, body: list[ast.stmt], env: dict, functions: list) -> None:
         for i, stmt in enumerate(body):

@@ -1,0 +1,50 @@
+"""A test function pytest runs once per `@pytest.mark.parametrize` set: each run is judged with
+its values, and the failing runs are named. Truth: pytest itself, run on the same file with real
+PyTorch."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from analysis_helpers import analyze_alone
+
+TEST_FILE = """
+import pytest
+import torch
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self, width, depth=1):
+        super().__init__()
+        self.blocks = nn.ModuleList([nn.Linear(width, width) for _ in range(depth)])
+
+
+@pytest.mark.parametrize("depth", [1, 2])
+@pytest.mark.parametrize("width, bias", [(4, True), pytest.param(8, False, id="wide")])
+def test_roundtrip(width, bias, depth):
+    model = Net(width, depth)
+    model.load_state_dict(torch.load("w.pt"))
+"""
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+def test_each_parameter_set_is_judged_and_the_failing_ones_named(case, execute) -> None:
+    case.write("test_model.py", TEST_FILE)
+    case.torch("import torch, torch.nn as nn\n"
+               "torch.save(nn.ModuleList([nn.Linear(4, 4)]).state_dict() and "
+               "{'blocks.0.' + k: v for k, v in nn.Linear(4, 4).state_dict().items()}, 'w.pt')")
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_model.py"],
+                         cwd=case.dir, capture_output=True, text=True, timeout=300)
+    failed = sorted(re.findall(r"FAILED test_model.py::test_roundtrip\[([^\]]+)\]", run.stdout))
+    assert len(failed) == 3, run.stdout[-3000:]  # only width 4, depth 1 loads
+    result = analyze_alone(case, execute, script="test_model.py")
+    errors = [f for f in result.findings if f.severity == "error"]
+    named = sorted({m for f in errors for m in re.findall(r"with (width=\d+, bias=\w+, depth=\d+)", f.message)})
+    assert len(named) == 3, [f.message for f in result.findings]
+    assert "width=4, bias=True, depth=1" not in named
+    assert not [f for f in result.findings if f.code.startswith("unresolved")], [f.message for f in result.findings]
