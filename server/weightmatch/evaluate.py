@@ -447,6 +447,11 @@ class Evaluator(TypeTestsMixin):
     def saved_namespace(self, value: Any) -> ObjVal | None:
         """The namespace a checkpoint holds at `value` (`torch.save({"args": args, ...})`), as an
         object of known attributes; None when it holds something else or cannot be read."""
+        root = value
+        while isinstance(root, At):
+            root = root.value
+        if not isinstance(root, SourceVal) or root.loaded_file() is None:
+            return None  # (not read from a checkpoint: a dict the program made, a state dict of a model)
         obj = self.concrete(value, raw=True)
         if not isinstance(obj, SavedNamespace):
             return None
