@@ -96,6 +96,9 @@ class SubstituteMixin:
         """`enc = nn.Linear(4, 5); probe = Probe(enc)` in a function: the module the local name
         holds, written in as its own constructor (`Probe(nn.Linear(4, 5))`), when nothing was
         done to it since it was made; else the recipe cannot make it, and says why."""
+        made_by = self.pf.dotted(inner.call.func) if isinstance(inner.call, ast.Call) else None
+        if inner.cls is None and not (made_by or "").startswith(("torch.nn.", "torchvision.models.", "timm.")):
+            return False  # made by a call of a library not known to make modules (`make_config()`)
         inner_subs = inner.subs
         if inner.steps or inner.wrappers or inner.pending_wrap is not None or inner.file is not self.pf \
                 or inner_subs is None or inner_subs.error:
