@@ -63,7 +63,7 @@ def call(ev, owner: Const, node: ast.Call, env: dict, direct: bool = False) -> A
             rebind(ev, func.value, Unknown(f"{what} raises"), env)
             return Unknown(f"{what} raises")
         return Const(result, origin)
-    changed = copy.deepcopy(owner.value)
+    changed = copy.copy(owner.value)  # (the method changes the top level only: its items are shared, as in Python)
     try:
         result = getattr(changed, func.attr)(*[a.value for a in args], **{k: v.value for k, v in kwargs.items()})
     except Exception:  # noqa: BLE001 - what raises at run time is not known here

@@ -213,7 +213,8 @@ class SubstituteMixin:
         out: dict[str, str] = {}
         for name in reads & env.keys():
             value = env.get(name)
-            if not isinstance(value, Const) or isinstance(value.value, (list, tuple, dict, str)) and len(value.value) > 1000:
+            if not isinstance(value, Const) or isinstance(value.value, (list, tuple, dict, str)) and len(value.value) > 1000 \
+                    or self._too_large(value.value):
                 continue
             text = plain.literal_text(value.value)
             if text and len(text) <= 10_000:  # (a table of thousands of numbers stays the replay's)
@@ -221,6 +222,15 @@ class SubstituteMixin:
                 if name in mine:
                     _note(subs, value)
         return out
+
+    def _too_large(self, value: Any) -> bool:
+        """Data too large to write into a recipe (litgpt's table of configs: written as text, over
+        the limit, for every model made): counted once per object and analysis."""
+        cache = self.__dict__.setdefault("_sizes", {})
+        hit = cache.get(id(value))
+        if hit is None or hit[0] is not value:
+            hit = cache[id(value)] = (value, _larger_than(value, 2_000))
+        return hit[1]
 
     def _replay_cannot_know(self) -> set[str]:
         """Module-level names of this file that neither static inference (bound more than once
@@ -252,6 +262,21 @@ def _replay_cannot_know(pf) -> set[str]:
         return set()  # a star import the replay runs may bind it
     facts = facts_for(pf.parsed_text, pf.path)
     return {n for n in ambiguous if n in facts.runtime and n not in facts.bound and n not in facts.declared}
+
+
+def _larger_than(value: Any, budget: int) -> bool:
+    """Whether plain data holds more than `budget` items and leaves, counted only up to it."""
+    stack, seen = [value], 0
+    while stack:
+        item = stack.pop()
+        seen += 1
+        if seen > budget:
+            return True
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return False
 
 
 def _spread(n: ast.AST, value: Any, subs: Substitutions) -> Any:
