@@ -90,3 +90,13 @@ def agrees_with_pytorch(result, load: dict, keys: str = "") -> None:
     if keys:
         expected = sorted(k for kind in keys.split("+") for k in load[kind])
         assert sorted(k for f in errors for k in f.keys) == expected, messages
+
+
+def judged_like_pytorch(case, execute: bool, keys: str = "", script: str = "main.py", args: list[str] = ()) -> None:
+    """The script's one load, run with real PyTorch (`python script ARGS`, no crash), and
+    analysed alone in the given mode (with ARGS as its configured arguments): the same verdict
+    and keys."""
+    truth = pytorch_outcomes(case, script, args)
+    assert truth["crash"] is None and len(truth["loads"]) == 1, truth
+    result = analyze_alone(case, execute, script, " ".join(args) or None)
+    agrees_with_pytorch(result, truth["loads"][0], keys)

@@ -6,8 +6,12 @@ checkpoint tested with `"model" in ckpt`; `OmegaConf.from_cli()` of a run withou
 from __future__ import annotations
 
 import pytest
-
-from analysis_helpers import agrees_with_pytorch, analyze_alone, pytorch_outcomes
+from analysis_helpers import (
+    agrees_with_pytorch,
+    analyze_alone,
+    judged_like_pytorch,
+    pytorch_outcomes,
+)
 
 NET = """
 import json
@@ -101,9 +105,7 @@ sd.update({{"head." + k: v for k, v in nn.Linear(8, 3).state_dict().items()}})
 torch.save({{"model": sd, "hparams": {{"in_dim": 4, "widths": [{w}, 8]}}}} if "{shape}" == "hparams-from-checkpoint"
            else sd, "w.pt")
 """)
-    truth = pytorch_outcomes(case)
-    assert truth["crash"] is None and len(truth["loads"]) == 1
-    agrees_with_pytorch(analyze_alone(case, execute), truth["loads"][0], "mismatched")
+    judged_like_pytorch(case, execute, "mismatched")
 
 
 LAYER_CLASS = """
@@ -142,9 +144,7 @@ def test_a_layer_class_passed_as_a_value(case, use_ln, execute) -> None:
                "sd = {'fc.' + k: v for k, v in nn.Linear(4, 8).state_dict().items()}\n"
                "sd.update({'norm.' + k: v for k, v in nn.LayerNorm(8).state_dict().items()})\n"
                "torch.save(sd, 'w.pt')")
-    truth = pytorch_outcomes(case)
-    assert truth["crash"] is None and len(truth["loads"]) == 1
-    agrees_with_pytorch(analyze_alone(case, execute), truth["loads"][0], "missing")
+    judged_like_pytorch(case, execute, "missing")
 
 
 FROM_SHAPES = """
@@ -184,9 +184,7 @@ def test_sizes_read_off_the_checkpoint(case, extra, execute) -> None:
                "sys.argv = ['x']\n"
                "exec(open('main.py').read().split('sd = torch.load')[0].replace('{extra}', ''))\n"
                "torch.save(Tagger(20, 6, 2, 3).state_dict(), 'w.pt')".replace("{extra}", extra))
-    truth = pytorch_outcomes(case)
-    assert truth["crash"] is None and len(truth["loads"]) == 1
-    agrees_with_pytorch(analyze_alone(case, execute), truth["loads"][0], "missing+unexpected")
+    judged_like_pytorch(case, execute, "missing+unexpected")
 
 
 def test_dict_of_a_value_not_known_names_it(case) -> None:
@@ -249,9 +247,7 @@ def test_numeric_helpers_on_config_values(case, dim, execute) -> None:
                "for i in range(2):\n"
                "    sd.update({f'blocks.{i}.' + k: v for k, v in nn.Linear(16, 16).state_dict().items()})\n"
                "torch.save(sd, 'w.pt')")
-    truth = pytorch_outcomes(case)
-    assert truth["crash"] is None and len(truth["loads"]) == 1
-    agrees_with_pytorch(analyze_alone(case, execute), truth["loads"][0], "mismatched")
+    judged_like_pytorch(case, execute, "mismatched")
 
 
 SYS_ARGV = """
@@ -312,6 +308,4 @@ def test_an_argparse_namespace_saved_in_the_checkpoint(case, build, hidden, exec
                f"args = argparse.Namespace(n_in=4, hidden={hidden})\n"
                "torch.save({'args': args, 'model': {'fc.' + k: v for k, v in nn.Linear(4, 8).state_dict().items()}},"
                " 'w.pt')")
-    truth = pytorch_outcomes(case)
-    assert truth["crash"] is None and len(truth["loads"]) == 1
-    agrees_with_pytorch(analyze_alone(case, execute), truth["loads"][0], "mismatched")
+    judged_like_pytorch(case, execute, "mismatched")
