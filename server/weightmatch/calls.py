@@ -74,6 +74,7 @@ class CallsMixin(InstancesMixin):
         self.try_depth = 0  # inside the body of a `try` with handlers: an exit there may be caught
         self.guard_depth: list[int] = []
         self.called: dict[int, int] = {}  # id(def node) -> contexts followed
+        self.called_in_run: dict[int, int] = {}  # the same, since the entry point being run began
         self.stack: list[int] = []
         self.calls = 0
         self.read_files: set[str] = set()
@@ -422,12 +423,13 @@ class CallsMixin(InstancesMixin):
             why = f"{name} calls itself more than {MAX_RECURSION} deep: not followed"
         elif len(self.stack) >= MAX_DEPTH:
             why = f"{name} is more than {MAX_DEPTH} calls deep: not followed"
-        elif self.calls >= MAX_CALLS or self.called.get(key, 0) >= MAX_CONTEXTS:
+        elif self.calls >= MAX_CALLS or self.called_in_run.get(key, 0) >= MAX_CONTEXTS:
             why = f"{name} is called too often to follow every call"
         if why:
             return self.not_followed([fn.self_value, *args, *kwargs.values()], why)
         self.calls += 1
         self.called[key] = self.called.get(key, 0) + 1
+        self.called_in_run[key] = self.called_in_run.get(key, 0) + 1
         outer = self.module_env(fn.file)
         local = self.in_file(fn.file, lambda: self.bind(fn, args, kwargs, ChainMap({}, fn.closure or outer)))
         env = ChainMap(local, fn.closure) if fn.closure is not None else ChainMap(local, outer)

@@ -82,6 +82,19 @@ class Evaluator(TypeTestsMixin):
                 seq = [i.value for i in items]
                 return Const(tuple(seq) if isinstance(node, ast.Tuple) else seq, plain.origins(items))
             return SeqVal(items)
+        if isinstance(node, ast.Slice):  # `params[:n]`
+            parts = [Const(None) if p is None else self.ev(p, env) for p in (node.lower, node.upper, node.step)]
+            if all(isinstance(p, Const) and (p.value is None or type(p.value) is int) for p in parts):
+                return Const(slice(*(p.value for p in parts)), plain.origins(parts))
+            return Unknown(f"`{self.pf.segment(node)}` is not known")
+        if isinstance(node, ast.Set):
+            items = [self.ev(e, env) for e in node.elts if not isinstance(e, ast.Starred)]
+            try:  # a set is never walked by a `for` here: its order may change from run to run
+                if len(items) == len(node.elts) and all(isinstance(i, Const) for i in items):
+                    return Const({i.value for i in items}, plain.origins(items))
+            except TypeError:
+                pass
+            return Unknown("a set not known statically")
         if isinstance(node, (ast.Compare, ast.BoolOp, ast.UnaryOp, ast.IfExp)):
             return plain.operator(self, node, env)
         if isinstance(node, ast.JoinedStr):

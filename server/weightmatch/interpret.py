@@ -100,6 +100,7 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, Substitute
             local[fn.args.kwarg.arg] = Const({}) if every_default else \
                 Unknown(f"`{fn.args.kwarg.arg}` is a parameter of {owner}{fn.name}()")
         nested: list[tuple[ast.AST, str]] = []
+        self.called_in_run = {}  # each entry point (each pytest set) follows its own calls
         self.returns.append([])
         self.guard_depth.append(len(CURRENT_GUARDS.get()))
         if run is not None:

@@ -189,6 +189,8 @@ def subscript(ev, base: Any, node: ast.Subscript, env: dict) -> Any:
         key = ev.ev(node.slice, env)
         if isinstance(key, Const) and isinstance(key.value, int) and -len(base.items) <= key.value < len(base.items):
             return base.items[key.value]
+        if isinstance(key, Const) and isinstance(key.value, slice) and key.value.step != 0:
+            return SeqVal(base.items[key.value])
         return Unknown(f"`{ev.pf.segment(node)}` is not known")
     if isinstance(base, Const):
         key = ev.ev(node.slice, env)
@@ -198,7 +200,7 @@ def subscript(ev, base: Any, node: ast.Subscript, env: dict) -> Any:
             try:
                 item = base.value[key.value]
                 return item if isinstance(item, (FuncVal, ClassVal)) else const(item, base, key)  # a registry's entry
-            except (KeyError, IndexError, TypeError):
+            except (KeyError, IndexError, TypeError, ValueError):
                 return Unknown(f"`{ev.pf.segment(node)}`: no such item in the value")
         return Unknown(f"`{ev.pf.segment(node)}` is not known")
     if isinstance(base, SourceVal) and isinstance(base.base, DictLit):
@@ -491,6 +493,9 @@ _STR_METHODS = {"format", "join", "replace", "lower", "upper", "strip", "rstrip"
                 "partition", "rpartition", "startswith", "endswith", "removeprefix", "removesuffix"}
 
 
+_SET_METHODS = {"issubset", "issuperset", "isdisjoint", "union", "intersection", "difference", "symmetric_difference"}
+
+
 def const_method(ev, owner: Const, node: ast.Call, env: dict) -> Any:
     """`'{}-G.ckpt'.format(iters)`, `name.lower()`: string methods over known values."""
     name = node.func.attr  # type: ignore[attr-defined]
@@ -506,6 +511,14 @@ def const_method(ev, owner: Const, node: ast.Call, env: dict) -> Any:
             return config_item(owner, key.value, ev.pf.segment(node)) if isinstance(owner.value, AttrDict) \
                 else const(owner.value[key.value], owner, key)
         return ev.ev(node.args[1], env) if len(node.args) == 2 else Const(None)
+    if isinstance(owner.value, (set, frozenset)) and name in _SET_METHODS and not node.keywords:
+        args = [ev.ev(a, env) for a in node.args]  # `set(params).issubset({0, 1})`: results that are sets or bools
+        if not all(isinstance(a, Const) and isinstance(a.value, (set, frozenset, list, tuple)) for a in args):
+            return Unknown(f"`{ev.pf.segment(node)}` is not known")
+        try:
+            return const(getattr(owner.value, name)(*[a.value for a in args]), owner, *args)
+        except TypeError:
+            return Unknown(f"`{ev.pf.segment(node)}` raises")
     if not isinstance(owner.value, str) or name not in _STR_METHODS:
         return None
     args = [ev.ev(a, env) for a in node.args]
@@ -547,9 +560,11 @@ def keywords(ev, node: ast.Call, env: dict) -> dict[str, Any] | None:
     return out
 
 
-def literal(value: Any, depth: int = 0, attrs_of=None) -> ast.expr | None:
+def literal(value: Any, depth: int = 0, attrs_of=None, class_ref=None) -> ast.expr | None:
     """The source of a known value, to write into a recipe; None when it has none. An object
-    becomes a SimpleNamespace of its known attributes (`attrs_of` adds its class attributes)."""
+    of a workspace class `class_ref` can name is written as that class's object with its known
+    attributes (recipe_objects.made); another object as a SimpleNamespace of its known
+    attributes (`attrs_of` adds its class attributes)."""
     if depth > 20:
         return None
     if isinstance(value, Const):
@@ -568,16 +583,22 @@ def literal(value: Any, depth: int = 0, attrs_of=None) -> ast.expr | None:
         keywords_ = []
         attrs = attrs_of(value) if attrs_of is not None else value.attrs
         for k, v in attrs.items():
-            lit = literal(v, depth + 1, attrs_of)
+            lit = literal(v, depth + 1, attrs_of, class_ref)
             if lit is None and isinstance(value, CfgNodeVal):
                 return None  # a yacs config is all known or not written at all
             if lit is not None and k.isidentifier():
                 keywords_.append(ast.keyword(arg=k, value=lit))
+        cls = class_ref(value.cls) if class_ref is not None and value.cls is not None else None
+        if cls is not None:
+            func = ast.Attribute(ast.Call(ast.Name("__import__", ast.Load()), [ast.Constant("weightmatch.recipe_objects")],
+                                          [ast.keyword("fromlist", ast.List([ast.Constant("made")], ast.Load()))]),
+                                 "made", ast.Load())
+            return ast.Call(func, [cls], keywords_)
         func = ast.Attribute(ast.Call(ast.Name("__import__", ast.Load()), [ast.Constant("types")], []),
                              "SimpleNamespace", ast.Load())
         return ast.Call(func, [], keywords_)
     if isinstance(value, SeqVal):
-        items = [literal(v, depth + 1, attrs_of) for v in value.items]
+        items = [literal(v, depth + 1, attrs_of, class_ref) for v in value.items]
         if any(i is None for i in items):
             return None
         return ast.List(items, ast.Load())

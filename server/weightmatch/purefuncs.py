@@ -22,7 +22,8 @@ class Raises(Exception):
 
 
 _BUILTINS = {"int": int, "float": float, "bool": bool, "str": str, "abs": abs, "round": round, "max": max,
-             "min": min, "sum": sum, "divmod": divmod, "any": any, "all": all, "repr": repr}
+             "min": min, "sum": sum, "divmod": divmod, "any": any, "all": all, "repr": repr, "set": set,
+             "frozenset": frozenset}
 _MATH = {"sqrt", "ceil", "floor", "log", "log2", "log10", "prod", "gcd", "pow", "exp", "isqrt", "lcm", "fabs",
          "trunc"}
 NAMES = frozenset([*_BUILTINS, *(f"math.{f}" for f in _MATH), "numpy.power", "numpy.floor", "numpy.ceil",
@@ -34,6 +35,8 @@ def compute(name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
         raise NotModeled(f"`{name}()` is not modeled")
     if not all(map(_plain, args)) or not all(map(_plain, kwargs.values())):
         raise NotModeled(f"`{name}()` of values not known")
+    if name in ("str", "repr") and any(isinstance(a, (set, frozenset)) for a in args):
+        raise NotModeled(f"`{name}()` of a set (its order changes from run to run)")
     if name.startswith("math."):
         return _math(name[5:], args, kwargs)
     if name.startswith("numpy."):
@@ -102,7 +105,7 @@ def _number(value: Any) -> bool:
 def _plain(value: Any, depth: int = 0) -> bool:
     if value is None or isinstance(value, (bool, int, float, str)):
         return True
-    if isinstance(value, (list, tuple, range)) and depth < 4:
+    if isinstance(value, (list, tuple, range, set, frozenset)) and depth < 4:
         return all(_plain(v, depth + 1) for v in value)
     if isinstance(value, dict) and depth < 4:
         return all(_plain(k, depth + 1) and _plain(v, depth + 1) for k, v in value.items())

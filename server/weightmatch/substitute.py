@@ -69,7 +69,7 @@ class SubstituteMixin:
                 and self._is_local(n.id, env):
             return self._inline_model(n, value, subs)
         value = _spread(n, value, subs)
-        lit = plain.literal(value, attrs_of=self.object_attrs)
+        lit = self.literal(value)
         if lit is not None:
             subs.by_span[_span(n)] = lit
             _note(subs, value)
@@ -117,7 +117,7 @@ class SubstituteMixin:
         cls = self.ev(n.func, env)
         if not isinstance(cls, ClassVal) or cls.is_module:
             return False
-        lit = plain.literal(self.ev(n, env), attrs_of=self.object_attrs)
+        lit = self.literal(self.ev(n, env))
         if lit is None:
             return False
         subs.by_span[_span(n)] = lit
@@ -148,7 +148,7 @@ class SubstituteMixin:
         finally:
             self.writing.pop()
         if own and isinstance(value, ObjVal):  # `GPT(Config.from_name("tiny"))`: the config it returns
-            lit = plain.literal(value, attrs_of=self.object_attrs)
+            lit = self.literal(value)
             if lit is not None:
                 subs.by_span[_span(n)] = lit
                 _note(subs, value)
@@ -169,18 +169,28 @@ class SubstituteMixin:
         if not isinstance(value, (ClassVal, FuncVal)) or isinstance(value, FuncVal) and (
                 value.closure is not None or value.self_value is not None):
             return False
+        expr = self.class_expr(value)
+        if expr is None:
+            return False
+        subs.by_span[_span(n)] = expr
+        return True
+
+    def class_expr(self, value: ClassVal | FuncVal) -> ast.expr | None:
+        """A workspace class or function as the recipe names it: the script's own name for it,
+        else `__import__('net', fromlist=['Net']).Net`; None when it has no such name."""
         name = self.global_name_of(value)
         if name is not None:
-            subs.by_span[_span(n)] = ast.Name(name, ast.Load())
-            return True
+            return ast.Name(name, ast.Load())
         module = self.workspace_module_name(value.file)
         if module is None or value.node not in value.file.tree.body:
-            return False
+            return None
         attr = value.node.name
-        subs.by_span[_span(n)] = ast.Attribute(ast.Call(
+        return ast.Attribute(ast.Call(
             ast.Name("__import__", ast.Load()), [ast.Constant(module)],
             [ast.keyword("fromlist", ast.List([ast.Constant(attr)], ast.Load()))]), attr, ast.Load())
-        return True
+
+    def literal(self, value: Any) -> ast.expr | None:
+        return plain.literal(value, attrs_of=self.object_attrs, class_ref=self.class_expr)
 
     def workspace_module_name(self, pf) -> str | None:
         """The dotted name a workspace file is imported by from the root; None for the script

@@ -8,8 +8,9 @@ import ast
 from typing import Any
 
 from .. import binding
+from . import instances
 from .userdefs import MAX_DEPTH, BoundFunc, Frame, UserClass, UserFunc, _Break, _Continue, _Return, guard
-from .values import BoundMethod, Module, Partial, Ref, StaticUnsupported, Tensor, Unknown, describe
+from .values import BoundMethod, Instance, Module, Partial, Ref, StaticUnsupported, Tensor, Unknown, describe
 
 
 class Calls:
@@ -63,6 +64,11 @@ class Calls:
             return self.ops.call_ref(func, args, kwargs, frame)
         if isinstance(func, BoundMethod):
             return self.ops.call_method(func.obj, func.name, args, kwargs)
+        if isinstance(func, Instance):
+            method = instances.special(func, "__call__")
+            if method is None:
+                raise StaticUnsupported(f"a `{func.cls.name}` object is not callable (Python raises TypeError)")
+            return self.call_function(method, [func, *args], kwargs)
         if isinstance(func, Module):
             guard(f"calls the module `{func.name}` (its forward)", args, kwargs)
             return Unknown(f"calls the module `{func.name}`: its output is not known statically")

@@ -7,9 +7,9 @@ import ast
 from typing import Any
 
 from ..operators import BINARY, COMPARE, UNARY, TooLarge, binary
-from . import tensors
+from . import instances, tensors
 from .userdefs import Frame, SuperProxy, UserClass, UserFunc, WorkspaceModule, _Break, _Continue, _Return
-from .values import BoundMethod, Dtype, Module, Namespace, Ref, StaticUnsupported, Tensor, Unknown, describe, is_plain
+from .values import BoundMethod, Dtype, Instance, Module, Namespace, Ref, StaticUnsupported, Tensor, Unknown, describe, is_plain
 
 _PLAIN_METHODS = {"append", "extend", "insert", "pop", "items", "keys", "values", "get", "copy", "index",
                   "count", "format", "join", "upper", "lower", "startswith", "endswith", "split", "replace",
@@ -192,14 +192,18 @@ class Expressions:
         if isinstance(obj, Ref):
             return self.ops.ref_attr(obj, name)
         if isinstance(obj, WorkspaceModule):
+            if name not in obj.file.bindings and name not in obj.file.ambiguous \
+                    and obj.file.path.endswith(("/__init__.py", "\\__init__.py")):
+                sub = self.import_module(obj.file, name, 1)  # `import pkg.model` then `pkg.model`
+                if isinstance(sub, WorkspaceModule):
+                    return sub
             return self.global_name(obj.file, name)
         if isinstance(obj, Tensor):
             return tensors.attr(obj, name)
+        if isinstance(obj, Instance):
+            return instances.getattr_(self, obj, name)
         if isinstance(obj, UserClass):
-            value = obj.lookup(name)
-            if value is None:
-                return Ref("torch.nn.Module." + name) if name == "__init__" else Unknown(f"`{obj.name}.{name}` is not known")
-            return value
+            return instances.class_attr(obj, name)
         if isinstance(obj, SuperProxy):
             return self.ops.super_attr(obj, name)
         if isinstance(obj, Unknown):
@@ -220,6 +224,11 @@ class Expressions:
     def getitem(self, obj: Any, key: Any) -> Any:
         if isinstance(obj, Module):
             return self.ops.getitem(obj, key)
+        if isinstance(obj, Instance):
+            method = instances.special(obj, "__getitem__")
+            if method is None:
+                raise StaticUnsupported(f"a `{obj.cls.name}` object is not subscriptable (Python raises TypeError)")
+            return self.call_function(method, [obj, key], {})
         if isinstance(obj, Unknown):
             return Unknown(obj.reason)
         if isinstance(key, Unknown):

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import tensors
-from .values import FLOAT_DTYPES, Dtype, Module, Ref, StaticUnsupported, Tensor, Unknown, int_like, is_plain
+from . import instances, tensors
+from .values import FLOAT_DTYPES, Dtype, Instance, Module, Ref, StaticUnsupported, Tensor, Unknown, int_like, is_plain
 
 # methods that never change what a module holds
 _NO_OP_METHODS = {"eval", "train", "requires_grad_", "zero_grad", "cuda", "cpu", "share_memory", "xpu", "mtia", "ipu"}
@@ -21,6 +21,9 @@ class ModuleMethods:
     def call_method(self, obj: Any, name: str, args: list, kwargs: dict) -> Any:
         if isinstance(obj, Tensor):
             return tensors.method(obj, name, args, kwargs)
+        if isinstance(obj, Instance) and name == "__object_init__":
+            instances.object_init(obj.cls, args, kwargs)
+            return None
         if not isinstance(obj, Module):
             return self._plain_method(obj, name, args, kwargs)
         m = obj

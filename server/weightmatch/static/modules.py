@@ -8,13 +8,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from . import layers, tensors
+from . import instances, layers, tensors
 from .containers import Containers
 from .methods import ModuleMethods
 from .pybuiltins import Builtins
-from .userdefs import BoundFunc, Evaluator, UserClass, UserFunc, guard
-from .values import (FLOAT_DTYPES, MODULE_ATTRS, BoundMethod, Dtype, Module, Namespace, Ref, StaticUnsupported, Tensor,
-                     Unknown, int_like)
+from .userdefs import Evaluator, UserClass, UserFunc, guard
+from .values import (FLOAT_DTYPES, MODULE_ATTRS, BoundMethod, Dtype, Instance, MissingAttribute, Module, Namespace, Ref,
+                     StaticUnsupported, Tensor, Unknown, int_like)
 
 TORCHVISION = "torchvision models need the model worker"
 _CHANGES_TORCH_DEFAULTS = {"torch.set_default_dtype", "torch.set_default_tensor_type", "torch.set_default_device"}
@@ -62,6 +62,8 @@ class ModuleOps(Builtins, Containers, ModuleMethods):
             return self.builtin(name[9:], args, kwargs, frame)
         if name.startswith("math.") or name.startswith("numpy.") and name.count(".") == 1:
             return self.pure(name, args, kwargs)
+        if name == "weightmatch.recipe_objects.made":
+            return instances.made(args, kwargs)
         if name in ("types.SimpleNamespace", "argparse.Namespace"):
             if args:
                 raise StaticUnsupported(f"`{name}` takes keyword arguments only")
@@ -121,8 +123,12 @@ class ModuleOps(Builtins, Containers, ModuleMethods):
         return out
     # ---- modules ---------------------------------------------------------------------
 
-    def instantiate(self, cls: UserClass, args: list, kwargs: dict) -> Module:
-        chain = cls.chain()
+    def instantiate(self, cls: UserClass, args: list, kwargs: dict) -> Module | Instance:
+        if cls.root() is None or not cls.root().name.startswith("torch.nn."):
+            return instances.instantiate(self.interp, cls, args, kwargs)
+        if cls.dataclass_options() is not None:
+            raise StaticUnsupported(f"module class `{cls.name}` is a dataclass")
+        chain = cls.mro()
         base = cls.torch_base()
         version, custom, extra, saves, overrides = None, False, False, False, False
         for c in chain:
@@ -291,17 +297,8 @@ class ModuleOps(Builtins, Containers, ModuleMethods):
             return m.attrs[name]
         if m.cls is not None and not skip_user:
             value = m.cls.lookup(name)
-            if isinstance(value, UserFunc):
-                deco = value.decorator()
-                if deco is None:
-                    return BoundFunc(value, m)
-                if deco == "staticmethod":
-                    return value
-                if deco == "property":
-                    return self.interp.call_function(value, [m], {})
-                return Unknown(f"`{name}` is a decorated method")
             if value is not None:
-                return value
+                return instances.bind(self.interp, value, m, m.cls, name)
         for d in (m.params, m.buffers, m.modules):
             if name in d:
                 return d[name]
@@ -315,6 +312,6 @@ class ModuleOps(Builtins, Containers, ModuleMethods):
             return BoundMethod(m, name)
         if m.cls is None and m.kind == "":
             return Unknown(f"`{m.name}.{name}` is not known statically", plain=True)
-        raise StaticUnsupported(f"`{m.name}` has no attribute `{name}` (PyTorch raises)")
+        raise MissingAttribute(f"`{m.name}` has no attribute `{name}` (PyTorch raises)")
 
     # containers

@@ -7,9 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from .. import purefuncs
-from . import layers
-from .userdefs import BoundFunc, SuperProxy, UserClass, UserFunc, guard
-from .values import BoundMethod, Module, Namespace, Ref, StaticUnsupported, Tensor, Unknown, int_like, is_plain
+from . import instances, layers
+from .userdefs import SuperProxy, UserClass, guard
+from .values import BoundMethod, Instance, MissingAttribute, Module, Namespace, Ref, StaticUnsupported, Tensor, Unknown, int_like, is_plain
 
 # abstract torch bases users test with isinstance
 _ABSTRACT = {
@@ -41,6 +41,8 @@ class Builtins:
             return None
         if fn == "__import__" and len(args) == 1 and args[0] in ("types", "argparse", "torch") and not kwargs:
             return Ref(args[0])  # the recipe's own `__import__('types').SimpleNamespace(...)`, `…('torch').nn.GELU`
+        if fn == "__import__" and args == ["weightmatch.recipe_objects"] and kwargs == {"fromlist": ["made"]}:
+            return Ref("weightmatch.recipe_objects")  # the recipe's object of a workspace class
         if fn == "__import__" and len(args) == 1 and isinstance(args[0], str) and frame is not None \
                 and list(kwargs) == ["fromlist"] and kwargs["fromlist"]:
             return interp.import_module(frame.file, args[0], 0)  # the recipe's `__import__('net', fromlist=['Net'])`
@@ -56,6 +58,9 @@ class Builtins:
             if isinstance(obj, Namespace):
                 obj.attrs[name] = value
                 return None
+            if isinstance(obj, Instance):
+                instances.setattr_(obj, name, value)
+                return None
             raise StaticUnsupported("`setattr` on a value that is not a known module")
         if fn in ("getattr", "hasattr"):
             obj, name = args[0], args[1]
@@ -64,10 +69,12 @@ class Builtins:
             try:
                 value = interp.getattr(obj, name)
                 found = not (isinstance(obj, Module) and obj.cls is None and isinstance(value, Unknown))
-            except StaticUnsupported:
+            except MissingAttribute:
                 value, found = None, False
             if isinstance(obj, Unknown):
                 return Unknown(obj.reason, plain=fn == "hasattr")
+            if isinstance(obj, Instance) and obj.partial and name not in obj.attrs and obj.cls.lookup(name) is None:
+                return Unknown(value.reason, plain=fn == "hasattr")  # given or not, the analysis did not know
             if fn == "hasattr":
                 return found
             if not found:
@@ -126,13 +133,13 @@ class Builtins:
 
     def _super(self, args: list, frame: Any) -> Any:
         if args:
-            if len(args) != 2 or not isinstance(args[0], UserClass) or not isinstance(args[1], Module):
+            if len(args) != 2 or not isinstance(args[0], UserClass) or not isinstance(args[1], (Module, Instance)):
                 raise StaticUnsupported("`super(...)` with arguments not known statically")
             return SuperProxy(args[0], args[1])
         f = frame
         while f is not None and (f.func is None or f.func.owner is None):
             f = f.parent
-        if f is None or not isinstance(f.self_obj, Module):
+        if f is None or not isinstance(f.self_obj, (Module, Instance)):
             raise StaticUnsupported("`super()` outside a method")
         return SuperProxy(f.func.owner, f.self_obj)
 
@@ -142,10 +149,12 @@ class Builtins:
             raise StaticUnsupported("`super()` of a class the object does not derive from")
         for cls in chain[chain.index(proxy.cls) + 1:]:
             value = cls.body().get(name)
-            if isinstance(value, UserFunc):
-                return BoundFunc(value, proxy.obj)
             if value is not None:
-                return value
+                return instances.bind(self.interp, value, proxy.obj, proxy.obj.cls, name)
+        if isinstance(proxy.obj, Instance):
+            if name == "__init__":
+                return BoundMethod(proxy.obj, "__object_init__")
+            raise MissingAttribute(f"`super()` object has no attribute `{name}` (Python raises AttributeError)")
         if name == "__init__":
             return BoundMethod(proxy.obj, "__torch_init__")
         return self.getattr(proxy.obj, name, skip_user=True)
@@ -169,6 +178,11 @@ class Builtins:
                 if isinstance(c, Ref) and (c.name == "torch.Tensor" or (c.name == "torch.nn.Parameter" and obj.param)):
                     return True
                 continue
+            if isinstance(obj, Instance):
+                if isinstance(c, UserClass) and c in obj.cls.mro():
+                    return True
+                if isinstance(c, (Ref, UserClass)):
+                    continue
             if not isinstance(obj, Module):
                 if isinstance(c, (Ref, UserClass)):
                     continue

@@ -8,9 +8,9 @@ import os
 from typing import Any
 
 from ..operators import BINARY, MAX_SIZE
-from . import tensors
+from . import instances, tensors
 from .userdefs import MAX_STEPS, Frame, UserFunc, _Break, _Continue, _Return
-from .values import Module, Ref, StaticUnsupported, Tensor, Unknown, describe, is_plain
+from .values import Instance, Module, Namespace, Ref, StaticUnsupported, Tensor, Unknown, describe, is_plain
 
 
 class Statements:
@@ -153,6 +153,10 @@ class Statements:
             obj = self.eval(target.value, frame)
             if isinstance(obj, Module):
                 self.ops.setattr(obj, target.attr, value)
+            elif isinstance(obj, Instance):
+                instances.setattr_(obj, target.attr, value)
+            elif isinstance(obj, Namespace):
+                obj.attrs[target.attr] = value
             elif isinstance(obj, Tensor) and target.attr in ("requires_grad", "data"):
                 if target.attr == "data" and not (isinstance(value, Tensor) and value.shape == obj.shape and value.dtype == obj.dtype):
                     raise StaticUnsupported("replaces a tensor's `.data` with one of another shape")
@@ -196,6 +200,9 @@ class Statements:
             frame.locals.pop(target.id, None)
         elif isinstance(target, ast.Attribute):
             obj = self.eval(target.value, frame)
+            if isinstance(obj, Instance):
+                instances.delattr_(obj, target.attr)
+                return
             if not isinstance(obj, Module):
                 raise StaticUnsupported(f"`del` on {describe(obj)}")
             self.ops.delattr(obj, target.attr)
@@ -220,6 +227,8 @@ class Statements:
             return self.ops.truth(value)
         if isinstance(value, Tensor):
             raise StaticUnsupported("the truth of a tensor is not known statically")
+        if isinstance(value, Instance) and (instances.special(value, "__bool__") or instances.special(value, "__len__")):
+            raise StaticUnsupported(f"the truth of a `{value.cls.name}` object is not followed statically")
         if is_plain(value) or isinstance(value, (dict, range)):
             return bool(value)
         return True  # classes, functions, references

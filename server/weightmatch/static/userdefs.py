@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from . import sources
-from .values import BoundMethod, Module, Namespace, Ref, StaticUnsupported, Unknown
+from .values import BoundMethod, Instance, Module, Namespace, Ref, StaticUnsupported, Unknown
 
 MAX_STEPS = 200_000
 MAX_DEPTH = 40
@@ -48,13 +48,15 @@ class _Continue(Exception):
     pass
 
 
-@dataclass
+@dataclass(eq=False)
 class UserClass:
     file: sources.SourceFile
     node: ast.ClassDef
     interp: Evaluator
     _bases: list[Any] | None = None
     _body: dict[str, Any] | None = None
+    _linear: list[Any] | None = None
+    _fields: Any = None  # dataclass fields, filled by instances.py
 
     @property
     def name(self) -> str:
@@ -65,16 +67,81 @@ class UserClass:
         return f"{self.file.modname}.{self.node.name}"
 
     def bases(self) -> list[Any]:
+        """The evaluated base classes (`object` left out): user classes and library references."""
         if self._bases is None:
-            if self.node.keywords or self.node.decorator_list:
-                raise StaticUnsupported(f"class `{self.name}` uses a decorator or class keywords")
-            self._bases = [self.interp.eval(b, Frame(self.file)) for b in self.node.bases]
-            if len(self._bases) != 1:
-                raise StaticUnsupported(f"class `{self.name}` does not have exactly one base class")
+            if self.node.keywords:
+                raise StaticUnsupported(f"class `{self.name}` uses class keywords")
+            self.dataclass_options()  # a decorator other than @dataclass stops here
+            bases = [self.interp.eval(b, Frame(self.file)) for b in self.node.bases]
+            for b, node in zip(bases, self.node.bases):
+                if not isinstance(b, (UserClass, Ref)):
+                    what = f"is not known statically ({b.reason})" if isinstance(b, Unknown) else "is not a class"
+                    raise StaticUnsupported(f"class `{self.name}`: its base class `{self.file.segment(node)}` {what}")
+            # `object` adds nothing; `abc.ABC` only forbids abstract methods (instances.py checks them)
+            self._bases = [b for b in bases if b not in (Ref("builtins.object"), Ref("abc.ABC"))]
         return self._bases
 
+    def dataclass_options(self) -> dict[str, Any] | None:
+        """The keywords of `@dataclass(...)`, {} for a bare `@dataclass`, None without one."""
+        decorators = self.node.decorator_list
+        if not decorators:
+            return None
+        if len(decorators) == 1:
+            node = decorators[0]
+            call = node if isinstance(node, ast.Call) else None
+            if call is not None and not call.args:
+                node = call.func
+            if self.interp.eval_safe(node, Frame(self.file)) == Ref("dataclasses.dataclass"):
+                if call is None:
+                    return {}
+                options = {k.arg: self.interp.eval_safe(k.value, Frame(self.file)) for k in call.keywords}
+                if all(k is not None for k in options):
+                    return options
+        raise StaticUnsupported(f"class `{self.name}` uses a decorator other than @dataclass")
+
+    def linear(self) -> list[Any]:
+        """The method resolution order as Python computes it (C3), with each library base
+        taken as one opaque entry: user classes, then at most one library class."""
+        if self._linear is None:
+            self._linear = []  # seen while computing: a class that inherits from itself
+            bases = self.bases()
+            seqs = []
+            for b in bases:
+                if isinstance(b, UserClass):
+                    if b._linear == []:
+                        raise StaticUnsupported(f"class `{self.name}` inherits from itself")
+                    seqs.append(list(b.linear()))
+                else:
+                    seqs.append([b])
+            seqs.append(list(bases))
+            out: list[Any] = [self]
+            while any(seqs):
+                head = next((s[0] for s in seqs if s and not any(s[0] in t[1:] for t in seqs)), None)
+                if head is None:
+                    raise StaticUnsupported(f"class `{self.name}`: Python cannot order its base classes (TypeError)")
+                out.append(head)
+                seqs = [s[1:] if s and s[0] == head else s for s in seqs]
+            libs = [c for c in out if not isinstance(c, UserClass)]
+            if len(libs) > 1 or (libs and out[-1] != libs[0]):
+                raise StaticUnsupported(f"class `{self.name}` mixes its classes with library classes in an order "
+                                        "not followed statically")
+            self._linear = out
+        return self._linear
+
+    def mro(self) -> list["UserClass"]:
+        """The user classes of the method resolution order, most derived first."""
+        return [c for c in self.linear() if isinstance(c, UserClass)]
+
+    chain = mro
+
+    def root(self) -> Ref | None:
+        """The library class the hierarchy ends on (`torch.nn.Module`, `nn.Linear`), None for `object`."""
+        last = self.linear()[-1]
+        return last if isinstance(last, Ref) else None
+
     def base(self) -> Any:
-        return self.bases()[0]
+        bases = self.bases()
+        return bases[0] if bases else Ref("builtins.object")
 
     def body(self) -> dict[str, Any]:
         """Class attributes: functions as nodes, simple assignments evaluated."""
@@ -83,7 +150,10 @@ class UserClass:
             frame = Frame(self.file)
             for stmt in self.node.body:
                 if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                    self._body[stmt.name] = UserFunc(self.file, stmt, None, owner=self)
+                    func = UserFunc(self.file, stmt, None, owner=self)
+                    if func.decorator() in (f"{stmt.name}.setter", f"{stmt.name}.deleter") and stmt.name in self._body:
+                        continue  # the property keeps its getter; setting it is not followed
+                    self._body[stmt.name] = func
                 elif isinstance(stmt, ast.Assign) and all(isinstance(t, ast.Name) for t in stmt.targets):
                     value = self.interp.eval_safe(stmt.value, frame)
                     for t in stmt.targets:
@@ -100,24 +170,14 @@ class UserClass:
                         self._body[name] = Unknown(f"class attribute `{name}` is set conditionally")
         return self._body
 
-    def chain(self) -> list["UserClass"]:
-        out, cls = [], self
-        while isinstance(cls, UserClass):
-            if cls in out:
-                raise StaticUnsupported(f"class `{self.name}` inherits from itself")
-            out.append(cls)
-            cls = cls.base()
-        return out
-
     def torch_base(self) -> Ref:
-        base = self.chain()[-1].base()
-        if not isinstance(base, Ref) or not base.name.startswith("torch.nn."):
-            what = base.reason if isinstance(base, Unknown) else "is not an nn.Module"
-            raise StaticUnsupported(f"class `{self.name}`: its base class {what}")
+        base = self.root()
+        if base is None or not base.name.startswith("torch.nn."):
+            raise StaticUnsupported(f"class `{self.name}`: its base class is not an nn.Module")
         return base
 
     def lookup(self, name: str) -> Any:
-        for cls in self.chain():
+        for cls in self.mro():
             body = cls.body()
             if name in body:
                 return body[name]
@@ -136,11 +196,17 @@ class UserFunc:
         return getattr(self.node, "name", "<lambda>")
 
     def decorator(self) -> str | None:
+        """The one decorator's dotted name (`property`, `functools.cached_property`), None
+        without one, "?" for anything else."""
         decorators = getattr(self.node, "decorator_list", [])
         if not decorators:
             return None
-        if len(decorators) == 1 and isinstance(decorators[0], ast.Name):
-            return decorators[0].id
+        node, parts = decorators[0], []
+        while isinstance(node, ast.Attribute):
+            parts.append(node.attr)
+            node = node.value
+        if len(decorators) == 1 and isinstance(node, ast.Name):
+            return ".".join([node.id, *reversed(parts)])
         return "?"
 
 
@@ -153,7 +219,7 @@ class BoundFunc:
 @dataclass
 class SuperProxy:
     cls: UserClass
-    obj: Module
+    obj: Any  # a Module or an Instance
 
 
 @dataclass
@@ -193,7 +259,7 @@ def _holds_module(value: Any, depth: int = 0) -> bool:
 
 
 # What an unknown callable could change, or call back into to change what is read later.
-_MUTABLE = (list, dict, set, bytearray, WorkspaceModule, UserFunc, BoundFunc, UserClass, Namespace)
+_MUTABLE = (list, dict, set, bytearray, WorkspaceModule, UserFunc, BoundFunc, UserClass, Namespace, Instance)
 
 
 def _holds_mutable(value: Any, depth: int = 0) -> bool:

@@ -21,6 +21,11 @@ class StaticUnsupported(Exception):
         super().__init__(reason)
 
 
+class MissingAttribute(StaticUnsupported):
+    """Python would raise AttributeError: what `getattr(obj, name, default)` and `hasattr`
+    catch. Every other StaticUnsupported means "not known", which they must not catch."""
+
+
 @dataclass(frozen=True)
 class Unknown:
     """A value the evaluator could not compute. `plain` means it surely is not a module
@@ -102,6 +107,17 @@ class Namespace:
     (the recipe writes a config the source walk read into one of these)."""
 
     attrs: dict[str, Any]
+
+
+@dataclass(eq=False)
+class Instance:
+    """An object of a workspace class that is not a module (a config class, a dataclass, a
+    Trainer): its class and the attributes its methods set, in the order they set them."""
+
+    cls: Any  # the UserClass
+    attrs: dict[str, Any] = field(default_factory=dict)
+    frozen: bool = False  # a frozen dataclass once its __init__ has run
+    partial: bool = False  # made by a recipe from the attributes the analysis knew (recipe_objects.made)
 
 
 @dataclass(frozen=True)

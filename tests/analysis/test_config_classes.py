@@ -1,0 +1,146 @@
+"""Config classes the way LLM code writes them (litgpt's shape): a dataclass with a
+`from_name` class method over a table of presets, `__post_init__` filling derived sizes
+through a checking helper, properties that give the norm and MLP classes (one imports the
+model module inside the property), and mixins on the model. PyTorch is the judge."""
+
+from __future__ import annotations
+
+import pytest
+
+from analysis_helpers import agrees_with_pytorch, analyze_alone, judged_like_pytorch, pytorch_outcomes
+
+CONFIG = '''
+from dataclasses import dataclass, field
+from functools import partial
+
+
+def check_indicator(params, required_length, def_val=1):
+    if params is None:
+        return [def_val] * required_length
+    if len(params) != required_length:
+        params = params[:required_length]
+    if not set(params).issubset({0, 1}):
+        raise ValueError("only 0 and 1")
+    return params
+
+
+@dataclass
+class Config:
+    name: str = ""
+    n_embd: int = 8
+    n_layer: int = 2
+    n_head: int = 2
+    head_size: int | None = None
+    norm_class_name: str = "LayerNorm"
+    mlp_class_name: str = "GptNeoxMLP"
+    skip: list | None = None
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.head_size is None:
+            self.head_size = self.n_embd // self.n_head
+        self.skip = check_indicator(self.skip, self.n_layer)
+
+    @classmethod
+    def from_name(cls, name, **kwargs):
+        conf = name_to_config[name].copy()
+        conf.update(kwargs)
+        return cls(**conf)
+
+    @property
+    def norm_class(self):
+        import torch
+        if self.norm_class_name == "RMSNorm":
+            return partial(torch.nn.RMSNorm, eps=1e-5)
+        return getattr(torch.nn, self.norm_class_name)
+
+    @property
+    def mlp_class(self):
+        import lit.model
+        return getattr(lit.model, self.mlp_class_name)
+
+
+configs = [
+    dict(name="tiny", n_embd=8, n_head=2),
+    dict(name="llama-ish", n_embd=12, n_head=3, norm_class_name="RMSNorm", mlp_class_name="LLaMAMLP",
+         skip=[1, 0, 1, 0, 1]),
+]
+name_to_config = {c["name"]: c for c in configs}
+'''
+
+MODEL = '''
+import torch.nn as nn
+
+from lit.config import Config
+
+
+class SizeMixin:
+    def attn_size(self, config):
+        return config.n_head * config.head_size
+
+
+class GptNeoxMLP(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.fc = nn.Linear(config.n_embd, 4 * config.n_embd)
+
+
+class LLaMAMLP(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.fc_1 = nn.Linear(config.n_embd, 3 * config.n_embd, bias=False)
+        self.fc_2 = nn.Linear(config.n_embd, 3 * config.n_embd, bias=False)
+
+
+class Block(SizeMixin, nn.Module):
+    def __init__(self, config, i):
+        super().__init__()
+        self.norm_1 = config.norm_class(config.n_embd)
+        self.attn = nn.Linear(config.n_embd, self.attn_size(config))
+        self.mlp = config.mlp_class(config) if config.skip[i] else nn.Identity()
+
+
+class GPT(nn.Module):
+    def __init__(self, config: Config):
+        super().__init__()
+        self.config = config
+        self.h = nn.ModuleList(Block(config, i) for i in range(config.n_layer))
+'''
+
+
+@pytest.fixture
+def lit(case):
+    case.write("lit/__init__.py", "")
+    case.write("lit/config.py", CONFIG)
+    case.write("lit/model.py", MODEL)
+    return case
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize("layers", [3, 4], ids=["matches", "differs"])
+@pytest.mark.parametrize("name", ["tiny", "llama-ish"])
+def test_config_from_name_with_properties(lit, name, layers, execute) -> None:
+    lit.write("main.py", "import torch\nfrom lit.config import Config\nfrom lit.model import GPT\n\n"
+                         f"model = GPT(Config.from_name({name!r}, n_layer={layers}))\n"
+                         'model.load_state_dict(torch.load("w.pt"))\n')
+    lit.torch("import torch\nfrom lit.config import Config\nfrom lit.model import GPT\n"
+              f"torch.save(GPT(Config.from_name({name!r}, n_layer=3)).state_dict(), 'w.pt')")
+    judged_like_pytorch(lit, execute, "missing+unexpected")
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize("width", [8, 12], ids=["matches", "differs"])
+def test_a_config_made_in_a_test_function(lit, width, execute) -> None:
+    """pytest's shape: the config is made in a test function nothing calls, then changed."""
+    lit.write("test_gpt.py", "import torch\nfrom lit.config import Config\nfrom lit.model import GPT\n\n\n"
+                             "def test_load():\n"
+                             "    config = Config.from_name('tiny')\n"
+                             f"    config.n_embd = {width}\n"
+                             "    model = GPT(config)\n"
+                             '    model.load_state_dict(torch.load("w.pt"))\n')
+    lit.torch("import torch\nfrom lit.config import Config\nfrom lit.model import GPT\n"
+              "torch.save(GPT(Config.from_name('tiny')).state_dict(), 'w.pt')")
+    lit.write("main.py", "from test_gpt import test_load\ntest_load()\n")
+    truth = pytorch_outcomes(lit, "main.py")
+    assert truth["crash"] is None and len(truth["loads"]) == 1, truth
+    agrees_with_pytorch(analyze_alone(lit, execute, "test_gpt.py"), truth["loads"][0], "mismatched")
