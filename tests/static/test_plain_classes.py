@@ -199,3 +199,42 @@ def test_unsupported(case):
     with pytest.raises(StaticUnsupported) as err:
         build_static(recipe(source, ctor))
     assert needle in err.value.reason
+
+
+COPIES = HEADER + '''
+import copy
+from copy import deepcopy
+
+
+def get_clones(module, n):
+    return nn.ModuleList([copy.deepcopy(module) for _ in range(n)])
+
+
+class Cfg:
+    def __init__(self, widths):
+        self.widths = widths
+
+
+class Net(nn.Module):
+    def __init__(self, n=3, cfg=None):
+        super().__init__()
+        layer = nn.Sequential(nn.Linear(4, 4), nn.LayerNorm(4))
+        layer.scale = nn.Parameter(torch.ones(2))
+        self.layers = get_clones(layer, n)
+        base = cfg or Cfg([4, 6])
+        other = deepcopy(base)
+        other.widths.append(8)
+        shallow = copy.copy(base)
+        shallow.widths.append(5)
+        self.a = nn.Linear(base.widths[-1], other.widths[-1])
+        d = dict(k=3)
+        args = [d, d]
+        scaled = [deepcopy(a) for a in args]
+        scaled[0]["k"] = 5
+        self.b = nn.Conv2d(3, args[0]["k"], scaled[0]["k"])
+'''
+
+
+@pytest.mark.parametrize("ctor", ["Net()", "Net(2, Cfg([3]))"])
+def test_copies(ctor):
+    assert_same(COPIES, ctor)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from . import instances, layers, tensors
+from . import copying, instances, layers, tensors
 from .containers import Containers
 from .methods import ModuleMethods
 from .pybuiltins import Builtins
@@ -62,6 +62,10 @@ class ModuleOps(Builtins, Containers, ModuleMethods):
             return self.builtin(name[9:], args, kwargs, frame)
         if name.startswith("math.") or name.startswith("numpy.") and name.count(".") == 1:
             return self.pure(name, args, kwargs)
+        if name in ("copy.deepcopy", "copy.copy"):
+            if len(args) != 1 or kwargs:
+                raise StaticUnsupported(f"`{name}` with a memo is not followed statically")
+            return copying.deepcopy(args[0]) if name == "copy.deepcopy" else copying.shallow(args[0])
         if name == "weightmatch.recipe_objects.made":
             return instances.made(args, kwargs)
         if name in ("types.SimpleNamespace", "argparse.Namespace"):
