@@ -405,7 +405,7 @@ class CallsMixin(InstancesMixin):
         """Which `**value` of a call is not known, and why (`**checkpoint["model_args"]` of a
         checkpoint that is not there)."""
         for k in node.keywords:
-            if k.arg is None and plain.keywords(self, ast.Call(node.func, [], [k]), env) is None:
+            if k.arg is None and plain.spread(self, k.value, env) is None:
                 value = self.ev(k.value, env)
                 if isinstance(value, (SourceVal, At)):
                     value = self.concrete(value)

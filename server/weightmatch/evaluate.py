@@ -165,7 +165,7 @@ class Evaluator(TypeTestsMixin):
             entries: dict[Any, Any] = {}
             for k, v in zip(node.keys, node.values):
                 if k is None:  # `{**vars(args), "depth": 4}`
-                    spread = plain.keywords(self, ast.Call(ast.Name("dict", ast.Load()), [], [ast.keyword(None, v)]), env)
+                    spread = plain.spread(self, v, env)
                     if spread is None:
                         return Unknown(f"`**{self.pf.segment(v)}` in a dict literal is not known statically")
                     entries.update(spread)
@@ -468,7 +468,7 @@ class Evaluator(TypeTestsMixin):
         obj = self.concrete(value, raw=True)
         if not isinstance(obj, SavedNamespace):
             return None
-        attrs = {k: plain.as_const(Const(plain.plain_data(v), "values read from the checkpoint")) for k, v in obj.attrs.items()
+        attrs = {k: Const(plain.plain_data(v), "values read from the checkpoint") for k, v in obj.attrs.items()
                  if isinstance(k, str)}
         return ObjVal({k: v if plain.literal(v) is not None else Unknown(f"`{k}` of the saved namespace is not plain data")
                        for k, v in attrs.items()}, "the namespace saved in the checkpoint")

@@ -540,24 +540,35 @@ def const_method(ev, owner: Const, node: ast.Call, env: dict) -> Any:
 
 
 def keywords(ev, node: ast.Call, env: dict) -> dict[str, Any] | None:
+    """A call's keyword arguments, `**` ones spread; None when a spread one is not known (or
+    has a key that is not a string: the call raises)."""
     out: dict[str, Any] = {}
     for k in node.keywords:
-        value = ev.ev(k.value, env)
-        if k.arg is None and isinstance(value, (SourceVal, At)) and not (
-                isinstance(value, SourceVal) and isinstance(value.base, DictLit) and not value.ops):
-            value = ev.concrete(value)  # `GPTConfig(**checkpoint["model_args"])`
-        if k.arg is None and isinstance(value, JsonFile):
-            value = read_data(ev, value)  # `f(**json.load(fh))`
         if k.arg is None:
-            if isinstance(value, Const) and isinstance(value.value, dict):
-                out.update({str(a): Const(b, value.origin) for a, b in value.value.items()})
-            elif isinstance(value, SourceVal) and isinstance(value.base, DictLit) and not value.ops:
-                out.update({str(a): b for a, b in value.base.entries.items()})
-            else:
+            entries = spread(ev, k.value, env)
+            if entries is None or not all(isinstance(key, str) for key in entries):
                 return None
+            out.update(entries)
         else:
-            out[k.arg] = value
+            out[k.arg] = ev.ev(k.value, env)
     return out
+
+
+def spread(ev, expr: ast.expr, env: dict) -> dict[Any, Any] | None:
+    """The items `**expr` spreads (in a call or a dict display): a dict of known values, a
+    dict literal, a checkpoint's dict (`GPTConfig(**checkpoint["model_args"])`), a JSON file's
+    (`f(**json.load(fh))`); None when not known."""
+    value = ev.ev(expr, env)
+    if isinstance(value, (SourceVal, At)) and not (
+            isinstance(value, SourceVal) and isinstance(value.base, DictLit) and not value.ops):
+        value = ev.concrete(value)
+    if isinstance(value, JsonFile):
+        value = read_data(ev, value)
+    if isinstance(value, Const) and isinstance(value.value, dict):
+        return {a: Const(b, value.origin) for a, b in value.value.items()}
+    if isinstance(value, SourceVal) and isinstance(value.base, DictLit) and not value.ops:
+        return dict(value.base.entries)
+    return None
 
 
 def literal(value: Any, depth: int = 0, attrs_of=None, class_ref=None) -> ast.expr | None:

@@ -100,3 +100,11 @@ def judged_like_pytorch(case, execute: bool, keys: str = "", script: str = "main
     assert truth["crash"] is None and len(truth["loads"]) == 1, truth
     result = analyze_alone(case, execute, script, " ".join(args) or None)
     agrees_with_pytorch(result, truth["loads"][0], keys)
+
+
+def save_layers(case, path: str = "w.pt", **layers: str) -> None:
+    """Save a state dict made of named torch layers, each given as its constructor's source
+    (`fc="nn.Linear(4, 8)"` -> fc.weight, fc.bias), with real torch in the case's folder."""
+    parts = ", ".join(f"**{{{name!r} + '.' + k: v for k, v in ({ctor}).state_dict().items()}}"
+                      for name, ctor in layers.items())
+    case.torch(f"import torch, torch.nn as nn\ntorch.save({{{parts}}}, {path!r})")

@@ -11,6 +11,7 @@ from analysis_helpers import (
     analyze_alone,
     judged_like_pytorch,
     pytorch_outcomes,
+    save_layers,
 )
 
 NET = """
@@ -140,10 +141,7 @@ def test_a_layer_class_passed_as_a_value(case, use_ln, execute) -> None:
     """Swin's `build_model`: `layernorm = nn.LayerNorm` (imported inside the function), passed on as
     `norm_layer=layernorm`; the class is written into the recipe by torch's name."""
     case.write("main.py", LAYER_CLASS.format(use_ln=use_ln))
-    case.torch("import torch, torch.nn as nn\n"
-               "sd = {'fc.' + k: v for k, v in nn.Linear(4, 8).state_dict().items()}\n"
-               "sd.update({'norm.' + k: v for k, v in nn.LayerNorm(8).state_dict().items()})\n"
-               "torch.save(sd, 'w.pt')")
+    save_layers(case, fc="nn.Linear(4, 8)", norm="nn.LayerNorm(8)")
     judged_like_pytorch(case, execute, "missing")
 
 

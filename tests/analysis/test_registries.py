@@ -12,6 +12,7 @@ from analysis_helpers import (
     analyze_alone,
     judged_like_pytorch,
     pytorch_outcomes,
+    save_layers,
 )
 
 REGISTRY = """
@@ -189,8 +190,5 @@ def test_a_head_replaced_in_a_helper_through_the_models_own_name(case, n, execut
     """`model.fc = nn.Linear(model.fc.in_features, num_classes)`: the step changes the model
     itself (once written in as a new model, so the step changed a copy: a false alarm)."""
     case.write("main.py", HEAD_IN_HELPER.format(n=n))
-    case.torch("import torch, torch.nn as nn\n"
-               "sd = {'body.' + k: v for k, v in nn.Linear(4, 8).state_dict().items()}\n"
-               "sd.update({'fc.' + k: v for k, v in nn.Linear(8, 3).state_dict().items()})\n"
-               "torch.save(sd, 'w.pt')")
+    save_layers(case, body="nn.Linear(4, 8)", fc="nn.Linear(8, 3)")
     judged_like_pytorch(case, execute, "mismatched")
