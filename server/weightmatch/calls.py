@@ -14,7 +14,7 @@ import os
 from collections import ChainMap
 from typing import Any
 
-from weightmatch import argparse_values, binding, plain, yacs_calls, yacs_values
+from weightmatch import argparse_values, binding, plain, recipe_literals, yacs_calls, yacs_values
 from weightmatch.argparse_values import ParserVal, SubparsersVal
 from weightmatch.pyfile import PyFile
 from weightmatch.instances import InstancesMixin
@@ -226,7 +226,7 @@ class CallsMixin(InstancesMixin):
         if raw:
             return obj
         lit = Const(plain.plain_data(obj), "values read from the checkpoint")
-        return lit if plain.literal(lit) is not None else Unknown("the checkpoint holds more than plain values here")
+        return lit if recipe_literals.literal(lit) is not None else Unknown("the checkpoint holds more than plain values here")
 
     def define(self, stmt: ast.stmt, env: dict) -> None:
         """Bind a def or class statement's name to its value, through the decorators the

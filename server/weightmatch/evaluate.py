@@ -11,7 +11,7 @@ import os
 import posixpath
 from typing import Any
 
-from weightmatch import comprehension, const_mutation, hub_cache, plain, yacs_calls, yacs_values
+from weightmatch import comprehension, const_mutation, hub_cache, plain, recipe_literals, yacs_calls, yacs_values
 from weightmatch.argparse_values import ParserVal, SubparsersVal
 from weightmatch.hub_cache import HUB_LOADS
 from weightmatch.operators import BINARY, TooLarge, binary
@@ -470,7 +470,7 @@ class Evaluator(TypeTestsMixin):
             return None
         attrs = {k: Const(plain.plain_data(v), "values read from the checkpoint") for k, v in obj.attrs.items()
                  if isinstance(k, str)}
-        return ObjVal({k: v if plain.literal(v) is not None else Unknown(f"`{k}` of the saved namespace is not plain data")
+        return ObjVal({k: v if recipe_literals.literal(v) is not None else Unknown(f"`{k}` of the saved namespace is not plain data")
                        for k, v in attrs.items()}, "the namespace saved in the checkpoint")
 
     def script_argv(self) -> Any:

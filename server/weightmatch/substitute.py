@@ -10,7 +10,7 @@ import re
 from collections import ChainMap
 from typing import Any
 
-from weightmatch import plain
+from weightmatch import plain, recipe_literals
 from weightmatch.argparse_values import ParserVal
 from weightmatch.values import (
     ClassVal, Const, FuncVal, ModelAttr, ModelVal, ModVal, ObjVal, SourceVal, Substitutions, Unknown,
@@ -190,7 +190,7 @@ class SubstituteMixin:
             [ast.keyword("fromlist", ast.List([ast.Constant(attr)], ast.Load()))]), attr, ast.Load())
 
     def literal(self, value: Any) -> ast.expr | None:
-        return plain.literal(value, attrs_of=self.object_attrs, class_ref=self.class_expr)
+        return recipe_literals.literal(value, attrs_of=self.object_attrs, class_ref=self.class_expr)
 
     def workspace_module_name(self, pf) -> str | None:
         """The dotted name a workspace file is imported by from the root; None for the script
@@ -226,7 +226,7 @@ class SubstituteMixin:
             if not isinstance(value, Const) or isinstance(value.value, (list, tuple, dict, str)) and len(value.value) > 1000 \
                     or self._too_large(value.value):
                 continue
-            text = plain.literal_text(value.value)
+            text = recipe_literals.literal_text(value.value)
             if text and len(text) <= 10_000:  # (a table of thousands of numbers stays the replay's)
                 out[name] = text
                 if name in mine:
@@ -298,7 +298,7 @@ def _spread(n: ast.AST, value: Any, subs: Substitutions) -> Any:
 
 def _write(n: ast.AST, value: Any, subs: Substitutions) -> bool:
     """Write known plain data in place of `n`; False when `value` is not that."""
-    lit = plain.literal(value) if isinstance(value, Const) else None
+    lit = recipe_literals.literal(value) if isinstance(value, Const) else None
     if lit is None:
         return False
     subs.by_span[_span(n)] = lit

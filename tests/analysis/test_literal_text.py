@@ -1,4 +1,4 @@
-"""`plain.literal_text`: the recipe's literal for a plain value (script_globals) is read back by
+"""`recipe_literals.literal_text`: the recipe's literal for a plain value (script_globals) is read back by
 `ast.literal_eval` as the same value of the same type, or refused (nan, inf, IntEnum, subclasses)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import enum
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from weightmatch.plain import literal_text
+from weightmatch.recipe_literals import literal_text
 
 SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text()
 VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4) | st.tuples(inner) | st.tuples(inner, inner)

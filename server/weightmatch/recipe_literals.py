@@ -1,0 +1,95 @@
+"""Known values written into a recipe as Python source: plain data as literals, a layer class
+by torch's name, an object as its class's object (recipe_objects.made) or a SimpleNamespace of
+its known attributes. What has no exact literal (nan, an IntEnum, a str subclass) has none."""
+
+from __future__ import annotations
+
+import ast
+from typing import Any
+
+from weightmatch import parsing
+from weightmatch.plain import AttrDict
+from weightmatch.values import Const, LibRef, ObjVal, SeqVal
+from weightmatch.yacs_values import CfgNodeVal
+
+
+def literal(value: Any, depth: int = 0, attrs_of=None, class_ref=None) -> ast.expr | None:
+    """The source of a known value, to write into a recipe; None when it has none. An object
+    of a workspace class `class_ref` can name is written as that class's object with its known
+    attributes (recipe_objects.made); another object as a SimpleNamespace of its known
+    attributes (`attrs_of` adds its class attributes)."""
+    if depth > 20:
+        return None
+    if isinstance(value, Const):
+        value = value.value
+        if _is_literal(value):
+            return parsing.parse(repr(value), mode="eval").body
+        return None
+    if isinstance(value, LibRef):  # `__import__('torch').nn.LayerNorm`
+        expr: ast.expr = ast.Call(ast.Name("__import__", ast.Load()), [ast.Constant("torch")], [])
+        for part in value.dotted.split(".")[1:]:
+            expr = ast.Attribute(expr, part, ast.Load())
+        return expr
+    if isinstance(value, CfgNodeVal) and value.broken:
+        return None
+    if isinstance(value, ObjVal):
+        keywords_ = []
+        attrs = attrs_of(value) if attrs_of is not None else value.attrs
+        for k, v in attrs.items():
+            lit = literal(v, depth + 1, attrs_of, class_ref)
+            if lit is None and isinstance(value, CfgNodeVal):
+                return None  # a yacs config is all known or not written at all
+            if lit is not None and k.isidentifier():
+                keywords_.append(ast.keyword(arg=k, value=lit))
+        cls = class_ref(value.cls) if class_ref is not None and value.cls is not None else None
+        if cls is not None:
+            func = ast.Attribute(ast.Call(ast.Name("__import__", ast.Load()), [ast.Constant("weightmatch.recipe_objects")],
+                                          [ast.keyword("fromlist", ast.List([ast.Constant("made")], ast.Load()))]),
+                                 "made", ast.Load())
+            return ast.Call(func, [cls], keywords_)
+        func = ast.Attribute(ast.Call(ast.Name("__import__", ast.Load()), [ast.Constant("types")], []),
+                             "SimpleNamespace", ast.Load())
+        return ast.Call(func, [], keywords_)
+    if isinstance(value, SeqVal):
+        items = [literal(v, depth + 1, attrs_of, class_ref) for v in value.items]
+        if any(i is None for i in items):
+            return None
+        return ast.List(items, ast.Load())
+    return None
+
+
+def literal_text(value: Any, depth: int = 0) -> str | None:
+    """`repr` of a plain value when it reads back as the same value (exact types only: an IntEnum
+    or a str subclass has a repr that is no literal), else None. `literal` without a parse."""
+    if depth > 20:
+        return None
+    t = type(value)
+    if value is None or t in (bool, int, str) or t is float and value == value and value not in (float("inf"), float("-inf")):
+        return repr(value)
+    if t in (list, tuple) and len(value) < 10_000:
+        items = [literal_text(v, depth + 1) for v in value]
+        if any(i is None for i in items):
+            return None
+        inner = ", ".join(items)
+        return f"[{inner}]" if t is list else f"({inner}{',' if len(items) == 1 else ''})"
+    if t is dict and len(value) < 10_000:
+        pairs = [(literal_text(k, depth + 1), literal_text(v, depth + 1)) for k, v in value.items()]
+        if any(k is None or v is None for k, v in pairs):
+            return None
+        return "{" + ", ".join(f"{k}: {v}" for k, v in pairs) + "}"
+    return None
+
+
+def _is_literal(value: Any, depth: int = 0) -> bool:
+    if depth > 20:
+        return False
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return not isinstance(value, float) or value == value and value not in (float("inf"), float("-inf"))
+    if isinstance(value, AttrDict):
+        return False  # OmegaConf data written as a dict would lose its attribute access
+    if isinstance(value, (list, tuple)):
+        return len(value) < 10_000 and all(_is_literal(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return len(value) < 10_000 and all(_is_literal(k, depth + 1) and _is_literal(v, depth + 1)
+                                           for k, v in value.items())
+    return False

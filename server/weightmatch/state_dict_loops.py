@@ -1,0 +1,103 @@
+"""The loops that rebuild a state dict, each recognised whole and kept as one operation on the
+dict (run over its real keys when it is read): `for k, v in sd.items(): new[k2] = v`, `for k in
+list(sd): sd[k[7:]] = sd.pop(k)`, and the shards of a sharded checkpoint merged by its index.
+Part of the Interpreter (interpret.py)."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import posixpath
+
+from weightmatch.evaluate import ST_LOAD, TORCH_LOAD
+from weightmatch.values import Const, JsonFile, LoadedFile, Op, SourceVal, TorchLoadSite, frozen
+
+
+class StateDictLoopsMixin:
+    def items_loop(self, stmt: ast.For, env: dict) -> bool:
+        """`for k, v in sd.items(): if ...: new[k2] = v` rebuilding a dict: one loop op on `new`."""
+        it = stmt.iter
+        if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute) and it.func.attr == "items"
+                and isinstance(stmt.target, ast.Tuple) and len(stmt.target.elts) == 2
+                and all(isinstance(e, ast.Name) for e in stmt.target.elts)):
+            return False
+        source = self.ev(it.func.value, env)
+        if not isinstance(source, SourceVal):
+            return False
+        targets = {t.value.id for t in ast.walk(stmt) if isinstance(t, ast.Subscript)
+                   and isinstance(t.ctx, ast.Store) and isinstance(t.value, ast.Name)}
+        if len(targets) != 1:
+            return False
+        (name,) = targets
+        dest = env.get(name)
+        if not isinstance(dest, SourceVal):
+            return False
+        dest.ops.append(Op("loop", frozen(source), stmt, self.free_env(stmt, env)))
+        return True
+
+    def keys_loop(self, stmt: ast.For, env: dict) -> bool:
+        """`for k in list(sd): ... sd[new] = sd.pop(k) / del sd[k]`: one operation on `sd`, run over
+        its real keys when it is read (keyexpr.run_key_loop)."""
+        it, snapshot = stmt.iter, False
+        while isinstance(it, ast.Call) and self.pf.dotted(it.func) in ("list", "tuple", "sorted") and \
+                len(it.args) == 1 and not it.keywords:
+            it, snapshot = it.args[0], True
+        pairs = isinstance(stmt.target, ast.Tuple) and len(stmt.target.elts) == 2 and \
+            all(isinstance(e, ast.Name) for e in stmt.target.elts)
+        if isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute) and not it.args and \
+                it.func.attr == ("items" if pairs else "keys"):
+            it = it.func.value
+        elif pairs:
+            return False
+        if not (isinstance(it, ast.Name) and (pairs or isinstance(stmt.target, ast.Name))) or stmt.orelse or \
+                not snapshot:
+            return False  # changing a dict while iterating over it (not a copy of its keys) raises
+        sd = env.get(it.id)
+        if not isinstance(sd, SourceVal):
+            return False
+        sd.ops.append(Op("keyloop", it.id, stmt, self.free_env(stmt, env)))
+        return True
+
+    def shards_loop(self, stmt: ast.For, env: dict) -> bool:
+        """`for shard in set(index["weight_map"].values()): sd.update(load_file(os.path.join(d, shard)))`
+        with `index = json.load(open(p))`: every shard of the sharded checkpoint `p` merged into `sd`,
+        which is what the index reader returns. Only when each shard is read from the index's own
+        folder (checked by evaluating the path with a stand-in shard name); else not recognised."""
+        target = stmt.target
+        if not isinstance(target, ast.Name) or stmt.orelse or len(stmt.body) != 1:
+            return False
+        call = stmt.body[0].value if isinstance(stmt.body[0], ast.Expr) else None
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "update"
+                and isinstance(call.func.value, ast.Name) and len(call.args) == 1 and not call.keywords
+                and isinstance(call.args[0], ast.Call) and self.pf.dotted(call.args[0].func) in TORCH_LOAD | ST_LOAD):
+            return False
+        index = self.weight_map_values(stmt.iter, env)
+        dest = env.get(call.func.value.id)
+        if index is None or not isinstance(dest, SourceVal):
+            return False
+        stand_in = "\0shard\0"
+        loaded = self.ev(call.args[0], {**env, target.id: Const(stand_in)})
+        lf = loaded.base if isinstance(loaded, SourceVal) and isinstance(loaded.base, LoadedFile) else None
+        if lf is None or not isinstance(lf.path, Const) or not isinstance(lf.path.value, str) or \
+                posixpath.normpath(lf.path.value) != posixpath.join(posixpath.dirname(index), stand_in):
+            return False
+        shards = dataclasses.replace(lf, path=Const(index), over_shards=True)
+        self.torch_loads.append(TorchLoadSite(shards))
+        dest.ops.append(Op("update", SourceVal(shards), call))
+        return True
+
+    def weight_map_values(self, node: ast.expr, env: dict) -> str | None:
+        """The index path of `[set|sorted|list](<json of the index>["weight_map"].values())`."""
+        while isinstance(node, ast.Call) and self.pf.dotted(node.func) in ("set", "sorted", "list", "tuple") \
+                and len(node.args) == 1 and not node.keywords:
+            node = node.args[0]
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "values"
+                and not node.args and isinstance(node.func.value, ast.Subscript)):
+            return None
+        sub = node.func.value
+        if not (isinstance(sub.slice, ast.Constant) and sub.slice.value == "weight_map"):
+            return None
+        doc = self.ev(sub.value, env)
+        if isinstance(doc, JsonFile) and isinstance(doc.path, Const) and isinstance(doc.path.value, str):
+            return posixpath.normpath(doc.path.value)
+        return None
