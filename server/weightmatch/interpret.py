@@ -26,7 +26,7 @@ from weightmatch.evaluate import (
 )
 from weightmatch.pyfile import PyFile
 from weightmatch.values import (
-    CURRENT_GUARDS, Const, FuncVal, Guard, LoadedFile, LoadSite, ModelAttr, ModelVal, ModVal,
+    CURRENT_GUARDS, ClassVal, Const, FuncVal, Guard, LoadedFile, LoadSite, ModelAttr, ModelVal, ModVal,
     ObjVal, Op, SeqVal, SourceVal, Step, TorchLoadSite, Unknown, frozen,
 )
 
@@ -34,6 +34,7 @@ __all__ = ["IDENTITY_WRAPPERS", "WRAPPERS", "Interpreter", "interpret"]
 
 # a class of a library (timm's `CosineLRScheduler`, `Lookahead` optimizers) whose load_state_dict is its own
 NOT_MODEL_CLASS_ENDINGS = ("Scheduler", "Optimizer", "Scaler", "Lookahead")
+UNITTEST_CASES = {"unittest.TestCase", "unittest.case.TestCase"}
 MUTATING_DICT_METHODS = {"pop", "popitem", "update", "clear", "setdefault", "__setitem__", "__delitem__"}
 
 
@@ -85,8 +86,11 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
         every_default = (params or fn.args.vararg or fn.args.kwarg) and not owner \
             and all(a.arg in defaults for a in params) \
             and (not (fn.args.vararg or fn.args.kwarg) or _loads_itself(fn))
+        test_self = self.test_instance(fn, owner, globals_)
         for a in params:
-            if run is not None and a.arg in run:
+            if test_self is not None and a is params[0]:
+                local[a.arg] = test_self
+            elif run is not None and a.arg in run:
                 local[a.arg] = run[a.arg]
             elif every_default:
                 local[a.arg] = self.ev(defaults[a.arg], globals_)
@@ -114,6 +118,25 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
             if run is not None:
                 self.contexts.pop()
         return nested
+
+    def test_instance(self, fn: Any, owner: str, globals_: dict) -> ObjVal | None:
+        """`self` of a test method as unittest or pytest runs it: an object of the class (a
+        `unittest.TestCase`, or a pytest `Test*` class without `__init__`) made without arguments,
+        its `setUp` / `setup_method` run first; None for any other method."""
+        cls = globals_.get(owner[:-1]) if owner else None
+        if not (isinstance(cls, ClassVal) and cls.file is self.pf and fn.name.startswith("test") and fn.args.args):
+            return None
+        chain = self.class_chain(cls)
+        unit = any((c.file.dotted(b) or "") in UNITTEST_CASES for c in chain for b in c.node.bases)
+        if not unit and not (cls.node.name.startswith("Test") and self.class_attr(cls, "__init__") is None
+                             and all((chain[-1].file.dotted(b) or "") == "object" for b in chain[-1].node.bases)):
+            return None
+        obj = ObjVal({}, cls.node.name, cls)
+        setup = self.class_attr(cls, "setUp" if unit else "setup_method")
+        if isinstance(setup, FuncVal):
+            self.call_function(FuncVal(setup.file, setup.node, setup.owner, obj),
+                               [] if unit else [Unknown("the test method pytest passes to setup_method")], {}, fn)
+        return obj
 
     def block(self, body: list[ast.stmt], env: dict, functions: list) -> None:
         for i, stmt in enumerate(body):

@@ -48,3 +48,53 @@ def test_each_parameter_set_is_judged_and_the_failing_ones_named(case, execute) 
     assert len(named) == 3, [f.message for f in result.findings]
     assert "width=4, bias=True, depth=1" not in named
     assert not [f for f in result.findings if f.code.startswith("unresolved")], [f.message for f in result.findings]
+
+
+UNITTEST_FILE = """
+import unittest
+import torch
+import torch.nn as nn
+
+
+class Base(unittest.TestCase):
+    def setUp(self):
+        self.width = {width}
+
+
+class TestLoad(Base):
+    def create_model(self):
+        model = nn.Sequential(nn.Linear(4, self.width), nn.Linear(self.width, 2))
+        return model, torch.load("w.pt")
+
+    def test_load(self):
+        model, state_dict = self.create_model()
+        model.load_state_dict(state_dict)
+
+
+class TestPlain:
+    def setup_method(self, method):
+        self.width = {width}
+
+    def test_load(self):
+        model = nn.Sequential(nn.Linear(4, self.width), nn.Linear(self.width, 2))
+        model.load_state_dict(torch.load("w.pt"))
+"""
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize("width", [8, 6], ids=["matches", "differs"])
+def test_methods_of_test_classes_run_on_an_object_of_their_class(case, width, execute) -> None:
+    """unittest and pytest make the test class's object without arguments and run `setUp` /
+    `setup_method` first: `self.width` and `self.create_model()` are known."""
+    case.write("test_model.py", UNITTEST_FILE.format(width=width))
+    case.torch("import torch, torch.nn as nn\ntorch.save(nn.Sequential(nn.Linear(4, 8), nn.Linear(8, 2)).state_dict(), 'w.pt')")
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_model.py"],
+                         cwd=case.dir, capture_output=True, text=True, timeout=300)
+    failed = sorted(re.findall(r"FAILED test_model.py::(\w+)::test_load", run.stdout))
+    assert failed == ([] if width == 8 else ["TestLoad", "TestPlain"]), run.stdout[-3000:]
+    result = analyze_alone(case, execute, script="test_model.py")
+    assert not [f for f in result.findings if f.code.startswith("unresolved")], [f.message for f in result.findings]
+    errors = sorted({f.load_call.line + 1 for f in result.findings if f.severity == "error"})
+    lines = UNITTEST_FILE.splitlines()
+    loads = [i for i, text in enumerate(lines, 0) if "load_state_dict(" in text]
+    assert errors == ([] if width == 8 else loads), [f.message for f in result.findings]
