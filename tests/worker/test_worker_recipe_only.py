@@ -65,3 +65,20 @@ def test_aliases_of_workspace_classes_are_kept(client, make_recipe, tmp_path):
                         "        super().__init__()\n        self.fc = nn.Linear(2, 5)\n"}
     state = client.build(make_recipe("from nets import Net\nModel = Net\n", "Model()", files=files))
     assert state.keys()["fc.weight"].shape == (5, 2)
+
+
+def test_an_object_the_analysis_followed_builds_with_its_class(client, make_recipe):
+    """The recipe's `recipe_objects.made(Config, ...)`: the worker makes the object with the
+    attributes given, its `__init__` not run again, its properties working; static inference
+    reads the same recipe to the same model."""
+    from weightmatch.static import build_static
+
+    source = ("import torch.nn as nn\n\nclass Config:\n    def __init__(self):\n        raise RuntimeError('not replayed')\n\n"
+              "    @property\n    def norm_class(self):\n        return getattr(nn, self.norm)\n\n"
+              "class Net(nn.Module):\n    def __init__(self, cfg):\n        super().__init__()\n"
+              "        self.norm = cfg.norm_class(cfg.width)\n")
+    recipe = make_recipe(source, "Net(__import__('weightmatch.recipe_objects', fromlist=['made'])"
+                                 ".made(Config, width=6, norm='LayerNorm'))")
+    state = client.build(recipe)
+    assert {k: v.shape for k, v in state.keys().items()} == {"norm.weight": (6,), "norm.bias": (6,)}
+    assert build_static(recipe).keys() == state.keys()
