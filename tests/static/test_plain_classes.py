@@ -238,3 +238,14 @@ class Net(nn.Module):
 @pytest.mark.parametrize("ctor", ["Net()", "Net(2, Cfg([3]))"])
 def test_copies(ctor):
     assert_same(COPIES, ctor)
+
+
+def test_membership_in_a_set_literal():
+    source = HEADER + ("class Net(nn.Module):\n    def __init__(self, norm='bn'):\n        super().__init__()\n"
+                       "        if norm in {'bn', 'batch'}:\n            self.norm = nn.BatchNorm1d(4)\n"
+                       "        elif norm not in {'none', ('a', 1)}:\n            self.norm = nn.LayerNorm(4)\n")
+    for ctor in ("Net()", "Net('ln')", "Net('none')"):
+        assert_same(source, ctor)
+    with pytest.raises(StaticUnsupported, match="cannot iterate"):
+        build_static(recipe(HEADER + "class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+                                     "        self.fcs = nn.ModuleList([nn.Linear(4, len(n)) for n in {'a', 'bb'}])\n", "Net()"))

@@ -47,6 +47,14 @@ class Expressions:
         return self._elements(node.elts, frame)
 
     def _eval_Set(self, node: ast.Set, frame: Frame) -> Any:
+        """For `in` tests only (`if norm in {"bn", "gn"}`): a loop over a set is refused by
+        `iterate`, since the order of a set of strings changes from run to run."""
+        items = self._elements(node.elts, frame)
+        if all(is_plain(i) and not isinstance(i, list) for i in items):
+            try:
+                return frozenset(items)
+            except TypeError:
+                pass
         return Unknown("a set literal", plain=True)
 
     def _elements(self, elts: list[ast.expr], frame: Frame) -> list[Any]:
@@ -160,7 +168,8 @@ class Expressions:
             return same if isinstance(op, ast.Is) else not same
         if isinstance(left, Unknown) or isinstance(right, Unknown):
             return Unknown((left if isinstance(left, Unknown) else right).reason, plain=True)
-        if isinstance(op, (ast.In, ast.NotIn)) and isinstance(right, dict) and is_plain(left):
+        if isinstance(op, (ast.In, ast.NotIn)) and isinstance(right, (dict, frozenset)) and is_plain(left) \
+                and not isinstance(left, list):
             return COMPARE[type(op)](left, right)
         if isinstance(op, (ast.In, ast.NotIn)) and isinstance(right, Module) and isinstance(left, str):
             inside = self.ops.contains(right, left)
