@@ -157,6 +157,7 @@ class PathsMixin:
         """A loop body or an except block: it may run or not; what it changes in shared objects
         is kept only where every path agrees."""
         guard = Guard(None, {}, True, why)
+        before = dict(env)
         if loop:
             self.loops.append(None)  # its own `break`s and `continue`s
         try:
@@ -165,6 +166,9 @@ class PathsMixin:
         finally:
             if loop:
                 self.loops.pop()
+        # a name it binds has its new value only if it ran (`w = 5` in a loop that may run no time)
+        for name in [n for n in {*env, *before} if env.get(n) is not before.get(n)]:
+            env[name] = self.either(name, env.get(name), before.get(name), guard)
         after = changes.now()
         for container, key, original in list(changes.old.values()):
             self.settle_slot(container, key, [original, after[(id(container), key)]], guard)

@@ -92,3 +92,35 @@ def test_a_continue_known_only_at_run_time_leaves_the_configs_unknown(case) -> N
     (report,) = result.reports
     assert report.how is None
     assert not [f for f in result.findings if f.severity == "error"], [f.message for f in result.findings]
+
+
+MAYBE = """
+import os
+import torch
+import torch.nn as nn
+
+width = 3
+for _ in range(int(os.environ.get("REPEAT", "0"))):
+    width = 5
+try:
+    depth = 4
+except KeyError:
+    depth = 6
+while os.environ.get("GROW"):
+    depth += 1
+model = nn.Linear(depth, width)
+model.load_state_dict(torch.load("w.pt"))
+"""
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+def test_a_name_bound_in_a_block_that_may_not_run_is_not_known_after_it(case, execute) -> None:
+    """A loop over data known only at run time, an `except` block, a `while`: what they bind
+    holds only if they ran. The bare run binds nothing in them and loads cleanly; taking their
+    values was a false alarm (size mismatch [5, 6])."""
+    case.write("main.py", MAYBE)
+    case.torch("import torch, torch.nn as nn\ntorch.save(nn.Linear(4, 3).state_dict(), 'w.pt')")
+    truth = pytorch_outcomes(case)
+    assert truth["crash"] is None and truth["loads"][0]["raises"] is False, truth
+    result = analyze_alone(case, execute)
+    assert not [f for f in result.findings if f.severity == "error"], [f.message for f in result.findings]
