@@ -17,6 +17,7 @@ from typing import Any
 from weightmatch import argparse_values, binding, plain, recipe_literals, yacs_calls, yacs_values
 from weightmatch.argparse_values import ParserVal, SubparsersVal
 from weightmatch.pyfile import PyFile
+from weightmatch.scopes import Scope
 from weightmatch.instances import InstancesMixin
 from weightmatch.static.sources import find_module
 from weightmatch.yacs_values import CfgNodeVal
@@ -426,13 +427,14 @@ class CallsMixin(InstancesMixin):
         elif self.calls >= MAX_CALLS or self.called_in_run.get(key, 0) >= MAX_CONTEXTS:
             why = f"{name} is called too often to follow every call"
         if why:
-            return self.not_followed([fn.self_value, *args, *kwargs.values()], why)
+            return self.not_followed([fn, fn.self_value, *args, *kwargs.values()], why)
         self.calls += 1
         self.called[key] = self.called.get(key, 0) + 1
         self.called_in_run[key] = self.called_in_run.get(key, 0) + 1
         outer = self.module_env(fn.file)
         local = self.in_file(fn.file, lambda: self.bind(fn, args, kwargs, ChainMap({}, fn.closure or outer)))
-        env = ChainMap(local, fn.closure) if fn.closure is not None else ChainMap(local, outer)
+        env = Scope(local, fn.closure if fn.closure is not None else outer)
+        env.declared(fn.node, outer, fn.closure)
         caller = os.path.relpath(self.pf.path, self.root) if self.pf.path.startswith(self.root) else self.pf.path
         self.contexts.append(f"{name} as called from {caller}:{getattr(node, 'lineno', 0)}")
         self.stack.append(key)

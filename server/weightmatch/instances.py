@@ -10,6 +10,7 @@ from typing import Any
 
 from weightmatch import journal, plain, yacs_values
 from weightmatch.values import ClassVal, Const, FuncVal, ObjVal, Unknown
+from weightmatch.scopes import global_writes
 from weightmatch.yacs_values import CfgNodeVal
 
 
@@ -18,6 +19,10 @@ class InstancesMixin:
         """A workspace function not followed may change the objects it is given (`args`, a
         config, `self`): what they held before is no longer known."""
         for value in passed:
+            if isinstance(value, FuncVal):  # what it rebinds with `global` may have changed
+                env = self.module_env(value.file)
+                for name in global_writes(value.file) & env.keys():
+                    env[name] = Unknown(f"`{name}` may be rebound by {value.node.name}(), not followed ({why})")
             if isinstance(value, CfgNodeVal):
                 yacs_values.break_all(value, f"the config is passed to code not followed ({why})")
             elif isinstance(value, ObjVal):

@@ -17,6 +17,7 @@ from weightmatch.calls import CallsMixin, ExitSignal, ReturnSignal
 from weightmatch.exits import ExitsMixin
 from weightmatch.paths import PathsMixin
 from weightmatch.hub_cache import HUB_LOADS
+from weightmatch.scopes import global_writes
 from weightmatch.self_loads import SelfLoadsMixin
 from weightmatch.state_dict_loops import StateDictLoopsMixin
 from weightmatch.substitute import SubstituteMixin
@@ -77,6 +78,8 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
         """A function nothing calls, its parameters unknown (at their defaults when every one has
         one, `*args`/`**kwargs` empty), or pytest's `run` of it; the functions it defines."""
         local = dict(globals_)
+        for name in global_writes(self.pf) & local.keys():  # whichever ran before it may have rebound it
+            local[name] = Unknown(f"`{name}` may be rebound by a function that declares it global")
         params = [*fn.args.posonlyargs, *fn.args.args, *fn.args.kwonlyargs]
         defaults = dict(zip([a.arg for a in [*fn.args.posonlyargs, *fn.args.args]][
             len(fn.args.posonlyargs) + len(fn.args.args) - len(fn.args.defaults):], fn.args.defaults))

@@ -11,6 +11,7 @@ from analysis_helpers import (
     analyze_alone,
     judged_like_pytorch,
     pytorch_outcomes,
+    save_layers,
 )
 
 CONFIGS = """
@@ -124,3 +125,57 @@ def test_a_name_bound_in_a_block_that_may_not_run_is_not_known_after_it(case, ex
     assert truth["crash"] is None and truth["loads"][0]["raises"] is False, truth
     result = analyze_alone(case, execute)
     assert not [f for f in result.findings if f.severity == "error"], [f.message for f in result.findings]
+
+
+SCOPES = """
+import torch
+import torch.nn as nn
+
+WIDTH = 3
+args = None
+
+
+def configure(width):
+    global WIDTH
+    WIDTH = width
+
+
+def parse():
+    global args
+    args = dict(depth={depth})
+
+
+def counter():
+    n = 4
+
+    def bump():
+        nonlocal n
+        n = {depth}
+    bump()
+    return n
+
+
+configure({width})
+parse()
+model = nn.Sequential(nn.Linear(counter(), WIDTH), nn.Linear(WIDTH, args["depth"]))
+model.load_state_dict(torch.load("w.pt"))
+"""
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize("width, depth", [(3, 4), (5, 4), (3, 6)], ids=["matches", "global-differs", "nonlocal-differs"])
+def test_global_and_nonlocal_rebind_outside_the_function(case, width, depth, execute) -> None:
+    """`global WIDTH; WIDTH = width` in a function the script calls rebinds the module's name
+    (it was kept at its first value: a load PyTorch refuses was judged clean)."""
+    case.write("main.py", SCOPES.format(width=width, depth=depth))
+    save_layers(case, **{"0": "nn.Linear(4, 3)", "1": "nn.Linear(3, 4)"})
+    judged_like_pytorch(case, execute, "mismatched")
+
+
+def test_a_global_some_function_rebinds_is_unknown_in_functions_nothing_calls(case) -> None:
+    case.write("main.py", "import torch\nimport torch.nn as nn\n\nWIDTH = 3\n\n\ndef configure(width):\n"
+                          "    global WIDTH\n    WIDTH = width\n\n\ndef restore(path):\n"
+                          "    model = nn.Linear(4, WIDTH)\n    model.load_state_dict(torch.load(path))\n")
+    result = analyze_alone(case, execute=False)
+    (report,) = result.reports
+    assert report.how is None and not [f for f in result.findings if f.severity == "error"]
