@@ -16,7 +16,8 @@ import torch
 from torch import nn
 
 from weightmatch.worker import protocol, torchvision_compat
-from weightmatch.worker.replay import MAIN_NAME, Replay, WorkspaceFinder, bound_names
+from weightmatch.worker.replay import MAIN_NAME, Replay, bound_names
+from weightmatch.worker.workspace_imports import WorkspaceFinder
 
 # --------------------------------------------------------------------------- module facts
 _Module = nn.Module
