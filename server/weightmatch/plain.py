@@ -474,7 +474,29 @@ def _pure(ev, dotted: str, node: ast.Call, env: dict) -> Any:
         return Unknown(f"`{ev.pf.segment(node)}` raises")
 
 
+def _next(ev, dotted: str, node: ast.Call, env: dict) -> Any:
+    """`next(c for c in configs if c["hf"] == name)`, `next(iter(presets))`: the first item of a
+    comprehension or a collection of known values (the default, or StopIteration, when empty)."""
+    if not 1 <= len(node.args) <= 2 or node.keywords:
+        return None
+    arg, what = node.args[0], f"`{ev.pf.segment(node)}`"
+    if isinstance(arg, ast.Call) and ev.pf.dotted(arg.func) == "iter" and len(arg.args) == 1 and not arg.keywords:
+        items = as_const(ev.ev(arg.args[0], env))
+        if isinstance(items, Const) and isinstance(items.value, (list, tuple, str, dict)):
+            items = Const(list(items.value), items.origin)
+    elif isinstance(arg, ast.GeneratorExp):
+        items = ev.ev(arg, env)
+    else:
+        return None
+    if not (isinstance(items, Const) and isinstance(items.value, list)):
+        return Unknown(f"{what} is not known")
+    if items.value:
+        return const(items.value[0], items)
+    return ev.ev(node.args[1], env) if len(node.args) == 2 else Unknown(f"{what} raises StopIteration")
+
+
 _LIBRARY = {
+    "next": _next,
     "types.SimpleNamespace": _namespace, "argparse.Namespace": _namespace, "vars": _vars, "getattr": _getattr,
     "hasattr": _hasattr, "eval": _eval, "dict": _dict, "dataclasses.asdict": _asdict,
     "dataclasses.replace": _replace,

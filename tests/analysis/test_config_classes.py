@@ -34,7 +34,7 @@ class Config:
     norm_class_name: str = "LayerNorm"
     mlp_class_name: str = "GptNeoxMLP"
     skip: list | None = None
-    extra: dict = field(default_factory=dict)
+    hf_config: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if self.head_size is None:
@@ -43,7 +43,14 @@ class Config:
 
     @classmethod
     def from_name(cls, name, **kwargs):
-        conf = name_to_config[name].copy()
+        if name not in name_to_config:  # the Hub's name
+            try:
+                conf = next(c for c in configs if c["hf_config"]["name"] == name)
+            except StopIteration:
+                raise ValueError(f"{name!r} is not a supported config name")
+        else:
+            conf = name_to_config[name]
+        conf = conf.copy()
         conf.update(kwargs)
         return cls(**conf)
 
@@ -61,9 +68,9 @@ class Config:
 
 
 configs = [
-    dict(name="tiny", n_embd=8, n_head=2),
-    dict(name="llama-ish", n_embd=12, n_head=3, norm_class_name="RMSNorm", mlp_class_name="LLaMAMLP",
-         skip=[1, 0, 1, 0, 1]),
+    dict(name="tiny", hf_config=dict(name="tiny-hf"), n_embd=8, n_head=2),
+    dict(name="llama-ish", hf_config=dict(name="Llama-ish-7b"), n_embd=12, n_head=3, norm_class_name="RMSNorm",
+         mlp_class_name="LLaMAMLP", skip=[1, 0, 1, 0, 1]),
 ]
 name_to_config = {c["name"]: c for c in configs}
 '''
@@ -118,7 +125,7 @@ def lit(case):
 
 @pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
 @pytest.mark.parametrize("layers", [3, 4], ids=["matches", "differs"])
-@pytest.mark.parametrize("name", ["tiny", "llama-ish"])
+@pytest.mark.parametrize("name", ["tiny", "llama-ish", "Llama-ish-7b"])
 def test_config_from_name_with_properties(lit, name, layers, execute) -> None:
     lit.write("main.py", "import torch\nfrom lit.config import Config\nfrom lit.model import GPT\n\n"
                          f"model = GPT(Config.from_name({name!r}, n_layer={layers}))\n"
