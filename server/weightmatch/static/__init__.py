@@ -16,7 +16,11 @@ Imports go one way, down this list (a module imports only modules below it):
       containers    Sequential / ModuleList / ModuleDict / ParameterList / ParameterDict
       methods       methods called on modules, tensors, lists, dicts and strings
     tensors       tensors without data: factories, attributes, methods, arithmetic
-    userdefs      frames, the user's classes and functions, limits, the guard around unknown calls;
+    instances     objects of the workspace's plain classes: attribute lookup (properties,
+                  class methods), `__init__` or the one `@dataclass` writes, abstract methods
+    copying       `copy.deepcopy` / `copy.copy` of modules, containers and objects
+    userdefs      frames, the user's classes (their method order, C3) and functions, limits, the
+                  guard around unknown calls;
                   it calls the interpreter back only through the `Evaluator` protocol
     layers        torch layer signatures and what each one holds
     sources       workspace files: reading, parsing, finding modules
