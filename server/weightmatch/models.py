@@ -32,7 +32,7 @@ def recipe_for(model: ModelVal, root: str, *, static: bool = False) -> Recipe:
     for step in model.steps:
         if static and step.wrap is not None:
             continue  # the static path applies wrappers itself
-        steps.append(_guarded_text(step, pf))
+        steps.append(_guarded_text(step, pf, static))
     if model.final_name and model.final_name != model.var and not static:
         steps.append(f"{model.var} = {model.final_name}")
     call = model.call
@@ -44,7 +44,7 @@ def recipe_for(model: ModelVal, root: str, *, static: bool = False) -> Recipe:
             call = call.args[0]  # `nn.DataParallel(Net())`: infer Net(), add the prefix after
     if model.subs is not None and model.subs.error:
         raise ModelUnresolved(model.subs.error)
-    constructor = model.subs.render(call, pf) if model.subs is not None else pf.segment(call)
+    constructor = model.subs.render(call, pf, reasons=static) if model.subs is not None else pf.segment(call)
     return Recipe(file=pf.path, source=pf.parsed_text, root=root, var=model.var or "model",
                   constructor=constructor, constructor_line=call.lineno - 1, steps=steps,
                   script_globals=dict(model.subs.globals) if model.subs is not None else {},
@@ -61,12 +61,12 @@ def assumptions(model: ModelVal) -> list[str]:
     return out
 
 
-def _guarded_text(step, pf) -> str:
+def _guarded_text(step, pf, reasons: bool) -> str:
     """A step recorded under `if` tests is replayed under the same tests: the builder decides them
     (or reports them unknown); one in a loop or an except block cannot be replayed exactly."""
     if step.subs is not None and step.subs.error:
         raise ModelUnresolved(step.subs.error)
-    text = step.subs.render(step.node, pf) if step.subs is not None and step.subs.by_span else step.text
+    text = step.subs.render(step.node, pf, reasons) if step.subs is not None and step.subs.by_span else step.text
     for guard in reversed(step.guards):
         if guard.test is None:
             raise ModelUnresolved(f"the model is changed {guard.reason} (line {step.node.lineno})")

@@ -9,7 +9,7 @@ from typing import Any
 
 from weightmatch import parsing
 from weightmatch.plain import AttrDict
-from weightmatch.values import Const, LibRef, ObjVal, SeqVal
+from weightmatch.values import Const, LibRef, ObjVal, SeqVal, Unknown
 from weightmatch.yacs_values import CfgNodeVal
 
 
@@ -33,23 +33,7 @@ def literal(value: Any, depth: int = 0, attrs_of=None, class_ref=None) -> ast.ex
     if isinstance(value, CfgNodeVal) and value.broken:
         return None
     if isinstance(value, ObjVal):
-        keywords_ = []
-        attrs = attrs_of(value) if attrs_of is not None else value.attrs
-        for k, v in attrs.items():
-            lit = literal(v, depth + 1, attrs_of, class_ref)
-            if lit is None and isinstance(value, CfgNodeVal):
-                return None  # a yacs config is all known or not written at all
-            if lit is not None and k.isidentifier():
-                keywords_.append(ast.keyword(arg=k, value=lit))
-        cls = class_ref(value.cls) if class_ref is not None and value.cls is not None else None
-        if cls is not None:
-            func = ast.Attribute(ast.Call(ast.Name("__import__", ast.Load()), [ast.Constant("weightmatch.recipe_objects")],
-                                          [ast.keyword("fromlist", ast.List([ast.Constant("made")], ast.Load()))]),
-                                 "made", ast.Load())
-            return ast.Call(func, [cls], keywords_)
-        func = ast.Attribute(ast.Call(ast.Name("__import__", ast.Load()), [ast.Constant("types")], []),
-                             "SimpleNamespace", ast.Load())
-        return ast.Call(func, [], keywords_)
+        return _object(value, depth, attrs_of, class_ref)
     if isinstance(value, SeqVal):
         items = [literal(v, depth + 1, attrs_of, class_ref) for v in value.items]
         if any(i is None for i in items):
@@ -93,3 +77,32 @@ def _is_literal(value: Any, depth: int = 0) -> bool:
         return len(value) < 10_000 and all(_is_literal(k, depth + 1) and _is_literal(v, depth + 1)
                                            for k, v in value.items())
     return False
+
+
+def _helper(name: str) -> ast.expr:
+    """`__import__('weightmatch.recipe_objects', fromlist=['made']).made`"""
+    return ast.Attribute(ast.Call(ast.Name("__import__", ast.Load()), [ast.Constant("weightmatch.recipe_objects")],
+                                  [ast.keyword("fromlist", ast.List([ast.Constant(name)], ast.Load()))]),
+                         name, ast.Load())
+
+def _object(value: ObjVal, depth: int, attrs_of, class_ref) -> ast.expr | None:
+    keywords_, unknown = [], {}
+    attrs = attrs_of(value) if attrs_of is not None else value.attrs
+    for k, v in attrs.items():
+        lit = literal(v, depth + 1, attrs_of, class_ref)
+        if lit is None and isinstance(value, CfgNodeVal):
+            return None  # a yacs config is all known or not written at all
+        if lit is not None and k.isidentifier():
+            keywords_.append(ast.keyword(arg=k, value=lit))
+        elif lit is None and isinstance(k, str):
+            unknown[k] = v.reason if isinstance(v, Unknown) else "its value is not plain data"
+    cls = class_ref(value.cls) if class_ref is not None and value.cls is not None else None
+    # why the attributes left out are not known, for the message where one is read
+    why = [ast.Dict([ast.Constant(k) for k in unknown], [ast.Constant(r) for r in unknown.values()])]
+    if cls is not None:
+        return ast.Call(_helper("made"), [cls, *why], keywords_)
+    if unknown:
+        return ast.Call(_helper("namespace"), why, keywords_)
+    func = ast.Attribute(ast.Call(ast.Name("__import__", ast.Load()), [ast.Constant("types")], []),
+                         "SimpleNamespace", ast.Load())
+    return ast.Call(func, [], keywords_)

@@ -128,7 +128,17 @@ class SubstituteMixin:
         root = n.func.value if isinstance(n.func, ast.Attribute) else None
         while isinstance(root, (ast.Attribute, ast.Subscript)):
             root = root.value
-        if not (isinstance(root, ast.Name) and root.id in env and isinstance(self.ev(n.func.value, env), Const)):
+        if not (isinstance(root, ast.Name) and root.id in env):
+            return False
+        owner = self.ev(n.func.value, env)
+        if isinstance(owner, ParserVal) and n.func.attr in ("parse_args", "parse_known_args"):
+            value = self.ev(n, env)  # `Net(parser.parse_args())`: the namespace, as the options give it
+            lit = self.literal(value) if isinstance(value, ObjVal) else None
+            if lit is not None:
+                subs.by_span[_span(n)] = lit
+                _note(subs, value)
+            return lit is not None
+        if not isinstance(owner, Const):
             return False
         return _write(n, _spread(n, self.ev(n, env), subs), subs)
 

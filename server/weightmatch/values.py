@@ -115,7 +115,10 @@ class Substitutions:
     globals: dict[str, str] = field(default_factory=dict)  # Recipe.script_globals: module-level names, as literals
     argv: list[str] = field(default_factory=list)  # Recipe.argv: the arguments the run is analysed with
 
-    def render(self, node: ast.AST, pf: PyFile) -> str:
+    def render(self, node: ast.AST, pf: PyFile, reasons: bool = True) -> str:
+        """`node`'s source with the known values written in. Without `reasons`, the objects'
+        reasons for the attributes left out are dropped (the worker never reads them, and they
+        name lines: a recipe that changed with every line moved would be built again)."""
         if not self.by_span:
             return pf.segment(node)
         import copy
@@ -127,10 +130,24 @@ class Substitutions:
                 key = (getattr(n, "lineno", -1), getattr(n, "col_offset", -1), getattr(n, "end_lineno", -1),
                        getattr(n, "end_col_offset", -1))
                 if key in by_span:
-                    return copy.deepcopy(by_span[key])
+                    put = copy.deepcopy(by_span[key])
+                    return put if reasons else _WithoutReasons().visit(put)
                 return self.generic_visit(n)
 
         return ast.unparse(_Put().visit(copy.deepcopy(node)))
+
+
+class _WithoutReasons(ast.NodeTransformer):
+    """`recipe_objects.made(Config, {'x': 'why'}, ...)` -> `…made(Config, {}, ...)` (and `namespace`)."""
+
+    def visit_Call(self, n: ast.Call) -> ast.AST:
+        self.generic_visit(n)
+        func = n.func
+        if isinstance(func, ast.Attribute) and func.attr in ("made", "namespace") and isinstance(func.value, ast.Call) \
+                and func.value.args and isinstance(func.value.args[0], ast.Constant) \
+                and func.value.args[0].value == "weightmatch.recipe_objects":
+            n.args = [ast.Dict([], []) if isinstance(a, ast.Dict) else a for a in n.args]
+        return n
 
 
 @dataclass

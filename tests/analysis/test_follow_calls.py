@@ -105,6 +105,32 @@ def test_required_option_stays_unresolved_and_names_it(case, static_project) -> 
     assert "NameError" not in f.message
 
 
+def test_a_required_option_read_inside_the_model_is_named(case, static_project) -> None:
+    """The namespace goes into the model whole (`Net(args)`): the attribute it lacks in the recipe
+    is said to be unknown, and why — not that the namespace has no such attribute."""
+    case.torch("import torch, torch.nn as nn; torch.save({'fc.' + k: v for k, v in nn.Linear(4, 5).state_dict().items()}, 'w.pt')")
+    main = case.write("main.py", """
+        import argparse
+        import torch
+        import torch.nn as nn
+
+        class Net(nn.Module):
+            def __init__(self, args):
+                super().__init__()
+                self.fc = nn.Linear(args.depth, args.num_classes)
+
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--num-classes", type=int, required=True)
+        parser.add_argument("--depth", type=int, default=4)
+        model = Net(parser.parse_args())
+        model.load_state_dict(torch.load("w.pt"))
+    """)
+    analysis = static_project.analyze(str(main))
+    (f,) = [f for f in analysis.findings if f.code == "unresolved-model"]
+    assert "`num_classes` of the config object is not known" in f.message and "--num-classes" in f.message
+    assert "has no attribute" not in f.message
+
+
 def test_helper_called_from_two_sites_is_judged_per_call(case, static_project) -> None:
     case.write("model.py", MODEL)
     case.torch(SAVE_5)

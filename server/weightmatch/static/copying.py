@@ -40,12 +40,12 @@ def deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
         return _module(value, memo)
     if isinstance(value, Instance):
         _check(value.cls)
-        out = Instance(value.cls, {}, value.frozen, value.partial)
+        out = Instance(value.cls, {}, value.frozen, value.partial, dict(value.unknown))
         memo[id(value)] = out
         out.attrs.update((k, deepcopy(v, memo)) for k, v in value.attrs.items())
         return out
     if isinstance(value, Namespace):
-        return Namespace({k: deepcopy(v, memo) for k, v in value.attrs.items()})
+        return Namespace({k: deepcopy(v, memo) for k, v in value.attrs.items()}, dict(value.unknown))
     if isinstance(value, Partial):
         return Partial(value.func, deepcopy(value.args, memo), deepcopy(value.kwargs, memo))
     raise StaticUnsupported(f"`copy.deepcopy` of a `{type(value).__name__}` value is not followed statically")
@@ -63,9 +63,9 @@ def shallow(value: Any) -> Any:
         return dict(value)
     if isinstance(value, Instance):
         _check(value.cls)
-        return Instance(value.cls, dict(value.attrs), value.frozen, value.partial)
+        return Instance(value.cls, dict(value.attrs), value.frozen, value.partial, dict(value.unknown))
     if isinstance(value, Namespace):
-        return Namespace(dict(value.attrs))
+        return Namespace(dict(value.attrs), dict(value.unknown))
     raise StaticUnsupported(f"`copy.copy` of {'a module' if isinstance(value, Module) else 'this value'} "
                             "is not followed statically")
 

@@ -220,6 +220,8 @@ class Expressions:
         if isinstance(obj, Namespace):
             if name in obj.attrs:
                 return obj.attrs[name]
+            if name in obj.unknown:
+                return Unknown(f"`{name}` of the config object is not known statically ({obj.unknown[name]})")
             return Unknown(f"the config object has no attribute `{name}`")
         if isinstance(obj, (list, dict, str, tuple)) and name in _PLAIN_METHODS:
             return BoundMethod(obj, name)

@@ -98,10 +98,12 @@ def instantiate(interp: Evaluator, cls: UserClass, args: list, kwargs: dict) -> 
 def made(args: list, kwargs: dict) -> Instance:
     """The recipe's `recipe_objects.made(Config, n_embd=8)`: an object the analysis followed,
     with the attributes it knew; others are not known (rather than missing)."""
-    if len(args) != 1 or not isinstance(cls := args[0], UserClass) or cls.root() is not None:
+    if not 1 <= len(args) <= 2 or not isinstance(cls := args[0], UserClass) or cls.root() is not None:
         raise StaticUnsupported("an object of a class not followed statically")
     options = cls.dataclass_options()
-    return Instance(cls, dict(kwargs), frozen=bool(options and options.get("frozen")), partial=True)
+    unknown = args[1] if len(args) == 2 and isinstance(args[1], dict) else {}
+    return Instance(cls, dict(kwargs), frozen=bool(options and options.get("frozen")), partial=True,
+                    unknown={str(k): str(v) for k, v in unknown.items()})
 
 
 def object_init(cls: UserClass, args: list, kwargs: dict) -> None:
@@ -123,7 +125,8 @@ def getattr_(interp: Evaluator, obj: Instance, name: str) -> Any:
     if isinstance(hook, UserFunc):
         return interp.call_function(hook, [obj, name], {})
     if obj.partial:
-        return Unknown(f"`{name}` of the `{obj.cls.name}` object is not known statically")
+        why = obj.unknown.get(name)
+        return Unknown(f"`{name}` of the `{obj.cls.name}` object is not known statically" + (f" ({why})" if why else ""))
     raise MissingAttribute(f"`{obj.cls.name}` object has no attribute `{name}` (Python raises AttributeError)")
 
 

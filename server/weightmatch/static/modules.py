@@ -68,6 +68,8 @@ class ModuleOps(Builtins, Containers, ModuleMethods):
             return copying.deepcopy(args[0]) if name == "copy.deepcopy" else copying.shallow(args[0])
         if name == "weightmatch.recipe_objects.made":
             return instances.made(args, kwargs)
+        if name == "weightmatch.recipe_objects.namespace" and len(args) == 1 and isinstance(args[0], dict):
+            return Namespace(dict(kwargs), {str(k): str(v) for k, v in args[0].items()})
         if name in ("types.SimpleNamespace", "argparse.Namespace"):
             if args:
                 raise StaticUnsupported(f"`{name}` takes keyword arguments only")

@@ -107,6 +107,7 @@ class Namespace:
     (the recipe writes a config the source walk read into one of these)."""
 
     attrs: dict[str, Any]
+    unknown: dict[str, str] = field(default_factory=dict)  # attributes the recipe left out, and why
 
 
 @dataclass(eq=False)
@@ -118,6 +119,7 @@ class Instance:
     attrs: dict[str, Any] = field(default_factory=dict)
     frozen: bool = False  # a frozen dataclass once its __init__ has run
     partial: bool = False  # made by a recipe from the attributes the analysis knew (recipe_objects.made)
+    unknown: dict[str, str] = field(default_factory=dict)  # of those it left out, why
 
 
 @dataclass(frozen=True)
