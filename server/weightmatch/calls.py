@@ -23,7 +23,7 @@ from weightmatch.static.sources import find_module
 from weightmatch.yacs_values import CfgNodeVal
 from weightmatch.values import (
     CURRENT_GUARDS, At, ClassVal, Const, DictLit, FuncVal, LibRef, ModelVal, ModVal, ObjVal, SeqVal, SourceVal,
-    Unknown,
+    Unknown, loaded_files,
 )
 
 MAX_RECURSION = 4  # a config chain that includes its base files (`_update_config_from_file`)
@@ -76,6 +76,7 @@ class CallsMixin(InstancesMixin):
         self.guard_depth: list[int] = []
         self.called: dict[int, int] = {}  # id(def node) -> contexts followed
         self.called_in_run: dict[int, int] = {}  # the same, since the entry point being run began
+        self.call_memo: list[dict] = []  # per statement being run: (call node, env) -> (env, result)
         self.stack: list[int] = []
         self.calls = 0
         self.read_files: set[str] = set()
@@ -226,7 +227,8 @@ class CallsMixin(InstancesMixin):
             return Unknown(_unread(exc))
         if raw:
             return obj
-        lit = Const(plain.plain_data(obj), "values read from the checkpoint")
+        # (a dict literal the script made is read the same way: its values come from no checkpoint)
+        lit = Const(plain.plain_data(obj), "values read from the checkpoint" if loaded_files(value) else "")
         return lit if recipe_literals.literal(lit) is not None else Unknown("the checkpoint holds more than plain values here")
 
     def define(self, stmt: ast.stmt, env: dict) -> None:
@@ -365,21 +367,27 @@ class CallsMixin(InstancesMixin):
             if isinstance(callee.owner, CfgNodeVal):
                 return yacs_calls.method(self, callee, node, env)
             return self.parser_method(callee, node, env)
+        if isinstance(callee, ClassVal) and callee.is_module:
+            args, kwargs, why = self.arguments(node, env)
+            model = self.new_model(node, env, cls=callee)
+            if not why:
+                self.follow_init_loads(model, callee, args, kwargs, node)
+            return model
+        if not isinstance(callee, (FuncVal, ClassVal)):
+            return Unknown(f"`{self.pf.segment(node)}` is not known statically")
+        memo = self.call_memo[-1] if self.call_memo else {}
+        hit = memo.get((id(node), id(env)))
+        if hit is not None and hit[0] is env:
+            return hit[1]  # (this statement made this call already: its side effects ran once)
         args, kwargs, why = self.arguments(node, env)
         if isinstance(callee, FuncVal):
-            if why:
-                return self.not_followed([callee.self_value, *args], f"`{self.pf.segment(node.func)}()` is called with {why}")
-            return self.call_function(callee, args, kwargs, node)
-        if isinstance(callee, ClassVal):
-            if callee.is_module:
-                model = self.new_model(node, env, cls=callee)
-                if not why:
-                    self.follow_init_loads(model, callee, args, kwargs, node)
-                return model
-            if why:
-                return Unknown(f"`{callee.node.name}(...)` is called with {why}")
-            return self.instantiate(callee, args, kwargs, node)
-        return Unknown(f"`{self.pf.segment(node)}` is not known statically")
+            result = self.not_followed([callee.self_value, *args], f"`{self.pf.segment(node.func)}()` is called with {why}") \
+                if why else self.call_function(callee, args, kwargs, node)
+        else:
+            result = Unknown(f"`{callee.node.name}(...)` is called with {why}") if why else \
+                self.instantiate(callee, args, kwargs, node)
+        memo[(id(node), id(env))] = (env, result)
+        return result
 
     def arguments(self, node: ast.Call, env: dict) -> tuple[list[Any], dict[str, Any], str]:
         args: list[Any] = []

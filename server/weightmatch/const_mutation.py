@@ -47,8 +47,8 @@ def call(ev, owner: Const, node: ast.Call, env: dict, direct: bool = False) -> A
     in Python; other data is changed on a copy bound again to what holds it. The method's result."""
     func = node.func
     assert isinstance(func, ast.Attribute)
-    args = [ev.ev(a, env) for a in node.args]
-    kwargs = {k.arg: ev.ev(k.value, env) for k in node.keywords if k.arg is not None}
+    args = [plain.as_const(ev.ev(a, env)) for a in node.args]  # (`cfg.update({"depth": 4})`: a literal)
+    kwargs = {k.arg: plain.as_const(ev.ev(k.value, env)) for k in node.keywords if k.arg is not None}
     what = f"`{ev.pf.segment(node)}`"
     known = len(kwargs) == len(node.keywords) and not any(isinstance(a, ast.Starred) for a in node.args) \
         and all(isinstance(v, Const) for v in [*args, *kwargs.values()])
@@ -69,7 +69,10 @@ def call(ev, owner: Const, node: ast.Call, env: dict, direct: bool = False) -> A
     except Exception:  # noqa: BLE001 - what raises at run time is not known here
         rebind(ev, func.value, Unknown(f"{what} raises"), env)
         return Unknown(f"{what} raises")
-    rebind(ev, func.value, Const(changed, owner.origin), env)
+    new = Const(changed, owner.origin)
+    rebind(ev, func.value, new, env)
+    if direct and isinstance(owner.value, list):
+        _other_holders(ev, owner.value, new, env)  # `alias = widths; alias += [64]`: widths too
     return Const(result, origin)
 
 
@@ -103,6 +106,30 @@ def setitem(ev, target: ast.Subscript, value: Any, env: dict) -> bool:
     return True
 
 
+_IN_PLACE = {(list, ast.Add): "extend", (dict, ast.BitOr): "update", (set, ast.BitOr): "update"}
+
+
+def in_place_call(ev, stmt: ast.AugAssign, env: dict) -> ast.Call | None:
+    """The method call an augmented assignment is, when it changes known data in place as
+    Python's do: a list's `+=` (`extend`), a dict's or set's `|=` (`update`, a state dict's
+    too); every name holding it sees the change. None for the others (`dim //= 2` binds the
+    target again to `target op value`: `binop`)."""
+    owner = ev.ev(stmt.target, env)
+    current = plain.as_const(owner)
+    if isinstance(current, Const):
+        method = _IN_PLACE.get((type(current.value), type(stmt.op)))
+    else:
+        method = "update" if isinstance(owner, SourceVal) and isinstance(stmt.op, ast.BitOr) else None
+    if method is None:
+        return None
+    attr = ast.copy_location(ast.Attribute(stmt.target, method, ast.Load()), stmt)
+    return ast.copy_location(ast.Call(attr, [stmt.value], []), stmt)
+
+
+def binop(stmt: ast.AugAssign) -> ast.BinOp:
+    return ast.copy_location(ast.BinOp(stmt.target, stmt.op, stmt.value), stmt)
+
+
 def rebind(ev, holder: ast.expr, value: Any, env: dict) -> None:
     """Bind again what `holder` names: a variable, an object's attribute, an item of known data."""
     if isinstance(holder, ast.Name):
@@ -128,6 +155,20 @@ def rebind(ev, holder: ast.expr, value: Any, env: dict) -> None:
                 return
         rebind(ev, holder.value, value if isinstance(value, Unknown) else
                Unknown("an item changed in place is not known statically"), env)
+
+
+def _other_holders(ev, old: list, new: Const, env: dict) -> None:
+    """The names, and items of known dicts they hold, that held the list a method changed on a
+    copy: bound to the copy too, as they would see the change in Python."""
+    maps = [*(env.maps if isinstance(env, ChainMap) else [env]), ev.module_envs.get(ev.pf.path) or {}]
+    for m in maps:
+        for name, value in list(m.items()):
+            if isinstance(value, Const) and value.value is old:
+                journal.put(m, name, new)
+            elif isinstance(value, Const) and type(value.value) is dict:
+                for key, item in list(value.value.items()):
+                    if item is old:
+                        journal.put(value.value, key, new.value)
 
 
 def _in_place(d: dict, method: str, args: list, kwargs: dict) -> Any:

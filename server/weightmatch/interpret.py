@@ -157,6 +157,15 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
                 return
 
     def statement(self, stmt: ast.stmt, env: dict, functions: list) -> None:
+        # a call the statement makes is followed once: evaluating a part of it again (to write
+        # a model's arguments into its recipe) reuses the result, as the side effects ran once
+        self.call_memo.append({})
+        try:
+            self._statement(stmt, env, functions)
+        finally:
+            self.call_memo.pop()
+
+    def _statement(self, stmt: ast.stmt, env: dict, functions: list) -> None:
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
             functions.append((stmt, ""))
             self.define(stmt, env)
@@ -190,6 +199,12 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
                 self.assign(target, value, stmt, env)
         elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
             self.assign(stmt.target, self.ev(stmt.value, env), stmt, env)
+        elif isinstance(stmt, ast.AugAssign):  # `dim //= 2`; `widths += [64]` changes the list itself
+            call = const_mutation.in_place_call(self, stmt, env)
+            if call is not None:
+                self.effect(call, stmt, env)
+            else:
+                self.assign(stmt.target, self.ev(const_mutation.binop(stmt), env), stmt, env)
         elif isinstance(stmt, ast.Expr):
             self.effect(stmt.value, stmt, env)
         elif isinstance(stmt, ast.Delete):

@@ -232,44 +232,55 @@ def _statements(body: list[ast.stmt]):
 
 
 def filter_statements(body: list[ast.stmt], user_names: frozenset[str] | None = None,
-                      bindings: Bindings | None = None, changed: frozenset[str] | None = None) -> list[ast.stmt]:
-    """The statements of `body` a definitions-only replay keeps (see the module docstring)."""
+                      bindings: Bindings | None = None, changed: frozenset[str] | None = None,
+                      dropped: list[ast.stmt] | None = None) -> list[ast.stmt]:
+    """The statements of `body` a definitions-only replay keeps (see the module docstring).
+    A name a left-out statement binds again (`n = 3` then `while n % 4: n += 1`, or
+    `W = int(os.environ["W"])`) is not bound by the replay at all: its first value would be
+    stale where the model is made (a false size-mismatch); the recipe's script globals, or the
+    interpreter's reason for not knowing it, stand for it."""
     if user_names is None:
         user_names = _user_names(body)
     if bindings is None:
         bindings = module_bindings(body)
     if changed is None:
         changed = changed_in_place(body)
+    if dropped is None:  # the top level
+        left_out: list[ast.stmt] = []
+        kept = _filter(body, user_names, bindings, changed, left_out)
+        rebound = frozenset(bound_names(ast.Module(body=left_out, type_ignores=[])))
+        if not rebound - changed:
+            return kept
+        return _filter(body, user_names, bindings, changed | rebound, [])
 
     def is_constant_expr(node: ast.AST) -> bool:
         return _is_constant(node, user_names, bindings)
 
     def filter_statements(inner: list[ast.stmt]) -> list[ast.stmt]:
-        return _filter(inner, user_names, bindings, changed)
+        return _filter(inner, user_names, bindings, changed, dropped)
 
-    kept: list[ast.stmt] = []
-    for stmt in body:
+    def keep(stmt: ast.stmt) -> list[ast.stmt]:
         if isinstance(stmt, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef,
                              ast.ClassDef, ast.Pass, ast.Global)):
-            kept.append(stmt)
+            return [stmt]
         elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
-            kept.append(stmt)  # docstring
+            return [stmt]  # docstring
         elif isinstance(stmt, ast.Assign):
             if _plain_targets(stmt.targets) and is_constant_expr(stmt.value):
-                kept.append(stmt)
+                return [stmt]
         elif isinstance(stmt, ast.AnnAssign):
             if stmt.value is not None and isinstance(stmt.target, ast.Name) and is_constant_expr(stmt.value):
-                kept.append(stmt)
+                return [stmt]
         elif isinstance(stmt, ast.AugAssign):
             if isinstance(stmt.target, ast.Name) and is_constant_expr(stmt.value):
-                kept.append(stmt)
+                return [stmt]
         elif isinstance(stmt, ast.If):
             if _dotted(stmt.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING"):
-                kept.extend(filter_statements(stmt.orelse))  # annotations-only imports: skipped
+                return filter_statements(stmt.orelse)  # annotations-only imports: skipped
             elif not _mentions_dunder_name(stmt.test) and is_constant_expr(stmt.test):
                 new = ast.If(test=stmt.test, body=filter_statements(stmt.body) or [ast.Pass()],
                              orelse=filter_statements(stmt.orelse))
-                kept.append(ast.copy_location(new, stmt))
+                return [ast.copy_location(new, stmt)]
         elif isinstance(stmt, ast.Try):
             handlers = []
             for h in stmt.handlers:
@@ -279,13 +290,20 @@ def filter_statements(body: list[ast.stmt], user_names: frozenset[str] | None = 
                 handlers.append(ast.copy_location(nh, h))
             body_kept = filter_statements(stmt.body)
             if not body_kept:
-                continue
+                return []
             if not handlers and not stmt.finalbody:
-                kept.extend(body_kept)
-                continue
+                return body_kept
             new = ast.Try(body=body_kept, handlers=handlers, orelse=filter_statements(stmt.orelse),
                           finalbody=filter_statements(stmt.finalbody))
-            kept.append(ast.copy_location(new, stmt))
+            return [ast.copy_location(new, stmt)]
+        return []
+
+    kept: list[ast.stmt] = []
+    for stmt in body:
+        out = keep(stmt)
+        kept.extend(out)
+        if not out:
+            dropped.append(stmt)
     if changed:
         kept = [stmt for stmt in kept if not binds_only(stmt, changed)]
     for stmt in kept:
