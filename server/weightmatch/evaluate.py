@@ -174,7 +174,11 @@ class Evaluator(TypeTestsMixin):
                 if not isinstance(key, Const):
                     return Unknown("a dict literal with computed keys")
                 entries[key.value] = frozen(self.ev(v, env))
-            return SourceVal(DictLit(entries))
+            made = SourceVal(DictLit(entries))
+            # a config literal of known values is plain data: an item set through a nested
+            # subscript or another name for the inner dict (`cfg["enc"]["dim"] = 4`) is seen by
+            # every holder; an empty one may become a state dict, item by item
+            return plain.as_const(made) if entries else made
         if isinstance(node, ast.DictComp):
             gen = node.generators[0] if len(node.generators) == 1 else None
             if gen is not None and isinstance(gen.iter, ast.Call) and isinstance(gen.iter.func, ast.Attribute) \

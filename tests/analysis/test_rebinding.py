@@ -99,3 +99,26 @@ def test_a_first_value_rebound_later_is_not_replayed(case, execute) -> None:
     assert pytorch_outcomes(case)["loads"][0]["raises"] is False
     result = analyze_alone(case, execute)
     assert not [f for f in result.findings if f.severity == "error"], [f.message for f in result.findings]
+
+
+NESTED = """
+import copy
+import torch
+import torch.nn as nn
+
+BASE = {{"enc": {{"dim": 8}}, "dec": {{"dim": 8}}}}
+cfg = copy.deepcopy(BASE)
+cfg["enc"]["dim"] = {dim}
+dec = cfg["dec"]
+dec["dim"] = 4
+model = nn.Sequential(nn.Linear(4, cfg["enc"]["dim"]), nn.Linear(4, cfg["dec"]["dim"]), nn.Linear(4, BASE["enc"]["dim"]))
+model.load_state_dict(torch.load("w.pt"))
+"""
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize("dim", [4, 6], ids=["matches", "differs"])
+def test_an_item_set_through_a_nested_subscript_or_another_name(case, dim, execute) -> None:
+    case.write("main.py", NESTED.format(dim=dim))
+    save_layers(case, **{"0": "nn.Linear(4, 4)", "1": "nn.Linear(4, 4)", "2": "nn.Linear(4, 8)"})
+    judged_like_pytorch(case, execute, "mismatched")
