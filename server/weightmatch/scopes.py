@@ -48,6 +48,11 @@ def _own_statements(fn: ast.AST):
             stack.extend(n for n in ast.iter_child_nodes(node) if isinstance(n, ast.stmt))
 
 
-def global_writes(pf: PyFile) -> set[str]:
-    """Names some function of the file declares `global`: what calling it may rebind."""
-    return {name for node in ast.walk(pf.tree) if isinstance(node, ast.Global) for name in node.names}
+def global_writes(pf: PyFile) -> frozenset[str]:
+    """Names some function of the file declares `global`: what calling it may rebind (walked
+    once per parsed file: it is asked at every call not followed)."""
+    cached = pf.__dict__.get("_global_writes")
+    if cached is None:
+        cached = frozenset(name for node in ast.walk(pf.tree) if isinstance(node, ast.Global) for name in node.names)
+        pf.__dict__["_global_writes"] = cached
+    return cached
