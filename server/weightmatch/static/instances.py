@@ -90,8 +90,7 @@ def instantiate(interp: Evaluator, cls: UserClass, args: list, kwargs: dict) -> 
             break
     else:
         object_init(cls, args, kwargs)
-    options = cls.dataclass_options()
-    obj.frozen = bool(options and options.get("frozen"))
+    obj.frozen = cls.frozen()
     return obj
 
 
@@ -100,9 +99,8 @@ def made(args: list, kwargs: dict) -> Instance:
     with the attributes it knew; others are not known (rather than missing)."""
     if not 1 <= len(args) <= 2 or not isinstance(cls := args[0], UserClass) or cls.root() is not None:
         raise StaticUnsupported("an object of a class not followed statically")
-    options = cls.dataclass_options()
     unknown = args[1] if len(args) == 2 and isinstance(args[1], dict) else {}
-    return Instance(cls, dict(kwargs), frozen=bool(options and options.get("frozen")), partial=True,
+    return Instance(cls, dict(kwargs), frozen=cls.frozen(), partial=True,
                     unknown={str(k): str(v) for k, v in unknown.items()})
 
 

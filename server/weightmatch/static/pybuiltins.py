@@ -145,7 +145,7 @@ class Builtins:
         return SuperProxy(f.func.owner, f.self_obj)
 
     def super_attr(self, proxy: Any, name: str) -> Any:
-        chain = proxy.obj.cls.chain() if proxy.obj.cls is not None else []
+        chain = proxy.obj.cls.mro() if proxy.obj.cls is not None else []
         if proxy.cls not in chain:
             raise StaticUnsupported("`super()` of a class the object does not derive from")
         for cls in chain[chain.index(proxy.cls) + 1:]:
@@ -190,7 +190,7 @@ class Builtins:
                 unknown = True
                 continue
             if isinstance(c, UserClass):
-                if obj.cls is not None and c in obj.cls.chain():
+                if obj.cls is not None and c in obj.cls.mro():
                     return True
                 continue
             if not isinstance(c, Ref) or not c.name.startswith("torch.nn."):

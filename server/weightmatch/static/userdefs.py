@@ -99,6 +99,11 @@ class UserClass:
                     return options
         raise StaticUnsupported(f"class `{self.name}` uses a decorator other than @dataclass")
 
+    def frozen(self) -> bool:
+        """`@dataclass(frozen=True)`: its objects refuse attribute changes once made."""
+        options = self.dataclass_options()
+        return bool(options and options.get("frozen"))
+
     def linear(self) -> list[Any]:
         """The method resolution order as Python computes it (C3), with each library base
         taken as one opaque entry: user classes, then at most one library class."""
@@ -132,16 +137,10 @@ class UserClass:
         """The user classes of the method resolution order, most derived first."""
         return [c for c in self.linear() if isinstance(c, UserClass)]
 
-    chain = mro
-
     def root(self) -> Ref | None:
         """The library class the hierarchy ends on (`torch.nn.Module`, `nn.Linear`), None for `object`."""
         last = self.linear()[-1]
         return last if isinstance(last, Ref) else None
-
-    def base(self) -> Any:
-        bases = self.bases()
-        return bases[0] if bases else Ref("builtins.object")
 
     def body(self) -> dict[str, Any]:
         """Class attributes: functions as nodes, simple assignments evaluated."""
