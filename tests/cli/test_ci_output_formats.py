@@ -144,7 +144,10 @@ def _on_a_terminal(args: list[str], cwd: Path) -> tuple[int, str, str]:
 def test_progress_bar_on_a_terminal_for_a_slow_check_only(project):
     ws = project()
     write(ws, "second.py", (ws / "main.py").read_text())
-    # the worker builds every model (it imports torch first: well over a second)
+    # The worker builds every model; main.py's constructor takes 1.5 s, so the check takes well
+    # over tqdm's one-second delay on any machine (importing torch alone can come in under it).
+    slow = (ws / "main.py").read_text().replace("super().__init__()", "super().__init__()\n        time.sleep(1.5)")
+    write(ws, "main.py", "import time\n" + slow)
     status, stdout, tty = _on_a_terminal(["check", "--exec-first", "--format", "json", "."], ws)
     assert status == 1 and json.loads(stdout)["diagnostics"]
     assert "weightmatch:" in tty and "file" in tty, repr(tty)
