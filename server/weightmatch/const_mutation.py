@@ -16,7 +16,7 @@ from collections import ChainMap
 from typing import Any
 
 from weightmatch import journal, plain
-from weightmatch.values import At, ClassVal, Const, FuncVal, ObjVal, SourceVal, Unknown
+from weightmatch.values import At, ClassVal, Const, FuncVal, ModelVal, ObjVal, SeqVal, SourceVal, Unknown
 
 MUTATORS = {
     dict: {"update", "setdefault", "pop", "popitem", "clear"},
@@ -38,6 +38,52 @@ def known_data(ev, owner: Any, method: str) -> Const | None:
         return None
     if any(isinstance(owner.value, t) and method in names for t, names in MUTATORS.items()):
         return owner
+    return None
+
+
+def module_list(ev, owner: Any, node: ast.Call, env: dict) -> Any | None:
+    """`blocks.append(nn.Linear(4, 4))`, `.extend(...)`, `.insert(i, ...)` on a list that holds
+    or receives modules (a builder's `layers = []` filled in a loop): the name is bound again to a
+    SeqVal of the items, so `nn.Sequential(*layers)` can be written out module by module
+    (substitute.py). None when `node` is no such call; its value (None, as the list's methods
+    return) when it is."""
+    func = node.func
+    if not isinstance(func, ast.Attribute) or func.attr not in ("append", "extend", "insert") or node.keywords:
+        return None
+    current = owner if isinstance(owner, SeqVal) else plain.as_const(owner)
+    if not (isinstance(current, SeqVal) or isinstance(current, Const) and type(current.value) is list):
+        return None
+    args = [ev.ev(a, env) for a in node.args]
+    added = args[1:] if func.attr == "insert" else args
+    if any(isinstance(a, ast.Starred) for a in node.args) or len(added) != 1:
+        return None
+    if func.attr == "extend":
+        extra = _items(added[0])
+        if extra is None or not any(isinstance(i, ModelVal) for i in extra):
+            return None
+    else:
+        if not isinstance(added[0], ModelVal):
+            return None
+        extra = [added[0]]
+    items = list(current.items) if isinstance(current, SeqVal) else [Const(v, current.origin) for v in current.value]
+    if func.attr == "insert":
+        where = args[0]
+        if not (isinstance(where, Const) and type(where.value) is int):
+            rebind(ev, func.value, Unknown(f"it is changed by `{ev.pf.segment(node)}`, not known statically"), env)
+            return Const(None)
+        items.insert(where.value, extra[0])
+    else:
+        items.extend(extra)
+    rebind(ev, func.value, SeqVal(items), env)
+    return Const(None)
+
+
+def _items(value: Any) -> list | None:
+    if isinstance(value, SeqVal):
+        return list(value.items)
+    value = plain.as_const(value)
+    if isinstance(value, Const) and isinstance(value.value, (list, tuple)):
+        return [Const(v, value.origin) for v in value.value]
     return None
 
 
@@ -116,7 +162,9 @@ def in_place_call(ev, stmt: ast.AugAssign, env: dict) -> ast.Call | None:
     target again to `target op value`: `binop`)."""
     owner = ev.ev(stmt.target, env)
     current = plain.as_const(owner)
-    if isinstance(current, Const):
+    if isinstance(owner, SeqVal) and isinstance(stmt.op, ast.Add):
+        method = "extend"  # `layers += [nn.ReLU()]` (module_list; a tuple's `+=` is not followed)
+    elif isinstance(current, Const):
         method = _IN_PLACE.get((type(current.value), type(stmt.op)))
     else:
         method = "update" if isinstance(owner, SourceVal) and isinstance(stmt.op, ast.BitOr) else None
@@ -135,7 +183,12 @@ def rebind(ev, holder: ast.expr, value: Any, env: dict) -> None:
     if isinstance(holder, ast.Name):
         maps = env.maps if isinstance(env, ChainMap) else [env]
         home = next((m for m in maps if holder.id in m), maps[0])
-        journal.put(home, holder.id, value)
+        if home is maps[0]:
+            # the frame's own name (a branch's own copy of it, under an `if`): bound as an
+            # assignment binds it; the journal would undo it with the branch's other changes
+            env[holder.id] = value
+        else:
+            journal.put(home, holder.id, value)  # a name of an enclosing scope, shared
     elif isinstance(holder, ast.Attribute):
         owner = ev.ev(holder.value, env)
         if isinstance(owner, ObjVal):

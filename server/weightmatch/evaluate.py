@@ -325,6 +325,9 @@ class Evaluator(TypeTestsMixin):
             owner = self.ev(func.value, env)
             if isinstance(owner, JsonFile):
                 owner = plain.read_data(self, owner)  # `json.load(f).get("depth", 3)`
+            listed = const_mutation.module_list(self, owner, node, env)
+            if listed is not None:
+                return listed
             data = const_mutation.known_data(self, owner, func.attr)
             if data is not None:
                 return const_mutation.call(self, data, node, env, direct=data is owner)

@@ -459,6 +459,8 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
             return
         if isinstance(func, ast.Attribute):
             owner = self.ev(func.value, env)
+            if const_mutation.module_list(self, owner, expr, env) is not None:
+                return  # `layers.append(nn.Linear(4, 4))`
             data = const_mutation.known_data(self, owner, func.attr)
             if data is not None:
                 const_mutation.call(self, data, expr, env, direct=data is owner)  # `kw.setdefault("num_classes", 5)`

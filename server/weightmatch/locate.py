@@ -42,6 +42,7 @@ def locate(module_path: str, model: ModelVal, expected: ExpectedState, find_clas
     cls = _user_class(expected, "", pf, find_class)
     value: ast.expr | None = model.call
     value_file = pf
+    value_subs = model.subs  # the Substitutions of the expression `value` is part of
     prefix = ""
     for part in parts:
         path = f"{prefix}.{part}" if prefix else part
@@ -50,15 +51,20 @@ def locate(module_path: str, model: ModelVal, expected: ExpectedState, find_clas
         step = _last_step(model, path, expected)
         if step is not None:
             found = (step.node, getattr(step.node, "value", None), pf)
+            value_subs = step.subs
         elif spec is not None and spec.type.rsplit(".", 1)[-1] in WRAPPER_TYPES:
             prefix = path
             cls = _user_class(expected, path, pf, find_class)
             continue
         elif cls is not None:
             found = _in_class(cls[0], part, cls[1], find_class)
+            value_subs = None
         if found is None and value is not None:
-            element = _container_element(value, part, value_file)
-            if element is not None:
+            element = _container_element(value, part, value_file, value_subs)
+            if isinstance(element, ModelVal):  # a module written in from a list (`*layers`): where it was made
+                found = (element.call, element.call, element.file)
+                value_subs = element.subs
+            elif isinstance(element, ast.expr):
                 found = (element, element, value_file)
         if found is None:
             break
@@ -112,14 +118,21 @@ def _in_class(cls: ClassInfo, attr: str, pf: PyFile, find_class: ClassFinder, de
     return None
 
 
-def _container_element(value: ast.expr, part: str, pf: PyFile) -> ast.expr | None:
-    """Element `part` of a literal nn.Sequential / ModuleList / ModuleDict expression."""
+def _container_element(value: ast.expr, part: str, pf: PyFile, subs=None) -> ast.expr | ModelVal | None:
+    """Element `part` of a literal nn.Sequential / ModuleList / ModuleDict expression; a ModelVal
+    for an element of a list the recipe wrote in module by module (`Substitutions.inlined`)."""
     if not isinstance(value, ast.Call):
         return None
     name = pf.dotted(value.func) or ""
     if name not in CONTAINERS and not name.endswith(("Sequential", "ModuleList", "ModuleDict")):
         return None
     args = value.args
+    inlined = subs.inlined if subs is not None else {}
+    if inlined and part.isdigit():
+        elements = _elements(args, inlined)
+        if elements is not None:
+            i = int(part)
+            return elements[i] if i < len(elements) else None
     if name.endswith(("ModuleList", "ModuleDict")) and len(args) == 1 and \
             not isinstance(args[0], (ast.List, ast.Tuple, ast.Dict)):
         return None  # built from a comprehension or a variable: not its elements as written
@@ -141,6 +154,27 @@ def _container_element(value: ast.expr, part: str, pf: PyFile) -> ast.expr | Non
         return None
     i = int(part)
     return args[i] if i < len(args) else None
+
+
+def _elements(args: list, inlined: dict) -> list | None:
+    """A container's elements when a list written in module by module is among them
+    (`nn.Sequential(*layers, head)`, `nn.ModuleList(layers)`); None when none is."""
+    def span(n: ast.AST) -> tuple[int, int, int, int]:
+        return n.lineno, n.col_offset, n.end_lineno, n.end_col_offset  # type: ignore[attr-defined]
+
+    if len(args) == 1 and isinstance(args[0], ast.Name) and span(args[0]) in inlined:
+        return inlined[span(args[0])]
+    out: list = []
+    seen = False
+    for a in args:
+        if isinstance(a, ast.Starred) and span(a.value) in inlined:
+            out.extend(inlined[span(a.value)])
+            seen = True
+        elif isinstance(a, ast.Starred):
+            return None
+        else:
+            out.append(a)
+    return out if seen else None
 
 
 def _has_starred(call: ast.Call, args: list) -> bool:

@@ -13,7 +13,7 @@ from typing import Any
 from weightmatch import plain, recipe_literals
 from weightmatch.argparse_values import ParserVal
 from weightmatch.values import (
-    ClassVal, Const, FuncVal, ModelAttr, ModelVal, ModVal, ObjVal, SourceVal, Substitutions, Unknown,
+    ClassVal, Const, FuncVal, ModelAttr, ModelVal, ModVal, ObjVal, SeqVal, SourceVal, Substitutions, Unknown,
 )
 
 
@@ -33,6 +33,7 @@ class SubstituteMixin:
             if isinstance(n, ast.Call):
                 subs.spread.update(id(k.value) for k in n.keywords if k.arg is None)
                 subs.arguments.update(id(a) for a in [*n.args, *(k.value for k in n.keywords)])
+                subs.arguments.update(id(a.value) for a in n.args if isinstance(a, ast.Starred))  # `*layers`
             if not self._substitute(n, env, subs):
                 stack.extend(reversed(list(ast.iter_child_nodes(n))))  # source order
         return subs
@@ -68,6 +69,9 @@ class SubstituteMixin:
         if isinstance(value, ModelVal) and isinstance(n, ast.Name) and id(n) in subs.arguments \
                 and self._is_local(n.id, env):
             return self._inline_model(n, value, subs)
+        if isinstance(value, SeqVal) and any(isinstance(i, ModelVal) for i in value.items) \
+                and isinstance(n, ast.Name) and id(n) in subs.arguments and self._is_local(n.id, env):
+            return self._inline_models(n, value, subs)
         value = _spread(n, value, subs)
         lit = self.literal(value)
         if lit is not None:
@@ -87,8 +91,8 @@ class SubstituteMixin:
             if not subs.error:
                 seg = self.pf.segment(n)
                 what = value.reason if isinstance(value, Unknown) else ""
-                subs.error = f"`{seg}` is known only at run time" + \
-                    (f" ({what})" if what and not what.startswith(f"`{seg}`") else "")
+                subs.error = what if what.startswith(f"`{seg}` ") else f"`{seg}` is known only at run time" + \
+                    (f" ({what})" if what else "")
             return True
         return False
 
@@ -96,6 +100,31 @@ class SubstituteMixin:
         """`enc = nn.Linear(4, 5); probe = Probe(enc)` in a function: the module the local name
         holds, written in as its own constructor (`Probe(nn.Linear(4, 5))`), when nothing was
         done to it since it was made; else the recipe cannot make it, and says why."""
+        made = self._constructor(n, inner, subs)
+        if made is False:
+            return False
+        if made is not None:
+            subs.by_span[_span(n)] = made
+        return True
+
+    def _inline_models(self, n: ast.Name, seq: SeqVal, subs: Substitutions) -> bool:
+        """`layers = []; for ...: layers.append(nn.Linear(a, b))` then `nn.Sequential(*layers)`:
+        the list written in item by item, each module as its own constructor (`_inline_model`)."""
+        items = []
+        for item in seq.items:
+            made = self._constructor(n, item, subs) if isinstance(item, ModelVal) else self.literal(item)
+            if made is None or made is False:
+                subs.error = subs.error or f"`{n.id}` holds a value the recipe cannot write out"
+                return True
+            items.append(made)
+        subs.by_span[_span(n)] = ast.List(items, ast.Load())
+        subs.inlined[_span(n)] = list(seq.items)
+        return True
+
+    def _constructor(self, n: ast.Name, inner: ModelVal, subs: Substitutions) -> ast.expr | None | bool:
+        """The expression that makes `inner` again, its notes added to `subs`; None when it cannot
+        be written (the reason set in `subs.error`); False when `inner` was made by a call not known
+        to make modules."""
         made_by = self.pf.dotted(inner.call.func) if isinstance(inner.call, ast.Call) else None
         if inner.cls is None and not (made_by or "").startswith(("torch.nn.", "torchvision.models.", "timm.")):
             return False  # made by a call of a library not known to make modules (`make_config()`)
@@ -105,12 +134,11 @@ class SubstituteMixin:
             subs.error = subs.error or (inner_subs.error if inner_subs is not None and inner_subs.error else
                                         f"`{n.id}` is a module made and changed in this function: "
                                         "the model it goes into is not rebuilt statically")
-            return True
-        subs.by_span[_span(n)] = ast.parse(inner_subs.render(inner.call, self.pf), mode="eval").body
+            return None
         for note in inner_subs.notes:
             if note not in subs.notes:
                 subs.notes.append(note)
-        return True
+        return ast.parse(inner_subs.render(inner.call, self.pf), mode="eval").body
 
     def _substitute_config(self, n: ast.Call, env: dict, subs: Substitutions) -> bool:
         """`GPT(GPTConfig(n_layer=12))`: a plain config object made in place, written in."""

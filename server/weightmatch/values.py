@@ -114,6 +114,9 @@ class Substitutions:
     arguments: set = field(default_factory=set, repr=False, compare=False)  # ids of a call's argument nodes
     globals: dict[str, str] = field(default_factory=dict)  # Recipe.script_globals: module-level names, as literals
     argv: list[str] = field(default_factory=list)  # Recipe.argv: the arguments the run is analysed with
+    # the items of a list written in module by module (`nn.Sequential(*layers)`), by the span of
+    # the name: ModelVals and plain values, so a layer is located where its module was made
+    inlined: dict[tuple[int, int, int, int], list] = field(default_factory=dict, repr=False, compare=False)
 
     def render(self, node: ast.AST, pf: PyFile, reasons: bool = True) -> str:
         """`node`'s source with the known values written in. Without `reasons`, the objects'
