@@ -5,6 +5,7 @@ what it assumed ("--num-classes at its default, 10")."""
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,8 +16,11 @@ REMAINDER = "..."
 # argparse's named constants, as add_argument receives them (`nargs=argparse.REMAINDER`)
 CONSTANTS = {"argparse.SUPPRESS": SUPPRESS, "argparse.REMAINDER": REMAINDER, "argparse.OPTIONAL": "?",
              "argparse.ZERO_OR_MORE": "*", "argparse.ONE_OR_MORE": "+"}
-# `type=` callables applied to a string default (argparse does this) that we can apply exactly
-_TYPES = {"int": int, "float": float, "str": str}
+# `type=` callables applied to a string default (argparse does this) that we can apply exactly;
+# a path is held as its str (as `pathlib.Path(...)` is elsewhere in the tracker), normalized as
+# pathlib normalizes it ("out/" -> "out")
+_TYPES = {"int": int, "float": float, "str": str, "pathlib.Path": lambda v: str(PurePosixPath(v))}
+PATH_TYPES = {"pathlib.Path", "pathlib.PurePath", "pathlib.PosixPath", "pathlib.PurePosixPath"}
 
 
 @dataclass

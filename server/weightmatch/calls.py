@@ -514,7 +514,9 @@ class CallsMixin(InstancesMixin):
         """`add_argument`'s keywords: `type=int` by its name, `nargs=argparse.REMAINDER` as argparse's value."""
         kwargs = {}
         for k in node.keywords:
-            if k.arg == "type" and isinstance(k.value, ast.Name) and k.value.id not in env:
+            if k.arg == "type" and self.pf.dotted(k.value) in argparse_values.PATH_TYPES:
+                kwargs["type"] = Const("pathlib.Path")  # `type=Path`: a path, as the tracker holds one (a str)
+            elif k.arg == "type" and isinstance(k.value, ast.Name) and k.value.id not in env:
                 kwargs["type"] = Const(k.value.id)
             elif k.arg is not None and self.pf.dotted(k.value) in argparse_values.CONSTANTS:
                 kwargs[k.arg] = Const(argparse_values.CONSTANTS[self.pf.dotted(k.value)])

@@ -672,3 +672,27 @@ def test_the_message_says_which_option_named_the_checkpoint(case, static_project
     analysis = static_project.analyze(str(main))
     _judge(case, analysis)
     assert all("--ckpt at its default, 'w.pt'" in e.message for e in _errors(analysis))
+
+
+@pytest.mark.parametrize("default", ['Path("runs") / "exp"', '"runs/exp/"'])
+def test_a_path_option_names_the_checkpoint(case, static_project, default) -> None:
+    """`type=Path`: a `Path` default, or a string default argparse converts; `args.out / "w.pt"`."""
+    case.write("model.py", MODEL)
+    case.torch("import torch, sys, os; sys.path.insert(0, '.'); from model import Net; "
+               "os.makedirs('runs/exp'); torch.save(Net(5).state_dict(), 'runs/exp/w.pt')")
+    main = case.write("main.py", f"""
+        import argparse
+        from pathlib import Path
+        import torch
+        from model import Net
+
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--out", type=Path, default={default})
+        args = parser.parse_args()
+        model = Net(num_classes=10)
+        model.load_state_dict(torch.load(args.out / "w.pt"))
+    """)
+    analysis = static_project.analyze(str(main))
+    _judge(case, analysis)
+    (err,) = _errors(analysis)
+    assert "--out at its default, 'runs/exp'" in err.message, err.message
