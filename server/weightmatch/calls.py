@@ -75,6 +75,7 @@ class CallsMixin(InstancesMixin):
         self.try_depth = 0  # inside the body of a `try` with handlers: an exit there may be caught
         self.guard_depth: list[int] = []
         self.called: dict[int, int] = {}  # id(def node) -> contexts followed
+        self.skipped_calls: dict[int, str] = {}  # id(def node) -> why a call of it did not run (exits.py)
         self.called_in_run: dict[int, int] = {}  # the same, since the entry point being run began
         self.call_memo: list[dict] = []  # per statement being run: (call node, env) -> (env, result)
         self.stack: list[int] = []

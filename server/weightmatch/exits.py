@@ -1,7 +1,9 @@
-"""Exits that surely run: `sys.exit()` or `parser.error()` outside any undecided `if`, loop
-or `try` (fast_neural_style exits when no subcommand is given). Nothing after one runs: the
-run stops there, and a load it does not reach says so instead of being judged on values the
-run never has. Part of the Interpreter (interpret.py)."""
+"""Loads the run does not reach. Exits that surely run: `sys.exit()` or `parser.error()`
+outside any undecided `if`, loop or `try` (fast_neural_style exits when no subcommand is
+given): nothing after one runs. And the branch of an `if` decided by the values assumed
+(`if args.resume:` with --resume at its default, ''): a load in it, or in a function only it
+calls, says which test keeps it from running instead of being judged on values the run never
+has. Part of the Interpreter (interpret.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,42 @@ from weightmatch.values import CURRENT_GUARDS, Const, LoadSite, Unknown
 
 
 class ExitsMixin:
-    """Needs `ev`, `pf`, `recording`, `try_depth`, `argv`, `sites`, `statement` and `load_calls`."""
+    """Needs `ev`, `pf`, `recording`, `try_depth`, `argv`, `sites`, `statement`, `load_calls`
+    and `skipped_calls` (id(def node) -> why its call did not run)."""
+
+    def _assumed(self, test: ast.expr, value, env: dict) -> str:
+        """How the test's value came about: "with --resume at its default, ''" or "(`x` is 0)"."""
+        if isinstance(value, Const) and value.origin:
+            return f"with {value.origin}"
+        read = _values_read(self, test, env)
+        return f"here: {read}" if read else "here"
+
+    def branch_not_taken(self, stmt: ast.If, body: list[ast.stmt], taken: bool, env: dict) -> None:
+        """The branch of `stmt` that the values assumed rule out: its loads say so, and so do the
+        parameters of the workspace functions it calls (`self.restore_model(...)` under `if
+        self.resume_iters:`), where nothing else calls them."""
+        if not body or not self.recording or _fixed_by_the_run(self.pf, stmt.test):
+            return
+        value = self.ev(stmt.test, env)
+        cond = _one_line(self.pf.segment(stmt.test))
+        where = f"{posixpath.basename(self.pf.path)}:{stmt.lineno}"
+        why = f"`{cond}` is {'false' if taken else 'true'}, and it is not {self._assumed(stmt.test, value, env)} ({where})"
+        statements = [n for s in body for n in (s, *_statements_in(s))]
+        for node in statements:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                continue
+            for call in self.load_calls(node):
+                if isinstance(call.func, ast.Attribute) and call.func.attr == "load_state_dict":
+                    unreached = f"Not checked: this load runs only if {why}"
+                    unknown = Unknown(unreached)
+                    self.sites.append(LoadSite(self.pf, call, unknown, unknown, None, Const(True), Const(False), node,
+                                               unreached=unreached))
+            for call in _own_calls(node):
+                if _plain_callee(call.func):
+                    fn = self.ev(call.func, env)
+                    target = getattr(fn, "node", None)
+                    if isinstance(target, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                        self.skipped_calls.setdefault(id(target), f"its call runs only if {why}")
 
     def exit_signal(self, stmt: ast.stmt, env: dict) -> ExitSignal | None:
         if isinstance(stmt, ast.Expr) and self.exits(stmt.value, env):
@@ -50,6 +87,44 @@ class ExitsMixin:
                 if isinstance(node.func, ast.Attribute) and node.func.attr == "load_state_dict":
                     self.sites.append(LoadSite(self.pf, node, unknown, unknown, None, Const(True), Const(False), stmt,
                                                unreached=why))
+
+
+def _values_read(ev, test: ast.expr, env: dict) -> str:
+    """`pretrained` is False: the known values of the names a test reads, as Python shows them."""
+    parts = []
+    for node in ast.walk(test):
+        if isinstance(node, ast.Name) and node.id in env and len(parts) < 3:
+            value = env[node.id]
+            if isinstance(value, Const) and f"`{node.id}`" not in " ".join(parts):
+                parts.append(f"`{node.id}` is {_one_line(repr(value.value))}")
+    return ", ".join(parts)
+
+
+def _fixed_by_the_run(pf, test: ast.expr) -> bool:
+    """`if __name__ == "__main__":` and `if TYPE_CHECKING:`: decided by how the file runs, not by
+    a value the user could change."""
+    if isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) and test.left.id == "__name__":
+        return True
+    return (pf.dotted(test) or "").endswith("TYPE_CHECKING")
+
+
+def _own_calls(stmt: ast.stmt):
+    """The calls in `stmt`'s own expressions (not in the statements nested in it)."""
+    stack = [c for c in ast.iter_child_nodes(stmt) if not isinstance(c, (ast.stmt, ast.excepthandler))]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Call):
+            yield node
+        if not isinstance(node, ast.Lambda):
+            stack.extend(ast.iter_child_nodes(node))
+
+
+def _plain_callee(func: ast.expr) -> bool:
+    """`helper`, `self.restore_model`, `utils.load`: a name or attributes of one, which naming
+    evaluates without calling anything."""
+    while isinstance(func, ast.Attribute):
+        func = func.value
+    return isinstance(func, ast.Name)
 
 
 def _statements_in(stmt: ast.stmt) -> list[ast.stmt]:

@@ -98,7 +98,9 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
             elif every_default:
                 local[a.arg] = self.ev(defaults[a.arg], globals_)
             else:
-                local[a.arg] = Unknown(f"`{a.arg}` is a parameter of {owner}{fn.name}(), known only at run time")
+                skipped = self.skipped_calls.get(id(fn))
+                local[a.arg] = Unknown(f"`{a.arg}` is a parameter of {owner}{fn.name}(), known only at run time"
+                                       + (f"; {skipped}" if skipped else ""))
         if fn.args.vararg is not None:
             local[fn.args.vararg.arg] = SeqVal([]) if every_default else \
                 Unknown(f"`{fn.args.vararg.arg}` is a parameter of {owner}{fn.name}()")

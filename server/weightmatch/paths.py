@@ -38,6 +38,7 @@ class PathsMixin:
         known = self.static_test(stmt.test, env)
         if known is not None:
             self.block(stmt.body if known else stmt.orelse, env, functions)
+            self.branch_not_taken(stmt, stmt.orelse if known else stmt.body, known, env)
             return
         test_env = self.free_env(stmt.test, env)
         then_env, else_env = dict(env), dict(env)

@@ -136,9 +136,13 @@ if os.path.isfile(args.folder):
     result = static_project.analyze(str(case.dir / "main.py"))
     assert not [f for f in result.findings if f.severity in ("error", "warning")], [f.message for f in result.findings]
     # `os.path.isfile('')` is False whatever the disk holds: that branch is decided, like any
-    # `if` over known values, and its load is not judged on a run that never reaches it
-    # (the folder under `isfile` is never loaded either: quiet, as before)
-    assert not result.findings, [(f.load_call.line, f.message) for f in result.findings]
+    # `if` over known values, and its load is not judged on a run that never reaches it; a hint
+    # says which option keeps it from running (the folder under `isfile` is never loaded
+    # either: quiet, as before)
+    (hint,) = result.findings
+    assert hint.severity == "hint" and hint.load_call.line + 1 == 19, hint
+    assert hint.message == ("Not checked: this load runs only if `os.path.isfile(args.pretrained_weights)` is true, "
+                            "and it is not with --pretrained_weights at its default, '' (main.py:18)"), hint.message
 
 
 def test_a_constructor_over_several_lines_is_named_on_one(static_project, case) -> None:
