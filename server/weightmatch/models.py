@@ -141,6 +141,7 @@ class ModelBuilder:
             except ModelUnresolved:
                 pass  # the worker's turn
         worker_error: str | None = None
+        not_known = False
         if self.execute and self._worker_factory is not None:
             from weightmatch.worker import BuildError
 
@@ -152,13 +153,14 @@ class ModelBuilder:
                 if exc.kind in _VOLATILE:
                     self.volatile += 1
                 worker_error = _why(exc)
+                not_known = "NotKnownStatically" in exc.message  # a value the analysis left out: its reason is static's
                 self.log("info", f"worker could not build `{model.file.segment(model.call)}`: {exc.kind}: {exc.message}")
                 if exc.kind in ("unresolved",):
                     raise ModelUnresolved(worker_error) from None
         try:
             state = self._static(model, deps=deps)  # (again, if it failed above: for a message naming today's lines)
         except ModelUnresolved as exc:
-            if worker_error:
+            if worker_error and not not_known:
                 raise ModelUnresolved(worker_error) from None
             if not self.execute:
                 raise ModelUnresolved(f"{exc} (running model code is off)") from None

@@ -7,10 +7,24 @@ says why each attribute left out is not known, for static inference's messages."
 import types
 
 
+class NotKnownStatically(Exception):
+    """Reading an attribute the analysis could not know (not an AttributeError: `getattr(obj,
+    name, default)` must not take the default where the user's run has a value)."""
+
+
 def made(cls, unknown=None, /, **attrs):
+    left_out = [k for k in (unknown or {}) if k not in attrs]
+    if left_out:  # they hide the class's attributes (a dataclass field's default), as in the user's run
+        cls = type(cls.__name__, (cls,), {k: _not_known(k, cls.__name__) for k in left_out})
     obj = object.__new__(cls)
     obj.__dict__.update(attrs)
     return obj
+
+
+def _not_known(name, owner):
+    def get(self):
+        raise NotKnownStatically(f"`{name}` of the `{owner}` object is not known statically")
+    return property(get)
 
 
 def namespace(unknown=None, /, **attrs):

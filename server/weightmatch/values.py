@@ -141,7 +141,8 @@ class Substitutions:
 
 
 class _WithoutReasons(ast.NodeTransformer):
-    """`recipe_objects.made(Config, {'x': 'why'}, ...)` -> `…made(Config, {}, ...)` (and `namespace`)."""
+    """`recipe_objects.made(Config, {'x': 'why'}, ...)` -> `…made(Config, {'x': ''}, ...)` (and
+    `namespace`): the worker needs which attributes are not known, not why."""
 
     def visit_Call(self, n: ast.Call) -> ast.AST:
         self.generic_visit(n)
@@ -149,7 +150,8 @@ class _WithoutReasons(ast.NodeTransformer):
         if isinstance(func, ast.Attribute) and func.attr in ("made", "namespace") and isinstance(func.value, ast.Call) \
                 and func.value.args and isinstance(func.value.args[0], ast.Constant) \
                 and func.value.args[0].value == "weightmatch.recipe_objects":
-            n.args = [ast.Dict([], []) if isinstance(a, ast.Dict) else a for a in n.args]
+            n.args = [ast.Dict(a.keys, [ast.Constant("") for _ in a.values]) if isinstance(a, ast.Dict) else a
+                      for a in n.args]
         return n
 
 

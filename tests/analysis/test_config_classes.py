@@ -151,3 +151,47 @@ def test_a_config_made_in_a_test_function(lit, width, execute) -> None:
     truth = pytorch_outcomes(lit, "main.py")
     assert truth["crash"] is None and len(truth["loads"]) == 1, truth
     agrees_with_pytorch(analyze_alone(lit, execute, "test_gpt.py"), truth["loads"][0], "mismatched")
+
+
+UNKNOWN_FIELD = '''
+import string
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+
+
+@dataclass
+class Config:
+    vocab_size: int = 50257
+    dim: int = 8
+    {extra}
+
+
+class Net(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.embed = nn.Embedding(cfg.vocab_size, cfg.dim)
+        self.head = nn.Linear(cfg.dim, getattr(cfg, "vocab_size", 7))
+
+
+model = Net(Config(vocab_size=len(string.printable)))
+model.load_state_dict(torch.load("w.pt"))
+'''
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize("extra", ["", "@property\n    def size(self):\n        return self.dim"], ids=["fields", "property"])
+def test_a_field_given_a_value_not_known_does_not_take_its_default(case, execute, extra) -> None:
+    """`Config(vocab_size=len(string.printable))`: the object written into the recipe leaves the
+    field out; reading it gave the class's default (50257), a false size-mismatch on a clean load."""
+    case.write("main.py", UNKNOWN_FIELD.format(extra=extra))
+    case.torch("import torch, torch.nn as nn, string\nn = len(string.printable)\n"
+               "torch.save({'embed.weight': torch.zeros(n, 8), 'head.weight': torch.zeros(n, 8),"
+               " 'head.bias': torch.zeros(n)}, 'w.pt')")
+    assert pytorch_outcomes(case)["loads"][0]["raises"] is False
+    result = analyze_alone(case, execute)
+    (finding,) = result.findings
+    assert finding.code == "unresolved-model", finding.message
+    assert "`vocab_size` of the `Config` object is not known statically (`len(string.printable)`" in finding.message, \
+        finding.message

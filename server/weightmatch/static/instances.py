@@ -113,6 +113,10 @@ def getattr_(interp: Evaluator, obj: Instance, name: str) -> Any:
     if name in obj.attrs:
         return obj.attrs[name]
     value = obj.cls.lookup(name)
+    if obj.partial and name in obj.unknown and not (isinstance(value, UserFunc) and value.decorator() == "property"):
+        # the object's own attribute, its value not known: it hides the class's (a dataclass
+        # field's default, `vocab_size: int = 50257`), as the instance's __dict__ does
+        return Unknown(f"`{name}` of the `{obj.cls.name}` object is not known statically ({obj.unknown[name]})")
     if value is not None:
         return bind(interp, value, obj, obj.cls, name)
     if name == "__class__":
