@@ -22,8 +22,8 @@ from weightmatch.instances import InstancesMixin
 from weightmatch.static.sources import find_module
 from weightmatch.yacs_values import CfgNodeVal
 from weightmatch.values import (
-    CURRENT_GUARDS, At, ClassVal, Const, DictLit, FuncVal, LibRef, ModelVal, ModVal, ObjVal, SeqVal, SourceVal,
-    Unknown, loaded_files,
+    CURRENT_GUARDS, At, ClassVal, Const, DictLit, FuncVal, LibRef, ModelVal, ModVal, ObjVal, PartialVal, SeqVal,
+    SourceVal, Unknown, loaded_files,
 )
 
 MAX_RECURSION = 4  # a config chain that includes its base files (`_update_config_from_file`)
@@ -368,11 +368,17 @@ class CallsMixin(InstancesMixin):
             if isinstance(callee.owner, CfgNodeVal):
                 return yacs_calls.method(self, callee, node, env)
             return self.parser_method(callee, node, env)
+        bound: tuple[list, dict] = ([], {})
+        while isinstance(callee, PartialVal):  # its arguments go in front, its keywords under the call's
+            bound = ([*callee.args, *bound[0]], {**callee.kwargs, **bound[1]})
+            callee = callee.func
+        if isinstance(callee, LibRef):
+            return self.new_model(node, env)  # `MODELS["ln"](8)` of `partial(nn.LayerNorm, eps=1e-6)`
         if isinstance(callee, ClassVal) and callee.is_module:
             args, kwargs, why = self.arguments(node, env)
             model = self.new_model(node, env, cls=callee)
             if not why:
-                self.follow_init_loads(model, callee, args, kwargs, node)
+                self.follow_init_loads(model, callee, [*bound[0], *args], {**bound[1], **kwargs}, node)
             return model
         if not isinstance(callee, (FuncVal, ClassVal)):
             return Unknown(f"`{self.pf.segment(node)}` is not known statically")
@@ -381,6 +387,7 @@ class CallsMixin(InstancesMixin):
         if hit is not None and hit[0] is env:
             return hit[1]  # (this statement made this call already: its side effects ran once)
         args, kwargs, why = self.arguments(node, env)
+        args, kwargs = [*bound[0], *args], {**bound[1], **kwargs}
         if isinstance(callee, FuncVal):
             result = self.not_followed([callee.self_value, *args], f"`{self.pf.segment(node.func)}()` is called with {why}") \
                 if why else self.call_function(callee, args, kwargs, node)

@@ -20,7 +20,7 @@ from weightmatch.pyfile import PyFile
 from weightmatch.type_tests import PARALLEL, TypeTestsMixin
 from weightmatch.values import (
     At, ClassVal, Const, DictLit, EmptyDict, FileHandle, FuncVal, JsonFile, LoadedFile, ModelAttr, ModelVal, ModVal,
-    LibRef, ObjVal, Op, SeqVal, SourceVal, StateDictOf, Step, Unknown, frozen,
+    LibRef, ObjVal, Op, PartialVal, SeqVal, SourceVal, StateDictOf, Step, Unknown, frozen,
 )
 
 # Methods that return the module itself and change nothing load_state_dict looks at.
@@ -48,10 +48,12 @@ NOT_MODEL_WORDS = {"optimizer", "optimizers", "optim", "opt", "scheduler", "sche
                    "scaler", "grad_scaler", "amp_scaler"}
 def names_not_a_model(dotted: str) -> bool:
     """An optimizer, scheduler or scaler class (or a call that makes one), by its dotted name."""
+    if dotted.endswith("swa_utils.AveragedModel"):
+        return False  # a module: the model under `module.`, and its `n_averaged` buffer
     return dotted.startswith(NOT_MODEL_CALLS) or any(w in dotted for w in ("lr_scheduler", "GradScaler", "optim."))
 
 
-PROGRAM_VALUES = (FuncVal, ClassVal, ObjVal, ModVal, ParserVal, SubparsersVal)
+PROGRAM_VALUES = (FuncVal, ClassVal, ObjVal, ModVal, ParserVal, SubparsersVal, PartialVal)
 
 
 class NotModel:
@@ -220,6 +222,12 @@ class Evaluator(TypeTestsMixin):
                 return Unknown(f"`{self.pf.segment(node)}` returns something not known statically")
         dotted = self.pf.dotted(func) or ""
         args = node.args
+        if dotted == "functools.partial" and args and not any(isinstance(a, ast.Starred) for a in args) \
+                and all(k.arg is not None for k in node.keywords):
+            inner = self.ev(args[0], env)
+            if isinstance(inner, (ClassVal, FuncVal, LibRef, PartialVal)):
+                return PartialVal(inner, [frozen(self.ev(a, env)) for a in args[1:]],
+                                  {k.arg: frozen(self.ev(k.value, env)) for k in node.keywords})
         if dotted == "super" and "super" not in env:
             me = env.get("self")  # `super().load_state_dict(...)` in a model's override: nn.Module's, on self
             if isinstance(me, ModelVal):

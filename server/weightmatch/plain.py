@@ -259,10 +259,30 @@ def read_data(ev, doc: JsonFile) -> Any:
     return Const(data, f"{path} as it is on disk")
 
 
+def _parser(ev, node: ast.Call, env: dict) -> ParserVal:
+    """`ArgumentParser(..., parents=[get_args_parser()])` (DeiT, MAE, DINO): the parents'
+    options and defaults come first, as argparse copies them."""
+    parser = ParserVal()
+    parents = next((k.value for k in node.keywords if k.arg == "parents"), None)
+    if parents is None:
+        return parser
+    items = ev.ev(parents, env)
+    items = items.items if isinstance(items, SeqVal) else [items] if isinstance(items, ParserVal) else None
+    if items is None or not all(isinstance(p, ParserVal) for p in items):
+        parser.unknown = "options from parent parsers not known statically (`parents=...`)"
+        return parser
+    for p in items:
+        if p.unknown or p.subparsers is not None:
+            parser.unknown = p.unknown or "a parent parser with subcommands"
+        parser.options.extend(p.options)
+        parser.defaults.update(p.defaults)
+    return parser
+
+
 def library_call(ev, dotted: str, node: ast.Call, env: dict) -> Any:
     """Calls of the standard library and builtins that make plain data; None for others."""
     if dotted == "argparse.ArgumentParser":
-        return ParserVal()
+        return _parser(ev, node, env)
     handler = _LIBRARY.get(dotted)
     if handler is not None:
         return handler(ev, dotted, node, env)
@@ -359,6 +379,20 @@ def _hasattr(ev, dotted: str, node: ast.Call, env: dict) -> Any:
         if obj.unsure and name.value not in obj.attrs:
             return Unknown(obj.unsure)
         return const(name.value in obj.attrs, name)
+    if isinstance(obj, ObjVal) and isinstance(obj.cls, ClassVal):  # `if hasattr(config, key): setattr(...)`
+        if isinstance(obj.attrs.get(name.value), MaybeUnset):
+            return Unknown(obj.attrs[name.value].reason)
+        if name.value in obj.attrs or ev.class_attr(obj.cls, name.value) is not None:
+            return const(True, name)
+        if obj.unsure:
+            return Unknown(obj.unsure)
+        chain = ev.class_chain(obj.cls)
+        plain_bases = all((c.file.dotted(b) or "") in ("object", "abc.ABC") or any(b.id == d.node.name for d in chain)
+                          if isinstance(b, ast.Name) else (c.file.dotted(b) or "") in ("object", "abc.ABC")
+                          for c in chain for b in c.node.bases)
+        if plain_bases and len(chain) < 8 and ev.class_attr(obj.cls, "__getattr__") is None:
+            return const(False, name)  # its class and bases are the workspace's: nothing else gives it
+        return Unknown(f"`{ev.pf.segment(node)}` is not known statically")
     return None
 
 

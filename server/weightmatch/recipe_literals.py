@@ -9,7 +9,7 @@ from typing import Any
 
 from weightmatch import parsing
 from weightmatch.plain import AttrDict
-from weightmatch.values import Const, LibRef, ObjVal, SeqVal, Unknown
+from weightmatch.values import ClassVal, Const, FuncVal, LibRef, ObjVal, PartialVal, SeqVal, Unknown
 from weightmatch.yacs_values import CfgNodeVal
 
 
@@ -34,6 +34,16 @@ def literal(value: Any, depth: int = 0, attrs_of=None, class_ref=None) -> ast.ex
         return None
     if isinstance(value, ObjVal):
         return _object(value, depth, attrs_of, class_ref)
+    if isinstance(value, PartialVal):  # `__import__('functools').partial(Net, in_features=4)`
+        func = class_ref(value.func) if isinstance(value.func, (ClassVal, FuncVal)) and class_ref is not None \
+            else literal(value.func, depth + 1, attrs_of, class_ref)
+        args = [literal(v, depth + 1, attrs_of, class_ref) for v in value.args]
+        kwargs = {k: literal(v, depth + 1, attrs_of, class_ref) for k, v in value.kwargs.items()}
+        if func is None or any(a is None for a in [*args, *kwargs.values()]):
+            return None
+        partial = ast.Attribute(ast.Call(ast.Name("__import__", ast.Load()), [ast.Constant("functools")], []),
+                                "partial", ast.Load())
+        return ast.Call(partial, [func, *args], [ast.keyword(k, v) for k, v in kwargs.items()])
     if isinstance(value, SeqVal):
         items = [literal(v, depth + 1, attrs_of, class_ref) for v in value.items]
         if any(i is None for i in items):

@@ -325,6 +325,16 @@ class LibRef:
 
 
 @dataclass
+class PartialVal:
+    """`functools.partial(Net, in_features=4)` of a workspace class or function, or of a torch
+    layer class (a registry's value, `norm_layer=partial(nn.LayerNorm, eps=1e-6)`)."""
+
+    func: Any  # ClassVal | FuncVal | LibRef | PartialVal
+    args: list[Any]
+    kwargs: dict[str, Any]
+
+
+@dataclass
 class SeqVal:
     """A list or tuple literal holding tracked values (`[("G", netG), ("D", netD)]`)."""
 

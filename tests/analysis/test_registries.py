@@ -192,3 +192,75 @@ def test_a_head_replaced_in_a_helper_through_the_models_own_name(case, n, execut
     case.write("main.py", HEAD_IN_HELPER.format(n=n))
     save_layers(case, body="nn.Linear(4, 8)", fc="nn.Linear(8, 3)")
     judged_like_pytorch(case, execute, "mismatched")
+
+
+PARTIALS = """
+import argparse
+from functools import partial
+
+import torch
+import torch.nn as nn
+
+
+class Block(nn.Module):
+    def __init__(self, dim, hidden, norm_layer=None):
+        super().__init__()
+        self.norm = (norm_layer or nn.LayerNorm)(dim)
+        self.fc = nn.Linear(dim, hidden)
+
+
+class Net(nn.Module):
+    def __init__(self, dim=4, hidden=8, num_classes=10, norm_layer=None):
+        super().__init__()
+        self.block = Block(dim, hidden, norm_layer=norm_layer)
+        self.head = nn.Linear(hidden, num_classes)
+
+
+MODELS = {{
+    "small": partial(Net, hidden=8, norm_layer=partial(nn.LayerNorm, eps=1e-6)),
+    "wide": partial(partial(Net, hidden=16), dim=4),
+}}
+
+
+class Config:
+    def __init__(self, arch="small", num_classes=10):
+        self.arch = arch
+        self.num_classes = num_classes
+
+    @classmethod
+    def from_dict(cls, d, **kwargs):
+        config = cls(**d)
+        for key, value in kwargs.items():
+            if hasattr(config, key):
+                setattr(config, key, value)
+        return config
+
+
+def get_args_parser():
+    parser = argparse.ArgumentParser("eval", add_help=False)
+    parser.add_argument("--arch", default="{arch}")
+    return parser
+
+
+def main(args):
+    cfg = Config.from_dict({{"arch": args.arch}}, num_classes=3, not_an_option=1)
+    model = MODELS[cfg.arch](num_classes=cfg.num_classes)
+    model.load_state_dict(torch.load("w.pt"))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser("eval", parents=[get_args_parser()])
+    main(parser.parse_args())
+"""
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize("arch", ["small", "wide"], ids=["matches", "differs"])
+def test_partials_in_a_registry_hasattr_and_a_parent_parser(case, arch, execute) -> None:
+    """timm/DeiT idioms: `MODELS = {"small": partial(Net, ...)}` (a partial of a partial, a
+    partial layer class as an argument), a config's `from_dict` that sets only the attributes
+    `hasattr` finds, and the options of `ArgumentParser(parents=[get_args_parser()])`."""
+    case.write("main.py", PARTIALS.format(arch=arch))
+    save_layers(case, **{"block.norm": "nn.LayerNorm(4, eps=1e-6)", "block.fc": "nn.Linear(4, 8)",
+                         "head": "nn.Linear(8, 3)"})
+    judged_like_pytorch(case, execute, "mismatched")

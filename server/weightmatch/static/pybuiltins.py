@@ -39,7 +39,7 @@ class Builtins:
             return self._super(args, frame)
         if fn == "print":
             return None
-        if fn == "__import__" and len(args) == 1 and args[0] in ("types", "argparse", "torch") and not kwargs:
+        if fn == "__import__" and len(args) == 1 and args[0] in ("types", "argparse", "torch", "functools") and not kwargs:
             return Ref(args[0])  # the recipe's own `__import__('types').SimpleNamespace(...)`, `…('torch').nn.GELU`
         if fn == "__import__" and args == ["weightmatch.recipe_objects"] and kwargs.keys() == {"fromlist"} \
                 and kwargs["fromlist"] in (["made"], ["namespace"]):
