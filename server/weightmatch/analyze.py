@@ -389,8 +389,11 @@ class FileAnalyzer:
                     return site
             if module_path not in layer_cache:
                 site = locate(module_path, model, expected, self.find_class)
-                if site.module_path != module_path and spec is not None and spec.origin is not None:
-                    site = self.origin_site(spec.origin) or site
+                if site.module_path != module_path:
+                    # the call static inference saw make it, or make the nearest module around it
+                    # (`out_proj`, made inside torch's MultiheadAttention: the attention's line)
+                    origin = _nearest_origin(expected, module_path, site.module_path)
+                    site = (self.origin_site(origin) if origin is not None else None) or site
                 layer_cache[module_path] = self.instance_site(site, module_path, expected, by_origin, mismatched)
             return layer_cache[module_path]
 
@@ -412,6 +415,18 @@ _EXISTS = ("os.path.exists", "os.path.isfile", "exists", "is_file", "isfile")
 def _loaded_calls(value, out: set[int]) -> None:
     """The ids of the torch.load / load_file calls whose result makes up `value`."""
     out.update(id(f.call) for f in loaded_files(value))
+
+
+def _nearest_origin(expected, module_path: str, found: str):
+    """The origin of `module_path`, or of the nearest module around it that lies deeper than
+    `found` (what the source's own structure located); None when there is none."""
+    parts = module_path.split(".") if module_path else []
+    depth = len(found.split(".")) if found else 0
+    for cut in range(len(parts), depth, -1):
+        spec = expected.modules.get(".".join(parts[:cut]))
+        if spec is not None and spec.origin is not None:
+            return spec.origin
+    return None
 
 
 def _origin_key(origin) -> tuple:

@@ -12,6 +12,7 @@ import posixpath
 
 from weightmatch.argparse_values import ParserVal
 from weightmatch.calls import ExitSignal
+from weightmatch.evaluate import NOT_MODEL_WORDS
 from weightmatch.values import CURRENT_GUARDS, Const, LoadSite, Unknown
 
 
@@ -41,7 +42,8 @@ class ExitsMixin:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 continue
             for call in self.load_calls(node):
-                if isinstance(call.func, ast.Attribute) and call.func.attr == "load_state_dict":
+                if isinstance(call.func, ast.Attribute) and call.func.attr == "load_state_dict" \
+                        and not self.not_a_model(call.func.value, env) and not _names_a_non_model(self.pf, call.func.value):
                     unreached = f"Not checked: this load runs only if {why}"
                     unknown = Unknown(unreached)
                     self.sites.append(LoadSite(self.pf, call, unknown, unknown, None, Const(True), Const(False), node,
@@ -98,6 +100,13 @@ def _values_read(ev, test: ast.expr, env: dict) -> str:
             if isinstance(value, Const) and f"`{node.id}`" not in " ".join(parts):
                 parts.append(f"`{node.id}` is {_one_line(repr(value.value))}")
     return ", ".join(parts)
+
+
+def _names_a_non_model(pf, receiver: ast.expr) -> bool:
+    """`optimizer.load_state_dict(...)`, `self.lr_scheduler....`, `scaler....`: by its name (in a
+    branch not taken, its value may be None)."""
+    name = (pf.segment(receiver) or "").lower().rsplit(".", 1)[-1]
+    return name in NOT_MODEL_WORDS or name.endswith(("_optimizer", "_scheduler", "_scaler", "optimizer", "scaler"))
 
 
 def _fixed_by_the_run(pf, test: ast.expr) -> bool:

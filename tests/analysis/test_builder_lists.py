@@ -118,3 +118,35 @@ def test_a_list_changed_under_a_test_known_only_at_run_time_stays_unknown(case, 
     assert report.how is None, [f.message for f in result.findings]
     (finding,) = result.findings
     assert 'depends on `os.environ.get("BIG")`, known only at run time' in finding.message, finding.message
+
+
+ATTENTION = """
+import torch
+import torch.nn as nn
+
+
+class Layer(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.attn = nn.MultiheadAttention(dim, 1)
+
+
+class Net(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.layers = nn.ModuleList([Layer(dim) for _ in range(1)])
+
+
+Net(4).load_state_dict(torch.load("w.pt"))
+"""
+
+
+def test_a_submodule_torch_makes_is_reported_on_its_parents_line(case) -> None:
+    """`out_proj` is made inside torch's MultiheadAttention: its diagnostic goes on the attention's
+    line (as `in_proj_weight`'s does), not on the ModuleList line around it."""
+    case.write("main.py", ATTENTION)
+    save_layers(case, **{"layers.0.attn": "nn.MultiheadAttention(8, 1)"})
+    result = analyze_alone(case, False)
+    lines = {k: f.span.line + 1 for f in result.findings if f.severity == "error" for k in f.keys}
+    assert lines == {k: 8 for k in ("layers.0.attn.in_proj_weight", "layers.0.attn.in_proj_bias",
+                                    "layers.0.attn.out_proj.weight", "layers.0.attn.out_proj.bias")}, lines

@@ -188,3 +188,73 @@ def test_sys_exit_of_main_runs_main_first(case) -> None:
     (f,) = _analyze(case, None).findings
     assert f.code == "size-mismatch" and "--width at its default, 3" in f.message and "main() as called" in f.message
     assert "size mismatch for weight" in case.run().stderr
+
+
+RULED_OUT = """
+import argparse
+
+import torch
+import torch.nn as nn
+
+
+class Solver:
+    def __init__(self, config):
+        self.G = nn.Linear(4, 5)
+        self.optimizer = torch.optim.SGD(self.G.parameters(), lr=0.1)
+        self.resume_iters = config.resume_iters
+
+    def restore_model(self, iters):
+        self.G.load_state_dict(torch.load(f"{iters}-G.ckpt"))
+
+    def train(self):
+        if self.resume_iters:
+            self.restore_model(self.resume_iters)
+
+
+def load(model, path, resume):
+    if resume:
+        model.load_state_dict(torch.load(path))
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--resume_iters", type=int, default=None)
+    parser.add_argument("--resume", default="")
+    config = parser.parse_args()
+    model = nn.Linear(4, 5)
+    optimizer = None
+    if config.resume:
+        model.load_state_dict(torch.load(config.resume))
+    if optimizer is not None:
+        optimizer.load_state_dict(torch.load(config.resume)["optimizer"])
+    Solver(config).train()
+    load(nn.Linear(4, 5), "w.pt", True)
+    load(nn.Linear(4, 5), "w.pt", False)
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def test_a_load_the_assumed_values_rule_out_says_which_test(tmp_path) -> None:
+    """`if config.resume:` with --resume at its default: the load is not judged, and says why;
+    a method only such a branch calls says it in its reason; an optimizer's load says nothing;
+    a helper whose load one call reaches is judged there only."""
+    import torch
+
+    (tmp_path / "main.py").write_text(RULED_OUT)
+    torch.save(torch.nn.Linear(4, 4).state_dict(), tmp_path / "w.pt")
+    project = Project(str(tmp_path), Settings(execute=False))
+    try:
+        analysis = project.analyze(str(tmp_path / "main.py"))
+    finally:
+        project.close()
+    by_line = {f.load_call.line + 1: f for f in analysis.findings}
+    assert sorted(by_line) == [15, 24, 35], [(line, f.message) for line, f in by_line.items()]
+    assert by_line[35].severity == "hint" and by_line[35].message == (
+        "Not checked: this load runs only if `config.resume` is true, and it is not with --resume at its "
+        "default, '' (main.py:34)")
+    assert "its call runs only if `self.resume_iters` is true, and it is not with --resume_iters at its " \
+        "default, None (main.py:18)" in by_line[15].message, by_line[15].message
+    assert by_line[24].code == "size-mismatch" and "Not checked" not in by_line[24].message
