@@ -128,6 +128,10 @@ class Evaluator(TypeTestsMixin):
             if isinstance(base, SourceVal):
                 return base.derive(Op("subscript", self.ev(node.slice, env), node))
             if isinstance(base, (ModelVal, ModelAttr)):
+                key = self.ev(node.slice, env)
+                if isinstance(key, Const) and type(key.value) in (int, str):  # `model.classifier[-1]`
+                    path = [*(base.path if isinstance(base, ModelAttr) else []), str(key.value)]
+                    return ModelAttr(base.model if isinstance(base, ModelAttr) else base, path)
                 return Unknown("an item of a model")
             if isinstance(base, Unknown):
                 return Unknown(base.reason)

@@ -211,6 +211,16 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
             self.effect(stmt.value, stmt, env)
         elif isinstance(stmt, ast.Delete):
             for t in stmt.targets:
+                held = self.ev(t.value, env) if isinstance(t, (ast.Attribute, ast.Subscript)) else None
+                if isinstance(held, (ModelVal, ModelAttr)):  # `del model.fc`, `del seq[2]`, `del m.fc.bias`
+                    owner, path = self.attr_path(t, env)
+                    while isinstance(owner, ObjVal) and len(path) > 1:  # `del trainer.net.head`
+                        owner, path = owner.attrs.get(path[0]), path[1:]
+                    if isinstance(owner, (ModelVal, ModelAttr)) and path and len(stmt.targets) == 1:
+                        self.model_step(owner, stmt, env, path)
+                    else:
+                        self.changed_blindly(held, stmt, f"by `del {_one_line(self.pf.segment(t))}`")
+                    continue
                 if isinstance(t, ast.Subscript):
                     base = self.ev(t.value, env)
                     if isinstance(base, Const) and isinstance(base.value, (dict, list)):
@@ -227,6 +237,7 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
                     env[item.optional_vars.id] = value
             self.block(stmt.body, env, functions)
         elif isinstance(stmt, ast.For):
+            self.loop_changes_modules(stmt, env)
             if not self.items_loop(stmt, env) and not self.shards_loop(stmt, env) and \
                     not self.keys_loop(stmt, env) and not self.unrolled(stmt, env, functions):
                 self.maybe_runs(stmt.body, env, functions, "inside a loop", loop=True)
@@ -372,9 +383,14 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
             return
         if isinstance(target, (ast.Attribute, ast.Subscript)):
             owner, path = self.attr_path(target, env)
+            if not path:
+                held = self.ev(target.value, env)
+                if isinstance(held, (ModelVal, ModelAttr)):  # `seq[i] = nn.PReLU()`, `i` not known here
+                    self.changed_blindly(held, stmt, f"by `{_one_line(self.pf.segment(target))} = …`")
+                    return
             if path and yacs_values.assign(owner, path, value, isinstance(target, ast.Attribute)):
                 return  # `cfg.MODEL.NUM_CLASSES = 10` on a yacs config
-            while isinstance(owner, ObjVal) and len(path) > 1 and isinstance(target, ast.Attribute):
+            while isinstance(owner, ObjVal) and len(path) > 1:  # `self.net.net[-1] = ...` in a Trainer
                 owner, path = owner.attrs.get(path[0], Unknown("")), path[1:]
             if isinstance(owner, ObjVal) and len(path) == 1 and isinstance(target, ast.Attribute):
                 journal.put(owner.attrs, path[0], value)  # `self.G = Generator(...)`, `args.lr = 0.1`
@@ -393,10 +409,11 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
                 return
             if isinstance(owner, ModelVal):
                 owner.steps.append(Step(self.pf.segment(stmt), stmt, ".".join(path),
-                                        subs=self.step_subs(stmt, env, owner)))
+                                        subs=self.step_subs(stmt, env, owner), file=self.pf))
                 return
             if isinstance(owner, ModelAttr):
-                owner.model.steps.append(Step(self.pf.segment(stmt), stmt, ".".join([*owner.path, *path])))
+                owner.model.steps.append(Step(self.pf.segment(stmt), stmt, ".".join([*owner.path, *path]),
+                                              file=self.pf))
                 return
             if isinstance(target, ast.Subscript):
                 if const_mutation.setitem(self, target, value, env):
@@ -404,6 +421,8 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
                 base = self.ev(target.value, env)
                 if isinstance(base, SourceVal):
                     base.ops.append(Op("setitem", (self.ev(target.slice, env), frozen(value)), target))
+                elif isinstance(base, (ModelVal, ModelAttr)):
+                    self.changed_blindly(base, stmt, f"by `{_one_line(self.pf.segment(target))} = …`")
             return
         if isinstance(target, (ast.Tuple, ast.List)):
             items = value.items if isinstance(value, SeqVal) else \
@@ -427,7 +446,7 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
                 path.append(node.attr)
                 node = node.value
             elif isinstance(node, ast.Subscript):
-                idx = self.ev(node.slice, {})
+                idx = self.ev(node.slice, env)
                 if not isinstance(idx, Const) or not isinstance(idx.value, (int, str)):
                     return None, []
                 path.append(str(idx.value))
@@ -485,6 +504,14 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
                 if not self.being_made(model):
                     model.steps.append(Step(self.pf.segment(stmt), stmt, subs=self.step_subs(stmt, env, model)))
                 return
+        if dotted in ("setattr", "delattr") and len(expr.args) in (2, 3):
+            obj, name = self.ev(expr.args[0], env), self.ev(expr.args[1], env)
+            if isinstance(obj, (ModelVal, ModelAttr)):  # `setattr(model, "head", nn.Linear(8, 3))`
+                if isinstance(name, Const) and isinstance(name.value, str) and isinstance(stmt, ast.Expr):
+                    self.model_step(obj, stmt, env, name.value.split("."))
+                else:
+                    self.changed_blindly(obj, stmt, f"by `{_one_line(self.pf.segment(expr))}`")
+                return
         if dotted == "setattr" and len(expr.args) == 3:
             obj, name = self.ev(expr.args[0], env), self.ev(expr.args[1], env)
             if isinstance(obj, ObjVal) and isinstance(name, Const) and isinstance(name.value, str):
@@ -507,6 +534,39 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
                 elif isinstance(value, SourceVal):
                     value.ops.append(Op("unknown", f"passed to `{func.id}()`, which may change it", expr))
 
+    def changed_blindly(self, value: ModelVal | ModelAttr, stmt: ast.stmt, how: str) -> None:
+        """A change to the model the recipe cannot replay (`setattr(m, name, ...)` with a name known
+        only at run time, a layer swapped in a loop over its modules): the model is unresolved,
+        saying where, rather than built as if it had not happened."""
+        model = value if isinstance(value, ModelVal) else value.model
+        if self.being_made(model) or not self.recording:
+            return
+        with self.guarded(Guard(None, {}, True, how)):
+            model.steps.append(Step(self.pf.segment(stmt), stmt, ""))
+
+    def model_step(self, value: ModelVal | ModelAttr, stmt: ast.stmt, env: dict, path: list[str]) -> None:
+        """`del model.fc`, `setattr(model, "head", ...)`: replayed as written, the model's name put in."""
+        model = value if isinstance(value, ModelVal) else value.model
+        if self.being_made(model):
+            return
+        full = [*(value.path if isinstance(value, ModelAttr) else []), *path]
+        model.steps.append(Step(self.pf.segment(stmt), stmt, ".".join(full), subs=self.step_subs(stmt, env, model),
+                                file=self.pf))
+
+    def loop_changes_modules(self, stmt: ast.For, env: dict) -> None:
+        """`for name, child in model.named_children(): setattr(model, name, GroupNorm(...))`, `for i, m
+        in enumerate(seq): seq[i] = nn.PReLU()`: a loop over a model's modules that swaps, adds or
+        deletes some is not followed item by item: the model is unresolved, naming the loop."""
+        it = stmt.iter
+        while isinstance(it, ast.Call) and self.pf.dotted(it.func) in ("enumerate", "list", "reversed", "tuple") \
+                and it.args:
+            it = it.args[0]
+        base = it.func.value if isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute) and \
+            it.func.attr in MODULE_ITERATORS else it if isinstance(it, (ast.Name, ast.Attribute)) else None
+        value = self.ev(base, env) if base is not None else None
+        if isinstance(value, (ModelVal, ModelAttr)) and _changes_modules(stmt.body):
+            self.changed_blindly(value, stmt, f"in a loop over its modules (`for … in {_one_line(self.pf.segment(stmt.iter))}`)")
+
     def being_made(self, value: ModelVal | ModelAttr) -> bool:
         model = value if isinstance(value, ModelVal) else value.model
         return model.id in getattr(self, "constructing", ())
@@ -514,14 +574,27 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
     def step_subs(self, stmt: ast.stmt, env: dict, model: ModelVal):
         """Known values written into a step, and the model's own name where the step reaches it
         by another one (a helper's parameter, `self` in the model's method)."""
-        subs = self.substitutions(stmt, env)
+        self.stepping = model.id  # (its own name is put in below, not written in as a new model)
+        try:
+            subs = self.substitutions(stmt, env)
+        finally:
+            self.stepping = None
         var = model.var or "model"
-        for node in ast.walk(stmt):
+        stack: list[ast.AST] = [stmt]
+        while stack:
+            node = stack.pop()
             if isinstance(node, ast.Name):  # (its own name too: never written in as a new model)
                 value = env.get(node.id)
-                if isinstance(value, ModelVal) and value.id == model.id:
-                    subs.by_span[(node.lineno, node.col_offset, node.end_lineno, node.end_col_offset)] = \
-                        ast.Name(var, ast.Load())
+            elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in env \
+                    and isinstance(env[node.value.id], ObjVal):
+                value = self.ev(node, env)  # `self.net` of a Trainer
+            else:
+                value = None
+            if isinstance(value, ModelVal) and value.id == model.id:
+                subs.by_span[(node.lineno, node.col_offset, node.end_lineno, node.end_col_offset)] = \
+                    ast.Name(var, ast.Load())
+                continue
+            stack.extend(ast.iter_child_nodes(node))
         return subs
 
     def defined_here(self, name: str) -> bool:
@@ -529,6 +602,40 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
             or name in self.pf.imports
 
     # ------------------------------------------------------------------ expressions
+MODULE_ITERATORS = {"modules", "named_modules", "children", "named_children"}
+_CHANGING_CALLS = {"setattr", "delattr", "add_module", "register_module", "register_parameter", "register_buffer",
+                   "append", "insert", "extend", "pop", "update"}
+
+
+def _changes_modules(body: list[ast.stmt]) -> bool:
+    """Whether a loop body swaps, adds or deletes modules or parameters: `setattr(...)`, `x[i] = ...`,
+    `del ...`, `add_module(...)`, `m.weight = nn.Parameter(...)` (not `p.requires_grad = False`)."""
+    stack: list[ast.AST] = list(body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        if isinstance(node, ast.Delete):
+            return True
+        if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(isinstance(t, ast.Subscript) or isinstance(t, ast.Attribute) and isinstance(node.value, ast.Call)
+                   for t in targets):
+                return True
+        if isinstance(node, ast.Call):
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else \
+                node.func.id if isinstance(node.func, ast.Name) else ""
+            if name in _CHANGING_CALLS:
+                return True
+        stack.extend(ast.iter_child_nodes(node))
+    return False
+
+
+def _one_line(text: str, limit: int = 40) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _load_calls(pf: PyFile, stmt: ast.stmt) -> list[ast.Call]:
     """The calls among a statement's own nodes that may load (`….load_state_dict(…)`, torch.load,
     load_file), found once per statement and file: a function's body is interpreted at every call."""

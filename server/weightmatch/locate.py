@@ -50,7 +50,7 @@ def locate(module_path: str, model: ModelVal, expected: ExpectedState, find_clas
         found: tuple[ast.AST, ast.expr | None, PyFile] | None = None
         step = _last_step(model, path, expected)
         if step is not None:
-            found = (step.node, getattr(step.node, "value", None), pf)
+            found = (step.node, getattr(step.node, "value", None), step.file or pf)
             value_subs = step.subs
         elif spec is not None and spec.type.rsplit(".", 1)[-1] in WRAPPER_TYPES:
             prefix = path
@@ -80,10 +80,26 @@ def _last_step(model: ModelVal, path: str, expected: ExpectedState):
     for step in reversed(model.steps):
         if not step.target:
             continue
-        target = step.target
+        target = _counted_from_the_front(step.target, expected)
         if target == path or (wrappers and f"{wrappers[-1]}.{target}" == path):
             return step
     return None
+
+
+def _counted_from_the_front(target: str, expected: ExpectedState) -> str:
+    """`classifier.-1` (a step `model.classifier[-1] = ...`) as the state dict names it: `classifier.6`."""
+    if "-" not in target:
+        return target
+    parts: list[str] = []
+    for part in target.split("."):
+        if part.startswith("-") and part[1:].isdigit():
+            spec = expected.modules.get(".".join(parts))
+            children = spec.children if spec is not None else []
+            if int(part) < -len(children):
+                return target
+            part = children[int(part)]
+        parts.append(part)
+    return ".".join(parts)
 
 
 def _user_class(expected: ExpectedState, path: str, pf: PyFile, find_class: ClassFinder):

@@ -66,6 +66,7 @@ def _guarded_text(step, pf, reasons: bool) -> str:
     (or reports them unknown); one in a loop or an except block cannot be replayed exactly."""
     if step.subs is not None and step.subs.error:
         raise ModelUnresolved(step.subs.error)
+    pf = step.file or pf  # (a step written in another file: a Trainer's method)
     text = step.subs.render(step.node, pf, reasons) if step.subs is not None and step.subs.by_span else step.text
     for guard in reversed(step.guards):
         if guard.test is None:

@@ -66,12 +66,9 @@ class SubstituteMixin:
             if name is not None:
                 subs.by_span[_span(n)] = ast.Name(name, ast.Load())
             return name is not None
-        if isinstance(value, ModelVal) and isinstance(n, ast.Name) and id(n) in subs.arguments \
-                and self._is_local(n.id, env):
-            return self._inline_model(n, value, subs)
-        if isinstance(value, SeqVal) and any(isinstance(i, ModelVal) for i in value.items) \
-                and isinstance(n, ast.Name) and id(n) in subs.arguments and self._is_local(n.id, env):
-            return self._inline_models(n, value, subs)
+        inlined = self._substitute_modules(n, value, env, subs)
+        if inlined is not None:
+            return inlined
         value = _spread(n, value, subs)
         lit = self.literal(value)
         if lit is not None:
@@ -95,6 +92,19 @@ class SubstituteMixin:
                     (f" ({what})" if what else "")
             return True
         return False
+
+    def _substitute_modules(self, n: ast.AST, value: Any, env: dict, subs: Substitutions) -> bool | None:
+        """A local name holding a module (or a list of modules) passed to a call, written in as
+        its constructor(s); None when `value` is no such thing."""
+        if isinstance(value, ModelVal) and value.id == getattr(self, "stepping", None):
+            return True  # the model a step changes (interpret.step_subs names it)
+        if not (isinstance(n, ast.Name) and id(n) in subs.arguments and self._is_local(n.id, env)):
+            return None
+        if isinstance(value, ModelVal):
+            return self._inline_model(n, value, subs)
+        if isinstance(value, SeqVal) and any(isinstance(i, ModelVal) for i in value.items):
+            return self._inline_models(n, value, subs)
+        return None
 
     def _inline_model(self, n: ast.Name, inner: ModelVal, subs: Substitutions) -> bool:
         """`enc = nn.Linear(4, 5); probe = Probe(enc)` in a function: the module the local name

@@ -74,6 +74,7 @@ class Step:
     subs: Any = None  # Substitutions for `node` (see calls.substitutions)
     guards: tuple[Guard, ...] = field(default_factory=_current_guards)
     seq: int = field(default_factory=now)
+    file: Any = None  # the PyFile the statement is in, when not the model's own (a Trainer's method)
 
 
 @dataclass

@@ -43,10 +43,12 @@ def _build(recipe: Recipe, deps: dict | None, buffers: sources.Buffers | None) -
     if not isinstance(model, Module):
         why = f": {model.reason}" if isinstance(model, Unknown) else ""
         raise StaticUnsupported(f"`{recipe.constructor}` is not a model known statically{why}")
+    carried: dict = {}  # names a step binds for later ones (`num_ftrs = model.fc.in_features`)
     for step in recipe.steps:
         code = _snippet(script, step, mode="exec")
-        frame = Frame(code, {recipe.var: model}, is_module=True)
+        frame = Frame(code, {**carried, recipe.var: model}, is_module=True)
         interp.exec_body(code.tree.body, frame)
+        carried = dict(frame.locals)
         model = frame.locals.get(recipe.var)
         if not isinstance(model, Module):
             raise StaticUnsupported(f"after `{step}`, `{recipe.var}` is not a model known statically")

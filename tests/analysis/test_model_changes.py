@@ -1,0 +1,104 @@
+"""Changes made to a model after it is built, the way fine-tuning code makes them: `del
+model.fc`, `setattr(model, "head", ...)`, `model.classifier[-1] = ...` written through a Trainer's
+`self.net`, layers swapped in a loop over the model's modules (a BatchNorm -> GroupNorm converter,
+every ReLU -> PReLU). Each was a false alarm on a clean load (corpus F): the change was ignored.
+A change the recipe can replay is replayed; one it cannot makes the load unresolved, naming the
+change. PyTorch is the judge, in both modes."""
+
+from __future__ import annotations
+
+import pytest
+from analysis_helpers import analyze_alone, judged_like_pytorch, pytorch_outcomes, save_layers
+
+NET = """
+import torch
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 8))
+        self.head = nn.Linear(8, 10)
+"""
+
+REPLAYED = NET + """
+
+class Trainer:
+    def __init__(self, num_classes):
+        self.net = Net()
+        in_f = self.net.body[-1].in_features
+        self.net.body[-1] = nn.Linear(in_f, num_classes)
+
+    def load(self, path):
+        self.net.load_state_dict(torch.load(path))
+
+
+def main():
+    trainer = Trainer({classes})
+    del trainer.net.head.bias
+    setattr(trainer.net, "head", nn.Linear(8, 2, bias=False))
+    trainer.load("w.pt")
+
+
+main()
+"""
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize("classes", [6, 5], ids=["matches", "differs"])
+def test_del_setattr_and_an_item_set_through_a_trainer_are_replayed(case, classes, execute) -> None:
+    case.write("main.py", REPLAYED.format(classes=classes))
+    save_layers(case, **{"body.0": "nn.Linear(4, 8)", "body.2": "nn.Linear(8, 6)", "head": "nn.Linear(8, 2, bias=False)"})
+    judged_like_pytorch(case, execute, "mismatched+missing+unexpected")
+
+
+def test_an_item_set_through_a_trainer_is_reported_on_that_line(case) -> None:
+    case.write("main.py", REPLAYED.format(classes=5))
+    save_layers(case, **{"body.0": "nn.Linear(4, 8)", "body.2": "nn.Linear(8, 6)", "head": "nn.Linear(8, 2, bias=False)"})
+    result = analyze_alone(case, False)
+    (error,) = [f for f in result.findings if f.severity == "error"]
+    assert error.keys == ["body.2.weight", "body.2.bias"] and error.span.line + 1 == 16, (error.span, error.message)
+
+
+SWAPPED = NET + """
+
+def convert(module):
+    for name, child in module.named_children():
+        if isinstance(child, nn.ReLU):
+            setattr(module, name, nn.PReLU())
+        else:
+            convert(child)
+
+
+def main():
+    model = Net()
+    {change}
+    model.load_state_dict(torch.load("w.pt"))
+
+
+main()
+"""
+CHANGES = {
+    "converter": "convert(model)",
+    "enumerate": "for i, m in enumerate(model.body):\n        if isinstance(m, nn.ReLU):\n"
+                 "            model.body[i] = nn.PReLU()",
+    "named-modules": "for n, m in list(model.named_modules()):\n        if isinstance(m, nn.ReLU):\n"
+                     "            model.get_submodule(n.rpartition('.')[0]).add_module(n.rpartition('.')[2], nn.PReLU())",
+    "unknown-name": "import os\n    setattr(model, os.environ.get('HEAD', 'head'), nn.Linear(8, 3))",
+}
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize("change", list(CHANGES))
+def test_a_change_not_replayed_leaves_the_model_unresolved(case, change, execute) -> None:
+    """Every ReLU swapped for a PReLU (which has a weight): a clean load that the model as first
+    built would have called one with unexpected keys."""
+    case.write("main.py", SWAPPED.format(change=CHANGES[change]))
+    made = "m.head = nn.Linear(8, 3)" if change == "unknown-name" else "m.body[1] = nn.PReLU()"
+    case.torch(NET + f"\nm = Net()\n{made}\ntorch.save(m.state_dict(), 'w.pt')")
+    assert pytorch_outcomes(case)["loads"][0]["raises"] is False
+    result = analyze_alone(case, execute)
+    (finding,) = result.findings
+    assert finding.code == "unresolved-model", finding.message
+    assert "the model is changed" in finding.message, finding.message
