@@ -696,3 +696,32 @@ def test_a_path_option_names_the_checkpoint(case, static_project, default) -> No
     _judge(case, analysis)
     (err,) = _errors(analysis)
     assert "--out at its default, 'runs/exp'" in err.message, err.message
+
+
+def test_a_call_inside_print_is_followed(case, static_project) -> None:
+    """`print(Tagger(args).tag(x))`: the arguments of a builtin that changes nothing still run,
+    so the load in the plain class's `__init__` is judged with the option's default."""
+    case.write("model.py", MODEL)
+    case.torch(SAVE_5)
+    main = case.write("main.py", """
+        import argparse
+        import torch
+        from model import Net
+
+        class Tagger:
+            def __init__(self, args):
+                self.model = Net(num_classes=args.num_classes)
+                self.model.load_state_dict(torch.load("w.pt"))
+
+            def tag(self, x):
+                return 0
+
+        if __name__ == "__main__":
+            p = argparse.ArgumentParser()
+            p.add_argument("--num-classes", type=int, default=10)
+            print(Tagger(p.parse_args()).tag(None))
+    """)
+    analysis = static_project.analyze(str(main))
+    _judge(case, analysis)
+    (err,) = _errors(analysis)
+    assert "--num-classes at its default, 10" in err.message, err.message
