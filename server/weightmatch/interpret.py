@@ -382,6 +382,8 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
             env[target.id] = value
             return
         if isinstance(target, (ast.Attribute, ast.Subscript)):
+            if _tensor_item(target) and isinstance(self.ev(target.value, env), (ModelVal, ModelAttr)):
+                return  # `model.embed.weight[0] = 0`: values only, no key or shape changes
             owner, path = self.attr_path(target, env)
             if not path:
                 held = self.ev(target.value, env)
@@ -421,7 +423,7 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
                 base = self.ev(target.value, env)
                 if isinstance(base, SourceVal):
                     base.ops.append(Op("setitem", (self.ev(target.slice, env), frozen(value)), target))
-                elif isinstance(base, (ModelVal, ModelAttr)):
+                elif isinstance(base, (ModelVal, ModelAttr)) and not _tensor_item(target):
                     self.changed_blindly(base, stmt, f"by `{_one_line(self.pf.segment(target))} = …`")
             return
         if isinstance(target, (ast.Tuple, ast.List)):
@@ -608,13 +610,22 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
 
     # ------------------------------------------------------------------ expressions
 MODULE_ITERATORS = {"modules", "named_modules", "children", "named_children"}
-_CHANGING_CALLS = {"setattr", "delattr", "add_module", "register_module", "register_parameter", "register_buffer",
-                   "append", "insert", "extend", "pop", "update"}
+_CHANGING_CALLS = {"setattr", "delattr", "add_module", "register_module", "register_parameter", "register_buffer"}
+_TENSOR_ATTRS = {"weight", "bias", "data"}
+
+
+def _tensor_item(target: ast.expr) -> bool:
+    """`m.weight.data[:n] = w`, `emb.weight[0, :] = 0`: values written into a tensor, which change
+    no key and no shape (a container is indexed by a number or a name)."""
+    return isinstance(target, ast.Subscript) and (
+        isinstance(target.slice, (ast.Slice, ast.Tuple))
+        or isinstance(target.value, ast.Attribute) and target.value.attr in _TENSOR_ATTRS)
 
 
 def _changes_modules(body: list[ast.stmt]) -> bool:
     """Whether a loop body swaps, adds or deletes modules or parameters: `setattr(...)`, `x[i] = ...`,
-    `del ...`, `add_module(...)`, `m.weight = nn.Parameter(...)` (not `p.requires_grad = False`)."""
+    `del ...`, `add_module(...)`, `m.weight = nn.Parameter(...)` (not `p.requires_grad = False`, not
+    `m.weight.data[0] = 0`)."""
     stack: list[ast.AST] = list(body)
     while stack:
         node = stack.pop()
@@ -624,8 +635,8 @@ def _changes_modules(body: list[ast.stmt]) -> bool:
             return True
         if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            if any(isinstance(t, ast.Subscript) or isinstance(t, ast.Attribute) and isinstance(node.value, ast.Call)
-                   for t in targets):
+            if any(isinstance(t, ast.Subscript) and not _tensor_item(t)
+                   or isinstance(t, ast.Attribute) and isinstance(node.value, ast.Call) for t in targets):
                 return True
         if isinstance(node, ast.Call):
             name = node.func.attr if isinstance(node.func, ast.Attribute) else \

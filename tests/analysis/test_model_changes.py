@@ -102,3 +102,30 @@ def test_a_change_not_replayed_leaves_the_model_unresolved(case, change, execute
     (finding,) = result.findings
     assert finding.code == "unresolved-model", finding.message
     assert "the model is changed" in finding.message, finding.message
+
+
+VALUES_ONLY = """
+import torch
+import torch.nn as nn
+
+model = nn.Sequential(nn.Embedding(10, 4), nn.Linear(4, {out}))
+with torch.no_grad():
+    model[0].weight[0] = 0
+    model[0].weight.data[:2] = torch.zeros(2, 4)
+names = []
+for m in model.modules():
+    names.append(type(m).__name__)
+    if isinstance(m, nn.Embedding):
+        m.weight.data[0] = 0
+model.load_state_dict(torch.load("w.pt"))
+"""
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize("out", [3, 4], ids=["matches", "differs"])
+def test_values_written_into_a_tensor_change_nothing_the_load_checks(case, out, execute) -> None:
+    """`emb.weight[0] = 0` (the padding row), `weight.data[:2] = ...`, in a loop over the modules
+    too: neither replayed (the worker would raise outside `no_grad`) nor taken for a change."""
+    case.write("main.py", VALUES_ONLY.format(out=out))
+    save_layers(case, **{"0": "nn.Embedding(10, 4)", "1": "nn.Linear(4, 3)"})
+    judged_like_pytorch(case, execute, "mismatched")
