@@ -46,6 +46,12 @@ NOT_MODEL_CALLS = ("torch.optim.", "torch.cuda.amp.GradScaler", "torch.amp.GradS
 # only keeps an unresolved hint off them; a value we know (a model, an optimizer) decides first.
 NOT_MODEL_WORDS = {"optimizer", "optimizers", "optim", "opt", "scheduler", "schedulers", "sched", "lr_scheduler",
                    "scaler", "grad_scaler", "amp_scaler"}
+def named_like_an_optimizer(text: str) -> bool:
+    """`optimizer`, `self.lr_scheduler`, `grad_scaler`: a receiver whose name says it is no model."""
+    name = text.lower().rsplit(".", 1)[-1]
+    return name in NOT_MODEL_WORDS or name.endswith(("_optimizer", "_scheduler", "_scaler"))
+
+
 def names_not_a_model(dotted: str) -> bool:
     """An optimizer, scheduler or scaler class (or a call that makes one), by its dotted name."""
     if dotted.endswith("swa_utils.AveragedModel"):

@@ -12,7 +12,7 @@ import posixpath
 
 from weightmatch.argparse_values import ParserVal
 from weightmatch.calls import ExitSignal
-from weightmatch.evaluate import NOT_MODEL_WORDS
+from weightmatch.evaluate import named_like_an_optimizer
 from weightmatch.values import CURRENT_GUARDS, Const, LoadSite, Unknown
 
 
@@ -34,7 +34,7 @@ class ExitsMixin:
         if not body or not self.recording or _fixed_by_the_run(self.pf, stmt.test):
             return
         value = self.ev(stmt.test, env)
-        cond = _one_line(self.pf.segment(stmt.test))
+        cond = one_line(self.pf.segment(stmt.test))
         where = f"{posixpath.basename(self.pf.path)}:{stmt.lineno}"
         why = f"`{cond}` is {'false' if taken else 'true'}, and it is not {self._assumed(stmt.test, value, env)} ({where})"
         statements = [n for s in body for n in (s, *_statements_in(s))]
@@ -43,7 +43,8 @@ class ExitsMixin:
                 continue
             for call in self.load_calls(node):
                 if isinstance(call.func, ast.Attribute) and call.func.attr == "load_state_dict" \
-                        and not self.not_a_model(call.func.value, env) and not _names_a_non_model(self.pf, call.func.value):
+                        and not self.not_a_model(call.func.value, env) \
+                        and not named_like_an_optimizer(self.pf.segment(call.func.value) or ""):
                     unreached = f"Not checked: this load runs only if {why}"
                     unknown = Unknown(unreached)
                     self.sites.append(LoadSite(self.pf, call, unknown, unknown, None, Const(True), Const(False), node,
@@ -59,7 +60,7 @@ class ExitsMixin:
         if isinstance(stmt, ast.Expr) and self.exits(stmt.value, env):
             for arg in [*stmt.value.args, *(k.value for k in stmt.value.keywords)]:
                 self.ev(arg, env)  # `sys.exit(main(args))`: main runs first
-            return ExitSignal(f"`{_one_line(self.pf.segment(stmt.value))}` at {posixpath.basename(self.pf.path)}:{stmt.lineno}",
+            return ExitSignal(f"`{one_line(self.pf.segment(stmt.value))}` at {posixpath.basename(self.pf.path)}:{stmt.lineno}",
                               self.pf.path, stmt.lineno)
         return None
 
@@ -98,15 +99,8 @@ def _values_read(ev, test: ast.expr, env: dict) -> str:
         if isinstance(node, ast.Name) and node.id in env and len(parts) < 3:
             value = env[node.id]
             if isinstance(value, Const) and f"`{node.id}`" not in " ".join(parts):
-                parts.append(f"`{node.id}` is {_one_line(repr(value.value))}")
+                parts.append(f"`{node.id}` is {one_line(repr(value.value))}")
     return ", ".join(parts)
-
-
-def _names_a_non_model(pf, receiver: ast.expr) -> bool:
-    """`optimizer.load_state_dict(...)`, `self.lr_scheduler....`, `scaler....`: by its name (in a
-    branch not taken, its value may be None)."""
-    name = (pf.segment(receiver) or "").lower().rsplit(".", 1)[-1]
-    return name in NOT_MODEL_WORDS or name.endswith(("_optimizer", "_scheduler", "_scaler", "optimizer", "scaler"))
 
 
 def _fixed_by_the_run(pf, test: ast.expr) -> bool:
@@ -150,7 +144,7 @@ def _statements_in(stmt: ast.stmt) -> list[ast.stmt]:
     return out
 
 
-def _one_line(text: str, limit: int = 40) -> str:
+def one_line(text: str, limit: int = 40) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from weightmatch import const_mutation, journal, plain, pytest_runs, yacs_values
 from weightmatch.calls import CallsMixin, ExitSignal, ReturnSignal
-from weightmatch.exits import ExitsMixin
+from weightmatch.exits import ExitsMixin, one_line
 from weightmatch.paths import PathsMixin
 from weightmatch.hub_cache import HUB_LOADS
 from weightmatch.scopes import global_writes
@@ -22,8 +22,8 @@ from weightmatch.self_loads import SelfLoadsMixin
 from weightmatch.state_dict_loops import StateDictLoopsMixin
 from weightmatch.substitute import SubstituteMixin
 from weightmatch.evaluate import (
-    HARMLESS, IDENTITY_WRAPPERS, NOT_MODEL_WORDS, ST_LOAD, STRIP_PREFIX, TORCH_LOAD, WRAPPERS, Evaluator, NotModel,
-    SELF_RETURNING, _kw, names_not_a_model,
+    HARMLESS, IDENTITY_WRAPPERS, ST_LOAD, STRIP_PREFIX, TORCH_LOAD, WRAPPERS, Evaluator, NotModel,
+    SELF_RETURNING, _kw, named_like_an_optimizer, names_not_a_model,
 )
 from weightmatch.pyfile import PyFile
 from weightmatch.values import (
@@ -219,7 +219,7 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
                     if isinstance(owner, (ModelVal, ModelAttr)) and path and len(stmt.targets) == 1:
                         self.model_step(owner, stmt, env, path)
                     else:
-                        self.changed_blindly(held, stmt, f"by `del {_one_line(self.pf.segment(t))}`")
+                        self.changed_blindly(held, stmt, f"by `del {one_line(self.pf.segment(t))}`")
                     continue
                 if isinstance(t, ast.Subscript):
                     base = self.ev(t.value, env)
@@ -306,8 +306,7 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
         if isinstance(value, Unknown):
             if self.in_optimizer_class(receiver) or self.in_plain_class(receiver):
                 return True  # `super().load_state_dict(sd)` in an Optimizer subclass (timm's Kron), a Trainer
-            name = (self.pf.segment(receiver) or "").lower().rsplit(".", 1)[-1]
-            return name in NOT_MODEL_WORDS or name.endswith(("_optimizer", "_scheduler", "_scaler"))
+            return named_like_an_optimizer(self.pf.segment(receiver) or "")
         return False
 
     def in_optimizer_class(self, receiver: ast.expr) -> bool:
@@ -388,7 +387,7 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
             if not path:
                 held = self.ev(target.value, env)
                 if isinstance(held, (ModelVal, ModelAttr)):  # `seq[i] = nn.PReLU()`, `i` not known here
-                    self.changed_blindly(held, stmt, f"by `{_one_line(self.pf.segment(target))} = …`")
+                    self.changed_blindly(held, stmt, f"by `{one_line(self.pf.segment(target))} = …`")
                     return
             if path and yacs_values.assign(owner, path, value, isinstance(target, ast.Attribute)):
                 return  # `cfg.MODEL.NUM_CLASSES = 10` on a yacs config
@@ -424,7 +423,7 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
                 if isinstance(base, SourceVal):
                     base.ops.append(Op("setitem", (self.ev(target.slice, env), frozen(value)), target))
                 elif isinstance(base, (ModelVal, ModelAttr)) and not _tensor_item(target):
-                    self.changed_blindly(base, stmt, f"by `{_one_line(self.pf.segment(target))} = …`")
+                    self.changed_blindly(base, stmt, f"by `{one_line(self.pf.segment(target))} = …`")
             return
         if isinstance(target, (ast.Tuple, ast.List)):
             items = value.items if isinstance(value, SeqVal) else \
@@ -512,7 +511,7 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
                 if isinstance(name, Const) and isinstance(name.value, str) and isinstance(stmt, ast.Expr):
                     self.model_step(obj, stmt, env, name.value.split("."))
                 else:
-                    self.changed_blindly(obj, stmt, f"by `{_one_line(self.pf.segment(expr))}`")
+                    self.changed_blindly(obj, stmt, f"by `{one_line(self.pf.segment(expr))}`")
                 return
         if dotted == "setattr" and len(expr.args) == 3:
             obj, name = self.ev(expr.args[0], env), self.ev(expr.args[1], env)
@@ -572,7 +571,7 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
             it.func.attr in MODULE_ITERATORS else it if isinstance(it, (ast.Name, ast.Attribute)) else None
         value = self.ev(base, env) if base is not None else None
         if isinstance(value, (ModelVal, ModelAttr)) and _changes_modules(stmt.body):
-            self.changed_blindly(value, stmt, f"in a loop over its modules (`for … in {_one_line(self.pf.segment(stmt.iter))}`)")
+            self.changed_blindly(value, stmt, f"in a loop over its modules (`for … in {one_line(self.pf.segment(stmt.iter))}`)")
 
     def being_made(self, value: ModelVal | ModelAttr) -> bool:
         model = value if isinstance(value, ModelVal) else value.model
@@ -645,11 +644,6 @@ def _changes_modules(body: list[ast.stmt]) -> bool:
                 return True
         stack.extend(ast.iter_child_nodes(node))
     return False
-
-
-def _one_line(text: str, limit: int = 40) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _load_calls(pf: PyFile, stmt: ast.stmt) -> list[ast.Call]:
