@@ -13,9 +13,10 @@ from weightmatch.values import Const, ObjVal, SeqVal, Unknown
 
 SUPPRESS = "==SUPPRESS=="
 REMAINDER = "..."
+BOOLEAN_OPTIONAL = "argparse.BooleanOptionalAction"  # `--flag` / `--no-flag`
 # argparse's named constants, as add_argument receives them (`nargs=argparse.REMAINDER`)
 CONSTANTS = {"argparse.SUPPRESS": SUPPRESS, "argparse.REMAINDER": REMAINDER, "argparse.OPTIONAL": "?",
-             "argparse.ZERO_OR_MORE": "*", "argparse.ONE_OR_MORE": "+"}
+             "argparse.ZERO_OR_MORE": "*", "argparse.ONE_OR_MORE": "+", BOOLEAN_OPTIONAL: BOOLEAN_OPTIONAL}
 # `type=` callables applied to a string default (argparse does this) that we can apply exactly;
 # a path is held as its str (as `pathlib.Path(...)` is elsewhere in the tracker), normalized as
 # pathlib normalizes it ("out/" -> "out")
@@ -60,8 +61,10 @@ class ParserVal:
         strings = [n.value for n in names]
         flags = [s for s in strings if s.startswith("-")]
         action = _const(kwargs.get("action"), "store")
-        if action in ("help", "version") or not isinstance(action, str):
+        if action in ("help", "version"):
             return
+        if action == BOOLEAN_OPTIONAL:  # `--compile` / `--no-compile`
+            flags = [*flags, *(f"--no-{f[2:]}" for f in flags if f.startswith("--"))]
         dest_val = kwargs.get("dest")
         if dest_val is not None:
             dest = dest_val.value if isinstance(dest_val, Const) else None
@@ -80,6 +83,9 @@ class ParserVal:
         type_name = type_val.value if isinstance(type_val, Const) and isinstance(type_val.value, str) else None
         if type_val is not None and type_name is None:
             type_name = "?"
+        if not isinstance(action, str):  # an Action class of the script's own: it decides the value
+            default = Unknown(f"`{strings[0]}` has an argparse action not known statically")
+            action = "store"
         self.options.append(Option(dest, flags, action, default, type_name, _const(kwargs.get("nargs"), None),
                                    kwargs.get("const")))
         required = kwargs.get("required")
@@ -234,6 +240,8 @@ def _parse_argv(options: list[Option], argv: list[str], commands: bool = False) 
                 out[opt.dest] = True
             elif opt.action == "store_false":
                 out[opt.dest] = False
+            elif opt.action == BOOLEAN_OPTIONAL:
+                out[opt.dest] = not flag.startswith("--no-")
             elif opt.action == "store_const":
                 out[opt.dest] = opt.const.value if isinstance(opt.const, Const) else None
             elif opt.nargs in ("+", "*") and not eq:

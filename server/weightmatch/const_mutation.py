@@ -15,7 +15,7 @@ import copy
 from collections import ChainMap
 from typing import Any
 
-from weightmatch import journal, plain
+from weightmatch import config_data, journal
 from weightmatch.values import At, ClassVal, Const, FuncVal, ModelVal, ObjVal, SeqVal, SourceVal, Unknown
 
 MUTATORS = {
@@ -31,7 +31,7 @@ def known_data(ev, owner: Any, method: str) -> Const | None:
     plain values read from the checkpoint count); None when it is not such a call."""
     if not any(method in names for names in MUTATORS.values()):
         return None
-    owner = plain.as_const(owner)
+    owner = config_data.as_const(owner)
     if isinstance(owner, (SourceVal, At)):
         owner = ev.concrete(owner)  # `model_args = ckpt["model_args"]` then `model_args.setdefault(...)`
     if not isinstance(owner, Const):
@@ -50,7 +50,7 @@ def module_list(ev, owner: Any, node: ast.Call, env: dict) -> Any | None:
     func = node.func
     if not isinstance(func, ast.Attribute) or func.attr not in ("append", "extend", "insert") or node.keywords:
         return None
-    current = owner if isinstance(owner, SeqVal) else plain.as_const(owner)
+    current = owner if isinstance(owner, SeqVal) else config_data.as_const(owner)
     if not (isinstance(current, SeqVal) or isinstance(current, Const) and type(current.value) is list):
         return None
     args = [ev.ev(a, env) for a in node.args]
@@ -81,7 +81,7 @@ def module_list(ev, owner: Any, node: ast.Call, env: dict) -> Any | None:
 def _items(value: Any) -> list | None:
     if isinstance(value, SeqVal):
         return list(value.items)
-    value = plain.as_const(value)
+    value = config_data.as_const(value)
     if isinstance(value, Const) and isinstance(value.value, (list, tuple)):
         return [Const(v, value.origin) for v in value.value]
     return None
@@ -93,8 +93,8 @@ def call(ev, owner: Const, node: ast.Call, env: dict, direct: bool = False) -> A
     in Python; other data is changed on a copy bound again to what holds it. The method's result."""
     func = node.func
     assert isinstance(func, ast.Attribute)
-    args = [plain.as_const(ev.ev(a, env)) for a in node.args]  # (`cfg.update({"depth": 4})`: a literal)
-    kwargs = {k.arg: plain.as_const(ev.ev(k.value, env)) for k in node.keywords if k.arg is not None}
+    args = [config_data.as_const(ev.ev(a, env)) for a in node.args]  # (`cfg.update({"depth": 4})`: a literal)
+    kwargs = {k.arg: config_data.as_const(ev.ev(k.value, env)) for k in node.keywords if k.arg is not None}
     what = f"`{ev.pf.segment(node)}`"
     known = len(kwargs) == len(node.keywords) and not any(isinstance(a, ast.Starred) for a in node.args) \
         and all(isinstance(v, Const) for v in [*args, *kwargs.values()])
@@ -128,6 +128,8 @@ def setitem(ev, target: ast.Subscript, value: Any, env: dict) -> bool:
     obj = ev.ev(holder.args[0], env) if isinstance(holder, ast.Call) and ev.pf.dotted(holder.func) == "vars" \
         and len(holder.args) == 1 else ev.ev(holder.value, env) if isinstance(holder, ast.Attribute) \
         and holder.attr == "__dict__" else None
+    if isinstance(obj, (SourceVal, At)):
+        obj = ev.saved_namespace(obj)  # `vars(ckpt["args"])["width"] = 8`
     if isinstance(obj, ObjVal):  # `vars(args)["width"] = 8`: the namespace itself
         key = ev.ev(target.slice, env)
         if isinstance(key, Const) and isinstance(key.value, str):
@@ -161,7 +163,7 @@ def in_place_call(ev, stmt: ast.AugAssign, env: dict) -> ast.Call | None:
     too); every name holding it sees the change. None for the others (`dim //= 2` binds the
     target again to `target op value`: `binop`)."""
     owner = ev.ev(stmt.target, env)
-    current = plain.as_const(owner)
+    current = config_data.as_const(owner)
     if isinstance(owner, SeqVal) and isinstance(stmt.op, ast.Add):
         method = "extend"  # `layers += [nn.ReLU()]` (module_list; a tuple's `+=` is not followed)
     elif isinstance(current, Const):

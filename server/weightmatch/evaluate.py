@@ -11,7 +11,7 @@ import os
 import posixpath
 from typing import Any
 
-from weightmatch import comprehension, const_mutation, hub_cache, plain, recipe_literals, yacs_calls, yacs_values
+from weightmatch import comprehension, config_data, const_mutation, hub_cache, plain, recipe_literals, yacs_calls, yacs_values
 from weightmatch.argparse_values import ParserVal, SubparsersVal
 from weightmatch.hub_cache import HUB_LOADS
 from weightmatch.operators import BINARY, TooLarge, binary
@@ -20,7 +20,7 @@ from weightmatch.pyfile import PyFile
 from weightmatch.type_tests import PARALLEL, TypeTestsMixin
 from weightmatch.values import (
     At, ClassVal, Const, DictLit, EmptyDict, FileHandle, FuncVal, JsonFile, LoadedFile, ModelAttr, ModelVal, ModVal,
-    LibRef, ObjVal, Op, PartialVal, SeqVal, SourceVal, StateDictOf, Step, Unknown, frozen,
+    LibRef, ObjVal, Op, PartialVal, SeqVal, SourceVal, StateDictOf, Step, Unknown, frozen, origins,
 )
 
 # Methods that return the module itself and change nothing load_state_dict looks at.
@@ -88,18 +88,18 @@ class Evaluator(TypeTestsMixin):
                 return Unknown("a sequence with `*` items")
             if all(isinstance(i, Const) for i in items):
                 seq = [i.value for i in items]
-                return Const(tuple(seq) if isinstance(node, ast.Tuple) else seq, plain.origins(items))
+                return Const(tuple(seq) if isinstance(node, ast.Tuple) else seq, origins(items))
             return SeqVal(items)
         if isinstance(node, ast.Slice):  # `params[:n]`
             parts = [Const(None) if p is None else self.ev(p, env) for p in (node.lower, node.upper, node.step)]
             if all(isinstance(p, Const) and (p.value is None or type(p.value) is int) for p in parts):
-                return Const(slice(*(p.value for p in parts)), plain.origins(parts))
+                return Const(slice(*(p.value for p in parts)), origins(parts))
             return Unknown(f"`{self.pf.segment(node)}` is not known")
         if isinstance(node, ast.Set):
             items = [self.ev(e, env) for e in node.elts if not isinstance(e, ast.Starred)]
             try:  # a set is never walked by a `for` here: its order may change from run to run
                 if len(items) == len(node.elts) and all(isinstance(i, Const) for i in items):
-                    return Const({i.value for i in items}, plain.origins(items))
+                    return Const({i.value for i in items}, origins(items))
             except TypeError:
                 pass
             return Unknown("a set not known statically")
@@ -123,7 +123,7 @@ class Evaluator(TypeTestsMixin):
             if isinstance(left, Const) and isinstance(right, Const):
                 out = _binop(node.op, left.value, right.value)
                 if isinstance(out, Const):
-                    out.origin = plain.origins([left, right])
+                    out.origin = origins([left, right])
                 return out
             return Unknown(f"`{self.pf.segment(node)}` is not known")
         if isinstance(node, ast.Subscript):
@@ -160,8 +160,8 @@ class Evaluator(TypeTestsMixin):
                 return ModelAttr(base.model, [*base.path, node.attr])
             if isinstance(base, Const) and isinstance(base.value, str):
                 return _path_attr(base.value, node.attr)
-            if isinstance(base, Const) and isinstance(base.value, plain.AttrDict):
-                return plain.config_item(base, node.attr, self.pf.segment(node))  # `cfg.model.width`
+            if isinstance(base, Const) and isinstance(base.value, config_data.AttrDict):
+                return config_data.config_item(base, node.attr, self.pf.segment(node))  # `cfg.model.width`
             if isinstance(base, PROGRAM_VALUES):
                 return self.attribute(base, node.attr, node)
             if isinstance(base, (SourceVal, At)) and node.attr in ("shape", "ndim"):
@@ -190,7 +190,7 @@ class Evaluator(TypeTestsMixin):
             # a config literal of known values is plain data: an item set through a nested
             # subscript or another name for the inner dict (`cfg["enc"]["dim"] = 4`) is seen by
             # every holder; an empty one may become a state dict, item by item
-            return plain.as_const(made) if entries else made
+            return config_data.as_const(made) if entries else made
         if isinstance(node, ast.DictComp):
             gen = node.generators[0] if len(node.generators) == 1 else None
             if gen is not None and isinstance(gen.iter, ast.Call) and isinstance(gen.iter.func, ast.Attribute) \
@@ -253,6 +253,11 @@ class Evaluator(TypeTestsMixin):
             made = self.model_has_wrapper_attr(node, env)
             if made is not None:
                 return made
+        if dotted == "getattr" and len(args) == 3 and not node.keywords:
+            has = self.model_has_wrapper_attr(node, env)  # `getattr(model, "module", model)` (accelerate's unwrap)
+            if isinstance(has, Const) and isinstance(args[1], ast.Constant):
+                attr = ast.copy_location(ast.Attribute(args[0], args[1].value, ast.Load()), node)
+                return self.ev(attr if has.value else args[2], env)
         if dotted == "importlib.import_module":
             return self.dynamic_import(node, env)
         if dotted in yacs_values.CFG_CLASSES or dotted in yacs_values.LOAD_CFG:
@@ -292,7 +297,7 @@ class Evaluator(TypeTestsMixin):
                 return JsonFile(handle.path)
         if dotted == "json.loads" and len(args) == 1 and not isinstance(args[0], ast.Call):
             text = self.ev(args[0], env)
-            if isinstance(text, Const) and isinstance(text.value, str) and len(text.value) < plain.MAX_DATA_FILE:
+            if isinstance(text, Const) and isinstance(text.value, str) and len(text.value) < config_data.MAX_DATA_FILE:
                 try:
                     return Const(json.loads(text.value))
                 except ValueError:
@@ -342,7 +347,7 @@ class Evaluator(TypeTestsMixin):
         if isinstance(func, ast.Attribute):
             owner = self.ev(func.value, env)
             if isinstance(owner, JsonFile):
-                owner = plain.read_data(self, owner)  # `json.load(f).get("depth", 3)`
+                owner = config_data.read_data(self, owner)  # `json.load(f).get("depth", 3)`
             listed = const_mutation.module_list(self, owner, node, env)
             if listed is not None:
                 return listed
@@ -490,13 +495,22 @@ class Evaluator(TypeTestsMixin):
             root = root.value
         if not isinstance(root, SourceVal) or root.loaded_file() is None:
             return None  # (not read from a checkpoint: a dict the program made, a state dict of a model)
+        # one object per place in the checkpoint, as unpickling gives one: `args = ckpt["args"];
+        # args.n = 10` is seen by a later `ckpt["args"].n`
+        key = _place(value)
+        memo = getattr(self, "saved_namespaces", {})
+        if key is not None and key in memo:
+            return memo[key][1]
         obj = self.concrete(value, raw=True)
         if not isinstance(obj, SavedNamespace):
             return None
-        attrs = {k: Const(plain.plain_data(v), "values read from the checkpoint") for k, v in obj.attrs.items()
+        attrs = {k: Const(config_data.plain_data(v), "values read from the checkpoint") for k, v in obj.attrs.items()
                  if isinstance(k, str)}
-        return ObjVal({k: v if recipe_literals.literal(v) is not None else Unknown(f"`{k}` of the saved namespace is not plain data")
-                       for k, v in attrs.items()}, "the namespace saved in the checkpoint")
+        ns = ObjVal({k: v if recipe_literals.literal(v) is not None else Unknown(f"`{k}` of the saved namespace is not plain data")
+                     for k, v in attrs.items()}, "the namespace saved in the checkpoint")
+        if key is not None:
+            memo[key] = (value, ns)  # (the value kept alive: its id is in the key)
+        return ns
 
     def script_argv(self) -> Any:
         return Unknown("`sys.argv` is known only at run time")
@@ -585,3 +599,20 @@ def _kw(call: ast.Call, name: str) -> ast.expr | None:
         if k.arg == name:
             return k.value
     return None
+
+
+def _place(value: Any) -> tuple | None:
+    """Where in a loaded checkpoint a value is: (the loaded value, its item keys); None when it is
+    reached by anything but known items (a copy, a comprehension, a change)."""
+    keys: list[Any] = []
+    while True:
+        if isinstance(value, At):
+            value = value.value
+        elif isinstance(value, SourceVal) and isinstance(value.base, LoadedFile):
+            return id(value), tuple(reversed(keys))
+        elif isinstance(value, SourceVal) and len(value.ops) == 1 and value.ops[0].kind == "subscript" and \
+                isinstance(value.ops[0].arg, Const) and isinstance(value.ops[0].arg.value, (str, int)):
+            keys.append(value.ops[0].arg.value)
+            value = value.base
+        else:
+            return None

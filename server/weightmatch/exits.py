@@ -11,7 +11,7 @@ import ast
 import posixpath
 
 from weightmatch.argparse_values import ParserVal
-from weightmatch.calls import ExitSignal
+from weightmatch.signals import ExitSignal
 from weightmatch.evaluate import named_like_an_optimizer
 from weightmatch.values import CURRENT_GUARDS, Const, LoadSite, Unknown
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from weightmatch import journal, plain, yacs_values
+from weightmatch import config_data, journal, yacs_values
 from weightmatch.values import ClassVal, Const, FuncVal, ObjVal, Unknown
 from weightmatch.scopes import global_writes
 from weightmatch.yacs_values import CfgNodeVal
@@ -112,5 +112,5 @@ def _field_default(ev, call: ast.Call, env: dict, what: str) -> Any:
     if isinstance(factory, ast.Name) and factory.id in ("list", "dict", "tuple", "set") and factory.id not in env:
         return Const({"list": [], "dict": {}, "tuple": (), "set": set()}[factory.id])
     if isinstance(factory, ast.Lambda) and not factory.args.args and not factory.args.vararg:
-        return plain.as_const(ev.ev(factory.body, env))
+        return config_data.as_const(ev.ev(factory.body, env))
     return Unknown(f"`{what}` has no default known statically")

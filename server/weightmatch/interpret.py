@@ -13,33 +13,33 @@ import contextlib
 from typing import Any
 
 from weightmatch import const_mutation, journal, plain, pytest_runs, yacs_values
-from weightmatch.calls import CallsMixin, ExitSignal, ReturnSignal
+from weightmatch.calls import CallsMixin
+from weightmatch.signals import ExitSignal, ReturnSignal
 from weightmatch.exits import ExitsMixin, one_line
 from weightmatch.paths import PathsMixin
-from weightmatch.hub_cache import HUB_LOADS
+from weightmatch.load_sites import LoadSitesMixin
+from weightmatch.model_changes import ModelChangesMixin, tensor_item
 from weightmatch.scopes import global_writes
 from weightmatch.self_loads import SelfLoadsMixin
 from weightmatch.state_dict_loops import StateDictLoopsMixin
 from weightmatch.substitute import SubstituteMixin
 from weightmatch.evaluate import (
-    HARMLESS, IDENTITY_WRAPPERS, ST_LOAD, STRIP_PREFIX, TORCH_LOAD, WRAPPERS, Evaluator, NotModel,
-    SELF_RETURNING, _kw, named_like_an_optimizer, names_not_a_model,
+    HARMLESS, STRIP_PREFIX, Evaluator, SELF_RETURNING,
 )
 from weightmatch.pyfile import PyFile
 from weightmatch.values import (
-    CURRENT_GUARDS, ClassVal, Const, FuncVal, Guard, LoadedFile, LoadSite, ModelAttr, ModelVal, ModVal,
+    CURRENT_GUARDS, At, ClassVal, Const, FuncVal, Guard, LoadSite, ModelAttr, ModelVal, ModVal,
     ObjVal, Op, SeqVal, SourceVal, Step, TorchLoadSite, Unknown, frozen,
 )
 
-__all__ = ["IDENTITY_WRAPPERS", "WRAPPERS", "Interpreter", "interpret"]
+__all__ = ["Interpreter", "interpret"]
 
-# a class of a library (timm's `CosineLRScheduler`, `Lookahead` optimizers) whose load_state_dict is its own
-NOT_MODEL_CLASS_ENDINGS = ("Scheduler", "Optimizer", "Scaler", "Lookahead")
 UNITTEST_CASES = {"unittest.TestCase", "unittest.case.TestCase"}
 MUTATING_DICT_METHODS = {"pop", "popitem", "update", "clear", "setdefault", "__setitem__", "__delitem__"}
 
 
-class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictLoopsMixin, SubstituteMixin, Evaluator):
+class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictLoopsMixin, SubstituteMixin,
+                  LoadSitesMixin, ModelChangesMixin, Evaluator):
     def __init__(self, pf: PyFile, root: str | None = None, load=None, argv: list[str] | None = None,
                  argv_source: str = "", read_value=None):
         self.pf = pf
@@ -276,88 +276,6 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
             return None
         return plain.truth(self.ev(test, env))
 
-    # ------------------------------------------------------------------ load calls
-    def find_loads(self, stmt: ast.stmt, env: dict) -> None:
-        """Record every load_state_dict / torch.load call in this statement's own expressions."""
-        if not self.recording:
-            return
-        for node in _load_calls(self.pf, stmt):
-            func = node.func
-            if isinstance(func, ast.Attribute) and func.attr == "load_state_dict" and \
-                    (node.args or _kw(node, "state_dict")) and not self.not_a_model(func.value, env):
-                override = self.override(func.value, env)
-                if override is not None:  # the model's own load_state_dict: its super() call is the load
-                    self.call_value(override, node, env)
-                    continue
-                self.sites.append(self.load_site(node, stmt, env))
-            elif self.pf.dotted(func) in TORCH_LOAD | ST_LOAD | HUB_LOADS:
-                loaded = self.ev(node, env)
-                if isinstance(loaded, SourceVal) and isinstance(loaded.base, LoadedFile):
-                    self.torch_loads.append(TorchLoadSite(loaded.base))
-
-    def not_a_model(self, receiver: ast.expr, env: dict) -> bool:
-        """Optimizers, schedulers and scalers have load_state_dict too; they are not our business."""
-        value = self.ev(receiver, env)
-        if isinstance(value, (NotModel, ObjVal, ModVal)):
-            return True  # an optimizer, or a Trainer's own load_state_dict: not nn.Module's
-        if isinstance(value, ModelVal) and value.cls is None and isinstance(value.call, ast.Call) and \
-                (value.file.dotted(value.call.func) or "").rsplit(".", 1)[-1].endswith(NOT_MODEL_CLASS_ENDINGS):
-            return True  # `CosineLRScheduler(...)` made by a library's factory: not a model
-        if isinstance(value, Unknown):
-            if self.in_optimizer_class(receiver) or self.in_plain_class(receiver):
-                return True  # `super().load_state_dict(sd)` in an Optimizer subclass (timm's Kron), a Trainer
-            return named_like_an_optimizer(self.pf.segment(receiver) or "")
-        return False
-
-    def in_optimizer_class(self, receiver: ast.expr) -> bool:
-        """`self` / `super()` inside a class that derives from an optimizer, scheduler or scaler."""
-        if not (isinstance(receiver, ast.Name) and receiver.id == "self" or isinstance(receiver, ast.Call)
-                and self.pf.dotted(receiver.func) == "super"):
-            return False
-        line = getattr(receiver, "lineno", 0)
-        for info in self.pf.classes.values():
-            if info.node.lineno <= line <= (info.node.end_lineno or 0) and any(names_not_a_model(b) for b in info.bases):
-                return True
-        return False
-
-    def in_plain_class(self, receiver: ast.expr) -> bool:
-        """`self` / `super()` in a method of a workspace class that is surely not an nn.Module
-        (detectron2's `TrainerBase.load_state_dict`): its own load_state_dict, not a model's."""
-        if not (isinstance(receiver, ast.Name) and receiver.id == "self" or isinstance(receiver, ast.Call)
-                and self.pf.dotted(receiver.func) == "super"):
-            return False
-        line = getattr(receiver, "lineno", 0)
-        inner = [info for info in self.pf.classes.values()
-                 if info.node.lineno <= line <= (info.node.end_lineno or 0)]
-        if not inner:
-            return False
-        innermost = max(inner, key=lambda info: info.node.lineno)
-        return not self.is_module_class(innermost.node, self.module_env(self.pf))
-
-    def override(self, receiver: ast.expr, env: dict):
-        """A workspace model class's own `load_state_dict`, bound to the model; None for nn.Module's."""
-        if isinstance(receiver, ast.Call) and self.pf.dotted(receiver.func) == "super":
-            return None
-        model = self.ev(receiver, env)
-        if not isinstance(model, ModelVal) or model.cls is None:
-            return None
-        fn = self.class_attr(model.cls, "load_state_dict")
-        return FuncVal(fn.file, fn.node, fn.owner, model) if isinstance(fn, FuncVal) else None
-
-    def load_site(self, call: ast.Call, stmt: ast.stmt, env: dict) -> LoadSite:
-        receiver = self.ev(call.func.value, env)
-        if isinstance(receiver, (SourceVal, Const, NotModel)):
-            receiver = Unknown("load_state_dict is called on something that is not a model")
-        arg_node = call.args[0] if call.args else _kw(call, "state_dict")
-        arg = frozen(self.ev(arg_node, env)) if arg_node is not None else Unknown("no state dict argument")
-        strict_node = call.args[1] if len(call.args) > 1 else _kw(call, "strict")
-        assign_node = call.args[2] if len(call.args) > 2 else _kw(call, "assign")
-        strict = Const(True) if strict_node is None else self.ev(strict_node, env)
-        assign = Const(False) if assign_node is None else self.ev(assign_node, env)
-        via_super = isinstance(call.func.value, ast.Call) and self.pf.dotted(call.func.value.func) == "super"
-        return LoadSite(self.pf, call, frozen(receiver), arg, arg_node, strict, assign, stmt,
-                        self.contexts[-1] if self.contexts else "", CURRENT_GUARDS.get(), via_super)
-
     # ------------------------------------------------------------------ assignment
     def assign(self, target: ast.expr, value: Any, stmt: ast.stmt, env: dict) -> None:
         if isinstance(target, ast.Name):
@@ -381,7 +299,7 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
             env[target.id] = value
             return
         if isinstance(target, (ast.Attribute, ast.Subscript)):
-            if _tensor_item(target) and isinstance(self.ev(target.value, env), (ModelVal, ModelAttr)):
+            if tensor_item(target) and isinstance(self.ev(target.value, env), (ModelVal, ModelAttr)):
                 return  # `model.embed.weight[0] = 0`: values only, no key or shape changes
             owner, path = self.attr_path(target, env)
             if not path:
@@ -391,6 +309,9 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
                     return
             if path and yacs_values.assign(owner, path, value, isinstance(target, ast.Attribute)):
                 return  # `cfg.MODEL.NUM_CLASSES = 10` on a yacs config
+            if isinstance(target, ast.Attribute) and (isinstance(owner, (SourceVal, At)) or owner is None and not path):
+                if self.set_saved_attr(target, value, env):
+                    return  # `ckpt["args"].n = len(CLASSES)`
             while isinstance(owner, ObjVal) and len(path) > 1:  # `self.net.net[-1] = ...` in a Trainer
                 owner, path = owner.attrs.get(path[0], Unknown("")), path[1:]
             if isinstance(owner, ObjVal) and len(path) == 1 and isinstance(target, ast.Attribute):
@@ -422,7 +343,7 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
                 base = self.ev(target.value, env)
                 if isinstance(base, SourceVal):
                     base.ops.append(Op("setitem", (self.ev(target.slice, env), frozen(value)), target))
-                elif isinstance(base, (ModelVal, ModelAttr)) and not _tensor_item(target):
+                elif isinstance(base, (ModelVal, ModelAttr)) and not tensor_item(target):
                     self.changed_blindly(base, stmt, f"by `{one_line(self.pf.segment(target))} = …`")
             return
         if isinstance(target, (ast.Tuple, ast.List)):
@@ -437,6 +358,24 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
             for elt in target.elts:
                 if isinstance(elt, ast.Name):
                     env[elt.id] = Unknown(f"`{elt.id}` comes from unpacking")
+
+    def set_saved_attr(self, target: ast.Attribute, value: Any, env: dict) -> bool:
+        """An attribute set on an object read from a checkpoint: on a saved namespace it is that
+        namespace's (later reads see it); on anything else read from it, that value is no longer
+        known. False when the target is not read from a checkpoint."""
+        held = self.ev(target.value, env)
+        if not isinstance(held, (SourceVal, At)):
+            return False
+        ns = self.saved_namespace(held)
+        if ns is not None:
+            journal.put(ns.attrs, target.attr, value)
+        elif target.attr != "_metadata":  # (`sd._metadata = meta` as before: metadata kept by the copy)
+            source = held
+            while isinstance(source, At):
+                source = source.value
+            if isinstance(source, SourceVal):
+                source.ops.append(Op("unknown", f"`{self.pf.segment(target)} = ...`", target))
+        return True
 
     def attr_path(self, target: ast.expr, env: dict) -> tuple[Any, list[str]]:
         """`model.classifier[6]` -> (the model value, ["classifier", "6"])."""
@@ -459,9 +398,6 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
         return env.get(node.id), list(reversed(path))
 
     # ------------------------------------------------------------------ side effects
-    def load_calls(self, stmt: ast.stmt) -> list[ast.Call]:
-        return _load_calls(self.pf, stmt)
-
     def effect(self, expr: ast.expr, stmt: ast.stmt, env: dict) -> None:
         if not isinstance(expr, ast.Call):
             return
@@ -540,141 +476,10 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
                 elif isinstance(value, SourceVal):
                     value.ops.append(Op("unknown", f"passed to `{func.id}()`, which may change it", expr))
 
-    def changed_blindly(self, value: ModelVal | ModelAttr, stmt: ast.stmt, how: str) -> None:
-        """A change to the model the recipe cannot replay (`setattr(m, name, ...)` with a name known
-        only at run time, a layer swapped in a loop over its modules): the model is unresolved,
-        saying where, rather than built as if it had not happened."""
-        model = value if isinstance(value, ModelVal) else value.model
-        if self.being_made(model) or not self.recording:
-            return
-        with self.guarded(Guard(None, {}, True, how)):
-            model.steps.append(Step(self.pf.segment(stmt), stmt, ""))
-
-    def model_step(self, value: ModelVal | ModelAttr, stmt: ast.stmt, env: dict, path: list[str]) -> None:
-        """`del model.fc`, `setattr(model, "head", ...)`: replayed as written, the model's name put in."""
-        model = value if isinstance(value, ModelVal) else value.model
-        if self.being_made(model):
-            return
-        full = [*(value.path if isinstance(value, ModelAttr) else []), *path]
-        model.steps.append(Step(self.pf.segment(stmt), stmt, ".".join(full), subs=self.step_subs(stmt, env, model),
-                                file=self.pf))
-
-    def loop_changes_modules(self, stmt: ast.For, env: dict) -> None:
-        """`for name, child in model.named_children(): setattr(model, name, GroupNorm(...))`, `for i, m
-        in enumerate(seq): seq[i] = nn.PReLU()`: a loop over a model's modules that swaps, adds or
-        deletes some is not followed item by item: the model is unresolved, naming the loop."""
-        it = stmt.iter
-        while isinstance(it, ast.Call) and self.pf.dotted(it.func) in ("enumerate", "list", "reversed", "tuple") \
-                and it.args:
-            it = it.args[0]
-        base = it.func.value if isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute) and \
-            it.func.attr in MODULE_ITERATORS else it if isinstance(it, (ast.Name, ast.Attribute)) else None
-        value = self.ev(base, env) if base is not None else None
-        if isinstance(value, (ModelVal, ModelAttr)) and _changes_modules(stmt.body):
-            self.changed_blindly(value, stmt, f"in a loop over its modules (`for … in {one_line(self.pf.segment(stmt.iter))}`)")
-
-    def being_made(self, value: ModelVal | ModelAttr) -> bool:
-        model = value if isinstance(value, ModelVal) else value.model
-        return model.id in getattr(self, "constructing", ())
-
-    def step_subs(self, stmt: ast.stmt, env: dict, model: ModelVal):
-        """Known values written into a step, and the model's own name where the step reaches it
-        by another one (a helper's parameter, `self` in the model's method)."""
-        self.stepping = model.id  # (its own name is put in below, not written in as a new model)
-        try:
-            subs = self.substitutions(stmt, env)
-        finally:
-            self.stepping = None
-        var = model.var or "model"
-        stack: list[ast.AST] = [stmt]
-        while stack:
-            node = stack.pop()
-            if isinstance(node, ast.Name):  # (its own name too: never written in as a new model)
-                value = env.get(node.id)
-            elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in env \
-                    and isinstance(env[node.value.id], ObjVal):
-                value = self.ev(node, env)  # `self.net` of a Trainer
-            else:
-                value = None
-            if isinstance(value, ModelVal) and value.id == model.id:
-                subs.by_span[(node.lineno, node.col_offset, node.end_lineno, node.end_col_offset)] = \
-                    ast.Name(var, ast.Load())
-                continue
-            stack.extend(ast.iter_child_nodes(node))
-        return subs
-
     def defined_here(self, name: str) -> bool:
         return any(isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name == name for n in self.pf.tree.body) \
             or name in self.pf.imports
 
-    # ------------------------------------------------------------------ expressions
-MODULE_ITERATORS = {"modules", "named_modules", "children", "named_children"}
-_CHANGING_CALLS = {"setattr", "delattr", "add_module", "register_module", "register_parameter", "register_buffer"}
-_TENSOR_ATTRS = {"weight", "bias", "data"}
-
-
-def _tensor_item(target: ast.expr) -> bool:
-    """`m.weight.data[:n] = w`, `emb.weight[0, :] = 0`: values written into a tensor, which change
-    no key and no shape (a container is indexed by a number or a name)."""
-    return isinstance(target, ast.Subscript) and (
-        isinstance(target.slice, (ast.Slice, ast.Tuple))
-        or isinstance(target.value, ast.Attribute) and target.value.attr in _TENSOR_ATTRS)
-
-
-def _changes_modules(body: list[ast.stmt]) -> bool:
-    """Whether a loop body swaps, adds or deletes modules or parameters: `setattr(...)`, `x[i] = ...`,
-    `del ...`, `add_module(...)`, `m.weight = nn.Parameter(...)` (not `p.requires_grad = False`, not
-    `m.weight.data[0] = 0`)."""
-    stack: list[ast.AST] = list(body)
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
-            continue
-        if isinstance(node, ast.Delete):
-            return True
-        if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            if any(isinstance(t, ast.Subscript) and not _tensor_item(t)
-                   or isinstance(t, ast.Attribute) and isinstance(node.value, ast.Call) for t in targets):
-                return True
-        if isinstance(node, ast.Call):
-            name = node.func.attr if isinstance(node.func, ast.Attribute) else \
-                node.func.id if isinstance(node.func, ast.Name) else ""
-            if name in _CHANGING_CALLS:
-                return True
-        stack.extend(ast.iter_child_nodes(node))
-    return False
-
-
-def _load_calls(pf: PyFile, stmt: ast.stmt) -> list[ast.Call]:
-    """The calls among a statement's own nodes that may load (`….load_state_dict(…)`, torch.load,
-    load_file), found once per statement and file: a function's body is interpreted at every call."""
-    cache = pf.__dict__.setdefault("_load_calls", {})
-    hit = cache.get(id(stmt))
-    if hit is None or hit[0] is not stmt:
-        calls = [node for node in _own_nodes(stmt) if isinstance(node, ast.Call) and (
-            isinstance(node.func, ast.Attribute) and node.func.attr == "load_state_dict"
-            or pf.dotted(node.func) in TORCH_LOAD | ST_LOAD | HUB_LOADS)]
-        cache[id(stmt)] = hit = (stmt, calls)
-    return hit[1]
-
-
-def _own_nodes(stmt: ast.stmt):
-    """Nodes of a statement's own expressions, not those of nested blocks or functions."""
-    stack: list[ast.AST] = []
-    for fname, value in ast.iter_fields(stmt):
-        if fname in ("body", "orelse", "finalbody", "handlers"):
-            continue
-        if isinstance(value, list):
-            stack.extend(v for v in value if isinstance(v, ast.AST))
-        elif isinstance(value, ast.AST):
-            stack.append(value)
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (ast.Lambda, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            continue
-        yield node
-        stack.extend(ast.iter_child_nodes(node))
 
 
 def _bound_names(stmt: ast.stmt) -> list[str]:

@@ -37,7 +37,7 @@ def recipe_for(model: ModelVal, root: str, *, static: bool = False) -> Recipe:
         steps.append(f"{model.var} = {model.final_name}")
     call = model.call
     if static:
-        from weightmatch.interpret import IDENTITY_WRAPPERS, WRAPPERS
+        from weightmatch.evaluate import IDENTITY_WRAPPERS, WRAPPERS
 
         while isinstance(call, ast.Call) and call.args and (pf.dotted(call.func) in WRAPPERS
                                                             or pf.dotted(call.func) in IDENTITY_WRAPPERS):

@@ -11,9 +11,9 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from weightmatch import journal, plain, yacs_values
+from weightmatch import config_data, journal, yacs_values
 from weightmatch.values import (
-    CURRENT_GUARDS, CondVal, Const, DictLit, Guard, JsonFile, MaybeUnset, ObjVal, SeqVal, SourceVal, Unknown,
+    At, CURRENT_GUARDS, CondVal, Const, DictLit, Guard, JsonFile, MaybeUnset, ObjVal, SeqVal, SourceVal, Unknown,
 )
 
 MAX_UNROLL = 64
@@ -175,9 +175,10 @@ class PathsMixin:
             self.settle_slot(container, key, [original, after[(id(container), key)]], guard)
 
     def updates_vars(self, expr: ast.Call, env: dict) -> bool:
-        """`vars(args).update(cfg)` / `args.__dict__.update(cfg)`: the object's attributes change."""
+        """`vars(args).update(cfg)` / `args.__dict__.update(cfg, n=12)`: the object's attributes change."""
         func = expr.func
-        if not (isinstance(func, ast.Attribute) and func.attr == "update" and len(expr.args) == 1):
+        if not (isinstance(func, ast.Attribute) and func.attr == "update" and len(expr.args) <= 1
+                and (expr.args or expr.keywords)):
             return False
         inner = func.value
         if isinstance(inner, ast.Call) and self.pf.dotted(inner.func) == "vars" and len(inner.args) == 1:
@@ -186,15 +187,25 @@ class PathsMixin:
             obj = self.ev(inner.value, env)
         else:
             return False
+        if isinstance(obj, (SourceVal, At)):
+            obj = self.saved_namespace(obj)  # `vars(ckpt["args"]).update(...)`
         if not isinstance(obj, ObjVal):
             return False
-        data = self.ev(expr.args[0], env)
-        data = plain.read_data(self, data) if isinstance(data, JsonFile) else plain.as_const(data)
-        if isinstance(data, Const) and isinstance(data.value, dict) and all(isinstance(k, str) for k in data.value):
-            for k, v in data.value.items():
-                journal.put(obj.attrs, k, Const(v, data.origin))
-        else:
-            self.clobber(obj, f"`{self.pf.segment(expr)}` may set any attribute of it")
+        updates: dict[str, Any] = {}
+        for arg in expr.args:
+            data = self.ev(arg, env)
+            data = config_data.read_data(self, data) if isinstance(data, JsonFile) else config_data.as_const(data)
+            if not (isinstance(data, Const) and isinstance(data.value, dict) and all(isinstance(k, str) for k in data.value)):
+                self.clobber(obj, f"`{self.pf.segment(expr)}` may set any attribute of it")
+                return True
+            updates.update({k: Const(v, data.origin) for k, v in data.value.items()})
+        for k in expr.keywords:
+            if k.arg is None:
+                self.clobber(obj, f"`{self.pf.segment(expr)}` may set any attribute of it")
+                return True
+            updates[k.arg] = self.ev(k.value, env)
+        for name, value in updates.items():
+            journal.put(obj.attrs, name, value)
         return True
 
 

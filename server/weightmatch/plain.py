@@ -6,54 +6,22 @@ from __future__ import annotations
 
 import ast
 import copy
-import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from weightmatch import comprehension, parsing, purefuncs, yacs_values
+from weightmatch import comprehension, config_data, parsing, purefuncs, yacs_values
 from weightmatch.argparse_values import ParserVal, SubparsersVal
 from weightmatch.operators import COMPARE, UNARY
 from weightmatch.yacs_values import CfgNodeVal
 from weightmatch.values import (
-    At, ClassVal, Const, DictLit, FileHandle, FuncVal, JsonFile, MaybeUnset, ModVal, ObjVal, SeqVal, SourceVal,
-    Unknown,
+    At, ClassVal, Const, DictLit, FuncVal, JsonFile, MaybeUnset, ModelVal, ModVal, ObjVal, PartialVal, SeqVal, SourceVal,
+    Unknown, origins,
 )
-
-MAX_DATA_FILE = 5 * 1024 * 1024  # a config file larger than this is not read
 
 _PURE = {"int": int, "float": float, "str": str, "bool": bool, "len": len, "min": min, "max": max, "abs": abs,
          "round": round, "tuple": tuple, "list": list, "sorted": sorted, "sum": sum, "range": range}
 _PATH_FUNCS = {"os.path.join", "posixpath.join"}
-
-
-class AttrDict(dict):
-    """A mapping OmegaConf made (`cfg.model.num_classes` reads an item): a dict, so it is
-    written into a recipe as the plain literal its items are."""
-
-    __slots__ = ()
-
-
-def attr_data(value: Any, depth: int = 0) -> Any:
-    if depth > 50:
-        return value
-    if isinstance(value, dict):
-        return AttrDict({k: attr_data(v, depth + 1) for k, v in value.items()})
-    if isinstance(value, list):
-        return [attr_data(v, depth + 1) for v in value]
-    return value
-
-
-def config_item(owner: Const, name: Any, what: str) -> Any:
-    """An item of OmegaConf data; an `${...}` interpolation is resolved by OmegaConf at run time."""
-    try:
-        value = owner.value[name]
-    except (KeyError, IndexError, TypeError):
-        return Unknown(f"`{what}`: no such item in the value")
-    if isinstance(value, str) and "${" in value:
-        return Unknown(f"an OmegaConf interpolation, {value}, resolved when the script runs")
-    return Const(value, owner.origin)
 
 
 @dataclass
@@ -62,15 +30,6 @@ class BoundMethod:
 
     owner: Any
     name: str
-
-
-def origins(values: list[Any]) -> str:
-    seen: list[str] = []
-    for v in values:
-        for part in (v.origin.split("; ") if isinstance(v, Const) and v.origin else []):
-            if part not in seen:
-                seen.append(part)
-    return "; ".join(seen)
 
 
 def const(value: Any, *sources: Any) -> Const:
@@ -115,7 +74,8 @@ def _comparison(ev, node: ast.Compare, env: dict) -> Any:
     left = ev.ev(node.left, env)
     result: Any = None
     for cmp, right_node in zip(node.ops, node.comparators):
-        right = ev.ev(right_node, env)
+        names = _module_names(ev, right_node, env) if isinstance(cmp, (ast.In, ast.NotIn)) else None
+        right = Const(names) if names is not None else ev.ev(right_node, env)
         answer = _compare(cmp, left, right)
         if answer is None and isinstance(cmp, (ast.In, ast.NotIn)) and isinstance(right, (SourceVal, At)) \
                 and isinstance(left, Const):
@@ -127,6 +87,30 @@ def _comparison(ev, node: ast.Compare, env: dict) -> Any:
             return result
         left = right
     return result
+
+
+def _module_names(ev, node: ast.expr, env: dict) -> set | None:
+    """`nets.__dict__` / `nets.__dict__.keys()` / `vars(nets)` / `dir(nets)` of a workspace module
+    (DINO's `if args.arch in vits.__dict__.keys()`): the names its top level binds; None when
+    not that, or when a star import or a write to its globals may bind others."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "keys" \
+            and not node.args:
+        node = node.func.value
+    if isinstance(node, ast.Attribute) and node.attr == "__dict__":
+        holder = node.value
+    elif isinstance(node, ast.Call) and ev.pf.dotted(node.func) in ("vars", "dir") and len(node.args) == 1:
+        holder = node.args[0]
+    else:
+        return None
+    mod = ev.ev(holder, env)
+    if not isinstance(mod, ModVal):
+        return None
+    names = ev.module_env(mod.file)
+    if any(isinstance(n, ast.ImportFrom) and any(a.name == "*" for a in n.names) or
+           isinstance(n, ast.Call) and mod.file.dotted(n.func) in ("globals", "setattr", "exec")
+           for n in ast.walk(mod.file.tree)) or any(isinstance(v, MaybeUnset) for v in names.values()):
+        return None
+    return set(names)
 
 
 def _in_checkpoint(ev, key: Const, value: Any, positive: bool) -> bool | None:
@@ -149,6 +133,8 @@ def _compare(cmp: ast.cmpop, left: Any, right: Any) -> bool | None:
             return bool(fn(left.value, right.value))
         except TypeError:
             return None
+    if isinstance(cmp, (ast.Is, ast.IsNot)) and _none_test(left, right) is not None:
+        return _none_test(left, right) == isinstance(cmp, ast.Is)  # `if filter_fn is not None:`
     if isinstance(cmp, (ast.In, ast.NotIn)) and isinstance(right, CfgNodeVal):
         found = yacs_values.contains(right, left)
         return None if found is None else found == isinstance(cmp, ast.In)
@@ -156,6 +142,19 @@ def _compare(cmp: ast.cmpop, left: Any, right: Any) -> bool | None:
         keys = _keys(right)
         if keys is not None:
             return (left.value in keys) == isinstance(cmp, ast.In)
+    return None
+
+
+# values that are surely objects (never None), and true as a condition
+_OBJECTS = (ObjVal, ClassVal, ModVal, ParserVal, SubparsersVal, FuncVal, PartialVal, BoundMethod)
+
+
+def _none_test(left: Any, right: Any) -> bool | None:
+    """`x is None` where one side is None and the other a function, class, model or object the
+    program made: False; None when not that."""
+    for a, b in ((left, right), (right, left)):
+        if isinstance(a, Const) and a.value is None and isinstance(b, (*_OBJECTS, ModelVal, SeqVal)):
+            return False
     return None
 
 
@@ -176,7 +175,7 @@ def truth(value: Any) -> bool | None:
             return bool(value.value)
         except Exception:  # noqa: BLE001 - an odd constant is just not known
             return None
-    if isinstance(value, (ObjVal, ClassVal, ModVal, ParserVal, SubparsersVal)):
+    if isinstance(value, _OBJECTS):
         return True
     return None
 
@@ -184,7 +183,7 @@ def truth(value: Any) -> bool | None:
 def subscript(ev, base: Any, node: ast.Subscript, env: dict) -> Any:
     """`cfg["model"]["width"]`, `MODELS[name]`, `pairs[0]`; None when not plain data."""
     if isinstance(base, JsonFile):
-        base = read_data(ev, base)
+        base = config_data.read_data(ev, base)
     if isinstance(base, SeqVal):
         key = ev.ev(node.slice, env)
         if isinstance(key, Const) and isinstance(key.value, int) and -len(base.items) <= key.value < len(base.items):
@@ -194,8 +193,8 @@ def subscript(ev, base: Any, node: ast.Subscript, env: dict) -> Any:
         return Unknown(f"`{ev.pf.segment(node)}` is not known")
     if isinstance(base, Const):
         key = ev.ev(node.slice, env)
-        if isinstance(key, Const) and isinstance(base.value, AttrDict):
-            return config_item(base, key.value, ev.pf.segment(node))
+        if isinstance(key, Const) and isinstance(base.value, config_data.AttrDict):
+            return config_data.config_item(base, key.value, ev.pf.segment(node))
         if isinstance(key, Const):
             try:
                 item = base.value[key.value]
@@ -226,37 +225,6 @@ def _dict_now(value: SourceVal) -> dict | None:
             return None  # (a change that may not happen: the item is not known)
         entries[op.arg[0].value] = op.arg[1]
     return entries
-
-
-def read_data(ev, doc: JsonFile) -> Any:
-    """A JSON / YAML / TOML file of the workspace, as data."""
-    path = doc.path.value if isinstance(doc.path, Const) and isinstance(doc.path.value, str) else None
-    if path is None:
-        return Unknown(doc.path.reason if isinstance(doc.path, Unknown) else "the config file's path is not known")
-    full = ev.data_path(path)
-    if full is None:
-        return Unknown(f"the config file {path} does not exist")
-    try:
-        if os.path.getsize(full) > MAX_DATA_FILE:
-            return Unknown(f"the config file {path} is too large to read")
-        kind = doc.kind
-        with open(full, "rb") as fh:
-            raw = fh.read()
-        if kind == "toml":
-            import tomllib
-
-            data = tomllib.loads(raw.decode("utf-8"))
-        elif kind in ("yaml", "yaml-base"):
-            try:
-                import yaml
-            except ImportError:
-                return Unknown(f"reading {path} needs PyYAML")
-            data = yaml.load(raw, Loader=yaml.BaseLoader) if kind == "yaml-base" else yaml.safe_load(raw)
-        else:
-            data = json.loads(raw)
-    except Exception as exc:  # noqa: BLE001 - a broken config file is a reason, not a crash
-        return Unknown(f"the config file {path} cannot be read ({type(exc).__name__})")
-    return Const(data, f"{path} as it is on disk")
 
 
 def _parser(ev, node: ast.Call, env: dict) -> ParserVal:
@@ -325,7 +293,7 @@ def _getattr(ev, dotted: str, node: ast.Call, env: dict) -> Any:
 def _dict(ev, dotted: str, node: ast.Call, env: dict) -> Any:
     """`dict(vocab_size=120, **base)`, `dict(mapping)` over known values."""
     kwargs = keywords(ev, node, env)
-    args = [as_const(ev.ev(a, env)) for a in node.args]
+    args = [config_data.as_const(ev.ev(a, env)) for a in node.args]
     args = [ev.concrete(a) if isinstance(a, (SourceVal, At)) else a for a in args]  # `dict(ckpt["model_args"])`
     if kwargs is None or len(args) > 1:
         return Unknown(f"`{ev.pf.segment(node)}` is not known statically")
@@ -345,7 +313,7 @@ def _asdict(ev, dotted: str, node: ast.Call, env: dict) -> Any:
     obj = ev.ev(node.args[0], env) if len(node.args) == 1 and not node.keywords else None
     if not (isinstance(obj, ObjVal) and obj.cls is not None and obj.cls.dataclass):
         return None
-    fields = {k: as_const(v) for k, v in obj.attrs.items()}
+    fields = {k: config_data.as_const(v) for k, v in obj.attrs.items()}
     if not all(isinstance(v, Const) for v in fields.values()):
         return Unknown(f"`{ev.pf.segment(node)}`: a field is not known statically")
     return Const({k: v.value for k, v in fields.items()}, origins(list(fields.values())))
@@ -411,83 +379,6 @@ def _eval(ev, dotted: str, node: ast.Call, env: dict) -> Any:
     return ev.ev(expr, env)
 
 
-def _data_file(ev, dotted: str, node: ast.Call, env: dict) -> Any:
-    if not node.args:
-        return None
-    kind = "toml" if "toml" in dotted else "yaml"
-    if dotted == "yaml.load":
-        loader = next((k.value for k in node.keywords if k.arg == "Loader"), node.args[1] if len(node.args) > 1 else None)
-        name = (ev.pf.dotted(loader) if loader is not None else "") or ""
-        if name.endswith("BaseLoader"):
-            kind = "yaml-base"  # every scalar a string
-        elif not name.endswith(("SafeLoader", "CSafeLoader", "FullLoader", "CFullLoader", ".Loader", ".CLoader",
-                                "UnsafeLoader")):
-            return Unknown("`yaml.load` with a loader not known statically")
-        # a file that loads with SafeLoader gives the same data with the full loaders; one that
-        # does not (python tags) is not read: nothing in it runs here
-    arg = ev.ev(node.args[0], env)
-    path = arg.path if isinstance(arg, FileHandle) else arg
-    data = read_data(ev, JsonFile(path, kind))
-    if dotted.startswith("omegaconf.") and isinstance(data, Const):
-        return Const(attr_data(data.value), data.origin)
-    return data
-
-
-def _omegaconf(ev, dotted: str, node: ast.Call, env: dict) -> Any:
-    """`OmegaConf.create({...})`, `OmegaConf.merge(a, b)`, `OmegaConf.to_container(cfg)` over known data;
-    `OmegaConf.from_cli()` of a run without arguments (an empty config)."""
-    if dotted.endswith(".from_cli"):
-        given = [ev.ev(a, env) for a in node.args]
-        argv = given[0].value if len(given) == 1 and isinstance(given[0], Const) else None if given else ev.argv or []
-        if argv is not None and not argv and not node.keywords:
-            return Const(AttrDict(), "no command-line arguments")
-        return Unknown(f"`{ev.pf.segment(node)}` reads `key=value` arguments from the command line")
-    args = [as_const(ev.ev(a, env)) for a in node.args]
-    if not all(isinstance(a, Const) for a in args) or not args:
-        return Unknown(f"`{ev.pf.segment(node)}` is not known statically")
-    if dotted.endswith(".to_container") and isinstance(args[0].value, dict):
-        return Const(plain_data(args[0].value), args[0].origin)
-    if dotted.endswith(".create") and len(args) == 1 and isinstance(args[0].value, (dict, list)):
-        return Const(attr_data(args[0].value), args[0].origin)
-    if dotted.endswith(".merge") and all(isinstance(a.value, dict) for a in args):
-        merged: dict = {}
-        for a in args:
-            merged = _merge(merged, a.value)
-        return Const(attr_data(merged), origins(args))
-    return Unknown(f"`{ev.pf.segment(node)}` is not known statically")
-
-
-def as_const(value: Any, depth: int = 0) -> Any:
-    """A dict literal of known values (`{"model": {"width": 8}}`) as one Const; else as it is."""
-    if isinstance(value, At) and isinstance(value.value, SourceVal):
-        value = value.value  # a nested literal, frozen where it was made
-    if isinstance(value, SourceVal) and isinstance(value.base, DictLit) and not value.ops and depth < 50:
-        items = {k: as_const(v, depth + 1) for k, v in value.base.entries.items()}
-        if all(isinstance(v, Const) for v in items.values()):
-            return Const({k: v.value for k, v in items.items()}, origins(list(items.values())))
-    return value
-
-
-def plain_data(value: Any, depth: int = 0) -> Any:
-    """Plain dicts, lists and tuples: OmegaConf data as `to_container` gives it, a checkpoint's
-    object without its StateDict / OrderedDict types."""
-    if depth > 50:
-        return value
-    if isinstance(value, dict):
-        return {k: plain_data(v, depth + 1) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        items = [plain_data(v, depth + 1) for v in value]
-        return tuple(items) if isinstance(value, tuple) else items
-    return value
-
-
-def _merge(base: dict, other: dict) -> dict:
-    out = dict(base)
-    for k, v in other.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
 def _pure(ev, dotted: str, node: ast.Call, env: dict) -> Any:
     args = [ev.ev(a, env) for a in node.args]
     if node.keywords or not args or not all(isinstance(a, Const) for a in args):
@@ -515,7 +406,7 @@ def _next(ev, dotted: str, node: ast.Call, env: dict) -> Any:
         return None
     arg, what = node.args[0], f"`{ev.pf.segment(node)}`"
     if isinstance(arg, ast.Call) and ev.pf.dotted(arg.func) == "iter" and len(arg.args) == 1 and not arg.keywords:
-        items = as_const(ev.ev(arg.args[0], env))
+        items = config_data.as_const(ev.ev(arg.args[0], env))
         if isinstance(items, Const) and isinstance(items.value, (list, tuple, str, dict)):
             items = Const(list(items.value), items.origin)
     elif isinstance(arg, ast.GeneratorExp):
@@ -536,9 +427,9 @@ _LIBRARY = {
     "dataclasses.replace": _replace,
     "dataclasses.fields": lambda ev, dotted, node, env: comprehension.dataclass_fields(ev, ev.ev(node.args[0], env))
     if len(node.args) == 1 else None,
-    **{name: _data_file for name in ("yaml.safe_load", "yaml.load", "tomllib.load", "toml.load",
+    **{name: config_data.data_file for name in ("yaml.safe_load", "yaml.load", "tomllib.load", "toml.load",
                                      "omegaconf.OmegaConf.load")},
-    **{f"omegaconf.OmegaConf.{name}": _omegaconf for name in ("create", "merge", "to_container", "from_cli")},
+    **{f"omegaconf.OmegaConf.{name}": config_data.omegaconf for name in ("create", "merge", "to_container", "from_cli")},
 }
 
 
@@ -564,7 +455,7 @@ def const_method(ev, owner: Const, node: ast.Call, env: dict) -> Any:
         if not isinstance(key, Const):
             return Unknown(f"`{ev.pf.segment(node)}` is not known")
         if key.value in owner.value:
-            return config_item(owner, key.value, ev.pf.segment(node)) if isinstance(owner.value, AttrDict) \
+            return config_data.config_item(owner, key.value, ev.pf.segment(node)) if isinstance(owner.value, config_data.AttrDict) \
                 else const(owner.value[key.value], owner, key)
         return ev.ev(node.args[1], env) if len(node.args) == 2 else Const(None)
     if isinstance(owner.value, (set, frozenset)) and name in _SET_METHODS and not node.keywords:
@@ -619,7 +510,7 @@ def spread(ev, expr: ast.expr, env: dict) -> dict[Any, Any] | None:
             isinstance(value, SourceVal) and isinstance(value.base, DictLit) and not value.ops):
         value = ev.concrete(value)
     if isinstance(value, JsonFile):
-        value = read_data(ev, value)
+        value = config_data.read_data(ev, value)
     if isinstance(value, Const) and isinstance(value.value, dict):
         return {a: Const(b, value.origin) for a, b in value.value.items()}
     if isinstance(value, SourceVal) and isinstance(value.base, DictLit) and not value.ops:

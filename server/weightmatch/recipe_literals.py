@@ -8,7 +8,7 @@ import ast
 from typing import Any
 
 from weightmatch import parsing
-from weightmatch.plain import AttrDict
+from weightmatch.config_data import AttrDict
 from weightmatch.values import ClassVal, Const, FuncVal, LibRef, ObjVal, PartialVal, SeqVal, Unknown
 from weightmatch.yacs_values import CfgNodeVal
 

@@ -10,7 +10,7 @@ import re
 from collections import ChainMap
 from typing import Any
 
-from weightmatch import plain, recipe_literals
+from weightmatch import config_data, plain, recipe_literals
 from weightmatch.argparse_values import ParserVal
 from weightmatch.values import (
     ClassVal, Const, FuncVal, ModelAttr, ModelVal, ModVal, ObjVal, SeqVal, SourceVal, Substitutions, Unknown,
@@ -83,7 +83,7 @@ class SubstituteMixin:
             return True
         base = self.ev(root, env)
         if (self._is_local(root.id, env) or isinstance(value, Unknown) and (
-                isinstance(base, (ObjVal, ModVal, ParserVal)) or isinstance(base, Const) and isinstance(base.value, plain.AttrDict))) \
+                isinstance(base, (ObjVal, ModVal, ParserVal)) or isinstance(base, Const) and isinstance(base.value, config_data.AttrDict))) \
                 and not isinstance(value, (ModelVal, ModelAttr, SourceVal)) and not isinstance(base, (ModelVal, ModelAttr)):
             if not subs.error:
                 seg = self.pf.segment(n)
@@ -339,8 +339,8 @@ def _larger_than(value: Any, budget: int) -> bool:
 
 def _spread(n: ast.AST, value: Any, subs: Substitutions) -> Any:
     """`**cfg.model` of OmegaConf data: its items, as the plain dict the call receives."""
-    if id(n) in subs.spread and isinstance(value, Const) and isinstance(value.value, plain.AttrDict):
-        return Const(plain.plain_data(value.value), value.origin)
+    if id(n) in subs.spread and isinstance(value, Const) and isinstance(value.value, config_data.AttrDict):
+        return Const(config_data.plain_data(value.value), value.origin)
     return value
 
 

@@ -83,8 +83,13 @@ class TypeTestsMixin:
             return None
         if model.wrappers:
             return Const(True) if model.wrappers[-1] == name.value else None
-        if model.cls is None or not self.plain_module_class(model.cls) or any(
-                st.target.split(".")[0] == name.value for st in model.steps if st.target):
+        if any(st.target.split(".")[0] == name.value for st in model.steps if st.target):
+            return None
+        if model.cls is None:  # a torch layer (`nn.Sequential(...)`): only a child of that name has it
+            made = (model.file.dotted(model.call.func) or "") if isinstance(model.call, ast.Call) else ""
+            named = any(isinstance(n, ast.Constant) and n.value == name.value for n in ast.walk(model.call))
+            return Const(False) if made.startswith("torch.nn.") and made not in PARALLEL and not named else None
+        if not self.plain_module_class(model.cls):
             return None
         for cls in self.class_chain(model.cls):
             for sub in ast.walk(cls.node):

@@ -65,6 +65,16 @@ class Const:
     origin: str = ""
 
 
+def origins(values: list[Any]) -> str:
+    """Where known values came from, each once: the origin of a value computed from them."""
+    seen: list[str] = []
+    for v in values:
+        for part in (v.origin.split("; ") if isinstance(v, Const) and v.origin else []):
+            if part not in seen:
+                seen.append(part)
+    return "; ".join(seen)
+
+
 @dataclass
 class Step:
     text: str  # a statement replayed after construction, with the model variable as written

@@ -6,9 +6,9 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from weightmatch import plain, yacs_values
+from weightmatch import config_data, plain, yacs_values
 from weightmatch.journal import put
-from weightmatch.values import Const, FileHandle, JsonFile, SeqVal, Unknown
+from weightmatch.values import Const, FileHandle, JsonFile, SeqVal, Unknown, origins
 from weightmatch.yacs_values import CfgNodeVal
 
 
@@ -19,7 +19,7 @@ def make(ev, dotted: str, node: ast.Call, env: dict) -> Any:
             return Unknown(f"`{ev.pf.segment(node)}` is not known statically")
         arg = ev.ev(node.args[0], env)
         if isinstance(arg, FileHandle):
-            data = plain.read_data(ev, JsonFile(arg.path, "yaml"))
+            data = config_data.read_data(ev, JsonFile(arg.path, "yaml"))
         else:
             return Unknown(f"`{ev.pf.segment(node)}` reads a file not known statically")
         return _node_of(data, False)
@@ -34,7 +34,7 @@ def make(ev, dotted: str, node: ast.Call, env: dict) -> Any:
         made = yacs_values.clone(init)
         made.new_allowed = bool(allowed.value)
         return made
-    return _node_of(plain.as_const(init), bool(allowed.value))
+    return _node_of(config_data.as_const(init), bool(allowed.value))
 
 
 def _node_of(data: Any, new_allowed: bool) -> Any:
@@ -86,7 +86,7 @@ def _merge(ev, cfg: CfgNodeVal, name: str, args: list, what: str) -> str:
     """`merge_from_file` / `merge_from_other_cfg` / `merge_from_list`: "" or why the config is
     not known after it (a value not known, or a merge that raises in yacs)."""
     if name == "merge_from_file" and len(args) == 1:
-        data = plain.read_data(ev, JsonFile(args[0], "yaml"))
+        data = config_data.read_data(ev, JsonFile(args[0], "yaml"))
         if isinstance(data, Const) and isinstance(data.value, dict):
             return yacs_values.merge_data(cfg, data.value, data.origin)
         if isinstance(data, Const) and data.value is None:
@@ -100,7 +100,7 @@ def _merge(ev, cfg: CfgNodeVal, name: str, args: list, what: str) -> str:
     if name == "merge_from_list" and len(args) == 1:
         items = args[0]
         if isinstance(items, SeqVal) and all(isinstance(i, Const) for i in items.items):
-            items = Const([i.value for i in items.items], plain.origins(items.items))
+            items = Const([i.value for i in items.items], origins(items.items))
         if isinstance(items, Const) and isinstance(items.value, (list, tuple)):
             return yacs_values.merge_list(cfg, list(items.value), items.origin or "the command line")
         if isinstance(items, Const) and items.value is None:

@@ -1,5 +1,5 @@
 """Models wrapped and unwrapped the way training code does it: `self.net = nn.DataParallel(self.net)`,
-`net.module if hasattr(net, "module") else net`, `if isinstance(net, nn.DataParallel): net = net.module`,
+`net.module if hasattr(net, "module") else net`, `getattr(net, "module", net)`, `if isinstance(net, nn.DataParallel): net = net.module`,
 and a method called on an object made in place (`Predictor(5).load(path)`). Each script is run
 with real PyTorch (DataParallel wraps on CPU too); the tool must agree, in both modes."""
 
@@ -44,6 +44,22 @@ model.load_state_dict(torch.load("w.pt"))
 net = Net({n})
 model = net.module if hasattr(net, "module") else net
 model.load_state_dict(torch.load("w.pt"))
+""",
+    "getattr-unwrap-wrapped": """
+net = nn.DataParallel(Net({n}))
+getattr(net, "module", net).load_state_dict(torch.load("w.pt"))
+""",
+    "getattr-unwrap-bare": """
+def unwrap_model(model):
+    return getattr(model, "module", model)
+
+
+unwrap_model(Net({n})).load_state_dict(torch.load("w.pt"))
+""",
+    "hasattr-unwrap-torch-layer": """
+seq = nn.Sequential(Net({n}))
+model = seq.module if hasattr(seq, "module") else seq
+model[0].load_state_dict(torch.load("w.pt"))
 """,
     "isinstance-unwrap": """
 net = nn.DataParallel(Net({n}))

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from .values import Dtype, Module, Ref, StaticUnsupported, Tensor, Unknown, clone_module
+from . import copying
+from .values import Dtype, Module, Ref, StaticUnsupported, Tensor, Unknown
 
 REQUIRED = object()
 VAR = object()  # *args / **kwargs of RNN classes: handled by their builder
@@ -414,8 +415,8 @@ def _build_transformer_stack(m: Module, a: dict) -> None:
     if norm is not None and not isinstance(norm, Module):
         raise StaticUnsupported(f"`nn.{m.name}` argument `norm` is not a known module")
     layers = new_module("ModuleList")
-    for i in range(n):
-        layers.modules[str(i)] = clone_module(layer)
+    for i in range(n):  # PyTorch's _get_clones: copy.deepcopy of the layer, n times
+        layers.modules[str(i)] = copying.deepcopy(layer)
     m.attrs.update(num_layers=n)
     m.modules["layers"] = layers
     if norm is not None:  # `self.norm = None` on a fresh module is a plain attribute

@@ -156,22 +156,6 @@ def is_plain(value: Any) -> bool:
     return False
 
 
-def clone_module(m: Module, memo: dict[int, Module] | None = None) -> Module:
-    """copy.deepcopy of a module as PyTorch's _get_clones does (shared submodules stay shared)."""
-    memo = {} if memo is None else memo
-    if id(m) in memo:
-        return memo[id(m)]
-    new = Module(m.type, m.name, version=m.version, norm_fixup=m.norm_fixup, extra_state=m.extra_state,
-                 custom_load=m.custom_load, kind=m.kind, cls=m.cls, initialized=m.initialized)
-    memo[id(m)] = new
-    new.params = {k: None if t is None else Tensor(t.shape, t.dtype, t.param) for k, t in m.params.items()}
-    new.buffers = {k: None if t is None else Tensor(t.shape, t.dtype, t.param) for k, t in m.buffers.items()}
-    new.non_persistent = set(m.non_persistent)
-    new.modules = {k: None if c is None else clone_module(c, memo) for k, c in m.modules.items()}
-    new.attrs = {k: clone_module(v, memo) if isinstance(v, Module) else v for k, v in m.attrs.items()}
-    return new
-
-
 def int_like(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 

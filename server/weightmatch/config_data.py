@@ -1,0 +1,150 @@
+"""Config data as the scripts read it: JSON, YAML and TOML files of the workspace (read as
+data, never as code), OmegaConf's mappings (`cfg.model.width` reads an item), and dict
+literals of known values taken as one constant."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+from typing import Any
+
+from weightmatch.values import At, Const, DictLit, FileHandle, JsonFile, SourceVal, Unknown, origins
+
+MAX_DATA_FILE = 5 * 1024 * 1024  # a config file larger than this is not read
+
+
+class AttrDict(dict):
+    """A mapping OmegaConf made (`cfg.model.num_classes` reads an item): a dict, so it is
+    written into a recipe as the plain literal its items are."""
+
+    __slots__ = ()
+
+
+def attr_data(value: Any, depth: int = 0) -> Any:
+    if depth > 50:
+        return value
+    if isinstance(value, dict):
+        return AttrDict({k: attr_data(v, depth + 1) for k, v in value.items()})
+    if isinstance(value, list):
+        return [attr_data(v, depth + 1) for v in value]
+    return value
+
+
+def config_item(owner: Const, name: Any, what: str) -> Any:
+    """An item of OmegaConf data; an `${...}` interpolation is resolved by OmegaConf at run time."""
+    try:
+        value = owner.value[name]
+    except (KeyError, IndexError, TypeError):
+        return Unknown(f"`{what}`: no such item in the value")
+    if isinstance(value, str) and "${" in value:
+        return Unknown(f"an OmegaConf interpolation, {value}, resolved when the script runs")
+    return Const(value, owner.origin)
+
+
+def read_data(ev, doc: JsonFile) -> Any:
+    """A JSON / YAML / TOML file of the workspace, as data."""
+    path = doc.path.value if isinstance(doc.path, Const) and isinstance(doc.path.value, str) else None
+    if path is None:
+        return Unknown(doc.path.reason if isinstance(doc.path, Unknown) else "the config file's path is not known")
+    full = ev.data_path(path)
+    if full is None:
+        return Unknown(f"the config file {path} does not exist")
+    try:
+        if os.path.getsize(full) > MAX_DATA_FILE:
+            return Unknown(f"the config file {path} is too large to read")
+        kind = doc.kind
+        with open(full, "rb") as fh:
+            raw = fh.read()
+        if kind == "toml":
+            import tomllib
+
+            data = tomllib.loads(raw.decode("utf-8"))
+        elif kind in ("yaml", "yaml-base"):
+            try:
+                import yaml
+            except ImportError:
+                return Unknown(f"reading {path} needs PyYAML")
+            data = yaml.load(raw, Loader=yaml.BaseLoader) if kind == "yaml-base" else yaml.safe_load(raw)
+        else:
+            data = json.loads(raw)
+    except Exception as exc:  # noqa: BLE001 - a broken config file is a reason, not a crash
+        return Unknown(f"the config file {path} cannot be read ({type(exc).__name__})")
+    return Const(data, f"{path} as it is on disk")
+
+
+def data_file(ev, dotted: str, node: ast.Call, env: dict) -> Any:
+    if not node.args:
+        return None
+    kind = "toml" if "toml" in dotted else "yaml"
+    if dotted == "yaml.load":
+        loader = next((k.value for k in node.keywords if k.arg == "Loader"), node.args[1] if len(node.args) > 1 else None)
+        name = (ev.pf.dotted(loader) if loader is not None else "") or ""
+        if name.endswith("BaseLoader"):
+            kind = "yaml-base"  # every scalar a string
+        elif not name.endswith(("SafeLoader", "CSafeLoader", "FullLoader", "CFullLoader", ".Loader", ".CLoader",
+                                "UnsafeLoader")):
+            return Unknown("`yaml.load` with a loader not known statically")
+        # a file that loads with SafeLoader gives the same data with the full loaders; one that
+        # does not (python tags) is not read: nothing in it runs here
+    arg = ev.ev(node.args[0], env)
+    path = arg.path if isinstance(arg, FileHandle) else arg
+    data = read_data(ev, JsonFile(path, kind))
+    if dotted.startswith("omegaconf.") and isinstance(data, Const):
+        return Const(attr_data(data.value), data.origin)
+    return data
+
+
+def omegaconf(ev, dotted: str, node: ast.Call, env: dict) -> Any:
+    """`OmegaConf.create({...})`, `OmegaConf.merge(a, b)`, `OmegaConf.to_container(cfg)` over known data;
+    `OmegaConf.from_cli()` of a run without arguments (an empty config)."""
+    if dotted.endswith(".from_cli"):
+        given = [ev.ev(a, env) for a in node.args]
+        argv = given[0].value if len(given) == 1 and isinstance(given[0], Const) else None if given else ev.argv or []
+        if argv is not None and not argv and not node.keywords:
+            return Const(AttrDict(), "no command-line arguments")
+        return Unknown(f"`{ev.pf.segment(node)}` reads `key=value` arguments from the command line")
+    args = [as_const(ev.ev(a, env)) for a in node.args]
+    if not all(isinstance(a, Const) for a in args) or not args:
+        return Unknown(f"`{ev.pf.segment(node)}` is not known statically")
+    if dotted.endswith(".to_container") and isinstance(args[0].value, dict):
+        return Const(plain_data(args[0].value), args[0].origin)
+    if dotted.endswith(".create") and len(args) == 1 and isinstance(args[0].value, (dict, list)):
+        return Const(attr_data(args[0].value), args[0].origin)
+    if dotted.endswith(".merge") and all(isinstance(a.value, dict) for a in args):
+        merged: dict = {}
+        for a in args:
+            merged = _merge(merged, a.value)
+        return Const(attr_data(merged), origins(args))
+    return Unknown(f"`{ev.pf.segment(node)}` is not known statically")
+
+
+def as_const(value: Any, depth: int = 0) -> Any:
+    """A dict literal of known values (`{"model": {"width": 8}}`) as one Const; else as it is."""
+    if isinstance(value, At) and isinstance(value.value, SourceVal):
+        value = value.value  # a nested literal, frozen where it was made
+    if isinstance(value, SourceVal) and isinstance(value.base, DictLit) and not value.ops and depth < 50:
+        items = {k: as_const(v, depth + 1) for k, v in value.base.entries.items()}
+        if all(isinstance(v, Const) for v in items.values()):
+            return Const({k: v.value for k, v in items.items()}, origins(list(items.values())))
+    return value
+
+
+def plain_data(value: Any, depth: int = 0) -> Any:
+    """Plain dicts, lists and tuples: OmegaConf data as `to_container` gives it, a checkpoint's
+    object without its StateDict / OrderedDict types."""
+    if depth > 50:
+        return value
+    if isinstance(value, dict):
+        return {k: plain_data(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        items = [plain_data(v, depth + 1) for v in value]
+        return tuple(items) if isinstance(value, tuple) else items
+    return value
+
+
+def _merge(base: dict, other: dict) -> dict:
+    out = dict(base)
+    for k, v in other.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out

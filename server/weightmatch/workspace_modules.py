@@ -1,0 +1,143 @@
+"""The workspace's own modules as the source interpreter imports them: each file's top level
+walked once for its names (shared between the analyses of a project where nothing it holds
+can change), `import` / `from … import` / `importlib.import_module` of workspace modules, and
+data files found where the script runs."""
+
+from __future__ import annotations
+
+import ast
+import os
+from typing import Any
+
+from weightmatch.pyfile import PyFile
+from weightmatch.signals import ExitSignal
+from weightmatch.static.sources import find_module
+from weightmatch.values import ClassVal, Const, FuncVal, LibRef, ModVal, Unknown
+
+
+class ModulesMixin:
+    """Needs `block`, `ev`, `pf`, `load`, `root`, `cwd`, `entry` and the tables `setup_program` makes."""
+
+    def module_env(self, pf: PyFile) -> dict:
+        env = self.module_envs.get(pf.path)
+        if env is not None:
+            if pf.path in self.computing:
+                # an import cycle: this env is seen half made, and the module importing it now may
+                # keep what it saw (litgpt: `load_checkpoint` unknown in chat/base.py): neither env
+                # is what the module gives when whole, so neither is shared with later analyses
+                self.cyclic.add(pf.path)
+                if self.pf.path in self.computing:
+                    self.cyclic.add(self.pf.path)
+            return env
+        key = (pf.path, len(pf.text), hash(pf.text))
+        shared = self.shared_envs.get(key) if self.shared_envs is not None else None
+        if shared is not None:  # made by an earlier analysis (see _shareable)
+            env, read = shared
+            env = self.module_envs[pf.path] = dict(env)
+            self.read_files.update(read)
+            return env
+        env = {"__file__": Const(pf.path)}
+        self.module_envs[pf.path] = env
+        if len(self.module_envs) > 200:
+            return env
+        saved = (self.pf, self.recording)
+        self.pf, self.recording = pf, False
+        before = set(self.read_files)
+        self.computing.add(pf.path)
+        try:
+            self.block(pf.tree.body, env, [])
+        except ExitSignal:
+            pass  # an imported module that exits while imported: its names so far
+        finally:
+            self.pf, self.recording = saved
+            self.computing.discard(pf.path)
+        read = self.read_files - before
+        if self.shared_envs is not None and pf is not self.entry and pf.path not in self.cyclic and \
+                all(r.endswith(".py") for r in read) and all(map(_shareable, env.values())):
+            if len(self.shared_envs) > 2000:
+                self.shared_envs.clear()
+            self.shared_envs[key] = (dict(env), read)
+        return env
+
+    def import_module(self, module: str, level: int) -> PyFile | None:
+        key = (module, level, os.path.dirname(self.pf.path))
+        if key not in self.imports_seen:  # one lookup and one read per module per analysis
+            found = find_module(module, level, self.pf.path, self.root)
+            self.imports_seen[key] = None if found is None else (found[0], self.load(found[0]))
+        hit = self.imports_seen[key]
+        if hit is None or hit[0] == self.pf.path:
+            return None
+        self.read_files.add(hit[0])
+        return hit[1]
+
+    def bind_import(self, stmt: ast.Import | ast.ImportFrom, env: dict) -> None:
+        """Names imported from workspace modules become the values those modules define."""
+        if isinstance(stmt, ast.Import):
+            for alias in stmt.names:
+                pf = self.import_module(alias.name, 0)
+                if pf is not None:
+                    if alias.asname:
+                        env[alias.asname] = ModVal(pf)
+                    elif "." not in alias.name:
+                        env[alias.name] = ModVal(pf)
+            return
+        pf = self.import_module(stmt.module or "", stmt.level)
+        if pf is None:
+            return
+        for alias in stmt.names:
+            if alias.name == "*":  # `from .resnet import *`: its `__all__`, else its public names
+                names = self.module_env(pf)
+                public = names.get("__all__")
+                listed = public.value if isinstance(public, Const) and isinstance(public.value, (list, tuple)) \
+                    else [n for n in names if not n.startswith("_")]
+                for name in listed:
+                    if isinstance(name, str) and name in names:
+                        env[name] = names[name]
+                continue
+            env[alias.asname or alias.name] = self.module_attr(pf, alias.name)
+
+    def dynamic_import(self, node: ast.Call, env: dict) -> Any:
+        """`importlib.import_module("models.net")` of a workspace module (stable-diffusion's
+        `get_obj_from_str`): the module, as `import models.net as m` gives it."""
+        package = next((k.value for k in node.keywords if k.arg == "package"), None)
+        package = self.ev(package, env) if package is not None else Const(None)
+        plain_call = len(node.args) == 1 and all(k.arg == "package" for k in node.keywords)
+        name = self.ev(node.args[0], env) if plain_call and isinstance(package, Const) and package.value is None else None
+        if not (isinstance(name, Const) and isinstance(name.value, str)) or name.value.startswith("."):
+            return Unknown(f"`{self.pf.segment(node)}` imports a module not known statically")
+        pf = self.import_module(name.value, 0)
+        if pf is None:
+            return Unknown(f"`{name.value}` is not a workspace module")
+        return ModVal(pf)
+
+    def module_attr(self, pf: PyFile, name: str) -> Any:
+        env = self.module_env(pf)
+        if name in env:
+            return env[name]
+        base = os.path.dirname(pf.path) if pf.path.endswith("__init__.py") else None
+        if base is not None:
+            for cand in (os.path.join(base, name + ".py"), os.path.join(base, name, "__init__.py")):
+                if os.path.isfile(cand):
+                    sub = self.load(cand)
+                    if sub is not None:
+                        self.read_files.add(cand)
+                        return ModVal(sub)
+        return Unknown(f"`{name}` is not defined in {os.path.basename(pf.path)}")
+
+    def data_path(self, path: str) -> str | None:
+        p = os.path.expanduser(path)
+        candidates = [p] if os.path.isabs(p) else [os.path.join(d, p) for d in (
+            self.cwd, self.root, os.path.dirname(self.pf.path)) if d]
+        for cand in candidates:
+            if os.path.isfile(cand):
+                self.read_files.add(os.path.normpath(cand))
+                return cand
+        return None
+
+
+def _shareable(value: Any) -> bool:
+    """A value of a module's top level that no analysis changes: definitions and constants."""
+    if isinstance(value, FuncVal):
+        return value.closure is None and value.self_value is None
+    return isinstance(value, (ClassVal, ModVal, Unknown, LibRef)) or isinstance(value, Const) and \
+        isinstance(value.value, (int, float, str, bool, type(None), tuple))
