@@ -468,6 +468,9 @@ class Replay:
     def run_script(self, source: str, filename: str) -> dict[str, Any]:
         module = types.ModuleType(MAIN_NAME)
         module.__file__ = filename
+        # a file of a package (Swin's `models/build.py`: `from .swin import ...`) is replayed as
+        # part of its package, as the program imports it; a script beside no __init__.py has none
+        module.__package__ = _package_of(filename)
         module.__builtins__ = __builtins__  # type: ignore[attr-defined]
         sys.modules[MAIN_NAME] = module
         self.module_names.append(MAIN_NAME)
@@ -488,6 +491,16 @@ class Replay:
     def cleanup(self) -> None:
         for name in self.module_names:
             sys.modules.pop(name, None)
+
+
+def _package_of(filename: str) -> str | None:
+    """The dotted package a file sits in (`models` for models/build.py beside models/__init__.py)."""
+    parts: list[str] = []
+    folder = os.path.dirname(os.path.abspath(filename))
+    while os.path.isfile(os.path.join(folder, "__init__.py")) and os.path.basename(folder).isidentifier():
+        parts.append(os.path.basename(folder))
+        folder = os.path.dirname(folder)
+    return ".".join(reversed(parts)) or None
 
 
 _PLAIN = frozenset({int, float, complex, str, bytes, bool, type(None), range, slice})

@@ -1,0 +1,36 @@
+"""A model built by a builder inside a package (Swin's `models/build.py`, detectron2): the
+builder's file uses relative imports (`from .net import Net`), and the model needs code run
+to be built (a buffer made by `torch.meshgrid`), so the worker replays the builder's file as
+part of its package. Judged by real PyTorch."""
+
+from __future__ import annotations
+
+import pytest
+
+from analysis_helpers import judged_like_pytorch
+
+NET = """
+import torch
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self, width):
+        super().__init__()
+        coords = torch.stack(torch.meshgrid([torch.arange(2), torch.arange(2)], indexing="ij"))
+        self.register_buffer("index", coords.flatten(1).sum(0))
+        self.fc = nn.Linear(4, width)
+"""
+
+
+@pytest.mark.parametrize("n", [8, 6], ids=["matches", "differs"])
+def test_a_builder_with_relative_imports_is_replayed_in_its_package(case, n) -> None:
+    case.write("models/__init__.py", "from .build import build_model\n")
+    case.write("models/build.py", "from .net import Net\n\n\ndef build_model(width):\n    return Net(width)\n")
+    case.write("models/net.py", NET)
+    case.write("main.py", f"import torch\n\nfrom models import build_model\n\nmodel = build_model({n})\n"
+                          "model.load_state_dict(torch.load('w.pt'))\n")
+    case.torch("import torch, torch.nn as nn\n"
+               "sd = {'index': torch.zeros(4, dtype=torch.long), **{'fc.' + k: v for k, v in nn.Linear(4, 8).state_dict().items()}}\n"
+               "torch.save(sd, 'w.pt')")
+    judged_like_pytorch(case, True, "mismatched")
