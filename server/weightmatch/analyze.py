@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
-from weightmatch import diagnose
+from weightmatch import diagnose, safetensors_load
 from weightmatch.checkpoint import CheckpointCache, CheckpointError
 from weightmatch.compare import compare
 from weightmatch.findings import SiteFacts, build_findings
@@ -342,7 +342,10 @@ class FileAnalyzer:
             except (_CheckpointFailure, Unresolvable):
                 pass
         report.source = pf.segment(site.arg_node) if site.arg_node is not None else ""
-        comparison = compare(expected, saved, strict=strict is not False, assign=assign)
+        if site.api == "safetensors":
+            comparison = safetensors_load.outcome(expected, saved, strict, assign)
+        else:
+            comparison = compare(expected, saved, strict=strict is not False, assign=assign)
         report.raises = comparison.raises if strict is not None or comparison.raises else None
         report.rows = comparison.rows
         model_keys = list(expected.keys())

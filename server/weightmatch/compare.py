@@ -43,6 +43,9 @@ class Comparison:
     # keys whose value is known only at run time (types.RuntimeValue), or a tensor the checkpoint
     # reader could not describe (Opaque "torch.Tensor"): whether they load is not known
     unknown: list[str] = field(default_factory=list)
+    # missing keys safetensors' load_model forgives if they share memory with a loaded key (tied
+    # weights): among `unknown`, as whether they do is not known (safetensors_load.py)
+    twins: list[str] = field(default_factory=list)
     # keys a module in `inexact` judges by its own rules: no verdict on them either
     own_way: list[str] = field(default_factory=list)
     # True: PyTorch raises; False: it does not; None: it depends on values known only at run time

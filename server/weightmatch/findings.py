@@ -176,9 +176,13 @@ def _undecided(f: SiteFacts, rows: dict) -> Finding:
     if not c.unknown:
         return Finding("unresolved-load", "hint", f"Cannot tell exactly what this load does: {_inexact_note(f)}",
                        f.call, f.call, list(c.own_way), [rows[k] for k in c.own_way if k in rows], how=f.how)
-    runtime = [k for k in c.unknown if k not in rows or rows[k].saved is None]
-    unread = [k for k in c.unknown if k not in runtime]
+    runtime = [k for k in c.unknown if (k not in rows or rows[k].saved is None) and k not in c.twins]
+    unread = [k for k in c.unknown if k not in runtime and k not in c.twins]
     parts = []
+    if c.twins:
+        parts.append(f"the file lacks {summarize_keys(c.twins)}, which load_model forgives only if "
+                     f"{'it shares' if len(c.twins) == 1 else 'they share'} memory with a loaded tensor "
+                     "(tied weights, which save_model writes once); which tensors are tied is not checked")
     if runtime:
         parts.append(f"{summarize_keys(runtime)} {'is' if len(runtime) == 1 else 'are'} set to values known "
                      "only at run time")

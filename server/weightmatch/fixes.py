@@ -78,6 +78,8 @@ def _candidates(finding: Finding, facts, site: LoadSite) -> list[Fix]:
     code = finding.code
     if site.arg_node is None:
         return out
+    if site.api:  # `load_model(model, path)`: its argument is a file name; only `strict` can change
+        return _strict_false(facts, site) if code in ("missing-keys", "unexpected-keys") else out
     if code in ("missing-keys", "unexpected-keys"):
         out += _strict_false(facts, site)
         out += _rename_keys(facts, site)
@@ -122,8 +124,9 @@ def _strict_kw_edit(site: LoadSite, value: str) -> TextEdit:
     for kw in call.keywords:
         if kw.arg == "strict":
             return TextEdit(_span(pf, kw.value), value)
-    if len(call.args) > 1:
-        return TextEdit(_span(pf, call.args[1]), value)
+    position = 2 if site.api else 1  # load_model(model, filename, strict)
+    if len(call.args) > position:
+        return TextEdit(_span(pf, call.args[position]), value)
     last = max([*call.args, *(k.value for k in call.keywords)], key=lambda n: (n.end_lineno, n.end_col_offset))
     return TextEdit(_insert_at(pf, last.end_lineno - 1, last.end_col_offset), f", strict={value}")
 

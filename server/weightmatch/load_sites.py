@@ -7,7 +7,9 @@ from __future__ import annotations
 import ast
 
 from weightmatch.evaluate import ST_LOAD, TORCH_LOAD, NotModel, _kw, named_like_an_optimizer, names_not_a_model
+from weightmatch import safetensors_load
 from weightmatch.hub_cache import HUB_LOADS
+from weightmatch.safetensors_load import LOAD_MODEL
 from weightmatch.pyfile import PyFile
 from weightmatch.values import (
     CURRENT_GUARDS, Const, FuncVal, LoadedFile, LoadSite, ModelVal, ModVal, ObjVal, SourceVal, TorchLoadSite,
@@ -35,6 +37,8 @@ class LoadSitesMixin:
                     self.call_value(override, node, env)
                     continue
                 self.sites.append(self.load_site(node, stmt, env))
+            elif self.pf.dotted(func) in LOAD_MODEL:
+                self.load_model_site(node, stmt, env)
             elif self.pf.dotted(func) in TORCH_LOAD | ST_LOAD | HUB_LOADS:
                 loaded = self.ev(node, env)
                 if isinstance(loaded, SourceVal) and isinstance(loaded.base, LoadedFile):
@@ -103,6 +107,22 @@ class LoadSitesMixin:
         return LoadSite(self.pf, call, frozen(receiver), arg, arg_node, strict, assign, stmt,
                         self.contexts[-1] if self.contexts else "", CURRENT_GUARDS.get(), via_super)
 
+    def load_model_site(self, call: ast.Call, stmt: ast.stmt, env: dict) -> None:
+        """`safetensors.torch.load_model(model, "model.safetensors", strict=...)`: the file read with
+        load_file, loaded into the model (safetensors_load.py judges it)."""
+        model_node, file_node, strict_node = safetensors_load.call_parts(call, _kw)
+        if model_node is None or file_node is None or self.not_a_model(model_node, env):
+            return
+        receiver = self.ev(model_node, env)
+        if isinstance(receiver, (SourceVal, Const, NotModel)):
+            receiver = Unknown("load_model is given something that is not a model")
+        loaded = LoadedFile(self.ev(file_node, env), call, self.pf, "safetensors", None)
+        self.torch_loads.append(TorchLoadSite(loaded))
+        strict = Const(True) if strict_node is None else self.ev(strict_node, env)
+        self.sites.append(LoadSite(self.pf, call, frozen(receiver), SourceVal(loaded), file_node, strict, Const(False),
+                                   stmt, self.contexts[-1] if self.contexts else "", CURRENT_GUARDS.get(),
+                                   api="safetensors"))
+
     def load_calls(self, stmt: ast.stmt) -> list[ast.Call]:
         return _load_calls(self.pf, stmt)
 
@@ -115,7 +135,7 @@ def _load_calls(pf: PyFile, stmt: ast.stmt) -> list[ast.Call]:
     if hit is None or hit[0] is not stmt:
         calls = [node for node in _own_nodes(stmt) if isinstance(node, ast.Call) and (
             isinstance(node.func, ast.Attribute) and node.func.attr == "load_state_dict"
-            or pf.dotted(node.func) in TORCH_LOAD | ST_LOAD | HUB_LOADS)]
+            or pf.dotted(node.func) in TORCH_LOAD | ST_LOAD | HUB_LOADS | LOAD_MODEL)]
         cache[id(stmt)] = hit = (stmt, calls)
     return hit[1]
 

@@ -376,6 +376,7 @@ class LoadSite:
     guards: tuple = ()  # the conditions the call itself runs under: what it loads shares them
     via_super: bool = False  # `super().load_state_dict(...)` in a model's own override
     unreached: str = ""  # why the run never gets here (exits.py): the load is not judged
+    api: str = ""  # "" for load_state_dict; "safetensors" for safetensors.torch.load_model(model, path)
 
 
 @dataclass
