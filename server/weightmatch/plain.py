@@ -294,6 +294,9 @@ def _dict(ev, dotted: str, node: ast.Call, env: dict) -> Any:
     """`dict(vocab_size=120, **base)`, `dict(mapping)` over known values."""
     kwargs = keywords(ev, node, env)
     args = [config_data.as_const(ev.ev(a, env)) for a in node.args]
+    if len(args) == 1 and not node.keywords and isinstance(args[0], (SourceVal, At)) and \
+            isinstance(ev.concrete(args[0]), Unknown):
+        return None  # `dict(ckpt["model"])`: a copy of a state dict (evaluate.py copies it)
     args = [ev.concrete(a) if isinstance(a, (SourceVal, At)) else a for a in args]  # `dict(ckpt["model_args"])`
     if kwargs is None or len(args) > 1:
         return Unknown(f"`{ev.pf.segment(node)}` is not known statically")

@@ -50,6 +50,8 @@ class SubstituteMixin:
         if isinstance(n, ast.Call):
             return self._substitute_config(n, env, subs) or self._substitute_method(n, env, subs) or \
                 self._substitute_class_ref(n, env, subs) or self._substitute_data_call(n, env, subs)
+        if isinstance(n, (ast.DictComp, ast.ListComp, ast.SetComp)):
+            return self._substitute_comprehension(n, env, subs)
         root = n
         while isinstance(root, (ast.Attribute, ast.Subscript)):
             root = root.value
@@ -92,6 +94,15 @@ class SubstituteMixin:
                     (f" ({what})" if what else "")
             return True
         return False
+
+    def _substitute_comprehension(self, n: ast.expr, env: dict, subs: Substitutions) -> bool:
+        """`Net(**{k: config[k] for k in KEYS})`: its names are its own, so it is written in whole."""
+        value = config_data.as_const(self.ev(n, env))
+        lit = self.literal(value) if isinstance(value, Const) else None
+        if lit is not None:
+            subs.by_span[_span(n)] = lit
+            _note(subs, value)
+        return lit is not None
 
     def _substitute_modules(self, n: ast.AST, value: Any, env: dict, subs: Substitutions) -> bool | None:
         """A local name holding a module (or a list of modules) passed to a call, written in as

@@ -1,0 +1,67 @@
+"""Values built by comprehensions and copies, as real scripts build them: constructor keywords
+picked from a JSON config by a dict comprehension inside a function (`Net(**{k: config[k] for k
+in KEYS})`), and `dict(ckpt["model"])`, a copy of a state dict that drops its `_metadata` (so
+BatchNorm fills in a deleted `num_batches_tracked`, where the original dict reports it missing).
+Each script runs with real PyTorch; the tool must agree, in both modes."""
+
+from __future__ import annotations
+
+import pytest
+
+from analysis_helpers import analyze_alone, judged_like_pytorch
+
+SPREAD = """
+import json
+
+import torch
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self, i=4, o=12):
+        super().__init__()
+        self.fc = nn.Linear(i, o)
+
+
+def main():
+    with open("config.json") as f:
+        config = json.load(f)
+    net = Net(**{{k: config[k] for k in ("i", "o")}})
+    net.load_state_dict(torch.load("w.pt"))
+
+
+main()
+"""
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize("o", [12, 35], ids=["matches", "differs"])
+def test_keywords_picked_by_a_comprehension(case, o, execute) -> None:
+    case.write("main.py", SPREAD.format())
+    case.write("config.json", f'{{"i": 4, "o": {o}, "lr": 0.1}}')
+    case.torch("import torch, torch.nn as nn; torch.save({'fc.' + k: v for k, v in nn.Linear(4, 12).state_dict().items()}, "
+               "'w.pt')")
+    judged_like_pytorch(case, execute, "mismatched")
+
+
+COPY = """
+import torch
+import torch.nn as nn
+
+model = nn.Sequential(nn.Conv2d(1, 2, 1), nn.BatchNorm2d(2))
+sd = {copy}
+sd.pop("1.num_batches_tracked")
+model.load_state_dict(sd)
+"""
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize("copy", ['dict(torch.load("w.pt")["model"])', 'torch.load("w.pt")["model"]'],
+                         ids=["copied", "original"])
+def test_a_dict_copy_of_a_nested_state_dict(case, copy, execute) -> None:
+    case.write("main.py", COPY.format(copy=copy))
+    case.torch("import torch, torch.nn as nn\n"
+               "torch.save({'model': nn.Sequential(nn.Conv2d(1, 2, 1), nn.BatchNorm2d(2)).state_dict()}, 'w.pt')")
+    judged_like_pytorch(case, execute, "missing")
+    result = analyze_alone(case, execute)
+    assert all(f.severity == "error" for f in result.findings), [f.message for f in result.findings]
