@@ -109,7 +109,13 @@ class SubstituteMixin:
         its constructor(s); None when `value` is no such thing."""
         if isinstance(value, ModelVal) and value.id == getattr(self, "stepping", None):
             return True  # the model a step changes (interpret.step_subs names it)
-        if not (isinstance(n, ast.Name) and id(n) in subs.arguments and self._is_local(n.id, env)):
+        if not (isinstance(n, ast.Name) and id(n) in subs.arguments):
+            return None
+        if not self._is_local(n.id, env):
+            # `model = Unet(...)` at the top of the script, then `GaussianDiffusion(model, ...)`:
+            # the replay drops the call that binds it, so the module is written in as its constructor
+            if isinstance(value, ModelVal) and not value.steps and n.id in self._replay_drops():
+                return self._inline_model(n, value, subs)
             return None
         if isinstance(value, ModelVal):
             return self._inline_model(n, value, subs)
@@ -310,6 +316,13 @@ class SubstituteMixin:
         if hit is None or hit[0] is not self.pf.tree:
             hit = self.pf.__dict__["_replay_cannot_know"] = (self.pf.tree, _replay_cannot_know(self.pf))
         return hit[1]
+
+    def _replay_drops(self) -> set[str]:
+        """Module-level names of this file bound only by statements the worker's replay drops."""
+        from weightmatch.worker.precheck import facts_for
+
+        facts = facts_for(self.pf.parsed_text, self.pf.path)
+        return {n for n in facts.runtime if n not in facts.bound and n not in facts.declared}
 
     def global_name_of(self, value: ClassVal | FuncVal) -> str | None:
         env = self.module_envs.get(self.pf.path) or {}

@@ -1,7 +1,9 @@
 """A model built by a builder inside a package (Swin's `models/build.py`, detectron2): the
 builder's file uses relative imports (`from .net import Net`), and the model needs code run
 to be built (a buffer made by `torch.meshgrid`), so the worker replays the builder's file as
-part of its package. Judged by real PyTorch."""
+part of its package; and a model made at the top of the script that goes into another model
+(denoising-diffusion's `GaussianDiffusion(model, ...)`), which the replay would not know.
+Judged by real PyTorch."""
 
 from __future__ import annotations
 
@@ -33,4 +35,58 @@ def test_a_builder_with_relative_imports_is_replayed_in_its_package(case, n) -> 
     case.torch("import torch, torch.nn as nn\n"
                "sd = {'index': torch.zeros(4, dtype=torch.long), **{'fc.' + k: v for k, v in nn.Linear(4, 8).state_dict().items()}}\n"
                "torch.save(sd, 'w.pt')")
+    judged_like_pytorch(case, True, "mismatched")
+
+
+WRAPPED = """
+from nets import Outer, Inner
+from trainer import Trainer
+
+model = Inner()
+diffusion = Outer(model, timesteps={t})
+Trainer(diffusion).load()
+"""
+
+NETS = """
+import torch
+import torch.nn as nn
+
+
+class Inner(nn.Module):
+    def __init__(self):
+        super().__init__()
+        coords = torch.stack(torch.meshgrid([torch.arange(2), torch.arange(2)], indexing="ij"))
+        self.register_buffer("index", coords.flatten(1).sum(0))
+        self.fc = nn.Linear(4, 4)
+
+
+class Outer(nn.Module):
+    def __init__(self, model, timesteps=10):
+        super().__init__()
+        self.model = model
+        self.register_buffer("betas", torch.linspace(0, 1, timesteps))
+"""
+
+TRAINER = """
+import torch
+
+
+class Trainer:
+    def __init__(self, diffusion):
+        self.model = diffusion
+
+    def load(self):
+        self.model.load_state_dict(torch.load("w.pt"))
+"""
+
+
+@pytest.mark.parametrize("t", [10, 5], ids=["matches", "differs"])
+def test_a_model_made_at_the_top_of_the_script_goes_into_another(case, t) -> None:
+    """denoising-diffusion's README: `model = Unet(...)` at the top of the script, then
+    `GaussianDiffusion(model, timesteps=...)` loaded by a Trainer of another file. The worker's
+    replay drops the call that binds `model`, so the recipe writes its constructor in."""
+    case.write("nets.py", NETS)
+    case.write("trainer.py", TRAINER)
+    case.write("main.py", WRAPPED.format(t=t))
+    case.torch(NETS + "\ntorch.save(Outer(Inner(), 10).state_dict(), 'w.pt')")
     judged_like_pytorch(case, True, "mismatched")
