@@ -13,6 +13,7 @@ from typing import Any
 from weightmatch import comprehension, config_data, parsing, purefuncs, yacs_values
 from weightmatch.argparse_values import ParserVal, SubparsersVal
 from weightmatch.operators import COMPARE, UNARY
+from weightmatch.type_tests import PARALLEL
 from weightmatch.yacs_values import CfgNodeVal
 from weightmatch.values import (
     At, ClassVal, Const, DictLit, FuncVal, JsonFile, MaybeUnset, ModelVal, ModVal, ObjVal, PartialVal, SeqVal, SourceVal,
@@ -71,6 +72,9 @@ def operator(ev, node: ast.expr, env: dict) -> Any:
 
 
 def _comparison(ev, node: ast.Compare, env: dict) -> Any:
+    exact = _type_test(ev, node, env)
+    if exact is not None:
+        return exact
     left = ev.ev(node.left, env)
     result: Any = None
     for cmp, right_node in zip(node.ops, node.comparators):
@@ -87,6 +91,28 @@ def _comparison(ev, node: ast.Compare, env: dict) -> Any:
             return result
         left = right
     return result
+
+
+def _type_test(ev, node: ast.Compare, env: dict) -> Any:
+    """`type(model) in (nn.DataParallel, nn.parallel.DistributedDataParallel)` (yolov5's
+    `is_parallel`), `type(model) is nn.DataParallel`: for the data-parallel wrappers the exact
+    type is what isinstance tells; None when not that."""
+    left = node.left
+    if not (len(node.ops) == 1 and isinstance(node.ops[0], (ast.In, ast.NotIn, ast.Is, ast.IsNot, ast.Eq, ast.NotEq))
+            and isinstance(left, ast.Call) and ev.pf.dotted(left.func) == "type" and len(left.args) == 1):
+        return None
+    spec = node.comparators[0]
+    if isinstance(node.ops[0], (ast.In, ast.NotIn)) != isinstance(spec, (ast.Tuple, ast.List, ast.Set)):
+        return None
+    types = spec.elts if isinstance(spec, (ast.Tuple, ast.List, ast.Set)) else [spec]
+    if not types or not all(ev.pf.dotted(t) in PARALLEL for t in types):
+        return None
+    test = ast.copy_location(ast.Call(ast.Name("isinstance", ast.Load()), [left.args[0], ast.Tuple(types, ast.Load())],
+                                      []), node)
+    found = ev.isinstance_of_model(test, env)
+    if not isinstance(found, Const):
+        return None
+    return Const(bool(found.value) != isinstance(node.ops[0], (ast.NotIn, ast.IsNot, ast.NotEq)))
 
 
 def _module_names(ev, node: ast.expr, env: dict) -> set | None:

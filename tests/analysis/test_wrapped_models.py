@@ -1,5 +1,6 @@
 """Models wrapped and unwrapped the way training code does it: `self.net = nn.DataParallel(self.net)`,
-`net.module if hasattr(net, "module") else net`, `getattr(net, "module", net)`, `if isinstance(net, nn.DataParallel): net = net.module`,
+`net.module if hasattr(net, "module") else net`, `getattr(net, "module", net)`, yolov5's `type(model) in (DataParallel, DDP)`,
+`if isinstance(net, nn.DataParallel): net = net.module`,
 and a method called on an object made in place (`Predictor(5).load(path)`). Each script is run
 with real PyTorch (DataParallel wraps on CPU too); the tool must agree, in both modes."""
 
@@ -60,6 +61,18 @@ unwrap_model(Net({n})).load_state_dict(torch.load("w.pt"))
 seq = nn.Sequential(Net({n}))
 model = seq.module if hasattr(seq, "module") else seq
 model[0].load_state_dict(torch.load("w.pt"))
+""",
+    "type-in-parallel-wrapped": """
+def de_parallel(model):
+    return model.module if type(model) in (nn.parallel.DataParallel, nn.parallel.DistributedDataParallel) else model
+
+
+de_parallel(nn.DataParallel(Net({n}))).load_state_dict(torch.load("w.pt"))
+""",
+    "type-is-not-parallel-bare": """
+net = Net({n})
+if type(net) is not nn.DataParallel:
+    net.load_state_dict(torch.load("w.pt"))
 """,
     "isinstance-unwrap": """
 net = nn.DataParallel(Net({n}))
