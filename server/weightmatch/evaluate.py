@@ -284,6 +284,8 @@ class Evaluator(TypeTestsMixin):
             return SourceVal(loaded)
         if dotted in HUB_LOADS:
             return self.hub_load(node, env)
+        if dotted == "torch.hub.load":
+            return self.local_hub_load(node, env)
         if dotted in ("os.path.isfile", "os.path.exists", "os.path.isdir") and len(args) == 1:
             path = self.ev(args[0], env)
             if isinstance(path, Const) and path.value == "":
@@ -516,6 +518,9 @@ class Evaluator(TypeTestsMixin):
         return Unknown("`sys.argv` is known only at run time")
 
     def dynamic_import(self, node: ast.Call, env: dict) -> Any:
+        return Unknown(f"`{self.pf.segment(node)}` is not known statically")
+
+    def local_hub_load(self, node: ast.Call, env: dict) -> Any:
         return Unknown(f"`{self.pf.segment(node)}` is not known statically")
 
     def new_model(self, node: ast.Call, env: dict, cls: ClassVal | None = None) -> ModelVal:

@@ -110,6 +110,31 @@ class ModulesMixin:
             return Unknown(f"`{name.value}` is not a workspace module")
         return ModVal(pf)
 
+    def local_hub_load(self, node: ast.Call, env: dict) -> Any:
+        """`torch.hub.load(".", "resnet_tiny", source="local", pretrained=False)`: the entry point of
+        the workspace's own hubconf.py, called with the remaining arguments, as torch.hub does."""
+        what = f"`{self.pf.segment(node)}`"
+        if len(node.args) < 2 or any(k.arg is None for k in node.keywords):
+            return Unknown(f"{what} is not known statically")
+        kwargs = {k.arg: self.ev(k.value, env) for k in node.keywords}
+        source = kwargs.pop("source", Const("github"))
+        repo, name = self.ev(node.args[0], env), self.ev(node.args[1], env)
+        for hub_only in ("trust_repo", "force_reload", "verbose", "skip_validation"):
+            kwargs.pop(hub_only, None)
+        if not (isinstance(source, Const) and source.value == "local"):
+            return Unknown(f"{what} downloads its code from GitHub (`source` is not \"local\")")
+        if not (isinstance(repo, Const) and isinstance(repo.value, str) and isinstance(name, Const)
+                and isinstance(name.value, str)):
+            return Unknown(f"{what}: which folder or entry point is known only at run time")
+        hubconf = self.data_path(os.path.join(repo.value, "hubconf.py"))
+        pf = self.load(hubconf) if hubconf is not None else None
+        if pf is None:
+            return Unknown(f"{what}: no hubconf.py in {repo.value}")
+        entry = self.module_attr(pf, name.value)
+        if not isinstance(entry, FuncVal):
+            return Unknown(f"{what}: hubconf.py has no function `{name.value}`")
+        return self.call_function(entry, [self.ev(a, env) for a in node.args[2:]], kwargs, node)
+
     def module_attr(self, pf: PyFile, name: str) -> Any:
         env = self.module_env(pf)
         if name in env:

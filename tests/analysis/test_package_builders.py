@@ -2,7 +2,8 @@
 builder's file uses relative imports (`from .net import Net`), and the model needs code run
 to be built (a buffer made by `torch.meshgrid`), so the worker replays the builder's file as
 part of its package; and a model made at the top of the script that goes into another model
-(denoising-diffusion's `GaussianDiffusion(model, ...)`), which the replay would not know.
+(denoising-diffusion's `GaussianDiffusion(model, ...)`), which the replay would not know; an entry
+point of the workspace's own hubconf.py (`torch.hub.load(".", name, source="local")`).
 Judged by real PyTorch."""
 
 from __future__ import annotations
@@ -90,3 +91,27 @@ def test_a_model_made_at_the_top_of_the_script_goes_into_another(case, t) -> Non
     case.write("main.py", WRAPPED.format(t=t))
     case.torch(NETS + "\ntorch.save(Outer(Inner(), 10).state_dict(), 'w.pt')")
     judged_like_pytorch(case, True, "mismatched")
+
+
+HUBCONF = """
+dependencies = ["torch"]
+
+import torch.nn as nn
+
+
+def tiny(pretrained=False, width=8, **kwargs):
+    return nn.Sequential(nn.Linear(4, width))
+"""
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize("width", [8, 6], ids=["matches", "differs"])
+def test_an_entry_point_of_the_workspaces_own_hubconf(case, width, execute) -> None:
+    """`torch.hub.load(".", "tiny", source="local", width=...)`: hubconf.py's function, called
+    with the remaining arguments."""
+    case.write("hubconf.py", HUBCONF)
+    case.write("main.py", "import torch\n\n"
+                          f"model = torch.hub.load('.', 'tiny', source='local', width={width}, verbose=False)\n"
+                          "model.load_state_dict(torch.load('w.pt'))\n")
+    case.torch("import torch, torch.nn as nn; torch.save(nn.Sequential(nn.Linear(4, 8)).state_dict(), 'w.pt')")
+    judged_like_pytorch(case, execute, "mismatched")
