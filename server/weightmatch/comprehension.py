@@ -79,8 +79,15 @@ def _scopes(ev, node, env: dict, what: str) -> list[ChainMap] | Unknown:
         if gen.is_async:
             return Unknown(f"{what} is not known statically")
         kept = []
+        it = gen.iter
+        if isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute) and it.func.attr == "keys" \
+                and not it.args and not it.keywords:
+            it = it.func.value  # `for k in state_dict.keys()`: a mapping's keys, as iterating it gives them
         for scope in scopes:
-            items = items_of(ev.ev(gen.iter, scope), ev)
+            iterable = ev.ev(it, scope)
+            if it is not gen.iter and not isinstance(iterable, (SourceVal, At)):
+                iterable = ev.ev(gen.iter, scope)
+            items = items_of(iterable, ev)
             if items is None:
                 return Unknown(f"{what} walks over something not known statically")
             for item in items:

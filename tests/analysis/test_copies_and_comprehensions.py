@@ -2,6 +2,7 @@
 picked from a JSON config by a dict comprehension inside a function (`Net(**{k: config[k] for k
 in KEYS})`), and `dict(ckpt["model"])`, a copy of a state dict that drops its `_metadata` (so
 BatchNorm fills in a deleted `num_batches_tracked`, where the original dict reports it missing).
+Sizes counted over the checkpoint's keys (CLIP's `len([k for k in sd.keys() if ...])`).
 Each script runs with real PyTorch; the tool must agree, in both modes."""
 
 from __future__ import annotations
@@ -65,3 +66,36 @@ def test_a_dict_copy_of_a_nested_state_dict(case, copy, execute) -> None:
     judged_like_pytorch(case, execute, "missing")
     result = analyze_alone(case, execute)
     assert all(f.severity == "error" for f in result.findings), [f.message for f in result.findings]
+
+
+FROM_KEYS = """
+import torch
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self, layers, width):
+        super().__init__()
+        self.blocks = nn.ModuleList([nn.Linear(width, width) for _ in range(layers)])
+
+
+def build_model(state_dict):
+    width = state_dict["blocks.0.weight"].shape[0]
+    layers = len([k for k in state_dict.keys() if k.startswith("blocks.") and k.endswith(".weight")])
+    model = Net(layers{extra}, width)
+    model.load_state_dict(state_dict)
+    return model
+
+
+build_model(torch.load("w.pt"))
+"""
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize("extra", ["", " + 1"], ids=["matches", "differs"])
+def test_sizes_counted_over_the_checkpoints_keys(case, extra, execute) -> None:
+    """CLIP's `build_model(state_dict)`: a layer count is `len([k for k in state_dict.keys() if
+    ...])`, over the keys the file holds (read, never run)."""
+    case.write("main.py", FROM_KEYS.format(extra=extra))
+    case.torch(FROM_KEYS.split("\n\ndef build_model")[0] + "\n\ntorch.save(Net(3, 4).state_dict(), 'w.pt')")
+    judged_like_pytorch(case, execute, "missing")
