@@ -14,17 +14,18 @@ import os
 from collections import ChainMap
 from typing import Any
 
-from weightmatch import argparse_values, binding, config_data, plain, recipe_literals, yacs_calls, yacs_values
+from weightmatch import argparse_values, binding, plain, yacs_calls, yacs_values
 from weightmatch.argparse_values import ParserVal, SubparsersVal
 from weightmatch.pyfile import PyFile
 from weightmatch.scopes import Scope
+from weightmatch.checkpoint_values import CheckpointValuesMixin
 from weightmatch.instances import InstancesMixin
 from weightmatch.signals import ReturnSignal
 from weightmatch.workspace_modules import ModulesMixin
 from weightmatch.yacs_values import CfgNodeVal
 from weightmatch.values import (
     CURRENT_GUARDS, At, ClassVal, Const, DictLit, FuncVal, LibRef, ModelVal, ModVal, ObjVal, PartialVal, SeqVal,
-    SourceVal, Unknown, loaded_files, origins,
+    SourceVal, Unknown, origins,
 )
 
 MAX_RECURSION = 4  # a config chain that includes its base files (`_update_config_from_file`)
@@ -35,7 +36,7 @@ MODULE_BASES = ("torch.nn.", "nn.Module", "pl.LightningModule", "pytorch_lightni
 PLAIN_BASES = {"object", "typing.NamedTuple", "NamedTuple", "collections.namedtuple"}
 
 
-class CallsMixin(ModulesMixin, InstancesMixin):
+class CallsMixin(ModulesMixin, CheckpointValuesMixin, InstancesMixin):
     """Program-level evaluation; mixed into the Interpreter (which provides ev/block/pf)."""
 
     def setup_program(self, root: str, load, entry: PyFile, argv: list[str] | None, argv_source: str,
@@ -91,19 +92,6 @@ class CallsMixin(ModulesMixin, InstancesMixin):
         return isinstance(root, ast.Name) and root.id in env and isinstance(self.ev(call.func, env), FuncVal)
 
     # ------------------------------------------------------------------ values
-    def concrete(self, value: Any, raw: bool = False) -> Any:
-        if self.read_value is None:
-            return Unknown("the checkpoint's contents are not read here")
-        try:
-            obj = self.read_value(value)
-        except Exception as exc:  # noqa: BLE001 - a checkpoint we cannot read is just not known
-            return Unknown(_unread(exc))
-        if raw:
-            return obj
-        # (a dict literal the script made is read the same way: its values come from no checkpoint)
-        lit = Const(config_data.plain_data(obj), "values read from the checkpoint" if loaded_files(value) else "")
-        return lit if recipe_literals.literal(lit) is not None else Unknown("the checkpoint holds more than plain values here")
-
     def define(self, stmt: ast.stmt, env: dict) -> None:
         """Bind a def or class statement's name to its value, through the decorators the
         workspace defines (`@register_model` filling a registry, as Python runs them)."""
@@ -423,13 +411,6 @@ def _one_value(values: list[Any], name: str) -> Any:
     if all(isinstance(v, ModelVal) and v.id == getattr(first, "id", None) for v in values):
         return first
     return Unknown(f"{name} returns different values on different paths")
-
-
-def _unread(exc: Exception) -> str:
-    """Why a value in a checkpoint is not known, in the user's words (the file is not there,
-    cannot be read; analyze._CheckpointFailure and keyexpr.Unresolvable say which)."""
-    text = str(exc.args[0]) if exc.args and isinstance(exc.args[0], str) else ""
-    return text or "the value read from the checkpoint is not known statically"
 
 
 def _dict_value(entries: dict[str, Any]) -> Any:

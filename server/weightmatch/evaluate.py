@@ -11,11 +11,10 @@ import os
 import posixpath
 from typing import Any
 
-from weightmatch import comprehension, config_data, const_mutation, hub_cache, plain, recipe_literals, yacs_calls, yacs_values
+from weightmatch import comprehension, config_data, const_mutation, hub_cache, plain, yacs_calls, yacs_values
 from weightmatch.argparse_values import ParserVal, SubparsersVal
 from weightmatch.hub_cache import HUB_LOADS
 from weightmatch.operators import BINARY, TooLarge, binary
-from weightmatch.types import SavedNamespace
 from weightmatch.pyfile import PyFile
 from weightmatch.type_tests import PARALLEL, TypeTestsMixin
 from weightmatch.values import (
@@ -414,21 +413,6 @@ class Evaluator(TypeTestsMixin):
         cls = self.ev(call.func, env) if isinstance(call.func, ast.Name) and call.func.id in env else None
         return isinstance(cls, ClassVal) and not cls.is_module
 
-    def tensor_fact(self, value: Any, what: str, args: list[Any]) -> Any:
-        """`sd["proj.weight"].shape[0]`, `.size(1)`: a tensor's shape, read from the checkpoint."""
-        info = self.concrete(value, raw=True)
-        shape = getattr(info, "shape", None)
-        if shape is None:
-            return Unknown("a tensor whose shape is not known statically")
-        origin = "sizes read from the checkpoint"
-        if what == "ndim" or what == "dim":
-            return Const(len(shape), origin)
-        if what == "size" and args:
-            if isinstance(args[0], Const) and isinstance(args[0].value, int) and -len(shape) <= args[0].value < len(shape):
-                return Const(shape[args[0].value], origin)
-            return Unknown("a dimension not known statically")
-        return Const(tuple(shape), origin)
-
     def hub_load(self, node: ast.Call, env: dict) -> Any:
         """`torch.hub.load_state_dict_from_url(url)`: the hub cache's copy of the file when it is
         there (what PyTorch loads without downloading), else unknown, naming the URL."""
@@ -454,11 +438,6 @@ class Evaluator(TypeTestsMixin):
         return SourceVal(LoadedFile(Const(found, f"the hub cache's copy of {url}"), node, self.pf, "torch",
                                      bool(values["weights_only"].value)))
 
-    def concrete(self, value: Any, raw: bool = False) -> Any:
-        """The checkpoint's own value at `value` (a SourceVal): hyper-parameters kept beside the
-        weights. Read without running pickle code; Unknown when it is not plain data."""
-        return Unknown("the checkpoint's contents are not read here")
-
     def registry_lookup(self, func: ast.expr, env: dict) -> ast.Attribute | None:
         """`models.__dict__[name]` / `getattr(models, name)` with a known name: the attribute
         `models.<name>` it reads, so a registry of a module is followed like a direct call."""
@@ -476,7 +455,8 @@ class Evaluator(TypeTestsMixin):
             return None
         return ast.copy_location(ast.Attribute(base, name.value, ast.Load()), func)
 
-    # Hooks the interpreter fills in (interpret.py, calls.py); the evaluator alone knows no program.
+    # Hooks the interpreter fills in (calls.py, workspace_modules.py, checkpoint_values.py); the
+    # evaluator alone knows no program.
     def global_value(self, name: str) -> Any:
         return Unknown(f"`{name}` is not known here")
 
@@ -488,31 +468,6 @@ class Evaluator(TypeTestsMixin):
 
     def class_factory(self, call: ast.Call, env: dict) -> bool:
         return False
-
-    def saved_namespace(self, value: Any) -> ObjVal | None:
-        """The namespace a checkpoint holds at `value` (`torch.save({"args": args, ...})`), as an
-        object of known attributes; None when it holds something else or cannot be read."""
-        root = value
-        while isinstance(root, At):
-            root = root.value
-        if not isinstance(root, SourceVal) or root.loaded_file() is None:
-            return None  # (not read from a checkpoint: a dict the program made, a state dict of a model)
-        # one object per place in the checkpoint, as unpickling gives one: `args = ckpt["args"];
-        # args.n = 10` is seen by a later `ckpt["args"].n`
-        key = _place(value)
-        memo = getattr(self, "saved_namespaces", {})
-        if key is not None and key in memo:
-            return memo[key][1]
-        obj = self.concrete(value, raw=True)
-        if not isinstance(obj, SavedNamespace):
-            return None
-        attrs = {k: Const(config_data.plain_data(v), "values read from the checkpoint") for k, v in obj.attrs.items()
-                 if isinstance(k, str)}
-        ns = ObjVal({k: v if recipe_literals.literal(v) is not None else Unknown(f"`{k}` of the saved namespace is not plain data")
-                     for k, v in attrs.items()}, "the namespace saved in the checkpoint")
-        if key is not None:
-            memo[key] = (value, ns)  # (the value kept alive: its id is in the key)
-        return ns
 
     def script_argv(self) -> Any:
         return Unknown("`sys.argv` is known only at run time")
@@ -604,20 +559,3 @@ def _kw(call: ast.Call, name: str) -> ast.expr | None:
         if k.arg == name:
             return k.value
     return None
-
-
-def _place(value: Any) -> tuple | None:
-    """Where in a loaded checkpoint a value is: (the loaded value, its item keys); None when it is
-    reached by anything but known items (a copy, a comprehension, a change)."""
-    keys: list[Any] = []
-    while True:
-        if isinstance(value, At):
-            value = value.value
-        elif isinstance(value, SourceVal) and isinstance(value.base, LoadedFile):
-            return id(value), tuple(reversed(keys))
-        elif isinstance(value, SourceVal) and len(value.ops) == 1 and value.ops[0].kind == "subscript" and \
-                isinstance(value.ops[0].arg, Const) and isinstance(value.ops[0].arg.value, (str, int)):
-            keys.append(value.ops[0].arg.value)
-            value = value.base
-        else:
-            return None
