@@ -14,7 +14,7 @@ import os
 from collections import ChainMap
 from typing import Any
 
-from weightmatch import argparse_values, binding, plain, yacs_calls, yacs_values
+from weightmatch import argparse_values, binding, hydra_main, plain, yacs_calls, yacs_values
 from weightmatch.argparse_values import ParserVal, SubparsersVal
 from weightmatch.pyfile import PyFile
 from weightmatch.scopes import Scope
@@ -294,7 +294,10 @@ class CallsMixin(ModulesMixin, CheckpointValuesMixin, InstancesMixin):
         name = f"{fn.owner}{fn.node.name}()"
         key = id(fn.node)
         why = ""
-        if isinstance(fn.node, ast.AsyncFunctionDef) or not _harmless_decorator(fn):
+        hydra = hydra_main.hydra_decorator(fn)
+        if hydra is not None and not args and not kwargs and not fn.owner:
+            args = [hydra_main.task_config(self, fn, hydra)]  # `main()` of a Hydra app: the config it composes
+        elif isinstance(fn.node, ast.AsyncFunctionDef) or not _harmless_decorator(fn):
             why = f"{name} is decorated or async: not followed"
         elif self.stack.count(key) >= MAX_RECURSION:
             why = f"{name} calls itself more than {MAX_RECURSION} deep: not followed"

@@ -1,0 +1,67 @@
+"""`@hydra.main(config_path=..., config_name=...)` task functions (pytorch/examples' minGPT-ddp):
+`main()` called bare gets the YAML file as Hydra composes it for a run without overrides. Each
+script runs with real Hydra and PyTorch; the tool must agree, in both modes. What is not
+followed (a `defaults:` list, Hydra's output folder before version_base 1.2, overrides on the
+command line) leaves the load unresolved, saying which."""
+
+from __future__ import annotations
+
+import pytest
+
+from analysis_helpers import analyze_alone, judged_like_pytorch, save_layers
+
+APP = """
+import hydra
+import torch
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self, width, depth):
+        super().__init__()
+        self.layers = nn.Sequential(*[nn.Linear(width, width) for _ in range(depth)])
+
+
+@hydra.main({base}config_path="conf", config_name="train")
+def main(cfg):
+    model = Net(**cfg["model"])
+    model.load_state_dict(torch.load(cfg.ckpt))
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+CONFIG = """
+{defaults}model:
+  width: {width}
+  depth: 2
+ckpt: w.pt
+hydra:
+  run:
+    dir: .
+"""
+
+
+def _write(case, width=8, base="version_base=None, ", defaults=""):
+    case.write("main.py", APP.format(base=base))
+    case.write("conf/train.yaml", CONFIG.format(width=width, defaults=defaults))
+    save_layers(case, **{"layers.0": "nn.Linear(8, 8)", "layers.1": "nn.Linear(8, 8)"})
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize("width", [8, 6], ids=["matches", "differs"])
+def test_the_task_config_is_the_yaml_file(case, width, execute) -> None:
+    _write(case, width)
+    judged_like_pytorch(case, execute, "mismatched")
+
+
+@pytest.mark.parametrize(("kind", "said"), [("defaults", "defaults"), ("old-base", "output folder"),
+                                            ("overrides", "command-line overrides")])
+def test_what_is_not_followed_is_said(case, kind, said) -> None:
+    _write(case, 6, base='version_base="1.1", ' if kind == "old-base" else "version_base=None, ",
+           defaults="defaults:\n  - optim: adam\n  - _self_\n" if kind == "defaults" else "")
+    result = analyze_alone(case, False, script_args="model.width=8" if kind == "overrides" else None)
+    (report,) = result.reports
+    assert report.how is None and not [f for f in result.findings if f.severity == "error"]
+    assert said in " ".join(f.message for f in result.findings), [f.message for f in result.findings]
