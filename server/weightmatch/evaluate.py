@@ -11,7 +11,7 @@ import os
 import posixpath
 from typing import Any
 
-from weightmatch import comprehension, config_data, const_mutation, hub_cache, plain, yacs_calls, yacs_values
+from weightmatch import accelerate_calls, comprehension, config_data, const_mutation, hub_cache, plain, yacs_calls, yacs_values
 from weightmatch.argparse_values import ParserVal, SubparsersVal
 from weightmatch.hub_cache import HUB_LOADS
 from weightmatch.operators import BINARY, TooLarge, binary
@@ -357,6 +357,10 @@ class Evaluator(TypeTestsMixin):
                 return const_mutation.call(self, data, node, env, direct=data is owner)
             if isinstance(owner, Const):
                 made = plain.const_method(self, owner, node, env)
+                if made is not None:
+                    return made
+            if accelerate_calls.is_accelerator(owner):
+                made = accelerate_calls.method(self, func.attr, node, env)
                 if made is not None:
                     return made
             if isinstance(owner, ModelVal) and func.attr in SELF_RETURNING:

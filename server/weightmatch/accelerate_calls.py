@@ -1,0 +1,47 @@
+"""Hugging Face Accelerate's model handling, as training loops use it (denoising-diffusion's
+Trainer): `model, opt = accelerator.prepare(model, opt)` gives the model back wrapped in
+DistributedDataParallel or not, depending on how the script is launched, and
+`accelerator.unwrap_model(model)` gives the module itself back. The prepared value is unknown
+(its keys depend on the launch); unwrapped, it is the model that was prepared."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from typing import Any
+
+from weightmatch.values import ModelVal, SeqVal, Unknown
+
+ACCELERATOR = "accelerate.Accelerator"
+
+
+@dataclass
+class Prepared(Unknown):
+    """`accelerator.prepare(model)`: unknown as it is; `unwrap_model` gives back `model`."""
+
+    model: Any = None
+
+
+def is_accelerator(value: Any) -> bool:
+    """An `Accelerator(...)` object (made by a library call, so the tracker holds it as a ModelVal)."""
+    return isinstance(value, ModelVal) and value.cls is None and isinstance(value.call, ast.Call) and \
+        value.file.dotted(value.call.func) == ACCELERATOR
+
+
+def method(ev, name: str, node: ast.Call, env: dict) -> Any:
+    """`prepare(...)` / `unwrap_model(m)` of an accelerator; None for its other methods."""
+    if name == "prepare" and node.args and not node.keywords:
+        items = [ev.ev(a, env) for a in node.args]
+        made = [Prepared(f"`{ev.pf.segment(a)}` as `accelerator.prepare` gives it back: wrapped in "
+                         "DistributedDataParallel or not, depending on how the script is launched", item)
+                if isinstance(item, ModelVal) else Unknown(f"`{ev.pf.segment(a)}` as `accelerator.prepare` gives it back")
+                for a, item in zip(node.args, items)]
+        return made[0] if len(made) == 1 else SeqVal(made)
+    if name == "unwrap_model" and node.args:
+        value = ev.ev(node.args[0], env)
+        if isinstance(value, Prepared):
+            return value.model
+        if isinstance(value, ModelVal) and not value.wrappers:
+            return value  # nothing to unwrap
+        return Unknown(f"`{ev.pf.segment(node)}` is not known statically")
+    return None
