@@ -71,6 +71,8 @@ class CallsMixin(ModulesMixin, CheckpointValuesMixin, InstancesMixin):
         self.calls = 0
         self.read_files: set[str] = set()
         self.constructing: set[int] = set()  # ids of models whose own __init__ is being followed
+        self.replaying: set[int] = set()  # ids of models a loop being followed changes as one step
+        self.loop_names: set[str] = set()  # names that loop binds: never written into its step
         self.saved_namespaces: dict[tuple, tuple] = {}  # place in a checkpoint -> its namespace (evaluate.py)
 
     def script_argv(self) -> Any:

@@ -237,10 +237,13 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
                     env[item.optional_vars.id] = value
             self.block(stmt.body, env, functions)
         elif isinstance(stmt, ast.For):
-            self.loop_changes_modules(stmt, env)
-            if not self.items_loop(stmt, env) and not self.shards_loop(stmt, env) and \
-                    not self.keys_loop(stmt, env) and not self.unrolled(stmt, env, functions):
-                self.maybe_runs(stmt.body, env, functions, "inside a loop", loop=True)
+            stepped = self.loop_changes_modules(stmt, env)
+            try:
+                if not self.items_loop(stmt, env) and not self.shards_loop(stmt, env) and \
+                        not self.keys_loop(stmt, env) and not self.unrolled(stmt, env, functions):
+                    self.maybe_runs(stmt.body, env, functions, "inside a loop", loop=True)
+            finally:
+                self.replaying.discard(stepped)
             self.block(stmt.orelse, env, functions)
         elif isinstance(stmt, ast.While):
             self.maybe_runs(stmt.body, env, functions, "inside a loop", loop=True)

@@ -15,7 +15,8 @@ _TENSOR_ATTRS = {"weight", "bias", "data"}
 
 
 class ModelChangesMixin:
-    """Needs `ev`, `pf`, `recording`, `guarded`, `substitutions`, `constructing` (the Interpreter)."""
+    """Needs `ev`, `pf`, `recording`, `guarded`, `substitutions`, `constructing`, `replaying` and
+    `loop_names` (the Interpreter)."""
 
     def changed_blindly(self, value: ModelVal | ModelAttr, stmt: ast.stmt, how: str) -> None:
         """A change to the model the recipe cannot replay (`setattr(m, name, ...)` with a name known
@@ -36,23 +37,43 @@ class ModelChangesMixin:
         model.steps.append(Step(self.pf.segment(stmt), stmt, ".".join(full), subs=self.step_subs(stmt, env, model),
                                 file=self.pf))
 
-    def loop_changes_modules(self, stmt: ast.For, env: dict) -> None:
-        """`for name, child in model.named_children(): setattr(model, name, GroupNorm(...))`, `for i, m
-        in enumerate(seq): seq[i] = nn.PReLU()`: a loop over a model's modules that swaps, adds or
-        deletes some is not followed item by item: the model is unresolved, naming the loop."""
+    def loop_changes_modules(self, stmt: ast.For, env: dict) -> int | None:
+        """`for name, m in list(model.named_modules()): setattr(parent, attr, nn.GroupNorm(...))`,
+        `for i in range(len(seq)): seq[i] = nn.PReLU()`: a loop over a model's modules that swaps,
+        adds or deletes some is a step of the recipe, replayed whole on the built model (the
+        names it binds are its own; the others are written in as elsewhere). The id of the
+        model it changes, whose changes inside the loop are that step's; None for other loops.
+        A loop that also returns or yields, or one in another file than the model's constructor
+        (the names it reads are that file's), is not replayed: the model is unresolved."""
         it = stmt.iter
-        while isinstance(it, ast.Call) and self.pf.dotted(it.func) in ("enumerate", "list", "reversed", "tuple") \
-                and it.args:
+        while isinstance(it, ast.Call) and self.pf.dotted(it.func) in ("enumerate", "list", "reversed", "tuple",
+                                                                      "range", "len") and it.args:
             it = it.args[0]
         base = it.func.value if isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute) and \
             it.func.attr in MODULE_ITERATORS else it if isinstance(it, (ast.Name, ast.Attribute)) else None
         value = self.ev(base, env) if base is not None else None
-        if isinstance(value, (ModelVal, ModelAttr)) and _changes_modules(stmt.body):
-            self.changed_blindly(value, stmt, f"in a loop over its modules (`for … in {one_line(self.pf.segment(stmt.iter))}`)")
+        if not (isinstance(value, (ModelVal, ModelAttr)) and _changes_modules(stmt.body)):
+            return None
+        model = value if isinstance(value, ModelVal) else value.model
+        if self.being_made(model) or not self.recording:
+            return None
+        how = f"in a loop over its modules (`for … in {one_line(self.pf.segment(stmt.iter))}`)"
+        if self.pf is not model.file or stmt.orelse or any(isinstance(n, (ast.Return, ast.Yield, ast.YieldFrom, ast.Await, ast.Global,
+                                             ast.Nonlocal, ast.Try)) for n in ast.walk(stmt)):
+            self.changed_blindly(value, stmt, how)
+            return None
+        self.loop_names = _bound_in(stmt)
+        try:
+            subs = self.step_subs(stmt, env, model)
+        finally:
+            self.loop_names = set()
+        model.steps.append(Step(self.pf.segment(stmt), stmt, "", subs=subs, file=self.pf))
+        self.replaying.add(model.id)
+        return model.id
 
     def being_made(self, value: ModelVal | ModelAttr) -> bool:
         model = value if isinstance(value, ModelVal) else value.model
-        return model.id in getattr(self, "constructing", ())
+        return model.id in self.constructing or model.id in self.replaying
 
     def step_subs(self, stmt: ast.stmt, env: dict, model: ModelVal):
         """Known values written into a step, and the model's own name where the step reaches it
@@ -73,9 +94,17 @@ class ModelChangesMixin:
                 value = self.ev(node, env)  # `self.net` of a Trainer
             else:
                 value = None
+            if isinstance(node, ast.Name) and node.id in self.loop_names:
+                value = None  # bound by the loop being replayed: its own
+            span = (getattr(node, "lineno", 0), getattr(node, "col_offset", 0), getattr(node, "end_lineno", 0),
+                    getattr(node, "end_col_offset", 0))
             if isinstance(value, ModelVal) and value.id == model.id:
-                subs.by_span[(node.lineno, node.col_offset, node.end_lineno, node.end_col_offset)] = \
-                    ast.Name(var, ast.Load())
+                subs.by_span[span] = ast.Name(var, ast.Load())
+                continue
+            if self.loop_names and isinstance(value, ModelAttr) and value.model.id == model.id and \
+                    isinstance(node, ast.Name):
+                # `feats = model.features` before a loop replayed whole: reached from the model
+                subs.by_span[span] = _reached(var, value.path)
                 continue
             stack.extend(ast.iter_child_nodes(node))
         return subs
@@ -112,3 +141,26 @@ def _changes_modules(body: list[ast.stmt]) -> bool:
                 return True
         stack.extend(ast.iter_child_nodes(node))
     return False
+
+
+def _bound_in(stmt: ast.For) -> set[str]:
+    """The names a loop binds (its target, what its body assigns, comprehension variables)."""
+    names = {n.id for n in ast.walk(stmt.target) if isinstance(n, ast.Name)}
+    for node in ast.walk(stmt):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            names.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+    return names
+
+
+def _reached(var: str, path: list[str]) -> ast.expr:
+    """`model.features[-1]` from the path the tracker kept (attribute names, item keys)."""
+    node: ast.expr = ast.Name(var, ast.Load())
+    for part in path:
+        if part.isidentifier():
+            node = ast.Attribute(node, part, ast.Load())
+        else:
+            key = int(part) if part.lstrip("-").isdigit() else part
+            node = ast.Subscript(node, ast.Constant(key), ast.Load())
+    return node

@@ -34,7 +34,13 @@ class SubstituteMixin:
                 subs.spread.update(id(k.value) for k in n.keywords if k.arg is None)
                 subs.arguments.update(id(a) for a in [*n.args, *(k.value for k in n.keywords)])
                 subs.arguments.update(id(a.value) for a in n.args if isinstance(a, ast.Starred))  # `*layers`
-            if not self._substitute(n, env, subs):
+            if self.loop_names and _reads_loop_names(n, self.loop_names):
+                # a name the loop being replayed binds (model_changes.py) is its own, never written
+                # in; what else the expression reads is still looked at
+                done = isinstance(n, ast.Name)
+            else:
+                done = self._substitute(n, env, subs)
+            if not done:
                 stack.extend(reversed(list(ast.iter_child_nodes(n))))  # source order
         return subs
 
@@ -413,3 +419,7 @@ def _loads_in(node: ast.AST) -> set[str]:
 
 def _span(n: ast.AST) -> tuple[int, int, int, int]:
     return (n.lineno, n.col_offset, n.end_lineno, n.end_col_offset)
+
+
+def _reads_loop_names(n: ast.AST, names: set[str]) -> bool:
+    return any(isinstance(x, ast.Name) and x.id in names for x in ast.walk(n))
