@@ -70,7 +70,10 @@ def read_data(ev, doc: JsonFile) -> Any:
             data = json.loads(raw)
     except Exception as exc:  # noqa: BLE001 - a broken config file is a reason, not a crash
         return Unknown(f"the config file {path} cannot be read ({type(exc).__name__})")
-    return Const(data, f"{path} as it is on disk")
+    root = getattr(ev, "root", "") or ""
+    shown = os.path.relpath(path, root) if os.path.isabs(path) and path.startswith(root.rstrip(os.sep) + os.sep) \
+        else path  # (`ROOT / "data.yaml"` with ROOT from `__file__`: named as the user sees it)
+    return Const(data, f"{shown} as it is on disk")
 
 
 def data_file(ev, dotted: str, node: ast.Call, env: dict) -> Any:

@@ -9,6 +9,7 @@ import copy
 import json
 import os
 import posixpath
+from pathlib import PurePosixPath
 from typing import Any
 
 from weightmatch import accelerate_calls, comprehension, config_data, const_mutation, hub_cache, plain, yacs_calls, yacs_values
@@ -246,6 +247,8 @@ class Evaluator(TypeTestsMixin):
             made = self.isinstance_of_model(node, env)
             if made is None:
                 made = self.isinstance_of_data(node, env)
+            if made is None:
+                made = self.isinstance_of_plain(node, env)
             if made is not None:
                 return made
         if dotted == "hasattr" and len(args) == 2:
@@ -544,6 +547,8 @@ def _path_attr(path: str, attr: str) -> Any:
         return Const(posixpath.basename(path))
     if attr == "stem":
         return Const(posixpath.splitext(posixpath.basename(path))[0])
+    if attr == "parents":  # yolov5's `ROOT = FILE.parents[0]`
+        return Const(tuple(str(p) for p in PurePosixPath(path).parents))
     return Unknown(f"`.{attr}` of a path")
 
 

@@ -484,8 +484,11 @@ def const_method(ev, owner: Const, node: ast.Call, env: dict) -> Any:
         if not isinstance(key, Const):
             return Unknown(f"`{ev.pf.segment(node)}` is not known")
         if key.value in owner.value:
+            item = owner.value[key.value]
+            if isinstance(item, (FuncVal, ClassVal)):
+                return item  # a registry's entry (`registry.get(name)`), the class itself
             return config_data.config_item(owner, key.value, ev.pf.segment(node)) if isinstance(owner.value, config_data.AttrDict) \
-                else const(owner.value[key.value], owner, key)
+                else const(item, owner, key)
         return ev.ev(node.args[1], env) if len(node.args) == 2 else Const(None)
     if isinstance(owner.value, (set, frozenset)) and name in _SET_METHODS and not node.keywords:
         args = [ev.ev(a, env) for a in node.args]  # `set(params).issubset({0, 1})`: results that are sets or bools

@@ -18,6 +18,11 @@ PARALLEL = {"torch.nn.DataParallel": "DataParallel", "torch.nn.parallel.DataPara
             "torch.nn.parallel.distributed.DistributedDataParallel": "DistributedDataParallel"}
 
 
+_SCALARS = (str, int, float, bool, type(None))
+_BUILTIN_TYPES = {"str": str, "int": int, "float": float, "bool": bool, "dict": dict, "list": list, "tuple": tuple,
+                  "bytes": bytes, "type": type}
+
+
 class TypeTestsMixin:
     def isinstance_of_model(self, node: ast.Call, env: dict) -> Any:
         """`isinstance(net, (nn.DataParallel, DistributedDataParallel))` for a model whose making
@@ -38,6 +43,17 @@ class TypeTestsMixin:
         if not model.wrappers and model.cls is not None and self.plain_module_class(model.cls):
             return Const(False)  # the user's own nn.Module subclass, not wrapped
         return None
+
+    def isinstance_of_plain(self, node: ast.Call, env: dict) -> Any:
+        """`isinstance(obj_type, str)` (mmcv's build_from_cfg) of a known number, string, bool or
+        None, against builtin types; None for containers (an OmegaConf mapping is no dict)."""
+        value = self.ev(node.args[0], env)
+        spec = node.args[1]
+        names = [self.pf.dotted(t) for t in (spec.elts if isinstance(spec, ast.Tuple) else [spec])]
+        if not (isinstance(value, Const) and isinstance(value.value, _SCALARS)) or not names or \
+                any(n not in _BUILTIN_TYPES for n in names):
+            return None
+        return Const(isinstance(value.value, tuple(_BUILTIN_TYPES[n] for n in names)), value.origin)
 
     def isinstance_of_data(self, node: ast.Call, env: dict) -> Any:
         """`isinstance(ckpt, dict)`: what the checkpoint holds there, as read (a mapping, a tensor,

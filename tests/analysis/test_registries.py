@@ -264,3 +264,67 @@ def test_partials_in_a_registry_hasattr_and_a_parent_parser(case, arch, execute)
     save_layers(case, **{"block.norm": "nn.LayerNorm(4, eps=1e-6)", "block.fc": "nn.Linear(4, 8)",
                          "head": "nn.Linear(8, 3)"})
     judged_like_pytorch(case, execute, "mismatched")
+
+
+MMCV_STYLE = """
+import inspect
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import yaml
+
+ROOT = Path(__file__).resolve().parents[0]
+
+
+class Registry:
+    def __init__(self, name):
+        self._module_dict = dict()
+
+    def get(self, key):
+        return self._module_dict.get(key, None)
+
+    def register_module(self):
+        def _register(fn):
+            self._module_dict[fn.__name__] = fn
+            return fn
+        return _register
+
+
+MODELS = Registry("model")
+
+
+@MODELS.register_module()
+def tiny_head(in_features, out_features):
+    return nn.Linear(in_features, out_features)
+
+
+def build_from_cfg(cfg, registry):
+    args = dict(cfg)
+    obj_type = args.pop("type")
+    if isinstance(obj_type, str):
+        obj_cls = registry.get(obj_type)
+    elif inspect.isclass(obj_type):
+        obj_cls = obj_type
+    else:
+        raise TypeError("bad type")
+    return obj_cls(**args)
+
+
+with open(ROOT / "configs" / "head.yaml") as f:
+    cfg = yaml.safe_load(f)
+model = build_from_cfg(cfg["model"], MODELS)
+model.load_state_dict(torch.load("w.pt"))
+"""
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize("out", [6, 5], ids=["matches", "differs"])
+def test_an_mmcv_style_registry_of_builders(case, out, execute) -> None:
+    """A registry object of the workspace's own (`MODELS.register_module()` fills its dict,
+    `registry.get(name)` reads it), mmcv's `build_from_cfg` (`isinstance(obj_type, str)`), and a
+    config found from `Path(__file__).resolve().parents[0]` (yolov5's ROOT)."""
+    case.write("main.py", MMCV_STYLE)
+    case.write("configs/head.yaml", f"model:\n  type: tiny_head\n  in_features: 4\n  out_features: {out}\n")
+    case.torch("import torch, torch.nn as nn; torch.save(nn.Linear(4, 6).state_dict(), 'w.pt')")
+    judged_like_pytorch(case, execute, "mismatched")
