@@ -59,15 +59,17 @@ def operator(ev, node: ast.expr, env: dict) -> Any:
         return Unknown(f"`{ev.pf.segment(node)}` is known only at run time")
     if isinstance(node, ast.BoolOp):
         values = []
-        for v in node.values:
+        for i, v in enumerate(node.values):
             value = ev.ev(v, env)
+            if i == len(node.values) - 1:
+                return value  # the last operand is the value whatever its truth (`opt.cfg or ckpt["opt"]["cfg"]`)
             t = truth(value)
             if t is None:
                 return Unknown(f"`{ev.pf.segment(node)}` is known only at run time")
             values.append(value)
             if isinstance(node.op, ast.And) and not t or isinstance(node.op, ast.Or) and t:
                 return value
-        return values[-1]
+        return values[-1] if values else Unknown(f"`{ev.pf.segment(node)}` is not known")
     return _comparison(ev, node, env)
 
 

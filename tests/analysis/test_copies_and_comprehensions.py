@@ -99,3 +99,23 @@ def test_sizes_counted_over_the_checkpoints_keys(case, extra, execute) -> None:
     case.write("main.py", FROM_KEYS.format(extra=extra))
     case.torch(FROM_KEYS.split("\n\ndef build_model")[0] + "\n\ntorch.save(Net(3, 4).state_dict(), 'w.pt')")
     judged_like_pytorch(case, execute, "missing")
+
+
+OR_CHECKPOINT = """
+import torch
+
+ckpt = torch.load("w.pt")
+train_opt = ckpt.get("opt", {{}})
+out = {given} or train_opt["out"]  # yolov5's val.py: `opt.cfg or ckpt["opt"]["cfg"]`
+model = torch.nn.Linear(4, out + 1)
+model.load_state_dict(ckpt["model"])
+"""
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize("given", ["0", "None", "''"])
+def test_a_value_or_the_checkpoints_own(case, given, execute) -> None:
+    """`x or ckpt["opt"]["out"]`: the last operand is the value whatever its truth."""
+    case.write("main.py", OR_CHECKPOINT.format(given=given))
+    case.torch("import torch; torch.save({'model': torch.nn.Linear(4, 6).state_dict(), 'opt': {'out': 5}}, 'w.pt')")
+    judged_like_pytorch(case, execute, "mismatched")
