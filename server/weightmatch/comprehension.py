@@ -11,7 +11,7 @@ from collections import ChainMap
 from collections.abc import Mapping
 from typing import Any
 
-from weightmatch.values import At, Const, ObjVal, SeqVal, SourceVal, Unknown
+from weightmatch.values import At, Const, ObjVal, SeqVal, SourceVal, Unknown, origins
 
 MAX_ITEMS = 10_000
 
@@ -36,16 +36,22 @@ _PURE_CALLS = {"len", "int", "float", "str", "bool", "round", "abs", "min", "max
 _PURE_METHODS = {"startswith", "endswith", "replace", "lower", "upper", "strip", "split", "format", "get"}
 
 
-def pure(node: ast.AST) -> bool:
+# calls that read a config file as data (plain.py / config_data.py): `[OmegaConf.load(c) for c in opt.base]`
+_DATA_READERS = {"omegaconf.OmegaConf.load", "yaml.safe_load", "json.load", "json.loads"}
+
+
+def pure(node: ast.AST, dotted=None) -> bool:
     """A comprehension whose items, keys and filters call nothing that could make a model or
-    change state (its iterables are evaluated once, as the script evaluates them)."""
+    change state (its iterables are evaluated once, as the script evaluates them); `dotted`
+    names a call's function, to let the config readers through."""
     parts = [getattr(node, a) for a in ("elt", "key", "value") if getattr(node, a, None) is not None]
     parts += [cond for gen in node.generators for cond in gen.ifs]
     for part in parts:
         for sub in ast.walk(part):
             if isinstance(sub, ast.Call) and not (
                     isinstance(sub.func, ast.Name) and sub.func.id in _PURE_CALLS or
-                    isinstance(sub.func, ast.Attribute) and sub.func.attr in _PURE_METHODS):
+                    isinstance(sub.func, ast.Attribute) and sub.func.attr in _PURE_METHODS or
+                    dotted is not None and dotted(sub.func) in _DATA_READERS):
                 return False
             if isinstance(sub, (ast.NamedExpr, ast.Lambda, ast.Await, ast.Yield)):
                 return False
@@ -58,16 +64,19 @@ def run(ev, node: ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp, 
     if isinstance(scopes, Unknown):
         return scopes
     results: list[Any] = []
+    made: list[Const] = []
     for scope in scopes:
         parts = [ev.ev(node.key, scope), ev.ev(node.value, scope)] if isinstance(node, ast.DictComp) \
             else [ev.ev(node.elt, scope)]
         if not all(isinstance(p, Const) for p in parts):
             return Unknown(f"{what} makes values not known statically")
+        made.extend(parts)
         results.append(tuple(p.value for p in parts) if len(parts) == 2 else parts[0].value)
+    origin = origins(made)  # (`[OmegaConf.load(c) for c in opt.base]`: the files read)
     try:
         if isinstance(node, ast.DictComp):
-            return Const(dict(results))
-        return Const(set(results) if isinstance(node, ast.SetComp) else list(results))
+            return Const(dict(results), origin)
+        return Const(set(results) if isinstance(node, ast.SetComp) else list(results), origin)
     except TypeError:  # an unhashable key: raises at run time
         return Unknown(f"{what} raises")
 

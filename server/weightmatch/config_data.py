@@ -101,13 +101,23 @@ def data_file(ev, dotted: str, node: ast.Call, env: dict) -> Any:
 def omegaconf(ev, dotted: str, node: ast.Call, env: dict) -> Any:
     """`OmegaConf.create({...})`, `OmegaConf.merge(a, b)`, `OmegaConf.to_container(cfg)` over known data;
     `OmegaConf.from_cli()` of a run without arguments (an empty config)."""
-    if dotted.endswith(".from_cli"):
+    if dotted.endswith((".from_cli", ".from_dotlist")):
         given = [ev.ev(a, env) for a in node.args]
-        argv = given[0].value if len(given) == 1 and isinstance(given[0], Const) else None if given else ev.argv or []
+        argv = given[0].value if len(given) == 1 and isinstance(given[0], Const) else None if given else \
+            ev.argv or [] if dotted.endswith(".from_cli") else None
         if argv is not None and not argv and not node.keywords:
-            return Const(AttrDict(), "no command-line arguments")
+            return Const(AttrDict(), "no command-line arguments")  # (latent-diffusion's unknown `key=value` list)
         return Unknown(f"`{ev.pf.segment(node)}` reads `key=value` arguments from the command line")
-    args = [as_const(ev.ev(a, env)) for a in node.args]
+    args = []
+    for a in node.args:  # `OmegaConf.merge(*configs, cli)`
+        value = ev.ev(a.value if isinstance(a, ast.Starred) else a, env)
+        if isinstance(a, ast.Starred):
+            items = value.value if isinstance(value, Const) and isinstance(value.value, (list, tuple)) else None
+            if items is None:
+                return Unknown(f"`{ev.pf.segment(node)}` is not known statically")
+            args.extend(Const(i, value.origin) for i in items)
+        else:
+            args.append(as_const(value))
     if not all(isinstance(a, Const) for a in args) or not args:
         return Unknown(f"`{ev.pf.segment(node)}` is not known statically")
     if dotted.endswith(".to_container") and isinstance(args[0].value, dict):

@@ -198,7 +198,8 @@ class Evaluator(TypeTestsMixin):
                 source = self.ev(gen.iter.func.value, env)
                 if isinstance(source, SourceVal):
                     return source.derive(Op("comprehension", None, node, self.free_env(node, env)))
-        if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)) and comprehension.pure(node):
+        if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)) and \
+                comprehension.pure(node, self.pf.dotted):
             return comprehension.run(self, node, env)  # `{k: v for k, v in d.items() if k in names}`
         if isinstance(node, ast.DictComp):
             return Unknown("a dict comprehension over something not known")

@@ -460,7 +460,8 @@ _LIBRARY = {
     if len(node.args) == 1 else None,
     **{name: config_data.data_file for name in ("yaml.safe_load", "yaml.load", "tomllib.load", "toml.load",
                                      "omegaconf.OmegaConf.load")},
-    **{f"omegaconf.OmegaConf.{name}": config_data.omegaconf for name in ("create", "merge", "to_container", "from_cli")},
+    **{f"omegaconf.OmegaConf.{name}": config_data.omegaconf for name in ("create", "merge", "to_container", "from_cli",
+                                                                         "from_dotlist")},
 }
 
 

@@ -307,3 +307,32 @@ def test_an_argparse_namespace_saved_in_the_checkpoint(case, build, hidden, exec
                "torch.save({'args': args, 'model': {'fc.' + k: v for k, v in nn.Linear(4, 8).state_dict().items()}},"
                " 'w.pt')")
     judged_like_pytorch(case, execute, "mismatched")
+
+
+LATENT_DIFFUSION = """
+import argparse
+
+import torch
+from omegaconf import OmegaConf
+
+parser = argparse.ArgumentParser()
+parser.add_argument("-b", "--base", nargs="*", default=["configs/a.yaml", "configs/b.yaml"])
+opt, unknown = parser.parse_known_args()
+configs = [OmegaConf.load(cfg) for cfg in opt.base]
+cli = OmegaConf.from_dotlist(unknown)
+config = OmegaConf.merge(*configs, cli)
+model = torch.nn.Linear(**config.model.params)
+model.load_state_dict(torch.load("w.pt"))
+"""
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize("out", [5, 6], ids=["matches", "differs"])
+def test_configs_merged_as_latent_diffusion_merges_them(case, out, execute) -> None:
+    """`OmegaConf.merge(*[OmegaConf.load(c) for c in opt.base], OmegaConf.from_dotlist(unknown))`:
+    the later file wins, and a run without arguments adds nothing."""
+    case.write("main.py", LATENT_DIFFUSION)
+    case.write("configs/a.yaml", "model:\n  params:\n    in_features: 4\n    out_features: 9\n")
+    case.write("configs/b.yaml", f"model:\n  params:\n    out_features: {out}\n")
+    case.torch("import torch; torch.save(torch.nn.Linear(4, 5).state_dict(), 'w.pt')")
+    judged_like_pytorch(case, execute, "mismatched")
