@@ -265,6 +265,10 @@ class Evaluator(TypeTestsMixin):
             return self.dynamic_import(node, env)
         if dotted in yacs_values.CFG_CLASSES or dotted in yacs_values.LOAD_CFG:
             return yacs_calls.make(self, dotted, node, env)
+        if dotted in ("list", "tuple", "sorted"):
+            made = self.key_snapshot(node, env)  # `keys = list(sd.keys())` (state_dict_loops.py)
+            if made is not None:
+                return made
         made = plain.library_call(self, dotted, node, env)
         if made is not None:
             return made

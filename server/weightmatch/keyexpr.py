@@ -426,9 +426,25 @@ class _KeyLoopBody:
                 self.value(s.value)
             elif isinstance(s, ast.If):
                 self.run(s.body if self.ev.ev(s.test) else s.orelse)
+            elif isinstance(s, ast.For) and isinstance(s.target, ast.Name) and not s.orelse:
+                self.inner_loop(s)  # `for ik in ignore_keys: if k.startswith(ik): del sd[k]`
             elif isinstance(s, ast.Continue):
                 raise _Continue
             elif isinstance(s, ast.Break):
                 raise _Break
             elif not _no_effect(s):
                 raise Unresolvable(f"`{ast.unparse(s).splitlines()[0]}` in the loop over the state dict's keys")
+
+    def inner_loop(self, s: ast.For) -> None:
+        """A loop over a known list inside the loop over the keys (latent-diffusion's ignore_keys)."""
+        items = unwrap(self.ev.ev(s.iter))
+        if not isinstance(items, (list, tuple)):
+            raise Unresolvable(f"`{ast.unparse(s.iter)}` in the loop over the state dict's keys is not known")
+        for item in items:
+            self.scope[s.target.id] = wrap(item)  # type: ignore[union-attr]
+            try:
+                self.run(s.body)
+            except _Continue:
+                continue
+            except _Break:
+                break

@@ -8,9 +8,11 @@ from __future__ import annotations
 import ast
 import dataclasses
 import posixpath
+from dataclasses import dataclass
+from typing import Any
 
 from weightmatch.evaluate import ST_LOAD, TORCH_LOAD
-from weightmatch.values import Const, JsonFile, LoadedFile, Op, SourceVal, TorchLoadSite, frozen
+from weightmatch.values import Const, JsonFile, LoadedFile, Op, SourceVal, TorchLoadSite, Unknown, frozen
 
 
 class StateDictLoopsMixin:
@@ -39,6 +41,9 @@ class StateDictLoopsMixin:
         """`for k in list(sd): ... sd[new] = sd.pop(k) / del sd[k]`: one operation on `sd`, run over
         its real keys when it is read (keyexpr.run_key_loop)."""
         it, snapshot = stmt.iter, False
+        held = env.get(it.id) if isinstance(it, ast.Name) else None
+        if isinstance(held, KeySnapshot) and env.get(held.name) is held.sd and len(held.sd.ops) == held.ops:
+            it, snapshot = ast.copy_location(ast.Name(held.name, ast.Load()), it), True  # `keys = list(sd.keys())`
         while isinstance(it, ast.Call) and self.pf.dotted(it.func) in ("list", "tuple", "sorted") and \
                 len(it.args) == 1 and not it.keywords:
             it, snapshot = it.args[0], True
@@ -57,6 +62,23 @@ class StateDictLoopsMixin:
             return False
         sd.ops.append(Op("keyloop", it.id, stmt, self.free_env(stmt, env)))
         return True
+
+    def key_snapshot(self, node: ast.Call, env: dict) -> "KeySnapshot | None":
+        """`list(sd.keys())`, `list(sd)`, `sorted(sd)` of a state dict held by a name: its keys as
+        they are now, for a later `for k in keys:` that changes `sd` (latent-diffusion's
+        `init_from_ckpt`). Unknown as a value; None for other calls."""
+        if not (self.pf.dotted(node.func) in ("list", "tuple", "sorted") and len(node.args) == 1
+                and not node.keywords):
+            return None
+        inner = node.args[0]
+        if isinstance(inner, ast.Call) and isinstance(inner.func, ast.Attribute) and inner.func.attr == "keys" \
+                and not inner.args:
+            inner = inner.func.value
+        sd = env.get(inner.id) if isinstance(inner, ast.Name) else None
+        if not isinstance(sd, SourceVal):
+            return None
+        return KeySnapshot(f"`{self.pf.segment(node)}`: the keys of a state dict, known when it is read",
+                           inner.id, sd, len(sd.ops))
 
     def shards_loop(self, stmt: ast.For, env: dict) -> bool:
         """`for shard in set(index["weight_map"].values()): sd.update(load_file(os.path.join(d, shard)))`
@@ -101,3 +123,12 @@ class StateDictLoopsMixin:
         if isinstance(doc, JsonFile) and isinstance(doc.path, Const) and isinstance(doc.path.value, str):
             return posixpath.normpath(doc.path.value)
         return None
+
+
+@dataclass
+class KeySnapshot(Unknown):
+    """`keys = list(sd.keys())`: the state dict `name` held, and how many changes it had then."""
+
+    name: str = ""
+    sd: Any = None
+    ops: int = 0

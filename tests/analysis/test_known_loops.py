@@ -179,3 +179,41 @@ def test_a_global_some_function_rebinds_is_unknown_in_functions_nothing_calls(ca
     result = analyze_alone(case, execute=False)
     (report,) = result.reports
     assert report.how is None and not [f for f in result.findings if f.severity == "error"]
+
+
+IGNORE_KEYS = """
+import torch
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self, out):
+        super().__init__()
+        self.fc = nn.Linear(4, out)
+
+    def init_from_ckpt(self, path, ignore_keys=("loss",)):
+        sd = torch.load(path, map_location="cpu")["state_dict"]
+        keys = list(sd.keys())
+        for k in keys:
+            for ik in ignore_keys:
+                if k.startswith(ik):
+                    del sd[k]
+        self.load_state_dict(sd, strict={strict})
+
+
+Net({out}).init_from_ckpt("w.ckpt")
+"""
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize(("out", "strict"), [(6, True), (5, True), (6, False)], ids=["clean", "size", "not-strict"])
+def test_ignore_keys_deleted_in_a_nested_loop(case, out, strict, execute) -> None:
+    """latent-diffusion's `init_from_ckpt`: `keys = list(sd.keys())`, then a loop over a known
+    list inside the loop over the keys deletes some."""
+    case.write("main.py", IGNORE_KEYS.format(out=out, strict=strict))
+    case.torch("import torch, torch.nn as nn\n"
+               "sd = {'fc.' + k: v for k, v in nn.Linear(4, 6).state_dict().items()}\n"
+               "torch.save({'state_dict': {**sd, 'loss.logvar': torch.zeros(1)}}, 'w.ckpt')")
+    judged_like_pytorch(case, execute, "mismatched+unexpected")
+    result = analyze_alone(case, execute)  # the loop is followed: no "cannot tell" beside the verdict
+    assert all(f.severity == "error" for f in result.findings), [f.message for f in result.findings]
