@@ -108,3 +108,24 @@ def test_client_side_never_imports_torch():
             "import weightmatch.worker.protocol, weightmatch.worker.replay; "
             "sys.exit('torch' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_filter_keeps_aliases_and_loggers():
+    """yolov5's `Model = DetectionModel` (naming a value runs nothing) and `LOGGER =
+    logging.getLogger(NAME)` (read by model code); a logger from a rebound `logging` is not kept."""
+    kept = _kept('''
+        import logging
+        NAME = "yolov5"
+        LOGGER = logging.getLogger(NAME)
+        class DetectionModel:
+            pass
+        Model = DetectionModel
+        Other = make_other()
+    ''')
+    for expected in ("LOGGER = logging.getLogger(NAME)", "Model = DetectionModel"):
+        assert expected in kept, expected
+    assert "make_other" not in kept
+    assert "getLogger" not in _kept('''
+        from mylib import logging
+        LOGGER = logging.getLogger("x")
+    ''')

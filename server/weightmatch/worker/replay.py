@@ -10,7 +10,8 @@ A script is replayed statement by statement, keeping only what defines things:
   comparisons, boolean and conditional expressions, subscripts, f-strings, lambdas,
   tuples/lists/dicts/sets and comprehensions of those, and calls of a fixed list of
   side-effect-free callables (`len`, `range`, `min`, `tuple`, `dict`, `functools.partial`,
-  `torch.device`, `os.path.join`, `collections.namedtuple`, ... see SAFE_CALLS). Any other
+  `torch.device`, `os.path.join`, `collections.namedtuple`, `logging.getLogger`, ... see
+  SAFE_CALLS), and another name for a value (`Model = DetectionModel`). Any other
   call (a user class, `parser.parse_args()`, `torch.load`) makes the assignment run-time
   state, which is never executed;
 - `try:` blocks (their `except ImportError:` fallbacks too) and `if` blocks, filtered by
@@ -67,6 +68,7 @@ SAFE_CALLS = frozenset(
         "os.path.realpath", "os.path.splitext", "os.path.expanduser", "os.fspath",
         "Path", "pathlib.Path", "PurePath", "pathlib.PurePath",
         "math.sqrt", "math.ceil", "math.floor", "math.log", "math.log2", "math.prod", "math.gcd",
+        "logging.getLogger",  # yolov5's `LOGGER = logging.getLogger(LOGGING_NAME)`, read by model code
         # methods of a string literal: ", ".join(...), "{}".format(...)
         "str.join", "str.format", "str.upper", "str.lower", "str.split", "str.replace", "str.strip",
     }
@@ -104,7 +106,8 @@ _SAFE_ORIGIN = {
     "OrderedDict": "collections.OrderedDict", "defaultdict": "collections.defaultdict",
     "TypeVar": "typing.TypeVar", "NewType": "typing.NewType", "field": "dataclasses.field",
     "device": "torch.device", "Size": "torch.Size", "Path": "pathlib.Path", "PurePath": "pathlib.PurePath",
-    **{m: m for m in ("functools", "collections", "typing", "dataclasses", "torch", "os", "pathlib", "math")},
+    **{m: m for m in ("functools", "collections", "typing", "dataclasses", "torch", "os", "pathlib", "math",
+                      "logging")},
 }
 _OTHER = "<bound by the file>"
 _ANY = "*"  # a star import from outside the standard library: any name may be rebound
@@ -266,8 +269,8 @@ def filter_statements(body: list[ast.stmt], user_names: frozenset[str] | None = 
         elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
             return [stmt]  # docstring
         elif isinstance(stmt, ast.Assign):
-            if _plain_targets(stmt.targets) and is_constant_expr(stmt.value):
-                return [stmt]
+            if _plain_targets(stmt.targets) and (is_constant_expr(stmt.value) or isinstance(stmt.value, ast.Name)):
+                return [stmt]  # (`Model = DetectionModel`, yolov5's alias: naming a value runs nothing)
         elif isinstance(stmt, ast.AnnAssign):
             if stmt.value is not None and isinstance(stmt.target, ast.Name) and is_constant_expr(stmt.value):
                 return [stmt]
