@@ -296,10 +296,10 @@ class CallsMixin(ModulesMixin, CheckpointValuesMixin, InstancesMixin):
         name = f"{fn.owner}{fn.node.name}()"
         key = id(fn.node)
         why = ""
-        hydra = hydra_main.hydra_decorator(fn)
-        if hydra is not None and not args and not kwargs and not fn.owner:
+        hydra = hydra_main.hydra_decorator(fn) if not args and not kwargs and not fn.owner else None
+        if hydra is not None:
             args = [hydra_main.task_config(self, fn, hydra)]  # `main()` of a Hydra app: the config it composes
-        elif isinstance(fn.node, ast.AsyncFunctionDef) or not _harmless_decorator(fn):
+        if isinstance(fn.node, ast.AsyncFunctionDef) or hydra is None and not _harmless_decorator(fn):
             why = f"{name} is decorated or async: not followed"
         elif self.stack.count(key) >= MAX_RECURSION:
             why = f"{name} calls itself more than {MAX_RECURSION} deep: not followed"

@@ -12,6 +12,8 @@ from weightmatch.values import Guard, ModelAttr, ModelVal, ObjVal, Step
 MODULE_ITERATORS = {"modules", "named_modules", "children", "named_children"}
 _CHANGING_CALLS = {"setattr", "delattr", "add_module", "register_module", "register_parameter", "register_buffer"}
 _TENSOR_ATTRS = {"weight", "bias", "data"}
+# what a loop over the modules may not hold to be replayed whole as a step
+_NOT_REPLAYED = (ast.Return, ast.Yield, ast.YieldFrom, ast.Await, ast.Global, ast.Nonlocal, ast.Try)
 
 
 class ModelChangesMixin:
@@ -58,8 +60,7 @@ class ModelChangesMixin:
         if self.being_made(model) or not self.recording:
             return None
         how = f"in a loop over its modules (`for … in {one_line(self.pf.segment(stmt.iter))}`)"
-        if self.pf is not model.file or stmt.orelse or any(isinstance(n, (ast.Return, ast.Yield, ast.YieldFrom, ast.Await, ast.Global,
-                                             ast.Nonlocal, ast.Try)) for n in ast.walk(stmt)):
+        if self.pf is not model.file or stmt.orelse or any(isinstance(n, _NOT_REPLAYED) for n in ast.walk(stmt)):
             self.changed_blindly(value, stmt, how)
             return None
         self.loop_names = _bound_in(stmt)
