@@ -58,18 +58,14 @@ def operator(ev, node: ast.expr, env: dict) -> Any:
                 return const(not t, inner)
         return Unknown(f"`{ev.pf.segment(node)}` is known only at run time")
     if isinstance(node, ast.BoolOp):
-        values = []
-        for i, v in enumerate(node.values):
+        for v in node.values[:-1]:
             value = ev.ev(v, env)
-            if i == len(node.values) - 1:
-                return value  # the last operand is the value whatever its truth (`opt.cfg or ckpt["opt"]["cfg"]`)
             t = truth(value)
             if t is None:
                 return Unknown(f"`{ev.pf.segment(node)}` is known only at run time")
-            values.append(value)
             if isinstance(node.op, ast.And) and not t or isinstance(node.op, ast.Or) and t:
                 return value
-        return values[-1] if values else Unknown(f"`{ev.pf.segment(node)}` is not known")
+        return ev.ev(node.values[-1], env)  # whatever its truth (`opt.cfg or ckpt["opt"]["cfg"]`)
     return _comparison(ev, node, env)
 
 
@@ -161,8 +157,9 @@ def _compare(cmp: ast.cmpop, left: Any, right: Any) -> bool | None:
             return bool(fn(left.value, right.value))
         except TypeError:
             return None
-    if isinstance(cmp, (ast.Is, ast.IsNot)) and _none_test(left, right) is not None:
-        return _none_test(left, right) == isinstance(cmp, ast.Is)  # `if filter_fn is not None:`
+    is_none = _none_test(left, right) if isinstance(cmp, (ast.Is, ast.IsNot)) else None
+    if is_none is not None:
+        return is_none == isinstance(cmp, ast.Is)  # `if filter_fn is not None:`
     if isinstance(cmp, (ast.In, ast.NotIn)) and isinstance(right, CfgNodeVal):
         found = yacs_values.contains(right, left)
         return None if found is None else found == isinstance(cmp, ast.In)
@@ -197,6 +194,11 @@ def _keys(value: Any) -> set | None:
     return None
 
 
+def _entry(item: Any, *sources: Any) -> Any:
+    """An item of known data: a registry's entry is the function or class itself."""
+    return item if isinstance(item, (FuncVal, ClassVal)) else const(item, *sources)
+
+
 def truth(value: Any) -> bool | None:
     if isinstance(value, Const):
         try:
@@ -226,7 +228,7 @@ def subscript(ev, base: Any, node: ast.Subscript, env: dict) -> Any:
         if isinstance(key, Const):
             try:
                 item = base.value[key.value]
-                return item if isinstance(item, (FuncVal, ClassVal)) else const(item, base, key)  # a registry's entry
+                return _entry(item, base, key)
             except (KeyError, IndexError, TypeError, ValueError):
                 return Unknown(f"`{ev.pf.segment(node)}`: no such item in the value")
         return Unknown(f"`{ev.pf.segment(node)}` is not known")
@@ -487,11 +489,9 @@ def const_method(ev, owner: Const, node: ast.Call, env: dict) -> Any:
         if not isinstance(key, Const):
             return Unknown(f"`{ev.pf.segment(node)}` is not known")
         if key.value in owner.value:
-            item = owner.value[key.value]
-            if isinstance(item, (FuncVal, ClassVal)):
-                return item  # a registry's entry (`registry.get(name)`), the class itself
-            return config_data.config_item(owner, key.value, ev.pf.segment(node)) if isinstance(owner.value, config_data.AttrDict) \
-                else const(item, owner, key)
+            if isinstance(owner.value, config_data.AttrDict):
+                return config_data.config_item(owner, key.value, ev.pf.segment(node))
+            return _entry(owner.value[key.value], owner, key)  # (`registry.get(name)`: the class itself)
         return ev.ev(node.args[1], env) if len(node.args) == 2 else Const(None)
     if isinstance(owner.value, (set, frozenset)) and name in _SET_METHODS and not node.keywords:
         args = [ev.ev(a, env) for a in node.args]  # `set(params).issubset({0, 1})`: results that are sets or bools
