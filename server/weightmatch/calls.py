@@ -119,6 +119,8 @@ class CallsMixin(ModulesMixin, CheckpointValuesMixin, InstancesMixin):
                 return value
         if isinstance(value, FuncVal):
             value.decorated = True  # its decorators ran: a call of it (through a wrapper too) is followed
+        elif made is value and all(map(_leaves_alone, decorators)):
+            value.undecorated = True  # a registry's `register_module()`: the class, unchanged
         return made
 
     def is_module_class(self, node: ast.ClassDef, env: dict) -> bool:
@@ -401,7 +403,15 @@ class CallsMixin(ModulesMixin, CheckpointValuesMixin, InstancesMixin):
     def new_model(self, node: ast.Call, env: dict, cls: ClassVal | None = None) -> ModelVal:
         subs = self.substitutions(node, env)
         subs.globals = self.script_globals(cls, subs)
+        subs.undecorated = self.undecorated_classes()
         return ModelVal(self.pf, "", node, cls=cls, subs=subs)
+
+
+    def undecorated_classes(self) -> list[str]:
+        """Recipe.undecorated: the classes of the modules imported so far whose decorators only
+        register them (`@MODELS.register_module()`; a model's blocks are often registered too)."""
+        return sorted({f"{v.file.path}:{v.node.lineno}" for env in self.module_envs.values() for v in env.values()
+                       if isinstance(v, ClassVal) and v.undecorated})
 
 
 def _one_value(values: list[Any], name: str) -> Any:
@@ -433,6 +443,22 @@ def _is_dataclass(node: ast.ClassDef, pf: PyFile) -> bool:
         if (pf.dotted(target) or "") in ("dataclass", "dataclasses.dataclass"):
             return not (isinstance(d, ast.Call) and any(k.arg == "init" for k in d.keywords))
     return False
+
+
+def _leaves_alone(decorator: FuncVal) -> bool:
+    """Whether a decorator neither sets attributes on what it is given nor calls `setattr`: it may
+    store the class (a registry) but gives it back as it was."""
+    args = decorator.node.args
+    params = [a.arg for a in (*args.posonlyargs, *args.args)]
+    if not params:
+        return False
+    for n in ast.walk(decorator.node):
+        if isinstance(n, ast.Attribute) and isinstance(n.ctx, (ast.Store, ast.Del)) and \
+                isinstance(n.value, ast.Name) and n.value.id == params[0]:
+            return False
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in ("setattr", "delattr"):
+            return False
+    return True
 
 
 def _harmless_decorator(fn: FuncVal) -> bool:

@@ -382,6 +382,10 @@ class Evaluator(TypeTestsMixin):
                     return owner.derive(Op("copy", "shallow", node))
                 if func.attr in ("get", "pop") and args:
                     key = self.ev(args[0], env)
+                    entry = plain.program_dict_get(owner, key) if func.attr == "get" else None
+                    if entry is not None:  # `self._modules.get(name)`: a registry's class itself
+                        return entry if entry is not plain.ABSENT else \
+                            self.ev(args[1], env) if len(args) > 1 else Const(None)
                     if func.attr == "get" or len(args) > 1:
                         # not frozen: `.get(k, d)` returns `d` itself, later changes to it show
                         default = self.ev(args[1], env) if len(args) > 1 else Const(None)

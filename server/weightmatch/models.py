@@ -48,7 +48,8 @@ def recipe_for(model: ModelVal, root: str, *, static: bool = False) -> Recipe:
     return Recipe(file=pf.path, source=pf.parsed_text, root=root, var=model.var or "model",
                   constructor=constructor, constructor_line=call.lineno - 1, steps=steps,
                   script_globals=dict(model.subs.globals) if model.subs is not None else {},
-                  argv=list(model.subs.argv) if model.subs is not None else [])
+                  argv=list(model.subs.argv) if model.subs is not None else [],
+                  undecorated=list(model.subs.undecorated) if model.subs is not None else [])
 
 
 def assumptions(model: ModelVal) -> list[str]:

@@ -234,16 +234,32 @@ def subscript(ev, base: Any, node: ast.Subscript, env: dict) -> Any:
         return Unknown(f"`{ev.pf.segment(node)}` is not known")
     if isinstance(base, SourceVal) and isinstance(base.base, DictLit):
         key = ev.ev(node.slice, env)
-        entries = _dict_now(base)
-        if isinstance(key, Const) and entries is not None and key.value in entries:
-            entry = entries[key.value]
-            if not isinstance(entry, (At, SourceVal)):
-                return entry  # a registry's class, a config value
+        entry = program_dict_get(base, key)
+        if entry is not None and entry is not ABSENT:
+            return entry  # a registry's class, a config value
     if isinstance(base, CfgNodeVal):
         return yacs_values.item(base, ev.ev(node.slice, env))
     if isinstance(base, ObjVal):
         return Unknown(f"`{ev.pf.segment(node)}`: subscript of an object")
     return None
+
+
+ABSENT = object()  # program_dict_get: the key is surely not in the dict
+
+
+def program_dict_get(base: SourceVal, key: Any) -> Any:
+    """`registry.get(name)` of a dict the program made and filled by known keys: the entry when it
+    is a class, function or plain value, ABSENT when the key is surely missing, else None."""
+    entries = _dict_now(base) if isinstance(base.base, DictLit) and isinstance(key, Const) else None
+    if entries is None:
+        return None
+    try:
+        if key.value not in entries:
+            return ABSENT
+    except TypeError:
+        return None
+    entry = entries[key.value]
+    return None if isinstance(entry, (At, SourceVal)) else entry
 
 
 def _dict_now(value: SourceVal) -> dict | None:

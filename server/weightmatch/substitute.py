@@ -70,10 +70,10 @@ class SubstituteMixin:
         if isinstance(value, (ClassVal, FuncVal)):
             if isinstance(n, ast.Name) and not self._is_local(n.id, env):
                 return True
-            name = self.global_name_of(value)
-            if name is not None:
-                subs.by_span[_span(n)] = ast.Name(name, ast.Load())
-            return name is not None
+            expr = self.class_expr(value)  # the script's name for it, else `__import__(…).Net`
+            if expr is not None:
+                subs.by_span[_span(n)] = expr
+            return expr is not None
         inlined = self._substitute_modules(n, value, env, subs)
         if inlined is not None:
             return inlined

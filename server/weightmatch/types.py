@@ -290,6 +290,10 @@ class Recipe:
     # interpreter knows but a definitions-only replay cannot compute (parse_args() never runs there)
     script_globals: dict[str, str] = field(default_factory=dict)
     argv: list[str] = field(default_factory=list)  # sys.argv[1:] of the run analysed, as the replay sees it
+    # classes ("path:line" of the `class` line) whose decorators the analysis followed and found to give
+    # back the class itself (`@MODELS.register_module()` filling a registry that is run-time state in
+    # a replay): both builders define them without their decorators
+    undecorated: list[str] = field(default_factory=list)
 
     def cache_key(self) -> str:
         return self.key_with(self.source)
@@ -302,7 +306,7 @@ class Recipe:
         h = hashlib.sha256(tag.encode() + b"\0" if tag else b"")
         globals_ = [f"{k}={v}" for k, v in sorted(self.script_globals.items())]
         for part in (self.file, self.root, self.var, self.constructor, *self.steps, *globals_, "\0argv", *self.argv,
-                     source):
+                     "\0undecorated", *self.undecorated, source):
             h.update(part.encode("utf-8", "surrogatepass"))
             h.update(b"\0")
         return h.hexdigest()

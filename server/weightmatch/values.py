@@ -124,6 +124,7 @@ class Substitutions:
     spread: set = field(default_factory=set, repr=False, compare=False)  # ids of `**value` nodes
     arguments: set = field(default_factory=set, repr=False, compare=False)  # ids of a call's argument nodes
     globals: dict[str, str] = field(default_factory=dict)  # Recipe.script_globals: module-level names, as literals
+    undecorated: list[str] = field(default_factory=list)  # Recipe.undecorated
     argv: list[str] = field(default_factory=list)  # Recipe.argv: the arguments the run is analysed with
     # the items of a list written in module by module (`nn.Sequential(*layers)`), by the span of
     # the name: ModelVals and plain values, so a layer is located where its module was made
@@ -310,6 +311,9 @@ class ClassVal:
     node: ast.ClassDef
     is_module: bool  # an nn.Module subclass (through workspace bases)
     dataclass: bool = False
+    # its decorators are the workspace's own and gave back the class itself (`@MODELS.register_module()`):
+    # the builders define it without them (Recipe.undecorated)
+    undecorated: bool = field(default=False, compare=False)
 
     def __deepcopy__(self, memo: dict) -> "ClassVal":
         return self  # as Python's deepcopy treats a class: the same object

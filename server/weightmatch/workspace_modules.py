@@ -76,6 +76,7 @@ class ModulesMixin:
             for alias in stmt.names:
                 pf = self.import_module(alias.name, 0)
                 if pf is not None:
+                    self.module_env(pf)  # its top level runs now, as Python's import runs it (registrations)
                     if alias.asname:
                         env[alias.asname] = ModVal(pf)
                     elif "." not in alias.name:

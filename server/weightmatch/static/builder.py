@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import dataclasses
 
 from weightmatch import parsing
@@ -34,6 +35,9 @@ def build_static(recipe: Recipe, deps: dict | None = None, buffers: sources.Buff
 def _build(recipe: Recipe, deps: dict | None, buffers: sources.Buffers | None) -> ExpectedState:
     script = sources.parse(recipe.file, recipe.source, "__main__")
     interp = Interp(recipe.root, deps, buffers)
+    for place in recipe.undecorated:
+        path, _, line = place.rpartition(":")
+        interp.undecorated.add((os.path.realpath(path), int(line)))
     if recipe.script_globals:  # values the replay cannot compute (see Recipe.script_globals)
         known = interp.globals.setdefault(script.path + "\0" + script.modname, {})
         known.update({name: ast.literal_eval(text) for name, text in recipe.script_globals.items()})

@@ -30,4 +30,5 @@ class Interp(Names, Statements, Expressions, Calls):
         self.depth = 0
         self.globals: dict[str, dict[str, Any]] = {}  # file path -> evaluated top-level names
         self.pending: set[tuple[str, str]] = set()
+        self.undecorated: set[tuple[str, int]] = set()  # (real path, line): Recipe.undecorated
         self.ops = ModuleOps(self)

@@ -7,6 +7,7 @@ stops before an unknown call could change what is read later."""
 from __future__ import annotations
 
 import ast
+import os
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -19,6 +20,8 @@ MAX_DEPTH = 40
 
 class Evaluator(Protocol):
     """The interpreter (interp.Interp) as the modules below it call it back."""
+
+    undecorated: set[tuple[str, int]]
 
     def eval(self, node: ast.expr, frame: Frame) -> Any: ...
 
@@ -84,8 +87,8 @@ class UserClass:
     def dataclass_options(self) -> dict[str, Any] | None:
         """The keywords of `@dataclass(...)`, {} for a bare `@dataclass`, None without one."""
         decorators = self.node.decorator_list
-        if not decorators:
-            return None
+        if not decorators or (os.path.realpath(self.file.path), self.node.lineno) in self.interp.undecorated:
+            return None  # none, or only ones the analysis found to register the class (Recipe.undecorated)
         if len(decorators) == 1:
             node = decorators[0]
             call = node if isinstance(node, ast.Call) else None

@@ -343,6 +343,10 @@ def build(recipe: dict[str, Any]) -> dict[str, Any]:
     import ast
 
     replay = Replay(recipe["root"], recipe["file"])
+    for place in recipe.get("undecorated") or []:
+        path, _, line = str(place).rpartition(":")
+        if line.isdigit():
+            replay.undecorated.add((os.path.realpath(path), int(line)))
     finder = WorkspaceFinder(replay)
     old_cwd = os.getcwd()
     try:

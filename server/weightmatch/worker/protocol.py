@@ -35,7 +35,7 @@ EXTRA_STATE = 2
 CUSTOM_LOAD = 4
 EXTRA_SAVED = 8  # get_extra_state overridden (EXTRA_STATE: set_extra_state, what loading consults)
 
-RECIPE_FIELDS = ("file", "source", "root", "var", "constructor", "constructor_line", "steps", "script_globals", "argv")
+RECIPE_FIELDS = ("file", "source", "root", "var", "constructor", "constructor_line", "steps", "script_globals", "argv", "undecorated")
 
 
 def dumps(message: dict[str, Any]) -> bytes:

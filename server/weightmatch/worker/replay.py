@@ -368,6 +368,8 @@ class Replay:
         self.failed: dict[str, str] = {}  # name -> "file:line: ExcType: message"
         self.module_names: list[str] = []  # sys.modules entries to drop after the build
         self.user_files: set[str] = {os.path.realpath(script)}
+        # (real path, line) of the classes to define without their decorators (Recipe.undecorated)
+        self.undecorated: set[tuple[str, int]] = set()
 
     # -- running definitions ---------------------------------------------------------
     def exec_definitions(self, source: str, filename: str, namespace: dict[str, Any]) -> None:
@@ -386,8 +388,11 @@ class Replay:
                     continue
             if item.error is not None:
                 raise item.error.with_traceback(None)
+            code = item.code
+            if item.bare is not None and (os.path.realpath(filename), item.line) in self.undecorated:
+                code = item.bare  # its decorators only register it, the analysis found: not run
             try:
-                exec(item.code, namespace)
+                exec(code, namespace)
             except (Exception, SystemExit, KeyboardInterrupt) as exc:  # noqa: BLE001 - user code
                 reason = f"{item.where}: {type(exc).__name__}: {exc}"
                 for name in item.names:
@@ -523,7 +528,7 @@ def _runs_at_definition(stmt: ast.stmt) -> bool:
 class _Statement:
     """A kept statement, compiled: what exec_definitions runs (or defines lazily)."""
 
-    __slots__ = ("code", "where", "names", "lazy", "check", "error")
+    __slots__ = ("code", "where", "names", "lazy", "check", "error", "line", "bare")
 
     def __init__(self, stmt: ast.stmt, filename: str, flags: int) -> None:
         self.where = f"{os.path.basename(filename)}:{stmt.lineno}"
@@ -533,6 +538,12 @@ class _Statement:
             self.code = compile(ast.Module(body=[stmt], type_ignores=[]), filename, "exec", flags=flags, dont_inherit=True)
         except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
             self.error = exc  # raised when its turn comes, as before
+        self.line = stmt.lineno
+        self.bare: Any = None  # a decorated class without its decorators (Replay.undecorated)
+        if isinstance(stmt, ast.ClassDef) and stmt.decorator_list and self.error is None:
+            bare = ast.ClassDef(stmt.name, stmt.bases, stmt.keywords, stmt.body, [], **_type_params(stmt))
+            self.bare = compile(ast.Module(body=[ast.copy_location(bare, stmt)], type_ignores=[]), filename, "exec",
+                                flags=flags, dont_inherit=True)
         lazy = isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and _runs_at_definition(stmt)
         self.lazy = stmt.name if lazy else None  # type: ignore[attr-defined]
         plain = isinstance(stmt, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
@@ -564,6 +575,10 @@ def _prepared(source: str, filename: str) -> list[_Statement]:
         _PREPARED.pop(next(iter(_PREPARED)))
     _PREPARED[key] = out
     return out
+
+
+def _type_params(stmt: ast.ClassDef) -> dict[str, Any]:
+    return {"type_params": stmt.type_params} if hasattr(stmt, "type_params") else {}
 
 
 def _defined_by(stmt: ast.stmt) -> list[str]:

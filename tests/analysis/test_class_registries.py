@@ -1,0 +1,146 @@
+"""Classes registered by a decorator the workspace defines (mmdetection's `@MODELS.register_module()`),
+built from a config dict by the registry, judged by real PyTorch in both modes. The decorator is
+followed; where it gives back the class unchanged, both builders define the class without it (in
+a replay the registry object is run-time state); where it changes the class, nothing is assumed."""
+
+from __future__ import annotations
+
+import pytest
+from analysis_helpers import analyze_alone, judged_like_pytorch, pytorch_outcomes
+
+REGISTRY = """
+class Registry:
+    def __init__(self, name):
+        self.name = name
+        self._modules = {}
+
+    def register_module(self, name=None, force=False):
+        def _register(cls):
+            key = name or cls.__name__
+            if key in self._modules and not force:
+                raise KeyError(f"{key} is already registered in {self.name}")
+            self._modules[key] = cls
+            return cls
+        return _register
+
+    def get(self, key):
+        return self._modules.get(key)
+
+    def build(self, cfg, **default_args):
+        args = dict(cfg)
+        obj_type = args.pop("type")
+        obj_cls = self.get(obj_type) if isinstance(obj_type, str) else obj_type
+        if obj_cls is None:
+            raise KeyError(f"{obj_type} is not in the {self.name} registry")
+        for k, v in default_args.items():
+            args.setdefault(k, v)
+        return obj_cls(**args)
+
+
+MODELS = Registry("models")
+"""
+
+NETS = """
+import torch.nn as nn
+
+from .registry import MODELS
+
+
+@MODELS.register_module()
+class TinyNet(nn.Module):
+    def __init__(self, width=8, num_classes=10):
+        super().__init__()
+        self.body = nn.Linear(4, width)
+        self.head = nn.Linear(width, num_classes)
+
+
+@MODELS.register_module(name="Wide")
+class WideNet(TinyNet):
+    def __init__(self, num_classes=10):
+        super().__init__(width=16, num_classes=num_classes)
+"""
+
+MAIN = """
+import torch
+
+import models.nets  # noqa: F401  (registers the models)
+from models.registry import MODELS
+
+cfg = dict(type="{kind}", num_classes={n})
+
+
+def main():
+    model = MODELS.build(cfg)
+    model.load_state_dict(torch.load("w.pt"))
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def _project(case, kind: str, n: int) -> None:
+    case.write("models/__init__.py", "")
+    case.write("models/registry.py", REGISTRY)
+    case.write("models/nets.py", NETS)
+    case.write("main.py", MAIN.format(kind=kind, n=n))
+    case.torch("import sys, torch\nsys.path.insert(0, '.')\nfrom models.nets import TinyNet\n"
+               "torch.save(TinyNet(width=8, num_classes=3).state_dict(), 'w.pt')")
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize(("kind", "n"), [("TinyNet", 3), ("TinyNet", 5), ("Wide", 3)],
+                         ids=["matches", "head-differs", "registered-name"])
+def test_a_class_registered_by_a_decorator_factory(case, kind, n, execute) -> None:
+    _project(case, kind, n)
+    judged_like_pytorch(case, execute, "mismatched")
+
+
+def test_the_layer_line_is_in_the_registered_class(case) -> None:
+    _project(case, "TinyNet", 5)
+    nets = case.dir / "models" / "nets.py"
+    head = nets.read_text().splitlines().index("        self.head = nn.Linear(width, num_classes)")  # 0-based, as spans
+    result = analyze_alone(case, False)
+    errors = [f for f in result.findings if f.severity == "error"]
+    assert errors and all((f.span.path, f.span.line) == (str(nets), head) for f in errors), \
+        [(f.span.path, f.span.line) for f in errors]
+
+
+CHANGING = """
+import torch
+import torch.nn as nn
+
+_REGISTRY = {}
+
+
+def register(cls):
+    _REGISTRY[cls.__name__] = cls
+    cls.width = 16
+    return cls
+
+
+@register
+class Net(nn.Module):
+    width = 8
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, self.width)
+
+
+model = _REGISTRY["Net"]()
+model.load_state_dict(torch.load("w.pt"))
+"""
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+def test_a_decorator_that_changes_the_class_is_not_dropped(case, execute) -> None:
+    """`cls.width = 16` in the decorator: defining the class without it would build an 8-wide
+    layer and raise a size mismatch PyTorch does not raise (the checkpoint is 16 wide)."""
+    case.write("main.py", CHANGING)
+    case.torch("import torch, torch.nn as nn\ntorch.save({'fc.weight': torch.zeros(16, 4), "
+               "'fc.bias': torch.zeros(16)}, 'w.pt')")
+    truth = pytorch_outcomes(case)
+    assert truth["crash"] is None and not truth["loads"][0]["raises"]
+    result = analyze_alone(case, execute)
+    assert not [f for f in result.findings if f.severity == "error"]
