@@ -42,6 +42,8 @@ class TypeTestsMixin:
             return Const(model.wrapped_by in {PARALLEL[n] for n in names})
         if not model.wrappers and model.cls is not None and self.plain_module_class(model.cls):
             return Const(False)  # the user's own nn.Module subclass, not wrapped
+        if not model.wrappers and model.cls is None and _torch_layer(model):
+            return Const(False)  # `nn.Sequential(...)` made by a helper (CycleGAN's define_G), not wrapped
         return None
 
     def isinstance_of_plain(self, node: ast.Call, env: dict) -> Any:
@@ -102,9 +104,8 @@ class TypeTestsMixin:
         if any(st.target.split(".")[0] == name.value for st in model.steps if st.target):
             return None
         if model.cls is None:  # a torch layer (`nn.Sequential(...)`): only a child of that name has it
-            made = (model.file.dotted(model.call.func) or "") if isinstance(model.call, ast.Call) else ""
             named = any(isinstance(n, ast.Constant) and n.value == name.value for n in ast.walk(model.call))
-            return Const(False) if made.startswith("torch.nn.") and made not in PARALLEL and not named else None
+            return Const(False) if _torch_layer(model) and not named else None
         if not self.plain_module_class(model.cls):
             return None
         for cls in self.class_chain(model.cls):
@@ -114,3 +115,9 @@ class TypeTestsMixin:
                         == name.value or isinstance(sub, ast.Constant) and sub.value == name.value:
                     return None  # the class may set it (`self.module = ...`, `setattr(self, "module", m)`)
         return Const(False)
+
+
+def _torch_layer(model: ModelVal) -> bool:
+    """Made by a class of `torch.nn` that is no wrapper (`nn.Sequential(...)`, `nn.Linear(...)`)."""
+    made = (model.file.dotted(model.call.func) or "") if isinstance(model.call, ast.Call) else ""
+    return made.startswith("torch.nn.") and made not in PARALLEL and made != "torch.nn.Module"
