@@ -59,11 +59,11 @@ def module_list(ev, owner: Any, node: ast.Call, env: dict) -> Any | None:
         return None
     if func.attr == "extend":
         extra = _items(added[0])
-        if extra is None or not any(isinstance(i, ModelVal) for i in extra):
+        if extra is None or not any(map(holds_module, extra)):
             return None
     else:
-        if not isinstance(added[0], ModelVal):
-            return None
+        if not holds_module(added[0]):
+            return None  # (a module, or a pair holding one: `layers.append((f"fc{i}", nn.Linear(a, b)))`)
         extra = [added[0]]
     items = list(current.items) if isinstance(current, SeqVal) else [Const(v, current.origin) for v in current.value]
     if func.attr == "insert":
@@ -178,6 +178,11 @@ def in_place_call(ev, stmt: ast.AugAssign, env: dict) -> ast.Call | None:
 
 def binop(stmt: ast.AugAssign) -> ast.BinOp:
     return ast.copy_location(ast.BinOp(stmt.target, stmt.op, stmt.value), stmt)
+
+
+def holds_module(value: Any) -> bool:
+    """A module, or a tuple or list literal holding one (`("fc0", nn.Linear(4, 8))`)."""
+    return isinstance(value, ModelVal) or isinstance(value, SeqVal) and any(map(holds_module, value.items))
 
 
 def rebind(ev, holder: ast.expr, value: Any, env: dict) -> None:

@@ -11,7 +11,7 @@ from typing import Callable
 
 from weightmatch.pyfile import ClassInfo, PyFile
 from weightmatch.types import ExpectedState, Span
-from weightmatch.values import ModelVal
+from weightmatch.values import Const, ModelVal, SeqVal
 
 WRAPPER_TYPES = ("DataParallel", "DistributedDataParallel", "OptimizedModule")
 CONTAINERS = {"torch.nn.Sequential", "torch.nn.ModuleList", "torch.nn.ModuleDict",
@@ -144,6 +144,13 @@ def _container_element(value: ast.expr, part: str, pf: PyFile, subs=None) -> ast
         return None
     args = value.args
     inlined = subs.inlined if subs is not None else {}
+    if inlined and len(args) == 1 and isinstance(args[0], ast.Call) and len(args[0].args) == 1 and \
+            (pf.dotted(args[0].func) or "").endswith("OrderedDict") and isinstance(args[0].args[0], ast.Name):
+        pairs = inlined.get(_span(args[0].args[0]), [])  # `nn.Sequential(OrderedDict(layers))`, filled in a loop
+        for pair in pairs:
+            if isinstance(pair, SeqVal) and len(pair.items) == 2 and isinstance(pair.items[0], Const) \
+                    and str(pair.items[0].value) == part:
+                return pair.items[1] if isinstance(pair.items[1], ModelVal) else None
     if inlined and part.isdigit():
         elements = _elements(args, inlined)
         if elements is not None:
@@ -172,12 +179,14 @@ def _container_element(value: ast.expr, part: str, pf: PyFile, subs=None) -> ast
     return args[i] if i < len(args) else None
 
 
+def _span(n: ast.AST) -> tuple[int, int, int, int]:
+    return n.lineno, n.col_offset, n.end_lineno, n.end_col_offset  # type: ignore[attr-defined]
+
+
 def _elements(args: list, inlined: dict) -> list | None:
     """A container's elements when a list written in module by module is among them
     (`nn.Sequential(*layers, head)`, `nn.ModuleList(layers)`); None when none is."""
-    def span(n: ast.AST) -> tuple[int, int, int, int]:
-        return n.lineno, n.col_offset, n.end_lineno, n.end_col_offset  # type: ignore[attr-defined]
-
+    span = _span
     if len(args) == 1 and isinstance(args[0], ast.Name) and span(args[0]) in inlined:
         return inlined[span(args[0])]
     out: list = []

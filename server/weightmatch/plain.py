@@ -21,7 +21,10 @@ from weightmatch.values import (
 )
 
 _PURE = {"int": int, "float": float, "str": str, "bool": bool, "len": len, "min": min, "max": max, "abs": abs,
-         "round": round, "tuple": tuple, "list": list, "sorted": sorted, "sum": sum, "range": range}
+         "round": round, "tuple": tuple, "list": list, "sorted": sorted, "sum": sum, "range": range,
+         # what a `for` walks over (`for i, (w_in, w_out) in enumerate(zip(widths[:-1], widths[1:]))`), as lists
+         "enumerate": lambda *a: list(enumerate(*a)), "zip": lambda *a: list(zip(*a)),
+         "reversed": lambda a: list(reversed(a))}
 _PATH_FUNCS = {"os.path.join", "posixpath.join"}
 
 

@@ -10,10 +10,10 @@ import re
 from collections import ChainMap
 from typing import Any
 
-from weightmatch import config_data, plain, recipe_literals
+from weightmatch import config_data, const_mutation, plain, recipe_literals
 from weightmatch.argparse_values import ParserVal
 from weightmatch.values import (
-    ClassVal, Const, FuncVal, ModelAttr, ModelVal, ModVal, ObjVal, SeqVal, SourceVal, Substitutions, Unknown,
+    ClassVal, Const, FuncVal, JsonFile, ModelAttr, ModelVal, ModVal, ObjVal, SeqVal, SourceVal, Substitutions, Unknown,
 )
 
 
@@ -125,7 +125,7 @@ class SubstituteMixin:
             return None
         if isinstance(value, ModelVal):
             return self._inline_model(n, value, subs)
-        if isinstance(value, SeqVal) and any(isinstance(i, ModelVal) for i in value.items):
+        if isinstance(value, SeqVal) and const_mutation.holds_module(value):
             return self._inline_models(n, value, subs)
         return None
 
@@ -143,25 +143,42 @@ class SubstituteMixin:
     def _inline_models(self, n: ast.Name, seq: SeqVal, subs: Substitutions) -> bool:
         """`layers = []; for ...: layers.append(nn.Linear(a, b))` then `nn.Sequential(*layers)`:
         the list written in item by item, each module as its own constructor (`_inline_model`)."""
-        items = []
-        for item in seq.items:
-            made = self._constructor(n, item, subs) if isinstance(item, ModelVal) else self.literal(item)
-            if made is None or made is False:
-                subs.error = subs.error or f"`{n.id}` holds a value the recipe cannot write out"
-                return True
-            items.append(made)
-        subs.by_span[_span(n)] = ast.List(items, ast.Load())
+        made = self._items_expr(n, seq, subs)
+        if made is None:
+            subs.error = subs.error or f"`{n.id}` holds a value the recipe cannot write out"
+            return True
+        subs.by_span[_span(n)] = made
         subs.inlined[_span(n)] = list(seq.items)
         return True
+
+    def _items_expr(self, n: ast.Name, seq: SeqVal, subs: Substitutions, depth: int = 0) -> ast.expr | None:
+        """A list of modules as a list literal, each as its constructor; a pair in it as a tuple
+        (`OrderedDict(layers)` of `("fc0", nn.Linear(4, 8))`); None when an item cannot be written."""
+        items = []
+        for item in seq.items:
+            if isinstance(item, ModelVal):
+                made = self._constructor(n, item, subs)
+            elif isinstance(item, SeqVal) and depth < 2:
+                made = self._items_expr(n, item, subs, depth + 1)
+                made = ast.Tuple(made.elts, ast.Load()) if made is not None else None
+            else:
+                made = self.literal(item)
+            if made is None or made is False:
+                return None
+            items.append(made)
+        return ast.List(items, ast.Load())
 
     def _constructor(self, n: ast.Name, inner: ModelVal, subs: Substitutions) -> ast.expr | None | bool:
         """The expression that makes `inner` again, its notes added to `subs`; None when it cannot
         be written (the reason set in `subs.error`); False when `inner` was made by a call not known
         to make modules."""
         made_by = self.pf.dotted(inner.call.func) if isinstance(inner.call, ast.Call) else None
+        inner_subs = inner.subs
+        if isinstance(inner.call, ast.Call) and inner_subs is not None and _span(inner.call.func) in inner_subs.by_span:
+            # `act()` of a parameter `act=nn.ReLU`: the layer class written in (`__import__('torch').nn.ReLU`)
+            made_by = ast.unparse(inner_subs.by_span[_span(inner.call.func)]).replace("__import__('torch')", "torch")
         if inner.cls is None and not (made_by or "").startswith(("torch.nn.", "torchvision.models.", "timm.")):
             return False  # made by a call of a library not known to make modules (`make_config()`)
-        inner_subs = inner.subs
         if inner.steps or inner.wrappers or inner.pending_wrap is not None or inner.file is not self.pf \
                 or inner_subs is None or inner_subs.error:
             subs.error = subs.error or (inner_subs.error if inner_subs is not None and inner_subs.error else
@@ -199,6 +216,8 @@ class SubstituteMixin:
                 subs.by_span[_span(n)] = lit
                 _note(subs, value)
             return lit is not None
+        if isinstance(owner, JsonFile):
+            owner = config_data.read_data(self, owner)  # `cfg.get("ffn_mult", 4)` of a JSON file's dict
         if not isinstance(owner, Const):
             return False
         return _write(n, _spread(n, self.ev(n, env), subs), subs)
