@@ -144,13 +144,10 @@ def _container_element(value: ast.expr, part: str, pf: PyFile, subs=None) -> ast
         return None
     args = value.args
     inlined = subs.inlined if subs is not None else {}
-    if inlined and len(args) == 1 and isinstance(args[0], ast.Call) and len(args[0].args) == 1 and \
-            (pf.dotted(args[0].func) or "").endswith("OrderedDict") and isinstance(args[0].args[0], ast.Name):
-        pairs = inlined.get(_span(args[0].args[0]), [])  # `nn.Sequential(OrderedDict(layers))`, filled in a loop
-        for pair in pairs:
-            if isinstance(pair, SeqVal) and len(pair.items) == 2 and isinstance(pair.items[0], Const) \
-                    and str(pair.items[0].value) == part:
-                return pair.items[1] if isinstance(pair.items[1], ModelVal) else None
+    pairs = _inlined_pairs(args, pf, inlined)
+    if pairs is not None:
+        return next((p.items[1] for p in pairs if str(p.items[0].value) == part and isinstance(p.items[1], ModelVal)),
+                    None)
     if inlined and part.isdigit():
         elements = _elements(args, inlined)
         if elements is not None:
@@ -177,6 +174,16 @@ def _container_element(value: ast.expr, part: str, pf: PyFile, subs=None) -> ast
         return None
     i = int(part)
     return args[i] if i < len(args) else None
+
+
+def _inlined_pairs(args: list, pf: PyFile, inlined: dict) -> list[SeqVal] | None:
+    """`nn.Sequential(OrderedDict(layers))` of a list of (name, module) pairs filled in a loop:
+    the pairs with a known name; None when the container is not made so."""
+    if not (inlined and len(args) == 1 and isinstance(args[0], ast.Call) and len(args[0].args) == 1 and
+            (pf.dotted(args[0].func) or "").endswith("OrderedDict") and isinstance(args[0].args[0], ast.Name)):
+        return None
+    return [p for p in inlined.get(_span(args[0].args[0]), [])
+            if isinstance(p, SeqVal) and len(p.items) == 2 and isinstance(p.items[0], Const)]
 
 
 def _span(n: ast.AST) -> tuple[int, int, int, int]:
