@@ -49,6 +49,8 @@ class CallsMixin(ModulesMixin, CheckpointValuesMixin, InstancesMixin):
         self.argv = argv
         self.argv_source = argv_source
         self.writing: list[ast.AST] = []  # calls being written into a recipe as values (substitute.py)
+        self.substituting = 0  # > 0 while a recipe is written: a changing call is not run again
+        self.changed: dict[int, Any] = {}  # id(call node) -> what a changing call gave (changing_call)
         self.module_envs: dict[str, dict] = {}
         # module environments of imported files, shared by the analyses of one project: a big
         # package imported by every file is walked once, not once per file (only environments of

@@ -32,6 +32,9 @@ WRAPPERS = {
     "torch.nn.parallel.data_parallel.DataParallel": "module",
     "torch.compile": "_orig_mod",
 }
+# methods that change the object they are called on (see Evaluator.changing_call)
+CHANGING = {"pop", "popitem", "setdefault", "update", "clear", "append", "extend", "insert", "remove", "sort",
+            "reverse", "add", "discard"}
 IDENTITY_WRAPPERS = {"torch.nn.SyncBatchNorm.convert_sync_batchnorm"}
 TORCH_LOAD = {"torch.load", "torch.serialization.load"}
 ST_LOAD = {"safetensors.torch.load_file", "safetensors.torch.load"}
@@ -204,12 +207,24 @@ class Evaluator(TypeTestsMixin):
         if isinstance(node, ast.DictComp):
             return Unknown("a dict comprehension over something not known")
         if isinstance(node, ast.Call):
+            if isinstance(node.func, ast.Attribute) and node.func.attr in CHANGING:
+                return self.changing_call(node, env)
             return self.call(node, env)
         if isinstance(node, ast.NamedExpr):
             value = self.ev(node.value, env)
             env[node.target.id] = value
             return value
         return Unknown(f"`{self.pf.segment(node)}` is not known")
+
+    def changing_call(self, node: ast.Call, env: dict) -> Any:
+        """`opt_net.pop("type")` changes what it is called on: run once, where the program runs it.
+        A recipe being written (substitute.py) reads the value it gave then, never runs it again
+        (a second `pop` raised KeyError: BasicSR's `getattr(archs, opt_net.pop("type"))(**opt_net)`)."""
+        if self.substituting:
+            made = self.changed.get(id(node))
+            return made if made is not None else Unknown(f"`{self.pf.segment(node)}` changes what it is called on")
+        made = self.changed[id(node)] = self.call(node, env)
+        return made
 
     def call(self, node: ast.Call, env: dict) -> Any:
         func = self.registry_lookup(node.func, env) or node.func  # `models.__dict__[args.arch](...)`

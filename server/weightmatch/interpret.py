@@ -293,7 +293,7 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
                 value.final_name = target.id
                 env[target.id] = value
                 return
-            if isinstance(value, ModelVal) and value.var != target.id and any(
+            if isinstance(value, ModelVal) and value.var and value.var != target.id and any(
                     isinstance(v, ModelVal) and v.id == value.id for v in env.values()):
                 # an alias of a tracked model: later steps may use either name
                 value.steps.append(Step(f"{target.id} = {value.var}", stmt))

@@ -15,6 +15,10 @@ from weightmatch.evaluate import ST_LOAD, TORCH_LOAD
 from weightmatch.values import Const, JsonFile, LoadedFile, Op, SourceVal, TorchLoadSite, Unknown, frozen
 
 
+# calls that copy a dict: a loop over the copy may change the dict itself
+_COPIES = {"copy.deepcopy", "deepcopy", "copy.copy", "dict", "collections.OrderedDict", "OrderedDict"}
+
+
 class StateDictLoopsMixin:
     def items_loop(self, stmt: ast.For, env: dict) -> bool:
         """`for k, v in sd.items(): if ...: new[k2] = v` rebuilding a dict: one loop op on `new`."""
@@ -32,8 +36,11 @@ class StateDictLoopsMixin:
             return False
         (name,) = targets
         dest = env.get(name)
-        if not isinstance(dest, SourceVal):
-            return False
+        base = it.func.value
+        if isinstance(base, ast.Call) and len(base.args) == 1 and self.pf.dotted(base.func) in _COPIES:
+            base = base.args[0]
+        if not isinstance(dest, SourceVal) or isinstance(base, ast.Name) and base.id == name:
+            return False  # (`for k, v in deepcopy(sd).items(): sd[k[7:]] = v; sd.pop(k)`: sd changes itself)
         dest.ops.append(Op("loop", frozen(source), stmt, self.free_env(stmt, env)))
         return True
 
@@ -54,6 +61,9 @@ class StateDictLoopsMixin:
             it = it.func.value
         elif pairs:
             return False
+        if isinstance(it, ast.Call) and len(it.args) == 1 and not it.keywords and \
+                self.pf.dotted(it.func) in _COPIES and isinstance(it.args[0], ast.Name):
+            it, snapshot = it.args[0], True  # BasicSR's `for k, v in deepcopy(load_net).items():`
         if not (isinstance(it, ast.Name) and (pairs or isinstance(stmt.target, ast.Name))) or stmt.orelse or \
                 not snapshot:
             return False  # changing a dict while iterating over it (not a copy of its keys) raises

@@ -28,6 +28,14 @@ class SubstituteMixin:
         for the replay, which defines the file's constants itself."""
         subs = Substitutions(argv=list(self.argv or []))
         stack = [node]
+        self.substituting += 1
+        try:
+            self._substitute_all(stack, env, subs)
+        finally:
+            self.substituting -= 1
+        return subs
+
+    def _substitute_all(self, stack: list, env: dict, subs: Substitutions) -> None:
         while stack:
             n = stack.pop()
             if isinstance(n, ast.Call):
@@ -42,7 +50,6 @@ class SubstituteMixin:
                 done = self._substitute(n, env, subs)
             if not done:
                 stack.extend(reversed(list(ast.iter_child_nodes(n))))  # source order
-        return subs
 
     def _is_local(self, name: str, env: dict) -> bool:
         if isinstance(env, ChainMap):
