@@ -159,6 +159,8 @@ class Evaluator(TypeTestsMixin):
             base = self.ev(node.value, env)
             if isinstance(base, ModelVal):
                 return ModelAttr(base, [node.attr])
+            if isinstance(base, ModelAttr) and node.attr in ("shape", "ndim"):
+                return self.tensor_fact(self.model_tensor(base, node), node.attr, [])  # `model.head.bias.shape`
             if isinstance(base, ModelAttr):
                 return ModelAttr(base.model, [*base.path, node.attr])
             if isinstance(base, Const) and isinstance(base.value, str):
@@ -215,6 +217,12 @@ class Evaluator(TypeTestsMixin):
             env[node.target.id] = value
             return value
         return Unknown(f"`{self.pf.segment(node)}` is not known")
+
+    def model_tensor(self, attr: ModelAttr, node: ast.AST) -> SourceVal:
+        """`model.head.bias` read for its shape: the model's own state dict at that key, as
+        `model.state_dict()["head.bias"]` gives it (a submodule or a tensor kept out of the state
+        dict is no key there, so its shape stays unknown)."""
+        return SourceVal(StateDictOf(frozen(attr.model))).derive(Op("subscript", Const(".".join(attr.path)), node))
 
     def changing_call(self, node: ast.Call, env: dict) -> Any:
         """`opt_net.pop("type")` changes what it is called on: run once, where the program runs it.
@@ -390,6 +398,8 @@ class Evaluator(TypeTestsMixin):
                 return owner
             if isinstance(owner, (ModelVal, ModelAttr)) and func.attr == "state_dict" and not args:
                 return SourceVal(StateDictOf(frozen(owner)))
+            if isinstance(owner, ModelAttr) and func.attr in ("size", "dim") and not node.keywords:
+                return self.tensor_fact(self.model_tensor(owner, node), func.attr, [self.ev(a, env) for a in args])
             if isinstance(owner, SourceVal):
                 if func.attr in ("size", "dim") and not node.keywords:
                     return self.tensor_fact(owner, func.attr, [self.ev(a, env) for a in args])

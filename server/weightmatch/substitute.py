@@ -122,6 +122,10 @@ class SubstituteMixin:
         its constructor(s); None when `value` is no such thing."""
         if isinstance(value, ModelVal) and value.id == getattr(self, "stepping", None):
             return True  # the model a step changes (interpret.step_subs names it)
+        if isinstance(n, ast.Attribute) and id(n) in subs.arguments and isinstance(value, ModelVal) and \
+                isinstance(self.ev(n.value, env), ObjVal):
+            # `ModelEmaV2(self.model)` in a Trainer: the object is run-time state, its module is written in
+            return self._inline_model(n, value, subs)
         if not (isinstance(n, ast.Name) and id(n) in subs.arguments):
             return None
         if not self._is_local(n.id, env):
@@ -136,7 +140,7 @@ class SubstituteMixin:
             return self._inline_models(n, value, subs)
         return None
 
-    def _inline_model(self, n: ast.Name, inner: ModelVal, subs: Substitutions) -> bool:
+    def _inline_model(self, n: ast.Name | ast.Attribute, inner: ModelVal, subs: Substitutions) -> bool:
         """`enc = nn.Linear(4, 5); probe = Probe(enc)` in a function: the module the local name
         holds, written in as its own constructor (`Probe(nn.Linear(4, 5))`), when nothing was
         done to it since it was made; else the recipe cannot make it, and says why."""
@@ -175,7 +179,7 @@ class SubstituteMixin:
             items.append(made)
         return ast.List(items, ast.Load())
 
-    def _constructor(self, n: ast.Name, inner: ModelVal, subs: Substitutions) -> ast.expr | None | bool:
+    def _constructor(self, n: ast.Name | ast.Attribute, inner: ModelVal, subs: Substitutions) -> ast.expr | None | bool:
         """The expression that makes `inner` again, its notes added to `subs`; None when it cannot
         be written (the reason set in `subs.error`); False when `inner` was made by a call not known
         to make modules."""
@@ -189,7 +193,7 @@ class SubstituteMixin:
         if inner.steps or inner.wrappers or inner.pending_wrap is not None or inner.file is not self.pf \
                 or inner_subs is None or inner_subs.error:
             subs.error = subs.error or (inner_subs.error if inner_subs is not None and inner_subs.error else
-                                        f"`{n.id}` is a module made and changed in this function: "
+                                        f"`{self.pf.segment(n)}` is a module made and changed in this function: "
                                         "the model it goes into is not rebuilt statically")
             return None
         for note in inner_subs.notes:
