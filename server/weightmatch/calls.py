@@ -14,7 +14,7 @@ import os
 from collections import ChainMap
 from typing import Any
 
-from weightmatch import argparse_values, binding, hydra_main, plain, yacs_calls, yacs_values
+from weightmatch import argparse_values, binding, config_data, hydra_main, plain, yacs_calls, yacs_values
 from weightmatch.argparse_values import ParserVal, SubparsersVal
 from weightmatch.pyfile import PyFile
 from weightmatch.scopes import Scope
@@ -33,7 +33,8 @@ MAX_DEPTH = 8
 MAX_CALLS = 400
 MAX_CONTEXTS = 32
 MODULE_BASES = ("torch.nn.", "nn.Module", "pl.LightningModule", "pytorch_lightning.", "lightning.")
-PLAIN_BASES = {"object", "typing.NamedTuple", "NamedTuple", "collections.namedtuple"}
+PLAIN_BASES = {"object", "typing.NamedTuple", "NamedTuple", "collections.namedtuple", "dict", "collections.OrderedDict",
+               "abc.ABC"}
 
 
 class CallsMixin(ModulesMixin, CheckpointValuesMixin, InstancesMixin):
@@ -257,6 +258,8 @@ class CallsMixin(ModulesMixin, CheckpointValuesMixin, InstancesMixin):
         if isinstance(callee, FuncVal):
             result = self.not_followed([callee.self_value, *args], f"`{self.pf.segment(node.func)}()` is called with {why}") \
                 if why else self.call_function(callee, args, kwargs, node)
+        elif not why and _attribute_dict(callee):
+            result = _attribute_data(args, kwargs)  # `AttrDict(CONFIGS[name])`: EasyDict's way
         else:
             result = Unknown(f"`{callee.node.name}(...)` is called with {why}") if why else \
                 self.instantiate(callee, args, kwargs, node)
@@ -445,6 +448,44 @@ def _is_dataclass(node: ast.ClassDef, pf: PyFile) -> bool:
         if (pf.dotted(target) or "") in ("dataclass", "dataclasses.dataclass"):
             return not (isinstance(d, ast.Call) and any(k.arg == "init" for k in d.keywords))
     return False
+
+
+def _attribute_dict(cls: ClassVal) -> bool:
+    """A dict subclass of the workspace whose attributes are its items (`__getattr__ =
+    dict.__getitem__`, or a `__getattr__` that returns `self[name]`), EasyDict's way; its own
+    methods other than `__init__` and the attribute hooks are not followed, so it has none."""
+    if len(cls.node.bases) != 1 or cls.file.dotted(cls.node.bases[0]) not in ("dict", "collections.OrderedDict"):
+        return False
+    getattr_found = False
+    for stmt in cls.node.body:
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+            name, value = stmt.targets[0].id, cls.file.dotted(stmt.value) or ""
+            if name == "__getattr__" and value in ("dict.__getitem__", "dict.get"):
+                getattr_found = True
+            elif name not in ("__setattr__", "__delattr__") or not value.startswith("dict."):
+                return False
+        elif isinstance(stmt, ast.FunctionDef):
+            if stmt.name == "__getattr__":
+                getattr_found = any(isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name) and
+                                    n.value.id == "self" for n in ast.walk(stmt))
+            elif stmt.name not in ("__init__", "__setattr__", "__delattr__"):
+                return False
+        elif not (isinstance(stmt, ast.Pass) or isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)):
+            return False
+    return getattr_found
+
+
+def _attribute_data(args: list[Any], kwargs: dict[str, Any]) -> Any:
+    """The items of an attribute dict made from known data, its nested dicts read by attribute too."""
+    if len(args) > 1 or not all(isinstance(v, Const) for v in [*args, *kwargs.values()]):
+        return Unknown("an attribute dict made from values not known statically")
+    base = args[0].value if args else {}
+    if base is None:
+        base = {}
+    if not isinstance(base, dict):
+        return Unknown("an attribute dict made from something other than a dict")
+    data = {**base, **{k: v.value for k, v in kwargs.items()}}
+    return Const(config_data.attr_data(data), origins([*args, *kwargs.values()]))
 
 
 def _leaves_alone(decorator: FuncVal) -> bool:

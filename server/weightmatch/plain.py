@@ -339,6 +339,14 @@ def _getattr(ev, dotted: str, node: ast.Call, env: dict) -> Any:
     return value
 
 
+def _easydict(ev, node: ast.Call, env: dict) -> Any:
+    """`EasyDict(cfg)`: the dict's items, read by attribute too (nested dicts as well)."""
+    made = _dict(ev, "dict", node, env)
+    if not (isinstance(made, Const) and isinstance(made.value, dict)):
+        return made if isinstance(made, Unknown) else Unknown(f"`{ev.pf.segment(node)}` is not known statically")
+    return Const(config_data.attr_data(made.value), made.origin)
+
+
 def _dict(ev, dotted: str, node: ast.Call, env: dict) -> Any:
     """`dict(vocab_size=120, **base)`, `dict(mapping)` over known values."""
     kwargs = keywords(ev, node, env)
@@ -477,6 +485,7 @@ _LIBRARY = {
     "types.SimpleNamespace": _namespace, "argparse.Namespace": _namespace, "vars": _vars, "getattr": _getattr,
     "hasattr": _hasattr, "eval": _eval, "dict": _dict, "dataclasses.asdict": _asdict,
     "dataclasses.replace": _replace,
+    "easydict.EasyDict": lambda ev, dotted, node, env: _easydict(ev, node, env),
     "dataclasses.fields": lambda ev, dotted, node, env: comprehension.dataclass_fields(ev, ev.ev(node.args[0], env))
     if len(node.args) == 1 else None,
     **{name: config_data.data_file for name in ("yaml.safe_load", "yaml.load", "tomllib.load", "toml.load",

@@ -1,0 +1,108 @@
+"""Configs as dicts read by attribute, judged by real PyTorch in both modes: a workspace dict
+subclass (`__getattr__ = dict.__getitem__`, nested dicts wrapped in `__init__`) returned by a
+`get_config(name)` helper, a section bound to a local (`m = config.MODEL`) in a `build_model`;
+and the easydict library's `EasyDict`. A dict subclass with methods of its own is not read as
+data."""
+
+from __future__ import annotations
+
+import pytest
+from analysis_helpers import analyze_alone, judged_like_pytorch
+
+CONFIGS = """
+class AttrDict(dict):
+    \"\"\"dict with attribute access, recursively.\"\"\"
+
+    def __init__(self, d=None):
+        super().__init__()
+        for k, v in (d or {{}}).items():
+            self[k] = AttrDict(v) if isinstance(v, dict) else v
+
+    __getattr__ = dict.__getitem__
+    __setattr__ = dict.__setitem__
+{extra}
+
+CONFIGS = {{
+    "tiny": dict(DATA=dict(IMG_SIZE=16), MODEL=dict(EMBED_DIM=8, NUM_CLASSES=10)),
+    "tiny_ft": dict(DATA=dict(IMG_SIZE=32), MODEL=dict(EMBED_DIM=8, NUM_CLASSES=7)),
+}}
+
+
+def get_config(name):
+    return AttrDict(CONFIGS[name])
+"""
+
+MAIN = """
+import argparse
+
+import torch
+import torch.nn as nn
+
+from configs import get_config
+
+
+class Net(nn.Module):
+    def __init__(self, embed_dim, num_classes):
+        super().__init__()
+        self.embed = nn.Linear(3, embed_dim)
+        self.head = nn.Linear(embed_dim, num_classes)
+
+
+def build_model(config):
+    m = config.MODEL
+    return Net(embed_dim=m.EMBED_DIM, num_classes=m.NUM_CLASSES)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--config", default="{name}")
+    args = parser.parse_args()
+    config = get_config(args.config)
+    model = build_model(config)
+    model.load_state_dict(torch.load("w.pt"))
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+SAVE = ("import sys, torch\nsys.path.insert(0, '.')\nfrom main import Net\n"
+        "torch.save(Net(8, 10).state_dict(), 'w.pt')")
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize("name", ["tiny", "tiny_ft"], ids=["matches", "differs"])
+def test_a_workspace_attribute_dict(case, name, execute) -> None:
+    case.write("configs.py", CONFIGS.format(extra=""))
+    case.write("main.py", MAIN.format(name=name))
+    case.torch(SAVE)
+    judged_like_pytorch(case, execute, "mismatched")
+
+
+def test_a_dict_subclass_with_methods_of_its_own_is_not_read_as_data(case) -> None:
+    """`def freeze(self)` could change anything: the config stays unknown, the load unresolved."""
+    case.write("configs.py", CONFIGS.format(extra="\n    def freeze(self):\n        self['MODEL']['NUM_CLASSES'] = 7\n"))
+    case.write("main.py", MAIN.format(name="tiny"))
+    case.torch(SAVE)
+    (report,) = analyze_alone(case, False).reports
+    assert report.how is None
+
+
+EASYDICT = """
+import torch
+import torch.nn as nn
+from easydict import EasyDict as edict
+
+cfg = edict({{"model": {{"width": 8, "classes": {n}}}}})
+model = nn.Sequential(nn.Linear(3, cfg.model.width), nn.Linear(cfg.model.width, cfg.model.classes))
+model.load_state_dict(torch.load("w.pt"))
+"""
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize("n", [10, 7], ids=["matches", "differs"])
+def test_an_easydict_config(case, n, execute) -> None:
+    case.write("main.py", EASYDICT.format(n=n))
+    case.torch("import torch, torch.nn as nn\n"
+               "torch.save(nn.Sequential(nn.Linear(3, 8), nn.Linear(8, 10)).state_dict(), 'w.pt')")
+    judged_like_pytorch(case, execute, "mismatched")
