@@ -85,6 +85,8 @@ def _comparison(ev, node: ast.Compare, env: dict) -> Any:
         if answer is None and isinstance(cmp, (ast.In, ast.NotIn)) and isinstance(right, (SourceVal, At)) \
                 and isinstance(left, Const):
             answer = _in_checkpoint(ev, left, right, isinstance(cmp, ast.In))
+        if answer is None and isinstance(cmp, (ast.Is, ast.IsNot)):
+            answer = _none_in_checkpoint(ev, left, right, isinstance(cmp, ast.Is))
         if answer is None:
             return Unknown(f"`{ev.pf.segment(node)}` is known only at run time")
         result = const(answer, left, right)
@@ -149,6 +151,18 @@ def _in_checkpoint(ev, key: Const, value: Any, positive: bool) -> bool | None:
         return (key.value in obj) == positive
     except TypeError:
         return None
+
+
+def _none_in_checkpoint(ev, left: Any, right: Any, positive: bool) -> bool | None:
+    """`checkpoint.get("state_dict_ema", None) is not None` (timm's load_state_dict): whether what
+    the checkpoint holds there (read, never run; the default when the key is absent) is None."""
+    for a, b in ((left, right), (right, left)):
+        if isinstance(a, Const) and a.value is None and isinstance(b, (SourceVal, At)):
+            obj = ev.concrete(b, raw=True)
+            if isinstance(obj, Unknown):
+                return None
+            return (obj is None) == positive
+    return None
 
 
 def _compare(cmp: ast.cmpop, left: Any, right: Any) -> bool | None:

@@ -1,0 +1,56 @@
+"""A checkpoint's own contents choosing which state dict is loaded, as timm's `load_state_dict`
+does: `checkpoint.get("state_dict_ema", None) is not None` (read from the file, never run), then
+`"state_dict" in checkpoint`, then the `module.` strip. Judged by real PyTorch in both modes."""
+
+from __future__ import annotations
+
+import pytest
+from analysis_helpers import judged_like_pytorch
+
+HELPERS = """
+import torch
+import torch.nn as nn
+
+
+def clean_state_dict(state_dict):
+    return {{(k[7:] if k.startswith("module.") else k): v for k, v in state_dict.items()}}
+
+
+def load_state_dict(checkpoint_path, use_ema=True):
+    checkpoint = torch.load(checkpoint_path, map_location="cpu")
+    state_dict_key = ""
+    if isinstance(checkpoint, dict):
+        if use_ema and checkpoint.get("state_dict_ema", None) is not None:
+            state_dict_key = "state_dict_ema"
+        elif "state_dict" in checkpoint:
+            state_dict_key = "state_dict"
+    state_dict = checkpoint[state_dict_key] if state_dict_key else checkpoint
+    return clean_state_dict(state_dict)
+
+
+def load_checkpoint(model, checkpoint_path, use_ema=True, strict=True):
+    state_dict = load_state_dict(checkpoint_path, use_ema)
+    return model.load_state_dict(state_dict, strict=strict)
+
+
+load_checkpoint(nn.Linear(4, 8), "w.pt", use_ema={use_ema})
+"""
+
+# what the checkpoint holds: the raw weights are 8 wide, the EMA weights 6 wide (under `module.`)
+SAVED = {
+    "both": "{'state_dict': raw, 'state_dict_ema': ema}",
+    "ema-none": "{'state_dict': raw, 'state_dict_ema': None}",
+    "raw-only": "{'state_dict': raw}",
+    "bare": "raw",
+}
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize("use_ema", [True, False], ids=["ema", "no-ema"])
+@pytest.mark.parametrize("saved", sorted(SAVED))
+def test_the_checkpoint_decides_which_state_dict(case, saved, use_ema, execute) -> None:
+    case.write("main.py", HELPERS.format(use_ema=use_ema))
+    case.torch("import torch, torch.nn as nn\nraw = nn.Linear(4, 8).state_dict()\n"
+               "ema = {'module.' + k: v for k, v in nn.Linear(4, 6).state_dict().items()}\n"
+               f"torch.save({SAVED[saved]}, 'w.pt')")
+    judged_like_pytorch(case, execute, "mismatched+missing+unexpected")
