@@ -31,10 +31,13 @@ WRAPPERS = {
     "torch.nn.parallel.DistributedDataParallel": "module", "torch.nn.DistributedDataParallel": "module",
     "torch.nn.parallel.data_parallel.DataParallel": "module",
     "torch.compile": "_orig_mod",
+    # the averaged copy under `module.`, beside its own `n_averaged` buffer (models.wrapped_state)
+    "torch.optim.swa_utils.AveragedModel": "module",
 }
 # methods that change the object they are called on (see Evaluator.changing_call)
 CHANGING = {"pop", "popitem", "setdefault", "update", "clear", "append", "extend", "insert", "remove", "sort",
             "reverse", "add", "discard"}
+AVERAGED = "AveragedModel"  # ModelVal.wrapped_by of torch.optim.swa_utils.AveragedModel(model)
 IDENTITY_WRAPPERS = {"torch.nn.SyncBatchNorm.convert_sync_batchnorm"}
 TORCH_LOAD = {"torch.load", "torch.serialization.load"}
 ST_LOAD = {"safetensors.torch.load_file", "safetensors.torch.load"}
@@ -525,7 +528,8 @@ class Evaluator(TypeTestsMixin):
     def wrap(self, inner: ModelVal, node: ast.Call, prefix: str | None) -> ModelVal:
         """`nn.DataParallel(m)` / `torch.compile(m)`: replayed for real; the static path peels it."""
         wrappers = [*inner.wrappers, *([prefix] if prefix else [])]
-        by = PARALLEL.get(self.pf.dotted(node.func) or "", "") if prefix else inner.wrapped_by
+        dotted = self.pf.dotted(node.func) or ""
+        by = (AVERAGED if dotted.endswith(".AveragedModel") else PARALLEL.get(dotted, "")) if prefix else inner.wrapped_by
         if not inner.var and (node.args and node.args[0] is inner.call or not prefix):
             # `nn.DataParallel(Net())`: the whole call constructs the model
             return ModelVal(self.pf, "", node, inner.steps, wrappers, wrapped_by=by)

@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import Callable
 
 from weightmatch.static.cache import StaticCache
-from weightmatch.types import ExpectedState, ModuleSpec, Recipe
+from weightmatch.types import ExpectedState, ModuleSpec, Recipe, TensorInfo
 from weightmatch.values import At, Const, ModelAttr, ModelVal
 
 Log = Callable[[str, str], None]
@@ -226,13 +226,24 @@ class ModelBuilder:
             deps.update(path for path, fingerprint in read.items() if fingerprint is not None)
         if isinstance(result, StaticUnsupported):
             raise ModelUnresolved(str(result))
-        state = result
-        for prefix in model.wrappers:  # the recipe leaves wrappers out: added here, after the cache
-            if prefix:
-                wrapper = {"module": "torch.nn.parallel.data_parallel.DataParallel",
-                           "_orig_mod": "torch._dynamo.eval_frame.OptimizedModule"}[prefix]
-                state = state.with_prefix(prefix, wrapper)
-        return state
+        return wrapped_state(result, model)
+
+
+def wrapped_state(state: ExpectedState, model: ModelVal) -> ExpectedState:
+    """The recipe leaves wrappers out (static path): added here, after the cache. The outermost
+    `module` wrapper of an AveragedModel holds its `n_averaged` count too (a 0-dim long buffer)."""
+    from weightmatch.evaluate import AVERAGED
+
+    prefixes = [p for p in model.wrappers if p]
+    for i, prefix in enumerate(prefixes):
+        averaged = i == len(prefixes) - 1 and model.wrapped_by == AVERAGED
+        wrapper = "torch.optim.swa_utils.AveragedModel" if averaged else \
+            {"module": "torch.nn.parallel.data_parallel.DataParallel", "_orig_mod": "torch._dynamo.eval_frame.OptimizedModule"}[prefix]
+        state = state.with_prefix(prefix, wrapper)
+        if averaged:
+            root = state.modules[""]
+            state.modules[""] = replace(root, buffers={**root.buffers, "n_averaged": TensorInfo((), "int64")})
+    return state
 
 
 _VOLATILE = ("timeout", "memory", "crash", "no-torch")
