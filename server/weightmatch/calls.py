@@ -14,7 +14,7 @@ import os
 from collections import ChainMap
 from typing import Any
 
-from weightmatch import argparse_values, binding, config_data, hydra_main, plain, yacs_calls, yacs_values
+from weightmatch import argparse_values, binding, config_data, hydra_main, plain, recipe_literals, yacs_calls, yacs_values
 from weightmatch.argparse_values import ParserVal, SubparsersVal
 from weightmatch.pyfile import PyFile
 from weightmatch.scopes import Scope
@@ -409,6 +409,7 @@ class CallsMixin(ModulesMixin, CheckpointValuesMixin, InstancesMixin):
         subs = self.substitutions(node, env)
         subs.globals = self.script_globals(cls, subs)
         subs.undecorated = self.undecorated_classes()
+        subs.registries = self.registry_objects() if subs.undecorated else {}
         return ModelVal(self.pf, "", node, cls=cls, subs=subs)
 
 
@@ -417,6 +418,45 @@ class CallsMixin(ModulesMixin, CheckpointValuesMixin, InstancesMixin):
         register them (`@MODELS.register_module()`; a model's blocks are often registered too)."""
         return sorted({f"{v.file.path}:{v.node.lineno}" for env in self.module_envs.values() for v in env.values()
                        if isinstance(v, ClassVal) and v.undecorated})
+
+
+    def registry_objects(self) -> dict[str, dict[str, str]]:
+        """Recipe.registries: the objects of imported workspace modules that hold a dict a decorator
+        filled with classes or functions, each written as its class's object with those entries
+        (its other attributes, when not plain data, left out as not known)."""
+        out: dict[str, dict[str, str]] = {}
+        for path, env in self.module_envs.items():
+            if path == self.entry.path:
+                continue
+            for name, value in env.items():
+                text = self._registry_text(value) if isinstance(value, ObjVal) and value.cls is not None else None
+                if text is not None:
+                    out.setdefault(path, {})[name] = text
+        return out
+
+    def _registry_text(self, obj: ObjVal) -> str | None:
+        cls = self.class_expr(obj.cls)
+        if cls is None:
+            return None
+        keywords, unknown, entries_found = [], {}, False
+        for attr, value in obj.attrs.items():
+            entries = plain.program_dict_entries(value)
+            if entries and all(isinstance(v, (ClassVal, FuncVal)) for v in entries.values()):
+                refs = [self.class_expr(v) for v in entries.values()]
+                if any(r is None for r in refs) or not all(isinstance(k, str) for k in entries):
+                    return None
+                lit: Any = ast.Dict([ast.Constant(k) for k in entries], refs)
+                entries_found = True
+            else:
+                lit = self.literal(value)
+            if lit is not None and attr.isidentifier():
+                keywords.append(ast.keyword(attr, lit))
+            else:
+                unknown[attr] = "its value is not plain data"
+        if not entries_found:
+            return None
+        why = ast.Dict([ast.Constant(k) for k in unknown], [ast.Constant(v) for v in unknown.values()])
+        return ast.unparse(ast.Call(recipe_literals.helper("made"), [cls, why], keywords))
 
 
 def _one_value(values: list[Any], name: str) -> Any:

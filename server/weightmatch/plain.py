@@ -279,6 +279,13 @@ def program_dict_get(base: SourceVal, key: Any) -> Any:
     return None if isinstance(entry, (At, SourceVal)) else entry
 
 
+def program_dict_entries(value: Any) -> dict | None:
+    """The items of a dict the program made and filled by known keys (a registry's), else None."""
+    if isinstance(value, At):
+        value = value.value
+    return _dict_now(value) if isinstance(value, SourceVal) and isinstance(value.base, DictLit) else None
+
+
 def _dict_now(value: SourceVal) -> dict | None:
     """A dict the program made (`_MODELS = {}`), with the items set on it since by known keys
     (`_MODELS[fn.__name__] = fn` in a registering decorator); None after any other change."""

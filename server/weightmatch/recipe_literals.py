@@ -89,7 +89,7 @@ def _is_literal(value: Any, depth: int = 0) -> bool:
     return False
 
 
-def _helper(name: str) -> ast.expr:
+def helper(name: str) -> ast.expr:
     """`__import__('weightmatch.recipe_objects', fromlist=['made']).made`"""
     return ast.Attribute(ast.Call(ast.Name("__import__", ast.Load()), [ast.Constant("weightmatch.recipe_objects")],
                                   [ast.keyword("fromlist", ast.List([ast.Constant(name)], ast.Load()))]),
@@ -110,9 +110,9 @@ def _object(value: ObjVal, depth: int, attrs_of, class_ref) -> ast.expr | None:
     # why the attributes left out are not known, for the message where one is read
     why = [ast.Dict([ast.Constant(k) for k in unknown], [ast.Constant(r) for r in unknown.values()])]
     if cls is not None:
-        return ast.Call(_helper("made"), [cls, *why], keywords_)
+        return ast.Call(helper("made"), [cls, *why], keywords_)
     if unknown:
-        return ast.Call(_helper("namespace"), why, keywords_)
+        return ast.Call(helper("namespace"), why, keywords_)
     func = ast.Attribute(ast.Call(ast.Name("__import__", ast.Load()), [ast.Constant("types")], []),
                          "SimpleNamespace", ast.Load())
     return ast.Call(func, [], keywords_)

@@ -294,6 +294,11 @@ class Recipe:
     # back the class itself (`@MODELS.register_module()` filling a registry that is run-time state in
     # a replay): both builders define them without their decorators
     undecorated: list[str] = field(default_factory=list)
+    # registry objects of imported workspace modules ({path: {name: expression}}: `MODELS =
+    # Registry("models")` filled by `@MODELS.register_module()`), as objects of their class holding
+    # the classes registered: static inference reads them where a model's `__init__` builds a part
+    # from the registry (the replay never makes them: `Registry(...)` is run-time state there)
+    registries: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def cache_key(self) -> str:
         return self.key_with(self.source)
@@ -306,7 +311,9 @@ class Recipe:
         h = hashlib.sha256(tag.encode() + b"\0" if tag else b"")
         globals_ = [f"{k}={v}" for k, v in sorted(self.script_globals.items())]
         for part in (self.file, self.root, self.var, self.constructor, *self.steps, *globals_, "\0argv", *self.argv,
-                     "\0undecorated", *self.undecorated, source):
+                     "\0undecorated", *self.undecorated,
+                     "\0registries", *(f"{p}:{n}={t}" for p, names in sorted(self.registries.items())
+                                        for n, t in sorted(names.items())), source):
             h.update(part.encode("utf-8", "surrogatepass"))
             h.update(b"\0")
         return h.hexdigest()

@@ -125,6 +125,7 @@ class Substitutions:
     arguments: set = field(default_factory=set, repr=False, compare=False)  # ids of a call's argument nodes
     globals: dict[str, str] = field(default_factory=dict)  # Recipe.script_globals: module-level names, as literals
     undecorated: list[str] = field(default_factory=list)  # Recipe.undecorated
+    registries: dict[str, dict[str, str]] = field(default_factory=dict)  # Recipe.registries
     argv: list[str] = field(default_factory=list)  # Recipe.argv: the arguments the run is analysed with
     # the items of a list written in module by module (`nn.Sequential(*layers)`), by the span of
     # the name: ModelVals and plain values, so a layer is located where its module was made

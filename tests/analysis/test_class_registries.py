@@ -144,3 +144,50 @@ def test_a_decorator_that_changes_the_class_is_not_dropped(case, execute) -> Non
     assert truth["crash"] is None and not truth["loads"][0]["raises"]
     result = analyze_alone(case, execute)
     assert not [f for f in result.findings if f.severity == "error"]
+
+
+NESTED = """
+import torch.nn as nn
+
+from .registry import MODELS
+
+
+@MODELS.register_module()
+class Head(nn.Module):
+    def __init__(self, in_channels=8, num_classes=10):
+        super().__init__()
+        self.fc = nn.Linear(in_channels, num_classes)
+
+
+@MODELS.register_module()
+class Classifier(nn.Module):
+    def __init__(self, width, head):
+        super().__init__()
+        self.backbone = nn.Linear(4, width)
+        self.head = MODELS.build(head, in_channels=width)
+"""
+
+NESTED_MAIN = """
+import torch
+
+import models.nets  # noqa: F401  (registers the models)
+from models.registry import MODELS
+
+model = MODELS.build(dict(type="Classifier", width=8, head=dict(type="Head", num_classes={n})))
+model.load_state_dict(torch.load("w.pt"))
+"""
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize("n", [3, 5], ids=["matches", "head-differs"])
+def test_a_model_that_builds_its_parts_from_the_registry(case, n, execute) -> None:
+    """mmdetection's way: `self.head = MODELS.build(head)` inside `__init__`. The registry is
+    written into the recipe as the object the decorators filled (Recipe.registries)."""
+    case.write("models/__init__.py", "")
+    case.write("models/registry.py", REGISTRY)
+    case.write("models/nets.py", NESTED)
+    case.write("main.py", NESTED_MAIN.format(n=n))
+    case.torch("import sys, torch\nsys.path.insert(0, '.')\nimport models.nets\nfrom models.registry import MODELS\n"
+               "m = MODELS.build(dict(type='Classifier', width=8, head=dict(type='Head', num_classes=3)))\n"
+               "torch.save(m.state_dict(), 'w.pt')")
+    judged_like_pytorch(case, execute, "mismatched")

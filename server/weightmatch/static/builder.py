@@ -38,6 +38,11 @@ def _build(recipe: Recipe, deps: dict | None, buffers: sources.Buffers | None) -
     for place in recipe.undecorated:
         path, _, line = place.rpartition(":")
         interp.undecorated.add((os.path.realpath(path), int(line)))
+    for path, names in recipe.registries.items():  # `MODELS`, as the decorators filled it
+        known = interp.globals.setdefault(path + "\0" + sources.module_name(path, recipe.root), {})
+        for name, text in names.items():
+            snippet = _snippet(script, text)
+            known[name] = interp.eval(snippet.tree.body[0].value, Frame(snippet, is_module=True))
     if recipe.script_globals:  # values the replay cannot compute (see Recipe.script_globals)
         known = interp.globals.setdefault(script.path + "\0" + script.modname, {})
         known.update({name: ast.literal_eval(text) for name, text in recipe.script_globals.items()})

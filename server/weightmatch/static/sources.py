@@ -162,6 +162,11 @@ def fingerprint(path: str, buffers: Buffers | None = None) -> tuple | None:
     return st.st_mtime_ns, st.st_size
 
 
+def module_name(path: str, root: str) -> str:
+    """The dotted name a workspace file is imported by, as find_module gives it."""
+    return _modname(path, root)
+
+
 def _modname(path: str, root: str) -> str:
     rel = os.path.relpath(path, root)
     if rel.startswith(".."):
