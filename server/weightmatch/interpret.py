@@ -221,6 +221,10 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
                     else:
                         self.changed_blindly(held, stmt, f"by `del {one_line(self.pf.segment(t))}`")
                     continue
+                if isinstance(t, ast.Attribute) and t.attr == "_metadata":
+                    base = self.ev(t.value, env)
+                    if isinstance(base, SourceVal):  # `del state_dict._metadata`: versions gone (BatchNorm's fix-up)
+                        base.ops.append(Op("drop-metadata", None, t))
                 if isinstance(t, ast.Subscript):
                     base = self.ev(t.value, env)
                     if isinstance(base, Const) and isinstance(base.value, (dict, list)):

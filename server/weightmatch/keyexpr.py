@@ -65,6 +65,58 @@ class TensorProxy:
         return Dtype(self.info.dtype)
 
 
+class ModuleProxy:
+    """A module of the model as a key loop reads it (CycleGAN's InstanceNorm patch walks
+    `getattr(module, key)` down a key's parts): its children, its tensors' shapes, its class's
+    name. A norm layer's running statistics it does not track are None, as torch registers them;
+    any other attribute is not known."""
+
+    _NONE_WHEN_UNTRACKED = ("running_mean", "running_var", "num_batches_tracked")
+
+    def __init__(self, expected: Any, path: str):
+        self.expected = expected
+        self.path = path
+        self.spec = expected.modules.get(path)
+        if self.spec is None:
+            raise Unresolvable(f"no module `{path}` in the model")
+
+    def attr(self, name: str) -> Any:
+        spec = self.spec
+        if name == "__class__":
+            return ClassName(spec.type.rsplit(".", 1)[-1])
+        if name in spec.children:
+            child = f"{self.path}.{name}" if self.path else name
+            return ModuleProxy(self.expected, child) if child in self.expected.modules else None
+        if name in spec.params:
+            return TensorProxy(spec.params[name])
+        if name in spec.buffers:
+            return TensorProxy(spec.buffers[name])
+        if name in self._NONE_WHEN_UNTRACKED and spec.type.startswith(("torch.nn.modules.instancenorm.",
+                                                                        "torch.nn.modules.batchnorm.")):
+            return None
+        raise Unresolvable(f"`{name}` of the model's `{self.path or 'root'}` module is not known here")
+
+
+class ClassName:
+    """`module.__class__` of a ModuleProxy: only its `__name__` is read."""
+
+    def __init__(self, name: str):
+        self.__name__ = name
+
+
+class Methods:
+    """The methods of an object that a key loop calls (`self.patch(sd, net, parts)`)."""
+
+    def __init__(self, methods: dict[str, ast.FunctionDef]):
+        self.methods = methods
+
+
+class BoundMethod:
+    def __init__(self, owner: Methods, node: ast.FunctionDef):
+        self.owner = owner
+        self.node = node
+
+
 class ConfigNamespace:
     """The known attributes of a namespace the program made (`args`); reading one not set is unknown."""
 
@@ -222,6 +274,12 @@ class Evaluator:
             return getattr(base, node.attr)
         if isinstance(base, ConfigNamespace) and node.attr in base.attrs:
             return base.attrs[node.attr]  # an Unknowable stays one: any question about it is unresolved
+        if isinstance(base, ModuleProxy):
+            return base.attr(node.attr)
+        if isinstance(base, ClassName) and node.attr == "__name__":
+            return base.__name__
+        if isinstance(base, Methods) and node.attr in base.methods:
+            return BoundMethod(base, base.methods[node.attr])
         raise Unresolvable(f"`{ast.unparse(node)}`")
 
     def ev_Call(self, node):
@@ -236,6 +294,9 @@ class Evaluator:
             return self._method(node, self.ev(func.value), func.attr, args, kwargs)
         if isinstance(func, ast.Name) and func.id == "isinstance" and len(node.args) == 2:
             return _isinstance(args[0], ast.unparse(node.args[1]))
+        if isinstance(func, ast.Name) and func.id == "getattr" and "getattr" not in self.env and \
+                len(args) == 2 and isinstance(args[0], ModuleProxy) and isinstance(args[1], str) and not kwargs:
+            return args[0].attr(args[1])  # `getattr(module, key)` down a key's parts
         fn = self.ev(func)
         if fn in BUILTINS.values():
             return fn(*args, **kwargs)
@@ -334,6 +395,14 @@ class _Break(Exception):
     pass
 
 
+class _Return(Exception):
+    def __init__(self, value: Any):
+        self.value = value
+
+
+_NOT_A_METHOD = object()
+
+
 class _LoopBody:
     """The statements of a key loop: assignments to names and to `dest[...]`, `if`, continue, break."""
 
@@ -392,17 +461,64 @@ def run_key_loop(node: ast.For, sd: dict, name: str, env: dict[str, Any]) -> Non
 class _KeyLoopBody:
     """The statements of a loop over a state dict's keys that changes that dict."""
 
-    def __init__(self, sd: dict, name: str, env: dict[str, Any]):
+    def __init__(self, sd: dict, name: str, env: dict[str, Any], depth: int = 0):
         self.sd = sd
         self.name = name
         self.scope = dict(env)
+        self.scope[name] = sd  # (a method the loop calls gets it under its parameter's name)
         self.ev = Evaluator(self.scope)
+        self.depth = depth
 
     def is_sd(self, n: ast.AST) -> bool:
-        return isinstance(n, ast.Name) and n.id == self.name
+        return isinstance(n, ast.Name) and self.scope.get(n.id) is self.sd
+
+    def method_call(self, n: ast.AST) -> Any:
+        """`self.patch(sd, net, k.split("."))` of a method of the program (Methods): its body, run
+        with its arguments bound, the state dict the same object; `_NOT_A_METHOD` when `n` is none."""
+        if not (isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)):
+            return _NOT_A_METHOD
+        try:
+            owner = self.ev.ev(n.func.value)
+        except Unresolvable:
+            return _NOT_A_METHOD
+        if not (isinstance(owner, Methods) and n.func.attr in owner.methods):
+            return _NOT_A_METHOD
+        fn = owner.methods[n.func.attr]
+        if self.depth >= 50:
+            raise Unresolvable(f"`{fn.name}` calls itself too deeply to follow")
+        if any(isinstance(a, ast.Starred) for a in n.args) or any(k.arg is None for k in n.keywords) or \
+                fn.args.vararg or fn.args.kwarg or fn.args.kwonlyargs or fn.args.posonlyargs:
+            raise Unresolvable(f"`{ast.unparse(n)}`: its arguments are not followed here")
+        params = [a.arg for a in fn.args.args]
+        values = [owner, *(self.ev.ev(a) for a in n.args)]
+        given = {k.arg: self.ev.ev(k.value) for k in n.keywords}
+        defaults = dict(zip(params[len(params) - len(fn.args.defaults):], fn.args.defaults))
+        if len(values) > len(params):
+            raise Unresolvable(f"`{ast.unparse(n)}` raises TypeError")
+        scope: dict[str, Any] = dict(zip(params, values))
+        for p in params[len(values):]:
+            if p in given:
+                scope[p] = given.pop(p)
+            elif p in defaults and isinstance(defaults[p], ast.Constant):
+                scope[p] = defaults[p].value
+            else:
+                raise Unresolvable(f"`{ast.unparse(n)}`: `{p}` is not known here")
+        if given:
+            raise Unresolvable(f"`{ast.unparse(n)}` raises TypeError")
+        body = _KeyLoopBody(self.sd, self.name, {}, self.depth + 1)
+        body.scope.clear()
+        body.scope.update(scope)
+        try:
+            body.run(fn.body)
+        except _Return as r:
+            return r.value
+        return None
 
     def value(self, n: ast.AST) -> Any:
-        """`sd.pop(k)`, `sd.pop(k, None)`, `sd[k]`, or any other expression."""
+        """`sd.pop(k)`, `sd.pop(k, None)`, `sd[k]`, a method of the program, or any other expression."""
+        called = self.method_call(n)
+        if called is not _NOT_A_METHOD:
+            return called
         if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and self.is_sd(n.func.value) and \
                 n.func.attr == "pop" and 1 <= len(n.args) <= 2 and not n.keywords:
             key = self.ev.ev(n.args[0])
@@ -424,6 +540,10 @@ class _KeyLoopBody:
             elif isinstance(s, ast.Expr) and isinstance(s.value, ast.Call) and isinstance(s.value.func, ast.Attribute) \
                     and self.is_sd(s.value.func.value) and s.value.func.attr == "pop":
                 self.value(s.value)
+            elif isinstance(s, ast.Expr) and self.method_call(s.value) is not _NOT_A_METHOD:
+                pass  # (run by method_call: CycleGAN's `self.__patch_instance_norm_state_dict(...)`)
+            elif isinstance(s, ast.Return) and self.depth > 0:
+                raise _Return(wrap(self.value(s.value)) if s.value is not None else None)
             elif isinstance(s, ast.If):
                 self.run(s.body if self.ev.ev(s.test) else s.orelse)
             elif isinstance(s, ast.For) and isinstance(s.target, ast.Name) and not s.orelse:

@@ -8,10 +8,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from weightmatch.keyexpr import ConfigNamespace, Evaluator, Unknowable, Unresolvable, run_comprehension, run_key_loop, run_loop
+from weightmatch.keyexpr import (
+    ConfigNamespace, Evaluator, Methods, ModuleProxy, Unknowable, Unresolvable, run_comprehension, run_key_loop, run_loop,
+)
 from weightmatch.types import Checkpoint, ExpectedState, Opaque, RuntimeValue, StateDict
 from weightmatch.values import (
-    At, CondVal, Guard, Const, DictLit, EmptyDict, LoadedFile, ModelAttr, ModelVal, ObjVal, SourceVal, StateDictOf, Unknown,
+    At, CondVal, Guard, Const, DictLit, EmptyDict, LoadedFile, MethodsOf, ModelAttr, ModelVal, ObjVal, SourceVal, StateDictOf,
+    Unknown,
 )
 
 
@@ -192,6 +195,15 @@ def _setitem(obj: Any, op: Any, ctx: Context) -> Any:
     return obj
 
 
+def _drop_metadata(obj: Any, op: Any, ctx: Context) -> Any:
+    """`del state_dict._metadata`: the same keys, no versions (load_state_dict then takes every
+    module's version as None: BatchNorm fills in a missing num_batches_tracked)."""
+    out = StateDict(obj)
+    out.ordered = getattr(obj, "ordered", False)
+    out.metadata = None
+    return out
+
+
 def _shallow_copy(obj: Any, op: Any, ctx: Context) -> Any:
     out = StateDict(obj)
     out.ordered = op.arg is True or getattr(obj, "ordered", False)
@@ -217,13 +229,13 @@ def _loop(obj: Any, op: Any, ctx: Context) -> Any:
 
 def _key_loop(obj: Any, op: Any, ctx: Context) -> Any:
     """`for k in list(sd): ... sd[new] = sd.pop(k)`: run over the real keys, in place."""
-    env = {k: _env_value(v, ctx) for k, v in op.env.items() if k != op.arg}
+    env = {k: _loop_value(v, ctx) for k, v in op.env.items() if k != op.arg}
     run_key_loop(op.node, obj, op.arg, env)
     return obj
 
 
 _MAPPING_OPS = {
-    "pop": _pop, "del": _pop, "update": _update, "setitem": _setitem, "copy": _shallow_copy,
+    "pop": _pop, "del": _pop, "update": _update, "setitem": _setitem, "copy": _shallow_copy, "drop-metadata": _drop_metadata,
     "comprehension": _comprehension, "loop": _loop, "keyloop": _key_loop,
     "strip-prefix": lambda obj, op, ctx: _consume_prefix(obj, _key(op.arg)),
 }
@@ -255,6 +267,19 @@ def _what(obj: Any) -> str:
     if isinstance(obj, RuntimeValue):
         return "a value known only at run time"
     return f"a `{obj.name}` object"
+
+
+def _loop_value(value: Any, ctx: Context) -> Any:
+    """A name a key loop reads: a model as its modules (types, tensors, children), an object as
+    the methods the loop calls on it; else as any other name."""
+    if isinstance(value, MethodsOf):
+        return Methods(value.methods)
+    if isinstance(value, (ModelVal, ModelAttr)) or isinstance(value, At) and isinstance(value.value, (ModelVal, ModelAttr)):
+        try:
+            return ModuleProxy(ctx.expected(value), "")
+        except Unresolvable as exc:
+            return Unknowable(str(exc) or "a model not known statically")
+    return _env_value(value, ctx)
 
 
 def _env_value(value: Any, ctx: Context) -> Any:

@@ -13,6 +13,7 @@ from typing import Any
 from weightmatch import comprehension, config_data, parsing, purefuncs, yacs_values
 from weightmatch.argparse_values import ParserVal, SubparsersVal
 from weightmatch.operators import COMPARE, UNARY
+from weightmatch.types import StateDict
 from weightmatch.type_tests import PARALLEL
 from weightmatch.yacs_values import CfgNodeVal
 from weightmatch.values import (
@@ -411,6 +412,17 @@ def _replace(ev, dotted: str, node: ast.Call, env: dict) -> Any:
     return ev.instantiate(obj.cls, [], {**obj.attrs, **changes}, node)
 
 
+def _has_metadata(ev, obj: Any) -> Any:
+    """`hasattr(state_dict, "_metadata")` (CycleGAN's `load_networks`): a state dict `state_dict()`
+    made keeps its modules' versions there; a plain dict has none."""
+    raw = ev.concrete(obj, raw=True)
+    if isinstance(raw, StateDict):
+        return Const(raw.metadata is not None, "values read from the checkpoint")
+    if isinstance(raw, dict):
+        return Const(False, "values read from the checkpoint")
+    return Unknown("whether the state dict keeps its modules' versions is known only at run time")
+
+
 def _hasattr(ev, dotted: str, node: ast.Call, env: dict) -> Any:
     """`hasattr(args, name)` where the object's attributes are all known."""
     if len(node.args) != 2:
@@ -422,6 +434,8 @@ def _hasattr(ev, dotted: str, node: ast.Call, env: dict) -> Any:
         if obj.broken:
             return Unknown(obj.broken)
         return const(name.value in yacs_values.METHODS or name.value in obj.attrs, name)
+    if isinstance(obj, (SourceVal, At)) and name.value == "_metadata":
+        return _has_metadata(ev, obj)
     if isinstance(obj, ObjVal) and obj.cls is None and obj.name == "the argparse namespace":
         if isinstance(obj.attrs.get(name.value), MaybeUnset):
             return Unknown(obj.attrs[name.value].reason)

@@ -12,7 +12,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from weightmatch.evaluate import ST_LOAD, TORCH_LOAD
-from weightmatch.values import Const, JsonFile, LoadedFile, Op, SourceVal, TorchLoadSite, Unknown, frozen
+from weightmatch.values import (
+    Const, FuncVal, JsonFile, LoadedFile, MethodsOf, ObjVal, Op, SourceVal, TorchLoadSite, Unknown, frozen,
+)
+
+
+def _method_calls(node: ast.AST, owner: str) -> list[str]:
+    """The names of the methods `node` calls on the object named `owner` (`self.patch(...)`)."""
+    return [n.func.attr for n in ast.walk(node) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+            and isinstance(n.func.value, ast.Name) and n.func.value.id == owner]
 
 
 # calls that copy a dict: a loop over the copy may change the dict itself
@@ -70,8 +78,28 @@ class StateDictLoopsMixin:
         sd = env.get(it.id)
         if not isinstance(sd, SourceVal):
             return False
-        sd.ops.append(Op("keyloop", it.id, stmt, self.free_env(stmt, env)))
+        sd.ops.append(Op("keyloop", it.id, stmt, self.loop_env(stmt, env)))
         return True
+
+    def loop_env(self, stmt: ast.For, env: dict) -> dict:
+        """The names a key loop reads; an object whose methods it calls (`self.patch(sd, net, k)`)
+        stands for those methods' definitions (and the methods they call on their `self`),
+        followed over the keys by keyexpr.py."""
+        free = self.free_env(stmt, env)
+        for name, owner in list(free.items()):
+            if not (isinstance(owner, ObjVal) and owner.cls is not None):
+                continue
+            methods: dict[str, ast.FunctionDef] = {}
+            work = [a for a in _method_calls(stmt, name)]
+            while work and len(methods) < 20:
+                attr = work.pop()
+                found = self.class_attr(owner.cls, attr) if attr not in methods else None
+                if isinstance(found, FuncVal) and isinstance(found.node, ast.FunctionDef) and found.node.args.args:
+                    methods[attr] = found.node
+                    work.extend(_method_calls(found.node, found.node.args.args[0].arg))
+            if methods:
+                free[name] = MethodsOf(methods)
+        return free
 
     def key_snapshot(self, node: ast.Call, env: dict) -> "KeySnapshot | None":
         """`list(sd.keys())`, `list(sd)`, `sorted(sd)` of a state dict held by a name: its keys as

@@ -321,6 +321,14 @@ class ClassVal:
 
 
 @dataclass
+class MethodsOf:
+    """An object's methods a loop over a state dict's keys calls (CycleGAN's
+    `self.__patch_instance_norm_state_dict(state_dict, net, key.split("."))`): their definitions."""
+
+    methods: dict[str, ast.FunctionDef]
+
+
+@dataclass
 class ObjVal:
     """A plain object whose attributes are tracked: an argparse Namespace, a SimpleNamespace,
     an instance of a workspace class that is not a module (a Trainer, a Config)."""

@@ -99,3 +99,84 @@ def test_a_network_found_by_its_name_and_unwrapped(case, networks, ngf, execute)
                "os.makedirs('checkpoints/horse2zebra')\n"
                "torch.save(define_G(3, 3, 8).state_dict(), 'checkpoints/horse2zebra/latest_net_G_A.pth')")
     judged_like_pytorch(case, execute, "mismatched")
+
+
+PATCHING_BASE = """
+import functools
+import os
+
+import torch
+import torch.nn as nn
+
+
+def get_norm_layer(norm_type="instance"):
+    if norm_type == "batch":
+        return functools.partial(nn.BatchNorm2d, affine=True, track_running_stats=True)
+    return functools.partial(nn.InstanceNorm2d, affine=False, track_running_stats=False)
+
+
+class Generator(nn.Module):
+    def __init__(self, input_nc, output_nc, ngf, norm_layer):
+        super().__init__()
+        if type(norm_layer) == functools.partial:
+            use_bias = norm_layer.func == nn.InstanceNorm2d
+        else:
+            use_bias = norm_layer == nn.InstanceNorm2d
+        self.model = nn.Sequential(nn.Conv2d(input_nc, ngf, 3, bias=use_bias), norm_layer(ngf), nn.ReLU(True),
+                                   nn.Conv2d(ngf, output_nc, 3))
+
+
+class Model:
+    def __init__(self, norm):
+        self.model_names = ["G"]
+        self.netG = Generator(3, 3, 8, get_norm_layer(norm))
+
+    def __patch_instance_norm_state_dict(self, state_dict, module, keys, i=0):
+        key = keys[i]
+        if i + 1 == len(keys):  # at the end, pointing to a parameter/buffer
+            if module.__class__.__name__.startswith("InstanceNorm") and \\
+                    (key == "running_mean" or key == "running_var"):
+                if getattr(module, key) is None:
+                    state_dict.pop(".".join(keys))
+            if module.__class__.__name__.startswith("InstanceNorm") and (key == "num_batches_tracked"):
+                state_dict.pop(".".join(keys))
+        else:
+            self.__patch_instance_norm_state_dict(state_dict, getattr(module, key), keys, i + 1)
+
+    def load_networks(self, epoch):
+        for name in self.model_names:
+            net = getattr(self, "net" + name)
+            if isinstance(net, torch.nn.DataParallel):
+                net = net.module
+            state_dict = torch.load(os.path.join("checkpoints", "%s_net_%s.pth" % (epoch, name)))
+            if hasattr(state_dict, "_metadata"):
+                del state_dict._metadata
+            for key in list(state_dict.keys()):
+                self.__patch_instance_norm_state_dict(state_dict, net, key.split("."))
+            net.load_state_dict(state_dict)
+
+
+if __name__ == "__main__":
+    Model("{norm}").load_networks("latest")
+"""
+
+# what was saved: the instance-norm model with the running statistics of PyTorch < 0.4 (the patch
+# drops them), or the batch-norm model
+PATCH_SAVED = {
+    "old-instance": "sd = Generator(3, 3, 8, get_norm_layer('instance')).state_dict()\n"
+                    "sd.update({'model.1.running_mean': torch.zeros(8), 'model.1.running_var': torch.ones(8)})",
+    "batch": "sd = Generator(3, 3, 8, get_norm_layer('batch')).state_dict()",
+}
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize("norm", ["instance", "batch"])
+@pytest.mark.parametrize("saved", sorted(PATCH_SAVED))
+def test_the_instance_norm_patch_over_the_keys(case, saved, norm, execute) -> None:
+    """CycleGAN's `__patch_instance_norm_state_dict`, called for every key: a method of the model
+    object walking `getattr(module, key)` down the key's parts, popping the running statistics an
+    InstanceNorm does not keep. Followed over the real keys with the model's modules."""
+    case.write("main.py", PATCHING_BASE.replace("{norm}", norm))
+    case.torch("import os, sys, torch\nsys.path.insert(0, '.')\nfrom main import Generator, get_norm_layer\n"
+               f"{PATCH_SAVED[saved]}\nos.makedirs('checkpoints')\ntorch.save(sd, 'checkpoints/latest_net_G.pth')")
+    judged_like_pytorch(case, execute, "mismatched+missing+unexpected")

@@ -9,7 +9,9 @@ from typing import Any
 from ..operators import BINARY, COMPARE, UNARY, TooLarge, binary
 from . import instances, tensors
 from .userdefs import Frame, SuperProxy, UserClass, UserFunc, WorkspaceModule, _Break, _Continue, _Return
-from .values import BoundMethod, Dtype, Instance, Module, Namespace, Ref, StaticUnsupported, Tensor, Unknown, describe, is_plain
+from .values import (
+    BoundMethod, Dtype, Instance, Module, Namespace, Partial, Ref, StaticUnsupported, Tensor, Unknown, describe, is_plain,
+)
 
 _PLAIN_METHODS = {"append", "extend", "insert", "pop", "items", "keys", "values", "get", "copy", "index",
                   "count", "format", "join", "upper", "lower", "startswith", "endswith", "split", "replace",
@@ -174,6 +176,8 @@ class Expressions:
         if isinstance(op, (ast.In, ast.NotIn)) and isinstance(right, Module) and isinstance(left, str):
             inside = self.ops.contains(right, left)
             return inside if isinstance(op, ast.In) else not inside
+        if isinstance(op, (ast.Eq, ast.NotEq)) and isinstance(left, Ref) and isinstance(right, Ref):
+            return (left == right) == isinstance(op, ast.Eq)  # `norm_layer.func == nn.InstanceNorm2d`: by torch's name
         if not (is_plain(left) and is_plain(right)):
             if isinstance(op, (ast.Eq, ast.NotEq)) and (isinstance(left, (Module, Tensor)) or isinstance(right, (Module, Tensor))):
                 return Unknown("compares a module or tensor", plain=True)
@@ -225,6 +229,8 @@ class Expressions:
             return Unknown(f"the config object has no attribute `{name}`")
         if isinstance(obj, (list, dict, str, tuple)) and name in _PLAIN_METHODS:
             return BoundMethod(obj, name)
+        if isinstance(obj, Partial) and name in ("func", "args", "keywords"):
+            return {"func": obj.func, "args": obj.args, "keywords": dict(obj.kwargs)}[name]  # CycleGAN's `norm_layer.func`
         return Unknown(f"attribute `{name}` of {describe(obj)} is not known statically")
 
     def _eval_Subscript(self, node: ast.Subscript, frame: Frame) -> Any:

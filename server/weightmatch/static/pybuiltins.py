@@ -9,7 +9,10 @@ from typing import Any
 from .. import purefuncs
 from . import instances, layers
 from .userdefs import SuperProxy, UserClass, guard
-from .values import BoundMethod, Instance, MissingAttribute, Module, Namespace, Ref, StaticUnsupported, Tensor, Unknown, int_like, is_plain
+from .values import (
+    BoundMethod, Instance, MissingAttribute, Module, Namespace, Partial, Ref, StaticUnsupported, Tensor, Unknown, int_like,
+    is_plain,
+)
 
 # abstract torch bases users test with isinstance
 _ABSTRACT = {
@@ -49,6 +52,8 @@ class Builtins:
             return interp.import_module(frame.file, args[0], 0)  # the recipe's `__import__('net', fromlist=['Net'])`
         if fn == "isinstance":
             return self.isinstance(args[0], args[1])
+        if fn == "type" and len(args) == 1 and not kwargs and isinstance(args[0], Partial):
+            return Ref("functools.partial")  # CycleGAN's `type(norm_layer) == functools.partial`
         if fn == "setattr":
             obj, name, value = args
             if not isinstance(name, str):
