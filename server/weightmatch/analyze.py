@@ -20,7 +20,7 @@ from weightmatch.findings import SiteFacts, build_findings
 from weightmatch.fixes import fixes_for
 from weightmatch.interpret import interpret
 from weightmatch.keyexpr import Unresolvable
-from weightmatch.locate import LayerSite, locate
+from weightmatch.locate import LayerSite, locate, param_site
 from weightmatch.materialize import Problem, materialize
 from weightmatch.models import ModelBuilder, ModelUnresolved
 from weightmatch.per_call import per_call
@@ -388,6 +388,10 @@ class FileAnalyzer:
             param = key.rsplit(".", 1)[-1] if key else None
             if spec is not None and param in spec.param_origins:
                 site = self.origin_site(spec.param_origins[param])
+                if site is not None:
+                    return site
+            if spec is not None and param in spec.params and not spec.param_origins and how != "static":
+                site = param_site(module_path, param, model, expected, self.find_class)
                 if site is not None:
                     return site
             if module_path not in layer_cache:

@@ -75,6 +75,22 @@ def locate(module_path: str, model: ModelVal, expected: ExpectedState, find_clas
     return best
 
 
+def param_site(module_path: str, param: str, model: ModelVal, expected: ExpectedState,
+               find_class: ClassFinder) -> LayerSite | None:
+    """A bare parameter of the user's module class (`self.relative_position_bias_table =
+    nn.Parameter(...)`) on its own line, found in the class's `__init__` as the source walk finds
+    layers (static inference knows it already: ModuleSpec.param_origins)."""
+    spec = expected.modules.get(module_path)
+    if spec is None or param not in spec.params:
+        return None
+    cls = _user_class(expected, module_path, model.file, find_class)
+    found = _in_class(cls[0], param, cls[1], find_class) if cls is not None else None
+    if found is None:
+        return None
+    node, value, pf = found
+    return LayerSite(pf.span(node), pf, value, module_path)
+
+
 def _last_step(model: ModelVal, path: str, expected: ExpectedState):
     wrappers = [w for w in model.wrappers if w]
     for step in reversed(model.steps):
@@ -153,9 +169,12 @@ def _container_element(value: ast.expr, part: str, pf: PyFile, subs=None) -> ast
         if elements is not None:
             i = int(part)
             return elements[i] if i < len(elements) else None
+    if len(args) == 1 and isinstance(args[0], (ast.GeneratorExp, ast.ListComp)) and part.isdigit() and \
+            name.endswith(("ModuleList", "Sequential")) and len(args[0].generators) == 1:
+        return args[0].elt  # `nn.ModuleList(Block(dim) for _ in range(depth))`: every element is made there
     if name.endswith(("ModuleList", "ModuleDict")) and len(args) == 1 and \
             not isinstance(args[0], (ast.List, ast.Tuple, ast.Dict)):
-        return None  # built from a comprehension or a variable: not its elements as written
+        return None  # built from a variable: not its elements as written
     if len(args) == 1 and isinstance(args[0], (ast.List, ast.Tuple)):
         args = args[0].elts
     if len(args) == 1 and isinstance(args[0], ast.Dict):
