@@ -169,9 +169,9 @@ def _container_element(value: ast.expr, part: str, pf: PyFile, subs=None) -> ast
         if elements is not None:
             i = int(part)
             return elements[i] if i < len(elements) else None
-    if len(args) == 1 and isinstance(args[0], (ast.GeneratorExp, ast.ListComp)) and part.isdigit() and \
-            name.endswith(("ModuleList", "Sequential")) and len(args[0].generators) == 1:
-        return args[0].elt  # `nn.ModuleList(Block(dim) for _ in range(depth))`: every element is made there
+    made = _generated_element(name, args, part)
+    if made is not None:
+        return made
     if name.endswith(("ModuleList", "ModuleDict")) and len(args) == 1 and \
             not isinstance(args[0], (ast.List, ast.Tuple, ast.Dict)):
         return None  # built from a variable: not its elements as written
@@ -193,6 +193,14 @@ def _container_element(value: ast.expr, part: str, pf: PyFile, subs=None) -> ast
         return None
     i = int(part)
     return args[i] if i < len(args) else None
+
+
+def _generated_element(name: str, args: list, part: str) -> ast.expr | None:
+    """`nn.ModuleList(Block(dim) for _ in range(depth))`: every element is made by the element expression."""
+    if len(args) == 1 and isinstance(args[0], (ast.GeneratorExp, ast.ListComp)) and part.isdigit() and \
+            name.endswith(("ModuleList", "Sequential")) and len(args[0].generators) == 1:
+        return args[0].elt
+    return None
 
 
 def _inlined_pairs(args: list, pf: PyFile, inlined: dict) -> list[SeqVal] | None:
