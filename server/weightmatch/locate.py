@@ -184,15 +184,20 @@ def _container_element(value: ast.expr, part: str, pf: PyFile, subs=None) -> ast
         return None
     if len(args) == 1 and isinstance(args[0], ast.Call) and (pf.dotted(args[0].func) or "").endswith("OrderedDict") \
             and args[0].args and isinstance(args[0].args[0], (ast.List, ast.Tuple)):
-        for item in args[0].args[0].elts:
-            if isinstance(item, ast.Tuple) and len(item.elts) == 2 and isinstance(item.elts[0], ast.Constant) \
-                    and str(item.elts[0].value) == part:
-                return item.elts[1]
-        return None
+        return _ordered_dict_element(args[0].args[0], part)
     if not part.isdigit() or _has_starred(value, args):
         return None
     i = int(part)
     return args[i] if i < len(args) else None
+
+
+def _ordered_dict_element(pairs: ast.List | ast.Tuple, part: str) -> ast.expr | None:
+    """`OrderedDict([("fc", nn.Linear(4, 8)), ...])`: the module written beside the name `part`."""
+    for item in pairs.elts:
+        if isinstance(item, ast.Tuple) and len(item.elts) == 2 and isinstance(item.elts[0], ast.Constant) \
+                and str(item.elts[0].value) == part:
+            return item.elts[1]
+    return None
 
 
 def _generated_element(name: str, args: list, part: str) -> ast.expr | None:
