@@ -94,18 +94,14 @@ class LoadSitesMixin:
         return FuncVal(fn.file, fn.node, fn.owner, model) if isinstance(fn, FuncVal) else None
 
     def load_site(self, call: ast.Call, stmt: ast.stmt, env: dict) -> LoadSite:
-        receiver = self.ev(call.func.value, env)
-        if isinstance(receiver, (SourceVal, Const, NotModel)):
-            receiver = Unknown("load_state_dict is called on something that is not a model")
+        receiver = self.ev(call.func.value, env)  # (Python evaluates the receiver first)
         arg_node = call.args[0] if call.args else _kw(call, "state_dict")
         arg = frozen(self.ev(arg_node, env)) if arg_node is not None else Unknown("no state dict argument")
         strict_node = call.args[1] if len(call.args) > 1 else _kw(call, "strict")
         assign_node = call.args[2] if len(call.args) > 2 else _kw(call, "assign")
-        strict = Const(True) if strict_node is None else self.ev(strict_node, env)
         assign = Const(False) if assign_node is None else self.ev(assign_node, env)
         via_super = isinstance(call.func.value, ast.Call) and self.pf.dotted(call.func.value.func) == "super"
-        return LoadSite(self.pf, call, frozen(receiver), arg, arg_node, strict, assign, stmt,
-                        self.contexts[-1] if self.contexts else "", CURRENT_GUARDS.get(), via_super)
+        return self._site(call, stmt, env, receiver, arg, arg_node, strict_node, assign, via_super=via_super)
 
     def load_model_site(self, call: ast.Call, stmt: ast.stmt, env: dict) -> None:
         """`safetensors.torch.load_model(model, "model.safetensors", strict=...)`: the file read with
@@ -114,14 +110,20 @@ class LoadSitesMixin:
         if model_node is None or file_node is None or self.not_a_model(model_node, env):
             return
         receiver = self.ev(model_node, env)
-        if isinstance(receiver, (SourceVal, Const, NotModel)):
-            receiver = Unknown("load_model is given something that is not a model")
         loaded = LoadedFile(self.ev(file_node, env), call, self.pf, "safetensors", None)
         self.torch_loads.append(TorchLoadSite(loaded))
+        self.sites.append(self._site(call, stmt, env, receiver, SourceVal(loaded), file_node, strict_node,
+                                     Const(False), api="safetensors"))
+
+    def _site(self, call: ast.Call, stmt: ast.stmt, env: dict, receiver, arg, arg_node, strict_node, assign,
+              **extra) -> LoadSite:
+        """One load of a model: the receiver as the interpreter knows it (a state dict or plain
+        value is no model), `strict` at its default True, where and under which conditions it runs."""
+        if isinstance(receiver, (SourceVal, Const, NotModel)):
+            receiver = Unknown("the state dict is loaded into something that is not a model")
         strict = Const(True) if strict_node is None else self.ev(strict_node, env)
-        self.sites.append(LoadSite(self.pf, call, frozen(receiver), SourceVal(loaded), file_node, strict, Const(False),
-                                   stmt, self.contexts[-1] if self.contexts else "", CURRENT_GUARDS.get(),
-                                   api="safetensors"))
+        return LoadSite(self.pf, call, frozen(receiver), arg, arg_node, strict, assign, stmt,
+                        self.contexts[-1] if self.contexts else "", CURRENT_GUARDS.get(), **extra)
 
     def load_calls(self, stmt: ast.stmt) -> list[ast.Call]:
         return _load_calls(self.pf, stmt)
