@@ -141,6 +141,9 @@ def setitem(ev, target: ast.Subscript, value: Any, env: dict) -> bool:
     if not (isinstance(owner, Const) and isinstance(owner.value, (dict, list))):
         return False
     key = ev.ev(target.slice, env)
+    if isinstance(value, (SourceVal, At)):
+        read = ev.concrete(value)  # nanoGPT's `model_args[k] = checkpoint_model_args[k]`: plain data read
+        value = read if isinstance(read, Const) else value
     if isinstance(key, Const) and isinstance(value, (Const, FuncVal, ClassVal)) and type(owner.value) is dict:
         try:  # the very dict: every holder sees it; a registry holds the function or class itself
             journal.put(owner.value, key.value, value.value if isinstance(value, Const) else value)

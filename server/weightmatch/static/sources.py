@@ -97,6 +97,15 @@ def _collect(sf: SourceFile) -> None:
         else:
             for name in _bound_names(stmt):
                 sf.ambiguous.add(name)
+            # `for k in keys: args[k] = ckpt["args"][k]`: a name changed in place under a loop, an `if`,
+            # a `with` or a `try` holds what that code made of it, not its first value
+            for sub in ast.walk(stmt):
+                if isinstance(sub, (ast.Subscript, ast.Attribute)) and isinstance(sub.ctx, (ast.Store, ast.Del)):
+                    root = sub.value
+                    while isinstance(root, (ast.Subscript, ast.Attribute)):
+                        root = root.value
+                    if isinstance(root, ast.Name):
+                        sf.ambiguous.add(root.id)
             # a top-level call such as `CFG.update(...)` or `LAYERS.append(...)` may mutate a name
             for sub in ast.walk(stmt):
                 if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute):
