@@ -43,20 +43,24 @@ def config_item(owner: Const, name: Any, what: str) -> Any:
 
 
 def read_data(ev, doc: JsonFile) -> Any:
-    """A JSON / YAML / TOML file of the workspace, as data."""
+    """A JSON / YAML / TOML file of the workspace, as data; a text file as its text."""
     path = doc.path.value if isinstance(doc.path, Const) and isinstance(doc.path.value, str) else None
     if path is None:
         return Unknown(doc.path.reason if isinstance(doc.path, Unknown) else "the config file's path is not known")
     full = ev.data_path(path)
+    what = "the file" if doc.kind == "text" else "the config file"
     if full is None:
-        return Unknown(f"the config file {path} does not exist")
+        return Unknown(f"{what} {path} does not exist")
     try:
         if os.path.getsize(full) > MAX_DATA_FILE:
-            return Unknown(f"the config file {path} is too large to read")
+            return Unknown(f"{what} {path} is too large to read")
         kind = doc.kind
         with open(full, "rb") as fh:
             raw = fh.read()
-        if kind == "toml":
+        if kind == "text":
+            data = raw.decode("utf-8")  # (universal newlines, as text mode reads it)
+            data = data.replace("\r\n", "\n").replace("\r", "\n")
+        elif kind == "toml":
             import tomllib
 
             data = tomllib.loads(raw.decode("utf-8"))
@@ -69,7 +73,7 @@ def read_data(ev, doc: JsonFile) -> Any:
         else:
             data = json.loads(raw)
     except Exception as exc:  # noqa: BLE001 - a broken config file is a reason, not a crash
-        return Unknown(f"the config file {path} cannot be read ({type(exc).__name__})")
+        return Unknown(f"{what} {path} cannot be read ({type(exc).__name__})")
     root = getattr(ev, "root", "") or ""
     shown = os.path.relpath(path, root) if os.path.isabs(path) and path.startswith(root.rstrip(os.sep) + os.sep) \
         else path  # (`ROOT / "data.yaml"` with ROOT from `__file__`: named as the user sees it)

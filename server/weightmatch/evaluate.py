@@ -325,7 +325,10 @@ class Evaluator(TypeTestsMixin):
                 return Const(False, path.origin)  # `--pretrained_weights ''`, the usual "not given": never a file
             return Unknown(f"`{self.pf.segment(node)}` is known when the script runs")
         if dotted in ("open", "builtins.open", "io.open") and args:
-            return FileHandle(self.ev(args[0], env))
+            mode = self.ev(args[1] if len(args) > 1 else _kw(node, "mode"), env) if len(args) > 1 or _kw(node, "mode") \
+                else Const("r")
+            text = isinstance(mode, Const) and isinstance(mode.value, str) and "b" not in mode.value
+            return FileHandle(self.ev(args[0], env), text)
         if dotted == "json.load" and len(args) == 1:
             handle = self.ev(args[0], env)
             if isinstance(handle, FileHandle):
@@ -381,6 +384,13 @@ class Evaluator(TypeTestsMixin):
             return Unknown(f"`{self.pf.segment(node)}` wraps something not known")
         if isinstance(func, ast.Attribute):
             owner = self.ev(func.value, env)
+            if isinstance(owner, FileHandle) and owner.text and func.attr in ("read", "readlines") and not args:
+                read = config_data.read_data(self, JsonFile(owner.path, "text"))  # `open("labels.txt").read()`
+                if func.attr == "readlines" and isinstance(read, Const):
+                    return Const(read.value.splitlines(keepends=True), read.origin)
+                return read
+            if isinstance(owner, Const) and isinstance(owner.value, str) and func.attr == "read_text" and not args:
+                return config_data.read_data(self, JsonFile(owner, "text"))  # `Path("labels.txt").read_text()`
             if isinstance(owner, JsonFile):
                 owner = config_data.read_data(self, owner)  # `json.load(f).get("depth", 3)`
             listed = const_mutation.module_list(self, owner, node, env)

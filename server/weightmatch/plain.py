@@ -534,7 +534,7 @@ _LIBRARY = {
 DATA_CALLS = {"dataclasses.asdict", "dict", "vars"}
 
 _STR_METHODS = {"format", "join", "replace", "lower", "upper", "strip", "rstrip", "lstrip", "split", "rsplit",
-                "partition", "rpartition", "startswith", "endswith", "removeprefix", "removesuffix"}
+                "partition", "rpartition", "startswith", "endswith", "removeprefix", "removesuffix", "splitlines"}
 
 
 _SET_METHODS = {"issubset", "issuperset", "isdisjoint", "union", "intersection", "difference", "symmetric_difference"}

@@ -207,6 +207,7 @@ def frozen(value: Any) -> Any:
 @dataclass
 class FileHandle:
     path: Any  # Const | Unknown
+    text: bool = True  # opened in text mode (`read()` gives a str)
 
 
 @dataclass
@@ -214,7 +215,7 @@ class JsonFile:
     """`json.load(open(p))`: the JSON document at `path` (read only if a loop needs it)."""
 
     path: Any  # Const | Unknown
-    kind: str = "json"  # "json" | "yaml" | "toml"
+    kind: str = "json"  # "json" | "yaml" | "toml" | "text" (`open(p).read()`: the text itself)
 
 
 # ---------------------------------------------------------------- state dict sources
