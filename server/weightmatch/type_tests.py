@@ -6,10 +6,11 @@ needs `ev`, `concrete`, `class_chain`, `in_file`, `module_env` and `pf`."""
 from __future__ import annotations
 
 import ast
+from collections.abc import Mapping
 from typing import Any
 
 from weightmatch.types import Opaque, RuntimeValue, StateDict, TensorInfo
-from weightmatch.values import At, ClassVal, Const, ModelVal, SourceVal, Unknown
+from weightmatch.values import At, ClassVal, Const, ModelVal, SourceVal, StateDictOf, Unknown, frozen
 
 # the data-parallel wrappers by the class each name is (`isinstance(net, nn.DataParallel)`)
 PARALLEL = {"torch.nn.DataParallel": "DataParallel", "torch.nn.parallel.DataParallel": "DataParallel",
@@ -97,8 +98,10 @@ class TypeTestsMixin:
         """`hasattr(model, "module")`: true of a model wrapped in DataParallel; false of the user's
         own module class, unwrapped, that never sets an attribute of that name."""
         model, name = self.ev(node.args[0], env), self.ev(node.args[1], env)
-        if not (isinstance(model, ModelVal) and isinstance(name, Const) and name.value in ("module", "_orig_mod")):
+        if not (isinstance(model, ModelVal) and isinstance(name, Const) and isinstance(name.value, str)):
             return None
+        if name.value not in ("module", "_orig_mod"):
+            return self.model_has_own_attr(model, name.value)
         if model.wrappers:
             return Const(True) if model.wrappers[-1] == name.value else None
         if any(st.target.split(".")[0] == name.value for st in model.steps if st.target):
@@ -108,13 +111,47 @@ class TypeTestsMixin:
             return Const(False) if _torch_layer(model) and not named else None
         if not self.plain_module_class(model.cls):
             return None
-        for cls in self.class_chain(model.cls):
-            for sub in ast.walk(cls.node):
-                if isinstance(sub, ast.Attribute) and sub.attr == name.value or \
+        return None if self.class_mentions(model.cls, name.value) else Const(False)
+
+    def class_mentions(self, cls: ClassVal, name: str) -> bool:
+        """Whether the class's chain may set an attribute `name` (`self.module = ...`,
+        `setattr(self, "module", m)`, a method of that name)."""
+        for c in self.class_chain(cls):
+            for sub in ast.walk(c.node):
+                if isinstance(sub, ast.Attribute) and sub.attr == name or \
                         isinstance(sub, (ast.FunctionDef, ast.Name)) and getattr(sub, "name", getattr(sub, "id", "")) \
-                        == name.value or isinstance(sub, ast.Constant) and sub.value == name.value:
-                    return None  # the class may set it (`self.module = ...`, `setattr(self, "module", m)`)
+                        == name or isinstance(sub, ast.Constant) and sub.value == name:
+                    return True
+        return False
+
+    def model_has_own_attr(self, model: ModelVal, name: str) -> Any:
+        """`hasattr(model, "bert")` (a Hugging Face-style loader's base-model test): true when the
+        model's state dict has a key under that name, or when nn.Module itself has it; false of the
+        user's own module class, unwrapped and unchanged, that never mentions it; else None."""
+        if name in _MODULE_NAMES:
+            return Const(True)
+        if name.startswith("_") or model.wrappers or model.steps or model.cls is None:
+            return None
+        keys = self.concrete(SourceVal(StateDictOf(frozen(model))), raw=True)
+        if isinstance(keys, Mapping) and any(k == name or k.startswith(name + ".") for k in keys if isinstance(k, str)):
+            return Const(True)
+        if not self.plain_module_class(model.cls) or self.class_mentions(model.cls, name):
+            return None
         return Const(False)
+
+
+# the public attributes every nn.Module has (dir(torch.nn.Module) and an instance's own, torch 2.13)
+_MODULE_NAMES = frozenset({
+    "T_destination", "add_module", "apply", "bfloat16", "buffers", "call_super_init", "children", "compile", "cpu",
+    "cuda", "double", "dump_patches", "eval", "extra_repr", "float", "forward", "get_buffer", "get_extra_state",
+    "get_parameter", "get_submodule", "half", "ipu", "load_state_dict", "modules", "mtia", "named_buffers",
+    "named_children", "named_modules", "named_parameters", "parameters", "register_backward_hook", "register_buffer",
+    "register_forward_hook", "register_forward_pre_hook", "register_full_backward_hook",
+    "register_full_backward_pre_hook", "register_load_state_dict_post_hook", "register_load_state_dict_pre_hook",
+    "register_module", "register_parameter", "register_state_dict_post_hook", "register_state_dict_pre_hook",
+    "requires_grad_", "set_extra_state", "set_submodule", "share_memory", "state_dict", "to", "to_empty", "train",
+    "training", "type", "xpu", "zero_grad",
+})
 
 
 def _torch_layer(model: ModelVal) -> bool:

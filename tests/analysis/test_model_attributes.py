@@ -85,3 +85,47 @@ def test_a_trainers_model_passed_to_an_ema_wrapper(case, width, target, execute)
     case.torch("import torch, torch.nn as nn\n"
                "torch.save({'ema': {'module.fc.' + k: v for k, v in nn.Linear(4, 8).state_dict().items()}}, 'w.pt')")
     judged_like_pytorch(case, execute, "mismatched+missing+unexpected")
+
+
+BASE_PREFIX = """
+import torch
+import torch.nn as nn
+
+
+class Encoder(nn.Module):
+    def __init__(self, width):
+        super().__init__()
+        self.fc = nn.Linear(4, width)
+
+
+class Classifier(nn.Module):
+    def __init__(self, width):
+        super().__init__()
+        self.bert = Encoder(width)
+        self.classifier = nn.Linear(width, 2)
+
+
+def load(model, path):
+    sd = torch.load(path)
+    if not hasattr(model, "bert") and any(k.startswith("bert.") for k in sd):
+        sd = {{k[len("bert."):]: v for k, v in sd.items() if k.startswith("bert.")}}
+    model.load_state_dict(sd, strict={strict})
+
+
+load({model}, "w.pt")
+"""
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize(("model", "strict"), [("Encoder(3)", True), ("Classifier(3)", True), ("Encoder(5)", True),
+                                               ("Classifier(5)", False)],
+                         ids=["base-model", "whole-model", "base-differs", "whole-differs"])
+def test_a_base_model_prefix_decided_by_hasattr(case, model, strict, execute) -> None:
+    """Hugging Face's loading shape: a checkpoint of the whole model loaded into its base model
+    strips the base model's prefix when the model has no attribute of that name."""
+    case.write("main.py", BASE_PREFIX.format(model=model, strict=strict))
+    case.torch("import torch, torch.nn as nn\n"
+               "sd = {'bert.fc.' + k: v for k, v in nn.Linear(4, 3).state_dict().items()}\n"
+               "sd.update({'classifier.' + k: v for k, v in nn.Linear(3, 2).state_dict().items()})\n"
+               "torch.save(sd, 'w.pt')")
+    judged_like_pytorch(case, execute, "mismatched+missing+unexpected" if strict else "mismatched")
