@@ -412,13 +412,11 @@ class CallsMixin(ModulesMixin, CheckpointValuesMixin, InstancesMixin):
         subs.registries = self.registry_objects() if subs.undecorated else {}
         return ModelVal(self.pf, "", node, cls=cls, subs=subs)
 
-
     def undecorated_classes(self) -> list[str]:
         """Recipe.undecorated: the classes of the modules imported so far whose decorators only
         register them (`@MODELS.register_module()`; a model's blocks are often registered too)."""
         return sorted({f"{v.file.path}:{v.node.lineno}" for env in self.module_envs.values() for v in env.values()
                        if isinstance(v, ClassVal) and v.undecorated})
-
 
     def registry_objects(self) -> dict[str, dict[str, str]]:
         """Recipe.registries: the objects of imported workspace modules that hold a dict a decorator

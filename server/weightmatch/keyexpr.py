@@ -111,12 +111,6 @@ class Methods:
         self.methods = methods
 
 
-class BoundMethod:
-    def __init__(self, owner: Methods, node: ast.FunctionDef):
-        self.owner = owner
-        self.node = node
-
-
 class ConfigNamespace:
     """The known attributes of a namespace the program made (`args`); reading one not set is unknown."""
 
@@ -278,8 +272,6 @@ class Evaluator:
             return base.attr(node.attr)
         if isinstance(base, ClassName) and node.attr == "__name__":
             return base.__name__
-        if isinstance(base, Methods) and node.attr in base.methods:
-            return BoundMethod(base, base.methods[node.attr])
         raise Unresolvable(f"`{ast.unparse(node)}`")
 
     def ev_Call(self, node):
