@@ -268,7 +268,7 @@ ABSENT = object()  # program_dict_get: the key is surely not in the dict
 def program_dict_get(base: SourceVal, key: Any) -> Any:
     """`registry.get(name)` of a dict the program made and filled by known keys: the entry when it
     is a class, function or plain value, ABSENT when the key is surely missing, else None."""
-    entries = _dict_now(base) if isinstance(base.base, DictLit) and isinstance(key, Const) else None
+    entries = program_dict_entries(base) if isinstance(key, Const) else None
     if entries is None:
         return None
     try:
