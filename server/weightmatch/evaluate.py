@@ -20,7 +20,7 @@ from weightmatch.pyfile import PyFile
 from weightmatch.type_tests import PARALLEL, TypeTestsMixin
 from weightmatch.values import (
     At, ClassVal, Const, DictLit, EmptyDict, FileHandle, FuncVal, JsonFile, LoadedFile, ModelAttr, ModelVal, ModVal,
-    LibRef, ObjVal, Op, PartialVal, SeqVal, SourceVal, StateDictOf, Step, Unknown, frozen, origins,
+    LibRef, ObjVal, Op, PartialVal, SeqVal, SourceVal, Step, Unknown, frozen, model_state, origins,
 )
 
 # Methods that return the module itself and change nothing load_state_dict looks at.
@@ -225,7 +225,7 @@ class Evaluator(TypeTestsMixin):
         """`model.head.bias` read for its shape: the model's own state dict at that key, as
         `model.state_dict()["head.bias"]` gives it (a submodule or a tensor kept out of the state
         dict is no key there, so its shape stays unknown)."""
-        return SourceVal(StateDictOf(frozen(attr.model))).derive(Op("subscript", Const(".".join(attr.path)), node))
+        return model_state(attr.model).derive(Op("subscript", Const(".".join(attr.path)), node))
 
     def changing_call(self, node: ast.Call, env: dict) -> Any:
         """`opt_net.pop("type")` changes what it is called on: run once, where the program runs it.
@@ -410,7 +410,7 @@ class Evaluator(TypeTestsMixin):
             if isinstance(owner, ModelVal) and func.attr in SELF_RETURNING:
                 return owner
             if isinstance(owner, (ModelVal, ModelAttr)) and func.attr == "state_dict" and not args:
-                return SourceVal(StateDictOf(frozen(owner)))
+                return model_state(owner)
             if isinstance(owner, ModelAttr) and func.attr in ("size", "dim") and not node.keywords:
                 return self.tensor_fact(self.model_tensor(owner, node), func.attr, [self.ev(a, env) for a in args])
             if isinstance(owner, SourceVal):

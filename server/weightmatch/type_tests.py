@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from weightmatch.types import Opaque, RuntimeValue, StateDict, TensorInfo
-from weightmatch.values import At, ClassVal, Const, ModelVal, SourceVal, StateDictOf, Unknown, frozen
+from weightmatch.values import At, ClassVal, Const, ModelVal, SourceVal, Unknown, model_state
 
 # the data-parallel wrappers by the class each name is (`isinstance(net, nn.DataParallel)`)
 PARALLEL = {"torch.nn.DataParallel": "DataParallel", "torch.nn.parallel.DataParallel": "DataParallel",
@@ -132,7 +132,7 @@ class TypeTestsMixin:
             return Const(True)
         if name.startswith("_") or model.wrappers or model.steps or model.cls is None:
             return None
-        keys = self.concrete(SourceVal(StateDictOf(frozen(model))), raw=True)
+        keys = self.concrete(model_state(model), raw=True)
         if isinstance(keys, Mapping) and any(k == name or k.startswith(name + ".") for k in keys if isinstance(k, str)):
             return Const(True)
         if not self.plain_module_class(model.cls) or self.class_mentions(model.cls, name):

@@ -239,6 +239,11 @@ class StateDictOf:
     model: Any  # At(ModelVal | ModelAttr): the model when state_dict() was called
 
 
+def model_state(model: Any) -> SourceVal:
+    """`model.state_dict()` as the model is now (a ModelVal, or a ModelAttr for a submodule)."""
+    return SourceVal(StateDictOf(frozen(model)))
+
+
 @dataclass
 class EmptyDict:
     ordered: bool
