@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import ast
 import copy
+import functools
 import json
 import os
 import posixpath
 from pathlib import PurePosixPath
 from typing import Any
 
-from weightmatch import accelerate_calls, comprehension, config_data, const_mutation, hub_cache, plain, yacs_calls, yacs_values
+from weightmatch import (
+    accelerate_calls, comprehension, config_data, const_mutation, hub_cache, plain, saved_modules, yacs_calls, yacs_values,
+)
 from weightmatch.argparse_values import ParserVal, SubparsersVal
 from weightmatch.hub_cache import HUB_LOADS
 from weightmatch.operators import BINARY, TooLarge, binary
@@ -418,6 +421,10 @@ class Evaluator(TypeTestsMixin):
                     return self.tensor_fact(owner, func.attr, [self.ev(a, env) for a in args])
                 if func.attr == "copy" and not args:
                     return owner.derive(Op("copy", "shallow", node))
+                if func.attr == "state_dict" and not args and not node.keywords:  # of a module pickled whole
+                    return owner.derive(Op("module-state", functools.partial(saved_modules.class_version, self), node))
+                if func.attr in SELF_RETURNING:
+                    return owner.derive(Op("module-self", func.attr, node))
                 if func.attr in ("get", "pop") and args:
                     key = self.ev(args[0], env)
                     entry = plain.program_dict_get(owner, key) if func.attr == "get" else None

@@ -11,7 +11,8 @@ from typing import Any, Protocol
 from weightmatch.keyexpr import (
     ConfigNamespace, Evaluator, Methods, ModuleProxy, Unknowable, Unresolvable, run_comprehension, run_key_loop, run_loop,
 )
-from weightmatch.types import Checkpoint, ExpectedState, Opaque, RuntimeValue, StateDict
+from weightmatch import saved_modules
+from weightmatch.types import Checkpoint, ExpectedState, Opaque, RuntimeValue, SavedModule, StateDict
 from weightmatch.values import (
     At, CondVal, Guard, Const, DictLit, EmptyDict, LoadedFile, MethodsOf, ModelAttr, ModelVal, ObjVal, SourceVal, StateDictOf,
     Unknown,
@@ -152,6 +153,15 @@ def _apply(obj: Any, op: Any, ctx: Context, upto: float = INF) -> Any:
         raise Unresolvable("`.get` on something that is not a dict")
     if kind == "unknown":
         raise Unresolvable(f"the state dict is changed by {op.arg}")
+    if kind == "module-self":  # `ckpt["model"].float()`: the pickled module itself
+        if isinstance(obj, SavedModule):
+            return obj
+        raise Unresolvable(f"`.{op.arg}()` on {_what(obj)}")
+    if kind == "module-state":  # `ckpt["model"].state_dict()`
+        state = saved_modules.state_dict(obj, op.arg)
+        if isinstance(state, str):
+            raise Unresolvable(f"`.state_dict()` of what the checkpoint holds: {state}")
+        return state
     if not isinstance(obj, Mapping):
         raise Unresolvable(f"`{kind}` on something that is not a dict")
     apply = _MAPPING_OPS.get(kind)
@@ -266,7 +276,9 @@ def _call_text(value: Any) -> str:
 def _what(obj: Any) -> str:
     if isinstance(obj, RuntimeValue):
         return "a value known only at run time"
-    return f"a `{obj.name}` object"
+    if isinstance(obj, Opaque):
+        return f"a `{obj.name}` object"
+    return f"a `{type(obj).__name__}`" if not isinstance(obj, Mapping) else "a dict"
 
 
 def _loop_value(value: Any, ctx: Context) -> Any:

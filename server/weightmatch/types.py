@@ -75,6 +75,22 @@ NAMESPACE_GLOBALS = ("argparse.Namespace", "types.SimpleNamespace")
 
 
 @dataclass(frozen=True)
+class SavedModule(Opaque):
+    """A whole `nn.Module` pickled into a checkpoint (`torch.save(model, p)`, yolov5's
+    `ckpt["model"]`), read as data: the keys and shapes its `state_dict()` gives, from the
+    `_parameters`, `_buffers` and `_modules` pickle stores (no class is called).
+
+    `classes` maps each module's path to its class's global name: what that `state_dict()`
+    call does depends on those classes as the script imports them, so a reader checks them
+    before using `state` (materialize.py). `why` is set, and `state` empty, when the
+    pickled objects are not what nn.Module stores (or a state_dict hook is registered)."""
+
+    state: dict = field(default_factory=dict, hash=False, compare=False)
+    classes: dict = field(default_factory=dict, hash=False, compare=False)
+    why: str = ""
+
+
+@dataclass(frozen=True)
 class RuntimeValue:
     """A value put into a state dict that is known only at run time (`sd[k] = torch.tensor(...)`,
     `{"w": make()}`): it may or may not be a tensor of the right shape, so no verdict may rest on it."""

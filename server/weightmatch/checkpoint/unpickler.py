@@ -23,7 +23,7 @@ import io
 import pickle
 from typing import Any, Callable
 
-from ..types import NAMESPACE_GLOBALS, Opaque, SavedNamespace, StateDict, TensorInfo
+from ..types import NAMESPACE_GLOBALS, Opaque, SavedModule, SavedNamespace, StateDict, TensorInfo
 from .allowlist import is_allowed, torch_global_name
 
 # Element type of each legacy storage class, as in torch.storage._dtype_to_storage_type_map.
@@ -450,6 +450,12 @@ def to_engine(root: Any) -> Any:
             raise _TooBig
         return memo[key]
 
+    def spend(n: int) -> None:
+        nonlocal total
+        total += n
+        if total > MAX_EXPANDED:
+            raise _TooBig
+
     def conv(value: Any, depth: int) -> Any:
         nonlocal total
         if depth > MAX_DEPTH:
@@ -507,6 +513,9 @@ def to_engine(root: Any) -> Any:
             if vtype.wm_name in NAMESPACE_GLOBALS and isinstance(value.wm_state, dict):
                 attrs = conv(value.wm_state, depth + 1)  # `torch.save({"args": args})`: its attributes as data
                 return SavedNamespace(vtype.wm_name, "", dict(attrs))
+            if _module_state(value) is not None:  # `torch.save(model, p)`: what its state_dict() gives
+                memo[key] = _saved_module(value, depth, spend)
+                return memo[key]
             return Opaque(vtype.wm_name)
         if _is_stub_class(value):
             return Opaque(value.wm_name, "class")
@@ -526,6 +535,55 @@ def to_engine(root: Any) -> Any:
         raise OverBudget(
             f"its objects, shared ones counted each time they are reached, come to more than "
             f"{MAX_EXPANDED:,} (a checkpoint reader's limit)") from None
+
+
+_MODULE_DICTS = ("_parameters", "_buffers", "_modules")
+_STATE_HOOKS = ("_state_dict_hooks", "_state_dict_pre_hooks")
+
+
+def _module_state(value: Any) -> dict | None:
+    """The `__dict__` nn.Module pickles (its `_parameters`, `_buffers`, `_modules`), else None."""
+    state = value.wm_state if isinstance(value, _Stub) else None
+    if isinstance(state, dict) and all(isinstance(state.get(k), dict) for k in _MODULE_DICTS):
+        return state
+    return None
+
+
+def _saved_module(root: _Stub, depth: int, spend: Callable[[int], None]) -> SavedModule:
+    """What `state_dict()` gives on a pickled module, as nn.Module.state_dict builds it: each
+    module's parameters and persistent buffers that are not None, then its children's under
+    `name.` (a child reached twice is saved twice, as PyTorch does). No class is called."""
+    state = StateDict()
+    state.ordered = True
+    classes: dict[str, str] = {}
+    todo = [("", root, depth)]
+    while todo:
+        path, module, level = todo.pop()
+        if level > MAX_DEPTH:
+            raise _TooDeep
+        attrs = _module_state(module)
+        name = getattr(type(module), "wm_name", type(module).__name__)
+        if attrs is None:
+            return SavedModule(type(root).wm_name, "a pickled module", why=f"`{path}` is a pickled `{name}`, "
+                               "not a module as nn.Module stores one")
+        if any(attrs.get(h) for h in _STATE_HOOKS):
+            return SavedModule(type(root).wm_name, "a pickled module",
+                               why=f"`{name}` at `{path or 'the root'}` has a state_dict hook")
+        classes[path] = name
+        prefix = path + "." if path else ""
+        kept = attrs.get("_non_persistent_buffers_set") or ()
+        tensors = [*attrs["_parameters"].items(), *((k, v) for k, v in attrs["_buffers"].items() if k not in kept)]
+        spend(1 + len(tensors) + len(attrs["_modules"]))
+        for key, tensor in tensors:
+            if tensor is None:
+                continue
+            if type(tensor) is not _Tensor:
+                return SavedModule(type(root).wm_name, "a pickled module",
+                                   why=f"`{prefix}{key}` is not a tensor as PyTorch pickles one")
+            state[prefix + key] = tensor.info
+        children = [(prefix + k, m, level + 1) for k, m in attrs["_modules"].items() if m is not None]
+        todo.extend(reversed(children))  # depth first, in `_modules` order
+    return SavedModule(type(root).wm_name, "a pickled module", state=state, classes=classes)
 
 
 def _metadata(raw: Any) -> dict[str, dict[str, Any]] | None:

@@ -1,0 +1,66 @@
+"""A model pickled whole (`torch.save(model, p)`) whose `state_dict()` is loaded into a model
+built from source: `torch.load(p, weights_only=False).state_dict()`, yolov5's
+`ckpt["model"].float().state_dict()`. The keys and shapes are read from the pickle as data; the
+classes it names are checked in the workspace. Judged by real PyTorch in both modes."""
+
+from __future__ import annotations
+
+import pytest
+from analysis_helpers import analyze_alone, judged_like_pytorch
+
+NET = """
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self, hidden=4):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(3, hidden), nn.BatchNorm1d(hidden), nn.ReLU())
+        self.head = nn.Linear(hidden, 2, bias=False)
+{extra}
+"""
+
+LOADS = {
+    "whole-file": ('model.load_state_dict(torch.load("full.pt", weights_only=False).state_dict())',
+                   "torch.save(Net(hidden={saved}), 'full.pt')"),
+    "yolov5-style": ('ckpt = torch.load("full.pt", map_location="cpu", weights_only=False)\n'
+                     'csd = ckpt["model"].float().state_dict()\nmodel.load_state_dict(csd)',
+                     "torch.save({{'model': Net(hidden={saved}).half(), 'epoch': 3}}, 'full.pt')"),
+}
+
+
+def _case(case, load: str, saved: int, hidden: int, extra: str = "") -> None:
+    case.write("net.py", NET.format(extra=extra))
+    code, save = LOADS[load]
+    case.write("main.py", f"import torch\n\nfrom net import Net\n\nmodel = Net(hidden={hidden})\n{code}\n")
+    case.torch("import sys, torch\nsys.path.insert(0, '.')\nfrom net import Net\n" + save.format(saved=saved))
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize("hidden", [4, 6], ids=["same-width", "other-width"])
+@pytest.mark.parametrize("load", sorted(LOADS))
+def test_a_pickled_models_state_dict(case, load, hidden, execute) -> None:
+    _case(case, load, 4, hidden)
+    judged_like_pytorch(case, execute, "mismatched+missing+unexpected")
+
+
+def test_a_class_that_changes_its_state_dict_leaves_the_load_unresolved(case) -> None:
+    extra = ("\n\nclass OldNet(Net):\n    def state_dict(self, *args, **kwargs):\n"
+             "        return super().state_dict(*args, **kwargs)\n")
+    _case(case, "whole-file", 4, 6, extra)
+    case.torch("import sys, torch\nsys.path.insert(0, '.')\nfrom net import OldNet\n"
+               "torch.save(OldNet(hidden=4), 'full.pt')")
+    result = analyze_alone(case, False)
+    assert not [f for f in result.findings if f.severity == "error"]
+    assert any("`OldNet` defines `state_dict`" in f.message for f in result.findings), \
+        [f.message for f in result.findings]
+
+
+def test_a_class_outside_the_workspace_leaves_the_load_unresolved(case) -> None:
+    _case(case, "whole-file", 4, 6)
+    case.torch("import sys, torch\nsys.path.insert(0, '.')\nimport net\nnet.Net.__module__ = 'vendor_nets'\n"
+               "sys.modules['vendor_nets'] = net\ntorch.save(net.Net(hidden=4), 'full.pt')")
+    result = analyze_alone(case, False)
+    assert not [f for f in result.findings if f.severity == "error"]
+    assert any("`vendor_nets.Net` is not defined in the workspace" in f.message for f in result.findings), \
+        [f.message for f in result.findings]
