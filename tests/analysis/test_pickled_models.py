@@ -23,8 +23,8 @@ class Net(nn.Module):
 LOADS = {
     "whole-file": ('model.load_state_dict(torch.load("full.pt", weights_only=False).state_dict())',
                    "torch.save(Net(hidden={saved}), 'full.pt')"),
-    "yolov5-style": ('ckpt = torch.load("full.pt", map_location="cpu", weights_only=False)\n'
-                     'csd = ckpt["model"].float().state_dict()\nmodel.load_state_dict(csd)',
+    "yolov5-style": (('ckpt = torch.load("full.pt", map_location="cpu", weights_only=False)\n'
+                      'csd = ckpt["model"].float().state_dict()\nmodel.load_state_dict(csd)'),
                      "torch.save({{'model': Net(hidden={saved}).half(), 'epoch': 3}}, 'full.pt')"),
 }
 
