@@ -206,7 +206,9 @@ class FileAnalyzer:
         interp = interpret(pf, self.root, self.parsed, list(how.args) if how is not None else None,
                            f"({how.source})" if how is not None else "",
                            read_value=lambda value: materialize(value, _Ctx(self, result.dependencies)),
-                           cwd=self._local.cwd, shared_envs=self._module_envs)
+                           cwd=self._local.cwd, env_vars=(dict(how.env), how.source) if how and how.env else None,
+                           # imported modules read with this run's environment are its own
+                           shared_envs=None if how and how.env else self._module_envs)
         result.dependencies.update(interp.read_files)
         # a missing or unreadable file matters when what it holds reaches a load_state_dict (a
         # data file read with torch.load is not ours to judge); a torch.load that raises always does

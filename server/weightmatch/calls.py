@@ -14,7 +14,7 @@ import os
 from collections import ChainMap
 from typing import Any
 
-from weightmatch import argparse_values, binding, config_data, hydra_main, plain, recipe_literals, yacs_calls, yacs_values
+from weightmatch import argparse_values, binding, cli_apps, config_data, hydra_main, plain, recipe_literals, yacs_calls, yacs_values
 from weightmatch.argparse_values import ParserVal, SubparsersVal
 from weightmatch.pyfile import PyFile
 from weightmatch.scopes import Scope
@@ -303,10 +303,16 @@ class CallsMixin(ModulesMixin, CheckpointValuesMixin, InstancesMixin):
         name = f"{fn.owner}{fn.node.name}()"
         key = id(fn.node)
         why = ""
-        hydra = hydra_main.hydra_decorator(fn) if not args and not kwargs and not fn.owner else None
+        bare = not args and not kwargs and not fn.owner
+        hydra = hydra_main.hydra_decorator(fn) if bare else None
         if hydra is not None:
             args = [hydra_main.task_config(self, fn, hydra)]  # `main()` of a Hydra app: the config it composes
-        if isinstance(fn.node, ast.AsyncFunctionDef) or hydra is None and not _harmless_decorator(fn):
+        click = cli_apps.click_command(fn) if bare and hydra is None else None
+        if click is not None:  # `main()` of a click command: the options click parses
+            kwargs = cli_apps.click_arguments(self, fn, click)
+            if isinstance(kwargs, Unknown):
+                return self.not_followed([fn], kwargs.reason)
+        if isinstance(fn.node, ast.AsyncFunctionDef) or hydra is None and click is None and not _harmless_decorator(fn):
             why = f"{name} is decorated or async: not followed"
         elif self.stack.count(key) >= MAX_RECURSION:
             why = f"{name} calls itself more than {MAX_RECURSION} deep: not followed"
@@ -376,8 +382,8 @@ class CallsMixin(ModulesMixin, CheckpointValuesMixin, InstancesMixin):
         if bound.name in ("parse_args", "parse_known_args"):
             given = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "args"), None)
             argv, source = self.argv, self.argv_source
-            if given is not None:
-                value = self.ev(given, env)
+            value = self.ev(given, env) if given is not None else Const(None)
+            if not (isinstance(value, Const) and value.value is None):  # `parse_args(None)`: sys.argv, as bare
                 if not (isinstance(value, Const) and isinstance(value.value, (list, tuple))):
                     return Unknown(f"`{self.pf.segment(node)}` parses arguments known only at run time")
                 argv, source = [str(v) for v in value.value], f"(from {self.pf.segment(given)})"

@@ -503,10 +503,11 @@ def _root_name(node: ast.AST) -> str:
 
 def interpret(pf: PyFile, root: str | None = None, load=None, argv: list[str] | None = None,
               argv_source: str = "", read_value=None, cwd: str | None = None,
-              shared_envs: dict | None = None) -> Interpreter:
+              shared_envs: dict | None = None, env_vars: tuple[dict, str] | None = None) -> Interpreter:
     interp = Interpreter(pf, root, load, argv, argv_source, read_value)
     interp.cwd = cwd
     interp.shared_envs = shared_envs
+    interp.env_vars, interp.env_source = env_vars or ({}, "")
     return interp.run()
 
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from weightmatch import comprehension, config_data, parsing, purefuncs, yacs_values
+from weightmatch import cli_apps, comprehension, config_data, environment, parsing, purefuncs, yacs_values
 from weightmatch.argparse_values import ParserVal, SubparsersVal
 from weightmatch.operators import COMPARE, UNARY
 from weightmatch.types import StateDict
@@ -519,7 +519,7 @@ _LIBRARY = {
     "next": _next,
     "types.SimpleNamespace": _namespace, "argparse.Namespace": _namespace, "vars": _vars, "getattr": _getattr,
     "hasattr": _hasattr, "eval": _eval, "dict": _dict, "dataclasses.asdict": _asdict,
-    "dataclasses.replace": _replace,
+    "dataclasses.replace": _replace, **environment.HANDLERS, **cli_apps.HANDLERS,
     "easydict.EasyDict": lambda ev, dotted, node, env: _easydict(ev, node, env),
     "dataclasses.fields": lambda ev, dotted, node, env: comprehension.dataclass_fields(ev, ev.ev(node.args[0], env))
     if len(node.args) == 1 else None,

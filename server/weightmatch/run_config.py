@@ -22,6 +22,7 @@ class RunConfig:
     args: tuple[str, ...]
     cwd: str | None  # absolute; None: as the engine resolves paths by default
     source: str  # for messages: "launch.json “Train”", "weightmatch.scriptArguments"
+    env: tuple[tuple[str, str], ...] = ()  # a launch configuration's `env`: what os.environ holds
 
 
 def parse_args_text(value) -> tuple[str, ...] | None:
@@ -91,8 +92,20 @@ def from_launch_json(script: str, root: str) -> RunConfig | None:
             continue
         name = config.get("name") if isinstance(config.get("name"), str) else "a configuration"
         return RunConfig(args, os.path.normpath(os.path.join(root, cwd)) if cwd else None,
-                         f"launch.json “{name}”")
+                         f"launch.json “{name}”", _env(config.get("env"), root, script))
     return None
+
+
+def _env(given: object, root: str, script: str) -> tuple[tuple[str, str], ...]:
+    """A configuration's `env` (names to strings); a value only the editor knows (`${input:x}`) is
+    left out, so the script's own default is not taken for it."""
+    if not isinstance(given, dict):
+        return ()
+    out = []
+    for name, value in given.items():
+        value = _expand(value, root, script) if isinstance(value, str) else None
+        out.append((name, value))
+    return tuple((k, v) for k, v in out if v is not None)
 
 
 def _expand(value: str, root: str, script: str) -> str | None:

@@ -39,6 +39,9 @@ nn.Module.load_state_dict = recorded
 crash = None
 try:
     runpy.run_path(SCRIPT, run_name="__main__")
+except SystemExit as exc:  # click's `main()` ends with sys.exit(0)
+    if exc.code not in (0, None):
+        crash = {"type": "SystemExit", "message": str(exc.code), "line": None}
 except BaseException as exc:
     tb = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == SCRIPT]
     crash = {"type": type(exc).__name__, "message": str(exc), "line": tb[-1].lineno if tb else None}
@@ -46,7 +49,7 @@ print(json.dumps({"loads": loads, "crash": crash}))
 '''
 
 
-def pytorch_outcomes(case, script: str = "main.py", args: list[str] = ()) -> dict:
+def pytorch_outcomes(case, script: str = "main.py", args: list[str] = (), env: dict | None = None) -> dict:
     """Run the script with real PyTorch (`python script ARGS`), every load_state_dict recorded
     (1-based line, whether it raised, the keys PyTorch names) and the script going on past a
     failing load; and how the script ended (`crash`: exception type and line, or None)."""
@@ -54,9 +57,11 @@ def pytorch_outcomes(case, script: str = "main.py", args: list[str] = ()) -> dic
     import subprocess
     import sys
 
+    import os
+
     path = str(case.dir / script)
     p = subprocess.run([sys.executable, "-c", RECORDER, path, *args], cwd=case.dir, capture_output=True, text=True,
-                       timeout=300)
+                       timeout=300, env={**os.environ, **(env or {})})
     assert p.returncode == 0, p.stderr[-2000:]
     return json.loads(p.stdout.strip().splitlines()[-1])
 

@@ -1,0 +1,172 @@
+"""How real entry points hand values to the load, beyond a module-level argparse: a
+`parse_args(argv=None)` helper, environment variables with defaults (a bare run has them unset;
+a launch configuration's `env` sets them), click commands and typer apps. Each judged by real
+PyTorch running the script, in both modes; the assumption is said in the message."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from analysis_helpers import agrees_with_pytorch, analyze_alone, judged_like_pytorch, pytorch_outcomes
+
+NET = """
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self, num_classes, width=8):
+        super().__init__()
+        self.body = nn.Linear(4, width)
+        self.head = nn.Linear(width, num_classes)
+"""
+
+SAVE = "import sys, torch\nsys.path.insert(0, '.')\nfrom net import Net\ntorch.save(Net(10).state_dict(), 'w.pt')"
+
+PARSE_ARGS_HELPER = """
+import argparse
+import sys
+
+import torch
+
+from net import Net
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--num-classes", type=int)
+    parser.set_defaults(num_classes={classes})
+    return parser.parse_args(argv)
+
+
+def main(args):
+    model = Net(args.num_classes)
+    model.load_state_dict(torch.load("w.pt"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(parse_args()))
+"""
+
+ENV_SERVICE = """
+import os
+
+import torch
+
+from net import Net
+
+NUM_CLASSES = int(os.environ.get("NUM_CLASSES", {classes}))
+WEIGHTS = os.getenv("WEIGHTS", "w.pt")
+
+
+def load_model():
+    model = Net(NUM_CLASSES)
+    model.load_state_dict(torch.load(WEIGHTS, map_location="cpu"))
+    return model.eval()
+
+
+if __name__ == "__main__":
+    load_model()
+"""
+
+CLICK_APP = """
+import click
+import torch
+
+from net import Net
+
+
+@click.command()
+@click.option("--num-classes", "-n", default={classes}, type=int, help="label count")
+@click.option("--width", default="8", type=int)
+@click.option("--verbose", is_flag=True)
+@click.argument("weights", default="w.pt")
+def main(num_classes, width, verbose, weights):
+    model = Net(num_classes, width)
+    model.load_state_dict(torch.load(weights))
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+TYPER_APP = """
+import torch
+import typer
+
+from net import Net
+
+
+def main(num_classes: int = typer.Option({classes}, help="label count"), weights: str = "w.pt"):
+    model = Net(num_classes)
+    model.load_state_dict(torch.load(weights))
+
+
+if __name__ == "__main__":
+    typer.run(main)
+"""
+
+SCRIPTS = {"parse-args-helper": PARSE_ARGS_HELPER, "env-service": ENV_SERVICE, "click": CLICK_APP, "typer": TYPER_APP}
+SAID = {"parse-args-helper": "--num-classes at its default", "env-service": "$NUM_CLASSES unset (default {classes})",
+        "click": "--num-classes at its default, {classes}", "typer": "--num-classes at its default, {classes}"}
+
+
+def _write(case, script: str, classes: int) -> None:
+    case.write("net.py", NET)
+    case.write("main.py", SCRIPTS[script].format(classes=classes))
+    case.torch(SAVE)
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize("classes", [10, 7], ids=["clean", "other-classes"])
+@pytest.mark.parametrize("script", sorted(SCRIPTS))
+def test_an_entry_points_values_reach_the_load(case, script, classes, execute) -> None:
+    _write(case, script, classes)
+    judged_like_pytorch(case, execute, "mismatched+missing+unexpected")
+    if classes != 10:
+        messages = [f.message for f in analyze_alone(case, execute).findings]
+        assert any(SAID[script].format(classes=classes) in m for m in messages), messages
+
+
+@pytest.mark.parametrize("script", ["parse-args-helper", "click"])
+def test_the_configured_arguments_reach_a_helper_and_a_click_command(case, script) -> None:
+    _write(case, script, 10)
+    truth = pytorch_outcomes(case, args=["--num-classes", "7"])
+    assert truth["loads"][0]["raises"]
+    result = analyze_alone(case, False, script_args="--num-classes 7")
+    agrees_with_pytorch(result, truth["loads"][0], "mismatched")
+
+
+def test_a_launch_configurations_env_sets_the_variable(case) -> None:
+    _write(case, "env-service", 10)
+    case.write(".vscode/launch.json", json.dumps({"configurations": [{
+        "name": "Serve", "type": "debugpy", "request": "launch", "program": "${workspaceFolder}/main.py",
+        "env": {"NUM_CLASSES": "7"}}]}))
+    truth = pytorch_outcomes(case, env={"NUM_CLASSES": "7"})
+    result = analyze_alone(case, False)
+    agrees_with_pytorch(result, truth["loads"][0], "mismatched")
+    assert any("$NUM_CLASSES set to '7' by launch.json “Serve”" in f.message for f in result.findings)
+
+
+def _unresolved(result) -> bool:
+    return not [f for f in result.findings if f.severity == "error"] and \
+        any(f.code.startswith("unresolved") for f in result.findings)
+
+
+@pytest.mark.parametrize("read", ['os.environ["NUM_CLASSES"]', 'os.getenv("NUM_CLASSES")'])
+def test_a_variable_read_without_a_default_stays_unknown(case, read) -> None:
+    _write(case, "env-service", 7)
+    case.write("main.py", ENV_SERVICE.format(classes=7).replace('os.environ.get("NUM_CLASSES", 7)', read))
+    assert pytorch_outcomes(case, env={"NUM_CLASSES": "10"})["loads"][0]["raises"] is False
+    result = analyze_alone(case, False)
+    assert _unresolved(result), [f.message for f in result.findings]
+
+
+@pytest.mark.parametrize("option", ['"--num-classes/--no-num-classes"', '"--num-classes", multiple=True',
+                                    '"--num-classes", envvar="NUM_CLASSES"'])
+def test_click_options_that_behave_otherwise_leave_the_load_unresolved(case, option) -> None:
+    _write(case, "click", 7)
+    case.write("main.py", CLICK_APP.format(classes=7).replace('"--num-classes", "-n"', option))
+    result = analyze_alone(case, False)
+    assert _unresolved(result), [f.message for f in result.findings]
