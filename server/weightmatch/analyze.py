@@ -104,7 +104,9 @@ class FileAnalyzer:
                 continue
             if len(by_origin.get(_origin_key(outer.origin), [])) == 1:
                 there = self.origin_site(outer.origin)
-                if there is None:
+                if there is None or _inside(site.span, there.span):
+                    # (an element written inside that one call, `zero_module(conv_nd(...))` in an
+                    # `nn.Sequential(...)` made once: already this instance's own place)
                     return site
                 return LayerSite(there.span, there.file, None, "", related=((site.span, "the layer, as every instance "
                                                                               "of this block makes it"),))
@@ -514,6 +516,12 @@ def _allowed_globals(pf: PyFile) -> set[str] | None:
                 return None
             out.update({name, name.rsplit(".", 1)[-1]})
     return out
+
+
+def _inside(inner: Span, outer: Span) -> bool:
+    """`inner` lies within `outer` and is not all of it."""
+    return inner.path == outer.path and inner != outer and (outer.line, outer.column) <= (inner.line, inner.column) \
+        and (inner.end_line, inner.end_column) <= (outer.end_line, outer.end_column)
 
 
 def too_deep(span: Span, what: str) -> Finding:

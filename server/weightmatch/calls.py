@@ -404,6 +404,8 @@ class CallsMixin(ModulesMixin, CheckpointValuesMixin, InstancesMixin):
                 kwargs["type"] = Const("pathlib.Path")  # `type=Path`: a path, as the tracker holds one (a str)
             elif k.arg == "type" and isinstance(k.value, ast.Name) and k.value.id not in env:
                 kwargs["type"] = Const(k.value.id)
+            elif k.arg == "type" and isinstance(made := self.ev(k.value, env), Const) and made.value in (int, float, str):
+                kwargs["type"] = Const(made.value.__name__)  # `type=type(v)` of a known default
             elif k.arg is not None and self.pf.dotted(k.value) in argparse_values.CONSTANTS:
                 kwargs[k.arg] = Const(argparse_values.CONSTANTS[self.pf.dotted(k.value)])
             elif k.arg is not None:

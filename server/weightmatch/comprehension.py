@@ -32,7 +32,8 @@ def items_of(value: Any, ev=None) -> list[Any] | None:
     return None  # a set's order is Python's hash order (strings: random per run): not known here
 
 
-_PURE_CALLS = {"len", "int", "float", "str", "bool", "round", "abs", "min", "max", "tuple", "list"}
+_PURE_CALLS = {"len", "int", "float", "str", "bool", "round", "abs", "min", "max", "tuple", "list", "getattr", "hasattr",
+               "isinstance"}
 _PURE_METHODS = {"startswith", "endswith", "replace", "lower", "upper", "strip", "split", "format", "get"}
 
 

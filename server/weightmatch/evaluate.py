@@ -348,6 +348,10 @@ class Evaluator(TypeTestsMixin):
                 and isinstance(args[0].func, ast.Attribute) and args[0].func.attr in ("read_text", "read_bytes", "read"):
             owner = self.ev(args[0].func.value, env)  # json.loads(Path(p).read_text()) / (open(p).read())
             return JsonFile(owner.path if isinstance(owner, FileHandle) else owner)
+        if dotted == "io.BytesIO" and len(args) == 1 and not node.keywords:
+            data = self.ev(args[0], env)  # `torch.load(io.BytesIO(data))` of a file's bytes: that file
+            if isinstance(data, FileHandle):
+                return data
         if dotted in ("os.path.join", "posixpath.join"):
             parts = [self.ev(a, env) for a in args]
             if all(isinstance(p, Const) and isinstance(p.value, str) for p in parts):
@@ -392,6 +396,8 @@ class Evaluator(TypeTestsMixin):
                 if func.attr == "readlines" and isinstance(read, Const):
                     return Const(read.value.splitlines(keepends=True), read.origin)
                 return read
+            if isinstance(owner, FileHandle) and not owner.text and func.attr == "read" and not args:
+                return owner  # `open(p, "rb").read()`: the file's bytes, never read here, for `io.BytesIO(data)`
             if isinstance(owner, Const) and isinstance(owner.value, str) and func.attr == "read_text" and not args:
                 return config_data.read_data(self, JsonFile(owner, "text"))  # `Path("labels.txt").read_text()`
             if isinstance(owner, JsonFile):

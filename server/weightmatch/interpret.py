@@ -363,8 +363,8 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
                     self.assign(elt, item, stmt, env)
                 return
             for elt in target.elts:
-                if isinstance(elt, ast.Name):
-                    env[elt.id] = Unknown(f"`{elt.id}` comes from unpacking")
+                if isinstance(elt, ast.Name):  # what made the whole unknown says why each part is
+                    env[elt.id] = value if isinstance(value, Unknown) else Unknown(f"`{elt.id}` comes from unpacking")
 
     def set_saved_attr(self, target: ast.Attribute, value: Any, env: dict) -> bool:
         """An attribute set on an object read from a checkpoint: on a saved namespace it is that

@@ -330,6 +330,15 @@ def library_call(ev, dotted: str, node: ast.Call, env: dict) -> Any:
     return None
 
 
+def _type(ev, dotted: str, node: ast.Call, env: dict) -> Any:
+    """`type(v)` of a known number, string or bool: the class itself (guided-diffusion's
+    `add_argument(f"--{k}", default=v, type=type(v))`); None for anything else."""
+    value = ev.ev(node.args[0], env) if len(node.args) == 1 and not node.keywords else None
+    if isinstance(value, Const) and type(value.value) in (int, float, str, bool):
+        return Const(type(value.value), value.origin)
+    return None
+
+
 def _namespace(ev, dotted: str, node: ast.Call, env: dict) -> Any:
     kwargs = keywords(ev, node, env)
     if kwargs is None or node.args:
@@ -519,7 +528,7 @@ _LIBRARY = {
     "next": _next,
     "types.SimpleNamespace": _namespace, "argparse.Namespace": _namespace, "vars": _vars, "getattr": _getattr,
     "hasattr": _hasattr, "eval": _eval, "dict": _dict, "dataclasses.asdict": _asdict,
-    "dataclasses.replace": _replace, **environment.HANDLERS, **cli_apps.HANDLERS,
+    "dataclasses.replace": _replace, "type": _type, **environment.HANDLERS, **cli_apps.HANDLERS,
     "easydict.EasyDict": lambda ev, dotted, node, env: _easydict(ev, node, env),
     "dataclasses.fields": lambda ev, dotted, node, env: comprehension.dataclass_fields(ev, ev.ev(node.args[0], env))
     if len(node.args) == 1 else None,
