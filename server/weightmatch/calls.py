@@ -62,6 +62,7 @@ class CallsMixin(ModulesMixin, CheckpointValuesMixin, InstancesMixin):
         self.cyclic: set[str] = set()
         self.recording = True
         self.contexts: list[str] = []
+        self.decided: list[str] = []  # LoadSite.decided
         self.returns: list[list[Any]] = []
         self.loops: list[int | None] = []  # per loop entered: the guard depth of one being unrolled
         self.try_depth = 0  # inside the body of a `try` with handlers: an exit there may be caught

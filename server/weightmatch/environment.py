@@ -1,7 +1,14 @@
-"""Environment variables as a bare run sees them: `os.environ.get("K", d)`, `os.getenv("K", d)`
-and `os.environ.setdefault("K", d)` give the value a launch configuration's `env` sets, else the
-default `d` with the assumption said (`with $K unset`). A variable read with no default
-(`os.environ["K"]`, `os.getenv("K")`) stays unknown: its value is the user's shell's."""
+"""The machine a bare run sees, with each assumption said in the message.
+
+Environment variables: `os.environ.get("K", d)`, `os.getenv("K", d)` and
+`os.environ.setdefault("K", d)` give the value a launch configuration's `env` sets, else the
+default `d` (`$K unset`). A variable read with no default (`os.environ["K"]`, `os.getenv("K")`)
+stays unknown: its value is the user's shell's.
+
+GPUs: `torch.cuda.device_count()` and `torch.cuda.is_available()` as on a machine without one
+(0, False), said as such: the script that wraps a model in DataParallel only `if
+torch.cuda.device_count() > 1` then loads a `module.`-prefixed checkpoint into the bare model,
+which is what happens on the one-GPU or CPU machine a trained model is evaluated on."""
 
 from __future__ import annotations
 
@@ -31,4 +38,13 @@ def read(ev, dotted: str, node: ast.Call, env: dict) -> Any:
     return Const(value.value, f"{value.origin}; {unset}" if value.origin else unset)
 
 
-HANDLERS = {name: read for name in _READS}
+_NO_GPU = "no GPU visible (a CPU-only run)"
+
+
+def gpus(ev, dotted: str, node: ast.Call, env: dict) -> Any:
+    if node.args or node.keywords:
+        return None
+    return Const(0 if dotted.endswith("device_count") else False, _NO_GPU)
+
+
+HANDLERS = {**{name: read for name in _READS}, "torch.cuda.device_count": gpus, "torch.cuda.is_available": gpus}

@@ -281,7 +281,12 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
             return False  # false when the script runs (its imports exist for type checkers only)
         if env is None:
             return None
-        return plain.truth(self.ev(test, env))
+        value = self.ev(test, env)
+        known = plain.truth(value)
+        if known is not None and isinstance(value, Const) and value.origin:
+            # a branch taken on an assumption (`if torch.cuda.device_count() > 1:`): said with the loads after it
+            self.decided.extend(o for o in value.origin.split("; ") if o not in self.decided)
+        return known
 
     # ------------------------------------------------------------------ assignment
     def assign(self, target: ast.expr, value: Any, stmt: ast.stmt, env: dict) -> None:

@@ -123,7 +123,8 @@ class LoadSitesMixin:
             receiver = Unknown("the state dict is loaded into something that is not a model")
         strict = Const(True) if strict_node is None else self.ev(strict_node, env)
         return LoadSite(self.pf, call, frozen(receiver), arg, arg_node, strict, assign, stmt,
-                        self.contexts[-1] if self.contexts else "", CURRENT_GUARDS.get(), **extra)
+                        self.contexts[-1] if self.contexts else "", CURRENT_GUARDS.get(),
+                        decided=tuple(self.decided), **extra)
 
     def load_calls(self, stmt: ast.stmt) -> list[ast.Call]:
         return _load_calls(self.pf, stmt)

@@ -62,6 +62,7 @@ def _notes(site: LoadSite, report: LoadReport) -> list[str]:
     for loaded in loaded_files(site.arg):  # through `if key in ckpt: ckpt = ckpt[key]` too
         if isinstance(loaded.path, Const) and loaded.path.origin:
             notes += [n for n in loaded.path.origin.split("; ") if n not in notes]
+    notes += [n for n in site.decided if n not in notes]
     return notes
 
 

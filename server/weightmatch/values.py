@@ -396,6 +396,8 @@ class LoadSite:
     via_super: bool = False  # `super().load_state_dict(...)` in a model's own override
     unreached: str = ""  # why the run never gets here (exits.py): the load is not judged
     api: str = ""  # "" for load_state_dict; "safetensors" for safetensors.torch.load_model(model, path)
+    # the assumptions behind the `if` tests decided on the way here ("no GPU visible (...)")
+    decided: tuple = ()
 
 
 @dataclass

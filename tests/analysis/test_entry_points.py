@@ -170,3 +170,33 @@ def test_click_options_that_behave_otherwise_leave_the_load_unresolved(case, opt
     case.write("main.py", CLICK_APP.format(classes=7).replace('"--num-classes", "-n"', option))
     result = analyze_alone(case, False)
     assert _unresolved(result), [f.message for f in result.findings]
+
+
+GPU_EVAL = """
+import torch
+import torch.nn as nn
+
+from net import Net
+
+device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+model = Net(10)
+if torch.cuda.device_count() > 1:
+    model = nn.DataParallel(model)
+model.to(device)
+model.load_state_dict(torch.load("w.pt", map_location=device))
+"""
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize("saved", ["nn.DataParallel(Net(10))", "Net(10)"], ids=["trained-on-gpus", "bare"])
+def test_a_model_wrapped_only_with_several_gpus_is_judged_as_on_a_machine_without_one(case, saved, execute) -> None:
+    """The classic failure: trained in DataParallel on several GPUs, evaluated on one GPU or
+    none, where the script leaves the model bare. Said as an assumption, not as a fact."""
+    case.write("net.py", NET)
+    case.write("main.py", GPU_EVAL)
+    case.torch(f"import sys, torch, torch.nn as nn\nsys.path.insert(0, '.')\nfrom net import Net\n"
+               f"torch.save({saved}.state_dict(), 'w.pt')")
+    judged_like_pytorch(case, execute, "mismatched+missing+unexpected")
+    errors = [f for f in analyze_alone(case, execute).findings if f.severity == "error"]
+    assert all("with no GPU visible (a CPU-only run)" in f.message for f in errors) and bool(errors) == (
+        saved != "Net(10)")
