@@ -7,14 +7,13 @@ from __future__ import annotations
 import ast
 import copy
 import functools
-import json
-import os
 import posixpath
 from pathlib import PurePosixPath
 from typing import Any
 
 from weightmatch import (
-    accelerate_calls, comprehension, config_data, const_mutation, hub_cache, plain, saved_modules, yacs_calls, yacs_values,
+    accelerate_calls, comprehension, config_data, const_mutation, file_paths, hub_cache, plain, saved_modules, yacs_calls,
+    yacs_values,
 )
 from weightmatch.argparse_values import ParserVal, SubparsersVal
 from weightmatch.hub_cache import HUB_LOADS
@@ -322,54 +321,9 @@ class Evaluator(TypeTestsMixin):
             return self.hub_load(node, env)
         if dotted == "torch.hub.load":
             return self.local_hub_load(node, env)
-        if dotted in ("os.path.isfile", "os.path.exists", "os.path.isdir") and len(args) == 1:
-            path = self.ev(args[0], env)
-            if isinstance(path, Const) and path.value == "":
-                return Const(False, path.origin)  # `--pretrained_weights ''`, the usual "not given": never a file
-            return Unknown(f"`{self.pf.segment(node)}` is known when the script runs")
-        if dotted in ("open", "builtins.open", "io.open") and args:
-            mode = self.ev(args[1] if len(args) > 1 else _kw(node, "mode"), env) if len(args) > 1 or _kw(node, "mode") \
-                else Const("r")
-            text = isinstance(mode, Const) and isinstance(mode.value, str) and "b" not in mode.value
-            return FileHandle(self.ev(args[0], env), text)
-        if dotted == "json.load" and len(args) == 1:
-            handle = self.ev(args[0], env)
-            if isinstance(handle, FileHandle):
-                return JsonFile(handle.path)
-        if dotted == "json.loads" and len(args) == 1 and not isinstance(args[0], ast.Call):
-            text = self.ev(args[0], env)
-            if isinstance(text, Const) and isinstance(text.value, str) and len(text.value) < config_data.MAX_DATA_FILE:
-                try:
-                    return Const(json.loads(text.value))
-                except ValueError:
-                    return Unknown(f"`{self.pf.segment(node)}` raises")
-            return Unknown(f"`{self.pf.segment(node)}` is not known statically")
-        if dotted == "json.loads" and len(args) == 1 and isinstance(args[0], ast.Call) \
-                and isinstance(args[0].func, ast.Attribute) and args[0].func.attr in ("read_text", "read_bytes", "read"):
-            owner = self.ev(args[0].func.value, env)  # json.loads(Path(p).read_text()) / (open(p).read())
-            return JsonFile(owner.path if isinstance(owner, FileHandle) else owner)
-        if dotted == "io.BytesIO" and len(args) == 1 and not node.keywords:
-            data = self.ev(args[0], env)  # `torch.load(io.BytesIO(data))` of a file's bytes: that file
-            if isinstance(data, FileHandle):
-                return data
-        if dotted in ("os.path.join", "posixpath.join"):
-            parts = [self.ev(a, env) for a in args]
-            if all(isinstance(p, Const) and isinstance(p.value, str) for p in parts):
-                return Const(posixpath.join(*[p.value for p in parts]))
-            return Unknown(f"`{self.pf.segment(node)}` is not known")
-        if dotted in ("os.path.dirname", "os.path.abspath", "os.path.realpath", "os.path.expanduser",
-                      "os.path.basename", "os.path.normpath", "str", "os.fspath") and len(args) == 1:
-            inner = self.ev(args[0], env)
-            if isinstance(inner, Const) and isinstance(inner.value, str):
-                fn = {"os.path.dirname": posixpath.dirname, "os.path.basename": posixpath.basename,
-                      "os.path.expanduser": os.path.expanduser, "os.path.normpath": posixpath.normpath}.get(dotted)
-                return Const(fn(inner.value) if fn else inner.value)
-            return inner if isinstance(inner, Unknown) else Unknown("not a path")
-        if dotted in ("pathlib.Path", "pathlib.PurePath", "pathlib.PosixPath"):
-            parts = [self.ev(a, env) for a in args]
-            if all(isinstance(p, Const) and isinstance(p.value, str) for p in parts):
-                return Const(posixpath.join(*[p.value for p in parts]) if parts else ".")
-            return Unknown(f"`{self.pf.segment(node)}` is not known")
+        made = file_paths.call(self, dotted, node, env)
+        if made is not None:
+            return made
         if dotted in EMPTY_DICTS and not args and not node.keywords:
             return SourceVal(EmptyDict(EMPTY_DICTS[dotted]))
         if dotted in EMPTY_DICTS and len(args) == 1:
@@ -391,15 +345,9 @@ class Evaluator(TypeTestsMixin):
             return Unknown(f"`{self.pf.segment(node)}` wraps something not known")
         if isinstance(func, ast.Attribute):
             owner = self.ev(func.value, env)
-            if isinstance(owner, FileHandle) and owner.text and func.attr in ("read", "readlines") and not args:
-                read = config_data.read_data(self, JsonFile(owner.path, "text"))  # `open("labels.txt").read()`
-                if func.attr == "readlines" and isinstance(read, Const):
-                    return Const(read.value.splitlines(keepends=True), read.origin)
-                return read
-            if isinstance(owner, FileHandle) and not owner.text and func.attr == "read" and not args:
-                return owner  # `open(p, "rb").read()`: the file's bytes, never read here, for `io.BytesIO(data)`
-            if isinstance(owner, Const) and isinstance(owner.value, str) and func.attr == "read_text" and not args:
-                return config_data.read_data(self, JsonFile(owner, "text"))  # `Path("labels.txt").read_text()`
+            made = file_paths.method(self, owner, func.attr, args)
+            if made is not None:
+                return made
             if isinstance(owner, JsonFile):
                 owner = config_data.read_data(self, owner)  # `json.load(f).get("depth", 3)`
             listed = const_mutation.module_list(self, owner, node, env)

@@ -10,10 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from weightmatch import cli_apps, comprehension, config_data, environment, parsing, purefuncs, yacs_values
+from weightmatch import cli_apps, comprehension, config_data, environment, has_attr, parsing, purefuncs, yacs_values
 from weightmatch.argparse_values import ParserVal, SubparsersVal
 from weightmatch.operators import COMPARE, UNARY
-from weightmatch.types import StateDict
 from weightmatch.type_tests import PARALLEL
 from weightmatch.yacs_values import CfgNodeVal
 from weightmatch.values import (
@@ -421,53 +420,6 @@ def _replace(ev, dotted: str, node: ast.Call, env: dict) -> Any:
     return ev.instantiate(obj.cls, [], {**obj.attrs, **changes}, node)
 
 
-def _has_metadata(ev, obj: Any) -> Any:
-    """`hasattr(state_dict, "_metadata")` (CycleGAN's `load_networks`): a state dict `state_dict()`
-    made keeps its modules' versions there; a plain dict has none."""
-    raw = ev.concrete(obj, raw=True)
-    if isinstance(raw, StateDict):
-        return Const(raw.metadata is not None, "values read from the checkpoint")
-    if isinstance(raw, dict):
-        return Const(False, "values read from the checkpoint")
-    return Unknown("whether the state dict keeps its modules' versions is known only at run time")
-
-
-def _hasattr(ev, dotted: str, node: ast.Call, env: dict) -> Any:
-    """`hasattr(args, name)` where the object's attributes are all known."""
-    if len(node.args) != 2:
-        return None
-    obj, name = ev.ev(node.args[0], env), ev.ev(node.args[1], env)
-    if not (isinstance(name, Const) and isinstance(name.value, str)):
-        return None
-    if isinstance(obj, CfgNodeVal):
-        if obj.broken:
-            return Unknown(obj.broken)
-        return const(name.value in yacs_values.METHODS or name.value in obj.attrs, name)
-    if isinstance(obj, (SourceVal, At)) and name.value == "_metadata":
-        return _has_metadata(ev, obj)
-    if isinstance(obj, ObjVal) and obj.cls is None and obj.name == "the argparse namespace":
-        if isinstance(obj.attrs.get(name.value), MaybeUnset):
-            return Unknown(obj.attrs[name.value].reason)
-        if obj.unsure and name.value not in obj.attrs:
-            return Unknown(obj.unsure)
-        return const(name.value in obj.attrs, name)
-    if isinstance(obj, ObjVal) and isinstance(obj.cls, ClassVal):  # `if hasattr(config, key): setattr(...)`
-        if isinstance(obj.attrs.get(name.value), MaybeUnset):
-            return Unknown(obj.attrs[name.value].reason)
-        if name.value in obj.attrs or ev.class_attr(obj.cls, name.value) is not None:
-            return const(True, name)
-        if obj.unsure:
-            return Unknown(obj.unsure)
-        chain = ev.class_chain(obj.cls)
-        plain_bases = all((c.file.dotted(b) or "") in ("object", "abc.ABC") or any(b.id == d.node.name for d in chain)
-                          if isinstance(b, ast.Name) else (c.file.dotted(b) or "") in ("object", "abc.ABC")
-                          for c in chain for b in c.node.bases)
-        if plain_bases and len(chain) < 8 and ev.class_attr(obj.cls, "__getattr__") is None:
-            return const(False, name)  # its class and bases are the workspace's: nothing else gives it
-        return Unknown(f"`{ev.pf.segment(node)}` is not known statically")
-    return None
-
-
 def _eval(ev, dotted: str, node: ast.Call, env: dict) -> Any:
     """`eval(f"args.{name}")`: a known string naming a value (names, attributes, constant
     subscripts) is read like the same expression written out; anything else is not run."""
@@ -527,7 +479,7 @@ def _next(ev, dotted: str, node: ast.Call, env: dict) -> Any:
 _LIBRARY = {
     "next": _next,
     "types.SimpleNamespace": _namespace, "argparse.Namespace": _namespace, "vars": _vars, "getattr": _getattr,
-    "hasattr": _hasattr, "eval": _eval, "dict": _dict, "dataclasses.asdict": _asdict,
+    "hasattr": has_attr.call, "eval": _eval, "dict": _dict, "dataclasses.asdict": _asdict,
     "dataclasses.replace": _replace, "type": _type, **environment.HANDLERS, **cli_apps.HANDLERS,
     "easydict.EasyDict": lambda ev, dotted, node, env: _easydict(ev, node, env),
     "dataclasses.fields": lambda ev, dotted, node, env: comprehension.dataclass_fields(ev, ev.ev(node.args[0], env))

@@ -1,0 +1,92 @@
+"""Files and paths as the script names them: `open`, `json.load(s)`, `os.path.*`, `pathlib.Path`,
+a file's text read as data (a label file), and a file's bytes handed to `io.BytesIO` (the file
+itself, for `torch.load`). Paths are strings, joined and normalized as POSIX paths."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import posixpath
+from typing import Any
+
+from weightmatch import config_data
+from weightmatch.values import Const, FileHandle, JsonFile, Unknown
+
+
+def call(ev, dotted: str, node: ast.Call, env: dict) -> Any:
+    """A call of the file and path functions; None for others (and for uses not followed here)."""
+    return _path_call(ev, dotted, node, env) if dotted.startswith(("os.", "pathlib.", "posixpath.", "str")) \
+        else _file_call(ev, dotted, node, env)
+
+
+def _file_call(ev, dotted: str, node: ast.Call, env: dict) -> Any:
+    args = node.args
+    if dotted in ("open", "builtins.open", "io.open") and args:
+        mode = ev.ev(args[1] if len(args) > 1 else _kw(node, "mode"), env) if len(args) > 1 or _kw(node, "mode") \
+            else Const("r")
+        text = isinstance(mode, Const) and isinstance(mode.value, str) and "b" not in mode.value
+        return FileHandle(ev.ev(args[0], env), text)
+    if dotted == "json.load" and len(args) == 1:
+        handle = ev.ev(args[0], env)
+        if isinstance(handle, FileHandle):
+            return JsonFile(handle.path)
+    if dotted == "json.loads" and len(args) == 1 and not isinstance(args[0], ast.Call):
+        text = ev.ev(args[0], env)
+        if isinstance(text, Const) and isinstance(text.value, str) and len(text.value) < config_data.MAX_DATA_FILE:
+            try:
+                return Const(json.loads(text.value))
+            except ValueError:
+                return Unknown(f"`{ev.pf.segment(node)}` raises")
+        return Unknown(f"`{ev.pf.segment(node)}` is not known statically")
+    if dotted == "json.loads" and len(args) == 1 and isinstance(args[0], ast.Call) \
+            and isinstance(args[0].func, ast.Attribute) and args[0].func.attr in ("read_text", "read_bytes", "read"):
+        owner = ev.ev(args[0].func.value, env)  # json.loads(Path(p).read_text()) / (open(p).read())
+        return JsonFile(owner.path if isinstance(owner, FileHandle) else owner)
+    if dotted == "io.BytesIO" and len(args) == 1 and not node.keywords:
+        data = ev.ev(args[0], env)  # `torch.load(io.BytesIO(data))` of a file's bytes: that file
+        if isinstance(data, FileHandle):
+            return data
+    return None
+
+
+def _path_call(ev, dotted: str, node: ast.Call, env: dict) -> Any:
+    args = node.args
+    if dotted in ("os.path.isfile", "os.path.exists", "os.path.isdir") and len(args) == 1:
+        path = ev.ev(args[0], env)
+        if isinstance(path, Const) and path.value == "":
+            return Const(False, path.origin)  # `--pretrained_weights ''`, the usual "not given": never a file
+        return Unknown(f"`{ev.pf.segment(node)}` is known when the script runs")
+    if dotted in ("pathlib.Path", "pathlib.PurePath", "pathlib.PosixPath", "os.path.join", "posixpath.join"):
+        parts = [ev.ev(a, env) for a in args]
+        # (`os.path.join()` with nothing to join raises TypeError)
+        if all(isinstance(p, Const) and isinstance(p.value, str) for p in parts) and (parts or dotted.startswith("pathlib.")):
+            return Const(posixpath.join(*[p.value for p in parts]) if parts else ".")
+        return Unknown(f"`{ev.pf.segment(node)}` is not known")
+    if dotted in ("os.path.dirname", "os.path.abspath", "os.path.realpath", "os.path.expanduser",
+                  "os.path.basename", "os.path.normpath", "str", "os.fspath") and len(args) == 1:
+        inner = ev.ev(args[0], env)
+        if isinstance(inner, Const) and isinstance(inner.value, str):
+            fn = {"os.path.dirname": posixpath.dirname, "os.path.basename": posixpath.basename,
+                  "os.path.expanduser": os.path.expanduser, "os.path.normpath": posixpath.normpath}.get(dotted)
+            return Const(fn(inner.value) if fn else inner.value)
+        return inner if isinstance(inner, Unknown) else Unknown("not a path")
+    return None
+
+
+def method(ev, owner: Any, attr: str, args: list) -> Any:
+    """`f.read()`, `f.readlines()`, `Path(p).read_text()`; None for other methods."""
+    if isinstance(owner, FileHandle) and owner.text and attr in ("read", "readlines") and not args:
+        read = config_data.read_data(ev, JsonFile(owner.path, "text"))  # `open("labels.txt").read()`
+        if attr == "readlines" and isinstance(read, Const):
+            return Const(read.value.splitlines(keepends=True), read.origin)
+        return read
+    if isinstance(owner, FileHandle) and not owner.text and attr == "read" and not args:
+        return owner  # `open(p, "rb").read()`: the file's bytes, never read here, for `io.BytesIO(data)`
+    if isinstance(owner, Const) and isinstance(owner.value, str) and attr == "read_text" and not args:
+        return config_data.read_data(ev, JsonFile(owner, "text"))  # `Path("labels.txt").read_text()`
+    return None
+
+
+def _kw(call: ast.Call, name: str) -> ast.expr | None:
+    return next((k.value for k in call.keywords if k.arg == name), None)
