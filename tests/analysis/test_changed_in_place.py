@@ -92,7 +92,7 @@ model = TextCNN(12, 8, args.num_classes)
 parser = argparse.ArgumentParser()
 parser.add_argument("--num-classes", type=int, default=5)
 args = parser.parse_args([])
-for extra in os.environ.get("WM_TEST_EXTRA", "").split():
+for extra in (os.environ.get("WM_TEST_EXTRA") or "").split():
     args.num_classes = 4
 model = TextCNN(12, 8, args.num_classes)
 """,
@@ -109,14 +109,14 @@ def apply(cfg, files):
 
 
 cfg = Config()
-apply(cfg, os.environ.get("WM_TEST_FILES", "").split())
+apply(cfg, (os.environ.get("WM_TEST_FILES") or "").split())
 model = TextCNN(12, 8, cfg.num_classes)
 """,
     "setattr-with-unknown-name": """
 parser = argparse.ArgumentParser()
 parser.add_argument("--num-classes", type=int, default=5)
 args = parser.parse_args([])
-for k, v in json.loads(os.environ.get("WM_TEST_OVERRIDES", "{}")).items():
+for k, v in json.loads(os.environ.get("WM_TEST_OVERRIDES") or "{}").items():
     setattr(args, k, v)
 model = TextCNN(12, 8, args.num_classes)
 """,

@@ -101,7 +101,7 @@ import torch
 import torch.nn as nn
 
 width = 3
-for _ in range(int(os.environ.get("REPEAT", "0"))):
+for _ in range(int(os.environ.get("REPEAT") or "0")):
     width = 5
 try:
     depth = 4

@@ -85,7 +85,7 @@ CHANGES = {
                  "            model.body[i] = nn.PReLU()",
     "named-modules": "for n, m in list(model.named_modules()):\n        if isinstance(m, nn.ReLU):\n"
                      "            model.get_submodule(n.rpartition('.')[0]).add_module(n.rpartition('.')[2], nn.PReLU())",
-    "unknown-name": "import os\n    setattr(model, os.environ.get('HEAD', 'head'), nn.Linear(8, 3))",
+    "unknown-name": "import os\n    setattr(model, os.environ.get('HEAD') or 'head', nn.Linear(8, 3))",
 }
 
 

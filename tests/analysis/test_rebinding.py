@@ -82,7 +82,7 @@ import torch
 import torch.nn as nn
 
 W = 3
-W = int(os.environ.get("W", "5"))
+W = int(os.environ.get("W") or "5")
 n = 3
 while n % 4:
     n += 1

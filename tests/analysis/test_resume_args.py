@@ -53,7 +53,7 @@ from model import Net
 
 model_args = dict(d=3, n=2)
 for k in ["d"]:
-    model_args[k] = int(os.environ.get("WIDTH", "4"))
+    model_args[k] = int(os.environ.get("WIDTH") or "4")
 model = Net(**model_args)
 model.load_state_dict(torch.load("w.pt"))
 """
