@@ -384,6 +384,8 @@ class CallsMixin(ModulesMixin, CheckpointValuesMixin, InstancesMixin):
             given = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "args"), None)
             argv, source = self.argv, self.argv_source
             value = self.ev(given, env) if given is not None else Const(None)
+            if isinstance(value, SeqVal) and all(isinstance(i, Const) for i in value.items):
+                value = Const([i.value for i in value.items])  # `sys.argv[1:]`
             if not (isinstance(value, Const) and value.value is None):  # `parse_args(None)`: sys.argv, as bare
                 if not (isinstance(value, Const) and isinstance(value.value, (list, tuple))):
                     return Unknown(f"`{self.pf.segment(node)}` parses arguments known only at run time")

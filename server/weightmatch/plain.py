@@ -224,6 +224,8 @@ def truth(value: Any) -> bool | None:
             return None
     if isinstance(value, _OBJECTS):
         return True
+    if isinstance(value, SeqVal):
+        return bool(value.items)  # a list or tuple: true when it has items, whatever they are
     return None
 
 

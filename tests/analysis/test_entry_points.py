@@ -200,3 +200,32 @@ def test_a_model_wrapped_only_with_several_gpus_is_judged_as_on_a_machine_withou
     errors = [f for f in analyze_alone(case, execute).findings if f.severity == "error"]
     assert all("with no GPU visible (a CPU-only run)" in f.message for f in errors) and bool(errors) == (
         saved != "Net(10)")
+
+
+FALLBACK_ARGS = """
+import argparse
+import sys
+
+import torch
+
+from net import Net
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--num-classes", type=int, default=10)
+args = parser.parse_args(sys.argv[1:] or ["--num-classes", "7"])
+model = Net(args.num_classes)
+model.load_state_dict(torch.load("w.pt"))
+"""
+
+
+@pytest.mark.parametrize("given", ["", "--num-classes 10"], ids=["bare", "configured"])
+def test_arguments_with_a_fallback_for_a_bare_run(case, given) -> None:
+    """`parse_args(sys.argv[1:] or [...])` (fast_neural_style's shape): a bare run parses the
+    fallback list, a configured run its own arguments."""
+    case.write("net.py", NET)
+    case.write("main.py", FALLBACK_ARGS)
+    case.torch(SAVE)
+    truth = pytorch_outcomes(case, args=given.split())
+    result = analyze_alone(case, False, script_args=given or None)
+    agrees_with_pytorch(result, truth["loads"][0], "mismatched")
+    assert truth["loads"][0]["raises"] == (not given)
