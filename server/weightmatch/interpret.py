@@ -282,11 +282,8 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
         if env is None:
             return None
         value = self.ev(test, env)
-        known = plain.truth(value)
-        if known is not None and isinstance(value, Const) and value.origin:
-            # a branch taken on an assumption (`if torch.cuda.device_count() > 1:`): said with the loads after it
-            self.decided.extend(o for o in value.origin.split("; ") if o not in self.decided)
-        return known
+        self.test_origin = value.origin if isinstance(value, Const) else ""  # (branches(): what it assumed)
+        return plain.truth(value)
 
     # ------------------------------------------------------------------ assignment
     def assign(self, target: ast.expr, value: Any, stmt: ast.stmt, env: dict) -> None:

@@ -35,8 +35,13 @@ class UndecidedJump(Exception):
 class PathsMixin:
     def branches(self, stmt: ast.If, env: dict, functions: list) -> None:
         """Both branches of an `if`; names bound differently become conditional values."""
+        self.test_origin = ""
         known = self.static_test(stmt.test, env)
         if known is not None:
+            if self.test_origin and _wraps_a_model(stmt, self.pf):
+                # a wrapper chosen on an assumption (`if torch.cuda.device_count() > 1:
+                # model = nn.DataParallel(model)`): said with the loads after it
+                self.decided.extend(o for o in self.test_origin.split("; ") if o not in self.decided)
             self.block(stmt.body if known else stmt.orelse, env, functions)
             self.branch_not_taken(stmt, stmt.orelse if known else stmt.body, known, env)
             return
@@ -229,3 +234,11 @@ def _own_loop_nodes(stmt: ast.For):
         yield node
         stack.extend(ast.iter_child_nodes(node))
 
+
+def _wraps_a_model(stmt: ast.If, pf) -> bool:
+    """Either branch wraps a model (DataParallel, DistributedDataParallel, ...): which one runs
+    changes the keys a load expects."""
+    from weightmatch.evaluate import WRAPPERS
+
+    return any(isinstance(n, ast.Call) and pf.dotted(n.func) in WRAPPERS
+               for branch in (stmt.body, stmt.orelse) for s in branch for n in ast.walk(s))

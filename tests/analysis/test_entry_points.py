@@ -229,3 +229,15 @@ def test_arguments_with_a_fallback_for_a_bare_run(case, given) -> None:
     result = analyze_alone(case, False, script_args=given or None)
     agrees_with_pytorch(result, truth["loads"][0], "mismatched")
     assert truth["loads"][0]["raises"] == (not given)
+
+
+def test_an_assumption_that_changes_nothing_the_load_reads_is_not_said(case) -> None:
+    """`if torch.cuda.is_available(): model = model.cuda()` decides nothing a load depends on:
+    its message does not carry the GPU assumption (nor a flag's default that only prints)."""
+    case.write("net.py", NET)
+    case.write("main.py", GPU_EVAL.replace("if torch.cuda.device_count() > 1:\n    model = nn.DataParallel(model)",
+                                           "if torch.cuda.is_available():\n    model = model.cuda()")
+               .replace("Net(10)", "Net(7)"))
+    case.torch(SAVE)
+    errors = [f for f in analyze_alone(case, False).findings if f.severity == "error"]
+    assert errors and not any("GPU" in f.message for f in errors), [f.message for f in errors]
