@@ -59,7 +59,8 @@ def _add(ev, parser: ParserVal, node: ast.Call, env: dict) -> Unknown | None:
         return Unknown(f"`{ev.pf.segment(node)}`: a click parameter whose name is computed at run time")
     strings = [n.value for n in names]
     label = strings[0]
-    odd = next((k.arg for k in node.keywords if k.arg in _NOT_FOLLOWED or k.arg is None), "") or \
+    odd = next((k.arg for k in node.keywords if k.arg in _NOT_FOLLOWED), "") or \
+        ("`**` keywords" if any(k.arg is None for k in node.keywords) else "") or \
         ("a `--flag/--no-flag` pair" if any("/" in s for s in strings) else "")
     if odd:
         return Unknown(f"the click option `{label}` uses {odd if ' ' in odd else f'`{odd}=`'}, which is not followed")
