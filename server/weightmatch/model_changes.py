@@ -80,10 +80,14 @@ class ModelChangesMixin:
         """Known values written into a step, and the model's own name where the step reaches it
         by another one (a helper's parameter, `self` in the model's method)."""
         self.stepping = model.id  # (its own name is put in below, not written in as a new model)
+        # a step written in another file than the model's (a Predictor's `setup()`) is replayed
+        # where the model is made: that file's names for classes are written in as references
+        self.foreign_step = model.file if self.pf is not model.file else None
         try:
             subs = self.substitutions(stmt, env)
         finally:
             self.stepping = None
+            self.foreign_step = None
         var = model.var or "model"
         stack: list[ast.AST] = [stmt]
         while stack:

@@ -133,9 +133,12 @@ class ModelBuilder:
         if isinstance(model, At):
             model = model.model_as_of()
         if isinstance(model, ModelAttr):
-            base = self.expected(model.model, deps)
+            base = self._build(model.model, deps)
             return subtree(base, model.path)
-        return self._build(model, deps)
+        state = self._build(model, deps)
+        if state.holder:  # (the object itself has no load_state_dict: only its modules are models)
+            raise ModelUnresolved(f"`{model.file.segment(model.call)}` made a {state.holder}, not an nn.Module")
+        return state
 
     def _build(self, model: ModelVal, deps: set[str] | None = None) -> ExpectedState:
         if self.static_first:

@@ -75,7 +75,7 @@ class SubstituteMixin:
         if isinstance(value, SourceVal):
             value = self.concrete(value)  # `GPT(ckpt["model_args"]["n_layer"])`
         if isinstance(value, (ClassVal, FuncVal)):
-            if isinstance(n, ast.Name) and not self._is_local(n.id, env):
+            if isinstance(n, ast.Name) and not self._is_local(n.id, env) and self._replay_file() is self.pf:
                 return True
             expr = self.class_expr(value)  # the script's name for it, else `__import__(…).Net`
             if expr is not None:
@@ -296,7 +296,7 @@ class SubstituteMixin:
     def workspace_module_name(self, pf) -> str | None:
         """The dotted name a workspace file is imported by from the root; None for the script
         itself (importing it would run it) and for files outside the root."""
-        if pf is self.pf or pf is self.entry or not pf.path.startswith(self.root.rstrip(os.sep) + os.sep):
+        if pf is self._replay_file() or pf is self.entry or not pf.path.startswith(self.root.rstrip(os.sep) + os.sep):
             return None
         rel = os.path.relpath(pf.path, self.root)[:-3].split(os.sep)
         if rel[-1] == "__init__":
@@ -360,8 +360,13 @@ class SubstituteMixin:
         facts = facts_for(self.pf.parsed_text, self.pf.path)
         return {n for n in facts.runtime if n not in facts.bound and n not in facts.declared}
 
+    def _replay_file(self):
+        """The file the recipe being written is replayed in: the one analysed, or the model's own
+        file while a step written in another file is (model_changes.step_subs)."""
+        return getattr(self, "foreign_step", None) or self.pf
+
     def global_name_of(self, value: ClassVal | FuncVal) -> str | None:
-        env = self.module_envs.get(self.pf.path) or {}
+        env = self.module_envs.get(self._replay_file().path) or {}
         for name, v in env.items():
             if isinstance(v, (ClassVal, FuncVal)) and v.node is value.node:
                 return name

@@ -172,6 +172,9 @@ class ExpectedState:
     how: How
     model_type: str  # "GoogLeNet"
     notes: list[str] = field(default_factory=list)
+    # the object built is not an nn.Module but holds modules (a Predictor's `self.model`): its
+    # class name; the root stands for the object, so only loads into its modules are judged
+    holder: str = ""
 
     def keys(self) -> dict[str, TensorInfo]:
         """The model's state_dict() keys in PyTorch's order."""

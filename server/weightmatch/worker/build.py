@@ -338,6 +338,18 @@ def _torchvision_used(model: nn.Module, namespaces: list[dict[str, Any]]) -> boo
     return False
 
 
+def _holder(obj: Any, constructor: str) -> nn.Module:
+    """An object that is not a module but holds modules in its attributes (a cog Predictor's
+    `self.model`): a bare nn.Module with those as its children, for loads into them."""
+    held = [(k, v) for k, v in vars(obj).items() if isinstance(v, nn.Module)] if hasattr(obj, "__dict__") else []
+    if not held:
+        raise BuildFailure("user-code", f"`{constructor}` made a {type(obj).__name__}, not an nn.Module")
+    root = nn.Module()
+    for name, module in held:
+        root.add_module(name, module)
+    return root
+
+
 def build(recipe: dict[str, Any]) -> dict[str, Any]:
     """Replay `recipe` (protocol field names) and return the reply message's body."""
     import ast
@@ -376,8 +388,9 @@ def build(recipe: dict[str, Any]) -> dict[str, Any]:
                         where = f"applying `{step}`"
                         exec(compile(step, f"<step {number}>", "exec"), ns)
                 model = ns[recipe["var"]]
-                if not isinstance(model, nn.Module):
-                    raise BuildFailure("user-code", f"`{recipe['constructor']}` made a {type(model).__name__}, not an nn.Module")
+                holder = "" if isinstance(model, nn.Module) else type(model).__name__
+                if holder:
+                    model = _holder(model, recipe["constructor"])
                 with protocol.gc_paused():
                     packed = pack(model)
         except BuildFailure as failure:
@@ -391,7 +404,7 @@ def build(recipe: dict[str, Any]) -> dict[str, Any]:
             spaces = [ns] + [vars(sys.modules[n]) for n in replay.module_names if n in sys.modules]
             if _torchvision_used(model, spaces):
                 notes.append(tv)
-        return {"ok": True, "state": packed, "files": replay.files, "notes": notes}
+        return {"ok": True, "state": packed, "files": replay.files, "notes": notes, "holder": holder}
     finally:
         os.chdir(old_cwd)
         sys.argv = old_argv

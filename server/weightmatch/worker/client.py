@@ -154,6 +154,8 @@ class WorkerClient:
                 if read is not None:
                     read.update(files)
                 state = protocol.unpack_state(reply["state"], reply["notes"]) if reply["ok"] else None
+                if state is not None:
+                    state.holder = str(reply.get("holder") or "")
             except protocol.BadReply as exc:
                 self._replace_current(f"malformed reply: {exc}")
                 raise BuildError("crash", f"the worker's reply was malformed ({exc}); it was restarted") from None
@@ -388,4 +390,4 @@ def _mtime(path: str) -> int | None:
 
 def _copy(state: ExpectedState) -> ExpectedState:
     # Callers may add notes or re-home modules; the cached object stays as built.
-    return ExpectedState(dict(state.modules), state.how, state.model_type, list(state.notes))
+    return ExpectedState(dict(state.modules), state.how, state.model_type, list(state.notes), state.holder)

@@ -89,6 +89,7 @@ def check_reply(reply: dict[str, Any], kinds: tuple[str, ...]) -> dict[str, Any]
         if not isinstance(reply.get("state"), dict):
             raise BadReply("a successful build without a state")
         out["state"] = reply["state"]
+        out["holder"] = _text(reply.get("holder", ""), "holder")  # (build.py's _holder: not an nn.Module)
     else:
         kind = reply.get("kind", "crash")
         out["kind"] = kind if kind in kinds else "crash"
