@@ -133,8 +133,9 @@ class ModelBuilder:
         if isinstance(model, At):
             model = model.model_as_of()
         if isinstance(model, ModelAttr):
-            base = self._build(model.model, deps)
-            return subtree(base, model.path)
+            if not isinstance(model.model, ModelVal):
+                return subtree(self.expected(model.model, deps), model.path)
+            return subtree(self._build(model.model, deps), model.path)  # (a holder's modules too)
         state = self._build(model, deps)
         if state.holder:  # (the object itself has no load_state_dict: only its modules are models)
             raise ModelUnresolved(f"`{model.file.segment(model.call)}` made a {state.holder}, not an nn.Module")
