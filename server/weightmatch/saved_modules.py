@@ -9,6 +9,7 @@ other class leaves the result unknown.
 
 from __future__ import annotations
 
+import ast
 from typing import Any
 
 from weightmatch.types import SavedModule, StateDict
@@ -46,13 +47,12 @@ def class_version(ev: Any, name: str) -> int | str:
     return 1
 
 
-def _defines(stmt: Any) -> str | None:
-    import ast
-
+def _defines(stmt: ast.stmt) -> str | None:
+    """The name a class-body statement defines; for a method that touches one of _STATE_NAMES
+    (`self._register_state_dict_hook(...)` in `__init__`), that name."""
     if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-        if any(isinstance(n, ast.Attribute) and n.attr in _STATE_NAMES for n in ast.walk(stmt)):
-            return next(n.attr for n in ast.walk(stmt) if isinstance(n, ast.Attribute) and n.attr in _STATE_NAMES)
-        return stmt.name
+        used = next((n.attr for n in ast.walk(stmt) if isinstance(n, ast.Attribute) and n.attr in _STATE_NAMES), None)
+        return used or stmt.name
     targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target] if isinstance(
         stmt, (ast.AnnAssign, ast.AugAssign)) else []
     return next((t.id for t in targets if isinstance(t, ast.Name)), None)
