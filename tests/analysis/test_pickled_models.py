@@ -68,3 +68,19 @@ def test_a_class_not_followed_leaves_the_load_unresolved(case, kind) -> None:
     result = analyze_alone(case, False)
     assert not [f for f in result.findings if f.severity == "error"]
     assert any(said in f.message for f in result.findings), [f.message for f in result.findings]
+
+
+def test_the_shape_filter_fix_on_a_pickled_models_state_dict_makes_the_load_succeed(case) -> None:
+    """The quick fix offered on `ckpt["model"].float().state_dict()`, applied and run with PyTorch."""
+    from weightmatch.textedit import apply_edits
+
+    _case(case, "yolov5-style", 4, 6)
+    before = case.run()
+    assert before.returncode != 0 and "size mismatch" in before.stderr
+    result = analyze_alone(case, False)
+    fixes = {fix.kind: fix for f in result.findings if f.severity == "error" for fix in f.fixes}
+    assert "filter-shapes" in fixes, [f.message for f in result.findings]
+    main = case.dir / "main.py"
+    main.write_text(apply_edits(main.read_text(), fixes["filter-shapes"].edits))
+    after = case.run()
+    assert after.returncode == 0, after.stderr[-2000:] + "\n----\n" + main.read_text()
