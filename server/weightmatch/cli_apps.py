@@ -15,6 +15,7 @@ arguments typer parses them, which is not followed.
 from __future__ import annotations
 
 import ast
+import os
 from typing import Any
 
 from weightmatch.argparse_values import ParserVal
@@ -39,15 +40,83 @@ def click_command(fn: FuncVal) -> list[ast.Call] | None:
     return [d for d, n in zip(decorators, names) if n in _PARAMS and isinstance(d, ast.Call)]
 
 
-def click_arguments(ev, fn: FuncVal, params: list[ast.Call]) -> dict[str, Any] | Unknown:
-    """The keywords click calls the command with in this run."""
+def group_command(fn: FuncVal) -> tuple[str, list[ast.Call]] | None:
+    """A click command a group runs by name (`@cli.command()` under `@click.group() def cli()`,
+    or a `@click.command()` nothing calls, added with `cli.add_command`): the name typed on the
+    command line and its option and argument decorators; None otherwise."""
+    decorators = fn.node.decorator_list
+    if not decorators:
+        return None
+    top = decorators[0].func if isinstance(decorators[0], ast.Call) else decorators[0]
+    names = [fn.file.dotted(d.func if isinstance(d, ast.Call) else d) for d in decorators[1:]]
+    if any(n not in (*_PARAMS, *_IGNORED) for n in names):
+        return None
+    is_group_command = isinstance(top, ast.Attribute) and top.attr == "command" and isinstance(top.value, ast.Name) \
+        and _is_group(fn.file, top.value.id)
+    if not (is_group_command or fn.file.dotted(top) == _COMMAND and _added(fn.file, fn.node.name)):
+        return None
+    call = decorators[0] if isinstance(decorators[0], ast.Call) else None
+    given = (call.args[0] if call.args else next((k.value for k in call.keywords if k.arg == "name"), None)) \
+        if call is not None else None
+    if given is not None and not (isinstance(given, ast.Constant) and isinstance(given.value, str)):
+        return None
+    name = given.value if given is not None else _command_name(fn.node.name)
+    return name, [d for d in decorators[1:] if isinstance(d, ast.Call)
+                  and fn.file.dotted(d.func) in _PARAMS]
+
+
+def _is_group(pf, name: str) -> bool:
+    """`name` is a click group defined at the top of the file (`@click.group()` on a def)."""
+    for stmt in pf.tree.body:
+        if isinstance(stmt, ast.FunctionDef) and stmt.name == name:
+            return any(pf.dotted(d.func if isinstance(d, ast.Call) else d) == "click.group"
+                       for d in stmt.decorator_list)
+    return False
+
+
+def _added(pf, function: str) -> bool:
+    """`group.add_command(function)` at the top of the file, under a name click derives."""
+    return any(isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call)
+               and isinstance(stmt.value.func, ast.Attribute) and stmt.value.func.attr == "add_command"
+               and isinstance(stmt.value.func.value, ast.Name) and _is_group(pf, stmt.value.func.value.id)
+               and len(stmt.value.args) == 1 and isinstance(stmt.value.args[0], ast.Name)
+               and stmt.value.args[0].id == function for stmt in pf.tree.body)
+
+
+def _command_name(function: str) -> str:
+    """click's name for a command made from a function (click 8.2: `init_data_cmd` → `init-data`)."""
+    name = function.lower().replace("_", "-")
+    left, sep, suffix = name.rpartition("-")
+    return left if sep and suffix in ("command", "cmd", "group", "grp") else name
+
+
+def command_run(ev, fn: FuncVal) -> tuple[dict[str, Any] | Unknown, str] | None:
+    """What a group's command is called with when it is the command run: the run
+    configuration's arguments after its name, else every option at its default (the command
+    run as `script.py NAME`); and the context a message names. None for any other function."""
+    found = group_command(fn)
+    if found is None:
+        return None
+    name, params = found
+    script = os.path.basename(fn.file.path)
+    if ev.argv and ev.argv[0] != name:
+        return Unknown(f"{fn.node.name}() is the click command `{name}`, not the `{ev.argv[0]}` the run's arguments "
+                       f"name {ev.argv_source}".rstrip()), ""
+    argv = ev.argv[1:] if ev.argv else []
+    context = f"{fn.node.name}() run as `{script} {' '.join([name, *argv])}`"
+    return click_arguments(ev, fn, params, argv), context
+
+
+def click_arguments(ev, fn: FuncVal, params: list[ast.Call], argv: list[str] | None = None) -> dict[str, Any] | Unknown:
+    """The keywords click calls the command with in this run (`argv`: the arguments it parses,
+    when not the script's)."""
     env = ev.module_env(fn.file)
     parser = ParserVal()
     for node in params:
         added = ev.in_file(fn.file, lambda node=node: _add(ev, parser, node, env))
         if added is not None:
             return added
-    namespace = parser.parse(ev.argv, ev.argv_source)
+    namespace = parser.parse(ev.argv if argv is None else argv, ev.argv_source)
     if parser.unknown:
         return Unknown(f"the click command {fn.node.name}() has {parser.unknown}")
     return dict(namespace.attrs) if isinstance(namespace, ObjVal) else namespace

@@ -12,7 +12,7 @@ import ast
 import contextlib
 from typing import Any
 
-from weightmatch import const_mutation, journal, plain, pytest_runs, yacs_values
+from weightmatch import cli_apps, const_mutation, journal, plain, pytest_runs, yacs_values
 from weightmatch.calls import CallsMixin
 from weightmatch.signals import ExitSignal, ReturnSignal
 from weightmatch.exits import ExitsMixin, one_line
@@ -68,15 +68,22 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
             fn, owner = functions.pop(0)
             if self.called.get(id(fn)):
                 continue
+            command = cli_apps.command_run(self, FuncVal(self.pf, fn)) if not owner else None
+            if command is not None:  # a click group's command, run by its name
+                functions.extend(self.run_uncalled(fn, owner, globals_, *command))
+                continue
             runs = pytest_runs.parameter_sets(fn, self.pf.dotted, lambda e: self.ev(e, globals_)) \
                 if not owner else None
             for run in runs or [None]:
-                functions.extend(self.run_uncalled(fn, owner, globals_, run))
+                context = f"{fn.name}() as called from pytest with {pytest_runs.describe(run)}" if run is not None else ""
+                functions.extend(self.run_uncalled(fn, owner, globals_, run, context))
         return self
 
-    def run_uncalled(self, fn: Any, owner: str, globals_: dict, run: dict[str, Any] | None) -> list:
+    def run_uncalled(self, fn: Any, owner: str, globals_: dict, run: dict[str, Any] | Unknown | None,
+                     context: str = "") -> list:
         """A function nothing calls, its parameters unknown (at their defaults when every one has
-        one, `*args`/`**kwargs` empty), or pytest's `run` of it; the functions it defines."""
+        one, `*args`/`**kwargs` empty), or the `run` pytest or click makes of it (its arguments,
+        or why they are unknown), said as `context`; the functions it defines."""
         local = dict(globals_)
         for name in global_writes(self.pf) & local.keys():  # whichever ran before it may have rebound it
             local[name] = Unknown(f"`{name}` may be rebound by a function that declares it global")
@@ -93,6 +100,8 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
         for a in params:
             if test_self is not None and a is params[0]:
                 local[a.arg] = test_self
+            elif isinstance(run, Unknown):
+                local[a.arg] = run
             elif run is not None and a.arg in run:
                 local[a.arg] = run[a.arg]
             elif every_default:
@@ -111,8 +120,8 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
         self.called_in_run = {}  # each entry point (each pytest set) follows its own calls
         self.returns.append([])
         self.guard_depth.append(len(CURRENT_GUARDS.get()))
-        if run is not None:
-            self.contexts.append(f"{fn.name}() as called from pytest with {pytest_runs.describe(run)}")
+        if context:
+            self.contexts.append(context)
         try:
             self.block(fn.body, local, nested)
         except (ReturnSignal, ExitSignal):
@@ -120,7 +129,7 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
         finally:
             self.returns.pop()
             self.guard_depth.pop()
-            if run is not None:
+            if context:
                 self.contexts.pop()
         return nested
 

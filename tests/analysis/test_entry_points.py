@@ -172,6 +172,65 @@ def test_click_options_that_behave_otherwise_leave_the_load_unresolved(case, opt
     assert _unresolved(result), [f.message for f in result.findings]
 
 
+CLICK_GROUP = """
+import click
+import torch
+
+from net import Net
+
+
+@click.group()
+def cli():
+    pass
+
+
+@cli.command()
+@click.option("--num-classes", default={classes}, type=int)
+def train(num_classes):
+    Net(num_classes)
+
+
+@cli.command(name="eval")
+@click.option("--num-classes", default={classes}, type=int)
+@click.argument("weights", default="w.pt")
+def evaluate_cmd(num_classes, weights):
+    model = Net(num_classes)
+    model.load_state_dict(torch.load(weights))
+
+
+if __name__ == "__main__":
+    cli()
+"""
+
+
+@pytest.mark.parametrize("classes", [10, 7], ids=["clean", "other-classes"])
+@pytest.mark.parametrize("args", [["eval"], ["eval", "--num-classes", "10"], ["eval", "--num-classes", "7"]],
+                         ids=["defaults", "configured-10", "configured-7"])
+def test_a_click_groups_command_is_judged_as_run_by_its_name(case, args, classes) -> None:
+    """`python main.py eval [OPTIONS]`: the group runs the command its name selects, with its
+    options at their defaults or as configured; the message names the command run."""
+    case.write("net.py", NET)
+    case.write("main.py", CLICK_GROUP.format(classes=classes))
+    case.torch(SAVE)
+    truth = pytorch_outcomes(case, args=args)
+    assert truth["crash"] is None and len(truth["loads"]) == 1, truth
+    configured = " ".join(args) if len(args) > 1 else None
+    result = analyze_alone(case, False, script_args=configured)
+    agrees_with_pytorch(result, truth["loads"][0], "mismatched")
+    if truth["loads"][0]["raises"]:
+        assert any("evaluate_cmd() run as `main.py eval" in f.message for f in result.findings)
+
+
+def test_a_click_groups_command_another_configuration_runs_stays_unresolved(case) -> None:
+    case.write("net.py", NET)
+    case.write("main.py", CLICK_GROUP.format(classes=7))
+    case.torch(SAVE)
+    assert pytorch_outcomes(case, args=["train"])["loads"] == []
+    result = analyze_alone(case, False, script_args="train --num-classes 3")
+    assert _unresolved(result), [f.message for f in result.findings]
+    assert any("the click command `eval`, not the `train`" in f.message for f in result.findings)
+
+
 GPU_EVAL = """
 import torch
 import torch.nn as nn
