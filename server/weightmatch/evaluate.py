@@ -114,18 +114,7 @@ class Evaluator(TypeTestsMixin):
         if isinstance(node, (ast.Compare, ast.BoolOp, ast.UnaryOp, ast.IfExp)):
             return plain.operator(self, node, env)
         if isinstance(node, ast.JoinedStr):
-            parts = []
-            for v in node.values:
-                if isinstance(v, ast.Constant):
-                    parts.append(str(v.value))
-                elif isinstance(v, ast.FormattedValue) and v.format_spec is None and v.conversion == -1:
-                    inner = self.ev(v.value, env)
-                    if not isinstance(inner, Const):
-                        return Unknown(f"`{self.pf.segment(v.value)}` is not known")
-                    parts.append(str(inner.value))
-                else:
-                    return Unknown("formatted string")
-            return Const("".join(parts))
+            return self.formatted(node, env)
         if isinstance(node, ast.BinOp):
             left, right = self.ev(node.left, env), self.ev(node.right, env)
             if isinstance(left, Const) and isinstance(right, Const):
@@ -223,6 +212,29 @@ class Evaluator(TypeTestsMixin):
             return value
         return Unknown(f"`{self.pf.segment(node)}` is not known")
 
+    def formatted(self, node: ast.JoinedStr, env: dict) -> Any:
+        """An f-string of known values, formatted as Python does (`f"epoch_{e:03d}.pt"`)."""
+        parts: list[str] = []
+        used: list[Const] = []
+        for v in node.values:
+            if isinstance(v, ast.Constant):
+                parts.append(str(v.value))
+                continue
+            inner = self.ev(v.value, env) if isinstance(v, ast.FormattedValue) else None
+            spec = self.ev(v.format_spec, env) if isinstance(v, ast.FormattedValue) and v.format_spec else Const("")
+            if not isinstance(inner, Const):
+                return Unknown(f"`{self.pf.segment(v.value)}` is not known") if inner is not None else \
+                    Unknown("formatted string")
+            if not isinstance(spec, Const):
+                return Unknown(f"the format of `{self.pf.segment(v.value)}` is not known")
+            value = {115: str, 114: repr, 97: ascii}.get(v.conversion, lambda x: x)(inner.value)
+            try:
+                parts.append(format(value, spec.value))
+            except (TypeError, ValueError) as exc:  # the f-string itself raises at run time
+                return Unknown(f"`{self.pf.segment(v)}` raises {type(exc).__name__}")
+            used.append(inner)
+        return Const("".join(parts), origins(used))
+
     def model_tensor(self, attr: ModelAttr, node: ast.AST) -> SourceVal:
         """`model.head.bias` read for its shape: the model's own state dict at that key, as
         `model.state_dict()["head.bias"]` gives it (a submodule or a tensor kept out of the state
@@ -313,9 +325,9 @@ class Evaluator(TypeTestsMixin):
                 weights_only = bool(w.value) if isinstance(w, Const) else None
             loaded = LoadedFile(path, node, self.pf, loader, weights_only)
             if isinstance(path, Const) and path.value in self.saved:
-                saved = self.saved[path.value]
-                if isinstance(saved, At):
-                    loaded.virtual = saved
+                loaded.virtual = self.saved[path.value]
+            elif getattr(self, "unknown_saves", None):
+                loaded.virtual = self.unknown_saves[-1]
             return SourceVal(loaded)
         if dotted in HUB_LOADS:
             return self.hub_load(node, env)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import os
 from typing import Any
 
 from weightmatch import cli_apps, const_mutation, journal, plain, pytest_runs, yacs_values
@@ -46,6 +47,7 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
         self.sites: list[LoadSite] = []
         self.torch_loads: list[TorchLoadSite] = []
         self.saved: dict[str, Any] = {}  # path written by torch.save -> what was saved
+        self.unknown_saves: list[Unknown] = []  # torch.save calls whose path is unknown, this entry point
         self.setup_program(root or "/\0none", load or (lambda path: None), pf, argv, argv_source, read_value)
 
     # ------------------------------------------------------------------ driving
@@ -118,6 +120,7 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
                 Unknown(f"`{fn.args.kwarg.arg}` is a parameter of {owner}{fn.name}()")
         nested: list[tuple[ast.AST, str]] = []
         self.called_in_run = {}  # each entry point (each pytest set) follows its own calls
+        self.unknown_saves = []
         self.returns.append([])
         self.guard_depth.append(len(CURRENT_GUARDS.get()))
         if context:
@@ -422,9 +425,7 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
         func = expr.func
         dotted = self.pf.dotted(func)
         if dotted in ("torch.save", "torch.serialization.save") and len(expr.args) >= 2:
-            path = self.ev(expr.args[1], env)
-            if isinstance(path, Const) and isinstance(path.value, str):
-                self.saved[path.value] = frozen(self.ev(expr.args[0], env))
+            self.torch_save(expr, env)
             return
         if dotted in STRIP_PREFIX and len(expr.args) >= 2:
             sd = self.ev(expr.args[0], env)
@@ -480,6 +481,8 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
         if isinstance(callee, (FuncVal, ObjVal)) or type(callee).__name__ in ("ClassVal", "BoundMethod"):
             self.ev(expr, env)  # followed: its loads are found inside
             return
+        if self.library_change(expr, stmt, env):
+            return
         if isinstance(func, ast.Name) and func.id in HARMLESS:
             for arg in [*expr.args, *(k.value for k in expr.keywords)]:
                 if any(isinstance(n, ast.Call) for n in ast.walk(arg)):
@@ -493,6 +496,19 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
                     value.steps.append(Step(self.pf.segment(stmt), stmt))
                 elif isinstance(value, SourceVal):
                     value.ops.append(Op("unknown", f"passed to `{func.id}()`, which may change it", expr))
+
+    def torch_save(self, call: ast.Call, env: dict) -> None:
+        """`torch.save(obj, path)`: a later `torch.load(path)` in this run reads `obj`, not the
+        file on disk; one whose path is unknown may overwrite any file a later load reads."""
+        path = self.ev(call.args[1], env)
+        where = f"`torch.save` at {os.path.basename(self.pf.path)}:{call.lineno}"
+        if not (isinstance(path, Const) and isinstance(path.value, str)):
+            self.unknown_saves.append(Unknown(f"{where} may write it first (the path it writes is known only "
+                                              "at run time)"))
+            return
+        value = frozen(self.ev(call.args[0], env))
+        self.saved[path.value] = value if isinstance(value, (At, SourceVal)) else \
+            Unknown(f"{where} writes it first, with a value not known statically")
 
     def defined_here(self, name: str) -> bool:
         return any(isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name == name for n in self.pf.tree.body) \

@@ -303,6 +303,9 @@ class Evaluator:
             return getattr(owner, attr)(*args)
         if isinstance(owner, TensorProxy) and attr in TENSOR_NOOP_METHODS:
             return owner
+        if isinstance(owner, TensorProxy) and attr in ("is_floating_point", "is_complex") and not args:
+            kind = "float" if attr == "is_floating_point" else "complex"
+            return owner.info.dtype.startswith(kind) or kind == "float" and owner.info.dtype == "bfloat16"
         if isinstance(owner, Mapping) and attr == "get":
             return wrap(owner.get(*args))
         if isinstance(owner, Mapping) and attr in ("keys", "values", "items"):

@@ -16,9 +16,48 @@ _TENSOR_ATTRS = {"weight", "bias", "data"}
 _NOT_REPLAYED = (ast.Return, ast.Yield, ast.YieldFrom, ast.Await, ast.Global, ast.Nonlocal, ast.Try)
 
 
+# torch's functions that change which tensors a module's state_dict() holds: pruning adds
+# `weight_orig` and `weight_mask`, weight norm `weight_g`/`weight_v` (or `parametrizations.…`),
+# quantization swaps layers. A call of one is a change to every model its arguments name.
+STRUCTURE_CHANGING = ("torch.nn.utils.prune.", "torch.nn.utils.parametrize.", "torch.nn.utils.parametrizations.",
+                      "torch.nn.utils.weight_norm", "torch.nn.utils.spectral_norm",
+                      "torch.nn.utils.remove_weight_norm", "torch.nn.utils.remove_spectral_norm",
+                      "torch.quantization.", "torch.ao.quantization.", "torch.nn.utils.fusion.")
+# library functions that read a model (or set its values) without changing its tensors' names or shapes
+READS_ONLY = ("torch.nn.init.", "torch.nn.utils.clip_grad", "torch.nn.utils.parameters_to_vector", "torch.onnx.",
+              "torch.jit.", "torch.distributed.", "wandb.", "torchinfo.", "torchsummary.", "thop.", "mlflow.",
+              "logging.")
+
+
 class ModelChangesMixin:
     """Needs `ev`, `pf`, `recording`, `guarded`, `substitutions`, `constructing`, `replaying` and
     `loop_names` (the Interpreter)."""
+
+    def library_change(self, call: ast.Call, stmt: ast.stmt, env: dict) -> bool:
+        """A library function given a model or one of its parts (`prune.l1_unstructured(model.fc,
+        "weight", amount=0.2)`, `prune.global_unstructured(prunable(model), ...)`): replayed as a
+        step of each such model, where the library itself runs; never taken as no change."""
+        dotted = self.pf.dotted(call.func) or ""
+        root = dotted.split(".", 1)[0]
+        changing = dotted.startswith(STRUCTURE_CHANGING)
+        if dotted.startswith(READS_ONLY) or not changing and not (
+                isinstance(call.func, ast.Attribute) and root != dotted and _root(call.func) in self.pf.imports):
+            return False
+        args = [*call.args, *(k.value for k in call.keywords)]
+        # a known changing call: every model named anywhere in its arguments; another library
+        # call: the models it is handed directly
+        nodes = [n for a in args for n in ast.walk(a)] if changing else args
+        models: dict[int, ModelVal] = {}
+        for node in nodes:
+            if isinstance(node, (ast.Name, ast.Attribute)) and _root(node) in env:
+                value = self.ev(node, env)
+                if isinstance(value, (ModelVal, ModelAttr)):
+                    model = value if isinstance(value, ModelVal) else value.model
+                    models[model.id] = model
+        for model in models.values():
+            if not self.being_made(model):
+                model.steps.append(Step(self.pf.segment(stmt), stmt, subs=self.step_subs(stmt, env, model)))
+        return bool(models)
 
     def changed_blindly(self, value: ModelVal | ModelAttr, stmt: ast.stmt, how: str) -> None:
         """A change to the model the recipe cannot replay (`setattr(m, name, ...)` with a name known
@@ -106,9 +145,9 @@ class ModelChangesMixin:
             if isinstance(value, ModelVal) and value.id == model.id:
                 subs.by_span[span] = ast.Name(var, ast.Load())
                 continue
-            if self.loop_names and isinstance(value, ModelAttr) and value.model.id == model.id and \
-                    isinstance(node, ast.Name):
-                # `feats = model.features` before a loop replayed whole: reached from the model
+            if isinstance(value, ModelAttr) and value.model.id == model.id and isinstance(node, ast.Name):
+                # `feats = model.features` before a loop replayed whole, `layer` of a loop unrolled
+                # over `(model.conv1, model.fc)`: reached from the model
                 subs.by_span[span] = _reached(var, value.path)
                 continue
             stack.extend(ast.iter_child_nodes(node))
@@ -169,3 +208,9 @@ def _reached(var: str, path: list[str]) -> ast.expr:
             key = int(part) if part.lstrip("-").isdigit() else part
             node = ast.Subscript(node, ast.Constant(key), ast.Load())
     return node
+
+
+def _root(node: ast.AST) -> str:
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else ""

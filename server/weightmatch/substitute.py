@@ -60,6 +60,12 @@ class SubstituteMixin:
         """Write `n`'s value into `subs` when it is known; True when `n` needs no further look."""
         if self._substitute_registry(n, env, subs):
             return True
+        if isinstance(n, ast.Name) and self._replay_file() is not self.pf and n.id in self.pf.imports \
+                and not self._is_local(n.id, env):
+            imported = _import_expr(self.pf, n.id)  # a step written in another file: its imports
+            if imported is not None:
+                subs.by_span[_span(n)] = imported
+                return True
         if isinstance(n, ast.Call):
             return self._substitute_config(n, env, subs) or self._substitute_method(n, env, subs) or \
                 self._substitute_class_ref(n, env, subs) or self._substitute_data_call(n, env, subs)
@@ -371,6 +377,27 @@ class SubstituteMixin:
             if isinstance(v, (ClassVal, FuncVal)) and v.node is value.node:
                 return name
         return None
+
+
+def _import_expr(pf, name: str) -> ast.expr | None:
+    """`prune` of `import torch.nn.utils.prune as prune` (or `from torch.nn.utils import prune`)
+    as an expression that imports it wherever it is replayed; None for a relative import."""
+    for stmt in pf.tree.body:
+        if isinstance(stmt, ast.Import):
+            for alias in stmt.names:
+                if (alias.asname or alias.name.split(".")[0]) == name:
+                    module = alias.name if alias.asname else alias.name.split(".")[0]
+                    return _dunder_import(module, "_")
+        elif isinstance(stmt, ast.ImportFrom) and not stmt.level and stmt.module:
+            for alias in stmt.names:
+                if (alias.asname or alias.name) == name:
+                    return ast.Attribute(_dunder_import(stmt.module, alias.name), alias.name, ast.Load())
+    return None
+
+
+def _dunder_import(module: str, member: str) -> ast.Call:
+    return ast.Call(ast.Name("__import__", ast.Load()), [ast.Constant(module)],
+                    [ast.keyword("fromlist", ast.List([ast.Constant(member)], ast.Load()))])
 
 
 def _replay_cannot_know(pf) -> set[str]:

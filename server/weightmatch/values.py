@@ -228,7 +228,7 @@ class LoadedFile:
     file: PyFile
     loader: str  # "torch" | "safetensors"
     weights_only: bool | None  # None: PyTorch's default (True)
-    virtual: Any = None  # At(value): written by torch.save earlier in the same file
+    virtual: Any = None  # At(value): written by torch.save earlier in this run; Unknown: perhaps overwritten
     over_shards: bool = False  # `path` is a sharded index; `loader` loads each of its shards (a loop)
 
 

@@ -350,6 +350,25 @@ def _holder(obj: Any, constructor: str) -> nn.Module:
     return root
 
 
+_REAL_BUILD_LIMIT = 20_000_000  # elements (80 MB of float32): made again on the CPU when a step needs values
+
+
+def _made(code: Any, recipe: dict[str, Any], ns: dict[str, Any], at: list[str]) -> None:
+    """Run the constructor and the steps in `ns`; `at[0]` says which one runs (for a failure)."""
+    at[0] = f"building `{recipe['constructor']}`"
+    exec(code, ns)
+    for number, step in enumerate(recipe["steps"], 1):
+        at[0] = f"applying `{step}`"
+        exec(compile(step, f"<step {number}>", "exec"), ns)
+
+
+def _numel(model: Any) -> float:
+    try:
+        return sum(t.numel() for t in [*model.parameters(), *model.buffers()])
+    except Exception:  # noqa: BLE001 - not a module: no second build
+        return float("inf")
+
+
 def build(recipe: dict[str, Any]) -> dict[str, Any]:
     """Replay `recipe` (protocol field names) and return the reply message's body."""
     import ast
@@ -382,11 +401,18 @@ def build(recipe: dict[str, Any]) -> dict[str, Any]:
                 line = int(recipe.get("constructor_line") or 0)
                 # Compile at the constructor's line so a traceback points there.
                 code = compile("\n" * line + f"{recipe['var']} = {recipe['constructor']}", recipe["file"], "exec")
-                with torch.device("meta"):
-                    exec(code, ns)
-                    for number, step in enumerate(recipe["steps"], 1):
-                        where = f"applying `{step}`"
-                        exec(compile(step, f"<step {number}>", "exec"), ns)
+                at = [where]
+                try:
+                    with torch.device("meta"):
+                        _made(code, recipe, ns, at)
+                except NotImplementedError as exc:
+                    # a step that needs tensor values (`prune.global_unstructured` ranks weights):
+                    # a small model is made again, on the CPU
+                    if "meta" not in str(exc) or _numel(ns.get(recipe["var"])) > _REAL_BUILD_LIMIT:
+                        raise
+                    _made(code, recipe, ns, at)
+                finally:
+                    where = at[0]
                 model = ns[recipe["var"]]
                 holder = "" if isinstance(model, nn.Module) else type(model).__name__
                 if holder:
