@@ -135,3 +135,12 @@ def dataclass_fields(ev, cls: Any) -> Any:
     if names is None:
         return Unknown("`fields(...)` of a class not known statically")
     return SeqVal([ObjVal({"name": Const(n)}, "dataclasses.Field") for n in names])
+
+
+def pairs_as_dict_comp(node: ast.expr) -> ast.expr:
+    """`OrderedDict((k[7:], v) for k, v in sd.items())` is `{k[7:]: v for k, v in sd.items()}`
+    (mmcv's `revise_keys`, the usual `module.` strip); any other argument as it is."""
+    if isinstance(node, (ast.GeneratorExp, ast.ListComp)) and isinstance(node.elt, ast.Tuple) \
+            and len(node.elt.elts) == 2 and not any(isinstance(e, ast.Starred) for e in node.elt.elts):
+        return ast.copy_location(ast.DictComp(node.elt.elts[0], node.elt.elts[1], node.generators), node)
+    return node

@@ -339,7 +339,7 @@ class Evaluator(TypeTestsMixin):
         if dotted in EMPTY_DICTS and not args and not node.keywords:
             return SourceVal(EmptyDict(EMPTY_DICTS[dotted]))
         if dotted in EMPTY_DICTS and len(args) == 1:
-            inner = self.ev(args[0], env)
+            inner = self.ev(comprehension.pairs_as_dict_comp(args[0]), env)
             if isinstance(inner, SourceVal):
                 return inner.derive(Op("copy", EMPTY_DICTS[dotted], node))
         if dotted in ("copy.deepcopy", "copy.copy") and len(args) == 1:
@@ -589,3 +589,4 @@ def _kw(call: ast.Call, name: str) -> ast.expr | None:
         if k.arg == name:
             return k.value
     return None
+

@@ -172,6 +172,10 @@ def _container_element(value: ast.expr, part: str, pf: PyFile, subs=None) -> ast
     made = _generated_element(name, args, part)
     if made is not None:
         return made
+    if name.endswith("ModuleDict") and len(args) == 1 and isinstance(args[0], ast.Call) and \
+            pf.dotted(args[0].func) == "dict" and not args[0].args:
+        # nanoGPT's `nn.ModuleDict(dict(wte=nn.Embedding(...), h=nn.ModuleList([...])))`
+        return next((k.value for k in args[0].keywords if k.arg == part), None)
     if name.endswith(("ModuleList", "ModuleDict")) and len(args) == 1 and \
             not isinstance(args[0], (ast.List, ast.Tuple, ast.Dict)):
         return None  # built from a variable: not its elements as written

@@ -382,7 +382,7 @@ def _easydict(ev, node: ast.Call, env: dict) -> Any:
 def _dict(ev, dotted: str, node: ast.Call, env: dict) -> Any:
     """`dict(vocab_size=120, **base)`, `dict(mapping)` over known values."""
     kwargs = keywords(ev, node, env)
-    args = [config_data.as_const(ev.ev(a, env)) for a in node.args]
+    args = [config_data.as_const(ev.ev(comprehension.pairs_as_dict_comp(a), env)) for a in node.args]
     if len(args) == 1 and not node.keywords and isinstance(args[0], (SourceVal, At)) and \
             isinstance(ev.concrete(args[0]), Unknown):
         return None  # `dict(ckpt["model"])`: a copy of a state dict (evaluate.py copies it)

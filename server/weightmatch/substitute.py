@@ -58,14 +58,8 @@ class SubstituteMixin:
 
     def _substitute(self, n: ast.AST, env: dict, subs: Substitutions) -> bool:
         """Write `n`'s value into `subs` when it is known; True when `n` needs no further look."""
-        if self._substitute_registry(n, env, subs):
+        if self._substitute_registry(n, env, subs) or self._substitute_import(n, env, subs):
             return True
-        if isinstance(n, ast.Name) and self._replay_file() is not self.pf and n.id in self.pf.imports \
-                and not self._is_local(n.id, env):
-            imported = _import_expr(self.pf, n.id)  # a step written in another file: its imports
-            if imported is not None:
-                subs.by_span[_span(n)] = imported
-                return True
         if isinstance(n, ast.Call):
             return self._substitute_config(n, env, subs) or self._substitute_method(n, env, subs) or \
                 self._substitute_class_ref(n, env, subs) or self._substitute_data_call(n, env, subs)
@@ -113,6 +107,17 @@ class SubstituteMixin:
                     (f" ({what})" if what else "")
             return True
         return False
+
+    def _substitute_import(self, n: ast.AST, env: dict, subs: Substitutions) -> bool:
+        """In a step written in another file than the model's, a name that file imports
+        (`prune.global_unstructured(...)` in a helper module) is written in as its import."""
+        if not (isinstance(n, ast.Name) and self._replay_file() is not self.pf and n.id in self.pf.imports
+                and not self._is_local(n.id, env)):
+            return False
+        imported = _import_expr(self.pf, n.id)
+        if imported is not None:
+            subs.by_span[_span(n)] = imported
+        return imported is not None
 
     def _substitute_comprehension(self, n: ast.expr, env: dict, subs: Substitutions) -> bool:
         """`Net(**{k: config[k] for k in KEYS})`: its names are its own, so it is written in whole."""

@@ -119,3 +119,31 @@ def test_a_value_or_the_checkpoints_own(case, given, execute) -> None:
     case.write("main.py", OR_CHECKPOINT.format(given=given))
     case.torch("import torch; torch.save({'model': torch.nn.Linear(4, 6).state_dict(), 'opt': {'out': 5}}, 'w.pt')")
     judged_like_pytorch(case, execute, "mismatched")
+
+
+PAIRS = """
+import re
+from collections import OrderedDict
+
+import torch
+import torch.nn as nn
+
+model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, {out}))
+sd = torch.load("w.pt")
+sd = {pairs}
+model.load_state_dict(sd)
+"""
+
+
+@pytest.mark.parametrize("out", [3, 5], ids=["matches", "differs"])
+@pytest.mark.parametrize("pairs", [
+    "OrderedDict((k[7:], v) for k, v in sd.items())",
+    "dict((k.replace('module.', '', 1), v) for k, v in sd.items())",
+    "OrderedDict([(re.sub(r'^module\\\\.', '', k), v) for k, v in sd.items()])",
+], ids=["ordered-dict-slice", "dict-replace", "ordered-dict-re-sub-list"])
+def test_a_prefix_strip_written_as_key_value_pairs(case, pairs, out) -> None:
+    """mmcv's `revise_keys` and the usual `module.` strip build the dict from (key, value) pairs."""
+    case.write("main.py", PAIRS.format(out=out, pairs=pairs))
+    case.torch("import torch, torch.nn as nn\nm = nn.DataParallel(nn.Sequential(nn.Linear(4, 8), nn.ReLU(), "
+               "nn.Linear(8, 3)))\ntorch.save(m.state_dict(), 'w.pt')")
+    judged_like_pytorch(case, False, "mismatched+missing+unexpected")

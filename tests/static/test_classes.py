@@ -46,6 +46,8 @@ class Net(Base):
             self.head = nn.Identity()
         self.register_buffer("mask", torch.ones(3, 4, dtype=torch.bool))
         self.register_buffer("cache", torch.zeros(5), persistent=False)
+        self.register_buffer("causal", torch.tril(torch.ones(4, 4)).view(1, 1, 4, 4))  # nanoGPT's mask
+        self.register_buffer("upper", torch.ones(2, 3).triu(1))
         self.scale = nn.Parameter(torch.tensor([1.0, 2.0]))
         self.gamma = nn.Parameter(torch.full((2, 2), 3.0))
         self.not_registered = [nn.Linear(2, 2)]

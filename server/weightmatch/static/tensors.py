@@ -82,6 +82,11 @@ def factory(fn: str, args: list, kwargs: dict) -> Any:
                 isinstance(a, (int, float)) and not isinstance(a, bool) for a in args[:2]) and made.shape[0] <= 4096:
             made.values = _linspace(float(args[0]), float(args[1]), made.shape[0])
         return made
+    if fn in ("tril", "triu"):  # nanoGPT's causal mask: `torch.tril(torch.ones(n, n))`
+        src = args[0] if args else kwargs.get("input")
+        if not isinstance(src, Tensor) or src.shape is None or len(src.shape) < 2:
+            raise StaticUnsupported(f"`torch.{fn}` of a value not known statically")
+        return Tensor(src.shape, src.dtype)
     if fn == "randint":
         size = kwargs.get("size", args[-1] if args else None)
         return Tensor(_size([size], "torch.randint"), _dtype_kw(kwargs, "int64"))
@@ -158,7 +163,8 @@ def method(t: Tensor, name: str, args: list, kwargs: dict) -> Any:
         raise StaticUnsupported(f"`.{name}()` changes a tensor's shape")
     if name.endswith("_") and not name.startswith("_"):
         return t
-    if name in ("clone", "detach", "contiguous", "cpu", "cuda", "requires_grad_"):
+    if name in ("clone", "detach", "contiguous", "cpu", "cuda", "requires_grad_") or \
+            name in ("tril", "triu") and t.shape is not None and len(t.shape) >= 2:
         return Tensor(t.shape, t.dtype)
     if name in ("float", "double", "half", "bfloat16", "long", "int", "bool", "short"):
         return Tensor(t.shape, DTYPES[name])

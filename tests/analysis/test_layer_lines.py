@@ -1,0 +1,43 @@
+"""Where a size mismatch is reported when the layer is an element of a container written
+inline: nanoGPT's `nn.ModuleDict(dict(wte=nn.Embedding(...), ...))` puts it on the `wte=` line,
+not on the `self.transformer = ...` statement every element shares (corpus Q12)."""
+
+from __future__ import annotations
+
+from analysis_helpers import analyze_alone, judged_like_pytorch
+
+GPT = """
+import torch
+import torch.nn as nn
+
+
+class GPT(nn.Module):
+    def __init__(self, vocab_size, n_embd=8):
+        super().__init__()
+        self.transformer = nn.ModuleDict(dict(
+            wte=nn.Embedding(vocab_size, n_embd),
+            wpe=nn.Embedding(16, n_embd),
+            ln_f=nn.LayerNorm(n_embd),
+        ))
+        self.lm_head = nn.Linear(n_embd, vocab_size, bias=False)
+        # a value static inference does not model: the worker builds this model
+        self.register_buffer("freqs", torch.outer(torch.arange(4.0), torch.arange(4.0)), persistent=False)
+
+
+model = GPT(96)
+model.load_state_dict(torch.load("w.pt"), strict=False)
+"""
+
+
+def test_an_element_of_a_module_dict_made_by_dict_keywords_is_its_own_line(case) -> None:
+    case.write("main.py", GPT)
+    case.torch("import sys, torch\nsys.argv = ['x']\nsrc = open('main.py').read().split('model = GPT')[0]\n"
+               "exec(src)\ntorch.save(GPT(65).state_dict(), 'w.pt')")
+    judged_like_pytorch(case, True, "mismatched")
+    lines = (case.dir / "main.py").read_text().splitlines()
+    wte = lines.index("            wte=nn.Embedding(vocab_size, n_embd),")
+    lm_head = lines.index("        self.lm_head = nn.Linear(n_embd, vocab_size, bias=False)")
+    result = analyze_alone(case, True)
+    assert result.reports[0].how == "executed", result.reports[0].how  # built by the worker
+    where = {k: f.span.line for f in result.findings if f.severity == "error" for k in f.keys}
+    assert where == {"transformer.wte.weight": wte, "lm_head.weight": lm_head}
