@@ -34,7 +34,8 @@ def items_of(value: Any, ev=None) -> list[Any] | None:
 
 _PURE_CALLS = {"len", "int", "float", "str", "bool", "round", "abs", "min", "max", "tuple", "list", "getattr", "hasattr",
                "isinstance"}
-_PURE_METHODS = {"startswith", "endswith", "replace", "lower", "upper", "strip", "split", "format", "get"}
+_PURE_METHODS = {"startswith", "endswith", "replace", "lower", "upper", "strip", "split", "format", "get", "capitalize",
+                 "title", "removeprefix", "removesuffix", "lstrip", "rstrip"}
 
 
 # calls that read a config file as data (plain.py / config_data.py): `[OmegaConf.load(c) for c in opt.base]`

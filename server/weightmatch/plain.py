@@ -497,7 +497,8 @@ _LIBRARY = {
 DATA_CALLS = {"dataclasses.asdict", "dict", "vars"}
 
 _STR_METHODS = {"format", "join", "replace", "lower", "upper", "strip", "rstrip", "lstrip", "split", "rsplit",
-                "partition", "rpartition", "startswith", "endswith", "removeprefix", "removesuffix", "splitlines"}
+                "partition", "rpartition", "startswith", "endswith", "removeprefix", "removesuffix", "splitlines",
+                "capitalize", "title", "casefold", "swapcase", "zfill", "isdigit", "isidentifier"}
 
 
 _SET_METHODS = {"issubset", "issuperset", "isdisjoint", "union", "intersection", "difference", "symmetric_difference"}

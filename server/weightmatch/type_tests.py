@@ -49,12 +49,13 @@ class TypeTestsMixin:
 
     def isinstance_of_plain(self, node: ast.Call, env: dict) -> Any:
         """`isinstance(obj_type, str)` (mmcv's build_from_cfg) of a known number, string, bool or
-        None, against builtin types; None for containers (an OmegaConf mapping is no dict)."""
+        None, and `isinstance(v, dict)` (a config deep-merge) of plain data as JSON/YAML/literals
+        make it, against builtin types; None for other containers (an OmegaConf mapping is no dict)."""
         value = self.ev(node.args[0], env)
         spec = node.args[1]
         names = [self.pf.dotted(t) for t in (spec.elts if isinstance(spec, ast.Tuple) else [spec])]
-        if not (isinstance(value, Const) and isinstance(value.value, _SCALARS)) or not names or \
-                any(n not in _BUILTIN_TYPES for n in names):
+        plain = isinstance(value, Const) and (isinstance(value.value, _SCALARS) or type(value.value) in (dict, list, tuple))
+        if not plain or not names or any(n not in _BUILTIN_TYPES for n in names):
             return None
         return Const(isinstance(value.value, tuple(_BUILTIN_TYPES[n] for n in names)), value.origin)
 

@@ -336,3 +336,53 @@ def test_configs_merged_as_latent_diffusion_merges_them(case, out, execute) -> N
     case.write("configs/b.yaml", f"model:\n  params:\n    out_features: {out}\n")
     case.torch("import torch; torch.save(torch.nn.Linear(4, 5).state_dict(), 'w.pt')")
     judged_like_pytorch(case, execute, "mismatched")
+
+
+DEEP_MERGE = """
+import os
+
+import torch
+import torch.nn as nn
+import yaml
+
+
+def merge(base, new):
+    out = dict(base)
+    for k, v in new.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def load_cfg(path):
+    with open(path) as f:
+        cfg = yaml.safe_load(f)
+    base = cfg.pop("_BASE_", None)
+    if base is not None:
+        cfg = merge(load_cfg(os.path.join(os.path.dirname(path), base)), cfg)
+    return cfg
+
+
+def build(cfg):
+    if cfg["model"]["arch"] == "mlp":
+        return nn.Sequential(nn.Linear(4, cfg["model"]["width"]), nn.Linear(cfg["model"]["width"], 3))
+    raise ValueError(cfg["model"]["arch"])
+
+
+model = build(load_cfg("configs/run.yaml"))
+model.load_state_dict(torch.load("w.pt"))
+"""
+
+
+@pytest.mark.parametrize("width", [8, 12], ids=["matches", "overridden"])
+def test_a_yaml_config_deep_merged_over_its_base(case, width) -> None:
+    """The `_BASE_` inheritance every detectron2-style project writes: `isinstance(v, dict)` of
+    data read from YAML is decided, so the merged config and the factory's branch are known."""
+    case.write("main.py", DEEP_MERGE)
+    case.write("configs/base.yaml", "model:\n  arch: mlp\n  width: 8\n  depth: 2\n")
+    case.write("configs/run.yaml", f"_BASE_: base.yaml\nmodel:\n  width: {width}\n")
+    case.torch("import torch, torch.nn as nn\n"
+               "torch.save(nn.Sequential(nn.Linear(4, 8), nn.Linear(8, 3)).state_dict(), 'w.pt')")
+    judged_like_pytorch(case, False, "mismatched")

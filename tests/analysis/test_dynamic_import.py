@@ -89,3 +89,33 @@ model.load_state_dict(torch.load("model.ckpt"))
     case.torch("import torch\ntorch.save({}, 'model.ckpt')")
     (report,) = analyze_alone(case, execute=False).reports
     assert report.how is None
+
+
+BY_NAME = """
+import importlib
+
+import torch
+
+
+def get_model(name, **kwargs):
+    module = importlib.import_module(f"models.{{name}}")
+    cls_name = "".join(part.capitalize() for part in name.split("_"))
+    return getattr(module, cls_name)(**kwargs)
+
+
+model = get_model("tiny_net", width={width})
+model.load_state_dict(torch.load("w.pt"))
+"""
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize("width", [8, 6], ids=["matches", "differs"])
+def test_a_class_name_made_from_the_module_name(case, width, execute) -> None:
+    """`tiny_net` -> `models/tiny_net.py:TinyNet`, the name built with `str.capitalize()`."""
+    case.write("models/__init__.py", "")
+    case.write("models/tiny_net.py", NET.replace("class Net(", "class TinyNet("))
+    case.write("main.py", BY_NAME.format(width=width))
+    case.torch("import sys, torch\nsys.path.insert(0, '.')\nfrom models.tiny_net import TinyNet\n"
+               "torch.save(TinyNet(width=8).state_dict(), 'w.pt')")
+    truth = pytorch_outcomes(case)
+    agrees_with_pytorch(analyze_alone(case, execute), truth["loads"][0], "mismatched")

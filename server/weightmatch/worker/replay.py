@@ -71,6 +71,7 @@ SAFE_CALLS = frozenset(
         "logging.getLogger",  # yolov5's `LOGGER = logging.getLogger(LOGGING_NAME)`, read by model code
         # methods of a string literal: ", ".join(...), "{}".format(...)
         "str.join", "str.format", "str.upper", "str.lower", "str.split", "str.replace", "str.strip",
+        "str.capitalize", "str.title",
     }
 )
 
