@@ -28,7 +28,8 @@ STR_METHODS = {"startswith", "endswith", "replace", "split", "rsplit", "join", "
 TENSOR_NOOP_METHODS = {"float", "half", "double", "bfloat16", "clone", "detach", "cpu", "cuda", "to",
                        "contiguous", "data", "requires_grad_"}
 BUILTINS: dict[str, Callable] = {"len": len, "str": str, "int": int, "any": any, "all": all, "tuple": tuple,
-                                 "list": list, "set": set, "min": min, "max": max, "bool": bool}
+                                 "list": list, "set": set, "min": min, "max": max, "bool": bool,
+                                 "next": next, "iter": iter}  # open_clip's `next(iter(sd.items()))[0]`
 RE_FUNCS = {"sub", "match", "search", "fullmatch", "split"}
 BIN = {op: BINARY[op] for op in (ast.Add, ast.Sub, ast.Mult, ast.Mod, ast.FloorDiv)}  # what key filters use
 

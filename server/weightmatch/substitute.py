@@ -74,6 +74,8 @@ class SubstituteMixin:
         value = self.ev(n, env)
         if isinstance(value, SourceVal):
             value = self.concrete(value)  # `GPT(ckpt["model_args"]["n_layer"])`
+        elif isinstance(value, JsonFile):
+            value = config_data.read_data(self, value)  # `CLIP(**cfg)` of `cfg = json.load(f)`
         if isinstance(value, (ClassVal, FuncVal)):
             if isinstance(n, ast.Name) and not self._is_local(n.id, env) and self._replay_file() is self.pf:
                 return True

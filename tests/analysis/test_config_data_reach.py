@@ -386,3 +386,38 @@ def test_a_yaml_config_deep_merged_over_its_base(case, width) -> None:
     case.torch("import torch, torch.nn as nn\n"
                "torch.save(nn.Sequential(nn.Linear(4, 8), nn.Linear(8, 3)).state_dict(), 'w.pt')")
     judged_like_pytorch(case, False, "mismatched")
+
+
+JSON_SPREAD = """
+import json
+
+import torch
+import torch.nn as nn
+
+
+class CLIP(nn.Module):
+    def __init__(self, embed_dim, vision_width=8):
+        super().__init__()
+        self.visual = nn.Linear(vision_width, embed_dim)
+
+
+def main():
+    with open("model_configs/tiny.json") as f:
+        cfg = json.load(f)
+    model = CLIP(**cfg)
+    model.load_state_dict(torch.load("w.pt"))
+
+
+main()
+"""
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize("embed_dim", [5, 6], ids=["matches", "differs"])
+def test_a_json_config_spread_into_the_model(case, embed_dim, execute) -> None:
+    """open_clip's `CLIP(**model_cfg)` of a JSON model config."""
+    case.write("main.py", JSON_SPREAD)
+    case.write("model_configs/tiny.json", f'{{"embed_dim": {embed_dim}, "vision_width": 8}}')
+    case.torch("import torch, torch.nn as nn\ntorch.save({'visual.' + k: v for k, v in nn.Linear(8, 5).state_dict()"
+               ".items()}, 'w.pt')")
+    judged_like_pytorch(case, execute, "mismatched")

@@ -147,3 +147,24 @@ def test_a_prefix_strip_written_as_key_value_pairs(case, pairs, out) -> None:
     case.torch("import torch, torch.nn as nn\nm = nn.DataParallel(nn.Sequential(nn.Linear(4, 8), nn.ReLU(), "
                "nn.Linear(8, 3)))\ntorch.save(m.state_dict(), 'w.pt')")
     judged_like_pytorch(case, False, "mismatched+missing+unexpected")
+
+
+FIRST_KEY = """
+import torch
+import torch.nn as nn
+
+model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+sd = torch.load("w.pt")
+if next(iter(sd.items()))[0].startswith("module"):
+    sd = {k[len("module."):]: v for k, v in sd.items()}
+model.load_state_dict(sd)
+"""
+
+
+@pytest.mark.parametrize("saved", ["nn.DataParallel(net)", "net"], ids=["data-parallel", "bare"])
+def test_the_first_key_decides_the_strip(case, saved) -> None:
+    """open_clip's test of a checkpoint's first key."""
+    case.write("main.py", FIRST_KEY)
+    case.torch(f"import torch, torch.nn as nn\nnet = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 5))\n"
+               f"torch.save({saved}.state_dict(), 'w.pt')")
+    judged_like_pytorch(case, False, "mismatched+missing+unexpected")
