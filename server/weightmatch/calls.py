@@ -24,7 +24,7 @@ from weightmatch.signals import ReturnSignal
 from weightmatch.workspace_modules import ModulesMixin
 from weightmatch.yacs_values import CfgNodeVal
 from weightmatch.values import (
-    CURRENT_GUARDS, At, ClassVal, Const, DictLit, FuncVal, LibRef, ModelVal, ModVal, ObjVal, PartialVal, SeqVal,
+    CURRENT_GUARDS, At, ClassVal, Const, DictLit, FuncVal, JsonFile, LibRef, ModelVal, ModVal, ObjVal, PartialVal, SeqVal,
     SourceVal, Unknown, origins,
 )
 
@@ -260,7 +260,10 @@ class CallsMixin(ModulesMixin, CheckpointValuesMixin, InstancesMixin):
             result = self.not_followed([callee.self_value, *args], f"`{self.pf.segment(node.func)}()` is called with {why}") \
                 if why else self.call_function(callee, args, kwargs, node)
         elif not why and _attribute_dict(callee):
-            result = _attribute_data(args, kwargs)  # `AttrDict(CONFIGS[name])`: EasyDict's way
+            # `AttrDict(CONFIGS[name])`: EasyDict's way (nested dicts read by attribute too), or
+            # HiFi-GAN's `self.__dict__ = self` (the top level only)
+            args = [config_data.read_data(self, a) if isinstance(a, JsonFile) else a for a in args]
+            result = _attribute_data(args, kwargs, callee if _dict_is_its_dict(callee) else None)
         else:
             result = Unknown(f"`{callee.node.name}(...)` is called with {why}") if why else \
                 self.instantiate(callee, args, kwargs, node)
@@ -514,7 +517,9 @@ def _attribute_dict(cls: ClassVal) -> bool:
             elif name not in ("__setattr__", "__delattr__") or not value.startswith("dict."):
                 return False
         elif isinstance(stmt, ast.FunctionDef):
-            if stmt.name == "__getattr__":
+            if stmt.name == "__init__" and _dict_is_its_dict(cls):
+                getattr_found = True
+            elif stmt.name == "__getattr__":
                 getattr_found = any(isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name) and
                                     n.value.id == "self" for n in ast.walk(stmt))
             elif stmt.name not in ("__init__", "__setattr__", "__delattr__"):
@@ -524,8 +529,26 @@ def _attribute_dict(cls: ClassVal) -> bool:
     return getattr_found
 
 
-def _attribute_data(args: list[Any], kwargs: dict[str, Any]) -> Any:
-    """The items of an attribute dict made from known data, its nested dicts read by attribute too."""
+def _dict_is_its_dict(cls: ClassVal) -> bool:
+    """`def __init__(self, *args, **kwargs): super().__init__(*args, **kwargs); self.__dict__ = self`
+    and nothing else: its attributes are its items."""
+    init = next((s for s in cls.node.body if isinstance(s, ast.FunctionDef) and s.name == "__init__"), None)
+    if init is None or len(init.body) != 2:
+        return False
+    first, second = init.body
+    target = second.targets[0] if isinstance(second, ast.Assign) and len(second.targets) == 1 else None
+    sets_dict = isinstance(target, ast.Attribute) and target.attr == "__dict__" and \
+        isinstance(target.value, ast.Name) and target.value.id == "self" and \
+        isinstance(second.value, ast.Name) and second.value.id == "self"
+    calls_dict_init = isinstance(first, ast.Expr) and isinstance(first.value, ast.Call) and \
+        isinstance(first.value.func, ast.Attribute) and first.value.func.attr == "__init__" and \
+        isinstance(first.value.func.value, ast.Call) and cls.file.dotted(first.value.func.value.func) == "super"
+    return sets_dict and calls_dict_init
+
+
+def _attribute_data(args: list[Any], kwargs: dict[str, Any], shallow: ClassVal | None = None) -> Any:
+    """The items of an attribute dict made from known data, its nested dicts read by attribute
+    too (EasyDict); of class `shallow`, whose nested dicts stay dicts, the top level only."""
     if len(args) > 1 or not all(isinstance(v, Const) for v in [*args, *kwargs.values()]):
         return Unknown("an attribute dict made from values not known statically")
     base = args[0].value if args else {}
@@ -534,7 +557,12 @@ def _attribute_data(args: list[Any], kwargs: dict[str, Any]) -> Any:
     if not isinstance(base, dict):
         return Unknown("an attribute dict made from something other than a dict")
     data = {**base, **{k: v.value for k, v in kwargs.items()}}
-    return Const(config_data.attr_data(data), origins([*args, *kwargs.values()]))
+    if shallow is None:
+        made = config_data.attr_data(data)
+    else:
+        made = config_data.ClassAttrDict(data)
+        made.cls = shallow
+    return Const(made, origins([*args, *kwargs.values()]))
 
 
 def _leaves_alone(decorator: FuncVal) -> bool:

@@ -155,6 +155,7 @@ def _compare(expected: ExpectedState, saved: Mapping | object, strict: bool, ass
         out.rows = [KeyRow(k, None, info, "missing") for k, info in expected.keys().items()]
         return out
 
+    saved = _old_weight_norm_keys(order, saved)
     routed = _Routed(saved, {s.path: s for s in order})
     metadata = saved.metadata if isinstance(saved, StateDict) else getattr(saved, "_metadata", None)
     lazy_errors: list[str] = []
@@ -175,6 +176,26 @@ def _compare(expected: ExpectedState, saved: Mapping | object, strict: bool, ass
                     or (strict and (out.missing or out.unexpected)))
     out.raises = True if definite else (None if out.unknown or out.inexact else False)
     return out
+
+
+def _old_weight_norm_keys(order: list[ModuleSpec], saved: Mapping) -> Mapping:
+    """`saved` as the weight-norm compat hooks leave it (ModuleSpec.old_weight_norm): each
+    module's old `weight_g`/`weight_v` pair renamed to its parametrization's `original0`/`original1`."""
+    renamed: StateDict | None = None
+    for spec in order:
+        if not spec.old_weight_norm:
+            continue
+        prefix = spec.path + "." if spec.path else ""
+        g, v = prefix + "weight_g", prefix + "weight_v"
+        if g in saved and v in saved:
+            if renamed is None:
+                renamed = StateDict(saved)
+                renamed.metadata = saved.metadata if isinstance(saved, StateDict) else getattr(saved, "_metadata", None)
+                renamed.ordered = getattr(saved, "ordered", False)
+            renamed[prefix + "parametrizations.weight.original0"] = renamed.pop(g)
+            renamed[prefix + "parametrizations.weight.original1"] = renamed.pop(v)
+            saved = renamed
+    return saved
 
 
 class _Routed:

@@ -21,6 +21,13 @@ class AttrDict(dict):
     __slots__ = ()
 
 
+class ClassAttrDict(AttrDict):
+    """An object of a workspace dict class whose attributes are its items (HiFi-GAN's
+    `AttrDict` with `self.__dict__ = self`): written into a recipe as `cls({...items})`."""
+
+    __slots__ = ("cls",)
+
+
 def attr_data(value: Any, depth: int = 0) -> Any:
     if depth > 50:
         return value

@@ -8,7 +8,7 @@ import ast
 from typing import Any
 
 from weightmatch import parsing
-from weightmatch.config_data import AttrDict
+from weightmatch.config_data import AttrDict, ClassAttrDict
 from weightmatch.values import ClassVal, Const, FuncVal, LibRef, ObjVal, PartialVal, SeqVal, Unknown
 from weightmatch.yacs_values import CfgNodeVal
 
@@ -24,6 +24,9 @@ def literal(value: Any, depth: int = 0, attrs_of=None, class_ref=None) -> ast.ex
         value = value.value
         if _is_literal(value):
             return parsing.parse(repr(value), mode="eval").body
+        if isinstance(value, ClassAttrDict) and class_ref is not None and _is_literal(dict(value)):
+            cls = class_ref(value.cls)  # `AttrDict({...})`: made again by its class
+            return ast.Call(cls, [parsing.parse(repr(dict(value)), mode="eval").body], []) if cls is not None else None
         return None
     if isinstance(value, LibRef):  # `__import__('torch').nn.LayerNorm`
         expr: ast.expr = ast.Call(ast.Name("__import__", ast.Load()), [ast.Constant("torch")], [])

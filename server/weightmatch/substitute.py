@@ -71,11 +71,7 @@ class SubstituteMixin:
         if not (isinstance(n, (ast.Name, ast.Attribute, ast.Subscript)) and isinstance(root, ast.Name)
                 and isinstance(getattr(n, "ctx", ast.Load()), ast.Load) and root.id in env):
             return False
-        value = self.ev(n, env)
-        if isinstance(value, SourceVal):
-            value = self.concrete(value)  # `GPT(ckpt["model_args"]["n_layer"])`
-        elif isinstance(value, JsonFile):
-            value = config_data.read_data(self, value)  # `CLIP(**cfg)` of `cfg = json.load(f)`
+        value = self._read(self.ev(n, env))
         if isinstance(value, (ClassVal, FuncVal)):
             if isinstance(n, ast.Name) and not self._is_local(n.id, env) and self._replay_file() is self.pf:
                 return True
@@ -109,6 +105,15 @@ class SubstituteMixin:
                     (f" ({what})" if what else "")
             return True
         return False
+
+    def _read(self, value: Any) -> Any:
+        """A value read from the checkpoint (`GPT(ckpt["model_args"]["n_layer"])`) or a data file
+        (`CLIP(**cfg)` of `cfg = json.load(f)`) as the data it holds; any other as it is."""
+        if isinstance(value, SourceVal):
+            return self.concrete(value)
+        if isinstance(value, JsonFile):
+            return config_data.read_data(self, value)
+        return value
 
     def _substitute_import(self, n: ast.AST, env: dict, subs: Substitutions) -> bool:
         """In a step written in another file than the model's, a name that file imports

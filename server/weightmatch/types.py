@@ -154,6 +154,10 @@ class ModuleSpec:
     # the class overrides _load_from_state_dict in a way compare does not model, or the
     # module has load_state_dict hooks: the prediction for it is not exact
     custom_load: bool = False
+    # parametrizations.weight_norm's compat hook (on `weight`): before the module loads, a
+    # checkpoint holding both `<prefix>weight_g` and `<prefix>weight_v` (torch.nn.utils.weight_norm's
+    # keys) has them renamed to `<prefix>parametrizations.weight.original0` / `original1`
+    old_weight_norm: bool = False
     # static inference only: (path, ast node) of the call that made this module, and of each
     # bare `nn.Parameter(...)`, when made in a workspace file; where a squiggle goes when the
     # layer is built in a loop, a helper or an imported module that the source walk cannot reach

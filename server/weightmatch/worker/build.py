@@ -36,9 +36,10 @@ def _benign_hook(hook: Any) -> bool:
     In torch 2.13 the code that registers load_state_dict hooks by itself is:
     LazyModuleMixin (`_lazy_load_hook`: materialises an uninitialized parameter with the
     checkpoint's shape — that is what TensorInfo(shape=None) means: benign, known);
-    `nn.utils.spectral_norm` and parametrizations.weight_norm's compat hook (rewrite old
-    keys), checkpoint_wrapper (strips `_checkpoint_wrapped_module.`), FSDP2 and the
+    `nn.utils.spectral_norm` (rewrites old keys from their values' metadata), checkpoint_wrapper (strips `_checkpoint_wrapped_module.`), FSDP2 and the
     quantization lowering: all change which keys load, so they stay custom_load.
+    parametrizations.weight_norm's compat hook is a plain rename compare models
+    (`_weight_norm_compat_name`, ModuleSpec.old_weight_norm).
     """
     func = getattr(hook, "__func__", hook)
     inner = getattr(func, "func", None)  # functools.partial around a bound method
@@ -85,9 +86,30 @@ def _flags(module: nn.Module, kind: str, extra: int) -> int:
         if tracks:  # _NormBase fills in num_batches_tracked for an old checkpoint
             flags |= protocol.NORM_FIXUP
     pre, post = module._load_state_dict_pre_hooks, module._load_state_dict_post_hooks
-    if (pre or post) and any(not _benign_hook(getattr(h, "hook", h)) for h in (*pre.values(), *post.values())):
-        flags |= protocol.CUSTOM_LOAD
+    for hooks, is_pre in ((pre, True), (post, False)):
+        for h in hooks.values():
+            hook = getattr(h, "hook", h)
+            if _benign_hook(hook):
+                continue
+            if is_pre and _weight_norm_compat_name(hook) == "weight":
+                flags |= protocol.OLD_WEIGHT_NORM
+            else:
+                flags |= protocol.CUSTOM_LOAD
     return flags
+
+
+def _weight_norm_compat_name(hook: Any) -> str | None:
+    """The parameter name parametrizations.weight_norm's compat hook renames old keys for (it
+    stays registered after remove_parametrizations); None for any other hook."""
+    if getattr(hook, "__name__", "") != "_weight_norm_compat_hook" or \
+            getattr(hook, "__module__", "") != "torch.nn.utils.parametrizations":
+        return None
+    cells = dict(zip(hook.__code__.co_freevars, hook.__closure__ or ()))
+    try:
+        name = cells["name"].cell_contents
+    except (KeyError, ValueError):
+        return None
+    return name if isinstance(name, str) else None
 
 
 def _type_name(cls: type) -> str:

@@ -34,6 +34,7 @@ NORM_FIXUP = 1
 EXTRA_STATE = 2
 CUSTOM_LOAD = 4
 EXTRA_SAVED = 8  # get_extra_state overridden (EXTRA_STATE: set_extra_state, what loading consults)
+OLD_WEIGHT_NORM = 16  # parametrizations.weight_norm's compat hook on `weight` (ModuleSpec.old_weight_norm)
 
 RECIPE_FIELDS = ("file", "source", "root", "var", "constructor", "constructor_line", "steps", "script_globals", "argv", "undecorated")
 
@@ -193,6 +194,7 @@ def _unpack(packed: dict[str, Any], notes: list[str]) -> Any:
             extra_state=bool(flags & EXTRA_STATE),
             saves_extra_state=None if bool(flags & EXTRA_SAVED) == bool(flags & EXTRA_STATE) else bool(flags & EXTRA_SAVED),
             custom_load=bool(flags & CUSTOM_LOAD),
+            old_weight_norm=bool(flags & OLD_WEIGHT_NORM),
         )
         if children:
             prefix = path + "." if path else ""
