@@ -34,9 +34,6 @@ class Net(nn.Module):
         self.fc = nn.Linear(3, out)
 
 
-torch.save({{"head.old_w": torch.ones(3), **{{k: v for k, v in nn.Linear(3, 4).state_dict().items()}}}}, "raw.pth")
-saved = {{("fc." + k if not k.startswith("head") else k): v for k, v in torch.load("raw.pth").items()}}
-torch.save(saved, "old.pth")
 model = Net({out})
 model.load_state_dict(torch.load("old.pth"))
 """
@@ -46,6 +43,8 @@ model.load_state_dict(torch.load("old.pth"))
 @pytest.mark.parametrize("out", [4, 5], ids=["loads", "fc-mismatch"])
 def test_own_loading_is_not_checked_silently(root, case, out, static_first):
     main = case.write("main.py", SCRIPT.format(out=out))
+    case.torch('import torch, torch.nn as nn\ntorch.save({"head.old_w": torch.ones(3), '
+               '**{"fc." + k: v for k, v in nn.Linear(3, 4).state_dict().items()}}, "old.pth")')
     run = case.run()
     project = Project(str(root), Settings(execute=True, static_first=static_first, worker_timeout=120))
     try:
