@@ -64,6 +64,7 @@ class CallsMixin(ModulesMixin, CheckpointValuesMixin, InstancesMixin):
         self.contexts: list[str] = []
         self.decided: list[str] = []  # LoadSite.decided
         self.returns: list[list[Any]] = []
+        self.return_tests: list[list[str]] = []  # per call: why its returns differ (the first test one depends on)
         self.loops: list[int | None] = []  # per loop entered: the guard depth of one being unrolled
         self.try_depth = 0  # inside the body of a `try` with handlers: an exit there may be caught
         self.guard_depth: list[int] = []
@@ -337,6 +338,7 @@ class CallsMixin(ModulesMixin, CheckpointValuesMixin, InstancesMixin):
         self.contexts.append(f"{name} as called from {caller}:{getattr(node, 'lineno', 0)}")
         self.stack.append(key)
         self.returns.append([])
+        self.return_tests.append([])
         self.guard_depth.append(len(CURRENT_GUARDS.get()))
         saved = self.pf
         self.pf = fn.file
@@ -349,8 +351,9 @@ class CallsMixin(ModulesMixin, CheckpointValuesMixin, InstancesMixin):
             self.contexts.pop()
             self.stack.pop()
             returned = self.returns.pop()
+            tests = self.return_tests.pop()
             self.guard_depth.pop()
-        return _one_value(returned, name)
+        return _one_value(returned, name, tests[0] if tests else "")
 
     def bind(self, fn: FuncVal, args: list[Any], kwargs: dict[str, Any], defaults_env) -> dict:
         name = f"{fn.owner}{fn.node.name}()"
@@ -471,7 +474,7 @@ class CallsMixin(ModulesMixin, CheckpointValuesMixin, InstancesMixin):
         return ast.unparse(ast.Call(recipe_literals.helper("made"), [cls, why], keywords))
 
 
-def _one_value(values: list[Any], name: str) -> Any:
+def _one_value(values: list[Any], name: str, why: str = "") -> Any:
     if not values:
         return Const(None)
     first = values[0]
@@ -482,7 +485,7 @@ def _one_value(values: list[Any], name: str) -> Any:
         return first
     if all(isinstance(v, ModelVal) and v.id == getattr(first, "id", None) for v in values):
         return first
-    return Unknown(f"{name} returns different values on different paths")
+    return Unknown(f"{name} returns different values on different paths" + (f" ({why})" if why else ""))
 
 
 def _dict_value(entries: dict[str, Any]) -> Any:

@@ -357,7 +357,7 @@ class Evaluator(TypeTestsMixin):
             return Unknown(f"`{self.pf.segment(node)}` wraps something not known")
         if isinstance(func, ast.Attribute):
             owner = self.ev(func.value, env)
-            made = file_paths.method(self, owner, func.attr, args)
+            made = file_paths.method(self, owner, func.attr, args, env)
             if made is not None:
                 return made
             if isinstance(owner, JsonFile):

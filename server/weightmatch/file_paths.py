@@ -10,7 +10,7 @@ import os
 import posixpath
 from typing import Any
 
-from weightmatch import config_data
+from weightmatch import config_data, disk_paths
 from weightmatch.values import Const, FileHandle, JsonFile, Unknown
 
 
@@ -43,6 +43,12 @@ def _file_call(ev, dotted: str, node: ast.Call, env: dict) -> Any:
             and isinstance(args[0].func, ast.Attribute) and args[0].func.attr in ("read_text", "read_bytes", "read"):
         owner = ev.ev(args[0].func.value, env)  # json.loads(Path(p).read_text()) / (open(p).read())
         return JsonFile(owner.path if isinstance(owner, FileHandle) else owner)
+    if dotted in ("glob.glob", "glob.iglob") and len(args) == 1:
+        recursive = _kw(node, "recursive")
+        flag = ev.ev(recursive, env) if recursive is not None else Const(False)
+        if isinstance(flag, Const) and len(node.keywords) == (recursive is not None):
+            return disk_paths.glob(ev, ev.ev(args[0], env), bool(flag.value))
+        return None
     if dotted == "io.BytesIO" and len(args) == 1 and not node.keywords:
         data = ev.ev(args[0], env)  # `torch.load(io.BytesIO(data))` of a file's bytes: that file
         if isinstance(data, FileHandle):
@@ -56,7 +62,10 @@ def _path_call(ev, dotted: str, node: ast.Call, env: dict) -> Any:
         path = ev.ev(args[0], env)
         if isinstance(path, Const) and path.value == "":
             return Const(False, path.origin)  # `--pretrained_weights ''`, the usual "not given": never a file
-        return Unknown(f"`{ev.pf.segment(node)}` is known when the script runs")
+        found = disk_paths.exists(ev, dotted, path)
+        return found if found is not None else Unknown(f"`{ev.pf.segment(node)}` is known when the script runs")
+    if dotted == "os.path.getmtime" and len(args) == 1:
+        return disk_paths.getmtime(ev, ev.ev(args[0], env))
     if dotted in ("pathlib.Path", "pathlib.PurePath", "pathlib.PosixPath", "os.path.join", "posixpath.join"):
         parts = [ev.ev(a, env) for a in args]
         # (`os.path.join()` with nothing to join raises TypeError)
@@ -74,7 +83,7 @@ def _path_call(ev, dotted: str, node: ast.Call, env: dict) -> Any:
     return None
 
 
-def method(ev, owner: Any, attr: str, args: list) -> Any:
+def method(ev, owner: Any, attr: str, args: list, env: dict | None = None) -> Any:
     """`f.read()`, `f.readlines()`, `Path(p).read_text()`; None for other methods."""
     if isinstance(owner, FileHandle) and owner.text and attr in ("read", "readlines") and not args:
         read = config_data.read_data(ev, JsonFile(owner.path, "text"))  # `open("labels.txt").read()`
@@ -85,6 +94,17 @@ def method(ev, owner: Any, attr: str, args: list) -> Any:
         return owner  # `open(p, "rb").read()`: the file's bytes, never read here, for `io.BytesIO(data)`
     if isinstance(owner, Const) and isinstance(owner.value, str) and attr == "read_text" and not args:
         return config_data.read_data(ev, JsonFile(owner, "text"))  # `Path("labels.txt").read_text()`
+    if isinstance(owner, Const) and isinstance(owner.value, str) and attr in ("exists", "is_file", "is_dir") \
+            and not args:
+        return disk_paths.exists(ev, attr, owner)  # `Path(p).exists()`
+    if isinstance(owner, Const) and isinstance(owner.value, str) and attr in ("glob", "rglob") and len(args) == 1 \
+            and env is not None:
+        pattern = ev.ev(args[0], env)
+        if not (isinstance(pattern, Const) and isinstance(pattern.value, str)):
+            return None
+        pattern = posixpath.join(owner.value, "**", pattern.value) if attr == "rglob" else \
+            posixpath.join(owner.value, pattern.value)  # `Path(out_dir).glob("ckpt_*.pt")`
+        return disk_paths.glob(ev, Const(pattern, owner.origin), recursive=attr == "rglob")
     return None
 
 

@@ -122,6 +122,7 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
         self.called_in_run = {}  # each entry point (each pytest set) follows its own calls
         self.unknown_saves = []
         self.returns.append([])
+        self.return_tests.append([])
         self.guard_depth.append(len(CURRENT_GUARDS.get()))
         if context:
             self.contexts.append(context)
@@ -131,6 +132,7 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
             pass
         finally:
             self.returns.pop()
+            self.return_tests.pop()
             self.guard_depth.pop()
             if context:
                 self.contexts.pop()
@@ -197,6 +199,9 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
             if isinstance(stmt, ast.Return):
                 self.find_loads(stmt, env)
                 self.returns[-1].append(self.ev(stmt.value, env) if stmt.value is not None else Const(None))
+                inside = CURRENT_GUARDS.get()[self.guard_depth[-1]:]
+                if inside and not self.return_tests[-1]:  # the first test a return depends on
+                    self.return_tests[-1].append(self.guard_reason(inside[0]))
             if len(CURRENT_GUARDS.get()) == self.guard_depth[-1]:
                 raise ReturnSignal()
             return
@@ -295,6 +300,7 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
             return None
         value = self.ev(test, env)
         self.test_origin = value.origin if isinstance(value, Const) else ""  # (branches(): what it assumed)
+        self.test_reason = value.reason if isinstance(value, Unknown) else ""
         return plain.truth(value)
 
     # ------------------------------------------------------------------ assignment

@@ -12,6 +12,7 @@ import ast
 from typing import Any
 
 from weightmatch import config_data, journal, yacs_values
+from weightmatch.exits import one_line
 from weightmatch.values import (
     At, CURRENT_GUARDS, CondVal, Const, DictLit, Guard, JsonFile, MaybeUnset, ObjVal, SeqVal, SourceVal, Unknown,
 )
@@ -35,7 +36,7 @@ class UndecidedJump(Exception):
 class PathsMixin:
     def branches(self, stmt: ast.If, env: dict, functions: list) -> None:
         """Both branches of an `if`; names bound differently become conditional values."""
-        self.test_origin = ""
+        self.test_origin = self.test_reason = ""
         known = self.static_test(stmt.test, env)
         if known is not None:
             if self.test_origin and _wraps_a_model(stmt, self.pf):
@@ -45,6 +46,8 @@ class PathsMixin:
             self.block(stmt.body if known else stmt.orelse, env, functions)
             self.branch_not_taken(stmt, stmt.orelse if known else stmt.body, known, env)
             return
+        if self.test_reason:  # (guard_reason: why a function's returns differ)
+            self.__dict__.setdefault("test_reasons", {})[id(stmt.test)] = self.test_reason
         test_env = self.free_env(stmt.test, env)
         then_env, else_env = dict(env), dict(env)
         with journal.recording() as then_changes, self.guarded(Guard(stmt.test, test_env, True)):
@@ -69,6 +72,13 @@ class PathsMixin:
         if isinstance(a, Const) and isinstance(b, Const) and a.value == b.value:
             return a
         return Unknown(f"`{name}` {self.depends(guard)}")
+
+    def guard_reason(self, guard: Guard) -> str:
+        """Why the path a guard opens may or may not run, in the user's terms."""
+        if guard.test is None:
+            return f"one is {guard.reason}"
+        why = self.__dict__.get("test_reasons", {}).get(id(guard.test)) or "known only at run time"
+        return f"which one depends on `{one_line(self.pf.segment(guard.test))}`: {why}"
 
     def depends(self, guard: Guard) -> str:
         if guard.test is None:

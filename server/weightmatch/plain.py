@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from weightmatch import cli_apps, comprehension, config_data, environment, has_attr, parsing, purefuncs, yacs_values
+from weightmatch import cli_apps, comprehension, config_data, disk_paths, environment, has_attr, parsing, purefuncs, yacs_values
 from weightmatch.argparse_values import ParserVal, SubparsersVal
 from weightmatch.operators import COMPARE, UNARY
 from weightmatch.type_tests import PARALLEL
@@ -438,6 +438,8 @@ def _eval(ev, dotted: str, node: ast.Call, env: dict) -> Any:
 
 
 def _pure(ev, dotted: str, node: ast.Call, env: dict) -> Any:
+    if dotted in ("max", "min", "sorted") and node.keywords:
+        return disk_paths.by_file_key(ev, dotted, node, env)  # `max(paths, key=os.path.getmtime)`
     args = [ev.ev(a, env) for a in node.args]
     if node.keywords or not args or not all(isinstance(a, Const) for a in args):
         if dotted == "len" and len(args) == 1 and isinstance(args[0], SeqVal):

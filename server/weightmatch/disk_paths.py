@@ -1,0 +1,116 @@
+"""What the run finds on disk: `os.path.exists(p)` / `isfile` / `isdir` (HF's `.safetensors` or
+`.bin`, detectron2's `has_checkpoint()`), `glob.glob(pattern)` and `Path(d).glob(pattern)` (the
+newest checkpoint: `sorted(glob(...))[-1]`), `os.path.getmtime(p)`. Answered from the files as they
+are now, looked up where a checkpoint is (the run's folder, then the project root, then next to
+the script: `data_path`), and said as an assumption (`with w.safetensors present`). A file the run
+itself writes first with `torch.save` exists; after a `torch.save` whose path is not known,
+nothing is answered."""
+
+from __future__ import annotations
+
+import fnmatch
+import glob as globbing
+import os
+from typing import Any
+
+from weightmatch.values import Const, Unknown
+
+_CHECKS = {"os.path.exists": os.path.exists, "os.path.isfile": os.path.isfile, "os.path.isdir": os.path.isdir,
+           "exists": os.path.exists, "is_file": os.path.isfile, "is_dir": os.path.isdir}
+MAX_MATCHES = 10_000
+
+
+def _folders(ev) -> list[str]:
+    """Where a relative path is looked up, as for a checkpoint (workspace_modules.data_path)."""
+    return [d for d in (getattr(ev, "cwd", None), getattr(ev, "root", None), os.path.dirname(ev.pf.path))
+            if d and os.path.isdir(d)]
+
+
+def _written_first(ev) -> bool | None:
+    """None when a `torch.save` of an unknown path ran before: it may have made any file."""
+    return None if getattr(ev, "unknown_saves", None) else True
+
+
+def exists(ev, check: str, path: Any) -> Any:
+    """`os.path.exists(path)` (or isfile / isdir, or Path's methods) as the run finds it."""
+    if not (isinstance(path, Const) and isinstance(path.value, str)):
+        return None
+    p = os.path.expanduser(path.value)
+    if check not in ("os.path.isdir", "is_dir") and p in getattr(ev, "saved", {}):
+        return Const(True, f"{p} written by the script first")
+    if _written_first(ev) is None:
+        return Unknown(f"whether {p} exists is known when the script runs (a `torch.save` before may write it)")
+    test = _CHECKS[check]
+    for full in [p] if os.path.isabs(p) else [os.path.join(d, p) for d in _folders(ev)]:
+        if test(full):
+            if os.path.isfile(full):
+                ev.read_files.add(os.path.normpath(full))
+            return Const(True, f"{p} present")
+    return Const(False, f"{p} absent")
+
+
+def glob(ev, pattern: Any, recursive: bool = False) -> Any:
+    """`glob.glob(pattern)`: the paths the run gets, in the form the pattern gives them."""
+    if not (isinstance(pattern, Const) and isinstance(pattern.value, str)):
+        return None
+    if _written_first(ev) is None:
+        return Unknown(f"the files matching {pattern.value} are known when the script runs "
+                       "(a `torch.save` before may write one)")
+    p = os.path.expanduser(pattern.value)
+    folder = None if os.path.isabs(p) else next(iter(_folders(ev)), None)
+    if not os.path.isabs(p) and folder is None:
+        return None
+    found = globbing.glob(p, root_dir=folder, recursive=recursive)
+    saved = [s for s in getattr(ev, "saved", {}) if fnmatch.fnmatch(s, p) and s not in found]
+    if len(found) + len(saved) > MAX_MATCHES:
+        return Unknown(f"{pattern.value} matches too many files to follow")
+    what = f"the files matching {pattern.value} as they are now"
+    return Const([*found, *saved], what)
+
+
+def getmtime(ev, path: Any) -> Any:
+    """`os.path.getmtime(p)` of a file there now (max(..., key=os.path.getmtime): the newest)."""
+    if not (isinstance(path, Const) and isinstance(path.value, str)):
+        return None
+    p = os.path.expanduser(path.value)
+    if p in getattr(ev, "saved", {}) or _written_first(ev) is None:
+        return Unknown(f"the time {p} is written is known when the script runs")
+    for full in [p] if os.path.isabs(p) else [os.path.join(d, p) for d in _folders(ev)]:
+        if os.path.exists(full):
+            return Const(os.path.getmtime(full), f"{p} as it is now")
+    return Unknown(f"{p} does not exist (os.path.getmtime raises)")
+
+
+
+_FILE_KEYS = {"os.path.getmtime": os.path.getmtime, "os.path.getctime": os.path.getctime,
+              "os.path.getsize": os.path.getsize}
+
+
+def by_file_key(ev, dotted: str, node: Any, env: dict) -> Any:
+    """`max(paths, key=os.path.getmtime)` (the newest checkpoint), `min`, `sorted`; None when the
+    key is no such function."""
+    key = next((k.value for k in node.keywords if k.arg == "key"), None)
+    stat = _FILE_KEYS.get(ev.pf.dotted(key) or "") if key is not None else None
+    if stat is None or len(node.args) != 1 or len(node.keywords) != 1:
+        return None
+    paths = ev.ev(node.args[0], env)
+    if not (isinstance(paths, Const) and isinstance(paths.value, (list, tuple))
+            and all(isinstance(p, str) for p in paths.value)):
+        return None
+    keys = []
+    for p in paths.value:
+        if p in getattr(ev, "saved", {}) or _written_first(ev) is None:
+            return Unknown(f"the time {p} is written is known when the script runs")
+        full = p if os.path.isabs(p) else next((os.path.join(d, p) for d in _folders(ev)
+                                                if os.path.exists(os.path.join(d, p))), None)
+        if full is None:
+            return Unknown(f"{p} does not exist ({ev.pf.dotted(key)} raises)")
+        keys.append(stat(full))
+    if not paths.value and dotted != "sorted":
+        return Unknown(f"`{ev.pf.segment(node)}` raises ValueError (no file matches)")
+    order = sorted(range(len(keys)), key=keys.__getitem__)
+    chosen = [paths.value[i] for i in order]
+    origin = f"{paths.origin or 'the files'} by {ev.pf.dotted(key).rsplit('.', 1)[-1]}"
+    if dotted == "sorted":
+        return Const(chosen, origin)
+    return Const(chosen[-1] if dotted == "max" else chosen[0], origin)
