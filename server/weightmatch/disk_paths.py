@@ -41,11 +41,13 @@ def exists(ev, check: str, path: Any) -> Any:
     if _written_first(ev) is None:
         return Unknown(f"whether {p} exists is known when the script runs (a `torch.save` before may write it)")
     test = _CHECKS[check]
-    for full in [p] if os.path.isabs(p) else [os.path.join(d, p) for d in _folders(ev)]:
+    candidates = [p] if os.path.isabs(p) else [os.path.join(d, p) for d in _folders(ev)]
+    for full in candidates:
         if test(full):
-            if os.path.isfile(full):
-                ev.read_files.add(os.path.normpath(full))
+            ev.read_files.add(os.path.normpath(full))  # (a dependency: the answer changes with it)
             return Const(True, f"{p} present")
+    if candidates:
+        ev.read_files.add(os.path.normpath(candidates[0]))  # (watched: the answer changes when it appears)
     return Const(False, f"{p} absent")
 
 
@@ -61,6 +63,10 @@ def glob(ev, pattern: Any, recursive: bool = False) -> Any:
     if not os.path.isabs(p) and folder is None:
         return None
     found = globbing.glob(p, root_dir=folder, recursive=recursive)
+    parts = p.split("/")
+    fixed = "/".join(parts[:next(i for i, part in enumerate(parts) if globbing.has_magic(part) or i == len(parts) - 1)])
+    # (a dependency: a folder's time changes when a file is added to it or removed)
+    ev.read_files.add(os.path.normpath(os.path.join(folder or "/", fixed) if fixed else folder or "/"))
     saved = [s for s in getattr(ev, "saved", {}) if fnmatch.fnmatch(s, p) and s not in found]
     if len(found) + len(saved) > MAX_MATCHES:
         return Unknown(f"{pattern.value} matches too many files to follow")
