@@ -26,6 +26,16 @@ def _folders(ev) -> list[str]:
             if d and os.path.isdir(d)]
 
 
+def cwd(ev) -> Any:
+    """`os.getcwd()` / `Path.cwd()`: the folder the script is run in (a run configuration's, else
+    the project root, as relative checkpoint paths assume)."""
+    folder = getattr(ev, "cwd", None) or getattr(ev, "root", None)
+    if not folder or not os.path.isabs(folder) or not os.path.isdir(folder):
+        return Unknown("the folder the script is run in is not known")
+    said = "the run configuration's folder" if getattr(ev, "cwd", None) else "the project root"
+    return Const(folder, f"run from {said}")
+
+
 def _written_first(ev) -> bool | None:
     """None when a `torch.save` of an unknown path ran before: it may have made any file."""
     return None if getattr(ev, "unknown_saves", None) else True

@@ -11,7 +11,7 @@ import posixpath
 from typing import Any
 
 from weightmatch import config_data, disk_paths
-from weightmatch.values import Const, FileHandle, JsonFile, Unknown
+from weightmatch.values import Const, FileHandle, JsonFile, Unknown, origins
 
 
 def call(ev, dotted: str, node: ast.Call, env: dict) -> Any:
@@ -64,6 +64,13 @@ def _path_call(ev, dotted: str, node: ast.Call, env: dict) -> Any:
             return Const(False, path.origin)  # `--pretrained_weights ''`, the usual "not given": never a file
         found = disk_paths.exists(ev, dotted, path)
         return found if found is not None else Unknown(f"`{ev.pf.segment(node)}` is known when the script runs")
+    if dotted in ("os.getcwd", "pathlib.Path.cwd") and not args:
+        return disk_paths.cwd(ev)
+    if dotted in ("os.path.relpath", "posixpath.relpath") and len(args) in (1, 2):
+        parts = [ev.ev(a, env) for a in args] if len(args) == 2 else [ev.ev(args[0], env), disk_paths.cwd(ev)]
+        if all(isinstance(p, Const) and isinstance(p.value, str) for p in parts):
+            return Const(posixpath.relpath(parts[0].value, parts[1].value), origins(parts))
+        return next((p for p in parts if isinstance(p, Unknown)), None) or Unknown(f"`{ev.pf.segment(node)}` is not known")
     if dotted == "os.path.getmtime" and len(args) == 1:
         return disk_paths.getmtime(ev, ev.ev(args[0], env))
     if dotted in ("pathlib.Path", "pathlib.PurePath", "pathlib.PosixPath", "os.path.join", "posixpath.join"):

@@ -301,7 +301,7 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
         value = self.ev(test, env)
         self.test_origin = value.origin if isinstance(value, Const) else ""  # (branches(): what it assumed)
         self.test_reason = value.reason if isinstance(value, Unknown) else ""
-        return plain.truth(value)
+        return plain.truth_of(self, value)
 
     # ------------------------------------------------------------------ assignment
     def assign(self, target: ast.expr, value: Any, stmt: ast.stmt, env: dict) -> None:

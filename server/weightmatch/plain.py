@@ -15,6 +15,7 @@ from weightmatch.argparse_values import ParserVal, SubparsersVal
 from weightmatch.operators import COMPARE, UNARY
 from weightmatch.type_tests import PARALLEL
 from weightmatch.yacs_values import CfgNodeVal
+from weightmatch.types import SavedModule
 from weightmatch.values import (
     At, ClassVal, Const, DictLit, FuncVal, JsonFile, MaybeUnset, ModelVal, ModVal, ObjVal, PartialVal, SeqVal, SourceVal,
     Unknown, origins,
@@ -43,7 +44,7 @@ def const(value: Any, *sources: Any) -> Const:
 def operator(ev, node: ast.expr, env: dict) -> Any:
     """`a == b`, `x in d`, `not f`, `a and b`, `x if c else y` over known values."""
     if isinstance(node, ast.IfExp):
-        test = truth(ev.ev(node.test, env))
+        test = truth_of(ev, ev.ev(node.test, env))
         if test is None:
             return Unknown(f"`{ev.pf.segment(node.test)}` is known only at run time")
         return ev.ev(node.body if test else node.orelse, env)
@@ -56,14 +57,14 @@ def operator(ev, node: ast.expr, env: dict) -> Any:
             except (TypeError, KeyError):
                 pass
         if isinstance(node.op, ast.Not):
-            t = truth(inner)
+            t = truth_of(ev, inner)
             if t is not None:
                 return const(not t, inner)
         return Unknown(f"`{ev.pf.segment(node)}` is known only at run time")
     if isinstance(node, ast.BoolOp):
         for v in node.values[:-1]:
             value = ev.ev(v, env)
-            t = truth(value)
+            t = truth_of(ev, value)
             if t is None:
                 return Unknown(f"`{ev.pf.segment(node)}` is known only at run time")
             if isinstance(node.op, ast.And) and not t or isinstance(node.op, ast.Or) and t:
@@ -214,6 +215,26 @@ def _keys(value: Any) -> set | None:
 def _entry(item: Any, *sources: Any) -> Any:
     """An item of known data: a registry's entry is the function or class itself."""
     return item if isinstance(item, (FuncVal, ClassVal)) else const(item, *sources)
+
+
+_CONTAINERS = ("Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict")
+
+
+def truth_of(ev, value: Any) -> bool | None:
+    """`truth`, reading a checkpoint's value where the test is on one (yolov5's `ckpt["ema"] if
+    ckpt.get("ema") else ckpt["model"]`): None / plain data / a dict by their truth, a pickled
+    module (no container, whose length is its truth) true; a tensor or another object unknown."""
+    if not isinstance(value, (SourceVal, At)):
+        return truth(value)
+    concrete = getattr(ev, "concrete", None)
+    if concrete is None:
+        return None
+    obj = concrete(value, raw=True)
+    if obj is None or isinstance(obj, (bool, int, float, str, list, tuple, dict)):
+        return bool(obj)  # (a StateDict is a dict)
+    if isinstance(obj, SavedModule) and obj.classes and not str(obj.classes.get("", "")).endswith(_CONTAINERS):
+        return True
+    return None
 
 
 def truth(value: Any) -> bool | None:

@@ -54,3 +54,44 @@ def test_the_checkpoint_decides_which_state_dict(case, saved, use_ema, execute) 
                "ema = {'module.' + k: v for k, v in nn.Linear(4, 6).state_dict().items()}\n"
                f"torch.save({SAVED[saved]}, 'w.pt')")
     judged_like_pytorch(case, execute, "mismatched+missing+unexpected")
+
+
+YOLO_STYLE = """
+import os
+import sys
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+FILE = Path(__file__).resolve()
+ROOT = FILE.parents[0]
+if str(ROOT) not in sys.path:
+    sys.path.append(str(ROOT))
+ROOT = Path(os.path.relpath(ROOT, Path.cwd()))
+
+
+def run(weights=ROOT / "weights/best.pt"):
+    model = nn.Sequential(nn.Linear(4, 8), nn.Linear(8, 5))
+    ckpt = torch.load(weights)
+    csd = {pick}
+    model.load_state_dict(csd)
+
+
+if __name__ == "__main__":
+    run()
+"""
+
+
+@pytest.mark.parametrize("pick", ['ckpt["ema"] if ckpt.get("ema") else ckpt["model"]', 'ckpt.get("ema") or ckpt["model"]'],
+                         ids=["if-else", "or"])
+@pytest.mark.parametrize("ema", ["None", "wide"], ids=["no-ema", "ema"])
+def test_yolov5s_entry_preamble_and_its_ema_or_model_choice(case, pick, ema) -> None:
+    """yolov5's `ROOT = Path(os.path.relpath(ROOT, Path.cwd()))` (run from the project root), and
+    the EMA weights when the checkpoint holds them, else the model's."""
+    case.write("main.py", YOLO_STYLE.format(pick=pick))
+    case.torch("import os, torch, torch.nn as nn\nos.makedirs('weights')\n"
+               "model = nn.Sequential(nn.Linear(4, 8), nn.Linear(8, 5)).state_dict()\n"
+               "wide = nn.Sequential(nn.Linear(4, 8), nn.Linear(8, 6)).state_dict()\n"
+               f"torch.save({{'model': model, 'ema': {ema}}}, 'weights/best.pt')")
+    judged_like_pytorch(case, False, "mismatched")
