@@ -465,9 +465,16 @@ class Evaluator(TypeTestsMixin):
         return SourceVal(LoadedFile(Const(found, f"the hub cache's copy of {url}"), node, self.pf, "torch",
                                      bool(values["weights_only"].value)))
 
-    def registry_lookup(self, func: ast.expr, env: dict) -> ast.Attribute | None:
-        """`models.__dict__[name]` / `getattr(models, name)` with a known name: the attribute
-        `models.<name>` it reads, so a registry of a module is followed like a direct call."""
+    def registry_lookup(self, func: ast.expr, env: dict) -> ast.expr | None:
+        """`models.__dict__[name]` / `getattr(models, name)` / `globals()[name]` with a known name:
+        the attribute `models.<name>` (the name) it reads, so a registry of a module is followed
+        like a direct call."""
+        if isinstance(func, ast.Subscript) and isinstance(func.value, ast.Call) and not func.value.args \
+                and self.pf.dotted(func.value.func) in ("globals", "vars"):
+            name = self.ev(func.slice, env)  # `globals()[name]`: a name of this module
+            if isinstance(name, Const) and isinstance(name.value, str) and name.value.isidentifier():
+                return ast.copy_location(ast.Name(name.value, ast.Load()), func)
+            return None
         if isinstance(func, ast.Subscript) and isinstance(func.value, ast.Attribute) and func.value.attr == "__dict__":
             base, key = func.value.value, func.slice
         elif isinstance(func, ast.Call) and self.pf.dotted(func.func) == "getattr" and len(func.args) == 2 \

@@ -17,7 +17,7 @@ from weightmatch.type_tests import PARALLEL
 from weightmatch.yacs_values import CfgNodeVal
 from weightmatch.types import SavedModule
 from weightmatch.values import (
-    At, ClassVal, Const, DictLit, FuncVal, JsonFile, MaybeUnset, ModelVal, ModVal, ObjVal, PartialVal, SeqVal, SourceVal,
+    At, ClassVal, Const, DictLit, FuncVal, JsonFile, MaybeUnset, ModelAttr, ModelVal, ModVal, ObjVal, PartialVal, SeqVal, SourceVal,
     Unknown, origins,
 )
 
@@ -299,6 +299,8 @@ def program_dict_get(base: SourceVal, key: Any) -> Any:
     except TypeError:
         return None
     entry = entries[key.value]
+    if isinstance(entry, At) and isinstance(entry.value, (ModelVal, ModelAttr)):
+        return entry.value  # `nets["G"]` of `nets = {"G": netG, "D": netD}`: the model itself, shared
     return None if isinstance(entry, (At, SourceVal)) else entry
 
 

@@ -326,9 +326,9 @@ class SubstituteMixin:
         if alias is None:
             return False
         value = self.ev(alias, env)
-        if isinstance(value, (ClassVal, FuncVal)) and isinstance(_root(alias), ast.Name) and \
-                self._is_local(_root(alias).id, env):
-            # `getattr(module, cls_name)` of a module a function imported: the class itself
+        if isinstance(value, (ClassVal, FuncVal)):
+            # the class itself, by a name the replay has (`getattr(module, cls_name)` of a module a
+            # function imported, `globals()[name]` in another file)
             alias = self.class_expr(value) or alias
         subs.by_span[_span(n)] = alias  # `models.__dict__[args.arch]` -> `models.resnet18`
         _note(subs, self.ev(n.slice if isinstance(n, ast.Subscript) else n.args[1], env))
@@ -503,8 +503,3 @@ def _span(n: ast.AST) -> tuple[int, int, int, int]:
 def _reads_loop_names(n: ast.AST, names: set[str]) -> bool:
     return any(isinstance(x, ast.Name) and x.id in names for x in ast.walk(n))
 
-
-def _root(node: ast.AST) -> ast.AST:
-    while isinstance(node, (ast.Attribute, ast.Subscript)):
-        node = node.value
-    return node

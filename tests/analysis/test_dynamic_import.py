@@ -119,3 +119,36 @@ def test_a_class_name_made_from_the_module_name(case, width, execute) -> None:
                "torch.save(TinyNet(width=8).state_dict(), 'w.pt')")
     truth = pytorch_outcomes(case)
     agrees_with_pytorch(analyze_alone(case, execute), truth["loads"][0], "mismatched")
+
+
+GLOBALS_FACTORY = """
+import torch
+import torch.nn as nn
+
+
+class TinyNet(nn.Module):
+    def __init__(self, width=8):
+        super().__init__()
+        self.fc = nn.Linear(4, width)
+
+
+def tiny_net(**kwargs):
+    return TinyNet(**kwargs)
+
+
+def create_model(name, **kwargs):
+    return globals()[name](**kwargs)
+"""
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize("width", [8, 6], ids=["matches", "differs"])
+def test_a_factory_that_looks_its_model_up_in_globals(case, width, execute) -> None:
+    """DeiT-style `create_model(name, **kwargs)` returning `globals()[name](**kwargs)`, in a
+    module the script imports."""
+    case.write("models.py", GLOBALS_FACTORY)
+    case.write("main.py", f"import torch\nfrom models import create_model\n\nmodel = create_model('tiny_net', "
+                          f"width={width})\nmodel.load_state_dict(torch.load('w.pt'))\n")
+    case.torch("import sys, torch\nsys.path.insert(0, '.')\nfrom models import TinyNet\n"
+               "torch.save(TinyNet(8).state_dict(), 'w.pt')")
+    agrees_with_pytorch(analyze_alone(case, execute), pytorch_outcomes(case)["loads"][0], "mismatched")

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import pytest
-from analysis_helpers import judged_like_pytorch
+from analysis_helpers import analyze_alone, judged_like_pytorch, pytorch_outcomes
 
 BASE = """
 import os
@@ -180,3 +180,38 @@ def test_the_instance_norm_patch_over_the_keys(case, saved, norm, execute) -> No
     case.torch("import os, sys, torch\nsys.path.insert(0, '.')\nfrom main import Generator, get_norm_layer\n"
                f"{PATCH_SAVED[saved]}\nos.makedirs('checkpoints')\ntorch.save(sd, 'checkpoints/latest_net_G.pth')")
     judged_like_pytorch(case, execute, "mismatched+missing+unexpected")
+
+
+NETS_DICT = """
+import torch
+import torch.nn as nn
+
+
+def load_gan(nets, path):
+    ckpt = torch.load(path)
+    for name in ("G", "D"):
+        nets[name].load_state_dict(ckpt[name])
+
+
+def main():
+    nets = {{"G": nn.Sequential(nn.Linear(4, {g})), "D": nn.Sequential(nn.Linear(8, 1))}}
+    load_gan(nets, "gan.pt")
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize("g", [8, 6], ids=["matches", "differs"])
+def test_networks_held_in_a_dict_and_loaded_by_name(case, g, execute) -> None:
+    """`nets = {"G": netG, "D": netD}` and `nets[name].load_state_dict(ckpt[name])` in a loop."""
+    case.write("main.py", NETS_DICT.format(g=g))
+    case.torch("import torch, torch.nn as nn\ntorch.save({'G': nn.Sequential(nn.Linear(4, 8)).state_dict(), "
+               "'D': nn.Sequential(nn.Linear(8, 1)).state_dict()}, 'gan.pt')")
+    truth = pytorch_outcomes(case)
+    result = analyze_alone(case, execute)
+    assert result.reports and all(r.how is not None for r in result.reports), [f.message for f in result.findings]
+    raised = sorted(k for load in truth["loads"] for k in load["mismatched"])
+    assert sorted(k for f in result.findings if f.severity == "error" for k in f.keys) == raised
