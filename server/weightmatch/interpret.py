@@ -444,6 +444,11 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
             owner = self.ev(func.value, env)
             if const_mutation.module_list(self, owner, expr, env) is not None:
                 return  # `layers.append(nn.Linear(4, 4))`
+            if isinstance(owner, SourceVal) and func.attr == "update" and len(expr.args) == 1 and not expr.keywords:
+                merged = self.ev(expr.args[0], env)
+                if isinstance(merged, (SourceVal, At)):  # `state_dict = {}` merging shards read from files
+                    owner.ops.append(Op("update", frozen(merged), expr))
+                    return
             data = const_mutation.known_data(self, owner, func.attr)
             if data is not None:
                 const_mutation.call(self, data, expr, env, direct=data is owner)  # `kw.setdefault("num_classes", 5)`

@@ -110,3 +110,29 @@ model.load_state_dict(state)
 """)
     result = project.analyze(str(main))
     assert [f.code for f in result.findings] == ["unresolved-checkpoint"]
+
+
+def test_shards_listed_in_a_variable_and_loaded_into_a_temporary(project, case):
+    """transformers' `load_sharded_checkpoint`: the shard list kept in a name, each shard bound,
+    merged and deleted."""
+    case.torch(WRITE.format(**BIN))
+    main = case.write("main.py", NET + """
+def load_sharded(model, folder):
+    with open(os.path.join(folder, "pytorch_model.bin.index.json")) as f:
+        index = json.load(f)
+    shard_files = sorted(set(index["weight_map"].values()))
+    state_dict = {}
+    for shard_file in shard_files:
+        shard = torch.load(os.path.join(folder, shard_file), map_location="cpu", weights_only=True)
+        state_dict.update(shard)
+        del shard
+    return model.load_state_dict(state_dict)
+
+
+load_sharded(Net(hidden=30), "ckpt")
+""")
+    run = case.run()
+    assert run.returncode != 0 and "size mismatch for fc1.weight" in run.stderr
+    result = project.analyze(str(main))
+    errors = [f for f in result.findings if f.severity == "error"]
+    assert sorted(k for f in errors for k in f.keys) == ["fc1.bias", "fc1.weight", "fc2.weight"]
