@@ -42,7 +42,7 @@ CHANGING = {"pop", "popitem", "setdefault", "update", "clear", "append", "extend
 AVERAGED = "AveragedModel"  # ModelVal.wrapped_by of torch.optim.swa_utils.AveragedModel(model)
 IDENTITY_WRAPPERS = {"torch.nn.SyncBatchNorm.convert_sync_batchnorm"}
 TORCH_LOAD = {"torch.load", "torch.serialization.load"}
-ST_LOAD = {"safetensors.torch.load_file", "safetensors.torch.load"}
+ST_LOAD = {"safetensors.torch.load_file", "safetensors.torch.load", "safetensors.safe_open"}
 STRIP_PREFIX = {"torch.nn.modules.utils.consume_prefix_in_state_dict_if_present"}
 EMPTY_DICTS = {"collections.OrderedDict": True, "OrderedDict": True, "dict": False, "typing.OrderedDict": True}
 # Calls that take a model or state dict and neither change nor keep it.
@@ -387,6 +387,8 @@ class Evaluator(TypeTestsMixin):
                     return self.tensor_fact(owner, func.attr, [self.ev(a, env) for a in args])
                 if func.attr == "copy" and not args:
                     return owner.derive(Op("copy", "shallow", node))
+                if func.attr == "get_tensor" and len(args) == 1 and not node.keywords:  # a safe_open file's
+                    return owner.derive(Op("subscript", self.ev(args[0], env), node))
                 if func.attr == "state_dict" and not args and not node.keywords:  # of a module pickled whole
                     return owner.derive(Op("module-state", functools.partial(saved_modules.class_version, self), node))
                 if func.attr in SELF_RETURNING:

@@ -260,8 +260,9 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
         elif isinstance(stmt, ast.For):
             stepped = self.loop_changes_modules(stmt, env)
             try:
-                if not self.items_loop(stmt, env) and not self.shards_loop(stmt, env) and \
-                        not self.keys_loop(stmt, env) and not self.unrolled(stmt, env, functions):
+                if not self.items_loop(stmt, env) and not self.keys_copy_loop(stmt, env) and \
+                        not self.shards_loop(stmt, env) and not self.keys_loop(stmt, env) and \
+                        not self.unrolled(stmt, env, functions):
                     self.maybe_runs(stmt.body, env, functions, "inside a loop", loop=True)
             finally:
                 self.replaying.discard(stepped)

@@ -6,6 +6,7 @@ Part of the Interpreter (interpret.py)."""
 from __future__ import annotations
 
 import ast
+import copy
 import dataclasses
 import posixpath
 from dataclasses import dataclass
@@ -25,6 +26,33 @@ def _method_calls(node: ast.AST, owner: str) -> list[str]:
 
 # calls that copy a dict: a loop over the copy may change the dict itself
 _COPIES = {"copy.deepcopy", "deepcopy", "copy.copy", "dict", "collections.OrderedDict", "OrderedDict"}
+
+
+_VALUE = "_weightmatch_value"  # the item a keys loop reads, as the items loop it becomes names it
+
+
+class _ItemRead(ast.NodeTransformer):
+    """`f.get_tensor(k)` / `sd[k]` of the loop's own key: the item, by name (keys_copy_loop)."""
+
+    def __init__(self, source: str, key: str) -> None:
+        self.source, self.key, self.found = source, key, False
+
+    def _is_item(self, owner: ast.AST, args: list) -> bool:
+        return isinstance(owner, ast.Name) and owner.id == self.source and len(args) == 1 and \
+            isinstance(args[0], ast.Name) and args[0].id == self.key
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        if isinstance(node.func, ast.Attribute) and node.func.attr == "get_tensor" and not node.keywords \
+                and self._is_item(node.func.value, node.args):
+            self.found = True
+            return ast.copy_location(ast.Name(_VALUE, ast.Load()), node)
+        return self.generic_visit(node)
+
+    def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
+        if isinstance(node.ctx, ast.Load) and self._is_item(node.value, [node.slice]):
+            self.found = True
+            return ast.copy_location(ast.Name(_VALUE, ast.Load()), node)
+        return self.generic_visit(node)
 
 
 class StateDictLoopsMixin:
@@ -51,6 +79,25 @@ class StateDictLoopsMixin:
             return False  # (`for k, v in deepcopy(sd).items(): sd[k[7:]] = v; sd.pop(k)`: sd changes itself)
         dest.ops.append(Op("loop", frozen(source), stmt, self.free_env(stmt, env)))
         return True
+
+    def keys_copy_loop(self, stmt: ast.For, env: dict) -> bool:
+        """`for k in f.keys(): tensors[k] = f.get_tensor(k)` (safetensors' `safe_open`) and `for k
+        in sd: new[k] = sd[k]`: the items loop it is (`for k, v in f.items(): tensors[k] = v`)."""
+        it = stmt.iter
+        if isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute) and it.func.attr == "keys" \
+                and not it.args and not it.keywords:
+            it = it.func.value
+        if not (isinstance(it, ast.Name) and isinstance(stmt.target, ast.Name)) or stmt.orelse or \
+                not isinstance(env.get(it.id), SourceVal):
+            return False
+        swap = _ItemRead(it.id, stmt.target.id)
+        body = [swap.visit(copy.deepcopy(s)) for s in stmt.body]
+        if not swap.found or any(isinstance(n, ast.Name) and n.id == it.id for s in body for n in ast.walk(s)):
+            return False  # (the source read otherwise than item by item)
+        store = ast.Tuple([ast.Name(stmt.target.id, ast.Store()), ast.Name(_VALUE, ast.Store())], ast.Store())
+        items = ast.Call(ast.Attribute(ast.Name(it.id, ast.Load()), "items", ast.Load()), [], [])
+        loop = ast.copy_location(ast.For(store, ast.copy_location(items, stmt.iter), body, []), stmt)
+        return self.items_loop(ast.fix_missing_locations(loop), env)
 
     def keys_loop(self, stmt: ast.For, env: dict) -> bool:
         """`for k in list(sd): ... sd[new] = sd.pop(k) / del sd[k]`: one operation on `sd`, run over

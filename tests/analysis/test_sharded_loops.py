@@ -4,6 +4,7 @@ every shard, which is what the index reader returns. PyTorch judges each case.""
 
 from __future__ import annotations
 
+import pytest
 from analysis_helpers import codes
 from weightmatch.textedit import apply_edits
 
@@ -136,3 +137,34 @@ load_sharded(Net(hidden=30), "ckpt")
     result = project.analyze(str(main))
     errors = [f for f in result.findings if f.severity == "error"]
     assert sorted(k for f in errors for k in f.keys) == ["fc1.bias", "fc1.weight", "fc2.weight"]
+
+
+SAFE_OPEN = NET + """
+tensors = {}
+with safe_open("w.safetensors", framework="pt", device="cpu") as f:
+    for key in f.keys():
+        tensors[key] = f.get_tensor(key).float()
+model = Net(hidden=HIDDEN)
+model.load_state_dict(tensors)
+"""
+
+
+@pytest.mark.parametrize("hidden, prefix", [(20, ""), (30, ""), (20, "model.")],
+                         ids=["matches", "differs", "wrapped"])
+def test_a_safe_open_loop_reads_the_whole_file(project, case, hidden, prefix):
+    """safetensors' `safe_open` with a `keys()` / `get_tensor` loop; the quick fix for a wrapper's
+    prefix, applied, makes PyTorch load it."""
+    case.torch(NET + f"from safetensors.torch import save_file\n"
+               f"save_file({{'{prefix}' + k: v.half() for k, v in Net().state_dict().items()}}, 'w.safetensors')")
+    main = case.write("main.py", SAFE_OPEN.replace("import torch\n", "import torch\nfrom safetensors import safe_open\n", 1)
+                      .replace("HIDDEN", str(hidden)))
+    run = case.run()
+    result = project.analyze(str(main))
+    errors = [f for f in result.findings if f.severity == "error"]
+    assert result.reports[0].how is not None, [f.message for f in result.findings]
+    assert bool(errors) == (run.returncode != 0), (run.stderr[-500:], [f.message for f in errors])
+    if prefix:
+        fix = next(fix for f in errors for fix in f.fixes if fix.kind == "strip-prefix")
+        main.write_text(apply_edits(main.read_text(), fix.edits))
+        after = case.run()
+        assert after.returncode == 0, after.stderr[-2000:]
