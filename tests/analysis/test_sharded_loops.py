@@ -161,7 +161,7 @@ def test_a_safe_open_loop_reads_the_whole_file(project, case, hidden, prefix):
     run = case.run()
     result = project.analyze(str(main))
     errors = [f for f in result.findings if f.severity == "error"]
-    assert result.reports[0].how is not None, [f.message for f in result.findings]
+    assert not [f for f in result.findings if f.code.startswith("unresolved")], [f.message for f in result.findings]
     assert bool(errors) == (run.returncode != 0), (run.stderr[-500:], [f.message for f in errors])
     if prefix:
         fix = next(fix for f in errors for fix in f.fixes if fix.kind == "strip-prefix")
