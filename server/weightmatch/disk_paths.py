@@ -8,6 +8,7 @@ nothing is answered."""
 
 from __future__ import annotations
 
+import ast
 import fnmatch
 import glob as globbing
 import os
@@ -130,3 +131,34 @@ def by_file_key(ev, dotted: str, node: Any, env: dict) -> Any:
     if dotted == "sorted":
         return Const(chosen, origin)
     return Const(chosen[-1] if dotted == "max" else chosen[0], origin)
+
+
+_FILE_ERRORS = {"IOError", "OSError", "FileNotFoundError", "EnvironmentError"}
+# what reading a text file that is there does besides `open` (none of them raises an OSError)
+_READING = {"read", "readline", "readlines", "strip", "rstrip", "lstrip", "split", "splitlines", "decode",
+            "json.load", "yaml.safe_load", "int", "str", "float", "len"}
+
+
+def reads_files_there(ev, stmt: Any, env: dict) -> bool:
+    """A `try` whose handlers catch only file errors (fvcore's `get_checkpoint_file`: `except
+    IOError: return ""`) around a body that only opens files that are there and reads them (or
+    calls nothing): the handlers do not run."""
+    handled = [ev.pf.dotted(t) or "" for h in stmt.handlers
+               for t in (h.type.elts if isinstance(h.type, ast.Tuple) else [h.type])] if stmt.handlers else []
+    if not handled or not all(name in _FILE_ERRORS for name in handled):
+        return False
+    for node in (n for s in stmt.body for n in ast.walk(s)):
+        if not isinstance(node, ast.Call):
+            continue
+        dotted = ev.pf.dotted(node.func) or ""
+        name = dotted if dotted in _READING or dotted in ("open", "io.open") or not isinstance(node.func, ast.Attribute) \
+            else node.func.attr  # (a method of the file or of its text)
+        if name in ("open", "io.open") and node.args and not node.keywords[1:]:
+            mode = ev.ev(node.args[1], env) if len(node.args) > 1 else Const("r")
+            found = exists(ev, "os.path.isfile", ev.ev(node.args[0], env))
+            if not (isinstance(mode, Const) and mode.value in ("r", "rt", "rb") and isinstance(found, Const)
+                    and found.value is True):
+                return False
+        elif name not in _READING:
+            return False
+    return True

@@ -13,7 +13,7 @@ import contextlib
 import os
 from typing import Any
 
-from weightmatch import cli_apps, const_mutation, journal, plain, pytest_runs, yacs_values
+from weightmatch import cli_apps, const_mutation, disk_paths, journal, plain, pytest_runs, yacs_values
 from weightmatch.calls import CallsMixin
 from weightmatch.signals import ExitSignal, ReturnSignal
 from weightmatch.exits import ExitsMixin, one_line
@@ -275,7 +275,7 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
                 self.block(stmt.body, env, functions)
             finally:
                 self.try_depth -= bool(stmt.handlers)
-            for h in stmt.handlers:
+            for h in stmt.handlers if not disk_paths.reads_files_there(self, stmt, env) else ():
                 self.maybe_runs(h.body, env, functions, "in an except block")
             self.block(stmt.orelse, env, functions)
             self.block(stmt.finalbody, env, functions)

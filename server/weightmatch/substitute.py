@@ -144,6 +144,12 @@ class SubstituteMixin:
                 isinstance(self.ev(n.value, env), ObjVal):
             # `ModelEmaV2(self.model)` in a Trainer: the object is run-time state, its module is written in
             return self._inline_model(n, value, subs)
+        if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and isinstance(value, ModelAttr) and \
+                not value.model.steps and value.model.id != getattr(self, "stepping", None) and \
+                self._is_local(n.value.id, env) and self.ev(n.value, env) is value.model:
+            # `StandardROIHeads(backbone.out_channels, ...)` after `backbone = Backbone(...)` in a
+            # factory: read off the module made again by its constructor (nothing was done to it)
+            return self._inline_model(n.value, value.model, subs)
         if not (isinstance(n, ast.Name) and id(n) in subs.arguments):
             return None
         if not self._is_local(n.id, env):
