@@ -462,6 +462,8 @@ class CallsMixin(ModulesMixin, CheckpointValuesMixin, InstancesMixin):
                     return None
                 lit: Any = ast.Dict([ast.Constant(k) for k in entries], refs)
                 entries_found = True
+            elif isinstance(value, (ClassVal, FuncVal)):
+                lit = self.class_expr(value)  # mmcv's `self.build_func = build_func or build_from_cfg`
             else:
                 lit = self.literal(value)
             if lit is not None and attr.isidentifier():
@@ -525,8 +527,9 @@ def _attribute_dict(cls: ClassVal) -> bool:
             elif stmt.name == "__getattr__":
                 getattr_found = any(isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name) and
                                     n.value.id == "self" for n in ast.walk(stmt))
-            elif stmt.name not in ("__init__", "__setattr__", "__delattr__"):
-                return False
+            elif stmt.name not in ("__init__", "__setattr__", "__delattr__") and not any(
+                    isinstance(d, ast.Name) and d.id in ("classmethod", "staticmethod") for d in stmt.decorator_list):
+                return False  # (a classmethod makes one, mmcv's `Config.fromfile`: not called on the data)
         elif not (isinstance(stmt, ast.Pass) or isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)):
             return False
     return getattr_found

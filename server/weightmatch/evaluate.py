@@ -303,6 +303,8 @@ class Evaluator(TypeTestsMixin):
                 return self.ev(attr if has.value else args[2], env)
         if dotted == "importlib.import_module":
             return self.dynamic_import(node, env)
+        if dotted == "runpy.run_path":
+            return self.run_path(node, env)
         if dotted in yacs_values.CFG_CLASSES or dotted in yacs_values.LOAD_CFG:
             return yacs_calls.make(self, dotted, node, env)
         if dotted in ("list", "tuple", "sorted"):
@@ -507,6 +509,9 @@ class Evaluator(TypeTestsMixin):
 
     def script_argv(self) -> Any:
         return Unknown("`sys.argv` is known only at run time")
+
+    def run_path(self, node: ast.Call, env: dict) -> Any:
+        return Unknown(f"`{self.pf.segment(node)}` is not known here")
 
     def dynamic_import(self, node: ast.Call, env: dict) -> Any:
         return Unknown(f"`{self.pf.segment(node)}` is not known statically")

@@ -111,6 +111,27 @@ class ModulesMixin:
             return Unknown(f"`{name.value}` is not a workspace module")
         return ModVal(pf)
 
+    def run_path(self, node: ast.Call, env: dict) -> Any:
+        """`runpy.run_path("configs/x.py")` of a workspace file (mmcv's `Config.fromfile`): its
+        top-level names, evaluated as an import of it would make them, as data; the run's own
+        `__name__`, `__file__`, ... are left out. Unknown when a name holds more than data."""
+        what = f"`{self.pf.segment(node)}`"
+        path = self.ev(node.args[0], env) if len(node.args) == 1 and not node.keywords else None
+        if not (isinstance(path, Const) and isinstance(path.value, str)):
+            return Unknown(f"{what}: which file it runs is known only at run time")
+        full = self.data_path(path.value)
+        pf = self.load(full) if full is not None and full.endswith(".py") else None
+        if pf is None:
+            return Unknown(f"{what}: {path.value} is not a Python file of the workspace")
+        names = {}
+        for name, value in self.module_env(pf).items():
+            if name.startswith("__") or isinstance(value, (ModVal, LibRef, FuncVal, ClassVal)):
+                continue  # (modules and definitions the file imports or makes: not read as config)
+            if not isinstance(value, Const):
+                return Unknown(f"{what}: `{name}` in {path.value} is not plain data")
+            names[name] = value.value
+        return Const(names, f"{path.value} as it is on disk")
+
     def local_hub_load(self, node: ast.Call, env: dict) -> Any:
         """`torch.hub.load(".", "resnet_tiny", source="local", pretrained=False)`: the entry point of
         the workspace's own hubconf.py, called with the remaining arguments, as torch.hub does."""

@@ -328,3 +328,88 @@ def test_an_mmcv_style_registry_of_builders(case, out, execute) -> None:
     case.write("configs/head.yaml", f"model:\n  type: tiny_head\n  in_features: 4\n  out_features: {out}\n")
     case.torch("import torch, torch.nn as nn; torch.save(nn.Linear(4, 6).state_dict(), 'w.pt')")
     judged_like_pytorch(case, execute, "mismatched")
+
+
+MM_REGISTRY = """
+def build_from_cfg(cfg, registry):
+    args = dict(cfg)
+    obj_type = args.pop("type")
+    obj_cls = registry.get(obj_type) if isinstance(obj_type, str) else obj_type
+    return obj_cls(**args)
+
+
+class Registry:
+    def __init__(self, name, build_func=None):
+        self._name = name
+        self._module_dict = {}
+        self.build_func = build_func or build_from_cfg
+
+    def get(self, key):
+        return self._module_dict.get(key)
+
+    def register_module(self):
+        def _register(cls):
+            self._module_dict[cls.__name__] = cls
+            return cls
+        return _register
+
+    def build(self, cfg):
+        return self.build_func(cfg, self)
+
+
+MODELS = Registry("models")
+"""
+
+MM_MODEL = """
+import torch.nn as nn
+
+from registry import MODELS
+
+
+@MODELS.register_module()
+class TinyClassifier(nn.Module):
+    def __init__(self, width, num_classes):
+        super().__init__()
+        self.body = nn.Linear(4, width)
+        self.head = nn.Linear(width, num_classes)
+"""
+
+MM_CONFIG_READER = """
+import runpy
+
+
+class Config(dict):
+    @classmethod
+    def fromfile(cls, filename):
+        ns = runpy.run_path(filename)
+        return cls({k: v for k, v in ns.items() if not k.startswith("__")})
+
+    def __getattr__(self, name):
+        return self[name]
+"""
+
+MM_MAIN = """
+import torch
+
+import model  # noqa: F401 (registers TinyClassifier)
+from config import Config
+from registry import MODELS
+
+cfg = Config.fromfile("configs/tiny.py")
+net = MODELS.build(cfg.model)
+net.load_state_dict(torch.load("w.pt"))
+"""
+
+
+@pytest.mark.parametrize("num_classes", [10, 100], ids=["matches", "differs"])
+def test_an_mm_style_registry_built_from_a_python_config(case, num_classes) -> None:
+    """mmcv's shape: a Python config file read with `runpy.run_path` (`Config.fromfile`), a
+    `Registry` whose `build_func` defaults to `build_from_cfg`, classes registered by decorator."""
+    case.write("registry.py", MM_REGISTRY)
+    case.write("model.py", MM_MODEL)
+    case.write("config.py", MM_CONFIG_READER)
+    case.write("configs/tiny.py", f"width = 8\nmodel = dict(type='TinyClassifier', width=width, num_classes={num_classes})\n")
+    case.write("main.py", MM_MAIN)
+    case.torch("import sys, torch\nsys.path.insert(0, '.')\nfrom model import TinyClassifier\n"
+               "torch.save(TinyClassifier(8, 10).state_dict(), 'w.pt')")
+    agrees_with_pytorch(analyze_alone(case, False), pytorch_outcomes(case)["loads"][0], "mismatched")
