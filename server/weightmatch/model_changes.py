@@ -84,8 +84,9 @@ class ModelChangesMixin:
         adds or deletes some is a step of the recipe, replayed whole on the built model (the
         names it binds are its own; the others are written in as elsewhere). The id of the
         model it changes, whose changes inside the loop are that step's; None for other loops.
-        A loop that also returns or yields, or one in another file than the model's constructor
-        (the names it reads are that file's), is not replayed: the model is unresolved."""
+        A loop that also returns or yields is not replayed: the model is unresolved. One in another
+        file than the model's constructor (`inject_lora(model, r)` in a helper module) is replayed
+        with that file's names written in (step_subs)."""
         it = stmt.iter
         while isinstance(it, ast.Call) and self.pf.dotted(it.func) in ("enumerate", "list", "reversed", "tuple",
                                                                       "range", "len") and it.args:
@@ -99,7 +100,7 @@ class ModelChangesMixin:
         if self.being_made(model) or not self.recording:
             return None
         how = f"in a loop over its modules (`for … in {one_line(self.pf.segment(stmt.iter))}`)"
-        if self.pf is not model.file or stmt.orelse or any(isinstance(n, _NOT_REPLAYED) for n in ast.walk(stmt)):
+        if stmt.orelse or any(isinstance(n, _NOT_REPLAYED) for n in ast.walk(stmt)):
             self.changed_blindly(value, stmt, how)
             return None
         self.loop_names = _bound_in(stmt)

@@ -2,8 +2,9 @@
 PReLU with per-channel slopes (`for i in range(len(feats)): feats[i] = nn.PReLU(n)`), BatchNorm
 replaced by GroupNorm through `named_modules()` and `setattr` on the parent. The loop is a step
 of the recipe, replayed whole on the built model: its own names stay its own, the others are
-written in. Each script runs with real PyTorch; the worker must agree with it. A loop the recipe
-cannot replay (in another file than the model's constructor) leaves the load unresolved."""
+written in. Each script runs with real PyTorch; the worker must agree with it. A loop in another
+file than the model's constructor (a converter, a LoRA injector) is replayed with that file's
+names written in."""
 
 from __future__ import annotations
 
@@ -94,15 +95,60 @@ def test_a_swap_the_saved_model_did_not_have(case) -> None:
     judged_like_pytorch(case, True, "missing+unexpected")
 
 
-def test_a_loop_in_another_file_is_not_replayed(case) -> None:
-    case.write("convert.py", "import torch.nn as nn\n\n\ndef to_prelu(model):\n"
-                             "    for i in range(len(model.features)):\n"
-                             "        if isinstance(model.features[i], nn.ReLU):\n"
-                             "            model.features[i] = nn.PReLU()\n    return model\n")
+CONVERT = """
+import torch.nn as nn
+
+
+def to_prelu(model):
+    for i in range(len(model.features)):
+        if isinstance(model.features[i], nn.ReLU):
+            model.features[i] = nn.PReLU()
+    return model
+"""
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize("saved", ["to_prelu(Net())", "Net()"], ids=["converted", "plain"])
+def test_a_loop_in_a_helper_module_is_replayed_with_that_files_names(case, saved, execute) -> None:
+    """A converter written in another file than the model (`to_prelu(model)`, a LoRA injector):
+    replayed with that file's names (`nn` of its imports) written in."""
+    case.write("convert.py", CONVERT)
     case.write("main.py", NET + "\nfrom convert import to_prelu\n\nmodel = to_prelu(Net())\n"
                                 "model.load_state_dict(torch.load('w.pt'))\n")
-    case.torch(NET + "\ntorch.save(Net().state_dict(), 'w.pt')")
-    result = analyze_alone(case, True)
-    (report,) = result.reports
-    assert report.how is None and not [f for f in result.findings if f.severity == "error"]
-    assert "in a loop over its modules" in " ".join(f.message for f in result.findings)
+    case.torch(NET + f"\nimport sys\nsys.path.insert(0, '.')\nfrom convert import to_prelu\n"
+                     f"torch.save({saved}.state_dict(), 'w.pt')")
+    judged_like_pytorch(case, execute, "missing+unexpected")
+
+
+LORA = """
+import torch
+import torch.nn as nn
+
+
+class LoRALinear(nn.Module):
+    def __init__(self, base, r):
+        super().__init__()
+        self.base = base
+        self.lora_A = nn.Parameter(torch.zeros(r, base.in_features))
+        self.lora_B = nn.Parameter(torch.zeros(base.out_features, r))
+
+
+def inject_lora(model, r):
+    for name, module in list(model.named_modules()):
+        for child_name, child in list(module.named_children()):
+            if isinstance(child, nn.Linear):
+                setattr(module, child_name, LoRALinear(child, r))
+    return model
+"""
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize("rank", [4, 8], ids=["matches", "other-rank"])
+def test_lora_injected_by_a_helper_module(case, rank, execute) -> None:
+    case.write("lora.py", LORA)
+    case.write("main.py", "import torch\nimport torch.nn as nn\n\nfrom lora import inject_lora\n\n"
+                          f"model = inject_lora(nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2)), {rank})\n"
+                          "model.load_state_dict(torch.load('w.pt'))\n")
+    case.torch("import sys, torch, torch.nn as nn\nsys.path.insert(0, '.')\nfrom lora import inject_lora\n"
+               "torch.save(inject_lora(nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2)), 4).state_dict(), 'w.pt')")
+    judged_like_pytorch(case, execute, "mismatched")
