@@ -92,3 +92,44 @@ def test_a_library_function_that_only_reads_the_model_changes_nothing(case) -> N
                           'model.load_state_dict(torch.load("w.pt"))\n')
     case.torch(SAVE.format(pruned=True))
     judged_like_pytorch(case, False, "missing+unexpected")
+
+
+VALUES_AT_CONSTRUCTION = """
+import numpy as np
+import torch
+import torch.nn as nn
+
+
+class Diffusion(nn.Module):
+    def __init__(self, timesteps, width={width}):
+        super().__init__()
+        betas = torch.linspace(1e-4, 2e-2, timesteps, dtype=torch.float64).numpy()
+        alphas_cumprod = np.cumprod(1.0 - betas)
+        self.register_buffer("alphas_cumprod", torch.tensor(alphas_cumprod, dtype=torch.float32))
+        self.net = nn.Linear(4, width)
+
+
+model = Diffusion(100)
+model.load_state_dict(torch.load("w.pt"))
+"""
+
+
+@pytest.mark.parametrize("width", [8, 6], ids=["matches", "differs"])
+def test_a_constructor_that_needs_tensor_values_is_built_on_the_cpu(case, width) -> None:
+    """latent diffusion's `register_schedule` computes with `.numpy()`, which a meta tensor
+    cannot give: the worker makes the (small) model again with real tensors."""
+    case.write("main.py", VALUES_AT_CONSTRUCTION.format(width=width))
+    case.torch("import sys, torch\nsys.argv = ['x']\nexec(open('main.py').read().split('model = ')[0].replace('{width}', '8'))\n"
+               "torch.save(Diffusion(100, 8).state_dict(), 'w.pt')")
+    judged_like_pytorch(case, True, "mismatched")
+
+
+def test_a_large_model_is_not_made_again_on_the_cpu(case) -> None:
+    """The CPU build is capped (2 GiB more): a model too large to make fails, said, and the
+    server's worker stays usable."""
+    case.write("main.py", VALUES_AT_CONSTRUCTION.format(width=8).replace("nn.Linear(4, width)", "nn.Linear(40000, 40000)"))
+    case.torch("import torch\ntorch.save({}, 'w.pt')")
+    result = analyze_alone(case, True)
+    messages = [f.message for f in result.findings]
+    assert not [f for f in result.findings if f.severity == "error"], messages
+    assert any("exceeded the memory cap" in m for m in messages), messages

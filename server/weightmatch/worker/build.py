@@ -375,6 +375,29 @@ def _holder(obj: Any, constructor: str) -> nn.Module:
 _REAL_BUILD_LIMIT = 20_000_000  # elements (80 MB of float32): made again on the CPU when a step needs values
 
 
+_REAL_BUILD_MEMORY = 2 << 30  # bytes a build on the CPU may add: a large model fails (MemoryError), never swaps
+
+
+@contextlib.contextmanager
+def _memory_capped(extra: int):
+    """The process's data size limited to what it uses now plus `extra` (Linux), then restored."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+        with open("/proc/self/status") as f:
+            used = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmData:"))
+    except (ImportError, OSError, StopIteration, ValueError):
+        yield
+        return
+    cap = used + extra if hard == resource.RLIM_INFINITY else min(hard, used + extra)
+    resource.setrlimit(resource.RLIMIT_DATA, (cap, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_DATA, (soft, hard))
+
+
 def _made(code: Any, recipe: dict[str, Any], ns: dict[str, Any], at: list[str]) -> None:
     """Run the constructor and the steps in `ns`; `at[0]` says which one runs (for a failure)."""
     at[0] = f"building `{recipe['constructor']}`"
@@ -427,12 +450,15 @@ def build(recipe: dict[str, Any]) -> dict[str, Any]:
                 try:
                     with torch.device("meta"):
                         _made(code, recipe, ns, at)
-                except NotImplementedError as exc:
-                    # a step that needs tensor values (`prune.global_unstructured` ranks weights):
-                    # a small model is made again, on the CPU
-                    if "meta" not in str(exc) or _numel(ns.get(recipe["var"])) > _REAL_BUILD_LIMIT:
+                except (NotImplementedError, TypeError, RuntimeError, ValueError) as exc:
+                    # code that needs tensor values (`prune.global_unstructured` ranks weights,
+                    # latent diffusion's `register_schedule` calls `.numpy()`, whisper's
+                    # `.to_sparse()`): a small model is made again, on the CPU
+                    made = ns.get(recipe["var"])  # (None when the constructor itself needed values)
+                    if "meta" not in str(exc).lower() or made is not None and _numel(made) > _REAL_BUILD_LIMIT:
                         raise
-                    _made(code, recipe, ns, at)
+                    with _memory_capped(_REAL_BUILD_MEMORY):
+                        _made(code, recipe, ns, at)
                 finally:
                     where = at[0]
                 model = ns[recipe["var"]]
