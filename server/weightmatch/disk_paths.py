@@ -61,7 +61,7 @@ def exists(ev, check: str, path: Any) -> Any:
         ev.read_files.add(os.path.normpath(candidates[0]))  # (watched: the answer changes when it appears)
     there = next((full for full in candidates if os.path.exists(full)), None)
     if there is not None:  # isfile of a folder, isdir of a file
-        return Const(False, f"{p} {'a folder' if os.path.isdir(there) else 'not a folder'}")
+        return Const(False, f"{p} being {'a folder' if os.path.isdir(there) else 'a file'}")
     return Const(False, f"{p} absent")
 
 

@@ -142,7 +142,7 @@ if os.path.isfile(args.folder):
     # judged on a run that never reaches them; a hint says what keeps each from running
     first, second = result.findings
     assert first.severity == "hint" and first.load_call.line + 1 == 19, first
-    assert second.severity == "hint" and second.load_call.line + 1 == 21 and ". a folder" in second.message, second
+    assert second.severity == "hint" and second.load_call.line + 1 == 21 and ". being a folder" in second.message, second
     assert first.message == ("Not checked: this load runs only if `os.path.isfile(args.pretrained_weights)` is true, "
                              "and it is not with --pretrained_weights at its default, '' (main.py:18)"), first.message
 
