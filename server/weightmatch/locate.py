@@ -44,11 +44,13 @@ def locate(module_path: str, model: ModelVal, expected: ExpectedState, find_clas
     value_file = pf
     value_subs = model.subs  # the Substitutions of the expression `value` is part of
     prefix = ""
+    owner = None  # (class, attribute) of the container the last part found was assigned to
     for part in parts:
         path = f"{prefix}.{part}" if prefix else part
         spec = expected.modules.get(prefix)
         found: tuple[ast.AST, ast.expr | None, PyFile] | None = None
         step = _last_step(model, path, expected)
+        in_class = None
         if step is not None:
             found = (step.node, getattr(step.node, "value", None), step.file or pf)
             value_subs = step.subs
@@ -58,6 +60,7 @@ def locate(module_path: str, model: ModelVal, expected: ExpectedState, find_clas
             continue
         elif cls is not None:
             found = _in_class(cls[0], part, cls[1], find_class)
+            in_class = (cls, part) if found is not None else None
             value_subs = None
         if found is None and value is not None:
             element = _container_element(value, part, value_file, value_subs)
@@ -66,8 +69,11 @@ def locate(module_path: str, model: ModelVal, expected: ExpectedState, find_clas
                 value_subs = element.subs
             elif isinstance(element, ast.expr):
                 found = (element, element, value_file)
+        if found is None and owner is not None and part.isdigit():
+            found = _appended(owner[0][0], owner[1], owner[0][1])  # `self.blocks.append(Block(...))`
         if found is None:
             break
+        owner = in_class
         node, value, value_file = found
         best = LayerSite(value_file.span(node), value_file, value, path)
         cls = _user_class(expected, path, value_file, find_class)
@@ -126,20 +132,37 @@ def _user_class(expected: ExpectedState, path: str, pf: PyFile, find_class: Clas
     return find_class(name, pf) or (find_class(name, pf, module) if module else None)
 
 
+def _appended(cls: ClassInfo, attr: str, pf: PyFile):
+    """The one `self.<attr>.append(X)` of a container filled in `__init__` (in a loop): X."""
+    init = cls.init()
+    calls = [n for n in ast.walk(init) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+             and n.func.attr == "append" and len(n.args) == 1 and isinstance(n.func.value, ast.Attribute)
+             and n.func.value.attr == attr and isinstance(n.func.value.value, ast.Name)
+             and n.func.value.value.id == "self"] if init is not None else []
+    return (calls[0].args[0], calls[0].args[0], pf) if len(calls) == 1 else None
+
+
 def _in_class(cls: ClassInfo, attr: str, pf: PyFile, find_class: ClassFinder, depth: int = 0):
     init = cls.init()
     if init is not None:
-        for node in ast.walk(init):
+        placeholder = None  # `self.head = None` before the real layer
+        for node in sorted((n for n in ast.walk(init) if isinstance(n, (ast.Assign, ast.AnnAssign, ast.Call))),
+                           key=lambda n: (n.lineno, n.col_offset)):
             if isinstance(node, (ast.Assign, ast.AnnAssign)):
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 for t in targets:
                     if isinstance(t, ast.Attribute) and t.attr == attr and isinstance(t.value, ast.Name) \
                             and t.value.id == "self":
+                        if isinstance(node.value, ast.Constant) and node.value.value is None:
+                            placeholder = placeholder or node
+                            continue
                         return node, node.value, pf
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
                     node.func.attr in ("add_module", "register_module") and len(node.args) == 2 and \
                     isinstance(node.args[0], ast.Constant) and node.args[0].value == attr:
                 return node, node.args[1], pf
+        if placeholder is not None:
+            return placeholder, placeholder.value, pf
     if depth < 5:
         for base in cls.bases:
             found = find_class(base.rsplit(".", 1)[-1], pf) if not base.startswith("torch.") else None

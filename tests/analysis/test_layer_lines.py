@@ -41,3 +41,50 @@ def test_an_element_of_a_module_dict_made_by_dict_keywords_is_its_own_line(case)
     assert result.reports[0].how == "executed", result.reports[0].how  # built by the worker
     where = {k: f.span.line for f in result.findings if f.severity == "error" for k in f.keys}
     assert where == {"transformer.wte.weight": wte, "lm_head.weight": lm_head}
+
+
+ENCODER = """
+import torch
+import torch.nn as nn
+
+
+class Block(nn.Module):
+    def __init__(self, dim, hidden):
+        super().__init__()
+        self.norm = nn.LayerNorm(dim)
+        self.fc = nn.Linear(dim, hidden)
+
+
+class Encoder(nn.Module):
+    def __init__(self, dim=8, depth=2, hidden={hidden}, num_classes=0):
+        super().__init__()
+        self.blocks = nn.ModuleList()
+        for _ in range(depth):
+            self.blocks.append(Block(dim, hidden))
+        self.head = None
+        if num_classes:
+            self.head = nn.Linear(dim, num_classes)
+        # a value static inference does not model: the worker builds this model
+        self.register_buffer("freqs", torch.outer(torch.arange(4.0), torch.arange(4.0)), persistent=False)
+
+
+model = Encoder(num_classes=3)
+model.load_state_dict(torch.load("w.pt"))
+"""
+
+
+def test_blocks_appended_in_a_loop_and_a_head_set_after_a_placeholder(case) -> None:
+    """`self.blocks = nn.ModuleList()` filled by `.append(Block(...))` in a loop: a block's layer
+    is on its line in Block; `self.head = None` then `self.head = nn.Linear(...)`: the real one."""
+    case.write("main.py", ENCODER.format(hidden=16))
+    case.torch("import sys, torch\nsys.argv = ['x']\nexec(open('main.py').read().split('model = ')[0].replace('{hidden}', '16'))\n"
+               "torch.save(Encoder(hidden=12, num_classes=5).state_dict(), 'w.pt')")
+    judged_like_pytorch(case, True, "mismatched")
+    lines = (case.dir / "main.py").read_text().splitlines()
+    fc = lines.index("        self.fc = nn.Linear(dim, hidden)")
+    head = lines.index("            self.head = nn.Linear(dim, num_classes)")
+    result = analyze_alone(case, True)
+    assert result.reports[0].how == "executed", result.reports[0].how
+    where = {k: f.span.line for f in result.findings if f.severity == "error" for k in f.keys}
+    assert where == {**{f"blocks.{i}.fc.{p}": fc for i in (0, 1) for p in ("weight", "bias")},
+                     "head.weight": head, "head.bias": head}, where
