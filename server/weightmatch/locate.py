@@ -51,7 +51,10 @@ def locate(module_path: str, model: ModelVal, expected: ExpectedState, find_clas
         found: tuple[ast.AST, ast.expr | None, PyFile] | None = None
         step = _last_step(model, path, expected)
         in_class = None
-        if step is not None:
+        by_method = _set_by_method(model, path, expected, find_class, step) if not prefix else None
+        if by_method is not None:  # `model.reset_classifier(8)`: `self.head = nn.Linear(...)` in it
+            found, value_subs = by_method, None
+        elif step is not None:
             found = (step.node, getattr(step.node, "value", None), step.file or pf)
             value_subs = step.subs
         elif spec is not None and spec.type.rsplit(".", 1)[-1] in WRAPPER_TYPES:
@@ -105,6 +108,28 @@ def _last_step(model: ModelVal, path: str, expected: ExpectedState):
         target = _counted_from_the_front(step.target, expected)
         if target == path or (wrappers and f"{wrappers[-1]}.{target}" == path):
             return step
+    return None
+
+
+def _set_by_method(model: ModelVal, attr: str, expected: ExpectedState, find_class: ClassFinder, after):
+    """The assignment `self.<attr> = ...` in a method of the model's class that a step calls
+    (`model.reset_classifier(num_classes)`), when no step that sets `attr` itself comes later."""
+    cls = _user_class(expected, "", model.file, find_class)
+    if cls is None:
+        return None
+    for step in reversed(model.steps):
+        if step is after:
+            return None
+        call = step.node.value if isinstance(step.node, ast.Expr) else None
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+                and isinstance(call.func.value, ast.Name)):
+            continue
+        method = next((n for n in cls[0].node.body if isinstance(n, ast.FunctionDef) and n.name == call.func.attr), None)
+        for node in ast.walk(method) if method is not None else ():
+            if isinstance(node, ast.Assign) and any(
+                    isinstance(t, ast.Attribute) and t.attr == attr and isinstance(t.value, ast.Name)
+                    and t.value.id == "self" for t in node.targets):
+                return node, node.value, cls[1]
     return None
 
 

@@ -4,6 +4,7 @@ not on the `self.transformer = ...` statement every element shares (corpus Q12).
 
 from __future__ import annotations
 
+import pytest
 from analysis_helpers import analyze_alone, judged_like_pytorch
 
 GPT = """
@@ -88,3 +89,37 @@ def test_blocks_appended_in_a_loop_and_a_head_set_after_a_placeholder(case) -> N
     where = {k: f.span.line for f in result.findings if f.severity == "error" for k in f.keys}
     assert where == {**{f"blocks.{i}.fc.{p}": fc for i in (0, 1) for p in ("weight", "bias")},
                      "head.weight": head, "head.bias": head}, where
+
+
+RESET = """
+import torch
+import torch.nn as nn
+
+
+class Classifier(nn.Module):
+    def __init__(self, num_classes=50):
+        super().__init__()
+        self.body = nn.Linear(4, 16)
+        self.head = nn.Linear(16, num_classes)
+
+    def reset_classifier(self, num_classes):
+        self.head = nn.Linear(16, num_classes)
+
+
+model = Classifier()
+model.reset_classifier(8)
+model.load_state_dict(torch.load("w.pt"))
+"""
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+def test_a_head_replaced_by_a_method_is_on_the_methods_line(case, execute) -> None:
+    """timm's `model.reset_classifier(n)` before loading a checkpoint with the old head."""
+    case.write("main.py", RESET)
+    case.torch("import sys, torch\nsys.argv = ['x']\nexec(open('main.py').read().split('model = ')[0])\n"
+               "torch.save(Classifier().state_dict(), 'w.pt')")
+    judged_like_pytorch(case, execute, "mismatched")
+    lines = (case.dir / "main.py").read_text().splitlines()
+    head = lines.index("        self.head = nn.Linear(16, num_classes)", lines.index("    def reset_classifier(self, num_classes):"))
+    where = {k: f.span.line for f in analyze_alone(case, execute).findings if f.severity == "error" for k in f.keys}
+    assert where == {"head.weight": head, "head.bias": head}, where
