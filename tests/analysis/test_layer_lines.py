@@ -30,18 +30,28 @@ model.load_state_dict(torch.load("w.pt"), strict=False)
 """
 
 
+def _saved_by_the_scripts_classes(case, made: str) -> None:
+    """`made` (e.g. `GPT(65)`) of the classes main.py defines, saved to w.pt."""
+    case.torch("import sys, torch\nsys.argv = ['x']\nexec(open('main.py').read().split('\\nmodel = ')[0])\n"
+               f"torch.save({made}.state_dict(), 'w.pt')")
+
+
+def _error_lines(case, execute: bool) -> dict[str, int]:
+    """Each error key's 0-based line; the model built by the worker when `execute` (no static)."""
+    result = analyze_alone(case, execute)
+    if execute:
+        assert result.reports[0].how == "executed", result.reports[0].how
+    return {k: f.span.line for f in result.findings if f.severity == "error" for k in f.keys}
+
+
 def test_an_element_of_a_module_dict_made_by_dict_keywords_is_its_own_line(case) -> None:
     case.write("main.py", GPT)
-    case.torch("import sys, torch\nsys.argv = ['x']\nsrc = open('main.py').read().split('model = GPT')[0]\n"
-               "exec(src)\ntorch.save(GPT(65).state_dict(), 'w.pt')")
+    _saved_by_the_scripts_classes(case, "GPT(65)")
     judged_like_pytorch(case, True, "mismatched")
     lines = (case.dir / "main.py").read_text().splitlines()
     wte = lines.index("            wte=nn.Embedding(vocab_size, n_embd),")
     lm_head = lines.index("        self.lm_head = nn.Linear(n_embd, vocab_size, bias=False)")
-    result = analyze_alone(case, True)
-    assert result.reports[0].how == "executed", result.reports[0].how  # built by the worker
-    where = {k: f.span.line for f in result.findings if f.severity == "error" for k in f.keys}
-    assert where == {"transformer.wte.weight": wte, "lm_head.weight": lm_head}
+    assert _error_lines(case, True) == {"transformer.wte.weight": wte, "lm_head.weight": lm_head}
 
 
 ENCODER = """
@@ -78,15 +88,12 @@ def test_blocks_appended_in_a_loop_and_a_head_set_after_a_placeholder(case) -> N
     """`self.blocks = nn.ModuleList()` filled by `.append(Block(...))` in a loop: a block's layer
     is on its line in Block; `self.head = None` then `self.head = nn.Linear(...)`: the real one."""
     case.write("main.py", ENCODER.format(hidden=16))
-    case.torch("import sys, torch\nsys.argv = ['x']\nexec(open('main.py').read().split('model = ')[0].replace('{hidden}', '16'))\n"
-               "torch.save(Encoder(hidden=12, num_classes=5).state_dict(), 'w.pt')")
+    _saved_by_the_scripts_classes(case, "Encoder(hidden=12, num_classes=5)")
     judged_like_pytorch(case, True, "mismatched")
     lines = (case.dir / "main.py").read_text().splitlines()
     fc = lines.index("        self.fc = nn.Linear(dim, hidden)")
     head = lines.index("            self.head = nn.Linear(dim, num_classes)")
-    result = analyze_alone(case, True)
-    assert result.reports[0].how == "executed", result.reports[0].how
-    where = {k: f.span.line for f in result.findings if f.severity == "error" for k in f.keys}
+    where = _error_lines(case, True)
     assert where == {**{f"blocks.{i}.fc.{p}": fc for i in (0, 1) for p in ("weight", "bias")},
                      "head.weight": head, "head.bias": head}, where
 
@@ -116,8 +123,7 @@ model.load_state_dict(torch.load("w.pt"))
 def test_a_head_replaced_by_a_method_is_on_the_methods_line(case, execute) -> None:
     """timm's `model.reset_classifier(n)` before loading a checkpoint with the old head."""
     case.write("main.py", RESET)
-    case.torch("import sys, torch\nsys.argv = ['x']\nexec(open('main.py').read().split('model = ')[0])\n"
-               "torch.save(Classifier().state_dict(), 'w.pt')")
+    _saved_by_the_scripts_classes(case, "Classifier()")
     judged_like_pytorch(case, execute, "mismatched")
     lines = (case.dir / "main.py").read_text().splitlines()
     head = lines.index("        self.head = nn.Linear(16, num_classes)", lines.index("    def reset_classifier(self, num_classes):"))
