@@ -153,6 +153,10 @@ class Evaluator(TypeTestsMixin):
             base = self.ev(node.value, env)
             if isinstance(base, ModelVal):
                 return ModelAttr(base, [node.attr])
+            if node.attr == "__dict__" and isinstance(base, ObjVal) and base.cls is None:
+                made = plain.vars_of(self, base)  # whisper's `parser.parse_args().__dict__`
+                if made is not None:
+                    return made
             if isinstance(base, ModelAttr) and node.attr in ("shape", "ndim"):
                 return self.tensor_fact(self.model_tensor(base, node), node.attr, [])  # `model.head.bias.shape`
             if isinstance(base, ModelAttr):

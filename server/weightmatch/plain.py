@@ -371,7 +371,11 @@ def _namespace(ev, dotted: str, node: ast.Call, env: dict) -> Any:
 
 
 def _vars(ev, dotted: str, node: ast.Call, env: dict) -> Any:
-    obj = ev.ev(node.args[0], env) if len(node.args) == 1 else None
+    return vars_of(ev, ev.ev(node.args[0], env) if len(node.args) == 1 else None)
+
+
+def vars_of(ev, obj: Any) -> Any:
+    """`vars(args)` / `args.__dict__` of a namespace: its attributes as a dict; None for others."""
     if isinstance(obj, (SourceVal, At)):
         obj = ev.saved_namespace(obj)  # `vars(ckpt["args"])`
     if not isinstance(obj, ObjVal):

@@ -300,3 +300,35 @@ def test_an_assumption_that_changes_nothing_the_load_reads_is_not_said(case) -> 
     case.torch(SAVE)
     errors = [f for f in analyze_alone(case, False).findings if f.severity == "error"]
     assert errors and not any("GPU" in f.message for f in errors), [f.message for f in errors]
+
+
+ARGS_DICT = """
+import argparse
+
+import torch
+
+from net import Net
+
+
+def cli():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--num-classes", type=int, default={classes})
+    parser.add_argument("--weights", default="w.pt")
+    args = parser.parse_args().__dict__
+    num_classes: int = args.pop("num_classes")
+    model = Net(num_classes)
+    model.load_state_dict(torch.load(args.pop("weights")))
+
+
+if __name__ == "__main__":
+    cli()
+"""
+
+
+@pytest.mark.parametrize("classes", [10, 7], ids=["clean", "other-classes"])
+def test_the_namespace_dict_popped_option_by_option(case, classes) -> None:
+    """whisper's CLI: `args = parser.parse_args().__dict__`, then `args.pop("model")`."""
+    case.write("net.py", NET)
+    case.write("main.py", ARGS_DICT.format(classes=classes))
+    case.torch(SAVE)
+    judged_like_pytorch(case, False, "mismatched")
