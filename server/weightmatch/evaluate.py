@@ -12,8 +12,8 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from weightmatch import (
-    accelerate_calls, comprehension, config_data, const_mutation, file_paths, hub_cache, plain, saved_modules, yacs_calls,
-    yacs_values,
+    accelerate_calls, comprehension, config_data, const_mutation, file_paths, fstrings, hub_cache, plain, saved_modules,
+    yacs_calls, yacs_values,
 )
 from weightmatch.argparse_values import ParserVal, SubparsersVal
 from weightmatch.hub_cache import HUB_LOADS
@@ -114,7 +114,7 @@ class Evaluator(TypeTestsMixin):
         if isinstance(node, (ast.Compare, ast.BoolOp, ast.UnaryOp, ast.IfExp)):
             return plain.operator(self, node, env)
         if isinstance(node, ast.JoinedStr):
-            return self.formatted(node, env)
+            return fstrings.formatted(self, node, env)
         if isinstance(node, ast.BinOp):
             left, right = self.ev(node.left, env), self.ev(node.right, env)
             if isinstance(left, Const) and isinstance(right, Const):
@@ -215,29 +215,6 @@ class Evaluator(TypeTestsMixin):
             env[node.target.id] = value
             return value
         return Unknown(f"`{self.pf.segment(node)}` is not known")
-
-    def formatted(self, node: ast.JoinedStr, env: dict) -> Any:
-        """An f-string of known values, formatted as Python does (`f"epoch_{e:03d}.pt"`)."""
-        parts: list[str] = []
-        used: list[Const] = []
-        for v in node.values:
-            if isinstance(v, ast.Constant):
-                parts.append(str(v.value))
-                continue
-            inner = self.ev(v.value, env) if isinstance(v, ast.FormattedValue) else None
-            spec = self.ev(v.format_spec, env) if isinstance(v, ast.FormattedValue) and v.format_spec else Const("")
-            if not isinstance(inner, Const):
-                return Unknown(f"`{self.pf.segment(v.value)}` is not known") if inner is not None else \
-                    Unknown("formatted string")
-            if not isinstance(spec, Const):
-                return Unknown(f"the format of `{self.pf.segment(v.value)}` is not known")
-            value = {115: str, 114: repr, 97: ascii}.get(v.conversion, lambda x: x)(inner.value)
-            try:
-                parts.append(format(value, spec.value))
-            except (TypeError, ValueError) as exc:  # the f-string itself raises at run time
-                return Unknown(f"`{self.pf.segment(v)}` raises {type(exc).__name__}")
-            used.append(inner)
-        return Const("".join(parts), origins(used))
 
     def model_tensor(self, attr: ModelAttr, node: ast.AST) -> SourceVal:
         """`model.head.bias` read for its shape: the model's own state dict at that key, as
