@@ -171,12 +171,15 @@ def test_custom_load_and_hooks(client, make_recipe):
             self.hooked = nn.Linear(2, 2)
             self.hooked.register_load_state_dict_post_hook(lambda module, keys: None)
             self.wn = nn.utils.parametrizations.weight_norm(nn.Linear(2, 2))
+            self.sn = nn.utils.spectral_norm(nn.Linear(2, 2))
     """
     state = client.build(make_recipe(source, "M()"))
     assert state.modules["odd"].custom_load
     assert not state.modules["plain"].custom_load
     assert state.modules["hooked"].custom_load
-    assert state.modules["wn"].custom_load  # weight-norm's compat hook renames old keys
+    # weight-norm's compat hook renames old keys, which compare models; spectral norm's reads values
+    assert state.modules["wn"].old_weight_norm and not state.modules["wn"].custom_load
+    assert state.modules["sn"].custom_load and not state.modules["sn"].old_weight_norm
     assert "wn.parametrizations.weight.original0" in state.keys()
 
 
