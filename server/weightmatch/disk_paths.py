@@ -37,9 +37,24 @@ def cwd(ev) -> Any:
     return Const(folder, f"run from {said}")
 
 
-def _written_first(ev) -> bool | None:
-    """None when a `torch.save` of an unknown path ran before: it may have made any file."""
-    return None if getattr(ev, "unknown_saves", None) else True
+def _after_unknown_save(ev) -> bool:
+    """A `torch.save` of a path not known ran before: it may have made any file."""
+    return bool(getattr(ev, "unknown_saves", None))
+
+
+def _candidates(ev, p: str) -> list[str]:
+    """Where the run may find `p`: itself when absolute, else under each folder `_folders` gives."""
+    return [p] if os.path.isabs(p) else [os.path.join(d, p) for d in _folders(ev)]
+
+
+def _stat(ev, p: str, stat, what: str) -> Any:
+    """`stat(p)` (getmtime, getsize) of the file the run finds, else why it is not known."""
+    if p in getattr(ev, "saved", {}) or _after_unknown_save(ev):
+        return Unknown(f"the time {p} is written is known when the script runs")
+    full = next((c for c in _candidates(ev, p) if os.path.exists(c)), None)
+    if full is None:
+        return Unknown(f"{p} does not exist ({what} raises)")
+    return Const(stat(full), f"{p} as it is now")
 
 
 def exists(ev, check: str, path: Any) -> Any:
@@ -49,10 +64,10 @@ def exists(ev, check: str, path: Any) -> Any:
     p = os.path.expanduser(path.value)
     if check not in ("os.path.isdir", "is_dir") and p in getattr(ev, "saved", {}):
         return Const(True, f"{p} written by the script first")
-    if _written_first(ev) is None:
+    if _after_unknown_save(ev):
         return Unknown(f"whether {p} exists is known when the script runs (a `torch.save` before may write it)")
     test = _CHECKS[check]
-    candidates = [p] if os.path.isabs(p) else [os.path.join(d, p) for d in _folders(ev)]
+    candidates = _candidates(ev, p)
     for full in candidates:
         if test(full):
             ev.read_files.add(os.path.normpath(full))  # (a dependency: the answer changes with it)
@@ -69,7 +84,7 @@ def glob(ev, pattern: Any, recursive: bool = False) -> Any:
     """`glob.glob(pattern)`: the paths the run gets, in the form the pattern gives them."""
     if not (isinstance(pattern, Const) and isinstance(pattern.value, str)):
         return None
-    if _written_first(ev) is None:
+    if _after_unknown_save(ev):
         return Unknown(f"the files matching {pattern.value} are known when the script runs "
                        "(a `torch.save` before may write one)")
     p = os.path.expanduser(pattern.value)
@@ -92,14 +107,7 @@ def getmtime(ev, path: Any) -> Any:
     """`os.path.getmtime(p)` of a file there now (max(..., key=os.path.getmtime): the newest)."""
     if not (isinstance(path, Const) and isinstance(path.value, str)):
         return None
-    p = os.path.expanduser(path.value)
-    if p in getattr(ev, "saved", {}) or _written_first(ev) is None:
-        return Unknown(f"the time {p} is written is known when the script runs")
-    for full in [p] if os.path.isabs(p) else [os.path.join(d, p) for d in _folders(ev)]:
-        if os.path.exists(full):
-            return Const(os.path.getmtime(full), f"{p} as it is now")
-    return Unknown(f"{p} does not exist (os.path.getmtime raises)")
-
+    return _stat(ev, os.path.expanduser(path.value), os.path.getmtime, "os.path.getmtime")
 
 
 _FILE_KEYS = {"os.path.getmtime": os.path.getmtime, "os.path.getctime": os.path.getctime,
@@ -119,13 +127,10 @@ def by_file_key(ev, dotted: str, node: Any, env: dict) -> Any:
         return None
     keys = []
     for p in paths.value:
-        if p in getattr(ev, "saved", {}) or _written_first(ev) is None:
-            return Unknown(f"the time {p} is written is known when the script runs")
-        full = p if os.path.isabs(p) else next((os.path.join(d, p) for d in _folders(ev)
-                                                if os.path.exists(os.path.join(d, p))), None)
-        if full is None:
-            return Unknown(f"{p} does not exist ({ev.pf.dotted(key)} raises)")
-        keys.append(stat(full))
+        known = _stat(ev, p, stat, ev.pf.dotted(key))
+        if not isinstance(known, Const):
+            return known
+        keys.append(known.value)
     if not paths.value and dotted != "sorted":
         return Unknown(f"`{ev.pf.segment(node)}` raises ValueError (no file matches)")
     order = sorted(range(len(keys)), key=keys.__getitem__)
