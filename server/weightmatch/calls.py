@@ -59,6 +59,7 @@ class CallsMixin(ModulesMixin, CheckpointValuesMixin, InstancesMixin):
         self.shared_envs: dict | None = None
         self.computing: set[str] = set()
         self.imports_seen: dict[tuple, tuple | None] = {}
+        self.import_dirs: list[str] = []  # folders `sys.path.insert/append` added (workspace_modules.dynamic_import)
         self.cyclic: set[str] = set()
         self.recording = True
         self.contexts: list[str] = []

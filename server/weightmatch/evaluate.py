@@ -157,6 +157,8 @@ class Evaluator(TypeTestsMixin):
                 made = plain.vars_of(self, base)  # whisper's `parser.parse_args().__dict__`
                 if made is not None:
                     return made
+            if node.attr == "__dict__" and isinstance(base, ModVal):
+                return self.module_data(base.file, f"`{self.pf.segment(node)}`", posixpath.basename(base.file.path))
             if isinstance(base, ModelAttr) and node.attr in ("shape", "ndim"):
                 return self.tensor_fact(self.model_tensor(base, node), node.attr, [])  # `model.head.bias.shape`
             if isinstance(base, ModelAttr):

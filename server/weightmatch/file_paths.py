@@ -27,6 +27,11 @@ def _file_call(ev, dotted: str, node: ast.Call, env: dict) -> Any:
             else Const("r")
         text = isinstance(mode, Const) and isinstance(mode.value, str) and "b" not in mode.value
         return FileHandle(ev.ev(args[0], env), text)
+    if dotted in ("sys.path.insert", "sys.path.append") and len(args) == (2 if dotted.endswith("insert") else 1):
+        folder = ev.ev(args[-1], env)  # a folder later imports find modules in (mmcv's config import)
+        if isinstance(folder, Const) and isinstance(folder.value, str):
+            ev.import_dirs.append(folder.value)
+        return Const(None)
     if dotted == "json.load" and len(args) == 1:
         handle = ev.ev(args[0], env)
         if isinstance(handle, FileHandle):
@@ -79,6 +84,12 @@ def _path_call(ev, dotted: str, node: ast.Call, env: dict) -> Any:
         if all(isinstance(p, Const) and isinstance(p.value, str) for p in parts) and (parts or dotted.startswith("pathlib.")):
             return Const(posixpath.join(*[p.value for p in parts]) if parts else ".")
         return Unknown(f"`{ev.pf.segment(node)}` is not known")
+    if dotted in ("os.path.split", "os.path.splitext") and len(args) == 1:
+        inner = ev.ev(args[0], env)  # mmcv's `osp.split(osp.abspath(filename))`
+        if isinstance(inner, Const) and isinstance(inner.value, str):
+            fn = posixpath.split if dotted == "os.path.split" else posixpath.splitext
+            return Const(fn(inner.value), inner.origin)
+        return inner if isinstance(inner, Unknown) else Unknown("not a path")
     if dotted in ("os.path.dirname", "os.path.abspath", "os.path.realpath", "os.path.expanduser",
                   "os.path.basename", "os.path.normpath", "str", "os.fspath") and len(args) == 1:
         inner = ev.ev(args[0], env)

@@ -434,6 +434,9 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
         if dotted in ("torch.save", "torch.serialization.save") and len(expr.args) >= 2:
             self.torch_save(expr, env)
             return
+        if dotted in ("sys.path.insert", "sys.path.append"):
+            self.ev(expr, env)  # a folder later imports look in (file_paths.call)
+            return
         if dotted in STRIP_PREFIX and len(expr.args) >= 2:
             sd = self.ev(expr.args[0], env)
             if isinstance(sd, SourceVal):

@@ -106,10 +106,21 @@ class ModulesMixin:
         name = self.ev(node.args[0], env) if plain_call and isinstance(package, Const) and package.value is None else None
         if not (isinstance(name, Const) and isinstance(name.value, str)) or name.value.startswith("."):
             return Unknown(f"`{self.pf.segment(node)}` imports a module not known statically")
-        pf = self.import_module(name.value, 0)
+        pf = self.import_module(name.value, 0) or self._import_from_added_dirs(name.value)
         if pf is None:
             return Unknown(f"`{name.value}` is not a workspace module")
         return ModVal(pf)
+
+    def _import_from_added_dirs(self, module: str) -> PyFile | None:
+        """A module found in a folder the script put on `sys.path` (a config file's folder)."""
+        for folder in reversed(self.import_dirs):
+            base = next((b for b in (os.path.join(d, folder) for d in (self.cwd, self.root) if d)
+                         if os.path.isdir(b)), None) if not os.path.isabs(folder) else folder
+            found = find_module(module, 0, os.path.join(base, "_"), self.root) if base else None
+            if found is not None:
+                self.read_files.add(found[0])
+                return self.load(found[0])
+        return None
 
     def run_path(self, node: ast.Call, env: dict) -> Any:
         """`runpy.run_path("configs/x.py")` of a workspace file (mmcv's `Config.fromfile`): its
@@ -123,14 +134,20 @@ class ModulesMixin:
         pf = self.load(full) if full is not None and full.endswith(".py") else None
         if pf is None:
             return Unknown(f"{what}: {path.value} is not a Python file of the workspace")
+        return self.module_data(pf, what, path.value)
+
+    def module_data(self, pf: PyFile, what: str, shown: str) -> Any:
+        """A config file's top-level names as data (`runpy.run_path(p)`, `module.__dict__`); its
+        `__name__`, `__file__`, ..., modules and definitions are left out, as mmcv's
+        `Config.fromfile` leaves them out. Unknown when a name holds more than data."""
         names = {}
         for name, value in self.module_env(pf).items():
             if name.startswith("__") or isinstance(value, (ModVal, LibRef, FuncVal, ClassVal)):
                 continue  # (modules and definitions the file imports or makes: not read as config)
             if not isinstance(value, Const):
-                return Unknown(f"{what}: `{name}` in {path.value} is not plain data")
+                return Unknown(f"{what}: `{name}` in {shown} is not plain data")
             names[name] = value.value
-        return Const(names, f"{path.value} as it is on disk")
+        return Const(names, f"{shown} as it is on disk")
 
     def local_hub_load(self, node: ast.Call, env: dict) -> Any:
         """`torch.hub.load(".", "resnet_tiny", source="local", pretrained=False)`: the entry point of

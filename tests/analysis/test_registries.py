@@ -413,3 +413,41 @@ def test_an_mm_style_registry_built_from_a_python_config(case, num_classes) -> N
     case.torch("import sys, torch\nsys.path.insert(0, '.')\nfrom model import TinyClassifier\n"
                "torch.save(TinyClassifier(8, 10).state_dict(), 'w.pt')")
     agrees_with_pytorch(analyze_alone(case, False), pytorch_outcomes(case)["loads"][0], "mismatched")
+
+
+MM_IMPORTED_CONFIG_READER = """
+import os.path as osp
+import sys
+from importlib import import_module
+
+
+class Config(dict):
+    @staticmethod
+    def fromfile(filename):
+        config_dir, config_file = osp.split(osp.abspath(filename))
+        sys.path.insert(0, config_dir)
+        mod = import_module(osp.splitext(config_file)[0])
+        sys.path.pop(0)
+        return Config({k: v for k, v in mod.__dict__.items() if not k.startswith("__")})
+
+    def __getattr__(self, name):
+        value = self[name]
+        return Config(value) if isinstance(value, dict) else value
+"""
+
+
+@pytest.mark.parametrize("num_classes", [10, 100], ids=["matches", "differs"])
+def test_a_python_config_imported_from_its_own_folder(case, num_classes) -> None:
+    """Older mmcv's `Config.fromfile`: the config's folder put on `sys.path`, the file imported
+    by its stem with `import_module`, its `__dict__` read as the config."""
+    case.write("registry.py", MM_REGISTRY)
+    case.write("model.py", MM_MODEL)
+    case.write("config.py", MM_IMPORTED_CONFIG_READER)
+    case.write("configs/tiny_cls.py", f"import os\nwidth = 8\nmodel = dict(type='TinyClassifier', width=width, "
+                                      f"num_classes={num_classes})\n")
+    case.write("main.py", MM_MAIN.replace("configs/tiny.py", "configs/tiny_cls.py"))
+    case.torch("import sys, torch\nsys.path.insert(0, '.')\nfrom model import TinyClassifier\n"
+               "torch.save(TinyClassifier(8, 10).state_dict(), 'w.pt')")
+    result = analyze_alone(case, False)
+    agrees_with_pytorch(result, pytorch_outcomes(case)["loads"][0], "mismatched")
+    assert not [f.message for f in result.findings if f.code.startswith("unresolved")]
