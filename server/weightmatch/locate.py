@@ -95,9 +95,32 @@ def param_site(module_path: str, param: str, model: ModelVal, expected: Expected
     cls = _user_class(expected, module_path, model.file, find_class)
     found = _in_class(cls[0], param, cls[1], find_class) if cls is not None else None
     if found is None:
+        found = _registered_by_step(model, param)
+    if found is None:
         return None
     node, value, pf = found
     return LayerSite(pf.span(node), pf, value, module_path)
+
+
+def _registered_by_step(model: ModelVal, param: str):
+    """The one line of the model's steps that registers a parameter by this name on a part of it
+    (a LoRA injector's `module.register_parameter("lora_A", nn.Parameter(...))` in a loop over
+    its modules, `setattr(m, "lora_A", ...)`, `m.lora_A = nn.Parameter(...)`); None when several
+    or none do."""
+    hits = []
+    for step in model.steps:
+        for node in ast.walk(step.node):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+                    node.func.attr == "register_parameter" and len(node.args) == 2 and \
+                    isinstance(node.args[0], ast.Constant) and node.args[0].value == param:
+                hits.append((node, node.args[1], step.file or model.file))
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "setattr" and \
+                    len(node.args) == 3 and isinstance(node.args[1], ast.Constant) and node.args[1].value == param:
+                hits.append((node, node.args[2], step.file or model.file))
+            elif isinstance(node, ast.Assign) and len(node.targets) == 1 and \
+                    isinstance(node.targets[0], ast.Attribute) and node.targets[0].attr == param:
+                hits.append((node, node.value, step.file or model.file))
+    return hits[0] if len(hits) == 1 else None
 
 
 def _last_step(model: ModelVal, path: str, expected: ExpectedState):

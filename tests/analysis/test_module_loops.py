@@ -152,3 +152,34 @@ def test_lora_injected_by_a_helper_module(case, rank, execute) -> None:
     case.torch("import sys, torch, torch.nn as nn\nsys.path.insert(0, '.')\nfrom lora import inject_lora\n"
                "torch.save(inject_lora(nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2)), 4).state_dict(), 'w.pt')")
     judged_like_pytorch(case, execute, "mismatched")
+
+
+REGISTERED_LORA = """
+import torch
+import torch.nn as nn
+
+
+def inject_lora(model, r):
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Linear):
+            module.register_parameter("lora_A", nn.Parameter(torch.zeros(r, module.in_features)))
+            module.register_parameter("lora_B", nn.Parameter(torch.zeros(module.out_features, r)))
+    return model
+"""
+
+
+def test_parameters_a_helper_registers_in_a_loop_are_on_their_own_lines(case) -> None:
+    """LoRA tensors added by `register_parameter` in an injector in another file: each mismatched
+    key is reported on the line that registers it, in that file (corpus U02)."""
+    case.write("lora.py", REGISTERED_LORA)
+    case.write("main.py", "import torch\nimport torch.nn as nn\n\nfrom lora import inject_lora\n\n"
+                          "model = inject_lora(nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2)), 4)\n"
+                          "model.load_state_dict(torch.load('w.pt'))\n")
+    case.torch("import sys, torch, torch.nn as nn\nsys.path.insert(0, '.')\nfrom lora import inject_lora\n"
+               "torch.save(inject_lora(nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2)), 8).state_dict(), 'w.pt')")
+    judged_like_pytorch(case, True, "mismatched")
+    lines = (case.dir / "lora.py").read_text().splitlines()
+    a, b = (next(i for i, t in enumerate(lines) if f'"lora_{x}"' in t) for x in "AB")
+    where = {k: (f.span.path.rsplit("/", 1)[-1], f.span.line)
+             for f in analyze_alone(case, True).findings if f.severity == "error" for k in f.keys}
+    assert where == {f"{i}.lora_{x}": ("lora.py", a if x == "A" else b) for i in (0, 2) for x in "AB"}, where
