@@ -342,6 +342,9 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
                     return  # `ckpt["args"].n = len(CLASSES)`
             while isinstance(owner, ObjVal) and len(path) > 1:  # `self.net.net[-1] = ...` in a Trainer
                 owner, path = owner.attrs.get(path[0], Unknown("")), path[1:]
+            if isinstance(owner, ObjVal) and path == ["__dict__"] and isinstance(target, ast.Attribute):
+                self.replace_attrs(owner, value, stmt)
+                return
             if isinstance(owner, ObjVal) and len(path) == 1 and isinstance(target, ast.Attribute):
                 journal.put(owner.attrs, path[0], value)  # `self.G = Generator(...)`, `args.lr = 0.1`
                 return

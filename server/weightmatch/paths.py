@@ -208,12 +208,11 @@ class PathsMixin:
             return False
         updates: dict[str, Any] = {}
         for arg in expr.args:
-            data = self.ev(arg, env)
-            data = config_data.read_data(self, data) if isinstance(data, JsonFile) else config_data.as_const(data)
-            if not (isinstance(data, Const) and isinstance(data.value, dict) and all(isinstance(k, str) for k in data.value)):
+            data = self.attrs_data(self.ev(arg, env))
+            if data is None:
                 self.clobber(obj, f"`{self.pf.segment(expr)}` may set any attribute of it")
                 return True
-            updates.update({k: Const(v, data.origin) for k, v in data.value.items()})
+            updates.update(data)
         for k in expr.keywords:
             if k.arg is None:
                 self.clobber(obj, f"`{self.pf.segment(expr)}` may set any attribute of it")
@@ -222,6 +221,32 @@ class PathsMixin:
         for name, value in updates.items():
             journal.put(obj.attrs, name, value)
         return True
+
+
+    def attrs_data(self, data: Any) -> dict[str, Const] | None:
+        """Attributes given as data (a dict literal, a JSON file, a dict the checkpoint holds):
+        name -> value; None when they are not known plain data with string keys."""
+        if isinstance(data, JsonFile):
+            data = config_data.read_data(self, data)
+        elif isinstance(data, (SourceVal, At)):
+            data = self.concrete(data)  # the chatbot tutorial's `voc.__dict__ = checkpoint["voc_dict"]`
+        else:
+            data = config_data.as_const(data)
+        if not (isinstance(data, Const) and isinstance(data.value, dict) and all(isinstance(k, str) for k in data.value)):
+            return None
+        return {k: Const(v, data.origin) for k, v in data.value.items()}
+
+    def replace_attrs(self, obj: ObjVal, value: Any, stmt: ast.stmt) -> None:
+        """`obj.__dict__ = data`: its attributes are the data's items and nothing else."""
+        data = self.attrs_data(value)
+        if data is None:
+            self.clobber(obj, f"`{one_line(self.pf.segment(stmt))}` replaces its attributes with values not known statically")
+            return
+        for name in list(obj.attrs):
+            if name not in data:
+                journal.put(obj.attrs, name, journal.MISSING)
+        for name, v in data.items():
+            journal.put(obj.attrs, name, v)
 
 
 def _items(seq: Any) -> list[Any] | None:

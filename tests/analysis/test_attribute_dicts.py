@@ -106,3 +106,38 @@ def test_an_easydict_config(case, n, execute) -> None:
     case.torch("import torch, torch.nn as nn\n"
                "torch.save(nn.Sequential(nn.Linear(3, 8), nn.Linear(8, 10)).state_dict(), 'w.pt')")
     judged_like_pytorch(case, execute, "mismatched")
+
+
+VOC = """
+import torch
+import torch.nn as nn
+
+
+class Voc:
+    def __init__(self, name):
+        self.name = name
+        self.word2index = {{}}
+        self.num_words = 3  # PAD, SOS, EOS
+
+
+voc = Voc("movie-corpus")
+checkpoint = torch.load("ckpt.tar")
+{restore}
+embedding = nn.Embedding(voc.num_words, 8)
+embedding.load_state_dict(checkpoint["embedding"])
+"""
+
+
+@pytest.mark.parametrize("restore", ["voc.__dict__ = checkpoint['voc_dict']", "voc.__dict__.update(checkpoint['voc_dict'])",
+                                     "voc.__dict__ = {'name': 'm', 'num_words': 26}"],
+                         ids=["replaced-from-checkpoint", "updated-from-checkpoint", "replaced-by-literal"])
+@pytest.mark.parametrize("saved_words", [26, 30], ids=["matches", "differs"])
+def test_an_objects_attributes_replaced_through_its_dict(case, restore, saved_words) -> None:
+    """The PyTorch chatbot tutorial: `voc.__dict__ = checkpoint['voc_dict']` gives the vocabulary
+    the checkpoint's size; the constructor's `num_words = 3` is gone (corpus W09: a false alarm)."""
+    case.write("main.py", VOC.format(restore=restore))
+    case.torch("import torch, torch.nn as nn\n"
+               f"torch.save({{'embedding': nn.Embedding({saved_words}, 8).state_dict(),"
+               " 'voc_dict': {'name': 'm', 'word2index': {'hi': 3}, 'num_words': 26}}, 'ckpt.tar')")
+    judged_like_pytorch(case, False, "mismatched")
+    assert not [f.message for f in analyze_alone(case, False).findings if f.code.startswith("unresolved")]
