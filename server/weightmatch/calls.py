@@ -34,7 +34,10 @@ MAX_CALLS = 400
 MAX_CONTEXTS = 32
 MODULE_BASES = ("torch.nn.", "nn.Module", "pl.LightningModule", "pytorch_lightning.", "lightning.")
 PLAIN_BASES = {"object", "typing.NamedTuple", "NamedTuple", "collections.namedtuple", "dict", "collections.OrderedDict",
-               "abc.ABC"}
+               "abc.ABC",
+               # a dataset object is plain Python (no __init__ of its own): minGPT's sizes come from its methods
+               "torch.utils.data.Dataset", "torch.utils.data.dataset.Dataset", "torch.utils.data.IterableDataset",
+               "torch.utils.data.dataset.IterableDataset"}
 
 
 class CallsMixin(ModulesMixin, CheckpointValuesMixin, InstancesMixin):

@@ -195,3 +195,49 @@ def test_a_field_given_a_value_not_known_does_not_take_its_default(case, execute
     assert finding.code == "unresolved-model", finding.message
     assert "`vocab_size` of the `Config` object is not known statically (`len(string.printable)`" in finding.message, \
         finding.message
+
+
+DATASET_SIZES = """
+import torch
+import torch.nn as nn
+from torch.utils.data import Dataset
+
+
+class SortDataset(Dataset):
+    def __init__(self, split, length=6, num_digits=3):
+        self.split = split
+        self.length = length
+        self.num_digits = num_digits
+
+    def __len__(self):
+        return 100
+
+    def get_vocab_size(self):
+        return self.num_digits
+
+    def get_block_size(self):
+        return self.length * 2 - 1
+
+
+class TinyGPT(nn.Module):
+    def __init__(self, vocab_size, block_size, n_embd=8):
+        super().__init__()
+        self.wte = nn.Embedding(vocab_size, n_embd)
+        self.wpe = nn.Embedding(block_size, n_embd)
+
+
+train_dataset = SortDataset("train", length={length})
+model = TinyGPT(train_dataset.get_vocab_size(), train_dataset.get_block_size())
+model.load_state_dict(torch.load("model.pt"))
+"""
+
+
+@pytest.mark.parametrize("length", [6, 8], ids=["matches", "differs"])
+def test_sizes_from_a_datasets_methods(case, length) -> None:
+    """minGPT: the vocabulary and block sizes come from methods of a `torch.utils.data.Dataset`
+    subclass, an object of plain Python (corpus W01/W02)."""
+    case.write("main.py", DATASET_SIZES.format(length=length))
+    case.torch("import torch, torch.nn as nn\n"
+               "torch.save({'wte.weight': torch.zeros(3, 8), 'wpe.weight': torch.zeros(11, 8)}, 'model.pt')")
+    judged_like_pytorch(case, False, "mismatched")
+    assert not [f.message for f in analyze_alone(case, False).findings if f.code.startswith("unresolved")]
