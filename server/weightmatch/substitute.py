@@ -110,7 +110,10 @@ class SubstituteMixin:
         """A value read from the checkpoint (`GPT(ckpt["model_args"]["n_layer"])`) or a data file
         (`CLIP(**cfg)` of `cfg = json.load(f)`) as the data it holds; any other as it is."""
         if isinstance(value, SourceVal):
-            return self.concrete(value)
+            data = self.concrete(value)
+            if isinstance(data, Unknown):  # fairseq's `cls(args)` of the argparse namespace saved with it
+                return self.saved_namespace(value) or data
+            return data
         if isinstance(value, JsonFile):
             return config_data.read_data(self, value)
         return value

@@ -83,6 +83,12 @@ class ModulesMixin:
                         env[alias.name] = ModVal(pf)
             return
         pf = self.import_module(stmt.module or "", stmt.level)
+        if pf is None and stmt.level == 1 and not stmt.module and os.path.basename(self.pf.path) == "__init__.py":
+            for alias in stmt.names:  # `from . import tiny` in a package's own __init__ (fairseq's registries)
+                sub = self._submodule(self.pf, alias.name)
+                if sub is not None:
+                    env[alias.asname or alias.name] = sub
+            return
         if pf is None:
             return
         for alias in stmt.names:
@@ -178,15 +184,22 @@ class ModulesMixin:
         env = self.module_env(pf)
         if name in env:
             return env[name]
-        base = os.path.dirname(pf.path) if pf.path.endswith("__init__.py") else None
-        if base is not None:
-            for cand in (os.path.join(base, name + ".py"), os.path.join(base, name, "__init__.py")):
-                if os.path.isfile(cand):
-                    sub = self.load(cand)
-                    if sub is not None:
-                        self.read_files.add(cand)
-                        return ModVal(sub)
-        return Unknown(f"`{name}` is not defined in {os.path.basename(pf.path)}")
+        return self._submodule(pf, name) or Unknown(f"`{name}` is not defined in {os.path.basename(pf.path)}")
+
+    def _submodule(self, package: PyFile, name: str) -> ModVal | None:
+        """`from pkg import tiny` of a module of the package: its top level runs, as the import
+        runs it (the registrations its decorators make)."""
+        if not package.path.endswith("__init__.py"):
+            return None
+        base = os.path.dirname(package.path)
+        for cand in (os.path.join(base, name + ".py"), os.path.join(base, name, "__init__.py")):
+            if os.path.isfile(cand):
+                sub = self.load(cand)
+                if sub is not None:
+                    self.read_files.add(cand)
+                    self.module_env(sub)
+                    return ModVal(sub)
+        return None
 
     def data_path(self, path: str) -> str | None:
         p = os.path.expanduser(path)

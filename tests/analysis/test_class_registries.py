@@ -191,3 +191,64 @@ def test_a_model_that_builds_its_parts_from_the_registry(case, n, execute) -> No
                "m = MODELS.build(dict(type='Classifier', width=8, head=dict(type='Head', num_classes=3)))\n"
                "torch.save(m.state_dict(), 'w.pt')")
     judged_like_pytorch(case, execute, "mismatched")
+
+
+FAIRSEQ_REGISTRY = """
+MODEL_REGISTRY = {}
+
+
+def register_model(name):
+    def register_model_cls(cls):
+        MODEL_REGISTRY[name] = cls
+        return cls
+    return register_model_cls
+
+
+def build_model(args, ntok):
+    return MODEL_REGISTRY[args.arch].build_model(args, ntok)
+"""
+
+FAIRSEQ_MODEL = """
+import torch.nn as nn
+
+from lm.registry import register_model
+
+
+@register_model("tiny_lm")
+class TinyLM(nn.Module):
+    def __init__(self, args, ntok):
+        super().__init__()
+        self.embed = nn.Embedding(ntok, args.dim)
+
+    @classmethod
+    def build_model(cls, args, ntok):
+        return cls(args, ntok)
+"""
+
+FAIRSEQ_MAIN = """
+import torch
+
+import lm
+
+state = torch.load("ckpt.pt", weights_only=False)
+args = state["args"]
+model = lm.build_model(args, 12)
+model.load_state_dict(state["model"])
+"""
+
+
+@pytest.mark.parametrize("saved_dim", [8, 6], ids=["matches", "differs"])
+def test_a_package_that_imports_its_own_modules_to_register_them(case, saved_dim) -> None:
+    """fairseq's shape: the package's `__init__` ends with `from . import tiny_lm`, whose decorator
+    fills the registry; the model class is given the argparse namespace saved in the checkpoint
+    whole (corpus W03)."""
+    case.write("lm/__init__.py", "from .registry import MODEL_REGISTRY, build_model, register_model  # noqa: F401\n"
+                                 "from . import tiny_lm  # noqa: E402,F401\n")
+    case.write("lm/registry.py", FAIRSEQ_REGISTRY)
+    case.write("lm/tiny_lm.py", FAIRSEQ_MODEL)
+    case.write("main.py", FAIRSEQ_MAIN)
+    case.torch("import argparse, torch\n"
+               f"torch.save({{'args': argparse.Namespace(arch='tiny_lm', dim=8), 'model': {{'embed.weight': torch.zeros(12, {saved_dim})}}}},"
+               " 'ckpt.pt')")
+    judged_like_pytorch(case, False, "mismatched")
+    assert not [f.message for f in analyze_alone(case, False).findings if f.code.startswith("unresolved")]
