@@ -154,6 +154,18 @@ def as_const(value: Any, depth: int = 0) -> Any:
     return value
 
 
+def data_of(ev, value: Any) -> Any:
+    """What a value holds as data, read where it is: a JSON/YAML file, a dict or list the
+    checkpoint holds (`hparams.update(ckpt["hparams"])`), a literal; else as it is."""
+    if isinstance(value, JsonFile):
+        return read_data(ev, value)
+    held = as_const(value)
+    if isinstance(held, (SourceVal, At)) and held is value:
+        read = ev.concrete(value)
+        return read if isinstance(read, Const) else value
+    return held
+
+
 def plain_data(value: Any, depth: int = 0) -> Any:
     """Plain dicts, lists and tuples: OmegaConf data as `to_container` gives it, a checkpoint's
     object without its StateDict / OrderedDict types."""

@@ -93,8 +93,9 @@ def call(ev, owner: Const, node: ast.Call, env: dict, direct: bool = False) -> A
     in Python; other data is changed on a copy bound again to what holds it. The method's result."""
     func = node.func
     assert isinstance(func, ast.Attribute)
-    args = [config_data.as_const(ev.ev(a, env)) for a in node.args]  # (`cfg.update({"depth": 4})`: a literal)
-    kwargs = {k.arg: config_data.as_const(ev.ev(k.value, env)) for k in node.keywords if k.arg is not None}
+    # (`cfg.update({"depth": 4})`: a literal; `hparams.update(ckpt["hparams"])`: what the checkpoint holds)
+    args = [config_data.data_of(ev, ev.ev(a, env)) for a in node.args]
+    kwargs = {k.arg: config_data.data_of(ev, ev.ev(k.value, env)) for k in node.keywords if k.arg is not None}
     what = f"`{ev.pf.segment(node)}`"
     known = len(kwargs) == len(node.keywords) and not any(isinstance(a, ast.Starred) for a in node.args) \
         and all(isinstance(v, Const) for v in [*args, *kwargs.values()])

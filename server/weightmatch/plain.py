@@ -468,6 +468,8 @@ def _pure(ev, dotted: str, node: ast.Call, env: dict) -> Any:
     if dotted in ("max", "min", "sorted") and node.keywords:
         return disk_paths.by_file_key(ev, dotted, node, env)  # `max(paths, key=os.path.getmtime)`
     args = [ev.ev(a, env) for a in node.args]
+    if dotted == "len" and len(args) == 1 and isinstance(args[0], JsonFile):
+        args = [config_data.read_data(ev, args[0])]  # `len(json.load(f))`: a vocabulary file's size
     if node.keywords or not args or not all(isinstance(a, Const) for a in args):
         if dotted == "len" and len(args) == 1 and isinstance(args[0], SeqVal):
             return Const(len(args[0].items))

@@ -5,6 +5,8 @@ checkpoint tested with `"model" in ckpt`; `OmegaConf.from_cli()` of a run withou
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from analysis_helpers import (
     agrees_with_pytorch,
@@ -421,3 +423,44 @@ def test_a_json_config_spread_into_the_model(case, embed_dim, execute) -> None:
     case.torch("import torch, torch.nn as nn\ntorch.save({'visual.' + k: v for k, v in nn.Linear(8, 5).state_dict()"
                ".items()}, 'w.pt')")
     judged_like_pytorch(case, execute, "mismatched")
+
+
+VOCAB_AND_HPARAMS = """
+import json
+
+import torch
+import torch.nn as nn
+
+
+class LM(nn.Module):
+    def __init__(self, ntoken, dim=8, layers=1):
+        super().__init__()
+        self.encoder = nn.Embedding(ntoken, dim)
+        self.rnn = nn.GRU(dim, dim, layers)
+
+
+def load_vocab(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+ckpt = torch.load("lm.pt")
+hparams = dict(dim=8, layers=1)
+hparams.update(ckpt.get("hparams", {}))
+word2idx = load_vocab("vocab.json")
+model = LM(len(word2idx), **hparams)
+model.load_state_dict(ckpt["model"])
+"""
+
+
+@pytest.mark.parametrize("words", [5, 7], ids=["matches", "differs"])
+@pytest.mark.parametrize("layers", [1, 2], ids=["saved-layers-1", "saved-layers-2"])
+def test_a_vocabulary_files_size_and_hparams_updated_from_the_checkpoint(case, words, layers) -> None:
+    """word_language_model-shaped: `len(json.load(f))` of a vocabulary file, and defaults
+    updated with the hyper-parameters the checkpoint holds (corpus W06, W10)."""
+    case.write("main.py", VOCAB_AND_HPARAMS)
+    case.write("vocab.json", json.dumps({f"w{i}": i for i in range(words)}))
+    case.torch("import sys, torch\nsys.argv = ['x']\nexec(open('main.py').read().split('\\nckpt = ')[0])\n"
+               f"torch.save({{'hparams': {{'layers': {layers}}}, 'model': LM(5, 8, {layers}).state_dict()}}, 'lm.pt')")
+    judged_like_pytorch(case, False, "mismatched")
+    assert not [f.message for f in analyze_alone(case, False).findings if f.code.startswith("unresolved")]
