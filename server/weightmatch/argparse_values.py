@@ -93,6 +93,16 @@ class ParserVal:
                 kwargs.get("nargs"), None) not in ("?", "*", REMAINDER)):
             self.options[-1].default = Unknown(f"`{strings[0]}` is a required argument, known only at run time")
 
+    def get_default(self, dest: Any) -> Any:
+        """`parser.get_default("model")`, as argparse gives it: a `set_defaults` value, else the
+        first option's own default (not converted by its `type`), else None."""
+        if self.unknown or not (isinstance(dest, Const) and isinstance(dest.value, str)):
+            return Unknown(f"the default of {dest.value if isinstance(dest, Const) else 'an option'!r} is not known statically")
+        if dest.value in self.defaults:
+            return self.defaults[dest.value]
+        found = next((o.default for o in self.options if o.dest == dest.value), None)
+        return found if found is not None else Const(None)
+
     def parse(self, argv: list[str] | None = None, source: str = "") -> Any:
         """The namespace for `argv` (None: no arguments, every option at its default)."""
         argv = argv or []

@@ -387,6 +387,8 @@ class CallsMixin(ModulesMixin, CheckpointValuesMixin, InstancesMixin):
             return Const(None)
         if bound.name in ("add_argument_group", "add_mutually_exclusive_group"):
             return parser
+        if bound.name == "get_default" and len(node.args) == 1 and not node.keywords:
+            return parser.get_default(self.ev(node.args[0], env))  # pix2pix's TestOptions
         if bound.name == "set_defaults":
             parser.defaults.update(plain.keywords(self, node, env) or {})
             return Const(None)

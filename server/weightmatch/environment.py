@@ -5,8 +5,8 @@ Environment variables: `os.environ.get("K", d)`, `os.getenv("K", d)` and
 default `d` (`$K unset`). A variable read with no default (`os.environ["K"]`, `os.getenv("K")`)
 stays unknown: its value is the user's shell's.
 
-GPUs: `torch.cuda.device_count()` and `torch.cuda.is_available()` as on a machine without one
-(0, False), said as such: the script that wraps a model in DataParallel only `if
+GPUs: `torch.cuda.device_count()` and `torch.cuda.is_available()` (and the same for `torch.xpu`,
+`torch.backends.mps.is_available()`) as on a machine without one (0, False), said as such: the script that wraps a model in DataParallel only `if
 torch.cuda.device_count() > 1` then loads a `module.`-prefixed checkpoint into the bare model,
 which is what happens on the one-GPU or CPU machine a trained model is evaluated on."""
 
@@ -47,4 +47,6 @@ def gpus(ev, dotted: str, node: ast.Call, env: dict) -> Any:
     return Const(0 if dotted.endswith("device_count") else False, _NO_GPU)
 
 
-HANDLERS = {**{name: read for name in _READS}, "torch.cuda.device_count": gpus, "torch.cuda.is_available": gpus}
+HANDLERS = {**{name: read for name in _READS},
+            **{name: gpus for name in ("torch.cuda.device_count", "torch.cuda.is_available", "torch.xpu.device_count",
+                                       "torch.xpu.is_available", "torch.backends.mps.is_available")}}

@@ -158,7 +158,7 @@ class Evaluator(TypeTestsMixin):
                 if made is not None:
                     return made
             if node.attr == "__dict__" and isinstance(base, ModVal):
-                return self.module_data(base.file, f"`{self.pf.segment(node)}`", posixpath.basename(base.file.path))
+                return self.module_dict(base.file, f"`{self.pf.segment(node)}`")
             if isinstance(base, ModelAttr) and node.attr in ("shape", "ndim"):
                 return self.tensor_fact(self.model_tensor(base, node), node.attr, [])  # `model.head.bias.shape`
             if isinstance(base, ModelAttr):
@@ -273,6 +273,10 @@ class Evaluator(TypeTestsMixin):
                 made = self.isinstance_of_data(node, env)
             if made is None:
                 made = self.isinstance_of_plain(node, env)
+            if made is not None:
+                return made
+        if dotted == "issubclass" and len(args) == 2 and not node.keywords:
+            made = self.issubclass_of(node, env)
             if made is not None:
                 return made
         if dotted == "hasattr" and len(args) == 2:

@@ -19,7 +19,7 @@ from weightmatch.signals import ExitSignal, ReturnSignal
 from weightmatch.exits import ExitsMixin, one_line
 from weightmatch.paths import PathsMixin
 from weightmatch.load_sites import LoadSitesMixin
-from weightmatch.model_changes import ModelChangesMixin, tensor_item
+from weightmatch.model_changes import ModelChangesMixin, sets_values_only, tensor_item
 from weightmatch.scopes import global_writes
 from weightmatch.self_loads import SelfLoadsMixin
 from weightmatch.state_dict_loops import StateDictLoopsMixin
@@ -471,6 +471,10 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
             if isinstance(owner, ModelVal) and self.method_of_model(owner, func.attr) is not None:
                 self.call_value(self.method_of_model(owner, func.attr), expr, env)
                 return
+            if isinstance(owner, (ModelVal, ModelAttr)) and func.attr == "apply" and len(expr.args) == 1 and \
+                    not expr.keywords and isinstance(self.ev(expr.args[0], env), FuncVal) and \
+                    sets_values_only(self.ev(expr.args[0], env)):
+                return  # `net.apply(init_func)`: values only, no key or shape changes
             if isinstance(owner, (ModelVal, ModelAttr)) and func.attr not in SELF_RETURNING | {
                     "load_state_dict", "state_dict", "parameters", "named_parameters", "modules",
                     "named_modules", "children", "forward", "__call__"}:

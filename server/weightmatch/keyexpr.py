@@ -431,8 +431,9 @@ class _LoopBody:
 
 
 def _no_effect(s: ast.stmt) -> bool:
-    """`pass`, and logging calls, which leave the state dict as it is."""
-    if isinstance(s, ast.Pass):
+    """`pass`, a docstring or other bare constant, and logging calls, which leave the state dict
+    as it is."""
+    if isinstance(s, ast.Pass) or isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant):
         return True
     return isinstance(s, ast.Expr) and isinstance(s.value, ast.Call) and \
         ast.unparse(s.value.func) in ("print", "logging.info", "logger.info", "logging.debug")

@@ -5,6 +5,7 @@ the model's recipe where they can be, else the model is unresolved, naming the c
 from __future__ import annotations
 
 import ast
+from typing import Any
 
 from weightmatch.exits import one_line
 from weightmatch.values import Guard, ModelAttr, ModelVal, ObjVal, Step
@@ -186,6 +187,37 @@ def _changes_modules(body: list[ast.stmt]) -> bool:
                 return True
         stack.extend(ast.iter_child_nodes(node))
     return False
+
+
+# what an init function passed to `model.apply(fn)` may call and still only set values: the
+# builtins it tests modules with, and (below) tensors' in-place methods and str methods
+_VALUE_ONLY_NAMES = {"isinstance", "hasattr", "getattr", "type", "len", "str", "int", "float", "print", "range",
+                     "min", "max", "abs", "round", "NotImplementedError", "ValueError"}
+_VALUE_ONLY_METHODS = {"find", "startswith", "endswith", "lower", "upper", "size", "dim", "numel", "format",
+                       "sqrt", "fan_in", "get"}
+
+
+def sets_values_only(fn: Any) -> bool:
+    """Whether a workspace function given to `model.apply(fn)` only sets values (pix2pix's nested
+    `init_func`, DCGAN's `weights_init`): no module, parameter or buffer added, swapped or
+    removed, and no call that could (another workspace function, torch's prune / weight norm)."""
+    body = fn.node.body
+    if _changes_modules(body):
+        return False
+    for node in ast.walk(ast.Module(body=body, type_ignores=[])):
+        if not isinstance(node, ast.Call):
+            continue
+        dotted = fn.file.dotted(node.func) or ""
+        if dotted.startswith(STRUCTURE_CHANGING):
+            return False
+        if dotted.startswith(("torch.nn.init.", "math.")) or isinstance(node.func, ast.Name) and \
+                node.func.id in _VALUE_ONLY_NAMES:
+            continue
+        if isinstance(node.func, ast.Attribute) and (node.func.attr.endswith("_") and not node.func.attr.startswith("_")
+                                                     or node.func.attr in _VALUE_ONLY_METHODS):
+            continue  # `m.weight.data.normal_(0.0, 0.02)`, `classname.find("Conv")`
+        return False
+    return True
 
 
 def _bound_in(stmt: ast.For) -> set[str]:

@@ -175,6 +175,8 @@ def _compare(cmp: ast.cmpop, left: Any, right: Any) -> bool | None:
             return bool(fn(left.value, right.value))
         except TypeError:
             return None
+    if isinstance(cmp, (ast.Is, ast.IsNot, ast.Eq, ast.NotEq)) and isinstance(left, ClassVal) and isinstance(right, ClassVal):
+        return (left.node is right.node) == isinstance(cmp, (ast.Is, ast.Eq))  # `model_cls is BaseModel`
     is_none = _none_test(left, right) if isinstance(cmp, (ast.Is, ast.IsNot)) else None
     if is_none is not None:
         return is_none == isinstance(cmp, ast.Is)  # `if filter_fn is not None:`

@@ -73,8 +73,9 @@ class SubstituteMixin:
             return False
         value = self._read(self.ev(n, env))
         if isinstance(value, (ClassVal, FuncVal)):
-            if isinstance(n, ast.Name) and not self._is_local(n.id, env) and self._replay_file() is self.pf:
-                return True
+            if isinstance(n, ast.Name) and not self._is_local(n.id, env) and self._replay_file() is self.pf and \
+                    self.global_name_of(value) == n.id:
+                return True  # the class's own name, which the replay defines (not `cls` a loop picked)
             expr = self.class_expr(value)  # the script's name for it, else `__import__(…).Net`
             if expr is not None:
                 subs.by_span[_span(n)] = expr

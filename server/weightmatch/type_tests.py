@@ -81,6 +81,27 @@ class TypeTestsMixin:
             return None  # a mapping not read as a StateDict: whether it was an OrderedDict is not kept
         return Const(False)
 
+    def issubclass_of(self, node: ast.Call, env: dict) -> Any:
+        """`issubclass(cls, BaseModel)` of a workspace class (pix2pix's `find_model_using_name`):
+        against workspace classes by its method order, against `nn.Module` by whether it is one;
+        None for other bases (a library class its chain may hold)."""
+        cls = self.ev(node.args[0], env)
+        spec = node.args[1]
+        bases = [self.ev(t, env) for t in (spec.elts if isinstance(spec, ast.Tuple) else [spec])]
+        if not isinstance(cls, ClassVal):
+            return None
+        chain = [c.node for c in self.class_chain(cls)]
+        answer = False
+        for base, base_node in zip(bases, spec.elts if isinstance(spec, ast.Tuple) else [spec]):
+            if isinstance(base, ClassVal):
+                answer = answer or base.node in chain
+            elif self.pf.dotted(base_node) in ("torch.nn.Module", "torch.nn.modules.module.Module") and \
+                    (not cls.is_module or self.plain_module_class(cls)):
+                answer = answer or cls.is_module  # (a library base in its chain: not decided here)
+            else:
+                return None
+        return Const(answer)
+
     def plain_module_class(self, cls: ClassVal) -> bool:
         """Every class of its chain is the user's, down to `nn.Module` itself (no library base that
         could be a DataParallel or hold a `module`)."""

@@ -11,8 +11,8 @@ from typing import Any
 
 from weightmatch.pyfile import PyFile
 from weightmatch.signals import ExitSignal
-from weightmatch.static.sources import find_module
-from weightmatch.values import ClassVal, Const, FuncVal, LibRef, ModVal, Unknown
+from weightmatch.static.sources import find_module, module_name
+from weightmatch.values import ClassVal, Const, DictLit, FuncVal, LibRef, ModVal, SourceVal, Unknown
 
 
 class ModulesMixin:
@@ -141,6 +141,16 @@ class ModulesMixin:
         if pf is None:
             return Unknown(f"{what}: {path.value} is not a Python file of the workspace")
         return self.module_data(pf, what, path.value)
+
+    def module_dict(self, pf: PyFile, what: str) -> Any:
+        """`module.__dict__`: a module that defines classes or functions gives its names and values
+        (pix2pix's `for name, cls in modellib.__dict__.items()` picking a model class); a module
+        of data alone, that data (a Python config file, as `module_data`)."""
+        env = self.module_env(pf)
+        if not any(isinstance(v, (ClassVal, FuncVal)) and v.file is pf for v in env.values()):
+            return self.module_data(pf, what, os.path.basename(pf.path))
+        entries = {"__name__": Const(module_name(pf.path, self.root)), **env}
+        return SourceVal(DictLit(entries))
 
     def module_data(self, pf: PyFile, what: str, shown: str) -> Any:
         """A config file's top-level names as data (`runpy.run_path(p)`, `module.__dict__`); its
