@@ -433,7 +433,18 @@ class CallsMixin(ModulesMixin, CheckpointValuesMixin, InstancesMixin):
         subs.globals = self.script_globals(cls, subs)
         subs.undecorated = self.undecorated_classes()
         subs.registries = self.registry_objects() if subs.undecorated else {}
-        return ModelVal(self.pf, "", node, cls=cls, subs=subs)
+        return ModelVal(self.pf, "", node, cls=cls, subs=subs, portable=self.portable_subs(node, env))
+
+    def portable_subs(self, node: ast.Call, env: dict):
+        """ModelVal.portable: for a module made in a module the script imports, its call written
+        as a file that imports the workspace's classes would write it."""
+        if self.pf is self.entry:
+            return None
+        self.foreign_step = self.entry
+        try:
+            return self.substitutions(node, env)
+        finally:
+            self.foreign_step = None
 
     def undecorated_classes(self) -> list[str]:
         """Recipe.undecorated: the classes of the modules imported so far whose decorators only

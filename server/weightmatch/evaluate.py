@@ -520,7 +520,8 @@ class Evaluator(TypeTestsMixin):
         # the constructor stays with its file: a model made in a function of another module
         # (`model = build_model(cfg)`, then `DistributedDataParallel(model)` here)
         wrapped = ModelVal(inner.file, inner.var, inner.call, list(inner.steps), wrappers,
-                           bindings=inner.bindings, cls=inner.cls, subs=inner.subs, wrapped_by=by)
+                           bindings=inner.bindings, cls=inner.cls, subs=inner.subs, wrapped_by=by,
+                           portable=inner.portable)
         if inner.var:
             wrapped.pending_wrap = node
         else:

@@ -247,6 +247,38 @@ class Evaluator:
             left = right
         return True
 
+    def ev_GeneratorExp(self, node):
+        return self._comprehension(node)  # (a list: `all(...)`/`any(...)` read it as a generator would)
+
+    def ev_ListComp(self, node):
+        return self._comprehension(node)
+
+    def ev_SetComp(self, node):
+        return set(self._comprehension(node))
+
+    def _comprehension(self, node) -> list:
+        """YOLOv5's `all(x not in k for x in exclude)`: generators over known collections, each
+        name bound in a scope of its own; an unknown collection or test stays Unresolvable."""
+        out: list = []
+
+        def run(i: int, env: dict) -> None:
+            if i == len(node.generators):
+                out.append(Evaluator(env).ev(node.elt))
+                return
+            gen = node.generators[i]
+            seq = Evaluator(env).ev(gen.iter)
+            if gen.is_async or not isinstance(seq, (list, tuple, set, frozenset, str, range, Mapping)) or \
+                    len(seq) > MAX_GENERATED:
+                raise Unresolvable(f"`{ast.unparse(gen.iter)}`")
+            for item in seq:
+                scope = dict(env)
+                _bind_target(gen.target, item, scope)
+                if all(Evaluator(scope).ev(test) for test in gen.ifs):
+                    run(i + 1, scope)
+
+        run(0, self.env)
+        return out
+
     def ev_IfExp(self, node):
         return self.ev(node.body) if self.ev(node.test) else self.ev(node.orelse)
 
@@ -314,6 +346,20 @@ class Evaluator:
         if isinstance(owner, re.Match) and attr in ("group", "groups", "start", "end"):
             return getattr(owner, attr)(*args)
         raise Unresolvable(f"`{ast.unparse(node)}`")
+
+
+MAX_GENERATED = 10_000
+
+
+def _bind_target(target: ast.expr, item: Any, scope: dict) -> None:
+    if isinstance(target, ast.Name):
+        scope[target.id] = wrap(item)
+    elif isinstance(target, ast.Tuple) and all(isinstance(e, ast.Name) for e in target.elts) and \
+            isinstance(item, (tuple, list)) and len(item) == len(target.elts):
+        for e, v in zip(target.elts, item):
+            scope[e.id] = wrap(v)
+    else:
+        raise Unresolvable(f"`{ast.unparse(target)}`")
 
 
 def _isinstance(value: Any, target: str) -> bool:

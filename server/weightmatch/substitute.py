@@ -12,6 +12,7 @@ from typing import Any
 
 from weightmatch import config_data, const_mutation, plain, recipe_literals
 from weightmatch.argparse_values import ParserVal
+from weightmatch.exits import one_line
 from weightmatch.values import (
     ClassVal, Const, FuncVal, JsonFile, ModelAttr, ModelVal, ModVal, ObjVal, SeqVal, SourceVal, Substitutions, Unknown,
 )
@@ -218,16 +219,21 @@ class SubstituteMixin:
             made_by = ast.unparse(inner_subs.by_span[_span(inner.call.func)]).replace("__import__('torch')", "torch")
         if inner.cls is None and not (made_by or "").startswith(("torch.nn.", "torchvision.models.", "timm.")):
             return False  # made by a call of a library not known to make modules (`make_config()`)
-        if inner.steps or inner.wrappers or inner.pending_wrap is not None or inner.file is not self.pf \
-                or inner_subs is None or inner_subs.error:
+        if inner.file is not self._replay_file():
+            inner_subs = inner.portable  # made by a factory in another file (DETR's build_backbone)
+        changed = [st for st in inner.steps if not _reads_only(st)]
+        if changed or inner.wrappers or inner.pending_wrap is not None or inner_subs is None or inner_subs.error:
             subs.error = subs.error or (inner_subs.error if inner_subs is not None and inner_subs.error else
-                                        f"`{self.pf.segment(n)}` is a module made and changed in this function: "
-                                        "the model it goes into is not rebuilt statically")
+                                        f"`{self.pf.segment(n)}` is a module changed after it was made "
+                                        f"(`{one_line(changed[0].text)}`): the model it goes into is not rebuilt "
+                                        "statically" if changed else
+                                        f"`{self.pf.segment(n)}` is a module the recipe cannot write where "
+                                        "it is used: the model it goes into is not rebuilt statically")
             return None
         for note in inner_subs.notes:
             if note not in subs.notes:
                 subs.notes.append(note)
-        return ast.parse(inner_subs.render(inner.call, self.pf), mode="eval").body
+        return ast.parse(inner_subs.render(inner.call, inner.file), mode="eval").body
 
     def _substitute_config(self, n: ast.Call, env: dict, subs: Substitutions) -> bool:
         """`GPT(GPTConfig(n_layer=12))`: a plain config object made in place, written in."""
@@ -404,6 +410,14 @@ class SubstituteMixin:
             if isinstance(v, (ClassVal, FuncVal)) and v.node is value.node:
                 return name
         return None
+
+
+def _reads_only(step) -> bool:
+    """A step that changes nothing of the module: another name for it (`model_without_ddp =
+    model`), a value read off it (`num_ftrs = model.fc.in_features`)."""
+    node = step.node
+    return not step.target and step.wrap is None and isinstance(node, ast.Assign) and \
+        all(isinstance(t, ast.Name) for t in node.targets)
 
 
 def _import_expr(pf, name: str) -> ast.expr | None:

@@ -105,12 +105,16 @@ class ModelVal:
     cls: Any = None  # the ClassVal it was made from, when it is a workspace class
     subs: Any = None  # Substitutions for `call`: known values written in (see calls.substitutions)
     wrapped_by: str = ""  # the outermost wrapper's class, by torch's name ("torch.nn.DataParallel")
+    # Substitutions for `call` written to be replayed in another file (the workspace's classes as
+    # imports of their modules): a module a factory in one file makes, passed to a model made in
+    # another (DETR's `build_backbone(args)` then `DETR(backbone, ...)`); None for one made in the script
+    portable: Any = None
 
     def as_of(self, upto: int) -> "ModelVal":
         """The model as it is at point `upto`: only the steps recorded before it."""
         return ModelVal(self.file, self.var, self.call, [st for st in self.steps if st.seq < upto],
                         list(self.wrappers), self.id, self.final_name, None, self.bindings, self.cls, self.subs,
-                        self.wrapped_by)
+                        self.wrapped_by, self.portable)
 
 
 @dataclass

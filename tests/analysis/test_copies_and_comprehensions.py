@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from analysis_helpers import analyze_alone, judged_like_pytorch
+from analysis_helpers import analyze_alone, judged_like_pytorch, pytorch_outcomes
 
 SPREAD = """
 import json
@@ -168,3 +168,34 @@ def test_the_first_key_decides_the_strip(case, saved) -> None:
     case.torch(f"import torch, torch.nn as nn\nnet = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 5))\n"
                f"torch.save({saved}.state_dict(), 'w.pt')")
     judged_like_pytorch(case, False, "mismatched+missing+unexpected")
+
+
+INTERSECT = """
+import torch
+import torch.nn as nn
+
+
+def intersect_dicts(da, db, exclude=()):
+    return {{k: v for k, v in da.items() if k in db and all(x not in k for x in exclude) and v.shape == db[k].shape}}
+
+
+model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+csd = torch.load("w.pt")
+csd = intersect_dicts(csd, model.state_dict(), exclude={exclude})
+model.load_state_dict(csd, strict={strict})
+"""
+
+
+@pytest.mark.parametrize("exclude", ["['2.']", "[]", "['0.', 'bias']"], ids=["head", "nothing", "two-patterns"])
+@pytest.mark.parametrize("strict", [False, True], ids=["lenient", "strict"])
+def test_a_key_filter_with_a_generator_expression(case, exclude, strict) -> None:
+    """YOLOv5's `intersect_dicts`: `all(x not in k for x in exclude)` in a key filter, the keys
+    it drops missing from the load (corpus X11)."""
+    case.write("main.py", INTERSECT.format(exclude=exclude, strict=strict))
+    case.torch("import torch, torch.nn as nn\n"
+               "torch.save(nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3)).state_dict(), 'w.pt')")
+    (load,) = pytorch_outcomes(case)["loads"]
+    result = analyze_alone(case, False)
+    assert bool([f for f in result.findings if f.severity == "error"]) == load["raises"]
+    assert sorted(k for f in result.findings if f.code == "missing-keys" for k in f.keys) == sorted(load["missing"]), \
+        [f.message for f in result.findings]

@@ -115,3 +115,85 @@ def test_an_entry_point_of_the_workspaces_own_hubconf(case, width, execute) -> N
                           "model.load_state_dict(torch.load('w.pt'))\n")
     case.torch("import torch, torch.nn as nn; torch.save(nn.Sequential(nn.Linear(4, 8)).state_dict(), 'w.pt')")
     judged_like_pytorch(case, execute, "mismatched")
+
+
+DETR_BACKBONE = """
+import torch.nn as nn
+
+
+class FrozenNorm(nn.Module):
+    def __init__(self, n):
+        super().__init__()
+        self.register_buffer("weight", torch_ones(n))
+
+
+def torch_ones(n):
+    import torch
+    return torch.ones(n)
+
+
+class Backbone(nn.Module):
+    def __init__(self, width, norm_layer=nn.BatchNorm2d):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(3, width, 3), norm_layer(width))
+        self.num_channels = width
+
+
+def build_backbone(args):
+    return Backbone(args.width, norm_layer=FrozenNorm if args.frozen else nn.BatchNorm2d)
+"""
+
+DETR_MODEL = """
+import torch.nn as nn
+
+from .backbone import build_backbone
+
+
+class DETR(nn.Module):
+    def __init__(self, backbone, num_classes, hidden_dim=8):
+        super().__init__()
+        self.backbone = backbone
+        self.input_proj = nn.Conv2d(backbone.num_channels, hidden_dim, 1)
+        self.class_embed = nn.Linear(hidden_dim, num_classes + 1)
+
+
+def build(args):
+    num_classes = 91 if args.dataset_file == "coco" else 20
+    backbone = build_backbone(args)
+    return DETR(backbone, num_classes)
+"""
+
+DETR_MAIN = """
+import argparse
+
+import torch
+
+from models.detr import build
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--width", type=int, default=6)
+parser.add_argument("--frozen", action="store_true")
+parser.add_argument("--dataset_file", default="{dataset}")
+args = parser.parse_args()
+model = build(args)
+model_without_ddp = model
+ema = torch.optim.swa_utils.AveragedModel(model_without_ddp)
+checkpoint = torch.load("detr.pth")
+model_without_ddp.load_state_dict(checkpoint["model"])
+"""
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize("dataset", ["coco", "voc"])
+def test_a_module_a_factory_in_another_file_makes_goes_into_the_model(case, dataset, execute) -> None:
+    """DETR's `build(args)`: the backbone made by `build_backbone(args)` in backbone.py goes into
+    `DETR(backbone, ...)` in detr.py; `model_without_ddp = model` is another name for it, not a
+    change (corpus X03, X07)."""
+    case.write("models/__init__.py", "")
+    case.write("models/backbone.py", DETR_BACKBONE)
+    case.write("models/detr.py", DETR_MODEL)
+    case.write("main.py", DETR_MAIN.format(dataset=dataset))
+    case.torch("import sys, argparse, torch\nsys.path.insert(0, '.')\nfrom models.detr import build\n"
+               "model = build(argparse.Namespace(width=6, frozen=False, dataset_file='coco'))\n"
+               "torch.save({'model': model.state_dict()}, 'detr.pth')")
+    judged_like_pytorch(case, execute, "mismatched")
