@@ -235,6 +235,10 @@ class Evaluator(TypeTestsMixin):
         return made
 
     def call(self, node: ast.Call, env: dict) -> Any:
+        if isinstance(node.func, ast.Attribute) and node.func.attr == "load_from_checkpoint":
+            made = self.lightning_load(node, env)  # Lightning's `Model.load_from_checkpoint(path)`
+            if made is not None:
+                return made[0]
         func = self.registry_lookup(node.func, env) or node.func  # `models.__dict__[args.arch](...)`
         root = func
         while isinstance(root, (ast.Attribute, ast.Subscript)):

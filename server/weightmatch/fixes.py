@@ -124,7 +124,8 @@ def _strict_kw_edit(site: LoadSite, value: str) -> TextEdit:
     for kw in call.keywords:
         if kw.arg == "strict":
             return TextEdit(_span(pf, kw.value), value)
-    position = 2 if site.api else 1  # load_model(model, filename, strict)
+    # load_model(model, filename, strict); load_from_checkpoint(path, map_location, hparams_file, strict)
+    position = {"": 1, "safetensors": 2, "lightning": 3}[site.api]
     if len(call.args) > position:
         return TextEdit(_span(pf, call.args[position]), value)
     last = max([*call.args, *(k.value for k in call.keywords)], key=lambda n: (n.end_lineno, n.end_col_offset))

@@ -18,6 +18,7 @@ from weightmatch.calls import CallsMixin
 from weightmatch.signals import ExitSignal, ReturnSignal
 from weightmatch.exits import ExitsMixin, one_line
 from weightmatch.paths import PathsMixin
+from weightmatch.lightning_loads import LightningLoadsMixin
 from weightmatch.load_sites import LoadSitesMixin
 from weightmatch.model_changes import ModelChangesMixin, sets_values_only, tensor_item
 from weightmatch.scopes import global_writes
@@ -40,7 +41,7 @@ MUTATING_DICT_METHODS = {"pop", "popitem", "update", "clear", "setdefault", "__s
 
 
 class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictLoopsMixin, SubstituteMixin,
-                  LoadSitesMixin, ModelChangesMixin, Evaluator):
+                  LoadSitesMixin, LightningLoadsMixin, ModelChangesMixin, Evaluator):
     def __init__(self, pf: PyFile, root: str | None = None, load=None, argv: list[str] | None = None,
                  argv_source: str = "", read_value=None):
         self.pf = pf

@@ -39,6 +39,8 @@ class LoadSitesMixin:
                 self.sites.append(self.load_site(node, stmt, env))
             elif self.pf.dotted(func) in LOAD_MODEL:
                 self.load_model_site(node, stmt, env)
+            elif isinstance(func, ast.Attribute) and func.attr == "load_from_checkpoint":
+                self.lightning_site(node, stmt, env)
             elif self.pf.dotted(func) in TORCH_LOAD | ST_LOAD | HUB_LOADS:
                 loaded = self.ev(node, env)
                 if isinstance(loaded, SourceVal) and isinstance(loaded.base, LoadedFile):
@@ -115,6 +117,19 @@ class LoadSitesMixin:
         self.sites.append(self._site(call, stmt, env, receiver, SourceVal(loaded), file_node, strict_node,
                                      Const(False), api="safetensors"))
 
+    def lightning_site(self, call: ast.Call, stmt: ast.stmt, env: dict) -> None:
+        """`Model.load_from_checkpoint(path, ...)` of a workspace LightningModule (lightning_loads.py):
+        the checkpoint read as torch.load reads it, its state dict loaded into the model made."""
+        made = self.lightning_load(call, env)
+        if made is None:
+            return
+        model, state_dict, strict = made
+        self.torch_loads.append(TorchLoadSite(state_dict.loaded_file()))
+        path_node = call.args[0] if call.args else _kw(call, "checkpoint_path")
+        site = self._site(call, stmt, env, model, state_dict, path_node, None, Const(False), api="lightning")
+        site.strict = strict
+        self.sites.append(site)
+
     def _site(self, call: ast.Call, stmt: ast.stmt, env: dict, receiver, arg, arg_node, strict_node, assign,
               **extra) -> LoadSite:
         """One load of a model: the receiver as the interpreter knows it (a state dict or plain
@@ -137,7 +152,7 @@ def _load_calls(pf: PyFile, stmt: ast.stmt) -> list[ast.Call]:
     hit = cache.get(id(stmt))
     if hit is None or hit[0] is not stmt:
         calls = [node for node in _own_nodes(stmt) if isinstance(node, ast.Call) and (
-            isinstance(node.func, ast.Attribute) and node.func.attr == "load_state_dict"
+            isinstance(node.func, ast.Attribute) and node.func.attr in ("load_state_dict", "load_from_checkpoint")
             or pf.dotted(node.func) in TORCH_LOAD | ST_LOAD | HUB_LOADS | LOAD_MODEL)]
         cache[id(stmt)] = hit = (stmt, calls)
     return hit[1]

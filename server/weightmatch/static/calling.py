@@ -62,6 +62,8 @@ class Calls:
             return self.call(func.func, [*func.args, *args], {**func.kwargs, **kwargs}, frame, node)
         if isinstance(func, Ref):
             return self.ops.call_ref(func, args, kwargs, frame)
+        if isinstance(func, BoundMethod) and func.name == "save_hyperparameters":
+            return self.ops.save_hyperparameters(func.obj, args, kwargs, frame)
         if isinstance(func, BoundMethod):
             return self.ops.call_method(func.obj, func.name, args, kwargs)
         if isinstance(func, Instance):

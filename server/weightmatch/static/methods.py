@@ -4,10 +4,11 @@ and those of lists, dicts and strings. Mixed into modules.ModuleOps."""
 
 from __future__ import annotations
 
+import ast
 from typing import Any
 
 from . import instances, tensors
-from .values import FLOAT_DTYPES, Dtype, Instance, Module, Ref, StaticUnsupported, Tensor, Unknown, int_like, is_plain
+from .values import FLOAT_DTYPES, Dtype, Instance, Module, Namespace, Ref, StaticUnsupported, Tensor, Unknown, int_like, is_plain
 
 # methods that never change what a module holds
 _NO_OP_METHODS = {"eval", "train", "requires_grad_", "zero_grad", "cuda", "cpu", "share_memory", "xpu", "mtia", "ipu"}
@@ -18,6 +19,30 @@ _LOAD_HOOKS = {"register_load_state_dict_pre_hook", "register_load_state_dict_po
 
 
 class ModuleMethods:
+    def save_hyperparameters(self, m: Module, args: list, kwargs: dict, frame: Any) -> None:
+        """Lightning's `self.save_hyperparameters(...)` in `__init__`: `self.hparams` holds the
+        arguments of the `__init__` that calls it, as they are then (those named, or a dict /
+        namespace given, less `ignore`); it adds nothing to the state dict."""
+        func = getattr(frame, "func", None)
+        if func is None or not isinstance(func.node, ast.FunctionDef) or func.node.name != "__init__":
+            raise StaticUnsupported("`save_hyperparameters()` outside `__init__` is not followed statically")
+        ignore = kwargs.get("ignore") or []
+        ignore = [ignore] if isinstance(ignore, str) else list(ignore)
+        if len(args) == 1 and isinstance(args[0], (dict, Namespace)):
+            values = dict(args[0].attrs if isinstance(args[0], Namespace) else args[0])
+        else:
+            a = func.node.args
+            names = [p.arg for p in [*a.posonlyargs, *a.args, *a.kwonlyargs]][1:]
+            values = {n: frame.locals.get(n) for n in names}
+            if a.kwarg is not None and isinstance(frame.locals.get(a.kwarg.arg), dict):
+                values.update(frame.locals[a.kwarg.arg])  # (Lightning spreads `**kwargs` in)
+            if args:
+                if not all(isinstance(x, str) and x in values for x in args):
+                    raise StaticUnsupported("`save_hyperparameters(...)` of values not known statically")
+                values = {x: values[x] for x in args}
+        m.attrs["hparams"] = Namespace({k: v for k, v in values.items() if k not in ignore})
+        return None
+
     def call_method(self, obj: Any, name: str, args: list, kwargs: dict) -> Any:
         if isinstance(obj, Tensor):
             return tensors.method(obj, name, args, kwargs)

@@ -28,7 +28,16 @@ _FORBIDDEN_OVERRIDES = {"__setattr__", "__getattr__", "__getattribute__", "__new
                         "register_module", "__init_subclass__", "named_modules", "_named_members"}
 
 
+# LightningModule: an nn.Module that adds no parameter, buffer, submodule or state-dict hook
+LIGHTNING_MODULES = {"pytorch_lightning.LightningModule", "pytorch_lightning.core.LightningModule",
+                     "pytorch_lightning.core.module.LightningModule", "lightning.LightningModule",
+                     "lightning.pytorch.LightningModule", "lightning.pytorch.core.LightningModule",
+                     "lightning.pytorch.core.module.LightningModule"}
+
+
 def canon(name: str) -> str:
+    if name in LIGHTNING_MODULES:
+        return "lightning.LightningModule"
     parts = name.split(".")
     if name.startswith("torch.nn.modules.") and len(parts) >= 5:
         return "torch.nn." + parts[-1]
@@ -316,6 +325,8 @@ class ModuleOps(Builtins, Containers, ModuleMethods):
             return m.version
         if name in MODULE_ATTRS or (m.kind and name in _CONTAINER_METHODS.get(m.kind, ())):
             return BoundMethod(m, name)
+        if name == "save_hyperparameters" and m.cls is not None and any(c.lightning for c in m.cls.mro()):
+            return BoundMethod(m, name)  # (called with the caller's frame: calling.py)
         if m.cls is None and m.kind == "":
             return Unknown(f"`{m.name}.{name}` is not known statically", plain=True)
         raise MissingAttribute(f"`{m.name}` has no attribute `{name}` (PyTorch raises)")

@@ -94,7 +94,8 @@ class Names:
     def import_module(self, sf: sources.SourceFile, dotted: str, level: int) -> Any:
         top = dotted.split(".")[0]
         if level == 0 and top in ("torch", "torchvision", "math", "numpy", "collections", "typing", "functools",
-                                  "timm", "transformers", "dataclasses", "abc", "copy"):
+                                  "timm", "transformers", "dataclasses", "abc", "copy", "pytorch_lightning",
+                                  "lightning"):
             return Ref(dotted)
         probed: list[str] = []
         found = sources.find_module(dotted, level, sf.path, self.root, probed)

@@ -60,6 +60,7 @@ class UserClass:
     _body: dict[str, Any] | None = None
     _linear: list[Any] | None = None
     _fields: Any = None  # dataclass fields, filled by instances.py
+    lightning: bool = False  # a base is Lightning's LightningModule (known once bases() ran)
 
     @property
     def name(self) -> str:
@@ -80,8 +81,11 @@ class UserClass:
                 if not isinstance(b, (UserClass, Ref)):
                     what = f"is not known statically ({b.reason})" if isinstance(b, Unknown) else "is not a class"
                     raise StaticUnsupported(f"class `{self.name}`: its base class `{self.file.segment(node)}` {what}")
-            # `object` adds nothing; `abc.ABC` only forbids abstract methods (instances.py checks them)
-            self._bases = [b for b in bases if b not in (Ref("builtins.object"), Ref("abc.ABC"))]
+            # `object` adds nothing; `abc.ABC` only forbids abstract methods (instances.py checks them);
+            # a LightningModule is an nn.Module with nothing of its own in the state dict
+            self.lightning = Ref("lightning.LightningModule") in bases
+            self._bases = [Ref("torch.nn.Module") if b == Ref("lightning.LightningModule") else b
+                           for b in bases if b not in (Ref("builtins.object"), Ref("abc.ABC"))]
         return self._bases
 
     def dataclass_options(self) -> dict[str, Any] | None:
