@@ -14,7 +14,7 @@ import copy
 from typing import Any
 
 from weightmatch import config_data, recipe_literals
-from weightmatch.values import ClassVal, Const, LoadedFile, ModelVal, Op, SourceVal, Unknown
+from weightmatch.values import ClassVal, Const, LoadedFile, Op, SourceVal, Unknown
 
 LIGHTNING_MODULES = {"pytorch_lightning.LightningModule", "pytorch_lightning.core.LightningModule",
                      "pytorch_lightning.core.module.LightningModule", "lightning.LightningModule",
