@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 from typing import Any
 
 from weightmatch.values import At, Const, DictLit, FileHandle, JsonFile, SourceVal, Unknown, origins
@@ -16,9 +17,24 @@ MAX_DATA_FILE = 5 * 1024 * 1024  # a config file larger than this is not read
 
 class AttrDict(dict):
     """A mapping OmegaConf made (`cfg.model.num_classes` reads an item): a dict, so it is
-    written into a recipe as the plain literal its items are."""
+    written into a recipe as the plain literal its items are. `root` is the whole config an
+    OmegaConf node belongs to (its `${a.b}` interpolations resolve against it, when read); None
+    for the other dicts read by attribute (EasyDict), where `${` is plain text."""
 
-    __slots__ = ()
+    __slots__ = ("root",)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.root = None
+
+    def __copy__(self):
+        """A copy changed apart from its config: its interpolations are no longer resolved here."""
+        new = dict.__new__(type(self))
+        dict.update(new, self)
+        new.root = None
+        if hasattr(self, "cls"):
+            new.cls = self.cls
+        return new
 
 
 class ClassAttrDict(AttrDict):
@@ -26,6 +42,80 @@ class ClassAttrDict(AttrDict):
     `AttrDict` with `self.__dict__ = self`): written into a recipe as `cls({...items})`."""
 
     __slots__ = ("cls",)
+
+
+class Unresolved(Exception):
+    """An OmegaConf interpolation not resolved here (a resolver, a relative or missing key)."""
+
+
+_INTERPOLATION = re.compile(r"\$\{([^${}]*)\}")
+
+
+def omega_data(value: Any) -> Any:
+    """OmegaConf data (`OmegaConf.load/create/merge`, a Hydra config): attribute dicts whose
+    interpolations resolve against this config."""
+    made = attr_data(value)
+    stack = [made]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, AttrDict):
+            node.root = made
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return made
+
+
+def resolved(value: Any, root: Any, depth: int = 0) -> Any:
+    """`value` with its `${a.b}` interpolations resolved against `root`, as OmegaConf resolves
+    them when the item is read; raises Unresolved for one that is not resolved here."""
+    if depth > 20:
+        raise Unresolved("interpolations nested too deep")
+    if isinstance(value, dict):
+        return {k: resolved(v, root, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolved(v, root, depth + 1) for v in value]
+    if not isinstance(value, str) or "${" not in value:
+        return value
+    if root is None or "\\${" in value:
+        raise Unresolved(value)
+    whole = _INTERPOLATION.fullmatch(value)
+    if whole is not None:
+        return resolved(_at(root, whole.group(1)), root, depth + 1)
+    text = _INTERPOLATION.sub(lambda m: _as_text(resolved(_at(root, m.group(1)), root, depth + 1)), value)
+    if "${" in text:
+        raise Unresolved(value)
+    return text
+
+
+def _at(root: Any, key: str) -> Any:
+    if not key.strip() or key.strip().startswith(".") or ":" in key:
+        raise Unresolved(f"${{{key}}}")  # a relative key, a resolver (`${oc.env:HOME}`, `${now:...}`)
+    node = root
+    for part in key.strip().split("."):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            raise Unresolved(f"${{{key}}}")  # (OmegaConf raises InterpolationKeyError)
+    return node
+
+
+def _as_text(value: Any) -> str:
+    if value is None or isinstance(value, (dict, list)):
+        raise Unresolved("an interpolation of a container inside a string")
+    return str(value)
+
+
+def resolved_const(owner: Const, value: Any) -> Any:
+    """An item of OmegaConf data as the script reads it: interpolations resolved; Unknown when
+    one is not resolved here."""
+    root = owner.value.root if isinstance(owner.value, AttrDict) else None
+    try:
+        return Const(resolved(value, root), owner.origin)
+    except Unresolved as exc:
+        return Unknown(f"the OmegaConf interpolation {str(exc)[:80]} is resolved when the script runs")
 
 
 def attr_data(value: Any, depth: int = 0) -> Any:
@@ -45,7 +135,7 @@ def config_item(owner: Const, name: Any, what: str) -> Any:
     except (KeyError, IndexError, TypeError):
         return Unknown(f"`{what}`: no such item in the value")
     if isinstance(value, str) and "${" in value:
-        return Unknown(f"an OmegaConf interpolation, {value}, resolved when the script runs")
+        return resolved_const(owner, value)
     return Const(value, owner.origin)
 
 
@@ -105,7 +195,7 @@ def data_file(ev, dotted: str, node: ast.Call, env: dict) -> Any:
     path = arg.path if isinstance(arg, FileHandle) else arg
     data = read_data(ev, JsonFile(path, kind))
     if dotted.startswith("omegaconf.") and isinstance(data, Const):
-        return Const(attr_data(data.value), data.origin)
+        return Const(omega_data(data.value), data.origin)
     return data
 
 
@@ -131,15 +221,23 @@ def omegaconf(ev, dotted: str, node: ast.Call, env: dict) -> Any:
             args.append(as_const(value))
     if not all(isinstance(a, Const) for a in args) or not args:
         return Unknown(f"`{ev.pf.segment(node)}` is not known statically")
-    if dotted.endswith(".to_container") and isinstance(args[0].value, dict):
+    keywords = {k.arg: ev.ev(k.value, env) for k in node.keywords}
+    if dotted.endswith(".to_container") and isinstance(args[0].value, dict) and set(keywords) <= {"resolve"}:
+        resolve = keywords.get("resolve", Const(False))
+        if not isinstance(resolve, Const):
+            return Unknown(f"`{ev.pf.segment(node)}` is not known statically")
+        if resolve.value:  # `to_container(cfg, resolve=True)`; without it the `${...}` text stays as it is
+            return resolved_const(args[0], plain_data(args[0].value))
         return Const(plain_data(args[0].value), args[0].origin)
+    if node.keywords:
+        return Unknown(f"`{ev.pf.segment(node)}` is not known statically")
     if dotted.endswith(".create") and len(args) == 1 and isinstance(args[0].value, (dict, list)):
-        return Const(attr_data(args[0].value), args[0].origin)
+        return Const(omega_data(args[0].value), args[0].origin)
     if dotted.endswith(".merge") and all(isinstance(a.value, dict) for a in args):
         merged: dict = {}
         for a in args:
             merged = _merge(merged, a.value)
-        return Const(attr_data(merged), origins(args))
+        return Const(omega_data(merged), origins(args))
     return Unknown(f"`{ev.pf.segment(node)}` is not known statically")
 
 

@@ -116,6 +116,8 @@ def call(ev, owner: Const, node: ast.Call, env: dict, direct: bool = False) -> A
     except Exception:  # noqa: BLE001 - what raises at run time is not known here
         rebind(ev, func.value, Unknown(f"{what} raises"), env)
         return Unknown(f"{what} raises")
+    if isinstance(owner.value, config_data.AttrDict) and owner.value.root is not None:
+        changed = config_data.omega_data(changed)  # (its interpolations resolve in the changed config)
     new = Const(changed, owner.origin)
     rebind(ev, func.value, new, env)
     if direct and isinstance(owner.value, list):

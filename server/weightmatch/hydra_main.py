@@ -52,7 +52,7 @@ def task_config(ev, fn: FuncVal, decorator: ast.Call) -> Any:
         return Unknown(f"Hydra composes the config of {fn.node.name}() from other files "
                        f"(the `defaults:` list of {os.path.basename(file)}), which is not followed")
     cfg = {k: v for k, v in data.value.items() if k not in ("hydra", "defaults")}
-    return Const(config_data.attr_data(cfg), f"{data.origin}, as Hydra gives it to {fn.node.name}()")
+    return Const(config_data.omega_data(cfg), f"{data.origin}, as Hydra gives it to {fn.node.name}()")
 
 
 def _at_least_1_2(version: object) -> bool:

@@ -527,7 +527,7 @@ _LIBRARY = {
 
 
 # calls whose value, when known, is written into a recipe in place of the call
-DATA_CALLS = {"dataclasses.asdict", "dict", "vars"}
+DATA_CALLS = {"dataclasses.asdict", "dict", "vars", "omegaconf.OmegaConf.to_container", "omegaconf.OmegaConf.to_object"}
 
 _STR_METHODS = {"format", "join", "replace", "lower", "upper", "strip", "rstrip", "lstrip", "split", "rsplit",
                 "partition", "rpartition", "startswith", "endswith", "removeprefix", "removesuffix", "splitlines",

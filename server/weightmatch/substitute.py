@@ -473,7 +473,7 @@ def _larger_than(value: Any, budget: int) -> bool:
 def _spread(n: ast.AST, value: Any, subs: Substitutions) -> Any:
     """`**cfg.model` of OmegaConf data: its items, as the plain dict the call receives."""
     if id(n) in subs.spread and isinstance(value, Const) and isinstance(value.value, config_data.AttrDict):
-        return Const(config_data.plain_data(value.value), value.origin)
+        return config_data.resolved_const(value, config_data.plain_data(value.value))
     return value
 
 

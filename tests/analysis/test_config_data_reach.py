@@ -464,3 +464,63 @@ def test_a_vocabulary_files_size_and_hparams_updated_from_the_checkpoint(case, w
                f"torch.save({{'hparams': {{'layers': {layers}}}, 'model': LM(5, 8, {layers}).state_dict()}}, 'lm.pt')")
     judged_like_pytorch(case, False, "mismatched")
     assert not [f.message for f in analyze_alone(case, False).findings if f.code.startswith("unresolved")]
+
+
+INTERPOLATED = """
+import torch
+import torch.nn as nn
+from omegaconf import OmegaConf
+
+
+class Regressor(nn.Module):
+    def __init__(self, n_features, hidden_size, num_layers=1, name=""):
+        super().__init__()
+        self.lstm = nn.LSTM(n_features, hidden_size, num_layers)
+        self.head = nn.Linear(hidden_size, 1)
+
+
+cfg = OmegaConf.merge(OmegaConf.load("configs/base.yaml"), OmegaConf.load("configs/exp.yaml"))
+{use}
+model.load_state_dict(torch.load("model.pt"))
+"""
+
+BASE_YAML = """
+hidden: 32
+model:
+  n_features: 4
+  hidden_size: ${hidden}
+  num_layers: ${model_layers}
+  name: lstm_${hidden}x${model_layers}
+model_layers: 1
+"""
+
+USES = {
+    "spread": "model = Regressor(**cfg.model)",
+    "attributes": "model = Regressor(cfg.model.n_features, cfg.model.hidden_size, cfg.model.num_layers)",
+    "resolved-container": "model = Regressor(**OmegaConf.to_container(cfg.model, resolve=True))",
+}
+
+
+@pytest.mark.parametrize("use", USES)
+@pytest.mark.parametrize("exp_hidden", [32, 48], ids=["matches", "differs"])
+def test_omegaconf_interpolations_resolve_in_the_merged_config(case, use, exp_hidden) -> None:
+    """`hidden_size: ${hidden}` resolves against the config as merged (the experiment's file
+    overrides `hidden`), when the item is read (corpus Y12)."""
+    case.write("configs/base.yaml", BASE_YAML)
+    case.write("configs/exp.yaml", f"hidden: {exp_hidden}\n")
+    case.write("main.py", INTERPOLATED.format(use=USES[use]))
+    case.torch("import sys, torch\nexec(open('main.py').read().split('\\ncfg = ')[0])\n"
+               "torch.save(Regressor(4, 32, 1).state_dict(), 'model.pt')")
+    judged_like_pytorch(case, False, "mismatched")
+    assert not [f.message for f in analyze_alone(case, False).findings if f.code.startswith("unresolved")]
+
+
+def test_an_omegaconf_resolver_is_not_resolved_here(case) -> None:
+    """`${oc.env:HIDDEN,32}`: the run's environment decides; said, never guessed."""
+    case.write("configs/base.yaml", BASE_YAML.replace("hidden: 32", "hidden: ${oc.env:HIDDEN,32}"))
+    case.write("configs/exp.yaml", "{}\n")
+    case.write("main.py", INTERPOLATED.format(use=USES["spread"]))
+    case.torch("import sys, torch\nexec(open('main.py').read().split('\\ncfg = ')[0])\n"
+               "torch.save(Regressor(4, 48, 1).state_dict(), 'model.pt')")
+    (finding,) = analyze_alone(case, False).findings
+    assert finding.code == "unresolved-model" and "oc.env" in finding.message, finding.message
