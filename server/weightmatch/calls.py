@@ -25,7 +25,7 @@ from weightmatch.workspace_modules import ModulesMixin
 from weightmatch.yacs_values import CfgNodeVal
 from weightmatch.values import (
     CURRENT_GUARDS, At, ClassVal, Const, DictLit, FuncVal, JsonFile, LibRef, ModelVal, ModVal, ObjVal, PartialVal, SeqVal,
-    SourceVal, Unknown, origins,
+    SourceVal, SuperOf, Unknown, origins,
 )
 
 MAX_RECURSION = 4  # a config chain that includes its base files (`_update_config_from_file`)
@@ -77,6 +77,7 @@ class CallsMixin(ModulesMixin, CheckpointValuesMixin, InstancesMixin):
         self.called_in_run: dict[int, int] = {}  # the same, since the entry point being run began
         self.call_memo: list[dict] = []  # per statement being run: (call node, env) -> (env, result)
         self.stack: list[int] = []
+        self.running: list[FuncVal] = []  # the functions being followed, innermost last (`super()`)
         self.calls = 0
         self.read_files: set[str] = set()
         self.constructing: set[int] = set()  # ids of models whose own __init__ is being followed
@@ -169,6 +170,14 @@ class CallsMixin(ModulesMixin, CheckpointValuesMixin, InstancesMixin):
             if base.name == "the argparse namespace":
                 return Unknown(f"the script has no option that sets `args.{name}`")
             return Unknown(f"`{name}` is not set on {base.name}")
+        if isinstance(base, SuperOf):
+            for cls in base.classes:
+                value = self.class_attr(cls, name, depth=8)  # (its own body: the chain is walked here)
+                if isinstance(value, FuncVal):
+                    return _bound(value, base.obj, cls)
+                if value is not None:
+                    return value
+            return Unknown(f"`super().{name}` is not a method of the workspace's classes")
         if isinstance(base, ModVal):
             return self.module_attr(base.file, name)
         if isinstance(base, (ClassVal, FuncVal)) and name in ("__name__", "__qualname__"):
@@ -341,6 +350,7 @@ class CallsMixin(ModulesMixin, CheckpointValuesMixin, InstancesMixin):
         caller = os.path.relpath(self.pf.path, self.root) if self.pf.path.startswith(self.root) else self.pf.path
         self.contexts.append(f"{name} as called from {caller}:{getattr(node, 'lineno', 0)}")
         self.stack.append(key)
+        self.running.append(fn)
         self.returns.append([])
         self.return_tests.append([])
         self.guard_depth.append(len(CURRENT_GUARDS.get()))
@@ -354,6 +364,7 @@ class CallsMixin(ModulesMixin, CheckpointValuesMixin, InstancesMixin):
             self.pf = saved
             self.contexts.pop()
             self.stack.pop()
+            self.running.pop()
             returned = self.returns.pop()
             tests = self.return_tests.pop()
             self.guard_depth.pop()

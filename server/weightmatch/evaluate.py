@@ -22,7 +22,7 @@ from weightmatch.pyfile import PyFile
 from weightmatch.type_tests import PARALLEL, TypeTestsMixin
 from weightmatch.values import (
     At, ClassVal, Const, DictLit, EmptyDict, FileHandle, FuncVal, JsonFile, LoadedFile, ModelAttr, ModelVal, ModVal,
-    LibRef, ObjVal, Op, PartialVal, SeqVal, SourceVal, Step, Unknown, frozen, model_state, origins,
+    LibRef, ObjVal, Op, PartialVal, SeqVal, SourceVal, Step, SuperOf, Unknown, frozen, model_state, origins,
 )
 
 # Methods that return the module itself and change nothing load_state_dict looks at.
@@ -67,7 +67,7 @@ def names_not_a_model(dotted: str) -> bool:
     return dotted.startswith(NOT_MODEL_CALLS) or any(w in dotted for w in ("lr_scheduler", "GradScaler", "optim."))
 
 
-PROGRAM_VALUES = (FuncVal, ClassVal, ObjVal, ModVal, ParserVal, SubparsersVal, PartialVal)
+PROGRAM_VALUES = (FuncVal, ClassVal, ObjVal, ModVal, ParserVal, SubparsersVal, PartialVal, SuperOf)
 
 
 class NotModel:
@@ -246,7 +246,8 @@ class Evaluator(TypeTestsMixin):
         if not isinstance(root, ast.Name) or root.id in env or not self.pf.dotted(func):
             # `solver.restore_model(...)`, `MODELS[name](...)`, `get_args()`: a value we track
             callee = self.ev(func, env) if isinstance(root, ast.Name) or func is root and \
-                isinstance(root, ast.Call) and self.class_factory(root, env) else None
+                isinstance(root, ast.Call) and self.class_factory(root, env) or isinstance(root, ast.Call) and \
+                self.pf.dotted(root.func) == "super" and isinstance(env.get("self"), ObjVal) else None
             if isinstance(callee, (*PROGRAM_VALUES, plain.BoundMethod)):
                 return self.call_value(callee, node, env)
             if isinstance(root, ast.Call) and isinstance(func, ast.Attribute) and func.value is root \
@@ -270,6 +271,9 @@ class Evaluator(TypeTestsMixin):
             me = env.get("self")  # `super().load_state_dict(...)` in a model's override: nn.Module's, on self
             if isinstance(me, ModelVal):
                 return me
+            made = self.super_of(me, node, env) if isinstance(me, ObjVal) and me.cls is not None else None
+            if made is not None:
+                return made  # BasicSR's `super(SRModel, self).__init__(opt)` in a plain class
             return Unknown(me.reason if isinstance(me, Unknown) else "`super()` of an object not known here")
         if dotted == "isinstance" and len(args) == 2:
             made = self.isinstance_of_model(node, env)

@@ -9,7 +9,7 @@ import ast
 from typing import Any
 
 from weightmatch import config_data, journal, yacs_values
-from weightmatch.values import ClassVal, Const, FuncVal, ObjVal, Unknown
+from weightmatch.values import ClassVal, Const, FuncVal, ObjVal, SuperOf, Unknown
 from weightmatch.scopes import global_writes
 from weightmatch.yacs_values import CfgNodeVal
 
@@ -34,6 +34,24 @@ class InstancesMixin:
         for k in list(obj.attrs):
             journal.put(obj.attrs, k, Unknown(why))
         journal.put(obj, "unsure", why)
+
+    def super_of(self, obj: ObjVal, node: ast.Call, env: dict) -> SuperOf | None:
+        """`super()` in the method running (or `super(C, self)`) of a plain object whose classes
+        form one chain; None when the method's class is not known or the chain is not simple
+        (several workspace bases: Python's MRO is not followed)."""
+        chain = self.class_chain(obj.cls)
+        if any(sum(isinstance(self.in_file(c.file, lambda b=b, c=c: self.ev(b, self.module_env(c.file))), ClassVal)
+                   for b in c.node.bases) > 1 for c in chain):
+            return None
+        if len(node.args) == 2:
+            start = self.ev(node.args[0], env)
+            at = next((i for i, c in enumerate(chain) if isinstance(start, ClassVal) and c.node is start.node), None)
+        elif not node.args and self.running:
+            fn = self.running[-1]
+            at = next((i for i, c in enumerate(chain) if fn.node in c.node.body), None)
+        else:
+            at = None
+        return SuperOf(obj, chain[at + 1:]) if at is not None else None
 
     def instantiate(self, cls: ClassVal, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
         """An instance of a plain workspace class, its attributes set as its constructor sets them:

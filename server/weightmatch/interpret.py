@@ -499,6 +499,10 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
             if isinstance(obj, ObjVal):
                 self.clobber(obj, f"`{self.pf.segment(expr)}` may set any attribute of it")
                 return
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Call) and \
+                self.pf.dotted(func.value.func) == "super" and isinstance(env.get("self"), ObjVal):
+            self.ev(expr, env)  # `super().__init__(opt)` in a Trainer's method: followed
+            return
         callee = self.ev(func, env) if isinstance(func, (ast.Name, ast.Attribute)) and \
             _root_name(func) in env else None
         if isinstance(callee, (FuncVal, ObjVal)) or type(callee).__name__ in ("ClassVal", "BoundMethod"):

@@ -350,6 +350,15 @@ class ObjVal:
     unsure: str = ""
 
 
+@dataclass
+class SuperOf:
+    """`super()` / `super(C, self)` in a method of a plain workspace class: `obj`'s attributes
+    looked up in the classes after C (a single-inheritance chain)."""
+
+    obj: ObjVal
+    classes: list  # the ClassVals after C, nearest first
+
+
 @dataclass(frozen=True)
 class LibRef:
     """A torch layer class used as a value (`norm_layer=nn.LayerNorm`, `act = nn.GELU`), by its

@@ -6,6 +6,7 @@ say what they assumed."""
 from __future__ import annotations
 
 import pytest
+from analysis_helpers import analyze_alone, judged_like_pytorch
 
 MODEL = """
 import torch.nn as nn
@@ -725,3 +726,41 @@ def test_a_call_inside_print_is_followed(case, static_project) -> None:
     _judge(case, analysis)
     (err,) = _errors(analysis)
     assert "--num-classes at its default, 10" in err.message, err.message
+
+
+SUPER_INIT = """
+import torch
+import torch.nn as nn
+
+
+class BaseModel:
+    def __init__(self, opt):
+        super().__init__()
+        self.opt = opt
+        self.is_train = opt["is_train"]
+
+
+class SRModel(BaseModel):
+    def __init__(self, opt):
+        {call}
+        self.net_g = nn.Sequential(nn.Conv2d(3, opt["num_feat"], 3), nn.Conv2d(opt["num_feat"], 3, 3))
+        if not self.is_train:
+            self.net_g.load_state_dict(torch.load(self.opt["path"]))
+
+
+SRModel({{"is_train": False, "num_feat": 8, "path": "net_g.pth"}})
+"""
+
+
+@pytest.mark.parametrize("call", ["super(SRModel, self).__init__(opt)", "super().__init__(opt)"])
+@pytest.mark.parametrize("saved_feat", [8, 16], ids=["matches", "differs"])
+def test_super_init_of_a_plain_class(case, call, saved_feat) -> None:
+    """BasicSR's models: `super(SRModel, self).__init__(opt)` runs the base class's `__init__`
+    on the object (its own `super().__init__()` is object's); what it sets is read after
+    (corpus V05)."""
+    case.write("main.py", SUPER_INIT.format(call=call))
+    case.torch("import torch, torch.nn as nn\n"
+               f"torch.save(nn.Sequential(nn.Conv2d(3, {saved_feat}, 3), nn.Conv2d({saved_feat}, 3, 3)).state_dict(),"
+               " 'net_g.pth')")
+    judged_like_pytorch(case, False, "mismatched")
+    assert not [f.message for f in analyze_alone(case, False).findings if f.code.startswith("unresolved")]
