@@ -171,13 +171,7 @@ class CallsMixin(ModulesMixin, CheckpointValuesMixin, InstancesMixin):
                 return Unknown(f"the script has no option that sets `args.{name}`")
             return Unknown(f"`{name}` is not set on {base.name}")
         if isinstance(base, SuperOf):
-            for cls in base.classes:
-                value = self.class_attr(cls, name, depth=8)  # (its own body: the chain is walked here)
-                if isinstance(value, FuncVal):
-                    return _bound(value, base.obj, cls)
-                if value is not None:
-                    return value
-            return Unknown(f"`super().{name}` is not a method of the workspace's classes")
+            return self.super_attribute(base, name)
         if isinstance(base, ModVal):
             return self.module_attr(base.file, name)
         if isinstance(base, (ClassVal, FuncVal)) and name in ("__name__", "__qualname__"):
@@ -190,6 +184,16 @@ class CallsMixin(ModulesMixin, CheckpointValuesMixin, InstancesMixin):
         if isinstance(base, (ParserVal, SubparsersVal)):
             return plain.BoundMethod(base, name)
         return Unknown(f"`{self.pf.segment(node)}` is not known")
+
+    def super_attribute(self, base: SuperOf, name: str) -> Any:
+        """`super().name`: looked up in the classes after the method's own, bound to the object."""
+        for cls in base.classes:
+            value = self.class_attr(cls, name, depth=8)  # (its own body: the chain is walked here)
+            if isinstance(value, FuncVal):
+                return _bound(value, base.obj, cls)
+            if value is not None:
+                return value
+        return Unknown(f"`super().{name}` is not a method of the workspace's classes")
 
     def class_attr(self, cls: ClassVal, name: str, depth: int = 0) -> Any:
         """A class attribute or method, through workspace base classes; None when not there."""

@@ -14,7 +14,7 @@ from weightmatch import config_data, const_mutation, plain, recipe_literals
 from weightmatch.argparse_values import ParserVal
 from weightmatch.exits import one_line
 from weightmatch.values import (
-    ClassVal, Const, FuncVal, JsonFile, ModelAttr, ModelVal, ModVal, ObjVal, SeqVal, SourceVal, Substitutions, Unknown,
+    At, ClassVal, Const, FuncVal, JsonFile, ModelAttr, ModelVal, ModVal, ObjVal, SeqVal, SourceVal, Substitutions, Unknown,
 )
 
 
@@ -263,6 +263,9 @@ class SubstituteMixin:
             return lit is not None
         if isinstance(owner, JsonFile):
             owner = config_data.read_data(self, owner)  # `cfg.get("ffn_mult", 4)` of a JSON file's dict
+        if isinstance(owner, (SourceVal, At)) and n.func.attr == "get":
+            # `hparams.get("dropout", 0.1)` of the hyper-parameters a checkpoint holds
+            return _write(n, config_data.data_of(self, self.ev(n, env)), subs)
         if not isinstance(owner, Const):
             return False
         return _write(n, _spread(n, self.ev(n, env), subs), subs)

@@ -524,3 +524,39 @@ def test_an_omegaconf_resolver_is_not_resolved_here(case) -> None:
                "torch.save(Regressor(4, 48, 1).state_dict(), 'model.pt')")
     (finding,) = analyze_alone(case, False).findings
     assert finding.code == "unresolved-model" and "oc.env" in finding.message, finding.message
+
+
+HPARAMS_GET = """
+import torch
+import torch.nn as nn
+
+
+class MLP(nn.Module):
+    def __init__(self, in_dim, hidden=8, dropout=0.0):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(in_dim, hidden), nn.Dropout(dropout))
+
+
+def load_model(path):
+    ckpt = torch.load(path)
+    hparams = ckpt["hyper_parameters"]
+    model = MLP(hparams["in_dim"], hidden=hparams.get("hidden", 8), dropout=hparams.get("dropout", 0.1))
+    model.load_state_dict({k[len("model."):]: v for k, v in ckpt["state_dict"].items()})
+    return model
+
+
+load_model("last.ckpt")
+"""
+
+
+@pytest.mark.parametrize("saved", ["{'in_dim': 4, 'hidden': 12}", "{'in_dim': 4}", "{'in_dim': 4, 'hidden': 8}"],
+                         ids=["hidden-saved", "hidden-default", "hidden-saved-default"])
+def test_get_with_a_default_on_hyper_parameters_the_checkpoint_holds(case, saved) -> None:
+    """`hparams.get("dropout", 0.1)` of a checkpoint's dict: the saved value, else the default (corpus Y01)."""
+    case.write("main.py", HPARAMS_GET)
+    case.torch("import torch, torch.nn as nn\n"
+               "sd = nn.Sequential(nn.Linear(4, 12), nn.Dropout(0.1)).state_dict()\n"
+               f"torch.save({{'hyper_parameters': {saved}, 'state_dict': {{'model.net.' + k: v for k, v in sd.items()}}}},"
+               " 'last.ckpt')")
+    judged_like_pytorch(case, False, "mismatched")
+    assert not [f.message for f in analyze_alone(case, False).findings if f.code.startswith("unresolved")]
