@@ -6,6 +6,7 @@ import argparse
 import importlib.util
 import os
 import sys
+import traceback
 
 from weightmatch import __version__
 
@@ -136,6 +137,9 @@ def check(args: argparse.Namespace) -> int:
             try:
                 analyses.append(project.analyze(path, consult_importers=False))
             except (MemoryError, RecursionError) as exc:
+                failed.append(_internal_error(path, exc))
+            except Exception as exc:  # noqa: BLE001 - a bug of ours in one file: said there, the others still checked
+                log("error", f"{path}: {traceback.format_exc()}")
                 failed.append(_internal_error(path, exc))
     finally:
         project.close()

@@ -209,3 +209,27 @@ def test_a_long_sequential_stays_near_linear():
     assert (findings_small, findings_large) == (1000, 4000)
     # 4x the layers: linear work takes ~4x (less: start-up is shared); quadratic took 16x
     assert large <= 6 * small, f"1,000 layers {small:.2f} s, 4,000 layers {large:.2f} s"
+
+
+def test_a_bug_in_one_file_is_an_error_there_and_the_others_are_still_checked(tmp_path):
+    """An exception of ours while one file is analysed: that file gets an internal-error (exit
+    1, the traceback on stderr), every other file its own diagnostics — never a traceback
+    instead of the whole report."""
+    hostile.safetensors(tmp_path / "ok.safetensors", {"weight": [3, 2], "bias": [3]})
+    for name in ("a.py", "b.py"):
+        (tmp_path / name).write_text(
+            "from safetensors.torch import load_file\nfrom torch import nn\n\n"
+            "model = nn.Linear(2, 2)\nmodel.load_state_dict(load_file('ok.safetensors'))\n")
+    code = ("import sys, weightmatch.analyze as a\n"
+            "real = a.FileAnalyzer.analyze\n"
+            "def buggy(self, path, text):\n"
+            "    if path.endswith('a.py'):\n        raise KeyError('a bug')\n"
+            "    return real(self, path, text)\n"
+            "a.FileAnalyzer.analyze = buggy\n"
+            "from weightmatch.cli import main\nsys.exit(main(['check', '--no-exec', '--format', 'json']))\n")
+    env = {**os.environ, "PYTHONPATH": str(hostile.REPO / "server")}
+    proc = subprocess.run([hostile.PYTHON, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1, proc.stderr
+    diags = json.loads(proc.stdout)["diagnostics"]
+    assert sorted((d["path"], d["code"]) for d in diags) == [("a.py", "internal-error"), ("b.py", "size-mismatch")], diags
+    assert "KeyError" in proc.stderr and "a bug" in proc.stderr
