@@ -131,6 +131,33 @@ def _size_findings(f: SiteFacts, rows: dict) -> list[Finding]:
     return out
 
 
+def loaded_twins(expected, comparison, keys: list[str]) -> dict[str, str]:
+    """Missing keys that are the same tensor as a key the load fills (tied weights): key -> twin."""
+    if not expected.tied:
+        return {}
+    missing = set(comparison.missing) | {k for k, _, _ in comparison.mismatched}
+    groups: dict[str, list[str]] = {}
+    for later, first in expected.tied.items():
+        groups.setdefault(first, [first]).append(later)
+    out = {}
+    for k in keys:
+        group = groups.get(expected.tied.get(k, k), [])
+        twin = next((t for t in group if t != k and t not in missing), None)
+        if twin is not None:
+            out[k] = twin
+    return out
+
+
+def _kept(f: SiteFacts, keys: list[str]) -> str:
+    twins = loaded_twins(f.expected, f.comparison, keys)
+    if not twins:
+        return "these keep their initial values"
+    shown = ", ".join(f"{k} is {t}" for k, t in list(twins.items())[:3])
+    rest = [k for k in keys if k not in twins]
+    return (f"the tied ones get the loaded values ({shown}: one tensor)"
+            + (f"; {summarize_keys(rest)} keep their initial values" if rest else ""))
+
+
 def _missing_findings(f: SiteFacts, rows: dict, missing: list[str]) -> list[Finding]:
     out = []
     for site, keys in _by_layer(f, missing):
@@ -138,7 +165,7 @@ def _missing_findings(f: SiteFacts, rows: dict, missing: list[str]) -> list[Find
         if f.strict is not False:
             msg = f"Missing from the checkpoint: {shown}; load_state_dict(strict=True) raises"
         else:
-            msg = f"Missing from the checkpoint: {shown}; with strict=False these keep their initial values"
+            msg = f"Missing from the checkpoint: {shown}; with strict=False {_kept(f, keys)}"
         note = _renamed_here(f.renames, keys)
         if note:
             msg += f" ({note})"

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from weightmatch.compare import compare
+from weightmatch.findings import loaded_twins
 from weightmatch.materialize import state_dict_of
 from weightmatch.types import ExpectedState, Finding, Fix, Span, StateDict, TensorInfo, TextEdit
 from weightmatch.values import LoadSite
@@ -160,8 +161,10 @@ def _strict_false(facts, site: LoadSite) -> list[Fix]:
         return []
     if not _loads(facts.expected, facts.saved, strict=False):
         return []
-    n = len(c.missing)
-    detail = f" ({n} layer tensor{'s' if n != 1 else ''} keep their initial values)" if n else ""
+    twins = loaded_twins(facts.expected, c, list(c.missing))
+    n = len(c.missing) - len(twins)
+    detail = f" ({n} layer tensor{' keeps its' if n == 1 else 's keep their'} initial value{'s' if n != 1 else ''})" \
+        if n else " (the missing keys are tied to loaded ones)" if twins else ""
     return [Fix(f"Load with strict=False{detail}", "strict-false", [_strict_kw_edit(site, "False")])]
 
 

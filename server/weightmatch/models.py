@@ -94,7 +94,9 @@ def subtree(expected: ExpectedState, path: list[str]) -> ExpectedState:
         if p == prefix or p.startswith(prefix + "."):
             rel = p[len(prefix) + 1:] if p != prefix else ""
             modules[rel] = replace(spec, path=rel)
-    return ExpectedState(modules, expected.how, modules[""].type.rsplit(".", 1)[-1], list(expected.notes))
+    cut = prefix + "."
+    tied = {k[len(cut):]: v[len(cut):] for k, v in expected.tied.items() if k.startswith(cut) and v.startswith(cut)}
+    return ExpectedState(modules, expected.how, modules[""].type.rsplit(".", 1)[-1], list(expected.notes), tied=tied)
 
 
 class ModelBuilder:

@@ -531,7 +531,9 @@ DATA_CALLS = {"dataclasses.asdict", "dict", "vars", "omegaconf.OmegaConf.to_cont
 
 _STR_METHODS = {"format", "join", "replace", "lower", "upper", "strip", "rstrip", "lstrip", "split", "rsplit",
                 "partition", "rpartition", "startswith", "endswith", "removeprefix", "removesuffix", "splitlines",
-                "capitalize", "title", "casefold", "swapcase", "zfill", "isdigit", "isidentifier"}
+                "capitalize", "title", "casefold", "swapcase", "zfill", "isdigit", "isidentifier", "find", "rfind",
+                "count", "index", "rindex", "isalpha", "isalnum", "isnumeric", "isdecimal", "isspace", "islower",
+                "isupper", "ljust", "rjust", "center"}
 
 
 _SET_METHODS = {"issubset", "issuperset", "isdisjoint", "union", "intersection", "difference", "symmetric_difference"}

@@ -179,6 +179,9 @@ class ExpectedState:
     # the object built is not an nn.Module but holds modules (a Predictor's `self.model`): its
     # class name; the root stands for the object, so only loads into its modules are judged
     holder: str = ""
+    # tied weights (one Parameter under two names, `lm_head.weight = wte.weight`): each later
+    # key -> the first key of its tensor; known where static inference built the model
+    tied: dict[str, str] = field(default_factory=dict)
 
     def keys(self) -> dict[str, TensorInfo]:
         """The model's state_dict() keys in PyTorch's order."""
@@ -206,7 +209,8 @@ class ExpectedState:
         """The state of a wrapper (DataParallel: "module", torch.compile: "_orig_mod") around this model."""
         modules = {prefix if not p else f"{prefix}.{p}": _rehome(s, prefix) for p, s in self.modules.items()}
         modules[""] = ModuleSpec(path="", type=wrapper_type, children=[prefix])
-        return ExpectedState(modules, self.how, self.model_type, list(self.notes))
+        tied = {f"{prefix}.{k}": f"{prefix}.{v}" for k, v in self.tied.items()}
+        return ExpectedState(modules, self.how, self.model_type, list(self.notes), tied=tied)
 
 
 def _rehome(spec: ModuleSpec, prefix: str) -> ModuleSpec:

@@ -185,3 +185,39 @@ def test_a_fix_that_does_not_parse_is_not_offered():
     broken = [TextEdit(Span("/x.py", 1, 8, 1, 9), "(")]
     assert _parses_after(pf, good, "/x.py")
     assert not _parses_after(pf, repeated, "/x.py") and not _parses_after(pf, broken, "/x.py")
+
+
+TIED = HEAD + """
+
+class TinyLM(nn.Module):
+    def __init__(self, vocab=11, dim=4):
+        super().__init__()
+        self.wte = nn.Embedding(vocab, dim)
+        self.body = nn.Linear(dim, dim)
+        self.lm_head = nn.Linear(dim, vocab, bias=False)
+        self.lm_head.weight = self.wte.weight
+
+
+model = TinyLM()
+"""
+
+
+def test_strict_false_for_a_tied_weight_saved_once(project, case):
+    """A tied embedding saved once (safetensors' save_model keeps one name): the missing key is
+    the same tensor as a loaded one, so strict=False loads it too; neither the fix nor the
+    message says it keeps its initial value (corpus W11). PyTorch shows it."""
+    case.torch(TIED + "sd = model.state_dict()\ndel sd['wte.weight']\ntorch.save(sd, 'lm.pt')")
+    main = case.write("main.py", TIED + """
+sd = torch.load("lm.pt")
+model.load_state_dict(sd)
+assert torch.equal(model.wte.weight, sd["lm_head.weight"])
+""")
+    result, fixes = _fixes(project, main, "missing-keys")
+    (missing,) = [f for f in result.findings if f.code == "missing-keys"]
+    assert missing.keys == ["wte.weight"]
+    assert fixes["strict-false"].title == "Load with strict=False (the missing keys are tied to loaded ones)"
+    _apply_and_run(case, main, fixes["strict-false"])  # loads, and the assert on its values holds
+    result, _ = _fixes(project, main, "missing-keys")
+    (warning,) = [f for f in result.findings if f.code == "missing-keys"]
+    assert warning.severity == "warning" and "wte.weight is lm_head.weight" in warning.message, warning.message
+    assert "initial value" not in warning.message

@@ -62,8 +62,9 @@ def _build(recipe: Recipe, deps: dict | None, buffers: sources.Buffers | None) -
         if not isinstance(model, Module):
             raise StaticUnsupported(f"after `{step}`, `{recipe.var}` is not a model known statically")
     modules: dict[str, ModuleSpec] = {}
-    _specs(model, "", modules, 0)
-    return ExpectedState(modules, "static", model.name, [NOTE])
+    tied: dict[str, str] = {}
+    _specs(model, "", modules, 0, {}, tied)
+    return ExpectedState(modules, "static", model.name, [NOTE], tied=tied)
 
 
 def _snippet(script: sources.SourceFile, text: str, mode: str = "eval") -> sources.SourceFile:
@@ -74,9 +75,18 @@ def _snippet(script: sources.SourceFile, text: str, mode: str = "eval") -> sourc
     return dataclasses.replace(script, text=text.strip(), tree=tree, origin=script)
 
 
-def _specs(m: Module, path: str, out: dict[str, ModuleSpec], depth: int) -> None:
+def _specs(m: Module, path: str, out: dict[str, ModuleSpec], depth: int, seen: dict[int, str],
+           tied: dict[str, str]) -> None:
+    """The specs of `m` and its submodules; `seen` (id of a parameter -> its first key) finds
+    parameters held under two names, in state_dict order (`tied`)."""
     if depth > 200:
         raise StaticUnsupported("the model nests too deeply to follow statically")
+    prefix = f"{path}." if path else ""
+    for k, t in m.params.items():
+        if t is not None:
+            first = seen.setdefault(id(t), prefix + k)
+            if first != prefix + k:
+                tied[prefix + k] = first
     out[path] = ModuleSpec(
         path=path,
         type=m.type,
@@ -94,4 +104,4 @@ def _specs(m: Module, path: str, out: dict[str, ModuleSpec], depth: int) -> None
     )
     for name, child in m.modules.items():
         if child is not None:
-            _specs(child, f"{path}.{name}" if path else name, out, depth + 1)
+            _specs(child, f"{path}.{name}" if path else name, out, depth + 1, seen, tied)

@@ -390,4 +390,5 @@ def _mtime(path: str) -> int | None:
 
 def _copy(state: ExpectedState) -> ExpectedState:
     # Callers may add notes or re-home modules; the cached object stays as built.
-    return ExpectedState(dict(state.modules), state.how, state.model_type, list(state.notes), state.holder)
+    return ExpectedState(dict(state.modules), state.how, state.model_type, list(state.notes), state.holder,
+                         dict(state.tied))
