@@ -239,6 +239,9 @@ def _load_module(spec: ModuleSpec, saved: Mapping, metadata: Any, assign: bool, 
     # A state dict once loaded with assign=True keeps the flag in its metadata (PyTorch writes it there).
     assign_here = assign or bool(local_metadata.get("assign_to_params_buffers", False))
     unexpected_here = routed.unexpected_at.get(path, ())
+    if spec.drops:  # FrozenBatchNorm2d deletes `num_batches_tracked` before it loads: never unexpected
+        unexpected_here = [k for k in unexpected_here if k[len(prefix):] not in spec.drops]
+        saved = _DroppedView(saved, {prefix + name for name in spec.drops})
 
     if (version is None and spec.type.startswith(_INSTANCE_NORM_MODULE)
             and not spec.norm_fixup and "running_mean" not in spec.buffers):
@@ -270,6 +273,24 @@ def _load_module(spec: ModuleSpec, saved: Mapping, metadata: Any, assign: bool, 
     elif path in routed.extra_seen:
         out.unexpected.append(key)
     out.unexpected.extend(unexpected_here)
+
+
+class _DroppedView:
+    """The state dict as a module that deletes some keys before loading sees it."""
+
+    def __init__(self, saved: Mapping, dropped: set[str]):
+        self.saved, self.dropped = saved, dropped
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return default if key in self.dropped else self.saved.get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        return key not in self.dropped and key in self.saved
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self.dropped:
+            raise KeyError(key)
+        return self.saved[key]
 
 
 def _load_tensor(key: str, param: TensorInfo, value: Any, is_param: bool, assign: bool, fill_key: str | None,

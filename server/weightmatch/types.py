@@ -158,6 +158,9 @@ class ModuleSpec:
     # checkpoint holding both `<prefix>weight_g` and `<prefix>weight_v` (torch.nn.utils.weight_norm's
     # keys) has them renamed to `<prefix>parametrizations.weight.original0` / `original1`
     old_weight_norm: bool = False
+    # names its `_load_from_state_dict` deletes from the state dict before loading as nn.Module
+    # does (FrozenBatchNorm2d: "num_batches_tracked"; load_overrides.py): ignored, never unexpected
+    drops: tuple[str, ...] = ()
     # static inference only: (path, ast node) of the call that made this module, and of each
     # bare `nn.Parameter(...)`, when made in a workspace file; where a squiggle goes when the
     # layer is built in a loop, a helper or an imported module that the source walk cannot reach

@@ -98,6 +98,7 @@ def _specs(m: Module, path: str, out: dict[str, ModuleSpec], depth: int, seen: d
         norm_fixup=m.norm_fixup,
         extra_state=m.extra_state,
         custom_load=m.custom_load,
+        drops=m.drops,
         overrides_load=m.overrides_load,
         origin=m.origin,
         param_origins={k: t.origin for k, t in m.params.items() if t is not None and t.origin is not None},

@@ -5,9 +5,11 @@ builtins are the mixins below (containers.py, methods.py, pybuiltins.py)."""
 
 from __future__ import annotations
 
+import ast
 import math
 from typing import Any
 
+from ..load_overrides import dropped_keys
 from . import copying, instances, layers, tensors
 from .containers import Containers
 from .methods import ModuleMethods
@@ -146,6 +148,7 @@ class ModuleOps(Builtins, Containers, ModuleMethods):
         chain = cls.mro()
         base = cls.torch_base()
         version, custom, extra, saves, overrides = None, False, False, False, False
+        drops: tuple[str, ...] | None = None
         for c in chain:
             body = c.body()
             bad = _FORBIDDEN_OVERRIDES & body.keys()
@@ -157,7 +160,11 @@ class ModuleOps(Builtins, Containers, ModuleMethods):
                 version = body["_version"]
                 if not int_like(version):
                     raise StaticUnsupported(f"`{c.name}._version` is not a known integer")
-            custom = custom or "_load_from_state_dict" in body
+            if "_load_from_state_dict" in body and not custom and drops is None:
+                own = body["_load_from_state_dict"]  # FrozenBatchNorm2d's: known (load_overrides.py)
+                drops = dropped_keys(own.node) if isinstance(own, UserFunc) and isinstance(own.node, ast.FunctionDef) \
+                    else None
+                custom = drops is None
             # its own load_state_dict matters only when called on it (not through super(), and
             # never for a submodule: loading recurses through _load_from_state_dict)
             overrides = overrides or "load_state_dict" in body
@@ -165,7 +172,8 @@ class ModuleOps(Builtins, Containers, ModuleMethods):
             saves = saves or "get_extra_state" in body  # what state_dict() writes
         if extra != saves:  # the model's own state_dict() would not load back: the worker says how
             raise StaticUnsupported(f"class `{cls.name}` overrides only one of get_extra_state and set_extra_state")
-        m = Module(cls.qualname, cls.name, cls=cls, initialized=False, custom_load=custom, extra_state=extra)
+        m = Module(cls.qualname, cls.name, cls=cls, initialized=False, custom_load=custom, extra_state=extra,
+                   drops=drops or ())
         m.overrides_load = overrides
         init = cls.lookup("__init__")
         if isinstance(init, UserFunc):

@@ -70,6 +70,7 @@ class Module:
     norm_fixup: bool = False
     extra_state: bool = False
     custom_load: bool = False
+    drops: tuple[str, ...] = ()  # names its known `_load_from_state_dict` deletes first (ModuleSpec.drops)
     overrides_load: bool = False  # the class defines its own load_state_dict
     kind: str = ""  # "sequential" | "modulelist" | "moduledict" | "parameterlist" | "parameterdict" | ""
     cls: Any = None  # the UserClass for user modules

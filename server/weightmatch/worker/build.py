@@ -6,15 +6,19 @@ message: the packed state (see protocol.py) or an error with its kind.
 
 from __future__ import annotations
 
+import ast
 import contextlib
+import inspect
 import os
 import sys
+import textwrap
 import traceback
 from typing import Any, Iterator
 
 import torch
 from torch import nn
 
+from weightmatch.load_overrides import dropped_keys
 from weightmatch.worker import protocol, torchvision_compat
 from weightmatch.worker.replay import MAIN_NAME, Replay, bound_names
 from weightmatch.worker.workspace_imports import WorkspaceFinder
@@ -64,7 +68,23 @@ def _class_load(cls: type) -> str:
         return "norm"
     if load is _INSTANCE_LOAD:
         return "instance"
-    return "custom"
+    return "frozen" if _drops_num_batches(cls) else "custom"
+
+
+def _drops_num_batches(cls: type) -> bool:
+    """FrozenBatchNorm2d's override (torchvision's, DETR's copy): it deletes
+    `num_batches_tracked`, then loads as nn.Module does (load_overrides.py reads its source);
+    its first base that loads must be nn.Module's own."""
+    own = next((c for c in cls.__mro__ if "_load_from_state_dict" in vars(c)), None)
+    later = next((c for c in cls.__mro__[cls.__mro__.index(own) + 1:] if "_load_from_state_dict" in vars(c)), None) \
+        if own is not None else None
+    if own is None or later is not _Module:
+        return False
+    try:
+        node = ast.parse(textwrap.dedent(inspect.getsource(vars(own)["_load_from_state_dict"]))).body[0]
+    except (OSError, TypeError, SyntaxError, IndexError):
+        return False
+    return isinstance(node, ast.FunctionDef) and dropped_keys(node) == ("num_batches_tracked",)
 
 
 def _extra_state_flags(cls: type) -> int:
@@ -81,6 +101,8 @@ def _flags(module: nn.Module, kind: str, extra: int) -> int:
     flags = extra
     if kind == "custom":
         flags |= protocol.CUSTOM_LOAD
+    elif kind == "frozen":
+        flags |= protocol.DROPS_NUM_BATCHES
     elif kind != "plain":
         tracks = bool(getattr(module, "track_running_stats", False))
         if tracks:  # _NormBase fills in num_batches_tracked for an old checkpoint

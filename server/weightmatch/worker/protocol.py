@@ -35,6 +35,7 @@ EXTRA_STATE = 2
 CUSTOM_LOAD = 4
 EXTRA_SAVED = 8  # get_extra_state overridden (EXTRA_STATE: set_extra_state, what loading consults)
 OLD_WEIGHT_NORM = 16  # parametrizations.weight_norm's compat hook on `weight` (ModuleSpec.old_weight_norm)
+DROPS_NUM_BATCHES = 32  # its _load_from_state_dict deletes `num_batches_tracked` first (FrozenBatchNorm2d)
 
 RECIPE_FIELDS = ("file", "source", "root", "var", "constructor", "constructor_line", "steps", "script_globals", "argv", "undecorated")
 
@@ -195,6 +196,7 @@ def _unpack(packed: dict[str, Any], notes: list[str]) -> Any:
             saves_extra_state=None if bool(flags & EXTRA_SAVED) == bool(flags & EXTRA_STATE) else bool(flags & EXTRA_SAVED),
             custom_load=bool(flags & CUSTOM_LOAD),
             old_weight_norm=bool(flags & OLD_WEIGHT_NORM),
+            drops=("num_batches_tracked",) if flags & DROPS_NUM_BATCHES else (),
         )
         if children:
             prefix = path + "." if path else ""
