@@ -472,6 +472,9 @@ def _pure(ev, dotted: str, node: ast.Call, env: dict) -> Any:
     args = [ev.ev(a, env) for a in node.args]
     if dotted == "len" and len(args) == 1 and isinstance(args[0], JsonFile):
         args = [config_data.read_data(ev, args[0])]  # `len(json.load(f))`: a vocabulary file's size
+    if dotted == "len" and len(args) == 1 and isinstance(args[0], ObjVal) and args[0].cls is not None:
+        method = ev.attribute(args[0], "__len__", node)  # `len(tokenizer)` of a workspace class
+        return ev.call_function(method, [], {}, node) if isinstance(method, FuncVal) else None
     if node.keywords or not args or not all(isinstance(a, Const) for a in args):
         if dotted == "len" and len(args) == 1 and isinstance(args[0], SeqVal):
             return Const(len(args[0].items))
@@ -527,7 +530,7 @@ _LIBRARY = {
 
 
 # calls whose value, when known, is written into a recipe in place of the call
-DATA_CALLS = {"dataclasses.asdict", "dict", "vars", "omegaconf.OmegaConf.to_container", "omegaconf.OmegaConf.to_object"}
+DATA_CALLS = {"dataclasses.asdict", "dict", "vars", "len", "omegaconf.OmegaConf.to_container", "omegaconf.OmegaConf.to_object"}
 
 _STR_METHODS = {"format", "join", "replace", "lower", "upper", "strip", "rstrip", "lstrip", "split", "rsplit",
                 "partition", "rpartition", "startswith", "endswith", "removeprefix", "removesuffix", "splitlines",

@@ -138,13 +138,22 @@ class TypeTestsMixin:
     def class_mentions(self, cls: ClassVal, name: str) -> bool:
         """Whether the class's chain may set an attribute `name` (`self.module = ...`,
         `setattr(self, "module", m)`, a method of that name)."""
-        for c in self.class_chain(cls):
+        chain = self.class_chain(cls)
+        labels = set()  # `base_model_prefix = "bert"`: a class attribute's text, which names nothing by itself
+        computed = False  # `setattr(self, self.base_model_prefix, ...)`: a name computed at run time
+        for c in chain:
+            labels.update(id(st.value) for st in c.node.body if isinstance(st, ast.Assign)
+                          and isinstance(st.value, ast.Constant))
             for sub in ast.walk(c.node):
                 if isinstance(sub, ast.Attribute) and sub.attr == name or \
                         isinstance(sub, (ast.FunctionDef, ast.Name)) and getattr(sub, "name", getattr(sub, "id", "")) \
-                        == name or isinstance(sub, ast.Constant) and sub.value == name:
+                        == name or isinstance(sub, ast.Constant) and sub.value == name and id(sub) not in labels:
                     return True
-        return False
+                if isinstance(sub, ast.Call) and (getattr(sub.func, "attr", None) or getattr(sub.func, "id", None)) in \
+                        _SETTERS and len(sub.args) >= 2 - isinstance(sub.func, ast.Attribute) and \
+                        not isinstance(sub.args[1 - isinstance(sub.func, ast.Attribute)], ast.Constant):
+                    computed = True
+        return computed
 
     def model_has_own_attr(self, model: ModelVal, name: str) -> Any:
         """`hasattr(model, "bert")` (a Hugging Face-style loader's base-model test): true when the
@@ -161,6 +170,9 @@ class TypeTestsMixin:
             return None
         return Const(False)
 
+
+# calls that set an attribute by a name given as their first argument (after the object, for setattr)
+_SETTERS = {"setattr", "add_module", "register_module", "register_buffer", "register_parameter", "__setattr__"}
 
 # the public attributes every nn.Module has (dir(torch.nn.Module) and an instance's own, torch 2.13)
 _MODULE_NAMES = frozenset({
