@@ -45,15 +45,21 @@ def locate(module_path: str, model: ModelVal, expected: ExpectedState, find_clas
     value_subs = model.subs  # the Substitutions of the expression `value` is part of
     prefix = ""
     owner = None  # (class, attribute) of the container the last part found was assigned to
+    enclosing: list = []  # (class, file, its path): the user classes the walk went through
     for part in parts:
         path = f"{prefix}.{part}" if prefix else part
         spec = expected.modules.get(prefix)
         found: tuple[ast.AST, ast.expr | None, PyFile] | None = None
         step = _last_step(model, path, expected)
         in_class = None
+        if cls is not None:
+            enclosing.append((cls[0], cls[1], prefix))
         by_method = _set_by_method(model, path, expected, find_class, step) if not prefix else None
+        nested = _set_through(enclosing, path, expected) if step is None and by_method is None else None
         if by_method is not None:  # `model.reset_classifier(8)`: `self.head = nn.Linear(...)` in it
             found, value_subs = by_method, None
+        elif nested is not None:  # `self.backbone.fc = nn.Linear(...)` in an enclosing class's __init__
+            found, value_subs = nested, None
         elif step is not None:
             found = (step.node, getattr(step.node, "value", None), step.file or pf)
             value_subs = step.subs
@@ -75,6 +81,13 @@ def locate(module_path: str, model: ModelVal, expected: ExpectedState, find_clas
         if found is None and owner is not None and part.isdigit():
             found = _appended(owner[0][0], owner[1], owner[0][1])  # `self.blocks.append(Block(...))`
         if found is None:
+            # a layer deeper in a library module, replaced from an enclosing class (`self.backbone.
+            # classifier[-1] = nn.Linear(...)` on torchvision's model): the deepest such path
+            deeper = next(((p, hit) for p in (".".join(parts[:j]) for j in range(len(parts), len(path.split(".")), -1))
+                           if (hit := _set_through(enclosing, p, expected)) is not None), None)
+            if deeper is not None:
+                (node, value, value_file), path = deeper[1], deeper[0]
+                best = LayerSite(value_file.span(node), value_file, value, path)
             break
         owner = in_class
         node, value, value_file = found
@@ -154,6 +167,48 @@ def _set_by_method(model: ModelVal, attr: str, expected: ExpectedState, find_cla
                     and t.value.id == "self" for t in node.targets):
                 return node, node.value, cls[1]
     return None
+
+
+def _set_through(enclosing: list, path: str, expected: ExpectedState):
+    """The last `self.a.b = ...` / `self.a.b[i] = ...` in the `__init__` of a class the walk went
+    through whose target is `path` below that class (a Kaggle head: `self.backbone.fc =
+    nn.Linear(...)` replaces the builder's layer); None when there is none."""
+    for info, pf, base in reversed(enclosing):
+        rel = path[len(base) + 1:] if base else path
+        if "." not in rel:
+            continue  # (`self.x = ...` of the class itself: _in_class finds it)
+        init = info.init()
+        hits = [n for n in ast.walk(init) if isinstance(n, ast.Assign) and len(n.targets) == 1
+                and _self_path(n.targets[0], expected, base) == rel] if init is not None else []
+        if hits:
+            last = max(hits, key=lambda n: (n.lineno, n.col_offset))
+            return last, last.value, pf
+    return None
+
+
+def _self_path(target: ast.expr, expected: ExpectedState, base: str) -> str | None:
+    """`self.backbone.classifier[-1]` as the state dict names it below `base`
+    ("backbone.classifier.3"); None for a target not reached from `self` by names and numbers."""
+    parts: list[str] = []
+    node = target
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        if isinstance(node, ast.Attribute):
+            parts.append(node.attr)
+        elif isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, (int, str)):
+            parts.append(str(node.slice.value))
+        elif isinstance(node.slice, ast.UnaryOp) and isinstance(node.slice.op, ast.USub) and \
+                isinstance(node.slice.operand, ast.Constant) and isinstance(node.slice.operand.value, int):
+            parts.append(f"-{node.slice.operand.value}")
+        else:
+            return None
+        node = node.value
+    if not (isinstance(node, ast.Name) and node.id == "self") or len(parts) < 2:
+        return None
+    rel = ".".join(reversed(parts))
+    if "-" not in rel:
+        return rel
+    full = _counted_from_the_front(f"{base}.{rel}" if base else rel, expected)
+    return full[len(base) + 1:] if base else full
 
 
 def _counted_from_the_front(target: str, expected: ExpectedState) -> str:

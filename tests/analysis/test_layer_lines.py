@@ -129,3 +129,52 @@ def test_a_head_replaced_by_a_method_is_on_the_methods_line(case, execute) -> No
     head = lines.index("        self.head = nn.Linear(16, num_classes)", lines.index("    def reset_classifier(self, num_classes):"))
     where = {k: f.span.line for f in analyze_alone(case, execute).findings if f.severity == "error" for k in f.keys}
     assert where == {"head.weight": head, "head.bias": head}, where
+
+
+KAGGLE_HEADS = """
+import torch
+import torch.nn as nn
+import torchvision.models as models
+
+
+class TinyNet(nn.Module):
+    def __init__(self, c=8):
+        super().__init__()
+        self.features = nn.Conv2d(3, c, 3)
+        self.classifier = nn.Linear(c, 1000)
+
+
+class CustomNet(nn.Module):
+    def __init__(self, num_classes):
+        super().__init__()
+        self.model = TinyNet()
+        self.model.classifier = nn.Linear(8, num_classes)
+
+
+class MobileHead(nn.Module):
+    def __init__(self, num_classes):
+        super().__init__()
+        self.backbone = models.mobilenet_v3_small(weights=None)
+        n_features = self.backbone.classifier[-1].in_features
+        self.backbone.classifier[-1] = nn.Linear(n_features, num_classes)
+
+
+model = {made}
+model.load_state_dict(torch.load("w.pt"))
+"""
+
+
+@pytest.mark.parametrize("made, saved, line", [
+    ("CustomNet(5)", "CustomNet(4)", "        self.model.classifier = nn.Linear(8, num_classes)"),
+    ("MobileHead(19)", "MobileHead(18)", "        self.backbone.classifier[-1] = nn.Linear(n_features, num_classes)"),
+], ids=["workspace-backbone", "torchvision-backbone"])
+def test_a_head_replaced_through_the_backbone_is_on_that_line(case, made, saved, line) -> None:
+    """Kaggle's wrapper: `self.backbone.fc = nn.Linear(...)` in the wrapper's `__init__` replaces the
+    builder's layer; the size mismatch goes on that line, not on the builder or the inner class's
+    own layer (corpus Z06, Z07)."""
+    case.write("main.py", KAGGLE_HEADS.format(made=made))
+    _saved_by_the_scripts_classes(case, saved)
+    judged_like_pytorch(case, True, "mismatched")
+    lines = (case.dir / "main.py").read_text().splitlines()
+    where = set(_error_lines(case, made.startswith("Mobile")).values())
+    assert where == {lines.index(line)}, where
