@@ -11,7 +11,7 @@ from collections import ChainMap
 from collections.abc import Mapping
 from typing import Any
 
-from weightmatch.values import At, Const, ObjVal, SeqVal, SourceVal, Unknown, origins
+from weightmatch.values import At, ClassVal, Const, FuncVal, ObjVal, SeqVal, SourceVal, Unknown, origins
 
 MAX_ITEMS = 10_000
 
@@ -81,6 +81,34 @@ def run(ev, node: ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp, 
         return Const(set(results) if isinstance(node, ast.SetComp) else list(results), origin)
     except TypeError:  # an unhashable key: raises at run time
         return Unknown(f"{what} raises")
+
+
+# builtins that only read what they are given (never a model's constructor)
+BUILTINS = {"print", "len", "range", "list", "tuple", "set", "int", "float", "str", "sorted", "zip", "enumerate",
+            "isinstance", "getattr", "hasattr", "open", "sum", "min", "max", "any", "all", "abs", "round", "bool",
+            "dict", "reversed", "map", "filter", "iter", "next"}
+
+
+def calls_workspace(node: ast.expr, env: dict) -> bool:
+    """A comprehension's body calls a function or class of the workspace (by a name it has)."""
+    parts = [getattr(node, a) for a in ("elt", "key", "value") if getattr(node, a, None) is not None]
+    return any(isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name) and sub.func.id in env
+               and isinstance(env[sub.func.id], (FuncVal, ClassVal)) for part in parts for sub in ast.walk(part))
+
+
+def follow(ev, node: ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp, env: dict) -> Any:
+    """A comprehension whose body calls code of the workspace (`[predict(cfg) for cfg in CFGS]`,
+    a Kaggle blend): run once per known item, as the script runs it, so each call is followed
+    with its item (the loads in it judged per item); its value, when all of it is known."""
+    what = f"`{ev.pf.segment(node)}`"
+    scopes = _scopes(ev, node, env, what)
+    if isinstance(scopes, Unknown):
+        return scopes
+    parts = [[ev.ev(node.key, scope), ev.ev(node.value, scope)] if isinstance(node, ast.DictComp)
+             else [ev.ev(node.elt, scope)] for scope in scopes]
+    if not all(isinstance(p, Const) for item in parts for p in item):
+        return Unknown(f"{what} makes values not known statically")
+    return run(ev, node, env)
 
 
 def _scopes(ev, node, env: dict, what: str) -> list[ChainMap] | Unknown:

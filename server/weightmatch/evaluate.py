@@ -206,6 +206,9 @@ class Evaluator(TypeTestsMixin):
         if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)) and \
                 comprehension.pure(node, self.pf.dotted):
             return comprehension.run(self, node, env)  # `{k: v for k, v in d.items() if k in names}`
+        if isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp)) and not self.substituting and \
+                self.recording and comprehension.calls_workspace(node, env):
+            return comprehension.follow(self, node, env)  # `[predict(cfg) for cfg in CFGS]`
         if isinstance(node, ast.DictComp):
             return Unknown("a dict comprehension over something not known")
         if isinstance(node, ast.Call):
@@ -417,10 +420,11 @@ class Evaluator(TypeTestsMixin):
         if names_not_a_model(dotted):
             return NotModel()
         if dotted.startswith(("torch.", "os.", "sys.", "numpy.", "np.", "math.", "random.", "json.",
-                              "argparse.", "logging.")) and not _looks_like_module_class(dotted):
-            return Unknown(f"`{self.pf.segment(node)}` is not known statically")
-        if dotted in ("print", "len", "range", "list", "tuple", "set", "int", "float", "str", "sorted", "zip",
-                      "enumerate", "isinstance", "getattr", "hasattr", "open"):
+                              "argparse.", "logging.")) and not _looks_like_module_class(dotted) or \
+                dotted in comprehension.BUILTINS:
+            for arg in args:  # `sum(predict(cfg) for cfg in CFGS)`: the calls in it run all the same
+                if isinstance(arg, (ast.GeneratorExp, ast.ListComp, ast.SetComp)):
+                    self.ev(arg, env)
             return Unknown(f"`{self.pf.segment(node)}` is not known statically")
         if not dotted:
             return Unknown(f"`{self.pf.segment(node)}` is not known statically")

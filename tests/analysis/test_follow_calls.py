@@ -6,7 +6,7 @@ say what they assumed."""
 from __future__ import annotations
 
 import pytest
-from analysis_helpers import analyze_alone, judged_like_pytorch
+from analysis_helpers import analyze_alone, judged_like_pytorch, pytorch_outcomes
 
 MODEL = """
 import torch.nn as nn
@@ -764,3 +764,49 @@ def test_super_init_of_a_plain_class(case, call, saved_feat) -> None:
                " 'net_g.pth')")
     judged_like_pytorch(case, False, "mismatched")
     assert not [f.message for f in analyze_alone(case, False).findings if f.code.startswith("unresolved")]
+
+
+BLEND = """
+import torch
+import torch.nn as nn
+
+
+class SmallNet(nn.Module):
+    def __init__(self, hidden):
+        super().__init__()
+        self.head = nn.Sequential(nn.Linear(4, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+
+    def forward(self, x):
+        return self.head(x)
+
+
+CFGS = [{{"name": "small", "hidden": 8}}, {{"name": "wide", "hidden": {wide}}}]
+
+
+def predict(cfg, x):
+    model = SmallNet(cfg["hidden"])
+    model.load_state_dict(torch.load(f"{{cfg['name']}}.pth"))
+    return model(x)
+
+
+x = torch.randn(2, 4)
+blend = {blend}
+"""
+
+
+@pytest.mark.parametrize("blend", ["sum(0.5 * predict(cfg, x) for cfg in CFGS)",
+                                   "torch.stack([predict(cfg, x) for cfg in CFGS]).mean(0)"], ids=["sum", "stack"])
+@pytest.mark.parametrize("wide", [16, 32], ids=["matches", "differs"])
+def test_a_model_made_per_item_of_a_comprehension(case, blend, wide) -> None:
+    """A Kaggle blend: `sum(w * predict(cfg) for cfg in CFGS)` runs `predict` once per config,
+    each load judged with its own config (corpus Z10)."""
+    case.write("main.py", BLEND.format(blend=blend, wide=wide))
+    case.torch("import torch, torch.nn as nn\nexec(open('main.py').read().split('\\nCFGS = ')[0])\n"
+               "torch.save(SmallNet(8).state_dict(), 'small.pth')\ntorch.save(SmallNet(16).state_dict(), 'wide.pth')")
+    truth = pytorch_outcomes(case)
+    result = analyze_alone(case, False)
+    assert not [f.message for f in result.findings if f.code.startswith("unresolved")]
+    errors = [f for f in result.findings if f.severity == "error"]
+    assert bool(errors) == any(load["raises"] for load in truth["loads"]), [f.message for f in result.findings]
+    if errors:
+        assert sorted(k for f in errors for k in f.keys) == sorted(k for load in truth["loads"] for k in load["mismatched"])
