@@ -560,7 +560,7 @@ def _harmless_decorator(fn: FuncVal) -> bool:
         return True
     names = {(fn.file.dotted(d.func if isinstance(d, ast.Call) else d) or "") for d in fn.node.decorator_list}
     return names <= {"torch.no_grad", "torch.inference_mode", "staticmethod", "classmethod", "torch.enable_grad",
-                     "functools.wraps", "property"}
+                     "functools.wraps", "property", "functools.lru_cache", "functools.cache"}
 
 
 def _method_kind(fn: FuncVal) -> str:

@@ -92,8 +92,14 @@ BUILTINS = {"print", "len", "range", "list", "tuple", "set", "int", "float", "st
 def calls_workspace(node: ast.expr, env: dict) -> bool:
     """A comprehension's body calls a function or class of the workspace (by a name it has)."""
     parts = [getattr(node, a) for a in ("elt", "key", "value") if getattr(node, a, None) is not None]
-    return any(isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name) and sub.func.id in env
-               and isinstance(env[sub.func.id], (FuncVal, ClassVal)) for part in parts for sub in ast.walk(part))
+    def workspace(func: ast.expr) -> bool:
+        if isinstance(func, ast.Name):  # `predict(cfg)`
+            return func.id in env and isinstance(env[func.id], (FuncVal, ClassVal))
+        # `self.resolve(v)`: a method of a workspace object
+        return isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in env \
+            and isinstance(env[func.value.id], ObjVal) and env[func.value.id].cls is not None
+
+    return any(isinstance(sub, ast.Call) and workspace(sub.func) for part in parts for sub in ast.walk(part))
 
 
 def follow(ev, node: ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp, env: dict) -> Any:

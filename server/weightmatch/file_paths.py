@@ -84,6 +84,11 @@ def _path_call(ev, dotted: str, node: ast.Call, env: dict) -> Any:
         if all(isinstance(p, Const) and isinstance(p.value, str) for p in parts) and (parts or dotted.startswith("pathlib.")):
             return Const(posixpath.join(*[p.value for p in parts]) if parts else ".")
         return Unknown(f"`{ev.pf.segment(node)}` is not known")
+    if dotted in ("os.path.isabs", "posixpath.isabs") and len(args) == 1:
+        inner = ev.ev(args[0], env)
+        if isinstance(inner, Const) and isinstance(inner.value, str):
+            return Const(posixpath.isabs(inner.value), inner.origin)
+        return inner if isinstance(inner, Unknown) else Unknown("not a path")
     if dotted in ("os.path.split", "os.path.splitext") and len(args) == 1:
         inner = ev.ev(args[0], env)  # mmcv's `osp.split(osp.abspath(filename))`
         if isinstance(inner, Const) and isinstance(inner.value, str):

@@ -282,6 +282,9 @@ def subscript(ev, base: Any, node: ast.Subscript, env: dict) -> Any:
     if isinstance(base, CfgNodeVal):
         return yacs_values.item(base, ev.ev(node.slice, env))
     if isinstance(base, ObjVal):
+        method = ev.attribute(base, "__getitem__", node) if base.cls is not None else None
+        if isinstance(method, FuncVal):  # `parser[key]` of a workspace config class (MONAI's ConfigParser)
+            return ev.call_function(method, [ev.ev(node.slice, env)], {}, node)
         return Unknown(f"`{ev.pf.segment(node)}`: subscript of an object")
     return None
 

@@ -241,3 +241,47 @@ def test_sizes_from_a_datasets_methods(case, length) -> None:
                "torch.save({'wte.weight': torch.zeros(3, 8), 'wpe.weight': torch.zeros(11, 8)}, 'model.pt')")
     judged_like_pytorch(case, False, "mismatched")
     assert not [f.message for f in analyze_alone(case, False).findings if f.code.startswith("unresolved")]
+
+
+GETITEM = """
+import functools
+import os
+
+import torch
+import torch.nn as nn
+
+
+class ConfigParser:
+    def __init__(self, config):
+        self.config = config
+
+    def __getitem__(self, key):
+        return self.config[key]
+
+
+@functools.lru_cache(maxsize=None)
+def channels():
+    return (3, {width})
+
+
+def main():
+    parser = ConfigParser({{"num_classes": 2, "ckpt": "model.pt"}})
+    c_in, width = channels()
+    net = nn.Sequential(nn.Conv2d(c_in, width, 3), nn.Conv2d(width, parser["num_classes"], 1))
+    path = parser["ckpt"] if os.path.isabs(parser["ckpt"]) else os.path.join(".", parser["ckpt"])
+    net.load_state_dict(torch.load(path))
+
+
+main()
+"""
+
+
+@pytest.mark.parametrize("width", [8, 16], ids=["matches", "differs"])
+def test_a_config_class_read_by_subscript_and_a_cached_helper(case, width) -> None:
+    """MONAI-shaped: `parser["num_classes"]` through the class's `__getitem__`; a helper under
+    `functools.lru_cache`; `os.path.isabs` of a known path (corpus ZA05, ZA06, ZA07)."""
+    case.write("main.py", GETITEM.format(width=width))
+    case.torch("import torch, torch.nn as nn\n"
+               "torch.save(nn.Sequential(nn.Conv2d(3, 8, 3), nn.Conv2d(8, 2, 1)).state_dict(), 'model.pt')")
+    judged_like_pytorch(case, False, "mismatched")
+    assert not [f.message for f in analyze_alone(case, False).findings if f.code.startswith("unresolved")]
