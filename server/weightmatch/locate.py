@@ -94,7 +94,25 @@ def locate(module_path: str, model: ModelVal, expected: ExpectedState, find_clas
         best = LayerSite(value_file.span(node), value_file, value, path)
         cls = _user_class(expected, path, value_file, find_class)
         prefix = path
+    if best.module_path != module_path:
+        return _from_below(module_path, best, expected, find_class, pf) or best
     return best
+
+
+def _from_below(module_path: str, best: LayerSite, expected: ExpectedState, find_class: ClassFinder,
+                pf: PyFile) -> LayerSite | None:
+    """Where the walk from the model's constructor stopped short (YOLOv5's layers, made in
+    `parse_model` from the names a YAML file gives): the layer's own line in the deepest
+    workspace class on its path (`self.conv = nn.Conv2d(...)` of `Conv`)."""
+    parts = module_path.split(".")
+    for j in range(len(parts) - 1, len(best.module_path.split(".")) if best.module_path else 0, -1):
+        owner = ".".join(parts[:j])
+        cls = _user_class(expected, owner, pf, find_class)
+        found = _in_class(cls[0], parts[j], cls[1], find_class) if cls is not None else None
+        if found is not None:
+            node, value, file = found
+            return LayerSite(file.span(node), file, value, f"{owner}.{parts[j]}")
+    return None
 
 
 def param_site(module_path: str, param: str, model: ModelVal, expected: ExpectedState,

@@ -178,3 +178,49 @@ def test_a_head_replaced_through_the_backbone_is_on_that_line(case, made, saved,
     lines = (case.dir / "main.py").read_text().splitlines()
     where = set(_error_lines(case, made.startswith("Mobile")).values())
     assert where == {lines.index(line)}, where
+
+
+YAML_BUILT = """
+import torch
+import torch.nn as nn
+
+
+class Conv(nn.Module):
+    def __init__(self, c1, c2, k=1):
+        super().__init__()
+        self.conv = nn.Conv2d(c1, c2, k, bias=False)
+        self.bn = nn.BatchNorm2d(c2)
+
+
+def parse_model(d, ch):
+    layers, save = [], []
+    for i, (m, args) in enumerate(d["backbone"]):
+        m = eval(m) if isinstance(m, str) else m
+        c2 = int(args[0] * d["width_multiple"])
+        layers.append(m(ch, c2, *args[1:]))
+        ch = c2
+    return nn.Sequential(*layers), save
+
+
+class Model(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.model, self.save = parse_model(cfg, 3)
+
+
+model = Model({{"width_multiple": {width}, "backbone": [["Conv", [16, 3]], ["Conv", [32, 1]]]}})
+model.load_state_dict(torch.load("w.pt"))
+"""
+
+
+def test_layers_a_yaml_file_builds_are_on_their_classes_lines(case) -> None:
+    """YOLOv5's `self.model, self.save = parse_model(...)` from a YAML model file: the walk from
+    the constructor cannot follow the layers; each key goes on its layer's line in its block's
+    class (`self.conv = ...`, `self.bn = ...`), not on the `Model(...)` call (corpus X12)."""
+    case.write("main.py", YAML_BUILT.format(width=0.5))
+    _saved_by_the_scripts_classes(case, 'Model({"width_multiple": 0.25, "backbone": [["Conv", [16, 3]], ["Conv", [32, 1]]]})')
+    judged_like_pytorch(case, True, "mismatched")
+    lines = (case.dir / "main.py").read_text().splitlines()
+    conv, bn = lines.index("        self.conv = nn.Conv2d(c1, c2, k, bias=False)"), lines.index("        self.bn = nn.BatchNorm2d(c2)")
+    where = _error_lines(case, True)
+    assert where and all(line == (conv if ".conv." in k else bn) for k, line in where.items()), where
