@@ -107,6 +107,13 @@ def judged_like_pytorch(case, execute: bool, keys: str = "", script: str = "main
     agrees_with_pytorch(result, truth["loads"][0], keys)
 
 
+def resolved_like_pytorch(case, execute: bool, keys: str = "", script: str = "main.py", args: list[str] = ()) -> None:
+    """judged_like_pytorch, and the load is resolved: no `unresolved-*` finding is left."""
+    judged_like_pytorch(case, execute, keys, script, args)
+    result = analyze_alone(case, execute, script, " ".join(args) or None)
+    assert not [f.message for f in result.findings if f.code.startswith("unresolved")]
+
+
 def save_layers(case, path: str = "w.pt", **layers: str) -> None:
     """Save a state dict made of named torch layers, each given as its constructor's source
     (`fc="nn.Linear(4, 8)"` -> fc.weight, fc.bias), with real torch in the case's folder."""

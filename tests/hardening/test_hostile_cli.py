@@ -98,18 +98,22 @@ def test_a_missing_shard_is_named(tmp_path):
     assert "model-00002-of-00002.safetensors" in messages and "not found" in messages, messages
 
 
+def _check_patched(folder, patch: str) -> subprocess.CompletedProcess:
+    """`weightmatch check --no-exec --format json` in `folder`, in a process where `patch` (code
+    with `a` = weightmatch.analyze) first breaks the engine as a bug or a huge input would."""
+    code = ("import sys, weightmatch.analyze as a\n" + patch +
+            "from weightmatch.cli import main\nsys.exit(main(['check', '--no-exec', '--format', 'json']))\n")
+    env = {**os.environ, "PYTHONPATH": str(hostile.REPO / "server")}
+    return subprocess.run([hostile.PYTHON, "-c", code], cwd=folder, env=env, capture_output=True, text=True, timeout=60)
+
+
 def test_memory_error_is_an_error_not_a_pass(tmp_path):
     # Fail the analysis of one call with MemoryError (as a huge input would) inside the CLI process.
     hostile.safetensors(tmp_path / "ok.safetensors", {"weight": [2, 2], "bias": [2]})
     (tmp_path / "main.py").write_text(
         "from safetensors.torch import load_file\nfrom torch import nn\n\n"
         "model = nn.Linear(2, 2)\nmodel.load_state_dict(load_file('ok.safetensors'))\n")
-    code = ("import sys, weightmatch.analyze as a\n"
-            "def boom(*args, **kwargs):\n    raise MemoryError\n"
-            "a.compare = boom\n"
-            "from weightmatch.cli import main\nsys.exit(main(['check', '--no-exec', '--format', 'json']))\n")
-    env = {**os.environ, "PYTHONPATH": str(hostile.REPO / "server")}
-    proc = subprocess.run([hostile.PYTHON, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    proc = _check_patched(tmp_path, "def boom(*args, **kwargs):\n    raise MemoryError\na.compare = boom\n")
     assert proc.returncode == 1, proc.stderr
     diags = json.loads(proc.stdout)["diagnostics"]
     assert [(d["code"], d["severity"]) for d in diags] == [("internal-error", "error")]
@@ -220,15 +224,11 @@ def test_a_bug_in_one_file_is_an_error_there_and_the_others_are_still_checked(tm
         (tmp_path / name).write_text(
             "from safetensors.torch import load_file\nfrom torch import nn\n\n"
             "model = nn.Linear(2, 2)\nmodel.load_state_dict(load_file('ok.safetensors'))\n")
-    code = ("import sys, weightmatch.analyze as a\n"
-            "real = a.FileAnalyzer.analyze\n"
-            "def buggy(self, path, text):\n"
-            "    if path.endswith('a.py'):\n        raise KeyError('a bug')\n"
-            "    return real(self, path, text)\n"
-            "a.FileAnalyzer.analyze = buggy\n"
-            "from weightmatch.cli import main\nsys.exit(main(['check', '--no-exec', '--format', 'json']))\n")
-    env = {**os.environ, "PYTHONPATH": str(hostile.REPO / "server")}
-    proc = subprocess.run([hostile.PYTHON, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    proc = _check_patched(tmp_path, "real = a.FileAnalyzer.analyze\n"
+                                    "def buggy(self, path, text):\n"
+                                    "    if path.endswith('a.py'):\n        raise KeyError('a bug')\n"
+                                    "    return real(self, path, text)\n"
+                                    "a.FileAnalyzer.analyze = buggy\n")
     assert proc.returncode == 1, proc.stderr
     diags = json.loads(proc.stdout)["diagnostics"]
     assert sorted((d["path"], d["code"]) for d in diags) == [("a.py", "internal-error"), ("b.py", "size-mismatch")], diags
