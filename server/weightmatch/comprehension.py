@@ -65,22 +65,14 @@ def run(ev, node: ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp, 
     scopes = _scopes(ev, node, env, what)
     if isinstance(scopes, Unknown):
         return scopes
-    results: list[Any] = []
-    made: list[Const] = []
+    made: list[list[Const]] = []
     for scope in scopes:
         parts = [ev.ev(node.key, scope), ev.ev(node.value, scope)] if isinstance(node, ast.DictComp) \
             else [ev.ev(node.elt, scope)]
         if not all(isinstance(p, Const) for p in parts):
             return Unknown(f"{what} makes values not known statically")
-        made.extend(parts)
-        results.append(tuple(p.value for p in parts) if len(parts) == 2 else parts[0].value)
-    origin = origins(made)  # (`[OmegaConf.load(c) for c in opt.base]`: the files read)
-    try:
-        if isinstance(node, ast.DictComp):
-            return Const(dict(results), origin)
-        return Const(set(results) if isinstance(node, ast.SetComp) else list(results), origin)
-    except TypeError:  # an unhashable key: raises at run time
-        return Unknown(f"{what} raises")
+        made.append(parts)
+    return _made(node, made, what)
 
 
 # builtins that only read what they are given (never a model's constructor)
@@ -114,7 +106,18 @@ def follow(ev, node: ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorEx
              else [ev.ev(node.elt, scope)] for scope in scopes]
     if not all(isinstance(p, Const) for item in parts for p in item):
         return Unknown(f"{what} makes values not known statically")
-    return run(ev, node, env)
+    return _made(node, parts, what)  # (from the values made once: the calls are not run again)
+
+
+def _made(node, parts: list[list[Const]], what: str) -> Any:
+    results = [tuple(p.value for p in item) if len(item) == 2 else item[0].value for item in parts]
+    origin = origins([p for item in parts for p in item])  # (`[OmegaConf.load(c) for c in opt.base]`: the files read)
+    try:
+        if isinstance(node, ast.DictComp):
+            return Const(dict(results), origin)
+        return Const(set(results) if isinstance(node, ast.SetComp) else list(results), origin)
+    except TypeError:  # an unhashable key: raises at run time
+        return Unknown(f"{what} raises")
 
 
 def _scopes(ev, node, env: dict, what: str) -> list[ChainMap] | Unknown:
