@@ -219,8 +219,10 @@ class SubstituteMixin:
             made_by = ast.unparse(inner_subs.by_span[_span(inner.call.func)]).replace("__import__('torch')", "torch")
         if inner.cls is None and not (made_by or "").startswith(("torch.nn.", "torchvision.models.", "timm.")):
             return False  # made by a call of a library not known to make modules (`make_config()`)
-        if inner.file is not self._replay_file():
+        if inner.file is not self._replay_file() and inner.portable is not None:
             inner_subs = inner.portable  # made by a factory in another file (DETR's build_backbone)
+        elif inner.file is not self.pf:
+            inner_subs = None  # (made in the script itself: its names mean nothing where this is replayed)
         changed = [st for st in inner.steps if not _reads_only(st)]
         if changed or inner.wrappers or inner.pending_wrap is not None or inner_subs is None or inner_subs.error:
             subs.error = subs.error or (inner_subs.error if inner_subs is not None and inner_subs.error else
