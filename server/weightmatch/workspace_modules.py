@@ -199,17 +199,13 @@ class ModulesMixin:
     def _submodule(self, package: PyFile, name: str) -> ModVal | None:
         """`from pkg import tiny` of a module of the package: its top level runs, as the import
         runs it (the registrations its decorators make)."""
-        if not package.path.endswith("__init__.py"):
+        found = find_module(name, 1, package.path, self.root) if package.path.endswith("__init__.py") else None
+        sub = self.load(found[0]) if found is not None else None
+        if sub is None:
             return None
-        base = os.path.dirname(package.path)
-        for cand in (os.path.join(base, name + ".py"), os.path.join(base, name, "__init__.py")):
-            if os.path.isfile(cand):
-                sub = self.load(cand)
-                if sub is not None:
-                    self.read_files.add(cand)
-                    self.module_env(sub)
-                    return ModVal(sub)
-        return None
+        self.read_files.add(found[0])
+        self.module_env(sub)
+        return ModVal(sub)
 
     def data_path(self, path: str) -> str | None:
         p = os.path.expanduser(path)
