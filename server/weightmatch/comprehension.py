@@ -60,19 +60,31 @@ def pure(node: ast.AST, dotted=None) -> bool:
     return True
 
 
-def run(ev, node: ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp, env: dict) -> Any:
+def run(ev, node: ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp, env: dict,
+        every: bool = False) -> Any:
+    """The comprehension's value, when all of it is known. With `every`, each item is made even
+    after one is not known (its calls are followed: `follow`)."""
     what = f"`{ev.pf.segment(node)}`"
     scopes = _scopes(ev, node, env, what)
     if isinstance(scopes, Unknown):
         return scopes
-    made: list[list[Const]] = []
+    made: list[list[Any]] = []
     for scope in scopes:
         parts = [ev.ev(node.key, scope), ev.ev(node.value, scope)] if isinstance(node, ast.DictComp) \
             else [ev.ev(node.elt, scope)]
-        if not all(isinstance(p, Const) for p in parts):
+        if not all(isinstance(p, Const) for p in parts) and not every:
             return Unknown(f"{what} makes values not known statically")
         made.append(parts)
-    return _made(node, made, what)
+    if not all(isinstance(p, Const) for parts in made for p in parts):
+        return Unknown(f"{what} makes values not known statically")
+    results = [tuple(p.value for p in parts) if len(parts) == 2 else parts[0].value for parts in made]
+    origin = origins([p for parts in made for p in parts])  # (`[OmegaConf.load(c) for c in opt.base]`: the files read)
+    try:
+        if isinstance(node, ast.DictComp):
+            return Const(dict(results), origin)
+        return Const(set(results) if isinstance(node, ast.SetComp) else list(results), origin)
+    except TypeError:  # an unhashable key: raises at run time
+        return Unknown(f"{what} raises")
 
 
 # builtins that only read what they are given (never a model's constructor)
@@ -98,26 +110,7 @@ def follow(ev, node: ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorEx
     """A comprehension whose body calls code of the workspace (`[predict(cfg) for cfg in CFGS]`,
     a Kaggle blend): run once per known item, as the script runs it, so each call is followed
     with its item (the loads in it judged per item); its value, when all of it is known."""
-    what = f"`{ev.pf.segment(node)}`"
-    scopes = _scopes(ev, node, env, what)
-    if isinstance(scopes, Unknown):
-        return scopes
-    parts = [[ev.ev(node.key, scope), ev.ev(node.value, scope)] if isinstance(node, ast.DictComp)
-             else [ev.ev(node.elt, scope)] for scope in scopes]
-    if not all(isinstance(p, Const) for item in parts for p in item):
-        return Unknown(f"{what} makes values not known statically")
-    return _made(node, parts, what)  # (from the values made once: the calls are not run again)
-
-
-def _made(node, parts: list[list[Const]], what: str) -> Any:
-    results = [tuple(p.value for p in item) if len(item) == 2 else item[0].value for item in parts]
-    origin = origins([p for item in parts for p in item])  # (`[OmegaConf.load(c) for c in opt.base]`: the files read)
-    try:
-        if isinstance(node, ast.DictComp):
-            return Const(dict(results), origin)
-        return Const(set(results) if isinstance(node, ast.SetComp) else list(results), origin)
-    except TypeError:  # an unhashable key: raises at run time
-        return Unknown(f"{what} raises")
+    return run(ev, node, env, every=True)
 
 
 def _scopes(ev, node, env: dict, what: str) -> list[ChainMap] | Unknown:
