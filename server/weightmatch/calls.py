@@ -77,7 +77,6 @@ class CallsMixin(ModulesMixin, CheckpointValuesMixin, InstancesMixin):
         self.called_in_run: dict[int, int] = {}  # the same, since the entry point being run began
         self.call_memo: list[dict] = []  # per statement being run: (call node, env) -> (env, result)
         self.stack: list[int] = []
-        self.running: list[FuncVal] = []  # the functions being followed, innermost last (`super()`)
         self.calls = 0
         self.read_files: set[str] = set()
         self.constructing: set[int] = set()  # ids of models whose own __init__ is being followed
@@ -354,7 +353,6 @@ class CallsMixin(ModulesMixin, CheckpointValuesMixin, InstancesMixin):
         caller = os.path.relpath(self.pf.path, self.root) if self.pf.path.startswith(self.root) else self.pf.path
         self.contexts.append(f"{name} as called from {caller}:{getattr(node, 'lineno', 0)}")
         self.stack.append(key)
-        self.running.append(fn)
         self.returns.append([])
         self.return_tests.append([])
         self.guard_depth.append(len(CURRENT_GUARDS.get()))
@@ -368,7 +366,6 @@ class CallsMixin(ModulesMixin, CheckpointValuesMixin, InstancesMixin):
             self.pf = saved
             self.contexts.pop()
             self.stack.pop()
-            self.running.pop()
             returned = self.returns.pop()
             tests = self.return_tests.pop()
             self.guard_depth.pop()

@@ -46,9 +46,8 @@ class InstancesMixin:
         if len(node.args) == 2:
             start = self.ev(node.args[0], env)
             at = next((i for i, c in enumerate(chain) if isinstance(start, ClassVal) and c.node is start.node), None)
-        elif not node.args and self.running:
-            fn = self.running[-1]
-            at = next((i for i, c in enumerate(chain) if fn.node in c.node.body), None)
+        elif not node.args and self.stack:  # (the innermost function being run: its def node's id)
+            at = next((i for i, c in enumerate(chain) if any(id(n) == self.stack[-1] for n in c.node.body)), None)
         else:
             at = None
         return SuperOf(obj, chain[at + 1:]) if at is not None else None
