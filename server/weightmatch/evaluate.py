@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import ast
 import copy
-import functools
 import posixpath
 from pathlib import PurePosixPath
 from typing import Any
 
 from weightmatch import (
-    accelerate_calls, comprehension, config_data, const_mutation, file_paths, fstrings, hub_cache, plain, saved_modules,
-    yacs_calls, yacs_values,
+    comprehension, config_data, file_paths, fstrings, hub_cache, library_calls, method_calls, plain, yacs_calls, yacs_values,
 )
 from weightmatch.argparse_values import ParserVal, SubparsersVal
 from weightmatch.hub_cache import HUB_LOADS
@@ -21,13 +19,10 @@ from weightmatch.operators import BINARY, TooLarge, binary
 from weightmatch.pyfile import PyFile
 from weightmatch.type_tests import PARALLEL, TypeTestsMixin
 from weightmatch.values import (
-    At, ClassVal, Const, DictLit, EmptyDict, FileHandle, FuncVal, JsonFile, LoadedFile, ModelAttr, ModelVal, ModVal,
+    At, ClassVal, Const, DictLit, EmptyDict, FileHandle, FuncVal, LoadedFile, ModelAttr, ModelVal, ModVal,
     LibRef, ObjVal, Op, PartialVal, SeqVal, SourceVal, Step, SuperOf, Unknown, frozen, model_state, origins,
 )
 
-# Methods that return the module itself and change nothing load_state_dict looks at.
-SELF_RETURNING = {"to", "cuda", "cpu", "eval", "train", "float", "half", "double", "bfloat16",
-                  "requires_grad_", "share_memory", "type", "xpu", "mps", "zero_grad", "to_empty"}
 WRAPPERS = {
     "torch.nn.DataParallel": "module", "torch.nn.parallel.DataParallel": "module",
     "torch.nn.parallel.DistributedDataParallel": "module", "torch.nn.DistributedDataParallel": "module",
@@ -154,7 +149,7 @@ class Evaluator(TypeTestsMixin):
             if isinstance(base, ModelVal):
                 return ModelAttr(base, [node.attr])
             if node.attr == "__dict__" and isinstance(base, ObjVal) and base.cls is None:
-                made = plain.vars_of(self, base)  # whisper's `parser.parse_args().__dict__`
+                made = library_calls.vars_of(self, base)  # whisper's `parser.parse_args().__dict__`
                 if made is not None:
                     return made
             if node.attr == "__dict__" and isinstance(base, ModVal):
@@ -309,7 +304,7 @@ class Evaluator(TypeTestsMixin):
             made = self.key_snapshot(node, env)  # `keys = list(sd.keys())` (state_dict_loops.py)
             if made is not None:
                 return made
-        made = plain.library_call(self, dotted, node, env)
+        made = library_calls.library_call(self, dotted, node, env)
         if made is not None:
             return made
         if dotted in TORCH_LOAD | ST_LOAD:
@@ -356,67 +351,9 @@ class Evaluator(TypeTestsMixin):
                 return self.wrap(inner, node, WRAPPERS.get(dotted))
             return Unknown(f"`{self.pf.segment(node)}` wraps something not known")
         if isinstance(func, ast.Attribute):
-            owner = self.ev(func.value, env)
-            made = file_paths.method(self, owner, func.attr, args, env)
+            made = method_calls.call(self, func, node, env)
             if made is not None:
                 return made
-            if isinstance(owner, JsonFile):
-                owner = config_data.read_data(self, owner)  # `json.load(f).get("depth", 3)`
-            listed = const_mutation.module_list(self, owner, node, env)
-            if listed is not None:
-                return listed
-            data = const_mutation.known_data(self, owner, func.attr)
-            if data is not None:
-                return const_mutation.call(self, data, node, env, direct=data is owner)
-            if isinstance(owner, Const):
-                made = plain.const_method(self, owner, node, env)
-                if made is not None:
-                    return made
-            if accelerate_calls.is_accelerator(owner):
-                made = accelerate_calls.method(self, func.attr, node, env)
-                if made is not None:
-                    return made
-            if isinstance(owner, ModelVal) and func.attr in SELF_RETURNING:
-                return owner
-            if isinstance(owner, (ModelVal, ModelAttr)) and func.attr == "state_dict" and not args:
-                return model_state(owner)
-            if isinstance(owner, ModelAttr) and func.attr in ("size", "dim") and not node.keywords:
-                return self.tensor_fact(self.model_tensor(owner, node), func.attr, [self.ev(a, env) for a in args])
-            if isinstance(owner, SourceVal):
-                if func.attr in ("size", "dim") and not node.keywords:
-                    return self.tensor_fact(owner, func.attr, [self.ev(a, env) for a in args])
-                if func.attr == "copy" and not args:
-                    return owner.derive(Op("copy", "shallow", node))
-                if func.attr == "get_tensor" and len(args) == 1 and not node.keywords:  # a safe_open file's
-                    return owner.derive(Op("subscript", self.ev(args[0], env), node))
-                if func.attr == "state_dict" and not args and not node.keywords:  # of a module pickled whole
-                    return owner.derive(Op("module-state", functools.partial(saved_modules.class_version, self), node))
-                if func.attr in SELF_RETURNING:
-                    return owner.derive(Op("module-self", func.attr, node))
-                if func.attr in ("get", "pop") and args:
-                    key = self.ev(args[0], env)
-                    entry = plain.program_dict_get(owner, key) if func.attr == "get" else None
-                    if entry is not None:  # `self._modules.get(name)`: a registry's class itself
-                        return entry if entry is not plain.ABSENT else \
-                            self.ev(args[1], env) if len(args) > 1 else Const(None)
-                    if func.attr == "get" or len(args) > 1:
-                        # not frozen: `.get(k, d)` returns `d` itself, later changes to it show
-                        default = self.ev(args[1], env) if len(args) > 1 else Const(None)
-                        op = Op("get", (key, default), node)
-                    else:
-                        op = Op("subscript", key, node)
-                    result = owner.derive(op)
-                    if func.attr == "pop":
-                        owner.ops.append(Op("pop", key, node))
-                    return result
-                return Unknown(f"`{self.pf.segment(node)}` is not known")
-            if isinstance(owner, Const) and isinstance(owner.value, str) and func.attr in (
-                    "resolve", "absolute", "expanduser") and not args:
-                return owner
-            if isinstance(owner, Const) and isinstance(owner.value, str) and func.attr == "joinpath":
-                parts = [self.ev(a, env) for a in args]
-                if all(isinstance(p, Const) for p in parts):
-                    return Const(posixpath.join(owner.value, *[str(p.value) for p in parts]))
         if names_not_a_model(dotted):
             return NotModel()
         if dotted.startswith(("torch.", "os.", "sys.", "numpy.", "np.", "math.", "random.", "json.",

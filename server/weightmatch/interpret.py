@@ -25,9 +25,8 @@ from weightmatch.scopes import global_writes
 from weightmatch.self_loads import SelfLoadsMixin
 from weightmatch.state_dict_loops import StateDictLoopsMixin
 from weightmatch.substitute import SubstituteMixin
-from weightmatch.evaluate import (
-    HARMLESS, STRIP_PREFIX, Evaluator, SELF_RETURNING,
-)
+from weightmatch.evaluate import HARMLESS, STRIP_PREFIX, Evaluator
+from weightmatch.method_calls import SELF_RETURNING
 from weightmatch.pyfile import PyFile
 from weightmatch.values import (
     CURRENT_GUARDS, At, ClassVal, Const, FuncVal, Guard, LoadSite, ModelAttr, ModelVal, ModVal,

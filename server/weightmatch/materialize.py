@@ -8,9 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from weightmatch.keyexpr import (
-    ConfigNamespace, Evaluator, Methods, ModuleProxy, Unknowable, Unresolvable, run_comprehension, run_key_loop, run_loop,
-)
+from weightmatch.key_loops import run_key_loop, run_loop
+from weightmatch.keyexpr import ConfigNamespace, Evaluator, Methods, ModuleProxy, Unknowable, Unresolvable, run_comprehension
 from weightmatch import saved_modules
 from weightmatch.types import Checkpoint, ExpectedState, Opaque, RuntimeValue, SavedModule, StateDict
 from weightmatch.values import (

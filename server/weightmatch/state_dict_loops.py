@@ -101,7 +101,7 @@ class StateDictLoopsMixin:
 
     def keys_loop(self, stmt: ast.For, env: dict) -> bool:
         """`for k in list(sd): ... sd[new] = sd.pop(k) / del sd[k]`: one operation on `sd`, run over
-        its real keys when it is read (keyexpr.run_key_loop)."""
+        its real keys when it is read (key_loops.run_key_loop)."""
         it, snapshot = stmt.iter, False
         held = env.get(it.id) if isinstance(it, ast.Name) else None
         if isinstance(held, KeySnapshot) and env.get(held.name) is held.sd and len(held.sd.ops) == held.ops:

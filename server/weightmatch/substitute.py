@@ -10,7 +10,7 @@ import re
 from collections import ChainMap
 from typing import Any
 
-from weightmatch import config_data, const_mutation, plain, recipe_literals
+from weightmatch import config_data, const_mutation, library_calls, recipe_literals
 from weightmatch.argparse_values import ParserVal
 from weightmatch.exits import one_line
 from weightmatch.values import (
@@ -274,13 +274,13 @@ class SubstituteMixin:
 
     def _substitute_data_call(self, n: ast.Call, env: dict, subs: Substitutions) -> bool:
         """`asdict(cfg)`, `dict(base, depth=4)`: a call of plain data the interpreter computes
-        itself (plain.py's library); `cfg.scaled(widths, 2)`: a workspace function that returns
+        itself (library_calls.py); `cfg.scaled(widths, 2)`: a workspace function that returns
         plain data or a plain object (`Config.from_name("tiny")`). Written in as its value."""
         root = n.func
         while isinstance(root, (ast.Attribute, ast.Subscript)):
             root = root.value
         own = isinstance(root, ast.Name) and root.id in env and isinstance(self.ev(n.func, env), FuncVal)
-        if self.pf.dotted(n.func) not in plain.DATA_CALLS and not own or n in self.writing:
+        if self.pf.dotted(n.func) not in library_calls.DATA_CALLS and not own or n in self.writing:
             return False
         self.writing.append(n)  # the call may be the model's own constructor: never evaluated from inside it
         try:

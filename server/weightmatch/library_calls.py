@@ -1,0 +1,229 @@
+"""Calls of the standard library and builtins that make plain data for the source interpreter:
+`argparse.ArgumentParser`, `SimpleNamespace`, `vars`, `getattr`, `dict`, dataclasses, `eval` of a
+known name, `next`, config-file readers and the pure builtins real scripts size models with
+(`int(opt.ngpu)`, `len(class_names)`). Config files are read as data, never as code."""
+
+from __future__ import annotations
+
+import ast
+from typing import Any
+
+from weightmatch import cli_apps, comprehension, config_data, disk_paths, environment, has_attr, parsing, purefuncs
+from weightmatch.argparse_values import ParserVal
+from weightmatch.plain import const, keywords
+from weightmatch.values import At, ClassVal, Const, DictLit, FuncVal, JsonFile, ModVal, ObjVal, SeqVal, SourceVal, Unknown, origins
+
+_PURE = {"int": int, "float": float, "str": str, "bool": bool, "len": len, "min": min, "max": max, "abs": abs,
+         "round": round, "tuple": tuple, "list": list, "sorted": sorted, "sum": sum, "range": range,
+         # what a `for` walks over (`for i, (w_in, w_out) in enumerate(zip(widths[:-1], widths[1:]))`), as lists
+         "enumerate": lambda *a: list(enumerate(*a)), "zip": lambda *a: list(zip(*a)),
+         "reversed": lambda a: list(reversed(a))}
+
+
+def _parser(ev, node: ast.Call, env: dict) -> ParserVal:
+    """`ArgumentParser(..., parents=[get_args_parser()])` (DeiT, MAE, DINO): the parents'
+    options and defaults come first, as argparse copies them."""
+    parser = ParserVal()
+    parents = next((k.value for k in node.keywords if k.arg == "parents"), None)
+    if parents is None:
+        return parser
+    items = ev.ev(parents, env)
+    items = items.items if isinstance(items, SeqVal) else [items] if isinstance(items, ParserVal) else None
+    if items is None or not all(isinstance(p, ParserVal) for p in items):
+        parser.unknown = "options from parent parsers not known statically (`parents=...`)"
+        return parser
+    for p in items:
+        if p.unknown or p.subparsers is not None:
+            parser.unknown = p.unknown or "a parent parser with subcommands"
+        parser.options.extend(p.options)
+        parser.defaults.update(p.defaults)
+    return parser
+
+
+def library_call(ev, dotted: str, node: ast.Call, env: dict) -> Any:
+    """Calls of the standard library and builtins that make plain data; None for others."""
+    if dotted == "argparse.ArgumentParser":
+        return _parser(ev, node, env)
+    handler = _LIBRARY.get(dotted)
+    if handler is not None:
+        return handler(ev, dotted, node, env)
+    if dotted in _PURE or dotted in purefuncs.NAMES:
+        return _pure(ev, dotted, node, env)
+    return None
+
+
+def _type(ev, dotted: str, node: ast.Call, env: dict) -> Any:
+    """`type(v)` of a known number, string or bool: the class itself (guided-diffusion's
+    `add_argument(f"--{k}", default=v, type=type(v))`); None for anything else."""
+    value = ev.ev(node.args[0], env) if len(node.args) == 1 and not node.keywords else None
+    if isinstance(value, Const) and type(value.value) in (int, float, str, bool):
+        return Const(type(value.value), value.origin)
+    return None
+
+
+def _namespace(ev, dotted: str, node: ast.Call, env: dict) -> Any:
+    kwargs = keywords(ev, node, env)
+    if kwargs is None or node.args:
+        return Unknown(f"`{ev.pf.segment(node)}` is not known statically")
+    return ObjVal(kwargs, dotted.rsplit(".", 1)[-1])
+
+
+def _vars(ev, dotted: str, node: ast.Call, env: dict) -> Any:
+    return vars_of(ev, ev.ev(node.args[0], env) if len(node.args) == 1 else None)
+
+
+def vars_of(ev, obj: Any) -> Any:
+    """`vars(args)` / `args.__dict__` of a namespace: its attributes as a dict; None for others."""
+    if isinstance(obj, (SourceVal, At)):
+        obj = ev.saved_namespace(obj)  # `vars(ckpt["args"])`
+    if not isinstance(obj, ObjVal):
+        return None
+    if all(isinstance(v, Const) for v in obj.attrs.values()):
+        return Const({k: v.value for k, v in obj.attrs.items()}, origins(list(obj.attrs.values())))
+    return SourceVal(DictLit(dict(obj.attrs)))
+
+
+def _getattr(ev, dotted: str, node: ast.Call, env: dict) -> Any:
+    if len(node.args) not in (2, 3):
+        return None
+    obj, name = ev.ev(node.args[0], env), ev.ev(node.args[1], env)
+    if not (isinstance(obj, (ObjVal, ModVal, ClassVal)) and isinstance(name, Const) and isinstance(name.value, str)):
+        return None
+    value = ev.attribute(obj, name.value, node)
+    if isinstance(value, Unknown) and len(node.args) == 3 and isinstance(obj, ObjVal) \
+            and name.value not in obj.attrs and obj.cls is None and obj.name != "the argparse namespace":
+        return ev.ev(node.args[2], env)
+    return value
+
+
+def _easydict(ev, node: ast.Call, env: dict) -> Any:
+    """`EasyDict(cfg)`: the dict's items, read by attribute too (nested dicts as well)."""
+    made = _dict(ev, "dict", node, env)
+    if not (isinstance(made, Const) and isinstance(made.value, dict)):
+        return made if isinstance(made, Unknown) else Unknown(f"`{ev.pf.segment(node)}` is not known statically")
+    return Const(config_data.attr_data(made.value), made.origin)
+
+
+def _dict(ev, dotted: str, node: ast.Call, env: dict) -> Any:
+    """`dict(vocab_size=120, **base)`, `dict(mapping)` over known values."""
+    kwargs = keywords(ev, node, env)
+    args = [config_data.as_const(ev.ev(comprehension.pairs_as_dict_comp(a), env)) for a in node.args]
+    if len(args) == 1 and not node.keywords and isinstance(args[0], (SourceVal, At)) and \
+            isinstance(ev.concrete(args[0]), Unknown):
+        return None  # `dict(ckpt["model"])`: a copy of a state dict (evaluate.py copies it)
+    args = [ev.concrete(a) if isinstance(a, (SourceVal, At)) else a for a in args]  # `dict(ckpt["model_args"])`
+    if kwargs is None or len(args) > 1:
+        return Unknown(f"`{ev.pf.segment(node)}` is not known statically")
+    unknown = next((v for v in [*args, *kwargs.values()] if not isinstance(v, Const)), None)
+    if unknown is not None:
+        return Unknown(f"`{ev.pf.segment(node)}` holds a value not known statically"
+                       + (f" ({unknown.reason})" if isinstance(unknown, Unknown) else ""))
+    try:
+        made = dict(*[a.value for a in args], **{k: v.value for k, v in kwargs.items()})
+    except Exception:  # noqa: BLE001 - raises at run time: not known here
+        return Unknown(f"`{ev.pf.segment(node)}` raises")
+    return Const(made, origins([*args, *kwargs.values()]))
+
+
+def _asdict(ev, dotted: str, node: ast.Call, env: dict) -> Any:
+    """`dataclasses.asdict(cfg)` of a dataclass instance whose fields are known."""
+    obj = ev.ev(node.args[0], env) if len(node.args) == 1 and not node.keywords else None
+    if not (isinstance(obj, ObjVal) and obj.cls is not None and obj.cls.dataclass):
+        return None
+    fields = {k: config_data.as_const(v) for k, v in obj.attrs.items()}
+    if not all(isinstance(v, Const) for v in fields.values()):
+        return Unknown(f"`{ev.pf.segment(node)}`: a field is not known statically")
+    return Const({k: v.value for k, v in fields.items()}, origins(list(fields.values())))
+
+
+def _replace(ev, dotted: str, node: ast.Call, env: dict) -> Any:
+    """`dataclasses.replace(cfg, depth=4)`: the dataclass made again with those fields changed."""
+    obj = ev.ev(node.args[0], env) if len(node.args) == 1 else None
+    changes = keywords(ev, node, env)
+    if not (isinstance(obj, ObjVal) and obj.cls is not None and obj.cls.dataclass):
+        return None
+    if changes is None:
+        return Unknown(f"`{ev.pf.segment(node)}` is not known statically")
+    return ev.instantiate(obj.cls, [], {**obj.attrs, **changes}, node)
+
+
+def _eval(ev, dotted: str, node: ast.Call, env: dict) -> Any:
+    """`eval(f"args.{name}")`: a known string naming a value (names, attributes, constant
+    subscripts) is read like the same expression written out; anything else is not run."""
+    text = ev.ev(node.args[0], env) if len(node.args) == 1 and not node.keywords else None
+    if not (isinstance(text, Const) and isinstance(text.value, str) and len(text.value) < 200):
+        return None
+    try:
+        expr = parsing.parse(text.value.strip(), mode="eval").body
+    except SyntaxError:
+        return Unknown(f"`{ev.pf.segment(node)}` raises SyntaxError")
+    if not all(isinstance(n, (ast.Name, ast.Attribute, ast.Subscript, ast.Constant, ast.Load)) for n in ast.walk(expr)):
+        return Unknown(f"`{ev.pf.segment(node)}` runs code not followed here")
+    return ev.ev(expr, env)
+
+
+def _pure(ev, dotted: str, node: ast.Call, env: dict) -> Any:
+    if dotted in ("max", "min", "sorted") and node.keywords:
+        return disk_paths.by_file_key(ev, dotted, node, env)  # `max(paths, key=os.path.getmtime)`
+    args = [ev.ev(a, env) for a in node.args]
+    if dotted == "len" and len(args) == 1 and isinstance(args[0], JsonFile):
+        args = [config_data.read_data(ev, args[0])]  # `len(json.load(f))`: a vocabulary file's size
+    if dotted == "len" and len(args) == 1 and isinstance(args[0], ObjVal) and args[0].cls is not None:
+        method = ev.attribute(args[0], "__len__", node)  # `len(tokenizer)` of a workspace class
+        return ev.call_function(method, [], {}, node) if isinstance(method, FuncVal) else None
+    if node.keywords or not args or not all(isinstance(a, Const) for a in args):
+        if dotted == "len" and len(args) == 1 and isinstance(args[0], SeqVal):
+            return Const(len(args[0].items))
+        return None
+    if dotted in purefuncs.NAMES:
+        try:
+            return const(purefuncs.compute(dotted, [a.value for a in args], {}), *args)
+        except purefuncs.Raises:
+            return Unknown(f"`{ev.pf.segment(node)}` raises")
+        except purefuncs.NotModeled:
+            if dotted not in _PURE:
+                return None
+    try:
+        return const(_PURE[dotted](*[a.value for a in args]), *args)
+    except Exception:  # noqa: BLE001 - user code that would raise is not known
+        return Unknown(f"`{ev.pf.segment(node)}` raises")
+
+
+def _next(ev, dotted: str, node: ast.Call, env: dict) -> Any:
+    """`next(c for c in configs if c["hf"] == name)`, `next(iter(presets))`: the first item of a
+    comprehension or a collection of known values (the default, or StopIteration, when empty)."""
+    if not 1 <= len(node.args) <= 2 or node.keywords:
+        return None
+    arg, what = node.args[0], f"`{ev.pf.segment(node)}`"
+    if isinstance(arg, ast.Call) and ev.pf.dotted(arg.func) == "iter" and len(arg.args) == 1 and not arg.keywords:
+        items = config_data.as_const(ev.ev(arg.args[0], env))
+        if isinstance(items, Const) and isinstance(items.value, (list, tuple, str, dict)):
+            items = Const(list(items.value), items.origin)
+    elif isinstance(arg, ast.GeneratorExp):
+        items = ev.ev(arg, env)
+    else:
+        return None
+    if not (isinstance(items, Const) and isinstance(items.value, list)):
+        return Unknown(f"{what} is not known")
+    if items.value:
+        return const(items.value[0], items)
+    return ev.ev(node.args[1], env) if len(node.args) == 2 else Unknown(f"{what} raises StopIteration")
+
+
+_LIBRARY = {
+    "next": _next,
+    "types.SimpleNamespace": _namespace, "argparse.Namespace": _namespace, "vars": _vars, "getattr": _getattr,
+    "hasattr": has_attr.call, "eval": _eval, "dict": _dict, "dataclasses.asdict": _asdict,
+    "dataclasses.replace": _replace, "type": _type, **environment.HANDLERS, **cli_apps.HANDLERS,
+    "easydict.EasyDict": lambda ev, dotted, node, env: _easydict(ev, node, env),
+    "dataclasses.fields": lambda ev, dotted, node, env: comprehension.dataclass_fields(ev, ev.ev(node.args[0], env))
+    if len(node.args) == 1 else None,
+    **{name: config_data.data_file for name in ("yaml.safe_load", "yaml.load", "tomllib.load", "toml.load",
+                                     "omegaconf.OmegaConf.load")},
+    **{f"omegaconf.OmegaConf.{name}": config_data.omegaconf for name in ("create", "merge", "to_container", "from_cli",
+                                                                         "from_dotlist")},
+}
+
+
+# calls whose value, when known, is written into a recipe in place of the call
+DATA_CALLS = {"dataclasses.asdict", "dict", "vars", "len", "omegaconf.OmegaConf.to_container", "omegaconf.OmegaConf.to_object"}
