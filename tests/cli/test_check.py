@@ -110,3 +110,32 @@ def test_a_helper_judged_alone_and_as_called_is_said_once(workspace):
     write(workspace, "main.py", "from helper import load_model\n\nmodel = load_model(n_out=6)\n")
     status, diags = check_json(workspace)
     assert len(diags) == 2 and sum(" as called from main.py:3" in d["message"] for d in diags) == 1, diags
+
+
+def test_a_context_left_unresolved_is_said_beside_one_that_loads(workspace):
+    """`load("w.pt")` is checked and loads; `load(sys.argv[1])` is a run of the same load that is
+    not checked: its hint stays, naming that call, and nothing is said to fail."""
+    assert run_python("import torch\ntorch.save({'weight': torch.zeros(2, 4), 'bias': torch.zeros(2)}, 'w.pt')",
+                      workspace).returncode == 0
+    write(workspace, "main.py", """
+        import sys
+        import torch
+        import torch.nn as nn
+
+
+        def load(path):
+            model = nn.Linear(4, 2)
+            model.load_state_dict(torch.load(path))
+            return model
+
+
+        load("w.pt")
+        load(sys.argv[1])
+    """)
+    status, diags = check_json(workspace)
+    assert status == 0
+    assert [(d["line"], d["code"]) for d in diags] == [(8, "unresolved-checkpoint")], diags
+    assert "`sys.argv[1]`" in diags[0]["message"] and "load() as called from main.py:13" in diags[0]["message"]
+    p = run_python("import runpy, sys\nsys.argv = ['main.py', 'w.pt']\nrunpy.run_path('main.py', run_name='__main__')",
+                   workspace)
+    assert p.returncode == 0, p.stderr  # both runs load (PyTorch's word)
