@@ -11,7 +11,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from weightmatch import (
-    comprehension, config_data, file_paths, fstrings, hub_cache, library_calls, method_calls, plain, yacs_calls, yacs_values,
+    comprehension, config_data, environment, file_paths, fstrings, hub_cache, library_calls, method_calls, plain, yacs_calls, yacs_values,
 )
 from weightmatch.argparse_values import ParserVal, SubparsersVal
 from weightmatch.hub_cache import HUB_LOADS
@@ -119,6 +119,8 @@ class Evaluator(TypeTestsMixin):
                 return out
             return Unknown(f"`{self.pf.segment(node)}` is not known")
         if isinstance(node, ast.Subscript):
+            if self.pf.dotted(node.value) == "os.environ":
+                return environment.item(self, node, env)
             base = self.ev(node.value, env)
             item = plain.subscript(self, base, node, env)
             if item is not None:

@@ -13,7 +13,7 @@ import contextlib
 import os
 from typing import Any
 
-from weightmatch import cli_apps, const_mutation, disk_paths, journal, plain, pytest_runs, yacs_values
+from weightmatch import cli_apps, const_mutation, disk_paths, environment, journal, plain, pytest_runs, yacs_values
 from weightmatch.calls import CallsMixin
 from weightmatch.signals import ExitSignal, ReturnSignal
 from weightmatch.exits import ExitsMixin, one_line
@@ -327,6 +327,8 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
             env[target.id] = value
             return
         if isinstance(target, (ast.Attribute, ast.Subscript)):
+            if isinstance(target, ast.Subscript) and environment.assign(self, target, value, env):
+                return  # `os.environ["HIDDEN"] = "96"`
             if tensor_item(target) and isinstance(self.ev(target.value, env), (ModelVal, ModelAttr)):
                 return  # `model.embed.weight[0] = 0`: values only, no key or shape changes
             owner, path = self.attr_path(target, env)
@@ -439,6 +441,9 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
             return
         if dotted in ("sys.path.insert", "sys.path.append"):
             self.ev(expr, env)  # a folder later imports look in (file_paths.call)
+            return
+        if dotted in environment.WRITES:
+            self.ev(expr, env)  # `os.environ.setdefault("HIDDEN", "96")`: what later reads get
             return
         if dotted in STRIP_PREFIX and len(expr.args) >= 2:
             sd = self.ev(expr.args[0], env)

@@ -10,7 +10,7 @@ import re
 from collections import ChainMap
 from typing import Any
 
-from weightmatch import config_data, const_mutation, library_calls, recipe_literals
+from weightmatch import config_data, const_mutation, environment, library_calls, recipe_literals
 from weightmatch.argparse_values import ParserVal
 from weightmatch.exits import one_line
 from weightmatch.values import (
@@ -59,7 +59,8 @@ class SubstituteMixin:
 
     def _substitute(self, n: ast.AST, env: dict, subs: Substitutions) -> bool:
         """Write `n`'s value into `subs` when it is known; True when `n` needs no further look."""
-        if self._substitute_registry(n, env, subs) or self._substitute_import(n, env, subs):
+        if self._substitute_registry(n, env, subs) or self._substitute_import(n, env, subs) or \
+                self._substitute_environ(n, env, subs):
             return True
         if isinstance(n, ast.Call):
             return self._substitute_config(n, env, subs) or self._substitute_method(n, env, subs) or \
@@ -271,6 +272,19 @@ class SubstituteMixin:
         if not isinstance(owner, Const):
             return False
         return _write(n, _spread(n, self.ev(n, env), subs), subs)
+
+    def _substitute_environ(self, n: ast.AST, env: dict, subs: Substitutions) -> bool:
+        """`os.environ.get("DIM", "64")`, `os.environ["DIM"]`: the value this run's environment
+        gives (set by the script, by a launch configuration, else the default), written in; the
+        replay's own environment is not the user's."""
+        if not (isinstance(n, ast.Call) and self.pf.dotted(n.func) in environment.READS
+                or isinstance(n, ast.Subscript) and self.pf.dotted(n.value) == "os.environ"):
+            return False
+        value = self.ev(n, env)
+        if isinstance(value, Unknown):
+            subs.error = subs.error or value.reason
+            return True
+        return _write(n, value, subs)
 
     def _substitute_data_call(self, n: ast.Call, env: dict, subs: Substitutions) -> bool:
         """`asdict(cfg)`, `dict(base, depth=4)`: a call of plain data the interpreter computes

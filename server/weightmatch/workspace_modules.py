@@ -43,6 +43,7 @@ class ModulesMixin:
         saved = (self.pf, self.recording)
         self.pf, self.recording = pf, False
         before = set(self.read_files)
+        environ = (dict(getattr(self, "env_writes", {})), getattr(self, "env_blind", ""))
         self.computing.add(pf.path)
         try:
             self.block(pf.tree.body, env, [])
@@ -52,8 +53,11 @@ class ModulesMixin:
             self.pf, self.recording = saved
             self.computing.discard(pf.path)
         read = self.read_files - before
+        # (a module that sets environment variables when imported is run again by each analysis:
+        # its names may be shared, what it did to os.environ would not be)
         if self.shared_envs is not None and pf is not self.entry and pf.path not in self.cyclic and \
-                all(r.endswith(".py") for r in read) and all(map(_shareable, env.values())):
+                all(r.endswith(".py") for r in read) and all(map(_shareable, env.values())) and \
+                environ == (getattr(self, "env_writes", {}), getattr(self, "env_blind", "")):
             if len(self.shared_envs) > 2000:
                 self.shared_envs.clear()
             self.shared_envs[key] = (dict(env), read)

@@ -332,3 +332,70 @@ def test_the_namespace_dict_popped_option_by_option(case, classes) -> None:
     case.write("main.py", ARGS_DICT.format(classes=classes))
     case.torch(SAVE)
     judged_like_pytorch(case, False, "mismatched")
+
+
+SETS_ENV = {  # what the script does to os.environ before the model is made
+    "setdefault": 'os.environ.setdefault("WM_WIDTH", "{width}")',
+    "item": 'os.environ["WM_WIDTH"] = "{width}"',
+    "update": 'os.environ.update({{"WM_WIDTH": "{width}"}})',
+}
+READS_ENV = {"get": 'int(os.environ.get("WM_WIDTH", "4"))', "item": 'int(os.environ["WM_WIDTH"])'}
+
+
+@pytest.mark.parametrize("where", ["main", "imported"])
+@pytest.mark.parametrize("sets", list(SETS_ENV))
+@pytest.mark.parametrize("reads", list(READS_ENV))
+@pytest.mark.parametrize("width", [8, 6])
+def test_a_variable_the_script_sets_is_what_later_reads_get(case, where, sets, reads, width) -> None:
+    """`os.environ.setdefault("WM_WIDTH", "8")` (here or in a settings module imported for its
+    side effect), then `os.environ.get("WM_WIDTH", "4")` in the model's factory in another file:
+    the model is 8 wide, not the read's default (a false alarm before). Judged by PyTorch."""
+    case.write("net.py", NET)
+    case.torch(SAVE.replace("Net(10)", "Net(10, width=8)"))
+    setting = SETS_ENV[sets].format(width=width)
+    case.write("settings.py", f"import os\n\n{setting}\n")
+    case.write("factory.py", f"import os\n\nfrom net import Net\n\n\ndef make():\n    return Net(10, width={READS_ENV[reads]})\n")
+    case.write("main.py", f"""
+        import os
+
+        import torch
+
+        {"import settings  # noqa: F401" if where == "imported" else setting}
+        from factory import make
+
+        model = make()
+        model.load_state_dict(torch.load("w.pt"))
+    """)
+    truth = pytorch_outcomes(case)
+    assert truth["crash"] is None and truth["loads"][0]["raises"] is (width != 8), truth
+    for execute in (False, True):
+        result = analyze_alone(case, execute)
+        agrees_with_pytorch(result, truth["loads"][0], "mismatched")
+        assert not [f.message for f in result.findings if f.code.startswith("unresolved")]
+
+
+def test_a_variable_set_under_a_name_not_known_here_is_not_guessed(case) -> None:
+    """`os.environ[key] = value` with `key` known only at run time may set any variable: a later
+    read with a default stays unknown (said), rather than taking the default."""
+    case.write("net.py", NET)
+    case.torch(SAVE.replace("Net(10)", "Net(10, width=8)"))
+    case.write("main.py", """
+        import os
+
+        import torch
+
+        from net import Net
+
+        with open("run.env") as f:
+            for line in f:
+                key, value = line.strip().split("=")
+                os.environ[key] = value
+        model = Net(10, width=int(os.environ.get("WM_WIDTH", "4")))
+        model.load_state_dict(torch.load("w.pt"))
+    """)
+    case.write("run.env", "WM_WIDTH=8\n")
+    assert pytorch_outcomes(case)["loads"][0]["raises"] is False
+    result = analyze_alone(case, False)
+    assert _unresolved(result), [f.message for f in result.findings]
+    assert any("`os.environ[key] = …` may set $WM_WIDTH" in f.message for f in result.findings), \
+        [f.message for f in result.findings]
