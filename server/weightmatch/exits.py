@@ -151,3 +151,31 @@ def one_line(text: str, limit: int = 40) -> str:
 
 # calls that end the program (SystemExit; `os._exit` without it)
 EXITS = {"sys.exit", "exit", "quit", "os._exit", "builtins.exit", "builtins.quit"}
+
+
+# what a module's load_state_dict raises when keys or shapes differ, and what catches it
+_CATCHES_LOAD_ERRORS = {"RuntimeError", "Exception", "BaseException", "builtins.RuntimeError", "builtins.Exception",
+                        "builtins.BaseException"}
+
+
+def retry_loads(pf, stmt: ast.Try, handler: ast.ExceptHandler) -> dict[int, str]:
+    """The loads an `except` block retries on a receiver the `try` body already loads into
+    (SwAV's and DINO's `try: value.load_state_dict(ckpt[key], strict=False) except TypeError:
+    value.load_state_dict(ckpt[key])`, there for optimizers): when the block does not catch
+    RuntimeError, a module's failing load never gets there. Their ids, each with the reason
+    the load is not judged."""
+    caught = handler.type
+    names = [caught] if caught is not None and not isinstance(caught, ast.Tuple) else \
+        list(caught.elts) if caught is not None else []
+    texts = [pf.dotted(n) or "" for n in names]
+    if not texts or any(t in _CATCHES_LOAD_ERRORS or not t for t in texts):
+        return {}
+    tried = {pf.segment(n.func.value) for s in stmt.body for n in ast.walk(s)
+             if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "load_state_dict"}
+    what = " or ".join(t.rsplit(".", 1)[-1] for t in texts)
+    where = f"{posixpath.basename(pf.path)}:{handler.lineno}"
+    return {id(n): f"Not checked: this load runs only if the `try` above raises {what} ({where}); a module's "
+                   f"load_state_dict raises RuntimeError when keys or shapes differ, which this block does not catch"
+            for s in handler.body for n in ast.walk(s)
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "load_state_dict"
+            and pf.segment(n.func.value) in tried}

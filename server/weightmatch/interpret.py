@@ -16,7 +16,7 @@ from typing import Any
 from weightmatch import cli_apps, const_mutation, disk_paths, environment, journal, plain, pytest_runs, yacs_values
 from weightmatch.calls import CallsMixin
 from weightmatch.signals import ExitSignal, ReturnSignal
-from weightmatch.exits import ExitsMixin, one_line
+from weightmatch.exits import ExitsMixin, one_line, retry_loads
 from weightmatch.paths import PathsMixin
 from weightmatch.lightning_loads import LightningLoadsMixin
 from weightmatch.load_sites import LoadSitesMixin
@@ -276,7 +276,12 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
             finally:
                 self.try_depth -= bool(stmt.handlers)
             for h in stmt.handlers if not disk_paths.reads_files_there(self, stmt, env) else ():
+                first = len(self.sites)
                 self.maybe_runs(h.body, env, functions, "in an except block")
+                retried = retry_loads(self.pf, stmt, h)
+                for site in self.sites[first:]:
+                    if id(site.call) in retried and not site.unreached:
+                        site.unreached = retried[id(site.call)]
             self.block(stmt.orelse, env, functions)
             self.block(stmt.finalbody, env, functions)
 
