@@ -66,6 +66,7 @@ class CallsMixin(ModulesMixin, CheckpointValuesMixin, InstancesMixin):
         self.cyclic: set[str] = set()
         self.recording = True
         self.contexts: list[str] = []
+        self.uncalled_runs = 0  # > 0 while a function nothing calls is run (run_uncalled)
         self.decided: list[str] = []  # LoadSite.decided
         self.returns: list[list[Any]] = []
         self.return_tests: list[list[str]] = []  # per call: why its returns differ (the first test one depends on)

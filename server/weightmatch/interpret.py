@@ -126,11 +126,14 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
         self.guard_depth.append(len(CURRENT_GUARDS.get()))
         if context:
             self.contexts.append(context)
+        uncalled = run is None and test_self is None  # (a pytest / click run is one the user makes)
+        self.uncalled_runs += uncalled
         try:
             self.block(fn.body, local, nested)
         except (ReturnSignal, ExitSignal):
             pass
         finally:
+            self.uncalled_runs -= uncalled
             self.returns.pop()
             self.return_tests.pop()
             self.guard_depth.pop()

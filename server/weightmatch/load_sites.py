@@ -139,7 +139,7 @@ class LoadSitesMixin:
         strict = Const(True) if strict_node is None else self.ev(strict_node, env)
         return LoadSite(self.pf, call, frozen(receiver), arg, arg_node, strict, assign, stmt,
                         self.contexts[-1] if self.contexts else "", CURRENT_GUARDS.get(),
-                        decided=tuple(self.decided), **extra)
+                        decided=tuple(self.decided), uncalled=self.uncalled_runs > 0, **extra)
 
     def load_calls(self, stmt: ast.stmt) -> list[ast.Call]:
         return _load_calls(self.pf, stmt)

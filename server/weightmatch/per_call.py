@@ -33,13 +33,20 @@ def per_call(done: list[tuple[LoadSite, LoadReport]]) -> list[LoadReport]:
             continue
         said: set = set()
         for site, report in pairs:
-            _say(report, _notes(site, report) + ([site.context] if site.context else []))
+            # a path that starts in a function nothing calls is no run of the script: a load it
+            # leaves unresolved is said without it (the CLI then keeps the runs that resolve it)
+            path = [site.context] if site.context and not (site.uncalled and _unresolved(report)) else []
+            _say(report, _notes(site, report) + path)
             sig = tuple((f.code, f.severity, f.span, tuple(f.keys), f.message) for f in report.findings)
             if sig in said:
                 continue  # paths that differ further up say the same thing: said once
             said.add(sig)
             out.append(report)
     return out
+
+
+def _unresolved(report: LoadReport) -> bool:
+    return any(f.code.startswith("unresolved-") for f in report.findings)
 
 
 def _say(report: LoadReport, notes: list[str]) -> None:

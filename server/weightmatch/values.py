@@ -408,6 +408,8 @@ class LoadSite:
     guards: tuple = ()  # the conditions the call itself runs under: what it loads shares them
     via_super: bool = False  # `super().load_state_dict(...)` in a model's own override
     unreached: str = ""  # why the run never gets here (exits.py): the load is not judged
+    # reached from a function nothing calls, run with its parameters unknown (not a run of the script)
+    uncalled: bool = False
     api: str = ""  # "" for load_state_dict; "safetensors" for safetensors.torch.load_model(model, path)
     # the assumptions behind the `if` tests decided on the way here ("no GPU visible (...)")
     decided: tuple = ()

@@ -139,3 +139,38 @@ def test_a_context_left_unresolved_is_said_beside_one_that_loads(workspace):
     p = run_python("import runpy, sys\nsys.argv = ['main.py', 'w.pt']\nrunpy.run_path('main.py', run_name='__main__')",
                    workspace)
     assert p.returncode == 0, p.stderr  # both runs load (PyTorch's word)
+
+
+def test_a_load_resolved_from_the_script_is_not_also_said_unresolved_from_an_uncalled_method(workspace):
+    """`Engine.load()` calls `resume(self.model, path)` in utils.py; main.py makes the engine and
+    calls `load("w.pt")`. The method run alone (nothing calls it in engine.py, `self` unknown) is
+    no run of the script: the load is checked from main.py and clean, and nothing else is said."""
+    assert run_python("import torch\ntorch.save({'weight': torch.zeros(2, 4), 'bias': torch.zeros(2)}, 'w.pt')",
+                      workspace).returncode == 0
+    write(workspace, "utils.py", """
+        import torch
+
+
+        def resume(model, path):
+            model.load_state_dict(torch.load(path))
+    """)
+    write(workspace, "engine.py", """
+        import torch.nn as nn
+
+        from utils import resume
+
+
+        class Engine:
+            def __init__(self):
+                self.model = nn.Linear(4, 2)
+
+            def load(self, path):
+                resume(self.model, path)
+    """)
+    write(workspace, "main.py", "from engine import Engine\n\nengine = Engine()\nengine.load('w.pt')\n")
+    assert check_json(workspace, "--show-unresolved") == (0, [])
+    assert run_python("import runpy\nrunpy.run_path('main.py')", workspace).returncode == 0
+    assert run_python("import torch\ntorch.save({'weight': torch.zeros(3, 4), 'bias': torch.zeros(3)}, 'w.pt')",
+                      workspace).returncode == 0  # now PyTorch raises: the same run says so
+    status, diags = check_json(workspace, "--show-unresolved")
+    assert status == 1 and [(d["path"], d["code"]) for d in diags] == [("engine.py", "size-mismatch")], diags
