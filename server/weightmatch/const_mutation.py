@@ -125,6 +125,27 @@ def call(ev, owner: Const, node: ast.Call, env: dict, direct: bool = False) -> A
     return Const(result, origin)
 
 
+def setattr_data(ev, target: ast.Attribute, value: Any, env: dict) -> bool:
+    """`config.model.params.embed_dim = 4` on OmegaConf / EasyDict data: the node itself changes,
+    as OmegaConf's does (every holder and interpolation sees it); a value not known here makes
+    the whole config unknown, never leaves the old one. False when the target holds no such data."""
+    owner = ev.ev(target.value, env)
+    if not (isinstance(owner, Const) and isinstance(owner.value, config_data.AttrDict)):
+        return False
+    if isinstance(value, (SourceVal, At)):
+        read = ev.concrete(value)
+        value = read if isinstance(read, Const) else value
+    if isinstance(value, Const):
+        journal.put(owner.value, target.attr, value.value)
+        return True
+    root = target.value
+    while isinstance(root, (ast.Attribute, ast.Subscript)):
+        root = root.value
+    if isinstance(root, ast.Name):
+        rebind(ev, root, Unknown(f"`{ev.pf.segment(target)}` is set to a value not known statically"), env)
+    return True
+
+
 def setitem(ev, target: ast.Subscript, value: Any, env: dict) -> bool:
     """`kw["depth"] = 4` on known data; False when the target holds no known data."""
     holder = target.value

@@ -337,6 +337,8 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
         if isinstance(target, (ast.Attribute, ast.Subscript)):
             if isinstance(target, ast.Subscript) and environment.assign(self, target, value, env):
                 return  # `os.environ["HIDDEN"] = "96"`
+            if isinstance(target, ast.Attribute) and const_mutation.setattr_data(self, target, value, env):
+                return  # `config.model.params.embed_dim = 4` on OmegaConf data
             if tensor_item(target) and isinstance(self.ev(target.value, env), (ModelVal, ModelAttr)):
                 return  # `model.embed.weight[0] = 0`: values only, no key or shape changes
             owner, path = self.attr_path(target, env)

@@ -558,3 +558,38 @@ def test_get_with_a_default_on_hyper_parameters_the_checkpoint_holds(case, saved
                f"torch.save({{'hyper_parameters': {saved}, 'state_dict': {{'model.net.' + k: v for k, v in sd.items()}}}},"
                " 'last.ckpt')")
     resolved_like_pytorch(case, False, "mismatched")
+
+
+SET_ON_CONFIG = {
+    "attribute": "cfg.model.width = {w}",
+    "alias": "params = cfg.model\nparams.width = {w}",  # the node itself changes: cfg sees it
+    "easydict": "cfg = EasyDict(yaml.safe_load(open('config.yaml')))\ncfg.model.width = {w}",
+    "unknown": "cfg.model.width = int(os.environ['WM_WIDTH'])",
+}
+
+
+@pytest.mark.parametrize("how", list(SET_ON_CONFIG))
+@pytest.mark.parametrize("w", [8, 6])
+def test_an_attribute_set_on_a_loaded_config(case, how, w) -> None:
+    """latent-diffusion's `config.model.params.embed_dim = 4` after `OmegaConf.load`: the model
+    gets the value set, not the file's (a false alarm before); a value not known here makes the
+    config unknown, never leaves the file's."""
+    case.write("config.yaml", "model:\n  width: 4\n  num_classes: 3\n")
+    save_layers(case, body="nn.Linear(4, 8)", head="nn.Linear(8, 3)")
+    setting = SET_ON_CONFIG[how].format(w=w)
+    case.write("main.py", "import os\n\nimport torch\nimport torch.nn as nn\nimport yaml\nfrom easydict import EasyDict\n"
+               "from omegaconf import OmegaConf\n\n\nclass Net(nn.Module):\n"
+               "    def __init__(self, width, num_classes):\n        super().__init__()\n"
+               "        self.body = nn.Linear(4, width)\n        self.head = nn.Linear(width, num_classes)\n\n\n"
+               f"cfg = OmegaConf.load('config.yaml')\n{setting}\n"
+               "model = Net(**cfg.model)\nmodel.load_state_dict(torch.load('w.pt'))\n")
+    truth = pytorch_outcomes(case, env={"WM_WIDTH": "8"})
+    assert truth["crash"] is None, truth
+    result = analyze_alone(case, False)
+    if how == "unknown":
+        assert not [f for f in result.findings if f.severity == "error"], [f.message for f in result.findings]
+        assert any("`cfg.model.width` is set to a value not known statically" in f.message for f in result.findings), \
+            [f.message for f in result.findings]
+        return
+    agrees_with_pytorch(result, truth["loads"][0], "mismatched")
+    assert not [f.message for f in result.findings if f.code.startswith("unresolved")]
