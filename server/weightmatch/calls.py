@@ -15,6 +15,7 @@ from collections import ChainMap
 from typing import Any
 
 from weightmatch import argparse_values, attribute_dicts, binding, cli_apps, config_data, hydra_main, plain, recipe_literals, yacs_calls, yacs_values
+from weightmatch.changed_arguments import forget_changed_arguments
 from weightmatch.argparse_values import ParserVal, SubparsersVal
 from weightmatch.pyfile import PyFile
 from weightmatch.scopes import Scope
@@ -67,6 +68,7 @@ class CallsMixin(ModulesMixin, CheckpointValuesMixin, InstancesMixin):
         self.recording = True
         self.contexts: list[str] = []
         self.uncalled_runs = 0  # > 0 while a function nothing calls is run (run_uncalled)
+        self.forgotten: set[tuple[str, str]] = set()  # module-level names changed_arguments.py made unknown
         self.decided: list[str] = []  # LoadSite.decided
         self.returns: list[list[Any]] = []
         self.return_tests: list[list[str]] = []  # per call: why its returns differ (the first test one depends on)
@@ -446,7 +448,9 @@ class CallsMixin(ModulesMixin, CheckpointValuesMixin, InstancesMixin):
         subs.globals = self.script_globals(cls, subs)
         subs.undecorated = self.undecorated_classes()
         subs.registries = self.registry_objects() if subs.undecorated else {}
-        return ModelVal(self.pf, "", node, cls=cls, subs=subs, portable=self.portable_subs(node, env))
+        made = ModelVal(self.pf, "", node, cls=cls, subs=subs, portable=self.portable_subs(node, env))
+        forget_changed_arguments(self, node, env, cls)  # (after its own arguments were written down)
+        return made
 
     def portable_subs(self, node: ast.Call, env: dict):
         """ModelVal.portable: for a module made in a module the script imports, its call written

@@ -366,7 +366,9 @@ class Evaluator(TypeTestsMixin):
                     self.ev(arg, env)
             return Unknown(f"`{self.pf.segment(node)}` is not known statically")
         if not dotted:
-            return Unknown(f"`{self.pf.segment(node)}` is not known statically")
+            key = self.ev(func.slice, env) if isinstance(func, ast.Subscript) else None
+            why = f" ({key.reason})" if isinstance(key, Unknown) and key.reason else ""  # `MODELS[cfg["name"]]`
+            return Unknown(f"`{self.pf.segment(node)}` is not known statically{why}")
         if isinstance(func, ast.Attribute):
             owner = self.ev(func.value, env)
             if isinstance(owner, (ModelVal, ModelAttr, SourceVal, At, ObjVal, Const, SeqVal, ParserVal, SubparsersVal)) or \

@@ -92,7 +92,7 @@ class SubstituteMixin:
             _note(subs, value)
             return True
         if isinstance(n, ast.Name) and isinstance(value, Unknown) and not self._is_local(n.id, env) \
-                and n.id in self._replay_cannot_know():
+                and (n.id in self._replay_cannot_know() or (self._replay_file().path, n.id) in self.forgotten):
             # `gptconf = GPTConfig(**checkpoint["model_args"])` under an `if`: the replay would
             # not know it either; our reason is the user's (the checkpoint is not there)
             subs.error = subs.error or f"`{n.id}` is known only at run time ({value.reason})"

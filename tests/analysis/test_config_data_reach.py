@@ -593,3 +593,46 @@ def test_an_attribute_set_on_a_loaded_config(case, how, w) -> None:
         return
     agrees_with_pytorch(result, truth["loads"][0], "mismatched")
     assert not [f.message for f in result.findings if f.code.startswith("unresolved")]
+
+
+CHANGES_ITS_ARGUMENT = """
+import torch
+import torch.nn as nn
+
+
+class VAE(nn.Module):
+    def __init__(self, in_dim, hidden_dims=None):
+        super().__init__()
+        if hidden_dims is None:
+            hidden_dims = [8, 16]
+        self.encoder = nn.Linear(in_dim, hidden_dims[0])
+        hidden_dims.reverse()
+        self.decoder = nn.Linear(hidden_dims[0], in_dim)
+
+
+config = {"model_params": {"in_dim": 4, "hidden_dims": [8, 16]}}
+model_params = config["model_params"]
+"""
+
+
+def test_a_list_the_constructor_changes_in_place_is_not_reused_stale(case) -> None:
+    """PyTorch-VAE's `hidden_dims.reverse()` in `__init__` reverses the list `**model_params`
+    passed: a second model made from the same config is built the other way round. The first
+    load is judged; the second is said unresolved, naming the change (a false alarm before)."""
+    case.write("main.py", CHANGES_ITS_ARGUMENT + """
+model = VAE(**model_params)
+model.load_state_dict(torch.load("vae.pt"))
+ema = VAE(**config["model_params"])
+ema.load_state_dict(torch.load("ema.pt"))
+""")
+    case.torch(CHANGES_ITS_ARGUMENT + "torch.save(VAE(**model_params).state_dict(), 'vae.pt')\n"
+               "torch.save(VAE(**model_params).state_dict(), 'ema.pt')\n")
+    truth = pytorch_outcomes(case)
+    assert truth["crash"] is None and [load["raises"] for load in truth["loads"]] == [False, False], truth
+    for execute in (False, True):
+        result = analyze_alone(case, execute)
+        assert not [f for f in result.findings if f.severity == "error"], [f.message for f in result.findings]
+        first, second = sorted(result.reports, key=lambda r: r.call.line)
+        assert first.how is not None and not first.findings, [f.message for f in first.findings]
+        (why,) = [f.message for f in second.findings]
+        assert "`hidden_dims` is changed in place by VAE.__init__ (`hidden_dims.reverse()`, main.py:11)" in why, why
