@@ -224,3 +224,47 @@ def test_layers_a_yaml_file_builds_are_on_their_classes_lines(case) -> None:
     conv, bn = lines.index("        self.conv = nn.Conv2d(c1, c2, k, bias=False)"), lines.index("        self.bn = nn.BatchNorm2d(c2)")
     where = _error_lines(case, True)
     assert where and all(line == (conv if ".conv." in k else bn) for k, line in where.items()), where
+
+
+WRN = """
+import math
+
+import torch
+import torch.nn as nn
+
+
+class WideResNet(nn.Module):
+    def __init__(self, num_classes=10, kernel=3):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 4, kernel_size=kernel, padding=1, bias=False)
+        self.bn = nn.BatchNorm2d(4)
+        self.fc = nn.Linear(4, num_classes)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                n = m.kernel_size[0] * m.kernel_size[1] * m.out_channels
+                m.weight.data.normal_(0, math.sqrt(2.0 / n))
+            elif isinstance(m, nn.BatchNorm2d):
+                m.weight.data.fill_(1)
+                m.bias.data.zero_()
+            elif isinstance(m, nn.Linear):
+                m.bias.data.zero_()
+
+
+model = WideResNet()
+model.load_state_dict(torch.load("w.pt"))
+"""
+
+
+@pytest.mark.parametrize("made", ["WideResNet(100)", "WideResNet(kernel=5)"])
+def test_an_init_loops_in_place_fill_is_not_the_layers_line(case, made) -> None:
+    """WideResNet's `m.bias.data.zero_()` / `m.weight.data.normal_(...)` in `for m in
+    self.modules()`: the tensor it fills was made by the layer, so the squiggle stays on
+    `self.fc = nn.Linear(...)` / `self.conv1 = nn.Conv2d(...)`, not on the init loop's line."""
+    case.write("main.py", WRN)
+    _saved_by_the_scripts_classes(case, made)
+    judged_like_pytorch(case, False, "mismatched")
+    lines = (case.dir / "main.py").read_text().splitlines()
+    fc = lines.index("        self.fc = nn.Linear(4, num_classes)")
+    conv1 = lines.index("        self.conv1 = nn.Conv2d(3, 4, kernel_size=kernel, padding=1, bias=False)")
+    expected = {"fc.weight": fc, "fc.bias": fc} if made == "WideResNet(100)" else {"conv1.weight": conv1}
+    assert _error_lines(case, False) == expected

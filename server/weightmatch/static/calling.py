@@ -40,7 +40,8 @@ class Calls:
             return Unknown(f"calls `{what}`, whose result is not known statically")
         made = self.call(func, args, kwargs, frame, node)
         if isinstance(made, (Module, Tensor)) and made.origin is None and frame.file.origin is None \
-                and (isinstance(made, Module) or made.param) and not _passed_in(made, args, kwargs):
+                and (isinstance(made, Module) or made.param) and not _passed_in(made, args, kwargs) \
+                and not _in_place(node):
             made.origin = (frame.file.path, node)  # where the layer is made: the squiggle's line
         return made
 
@@ -114,3 +115,10 @@ def _passed_in(made: Any, args: list[Any], kwargs: dict[str, Any]) -> bool:
     """Whether a call gave back one of its own arguments (`nn.init.normal_(m.weight)` returns the
     tensor it filled): such a call did not make the layer, so its line is not the layer's line."""
     return any(made is a for a in args) or any(made is v for v in kwargs.values())
+
+
+def _in_place(node: ast.AST | None) -> bool:
+    """`m.bias.data.zero_()`, `m.weight.data.normal_(0, 0.01)` in an init loop: an in-place method
+    gives back the tensor it changed, which it did not make (its layer's line is the squiggle's)."""
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr.endswith("_") \
+        and not node.func.attr.startswith("_")
