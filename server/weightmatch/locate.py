@@ -68,7 +68,7 @@ def locate(module_path: str, model: ModelVal, expected: ExpectedState, find_clas
             cls = _user_class(expected, path, pf, find_class)
             continue
         elif cls is not None:
-            found = _in_class(cls[0], part, cls[1], find_class)
+            found = _in_class(cls[0], part, cls[1], find_class, origin=getattr(expected.modules.get(path), "origin", None))
             in_class = (cls, part) if found is not None else None
             value_subs = None
         if found is None and value is not None:
@@ -263,10 +263,14 @@ def _appended(cls: ClassInfo, attr: str, pf: PyFile):
     return (calls[0].args[0], calls[0].args[0], pf) if len(calls) == 1 else None
 
 
-def _in_class(cls: ClassInfo, attr: str, pf: PyFile, find_class: ClassFinder, depth: int = 0):
+def _in_class(cls: ClassInfo, attr: str, pf: PyFile, find_class: ClassFinder, depth: int = 0, origin=None):
+    """Where `__init__` (or a base class's) sets `self.<attr>`. When it does on several branches
+    (`if isinstance(n, list): self.prototypes = MultiPrototypes(...) elif n > 0: self.prototypes =
+    nn.Linear(...)`), the one holding the call static inference saw make it (`origin`), else the first."""
     init = cls.init()
     if init is not None:
         placeholder = None  # `self.head = None` before the real layer
+        candidates = []
         for node in sorted((n for n in ast.walk(init) if isinstance(n, (ast.Assign, ast.AnnAssign, ast.Call))),
                            key=lambda n: (n.lineno, n.col_offset)):
             if isinstance(node, (ast.Assign, ast.AnnAssign)):
@@ -277,21 +281,31 @@ def _in_class(cls: ClassInfo, attr: str, pf: PyFile, find_class: ClassFinder, de
                         if isinstance(node.value, ast.Constant) and node.value.value is None:
                             placeholder = placeholder or node
                             continue
-                        return node, node.value, pf
+                        candidates.append((node, node.value, pf))
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
                     node.func.attr in ("add_module", "register_module") and len(node.args) == 2 and \
                     isinstance(node.args[0], ast.Constant) and node.args[0].value == attr:
-                return node, node.args[1], pf
+                candidates.append((node, node.args[1], pf))
+        if candidates:
+            return next((c for c in candidates if _holds_origin(c[1], pf, origin)), candidates[0])
         if placeholder is not None:
             return placeholder, placeholder.value, pf
     if depth < 5:
         for base in cls.bases:
             found = find_class(base.rsplit(".", 1)[-1], pf) if not base.startswith("torch.") else None
             if found is not None:
-                hit = _in_class(found[0], attr, found[1], find_class, depth + 1)
+                hit = _in_class(found[0], attr, found[1], find_class, depth + 1, origin)
                 if hit is not None:
                     return hit
     return None
+
+
+def _holds_origin(value: ast.expr | None, pf: PyFile, origin) -> bool:
+    """Whether `value` (in `pf`) spans the line of the call static inference saw make the layer."""
+    if origin is None or value is None or origin[0] != pf.path:
+        return False
+    line = getattr(origin[1], "lineno", 0)
+    return value.lineno <= line <= (value.end_lineno or value.lineno)
 
 
 def _container_element(value: ast.expr, part: str, pf: PyFile, subs=None) -> ast.expr | ModelVal | None:

@@ -268,3 +268,42 @@ def test_an_init_loops_in_place_fill_is_not_the_layers_line(case, made) -> None:
     conv1 = lines.index("        self.conv1 = nn.Conv2d(3, 4, kernel_size=kernel, padding=1, bias=False)")
     expected = {"fc.weight": fc, "fc.bias": fc} if made == "WideResNet(100)" else {"conv1.weight": conv1}
     assert _error_lines(case, False) == expected
+
+
+HEADS = """
+import torch
+import torch.nn as nn
+
+
+class MultiPrototypes(nn.Module):
+    def __init__(self, dim, counts):
+        super().__init__()
+        for i, k in enumerate(counts):
+            self.add_module("prototypes" + str(i), nn.Linear(dim, k, bias=False))
+
+
+class SwAVHead(nn.Module):
+    def __init__(self, dim=8, nmb_prototypes=30):
+        super().__init__()
+        self.projection = nn.Linear(4, dim)
+        if isinstance(nmb_prototypes, list):
+            self.prototypes = MultiPrototypes(dim, nmb_prototypes)
+        elif nmb_prototypes > 0:
+            self.prototypes = nn.Linear(dim, nmb_prototypes, bias=False)
+
+
+model = SwAVHead()
+model.load_state_dict(torch.load("w.pt"))
+"""
+
+
+def test_a_layer_set_on_one_of_two_branches_is_on_the_branch_that_ran(case) -> None:
+    """SwAV's `if isinstance(nmb_prototypes, list): self.prototypes = MultiPrototypes(...)
+    elif nmb_prototypes > 0: self.prototypes = nn.Linear(...)`: the squiggle is on the branch
+    that made the layer, not the first `self.prototypes =` in the source."""
+    case.write("main.py", HEADS)
+    _saved_by_the_scripts_classes(case, "SwAVHead(nmb_prototypes=100)")
+    judged_like_pytorch(case, False, "mismatched")
+    lines = (case.dir / "main.py").read_text().splitlines()
+    linear = lines.index("            self.prototypes = nn.Linear(dim, nmb_prototypes, bias=False)")
+    assert _error_lines(case, False) == {"prototypes.weight": linear}
