@@ -156,12 +156,27 @@ class SubstituteMixin:
             # `StandardROIHeads(backbone.out_channels, ...)` after `backbone = Backbone(...)` in a
             # factory: read off the module made again by its constructor (nothing was done to it)
             return self._inline_model(n.value, value.model, subs)
+        if isinstance(value, ModelAttr) and value.path and not value.model.wrappers and \
+                not [st for st in value.model.steps if not _reads_only(st)]:
+            root = n
+            while isinstance(root, ast.Attribute):
+                root = root.value
+            if isinstance(n, ast.Name):
+                # `n_features = encoder.fc.in_features`, then `SimCLR(encoder, 64, n_features)`: read
+                # off the module made again by its constructor (nothing was done to it since)
+                made = self._constructor(n, value.model, subs)
+                if made is None or made is False:
+                    return made is None or None
+                subs.by_span[_span(n)] = ast.Attribute(_attributes(made, value.path[:-1]), value.path[-1], ast.Load())
+                return True
+            if isinstance(root, ast.Name) and self.ev(root, env) is value.model:
+                return self._inline_model(root, value.model, subs)  # `SimCLR(encoder, 64, encoder.fc.in_features)`
         if not (isinstance(n, ast.Name) and id(n) in subs.arguments):
             return None
         if not self._is_local(n.id, env):
             # `model = Unet(...)` at the top of the script, then `GaussianDiffusion(model, ...)`:
             # the replay drops the call that binds it, so the module is written in as its constructor
-            if isinstance(value, ModelVal) and not value.steps and n.id in self._replay_drops():
+            if isinstance(value, ModelVal) and all(map(_reads_only, value.steps)) and n.id in self._replay_drops():
                 return self._inline_model(n, value, subs)
             return None
         if isinstance(value, ModelVal):
@@ -546,3 +561,8 @@ def _span(n: ast.AST) -> tuple[int, int, int, int]:
 def _reads_loop_names(n: ast.AST, names: set[str]) -> bool:
     return any(isinstance(x, ast.Name) and x.id in names for x in ast.walk(n))
 
+
+def _attributes(base: ast.expr, path: list[str]) -> ast.expr:
+    for part in path:
+        base = ast.Attribute(base, part, ast.Load())
+    return base

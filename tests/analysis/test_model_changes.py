@@ -8,7 +8,7 @@ change. PyTorch is the judge, in both modes."""
 from __future__ import annotations
 
 import pytest
-from analysis_helpers import analyze_alone, judged_like_pytorch, pytorch_outcomes, save_layers
+from analysis_helpers import agrees_with_pytorch, analyze_alone, judged_like_pytorch, pytorch_outcomes, save_layers
 
 NET = """
 import torch
@@ -137,3 +137,50 @@ def test_values_written_into_a_tensor_change_nothing_the_load_checks(case, out, 
     case.write("main.py", VALUES_ONLY.format(out=out))
     save_layers(case, **{"0": "nn.Embedding(10, 4)", "1": "nn.Linear(4, 3)"})
     judged_like_pytorch(case, execute, "mismatched")
+
+
+SIMCLR = """
+import torch
+import torch.nn as nn
+
+
+class Encoder(nn.Module):
+    def __init__(self, width=16):
+        super().__init__()
+        self.body = nn.Linear(4, width)
+        self.fc = nn.Linear(width, 10)
+
+
+class SimCLR(nn.Module):
+    def __init__(self, encoder, projection_dim, n_features):
+        super().__init__()
+        self.encoder = encoder
+        self.encoder.fc = nn.Identity()
+        self.projector = nn.Sequential(nn.Linear(n_features, n_features, bias=False), nn.ReLU(),
+                                       nn.Linear(n_features, projection_dim, bias=False))
+"""
+
+SIMCLR_RUNS = {
+    "top-level": "encoder = Encoder({w})\nn_features = encoder.fc.in_features\n"
+                 "model = SimCLR(encoder, 8, n_features)\nmodel.load_state_dict(torch.load('w.pt'))\n",
+    "inline": "encoder = Encoder({w})\nmodel = SimCLR(encoder, 8, encoder.fc.in_features)\n"
+              "model.load_state_dict(torch.load('w.pt'))\n",
+    "in-main": "def main():\n    encoder = Encoder({w})\n    n_features = encoder.fc.in_features\n"
+               "    model = SimCLR(encoder, 8, n_features)\n    model.load_state_dict(torch.load('w.pt'))\n\n\n"
+               "if __name__ == '__main__':\n    main()\n",
+}
+
+
+@pytest.mark.parametrize("run", list(SIMCLR_RUNS))
+@pytest.mark.parametrize("width", [16, 32])
+@pytest.mark.parametrize("execute", [False, True])
+def test_a_size_read_off_another_module_sizes_the_model(case, run, width, execute) -> None:
+    """SimCLR's `n_features = encoder.fc.in_features`, then `SimCLR(encoder, dim, n_features)`:
+    the size is read off the encoder made again by its constructor (nothing was done to it)."""
+    case.write("main.py", SIMCLR + "\n\n" + SIMCLR_RUNS[run].format(w=width))
+    case.torch(SIMCLR + "\ntorch.save(SimCLR(Encoder(16), 8, 16).state_dict(), 'w.pt')\n")
+    truth = pytorch_outcomes(case)
+    assert truth["crash"] is None and truth["loads"][0]["raises"] is (width != 16), truth
+    result = analyze_alone(case, execute)
+    agrees_with_pytorch(result, truth["loads"][0], "mismatched")
+    assert not [f.message for f in result.findings if f.code.startswith("unresolved")]
