@@ -342,7 +342,7 @@ class CallsMixin(ModulesMixin, CheckpointValuesMixin, InstancesMixin):
             why = f"{name} calls itself more than {MAX_RECURSION} deep: not followed"
         elif len(self.stack) >= MAX_DEPTH:
             why = f"{name} is more than {MAX_DEPTH} calls deep: not followed"
-        elif self.calls >= MAX_CALLS or self.called_in_run.get(key, 0) >= MAX_CONTEXTS:
+        elif self.calls >= MAX_CALLS or self.called_in_run.get(key, 0) >= MAX_CONTEXTS and not _trivial(fn.node):
             why = f"{name} is called too often to follow every call"
         if why:
             return self.not_followed([fn, fn.self_value, *args, *kwargs.values()], why)
@@ -578,3 +578,20 @@ def _bound(fn: FuncVal, obj: Any, cls: ClassVal) -> FuncVal:
     if kind == "staticmethod":
         return fn
     return FuncVal(fn.file, fn.node, fn.owner, cls if kind == "classmethod" else obj)
+
+
+_TRIVIAL_CALLS = {"setattr", "getattr", "hasattr", "isinstance", "len", "int", "float", "str", "bool"}
+
+
+def _trivial(fn: ast.AST) -> bool:
+    """A short function that calls nothing but builtins and has no loop (Tacotron2's
+    `HParams.add_hparam(name, value)`: `setattr(self, name, value)`, called once per
+    hyper-parameter): cheap to follow at every call, so the bound on contexts does not cut it."""
+    hit = fn.__dict__.get("_trivial")
+    if hit is None:
+        body = getattr(fn, "body", [])
+        hit = fn.__dict__["_trivial"] = isinstance(body, list) and len(body) <= 5 and not any(
+            isinstance(n, (ast.For, ast.While, ast.AsyncFor, ast.Lambda, ast.FunctionDef, ast.ClassDef))
+            or isinstance(n, ast.Call) and not (isinstance(n.func, ast.Name) and n.func.id in _TRIVIAL_CALLS)
+            for s in body for n in ast.walk(s))
+    return hit

@@ -823,3 +823,33 @@ def test_a_model_made_per_item_of_a_comprehension(case, blend, wide) -> None:
     assert bool(errors) == any(load["raises"] for load in truth["loads"]), [f.message for f in result.findings]
     if errors:
         assert sorted(k for f in errors for k in f.keys) == sorted(k for load in truth["loads"] for k in load["mismatched"])
+
+
+@pytest.mark.parametrize("hidden", [16, 12])
+def test_a_setter_called_once_per_hyper_parameter_is_followed_every_time(case, static_project, hidden) -> None:
+    """Tacotron2's `HParams(**kwargs)` calls `self.add_hparam(name, value)` (a bare `setattr`) once
+    per hyper-parameter, more often than the bound on one function's contexts: such a setter is
+    followed at every call, so the model's sizes are known."""
+    case.write("model.py", MODEL)
+    case.torch(SAVE_5)
+    names = ", ".join(f"p{i}={i}" for i in range(40))
+    main = case.write("main.py", f"""
+        import torch
+        from model import Net
+
+
+        class HParams(object):
+            def __init__(self, **kwargs):
+                for name, value in kwargs.items():
+                    self.add_hparam(name, value)
+
+            def add_hparam(self, name, value):
+                setattr(self, name, value)
+
+
+        hparams = HParams({names}, num_classes=5, hidden={hidden})
+        model = Net(hparams.num_classes, hparams.hidden)
+        model.load_state_dict(torch.load("w.pt"))
+    """)
+    analysis = static_project.analyze(str(main))
+    _judge(case, analysis)
