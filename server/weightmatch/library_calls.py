@@ -6,6 +6,7 @@ known name, `next`, config-file readers and the pure builtins real scripts size 
 from __future__ import annotations
 
 import ast
+import shlex
 from typing import Any
 
 from weightmatch import cli_apps, comprehension, config_data, disk_paths, environment, has_attr, parsing, purefuncs
@@ -17,7 +18,8 @@ _PURE = {"int": int, "float": float, "str": str, "bool": bool, "len": len, "min"
          "round": round, "tuple": tuple, "list": list, "sorted": sorted, "sum": sum, "range": range,
          # what a `for` walks over (`for i, (w_in, w_out) in enumerate(zip(widths[:-1], widths[1:]))`), as lists
          "enumerate": lambda *a: list(enumerate(*a)), "zip": lambda *a: list(zip(*a)),
-         "reversed": lambda a: list(reversed(a))}
+         "reversed": lambda a: list(reversed(a)),
+         "shlex.split": shlex.split}  # `parser.parse_args(shlex.split("--depth 4"))`
 
 
 def _parser(ev, node: ast.Call, env: dict) -> ParserVal:

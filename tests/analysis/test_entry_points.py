@@ -399,3 +399,28 @@ def test_a_variable_set_under_a_name_not_known_here_is_not_guessed(case) -> None
     assert _unresolved(result), [f.message for f in result.findings]
     assert any("`os.environ[key] = …` may set $WM_WIDTH" in f.message for f in result.findings), \
         [f.message for f in result.findings]
+
+
+@pytest.mark.parametrize("width", [8, 6])
+def test_arguments_given_as_one_string_split_like_a_shell(case, width) -> None:
+    """`parser.parse_args(shlex.split(ARGV))` of a literal string (a notebook-style run)."""
+    case.write("net.py", NET)
+    case.torch(SAVE.replace("Net(10)", "Net(10, width=8)"))
+    case.write("main.py", f"""
+        import argparse
+        import shlex
+
+        import torch
+
+        from net import Net
+
+        ARGV = "--width {width} --num-classes 10"
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--width", type=int, default=4)
+        parser.add_argument("--num-classes", type=int, default=3)
+        args = parser.parse_args(shlex.split(ARGV))
+        model = Net(args.num_classes, width=args.width)
+        model.load_state_dict(torch.load("w.pt"))
+    """)
+    judged_like_pytorch(case, False, "mismatched")
+    assert not [f for f in analyze_alone(case, False).findings if f.code.startswith("unresolved")]
