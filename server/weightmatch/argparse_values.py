@@ -133,7 +133,8 @@ class ParserVal:
                 if isinstance(value, Unknown):
                     attrs[opt.dest] = value
                     continue
-            attrs[opt.dest] = Const(value, f"{name} at its default, {value!r}")
+            env_note = f" ({default.origin})" if default.origin and "$" in default.origin else ""  # click's envvar
+            attrs[opt.dest] = Const(value, f"{name} at its default, {value!r}{env_note}")
         for dest, value in self.defaults.items():
             attrs.setdefault(dest, value)
         if self.subparsers is not None:

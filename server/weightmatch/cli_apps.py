@@ -18,13 +18,14 @@ import ast
 import os
 from typing import Any
 
+from weightmatch import environment
 from weightmatch.argparse_values import ParserVal
 from weightmatch.values import Const, FuncVal, ObjVal, Unknown
 
 _COMMAND = "click.command"
 _PARAMS = ("click.option", "click.argument")
 _IGNORED = ("click.version_option", "click.help_option")
-_NOT_FOLLOWED = {"multiple", "count", "envvar", "callback", "prompt", "is_eager", "expose_value",
+_NOT_FOLLOWED = {"multiple", "count", "callback", "prompt", "is_eager", "expose_value",
                  "flag_value", "secondary", "show_envvar", "default_factory", "hide_input", "confirmation_prompt"}
 _CLICK_TYPES = {"click.INT": "int", "click.FLOAT": "float", "click.STRING": "str", "click.Path": "str",
                 "click.Choice": "str", "click.BOOL": "?", "click.File": "?"}
@@ -134,6 +135,9 @@ def _add(ev, parser: ParserVal, node: ast.Call, env: dict) -> Unknown | None:
     if odd:
         return Unknown(f"the click option `{label}` uses {odd if ' ' in odd else f'`{odd}=`'}, which is not followed")
     kwargs = {k.arg: ev.ev(k.value, env) for k in node.keywords if k.arg not in ("type", "help", "show_default")}
+    unknown = _envvar_default(ev, label, kwargs) if "envvar" in kwargs else None
+    if unknown is not None:
+        return unknown
     type_name = _type_name(ev, node, env)
     if type_name == "?":
         return Unknown(f"the click option `{label}` converts its value with a type not followed")
@@ -167,6 +171,24 @@ def _add(ev, parser: ParserVal, node: ast.Call, env: dict) -> Unknown | None:
     if "default" in kwargs and not (isinstance(required, Const) and required.value):
         kwargs["nargs"] = Const("?")  # an argument with a default is optional
     parser.add_argument([Const(plain[0].lower())], kwargs)
+    return None
+
+
+def _envvar_default(ev, label: str, kwargs: dict[str, Any]) -> Unknown | None:
+    """`envvar="HIDDEN_SIZE"`: read when the command line does not give the option, before its
+    default (a bare run: the launch configuration's or the script's value, else unset)."""
+    variable = kwargs.pop("envvar")
+    if not (isinstance(variable, Const) and isinstance(variable.value, str)):
+        return Unknown(f"the click option `{label}` reads an environment variable not known statically")
+    value = environment.given(ev, variable.value)
+    if value is not None and not isinstance(value, Const):
+        return value
+    default = kwargs.get("default", Const(None))
+    if value is not None:
+        kwargs["default"] = Const(str(value.value), value.origin)
+    elif isinstance(default, Const):
+        unset = f"${variable.value} unset"
+        kwargs["default"] = Const(default.value, f"{default.origin}; {unset}" if default.origin else unset)
     return None
 
 

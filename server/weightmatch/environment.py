@@ -30,7 +30,7 @@ def _writes(ev) -> dict[str, Any]:
     return ev.env_writes
 
 
-def _given(ev, name: str) -> Any:
+def given(ev, name: str) -> Any:
     """`$name` as this run sees it before any default: set by the script, by the launch
     configuration, or None (the user's shell's, not known here)."""
     writes = _writes(ev)
@@ -49,7 +49,7 @@ def read(ev, dotted: str, node: ast.Call, env: dict) -> Any:
     name = ev.ev(node.args[0], env) if node.args else None
     if not (isinstance(name, Const) and isinstance(name.value, str)) or len(node.args) > 2:
         return None
-    known = _given(ev, name.value)
+    known = given(ev, name.value)
     if known is not None:
         return known
     default = node.args[1] if len(node.args) == 2 else next((k.value for k in node.keywords if k.arg in (
@@ -91,7 +91,7 @@ def item(ev, node: ast.Subscript, env: dict) -> Any:
     name = ev.ev(node.slice, env)
     if not (isinstance(name, Const) and isinstance(name.value, str)):
         return Unknown(f"`{ev.pf.segment(node)}` is known only at run time")
-    known = _given(ev, name.value)
+    known = given(ev, name.value)
     return known if known is not None else Unknown(f"the environment variable ${name.value} is known only at run time")
 
 

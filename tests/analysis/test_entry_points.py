@@ -163,8 +163,7 @@ def test_a_variable_read_without_a_default_stays_unknown(case, read) -> None:
     assert _unresolved(result), [f.message for f in result.findings]
 
 
-@pytest.mark.parametrize("option", ['"--num-classes/--no-num-classes"', '"--num-classes", multiple=True',
-                                    '"--num-classes", envvar="NUM_CLASSES"'])
+@pytest.mark.parametrize("option", ['"--num-classes/--no-num-classes"', '"--num-classes", multiple=True'])
 def test_click_options_that_behave_otherwise_leave_the_load_unresolved(case, option) -> None:
     _write(case, "click", 7)
     case.write("main.py", CLICK_APP.format(classes=7).replace('"--num-classes", "-n"', option))
@@ -424,3 +423,22 @@ def test_arguments_given_as_one_string_split_like_a_shell(case, width) -> None:
     """)
     judged_like_pytorch(case, False, "mismatched")
     assert not [f for f in analyze_alone(case, False).findings if f.code.startswith("unresolved")]
+
+
+@pytest.mark.parametrize("env", [None, "7"], ids=["unset", "launch-env"])
+def test_a_click_option_read_from_an_environment_variable(case, env) -> None:
+    """`@click.option("--num-classes", envvar="NUM_CLASSES", default=10)`: a bare run takes the
+    variable when the launch configuration sets it, else the default, and says which."""
+    _write(case, "click", 10)
+    case.write("main.py", CLICK_APP.format(classes=10).replace('"--num-classes", "-n",', '"--num-classes", "-n", envvar="NUM_CLASSES",'))
+    if env is not None:
+        case.write(".vscode/launch.json", json.dumps({"configurations": [{
+            "name": "Eval", "type": "debugpy", "request": "launch", "program": "${workspaceFolder}/main.py",
+            "env": {"NUM_CLASSES": env}}]}))
+    truth = pytorch_outcomes(case, env={"NUM_CLASSES": env} if env else None)
+    assert truth["loads"][0]["raises"] is (env is not None), truth
+    result = analyze_alone(case, False)
+    agrees_with_pytorch(result, truth["loads"][0], "mismatched")
+    assert not [f for f in result.findings if f.code.startswith("unresolved")], [f.message for f in result.findings]
+    if env is not None:
+        assert any("$NUM_CLASSES set to '7' by launch.json “Eval”" in f.message for f in result.findings)
