@@ -452,8 +452,10 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
         if dotted in ("sys.path.insert", "sys.path.append"):
             self.ev(expr, env)  # a folder later imports look in (file_paths.call)
             return
-        if dotted in environment.WRITES:
-            self.ev(expr, env)  # `os.environ.setdefault("HIDDEN", "96")`: what later reads get
+        if dotted in environment.WRITES or dotted == "fire.Fire":
+            # `os.environ.setdefault("HIDDEN", "96")`: what later reads get; `fire.Fire(Predictor)`
+            # runs it (library_calls._fire)
+            self.ev(expr, env)
             return
         if dotted in STRIP_PREFIX and len(expr.args) >= 2:
             sd = self.ev(expr.args[0], env)

@@ -212,8 +212,22 @@ def _next(ev, dotted: str, node: ast.Call, env: dict) -> Any:
     return ev.ev(node.args[1], env) if len(node.args) == 2 else Unknown(f"{what} raises StopIteration")
 
 
+def _fire(ev, dotted: str, node: ast.Call, env: dict) -> Any:
+    """`fire.Fire(Predictor)` / `fire.Fire(main)` run bare: Fire calls the class or function with
+    no arguments (every parameter at its default) and, for a class, stops at the instance;
+    with command-line arguments, which member runs is Fire's to decide (not followed)."""
+    if len(node.args) != 1 or node.keywords:
+        return None
+    if ev.argv:
+        return Unknown("the command python-fire runs with these arguments is not followed")
+    target = ev.ev(node.args[0], env)
+    if not isinstance(target, (ClassVal, FuncVal)):
+        return None
+    return ev.ev(ast.copy_location(ast.Call(node.args[0], [], []), node), env)
+
+
 _LIBRARY = {
-    "next": _next,
+    "next": _next, "fire.Fire": _fire,
     "types.SimpleNamespace": _namespace, "argparse.Namespace": _namespace, "vars": _vars, "getattr": _getattr,
     "hasattr": has_attr.call, "eval": _eval, "dict": _dict, "dataclasses.asdict": _asdict,
     "dataclasses.replace": _replace, "type": _type, **environment.HANDLERS, **cli_apps.HANDLERS,

@@ -442,3 +442,24 @@ def test_a_click_option_read_from_an_environment_variable(case, env) -> None:
     assert not [f for f in result.findings if f.code.startswith("unresolved")], [f.message for f in result.findings]
     if env is not None:
         assert any("$NUM_CLASSES set to '7' by launch.json “Eval”" in f.message for f in result.findings)
+
+
+FIRE_APPS = {
+    "class": "class Predictor:\n    def __init__(self, weights='w.pt', width=8):\n        self.model = Net(10, width)\n"
+             "        self.model.load_state_dict(torch.load(weights))\n\n    def predict(self, n=1):\n        return n\n\n\n"
+             "if __name__ == '__main__':\n    fire.Fire(Predictor)\n",
+    "function": "def main(weights='w.pt', width=8):\n    model = Net(10, width)\n    model.load_state_dict(torch.load(weights))\n\n\n"
+                "if __name__ == '__main__':\n    fire.Fire(main)\n",
+}
+
+
+@pytest.mark.parametrize("app", list(FIRE_APPS))
+@pytest.mark.parametrize("saved", [8, 6])
+def test_python_fire_runs_its_target_bare(case, app, saved) -> None:
+    """`fire.Fire(Predictor)` run with no arguments makes `Predictor()` (every parameter at its
+    default), whose `__init__` builds and loads; `fire.Fire(main)` calls `main()`."""
+    case.write("net.py", NET)
+    case.torch(SAVE.replace("Net(10)", f"Net(10, width={saved})"))
+    case.write("main.py", "import fire\nimport torch\n\nfrom net import Net\n\n\n" + FIRE_APPS[app])
+    judged_like_pytorch(case, False, "mismatched")
+    assert not [f for f in analyze_alone(case, False).findings if f.code.startswith("unresolved")]
