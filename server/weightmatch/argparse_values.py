@@ -33,6 +33,7 @@ class Option:
     type_name: str | None
     nargs: Any
     const: Any
+    type_fn: Any = None  # `type=str2bool`: a function of the workspace, run by the interpreter (`convert`)
 
 
 @dataclass
@@ -86,8 +87,9 @@ class ParserVal:
         if not isinstance(action, str):  # an Action class of the script's own: it decides the value
             default = Unknown(f"`{strings[0]}` has an argparse action not known statically")
             action = "store"
+        type_fn = type_val if type(type_val).__name__ == "FuncVal" else None
         self.options.append(Option(dest, flags, action, default, type_name, _const(kwargs.get("nargs"), None),
-                                   kwargs.get("const")))
+                                   kwargs.get("const"), type_fn))
         required = kwargs.get("required")
         if (isinstance(required, Const) and required.value is True) or (not flags and _const(
                 kwargs.get("nargs"), None) not in ("?", "*", REMAINDER)):
@@ -103,8 +105,9 @@ class ParserVal:
         found = next((o.default for o in self.options if o.dest == dest.value), None)
         return found if found is not None else Const(None)
 
-    def parse(self, argv: list[str] | None = None, source: str = "") -> Any:
-        """The namespace for `argv` (None: no arguments, every option at its default)."""
+    def parse(self, argv: list[str] | None = None, source: str = "", convert=None) -> Any:
+        """The namespace for `argv` (None: no arguments, every option at its default). `convert(fn,
+        text)` runs a `type=` function of the workspace on a string (None: such a value is unknown)."""
         argv = argv or []
         given, stop = _parse_argv(self.options, argv, self.subparsers is not None)
         attrs: dict[str, Any] = {}
@@ -112,7 +115,7 @@ class ParserVal:
             name = (opt.flags or [opt.dest])[0]
             if opt.dest in given:
                 raw = given[opt.dest]
-                attrs[opt.dest] = _typed(raw, opt, f"{name} {raw} {source}".rstrip())
+                attrs[opt.dest] = _typed(raw, opt, f"{name} {raw} {source}".rstrip(), convert)
                 continue
             if opt.dest in attrs and opt.dest not in self.defaults:
                 continue  # argparse: the first option with a dest sets its default
@@ -129,7 +132,7 @@ class ParserVal:
             if not opt.flags and (opt.nargs == REMAINDER or opt.nargs == "*" and value is None):
                 value = []  # what argparse gives a positional `*` / `...` that is not given
             if isinstance(value, str) and opt.type_name is not None:
-                value = _apply_type(value, opt.type_name)
+                value = _apply_type(value, opt, convert)
                 if isinstance(value, Unknown):
                     attrs[opt.dest] = value
                     continue
@@ -138,7 +141,7 @@ class ParserVal:
         for dest, value in self.defaults.items():
             attrs.setdefault(dest, value)
         if self.subparsers is not None:
-            sub = self.subparsers.parse(argv[stop:] if stop is not None else [], source)
+            sub = self.subparsers.parse(argv[stop:] if stop is not None else [], source, convert)
             if isinstance(sub, Unknown):
                 return sub
             # the subcommand's values are set over the parent's; an option of a subcommand not
@@ -149,8 +152,8 @@ class ParserVal:
             pass
         return ObjVal(attrs, "the argparse namespace")
 
-    def parse_known(self, argv: list[str] | None = None, source: str = "") -> Any:
-        namespace = self.parse(argv, source)
+    def parse_known(self, argv: list[str] | None = None, source: str = "", convert=None) -> Any:
+        namespace = self.parse(argv, source, convert)
         return namespace if isinstance(namespace, Unknown) else SeqVal([namespace, Const([])])
 
 
@@ -173,7 +176,7 @@ class SubparsersVal:
             self.commands[str(name)] = child
         return child
 
-    def parse(self, argv: list[str], source: str) -> dict[str, Any] | Unknown:
+    def parse(self, argv: list[str], source: str, convert=None) -> dict[str, Any] | Unknown:
         choices = ", ".join(self.commands)
         if not argv:
             if self.required:
@@ -193,7 +196,7 @@ class SubparsersVal:
         child = self.commands.get(command)
         if child is None:
             return Unknown(f"`{command}` is not a subcommand of the script ({choices}): argparse stops")
-        namespace = child.parse(rest, source)
+        namespace = child.parse(rest, source, convert)
         if isinstance(namespace, Unknown):
             return namespace
         attrs = dict(namespace.attrs)
@@ -208,7 +211,12 @@ def _const(value: Any, default: Any) -> Any:
     return value.value if isinstance(value, Const) else object()
 
 
-def _apply_type(value: str, type_name: str) -> Any:
+def _apply_type(value: str, opt: Option, convert=None) -> Any:
+    type_name = opt.type_name
+    if opt.type_fn is not None and convert is not None:  # `type=str2bool`: run by the interpreter
+        made = convert(opt.type_fn, value)
+        return made.value if type(made).__name__ == "Const" else \
+            Unknown(f"`{opt.type_fn.node.name}({value!r})` is not known statically")
     fn = _TYPES.get(type_name)
     if fn is None:
         return Unknown(f"a default converted by `{type_name}` at run time")
@@ -218,15 +226,15 @@ def _apply_type(value: str, type_name: str) -> Any:
         return Unknown(f"`{type_name}({value!r})` fails")
 
 
-def _typed(raw: Any, opt: Option, origin: str) -> Any:
+def _typed(raw: Any, opt: Option, origin: str, convert=None) -> Any:
     if isinstance(raw, bool) or raw is None:
         return Const(raw, origin)
     if isinstance(raw, list):
-        values = [_apply_type(r, opt.type_name) if opt.type_name else r for r in raw]
+        values = [_apply_type(r, opt, convert) if opt.type_name else r for r in raw]
         if any(isinstance(v, Unknown) for v in values):
             return Unknown(f"`{opt.dest}` from the run configuration is not known statically")
         return Const(values, origin)
-    value = _apply_type(raw, opt.type_name) if opt.type_name else raw
+    value = _apply_type(raw, opt, convert) if opt.type_name else raw
     return value if isinstance(value, Unknown) else Const(value, origin)
 
 

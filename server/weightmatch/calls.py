@@ -419,9 +419,12 @@ class CallsMixin(ModulesMixin, CheckpointValuesMixin, InstancesMixin):
                 argv, source = [str(v) for v in value.value], f"(from {self.pf.segment(given)})"
             if parser.unknown:
                 return Unknown(f"the argument parser has {parser.unknown}")
+            def convert(fn, text: str):  # `type=str2bool`: the workspace's function, run here
+                return self.call_function(fn, [Const(text)], {}, node)
+
             if bound.name == "parse_args":
-                return parser.parse(argv, source)
-            return parser.parse_known(argv, source)
+                return parser.parse(argv, source, convert)
+            return parser.parse_known(argv, source, convert)
         if bound.name not in ("print_help", "print_usage", "format_help", "format_usage", "error", "exit"):
             parser.unknown = parser.unknown or f"`{bound.name}(...)` (subcommands or options made at run time)"
         return Unknown(f"`{self.pf.segment(node)}` is not known statically")

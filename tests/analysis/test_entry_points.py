@@ -463,3 +463,41 @@ def test_python_fire_runs_its_target_bare(case, app, saved) -> None:
     case.write("main.py", "import fire\nimport torch\n\nfrom net import Net\n\n\n" + FIRE_APPS[app])
     judged_like_pytorch(case, False, "mismatched")
     assert not [f for f in analyze_alone(case, False).findings if f.code.startswith("unresolved")]
+
+
+STR2BOOL = """
+import argparse
+
+import torch
+
+from net import Net
+
+
+def str2bool(v):
+    if isinstance(v, bool):
+        return v
+    if v.lower() in ("yes", "true", "t", "y", "1"):
+        return True
+    elif v.lower() in ("no", "false", "f", "n", "0"):
+        return False
+    else:
+        raise argparse.ArgumentTypeError("boolean value expected")
+
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--wide", type=str2bool, default="false")
+args = parser.parse_args({argv})
+model = Net(10, width=8 if args.wide else 6)
+model.load_state_dict(torch.load("w.pt"))
+"""
+
+
+@pytest.mark.parametrize("argv", ["[]", '["--wide", "yes"]', '["--wide", "False"]'])
+def test_a_type_function_of_the_script_converts_the_option(case, argv) -> None:
+    """guided-diffusion's `type=str2bool`: the script's own function converts the string default
+    and the run's arguments (run by the interpreter, as argparse calls it)."""
+    case.write("net.py", NET)
+    case.torch(SAVE.replace("Net(10)", "Net(10, width=8)"))
+    case.write("main.py", STR2BOOL.replace("{argv}", argv))
+    judged_like_pytorch(case, False, "mismatched")
+    assert not [f for f in analyze_alone(case, False).findings if f.code.startswith("unresolved")]
