@@ -19,7 +19,7 @@ from weightmatch.operators import BINARY, TooLarge, binary
 from weightmatch.pyfile import PyFile
 from weightmatch.type_tests import PARALLEL, TypeTestsMixin
 from weightmatch.values import (
-    At, ClassVal, Const, DictLit, EmptyDict, FileHandle, FuncVal, LoadedFile, ModelAttr, ModelVal, ModVal,
+    At, ClassVal, Const, DictLit, EmptyDict, FileHandle, FuncVal, JsonFile, LoadedFile, ModelAttr, ModelVal, ModVal,
     LibRef, ObjVal, Op, PartialVal, SeqVal, SourceVal, Step, SuperOf, Unknown, frozen, model_state, origins,
 )
 
@@ -112,6 +112,8 @@ class Evaluator(TypeTestsMixin):
             return fstrings.formatted(self, node, env)
         if isinstance(node, ast.BinOp):
             left, right = self.ev(node.left, env), self.ev(node.right, env)
+            # `["<pad>", "<unk>"] + json.load(f)`: the data the file holds
+            left, right = [config_data.read_data(self, v) if isinstance(v, JsonFile) else v for v in (left, right)]
             if isinstance(left, Const) and isinstance(right, Const):
                 out = _binop(node.op, left.value, right.value)
                 if isinstance(out, Const):

@@ -168,8 +168,8 @@ def _pure(ev, dotted: str, node: ast.Call, env: dict) -> Any:
     if dotted in ("max", "min", "sorted") and node.keywords:
         return disk_paths.by_file_key(ev, dotted, node, env)  # `max(paths, key=os.path.getmtime)`
     args = [ev.ev(a, env) for a in node.args]
-    if dotted == "len" and len(args) == 1 and isinstance(args[0], JsonFile):
-        args = [config_data.read_data(ev, args[0])]  # `len(json.load(f))`: a vocabulary file's size
+    # `len(json.load(f))` (a vocabulary file's size), `sorted(json.load(f))`: the data it holds
+    args = [config_data.read_data(ev, a) if isinstance(a, JsonFile) else a for a in args]
     if dotted == "len" and len(args) == 1 and isinstance(args[0], ObjVal) and args[0].cls is not None:
         method = ev.attribute(args[0], "__len__", node)  # `len(tokenizer)` of a workspace class
         return ev.call_function(method, [], {}, node) if isinstance(method, FuncVal) else None

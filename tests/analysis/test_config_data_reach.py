@@ -636,3 +636,30 @@ ema.load_state_dict(torch.load("ema.pt"))
         assert first.how is not None and not first.findings, [f.message for f in first.findings]
         (why,) = [f.message for f in second.findings]
         assert "`hidden_dims` is changed in place by VAE.__init__ (`hidden_dims.reverse()`, main.py:11)" in why, why
+
+
+@pytest.mark.parametrize("vocab", ['["<pad>", "<unk>"] + json.load(f)', 'sorted(json.load(f))', 'list(json.load(f))'])
+def test_a_vocabulary_file_used_as_data(case, vocab) -> None:
+    """A vocabulary read with `json.load` and extended or sorted before its `len` sizes the
+    embedding: the file's data, as Python computes it."""
+    case.write("vocab.json", json.dumps(["a", "b", "c"]))
+    save_layers(case, emb="nn.Embedding(5, 4)")
+    case.write("main.py", f"""
+        import json
+
+        import torch
+        import torch.nn as nn
+
+
+        class Net(nn.Module):
+            def __init__(self, n):
+                super().__init__()
+                self.emb = nn.Embedding(n, 4)
+
+
+        with open("vocab.json") as f:
+            itos = {vocab}
+        model = Net(len(itos))
+        model.load_state_dict(torch.load("w.pt"))
+    """)
+    resolved_like_pytorch(case, False, "mismatched")
