@@ -260,7 +260,9 @@ def _appended(cls: ClassInfo, attr: str, pf: PyFile):
              and n.func.attr == "append" and len(n.args) == 1 and isinstance(n.func.value, ast.Attribute)
              and n.func.value.attr == attr and isinstance(n.func.value.value, ast.Name)
              and n.func.value.value.id == "self"] if init is not None else []
-    return (calls[0].args[0], calls[0].args[0], pf) if len(calls) == 1 else None
+    if len(calls) != 1:
+        return None
+    return _made_as_local(init, calls[0].args[0], calls[0], pf) or (calls[0].args[0], calls[0].args[0], pf)
 
 
 def _in_class(cls: ClassInfo, attr: str, pf: PyFile, find_class: ClassFinder, depth: int = 0, origin=None):
@@ -287,7 +289,8 @@ def _in_class(cls: ClassInfo, attr: str, pf: PyFile, find_class: ClassFinder, de
                     isinstance(node.args[0], ast.Constant) and node.args[0].value == attr:
                 candidates.append((node, node.args[1], pf))
         if candidates:
-            return next((c for c in candidates if _holds_origin(c[1], pf, origin)), candidates[0])
+            node, value, _ = next((c for c in candidates if _holds_origin(c[1], pf, origin)), candidates[0])
+            return _made_as_local(init, value, node, pf) or (node, value, pf)
         if placeholder is not None:
             return placeholder, placeholder.value, pf
     if depth < 5:
@@ -297,6 +300,34 @@ def _in_class(cls: ClassInfo, attr: str, pf: PyFile, find_class: ClassFinder, de
                 hit = _in_class(found[0], attr, found[1], find_class, depth + 1, origin)
                 if hit is not None:
                     return hit
+    return None
+
+
+# calls that give back the module they are given (its keys renamed, not its sizes)
+_SAME_MODULE = {"weight_norm", "spectral_norm", "remove_weight_norm", "remove_spectral_norm"}
+
+
+def _dotted_tail(func: ast.expr) -> str:
+    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+
+
+def _made_as_local(init: ast.AST, value: ast.expr | None, at: ast.AST, pf: PyFile):
+    """`start = Conv1d(...); start = weight_norm(start); self.start = start` (WaveGlow): the layer
+    a local name holds, back through calls that wrap it, at the call that made it; None when
+    `value` is no such name or it was made otherwise."""
+    if isinstance(value, ast.Call) and (_dotted_tail(value.func) in _SAME_MODULE) and value.args:
+        value = value.args[0]  # `self.cond_layer = weight_norm(cond_layer)`: the module it was given
+    if not isinstance(value, ast.Name):
+        return None
+    name, before = value.id, at.lineno
+    bound = sorted((n for n in ast.walk(init) if isinstance(n, ast.Assign) and len(n.targets) == 1
+                    and isinstance(n.targets[0], ast.Name) and n.targets[0].id == name and n.lineno < before),
+                   key=lambda n: n.lineno, reverse=True)
+    for stmt in bound:
+        wraps = isinstance(stmt.value, ast.Call) and any(
+            isinstance(a, ast.Name) and a.id == name for a in [*stmt.value.args, *(k.value for k in stmt.value.keywords)])
+        if not wraps:
+            return (stmt, stmt.value, pf) if isinstance(stmt.value, ast.Call) else None
     return None
 
 

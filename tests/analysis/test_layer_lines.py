@@ -307,3 +307,46 @@ def test_a_layer_set_on_one_of_two_branches_is_on_the_branch_that_ran(case) -> N
     lines = (case.dir / "main.py").read_text().splitlines()
     linear = lines.index("            self.prototypes = nn.Linear(dim, nmb_prototypes, bias=False)")
     assert _error_lines(case, False) == {"prototypes.weight": linear}
+
+
+WN = """
+import torch
+import torch.nn as nn
+
+
+class WN(nn.Module):
+    def __init__(self, n_in, n_channels=8, n_layers=2):
+        super().__init__()
+        self.in_layers = nn.ModuleList()
+        start = nn.Conv1d(n_in, n_channels, 1)
+        start = nn.utils.weight_norm(start, name="weight")
+        self.start = start
+        cond_layer = nn.Conv1d(4, 2 * n_channels * n_layers, 1)
+        self.cond_layer = nn.utils.weight_norm(cond_layer, name="weight")
+        for i in range(n_layers):
+            in_layer = nn.Conv1d(n_channels, 2 * n_channels, 3, padding=1)
+            in_layer = nn.utils.weight_norm(in_layer, name="weight")
+            self.in_layers.append(in_layer)
+        # a value static inference does not model: the worker builds this model
+        self.register_buffer("freqs", torch.outer(torch.arange(4.0), torch.arange(4.0)), persistent=False)
+
+
+model = WN(2)
+model.load_state_dict(torch.load("w.pt"))
+"""
+
+
+def test_a_layer_made_as_a_local_and_wrapped_is_on_its_constructors_line(case) -> None:
+    """WaveGlow's `start = Conv1d(...); start = weight_norm(start); self.start = start` (and
+    `self.cond_layer = weight_norm(cond_layer)`, `self.in_layers.append(in_layer)`): each layer is
+    on the line of the `Conv1d(...)` that sized it, in a model the worker built."""
+    case.write("main.py", WN)
+    _saved_by_the_scripts_classes(case, "WN(2, n_channels=16)")
+    judged_like_pytorch(case, True, "mismatched")
+    lines = (case.dir / "main.py").read_text().splitlines()
+    start = lines.index("        start = nn.Conv1d(n_in, n_channels, 1)")
+    cond = lines.index("        cond_layer = nn.Conv1d(4, 2 * n_channels * n_layers, 1)")
+    in_layer = lines.index("            in_layer = nn.Conv1d(n_channels, 2 * n_channels, 3, padding=1)")
+    found = _error_lines(case, True)
+    assert {k.rsplit(".", 1)[0]: line for k, line in found.items()} == {
+        "start": start, "cond_layer": cond, "in_layers.0": in_layer, "in_layers.1": in_layer}, found
