@@ -394,7 +394,7 @@ class FileAnalyzer:
                 site = self.origin_site(spec.param_origins[param])
                 if site is not None:
                     return site
-            if spec is not None and param in spec.params and param not in spec.param_origins:
+            if spec is not None and (param in spec.params or param in spec.buffers) and param not in spec.param_origins:
                 site = param_site(module_path, param, model, expected, self.find_class)
                 if site is not None:
                     return site

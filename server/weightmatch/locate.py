@@ -121,7 +121,7 @@ def param_site(module_path: str, param: str, model: ModelVal, expected: Expected
     nn.Parameter(...)`) on its own line, found in the class's `__init__` as the source walk finds
     layers (static inference knows it already: ModuleSpec.param_origins)."""
     spec = expected.modules.get(module_path)
-    if spec is None or param not in spec.params:
+    if spec is None or param not in spec.params and param not in spec.buffers:
         return None
     cls = _user_class(expected, module_path, model.file, find_class)
     found = _in_class(cls[0], param, cls[1], find_class) if cls is not None else None
@@ -273,6 +273,7 @@ def _in_class(cls: ClassInfo, attr: str, pf: PyFile, find_class: ClassFinder, de
     if init is not None:
         placeholder = None  # `self.head = None` before the real layer
         candidates = []
+        registering = _registering_aliases(init)
         for node in sorted((n for n in ast.walk(init) if isinstance(n, (ast.Assign, ast.AnnAssign, ast.Call))),
                            key=lambda n: (n.lineno, n.col_offset)):
             if isinstance(node, (ast.Assign, ast.AnnAssign)):
@@ -284,13 +285,14 @@ def _in_class(cls: ClassInfo, attr: str, pf: PyFile, find_class: ClassFinder, de
                             placeholder = placeholder or node
                             continue
                         candidates.append((node, node.value, pf))
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
-                    node.func.attr in ("add_module", "register_module") and len(node.args) == 2 and \
+            if isinstance(node, ast.Call) and _registers(node, registering) and len(node.args) == 2 and \
                     isinstance(node.args[0], ast.Constant) and node.args[0].value == attr:
                 candidates.append((node, node.args[1], pf))
         if candidates:
             node, value, _ = next((c for c in candidates if _holds_origin(c[1], pf, origin)), candidates[0])
-            return _made_as_local(init, value, node, pf) or (node, value, pf)
+            tensor = isinstance(node, ast.Call) and not (isinstance(node.func, ast.Attribute) and node.func.attr in (
+                "add_module", "register_module"))  # (a buffer's or parameter's own line is where it is set)
+            return (None if tensor else _made_as_local(init, value, node, pf)) or (node, value, pf)
         if placeholder is not None:
             return placeholder, placeholder.value, pf
     if depth < 5:
@@ -329,6 +331,23 @@ def _made_as_local(init: ast.AST, value: ast.expr | None, at: ast.AST, pf: PyFil
         if not wraps:
             return (stmt, stmt.value, pf) if isinstance(stmt.value, ast.Call) else None
     return None
+
+
+_REGISTERS = ("add_module", "register_module", "register_buffer", "register_parameter")
+
+
+def _registers(call: ast.Call, aliases: set[str]) -> bool:
+    """`self.add_module("x", ...)`, `self.register_buffer("x", ...)`, or a local alias of one
+    (lucidrains' `register_buffer = lambda name, val: self.register_buffer(name, val.to(...))`)."""
+    return isinstance(call.func, ast.Attribute) and call.func.attr in _REGISTERS or \
+        isinstance(call.func, ast.Name) and call.func.id in aliases
+
+
+def _registering_aliases(init: ast.AST) -> set[str]:
+    return {n.targets[0].id for n in ast.walk(init)
+            if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name)
+            and isinstance(n.value, ast.Lambda) and isinstance(n.value.body, ast.Call)
+            and isinstance(n.value.body.func, ast.Attribute) and n.value.body.func.attr in _REGISTERS}
 
 
 def _holds_origin(value: ast.expr | None, pf: PyFile, origin) -> bool:

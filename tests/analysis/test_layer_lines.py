@@ -350,3 +350,41 @@ def test_a_layer_made_as_a_local_and_wrapped_is_on_its_constructors_line(case) -
     found = _error_lines(case, True)
     assert {k.rsplit(".", 1)[0]: line for k, line in found.items()} == {
         "start": start, "cond_layer": cond, "in_layers.0": in_layer, "in_layers.1": in_layer}, found
+
+
+SCHEDULE = """
+import torch
+import torch.nn as nn
+
+
+class Diffusion(nn.Module):
+    def __init__(self, timesteps=100):
+        super().__init__()
+        self.net = nn.Linear(4, 4)
+        betas = torch.linspace(1e-4, 0.02, timesteps)
+        register_buffer = lambda name, val: self.register_buffer(name, val.to(torch.float32))
+        register_buffer("betas", betas)
+        register_buffer("alphas_cumprod", torch.cumprod(1.0 - betas, dim=0))
+        self.register_buffer("posterior", betas * 0.5)
+        # a value static inference does not model: the worker builds this model
+        self.register_buffer("freqs", torch.outer(torch.arange(4.0), torch.arange(4.0)), persistent=False)
+
+
+model = Diffusion()
+model.load_state_dict(torch.load("w.pt"))
+"""
+
+
+def test_a_buffer_registered_through_an_alias_is_on_its_own_line(case) -> None:
+    """lucidrains' `register_buffer = lambda name, val: self.register_buffer(name, ...)`, then
+    `register_buffer("betas", betas)`: a buffer whose size differs is on the line that
+    registered it (not the model's), in a model the worker built."""
+    case.write("main.py", SCHEDULE)
+    _saved_by_the_scripts_classes(case, "Diffusion(250)")
+    judged_like_pytorch(case, True, "mismatched")
+    lines = (case.dir / "main.py").read_text().splitlines()
+    expected = {key: lines.index(text) for key, text in (
+        ("betas", '        register_buffer("betas", betas)'),
+        ("alphas_cumprod", '        register_buffer("alphas_cumprod", torch.cumprod(1.0 - betas, dim=0))'),
+        ("posterior", '        self.register_buffer("posterior", betas * 0.5)'))}
+    assert _error_lines(case, True) == expected
