@@ -8,7 +8,7 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from weightmatch.values import At, ClassVal, FuncVal, ModelVal, Unknown
+from weightmatch.values import At, ClassVal, Const, FuncVal, ModelVal, Unknown
 
 
 class SelfLoadsMixin:
@@ -24,7 +24,8 @@ class SelfLoadsMixin:
         loads = [i for i, stmt in enumerate(init.node.body) if self._loads_into_self(stmt, model)]
         if not loads:
             return
-        late = any(_changes_self(stmt) for stmt in init.node.body[loads[0] + 1:])
+        plain = _plain_parameters(init.node, args, kwargs)
+        late = any(_changes_self(stmt, plain) for stmt in init.node.body[loads[0] + 1:])
         first = len(self.sites)
         self.constructing.add(model.id)
         try:
@@ -63,8 +64,38 @@ _UNCHANGING = frozenset({"load_state_dict", "eval", "train", "to", "cpu", "cuda"
                          "half", "double", "print", "info"})
 
 
-def _changes_self(stmt: ast.stmt) -> bool:
-    """Whether a statement of `__init__` may add to or replace what `self` holds."""
+def _plain_parameters(fn: ast.FunctionDef, args: list[Any], kwargs: dict[str, Any]) -> set[str]:
+    """The parameters of `fn` this call binds to plain known data (no module, tensor or object)."""
+    names = [a.arg for a in [*fn.args.posonlyargs, *fn.args.args]][1:]
+    defaults = dict(zip(names[len(names) - len(fn.args.defaults):], fn.args.defaults))
+    defaults.update({a.arg: d for a, d in zip(fn.args.kwonlyargs, fn.args.kw_defaults) if d is not None})
+    bound = {**dict(zip(names, args)), **kwargs}
+    plain = {n for n, v in bound.items() if isinstance(v, Const) and _plain(v.value)}
+    return plain | {n for n, d in defaults.items() if n not in bound and _literal(d)}
+
+
+def _plain(value: Any, depth: int = 0) -> bool:
+    if isinstance(value, (dict, list, tuple)) and depth < 4:
+        items = value.values() if isinstance(value, dict) else value
+        return all(_plain(v, depth + 1) for v in items)
+    return value is None or isinstance(value, (bool, int, float, str))
+
+
+def _literal(node: ast.expr) -> bool:
+    try:
+        return _plain(ast.literal_eval(node))
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return False
+
+
+def _changes_self(stmt: ast.stmt, plain: set[str] = frozenset()) -> bool:
+    """Whether a statement of `__init__` may add to or replace what `self` holds. Setting an
+    attribute to plain data (`self.lr_g_factor = lr_g_factor` of a number, `self.name = "vq"`)
+    does not: only a module, a parameter or a buffer is in the state dict."""
+    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Attribute) and \
+            isinstance(stmt.targets[0].value, ast.Name) and stmt.targets[0].value.id == "self" and \
+            (_literal(stmt.value) or isinstance(stmt.value, ast.Name) and stmt.value.id in plain):
+        return False
     for n in ast.walk(stmt):
         if isinstance(n, (ast.Attribute, ast.Subscript)) and isinstance(n.ctx, (ast.Store, ast.Del)):
             return True

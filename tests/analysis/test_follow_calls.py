@@ -853,3 +853,48 @@ def test_a_setter_called_once_per_hyper_parameter_is_followed_every_time(case, s
     """)
     analysis = static_project.analyze(str(main))
     _judge(case, analysis)
+
+
+INIT_FROM_CKPT = """
+import torch
+import torch.nn as nn
+
+
+class VQModel(nn.Module):
+    def __init__(self, n_embed=64, ckpt_path=None, ignore_keys=[], lr_g_factor=1.0):
+        super().__init__()
+        self.encoder = nn.Linear(3, 3)
+        self.quantize = nn.Embedding(n_embed, 3)
+        # a value static inference does not model: the worker builds this model
+        self.register_buffer("freqs", torch.outer(torch.arange(4.0), torch.arange(4.0)), persistent=False)
+        if ckpt_path is not None:
+            self.init_from_ckpt(ckpt_path, ignore_keys=ignore_keys)
+        self.lr_g_factor = lr_g_factor
+        self.name = "vq"
+
+    def init_from_ckpt(self, path, ignore_keys=list()):
+        sd = torch.load(path, map_location="cpu")["state_dict"]
+        for k in list(sd.keys()):
+            for ik in ignore_keys:
+                if k.startswith(ik):
+                    del sd[k]
+        missing, unexpected = self.load_state_dict(sd, strict=False)
+"""
+
+
+@pytest.mark.parametrize("n_embed", [64, 128])
+def test_latent_diffusions_load_in_init_is_judged_in_a_model_the_worker_builds(case, n_embed) -> None:
+    """latent-diffusion's `VQModel(ckpt_path=...)` loads in `__init__` (`init_from_ckpt`), then
+    sets plain attributes: the load is judged against the model built without it (the worker's
+    build never runs it; a mismatch there is PyTorch's error, not "cannot build the model")."""
+    case.write("model.py", INIT_FROM_CKPT)
+    case.torch("import torch, sys; sys.path.insert(0, '.'); from model import VQModel; "
+               "torch.save({'state_dict': VQModel(128).state_dict()}, 'vq.ckpt')")
+    case.write("main.py", f"from model import VQModel\n\nmodel = VQModel({n_embed}, ckpt_path='vq.ckpt')\n")
+    analysis = analyze_alone(case, True)
+    truth = pytorch_outcomes(case)
+    (load,) = truth["loads"]
+    assert bool(_errors(analysis)) == load["raises"], [f.message for f in analysis.findings]
+    assert not [f for f in analysis.findings if f.code.startswith("unresolved")], [f.message for f in analysis.findings]
+    if load["raises"]:
+        assert sorted(k for e in _errors(analysis) for k in e.keys) == sorted(load["mismatched"])
