@@ -157,6 +157,7 @@ class SubstituteMixin:
             # factory: read off the module made again by its constructor (nothing was done to it)
             return self._inline_model(n.value, value.model, subs)
         if isinstance(value, ModelAttr) and value.path and not value.model.wrappers and \
+                value.model.id != getattr(self, "stepping", None) and \
                 not [st for st in value.model.steps if not _reads_only(st)]:
             root = n
             while isinstance(root, ast.Attribute):

@@ -184,3 +184,30 @@ def test_a_size_read_off_another_module_sizes_the_model(case, run, width, execut
     result = analyze_alone(case, execute)
     agrees_with_pytorch(result, truth["loads"][0], "mismatched")
     assert not [f.message for f in result.findings if f.code.startswith("unresolved")]
+
+
+@pytest.mark.parametrize("classes", [3, 5])
+def test_a_head_swapped_on_a_model_a_factory_in_another_file_made(case, classes) -> None:
+    """`model = deeplabv3_tiny(21); model.classifier[1] = nn.Linear(8, n)` in a helper: the step
+    changes the model itself (never a copy of it made again from its constructor)."""
+    case.write("net.py", NET + "\n\ndef tiny():\n    net = Net()\n    return net\n")
+    case.write("main.py", f"""
+        import torch
+        import torch.nn as nn
+
+        from net import tiny
+
+
+        def create_model(num_classes):
+            model = tiny()
+            model.body[2] = nn.Linear(8, num_classes)
+            return model
+
+
+        model = create_model({classes})
+        model.load_state_dict(torch.load("w.pt"))
+    """)
+    case.torch("import sys, torch, torch.nn as nn\nsys.path.insert(0, '.')\nfrom net import Net\nm = Net()\n"
+               "m.body[2] = nn.Linear(8, 3)\ntorch.save(m.state_dict(), 'w.pt')\n")
+    for execute in (False, True):
+        judged_like_pytorch(case, execute, "mismatched")
