@@ -10,7 +10,7 @@ import ast
 from dataclasses import dataclass
 from typing import Any
 
-from weightmatch.values import ModelVal, SeqVal, Unknown
+from weightmatch.values import Const, ModelVal, SeqVal, Unknown
 
 ACCELERATOR = "accelerate.Accelerator"
 
@@ -26,6 +26,18 @@ def is_accelerator(value: Any) -> bool:
     """An `Accelerator(...)` object (made by a library call, so the tracker holds it as a ModelVal)."""
     return isinstance(value, ModelVal) and value.cls is None and isinstance(value.call, ast.Call) and \
         value.file.dotted(value.call.func) == ACCELERATOR
+
+
+_ONE_PROCESS = {"is_main_process": True, "is_local_main_process": True, "is_last_process": True,
+                "num_processes": 1, "process_index": 0, "local_process_index": 0}
+
+
+def attribute(value: Any, name: str) -> Any:
+    """`accelerator.is_main_process`, `num_processes`, ...: as in the one-process run checked (a
+    plain `python script.py`), said; None for anything else."""
+    if name in _ONE_PROCESS and is_accelerator(value):
+        return Const(_ONE_PROCESS[name], "a single-process run (not launched with `accelerate launch`)")
+    return None
 
 
 def method(ev, name: str, node: ast.Call, env: dict) -> Any:

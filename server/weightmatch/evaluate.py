@@ -11,7 +11,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from weightmatch import (
-    comprehension, config_data, environment, file_paths, fstrings, hub_cache, library_calls, method_calls, plain, yacs_calls, yacs_values,
+    accelerate_calls, comprehension, config_data, environment, file_paths, fstrings, hub_cache, library_calls, method_calls, plain, yacs_calls, yacs_values,
 )
 from weightmatch.argparse_values import ParserVal, SubparsersVal
 from weightmatch.hub_cache import HUB_LOADS
@@ -150,6 +150,9 @@ class Evaluator(TypeTestsMixin):
                 if ref is not None:
                     return ref  # `norm_layer=nn.LayerNorm`: the class itself, as a value
             base = self.ev(node.value, env)
+            made = accelerate_calls.attribute(base, node.attr)
+            if made is not None:
+                return made  # `accelerator.is_main_process`: True in the one-process run checked
             if isinstance(base, ModelVal):
                 return ModelAttr(base, [node.attr])
             if node.attr == "__dict__" and isinstance(base, ObjVal) and base.cls is None:

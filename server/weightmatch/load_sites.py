@@ -7,12 +7,12 @@ from __future__ import annotations
 import ast
 
 from weightmatch.evaluate import ST_LOAD, TORCH_LOAD, NotModel, _kw, named_like_an_optimizer, names_not_a_model
-from weightmatch import safetensors_load
+from weightmatch import accelerate_calls, safetensors_load
 from weightmatch.hub_cache import HUB_LOADS
 from weightmatch.safetensors_load import LOAD_MODEL
 from weightmatch.pyfile import PyFile
 from weightmatch.values import (
-    CURRENT_GUARDS, Const, FuncVal, LoadedFile, LoadSite, ModelVal, ModVal, ObjVal, SourceVal, TorchLoadSite,
+    CURRENT_GUARDS, Const, FuncVal, LoadedFile, LoadSite, ModelAttr, ModelVal, ModVal, ObjVal, SourceVal, TorchLoadSite,
     Unknown, frozen,
 )
 
@@ -54,6 +54,8 @@ class LoadSitesMixin:
         if isinstance(value, ModelVal) and value.cls is None and isinstance(value.call, ast.Call) and \
                 (value.file.dotted(value.call.func) or "").rsplit(".", 1)[-1].endswith(NOT_MODEL_CLASS_ENDINGS):
             return True  # `CosineLRScheduler(...)` made by a library's factory: not a model
+        if accelerate_calls.is_accelerator(value.model if isinstance(value, ModelAttr) else value):
+            return True  # `self.accelerator.scaler.load_state_dict(...)`: Accelerate's, not a model's
         if isinstance(value, Unknown):
             if self.in_optimizer_class(receiver) or self.in_plain_class(receiver):
                 return True  # `super().load_state_dict(sd)` in an Optimizer subclass (timm's Kron), a Trainer
