@@ -37,8 +37,9 @@ def changed_params(fn: ast.FunctionDef) -> dict[str, tuple[str, int]]:
         for t in targets:
             base = t.value if isinstance(t, ast.Subscript) else t if isinstance(node, ast.AugAssign) else None
             if isinstance(base, ast.Name) and base.id in names:
-                found.setdefault(base.id, (_short(t) + (" = …" if isinstance(node, ast.Assign) else " += …"
-                                                         if isinstance(node, ast.AugAssign) else ""), node.lineno))
+                text = f"del {_short(t)}" if isinstance(node, ast.Delete) else \
+                    _short(t) + (" = …" if isinstance(node, ast.Assign) else " += …")
+                found.setdefault(base.id, (text, node.lineno))
     fn.__dict__["_changed_params"] = found
     return found
 
@@ -48,14 +49,13 @@ def forget_changed_arguments(ev, node: ast.Call, env: dict, cls: Any) -> None:
     `__init__` methods change in place become unknown in every name and config holding them."""
     if not isinstance(cls, ClassVal):
         return
-    inits = [c.node for c in ev.class_chain(cls)]
-    inits = [s for c in inits for s in c.body if isinstance(s, ast.FunctionDef) and s.name == "__init__"]
-    changed = {name: (how, c.file) for c in reversed(ev.class_chain(cls)) for fn in c.node.body
-               if isinstance(fn, ast.FunctionDef) and fn.name == "__init__" for name, how in changed_params(fn).items()}
+    inits = [(s, c.file) for c in ev.class_chain(cls) for s in c.node.body
+             if isinstance(s, ast.FunctionDef) and s.name == "__init__"]
+    changed = {name: (how, pf) for fn, pf in reversed(inits) for name, how in changed_params(fn).items()}
     if not changed:
         return
-    first = inits[0] if inits else None
-    positional = [a.arg for a in [*first.args.posonlyargs, *first.args.args]][1:] if first is not None else []
+    first = inits[0][0]
+    positional = [a.arg for a in [*first.args.posonlyargs, *first.args.args]][1:]
     passed: list[tuple[str, Any]] = [(positional[i], node.args[i]) for i in range(min(len(positional), len(node.args)))
                                      if not isinstance(node.args[i], ast.Starred)]
     passed += [(k.arg, k.value) for k in node.keywords if k.arg is not None]

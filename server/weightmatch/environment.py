@@ -67,15 +67,17 @@ def read(ev, dotted: str, node: ast.Call, env: dict) -> Any:
 
 def update(ev, dotted: str, node: ast.Call, env: dict) -> Any:
     """`os.environ.update({"K": "v"}, L="w")`: each variable set; a mapping not known here may set any."""
-    given = [ev.ev(a, env) for a in node.args]
+    mappings = [ev.ev(a, env) for a in node.args]
     named = {k.arg: ev.ev(k.value, env) for k in node.keywords if k.arg is not None}
-    if len(given) > 1 or len(named) < len(node.keywords) or \
-            given and not (isinstance(given[0], Const) and isinstance(given[0].value, dict)):
+    if len(mappings) > 1 or len(named) < len(node.keywords) or \
+            mappings and not (isinstance(mappings[0], Const) and isinstance(mappings[0].value, dict)):
         _blind(ev, node)
         return Const(None)
-    pairs = {**(given[0].value if given else {}), **{k: v.value if isinstance(v, Const) else v for k, v in named.items()}}
+    pairs: dict[str, Any] = {k: Const(str(v), "set by the script") for k, v in (mappings[0].value if mappings else {}).items()}
+    pairs.update({k: Const(str(v.value), "set by the script") if isinstance(v, Const) else
+                  Unknown(f"`{ev.pf.segment(node)}` sets ${k} to a value not known statically") for k, v in named.items()})
     for key, value in pairs.items():
-        journal.put(_writes(ev), key, value if isinstance(value, Unknown) else Const(str(value), "set by the script"))
+        journal.put(_writes(ev), key, value)
     return Const(None)
 
 

@@ -71,7 +71,11 @@ def _plain_parameters(fn: ast.FunctionDef, args: list[Any], kwargs: dict[str, An
     defaults.update({a.arg: d for a, d in zip(fn.args.kwonlyargs, fn.args.kw_defaults) if d is not None})
     bound = {**dict(zip(names, args)), **kwargs}
     plain = {n for n, v in bound.items() if isinstance(v, Const) and _plain(v.value)}
-    return plain | {n for n, d in defaults.items() if n not in bound and _literal(d)}
+    plain |= {n for n, d in defaults.items() if n not in bound and _literal(d)}
+    rebound = {t.id for n in ast.walk(fn) for t in (n.targets if isinstance(n, ast.Assign) else
+                                                    [n.target] if isinstance(n, (ast.AugAssign, ast.For)) else [])
+               if isinstance(t, ast.Name)}
+    return plain - rebound  # (a parameter bound again in `__init__` may hold anything by then)
 
 
 def _plain(value: Any, depth: int = 0) -> bool:

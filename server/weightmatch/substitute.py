@@ -166,8 +166,10 @@ class SubstituteMixin:
                 # `n_features = encoder.fc.in_features`, then `SimCLR(encoder, 64, n_features)`: read
                 # off the module made again by its constructor (nothing was done to it since)
                 made = self._constructor(n, value.model, subs)
-                if made is None or made is False:
-                    return made is None or None
+                if made is False:
+                    return None  # (made by a call not known to make modules: looked at as any other value)
+                if made is None:
+                    return True  # (it cannot be written: `subs.error` says why)
                 subs.by_span[_span(n)] = ast.Attribute(_attributes(made, value.path[:-1]), value.path[-1], ast.Load())
                 return True
             if isinstance(root, ast.Name) and self.ev(root, env) is value.model:
