@@ -211,3 +211,29 @@ def test_a_head_swapped_on_a_model_a_factory_in_another_file_made(case, classes)
                "m.body[2] = nn.Linear(8, 3)\ntorch.save(m.state_dict(), 'w.pt')\n")
     for execute in (False, True):
         judged_like_pytorch(case, execute, "mismatched")
+
+
+INVERTIBLE = """
+import torch
+import torch.nn as nn
+
+
+class Invertible1x1Conv(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.conv = nn.Conv1d(c, c, kernel_size=1, bias=False)
+        W = torch.linalg.qr(torch.FloatTensor(c, c).normal_())[0]  # (a CPU tensor whatever the default device)
+        self.conv.weight.data = W.view(c, c, 1)
+        # a value static inference does not model: the worker builds this model
+        self.register_buffer("freqs", torch.outer(torch.arange(4.0), torch.arange(4.0)), persistent=False)
+"""
+
+
+@pytest.mark.parametrize("c", [4, 6])
+def test_a_parameters_data_set_to_a_new_tensor_in_a_model_the_worker_builds(case, c) -> None:
+    """WaveGlow's `self.conv.weight.data = W` (a CPU tensor) while the worker builds on the meta
+    device: the parameter takes W's shape there, as it does in a run (it raised before)."""
+    case.write("main.py", INVERTIBLE + f"\n\nmodel = Invertible1x1Conv({c})\nmodel.load_state_dict(torch.load('w.pt'))\n")
+    case.torch(INVERTIBLE + "\ntorch.save(Invertible1x1Conv(4).state_dict(), 'w.pt')\n")
+    judged_like_pytorch(case, True, "mismatched")
+    assert analyze_alone(case, True).reports[0].how == "executed"

@@ -312,9 +312,23 @@ def build_patches() -> Iterator[None]:
         original = getattr(torch.Tensor, name, None)
         if original is not None:
             patch(torch.Tensor, name, _meta_fill_skipped(original))
+    # `self.conv.weight.data = W` of a CPU tensor (WaveGlow's Invertible1x1Conv) on a meta
+    # parameter: PyTorch refuses the mix of devices, a run on one device does not; the parameter
+    # takes the value's shape on the meta device, as set_data gives it its shape there.
+    data = torch._C.TensorBase.__dict__.get("data")
+    own_data = "data" in torch.Tensor.__dict__
+    if data is not None and not own_data:
+        def set_data(self: torch.Tensor, value: Any) -> None:
+            if isinstance(value, torch.Tensor) and self.is_meta and not value.is_meta:
+                value = torch.empty_like(value, device="meta")
+            data.__set__(self, value)
+
+        torch.Tensor.data = property(data.__get__, set_data)
     try:
         yield
     finally:
+        if data is not None and not own_data:
+            del torch.Tensor.data
         for owner, name, value in reversed(saved):
             setattr(owner, name, value)
 
