@@ -59,6 +59,19 @@ class _Return(Exception):
 _NOT_A_METHOD = object()
 
 
+def _control_flow(body: Any, s: ast.stmt, where: str) -> None:
+    """What both loop bodies run alike: an `if` the evaluator decides, `continue`, `break`, a
+    statement without effect; any other statement is not followed (Unresolvable, naming it)."""
+    if isinstance(s, ast.If):
+        body.run(s.body if body.ev.ev(s.test) else s.orelse)
+    elif isinstance(s, ast.Continue):
+        raise _Continue
+    elif isinstance(s, ast.Break):
+        raise _Break
+    elif not _no_effect(s):
+        raise Unresolvable(f"`{ast.unparse(s).splitlines()[0]}` {where}")
+
+
 class _LoopBody:
     """The statements of a key loop: assignments to names and to `dest[...]`, `if`, continue, break."""
 
@@ -72,14 +85,8 @@ class _LoopBody:
         for s in stmts:
             if isinstance(s, ast.Assign) and len(s.targets) == 1:
                 self.assign(s, s.targets[0])
-            elif isinstance(s, ast.If):
-                self.run(s.body if self.ev.ev(s.test) else s.orelse)
-            elif isinstance(s, ast.Continue):
-                raise _Continue
-            elif isinstance(s, ast.Break):
-                raise _Break
-            elif not _no_effect(s):
-                raise Unresolvable(f"`{ast.unparse(s).splitlines()[0]}` in the loop")
+            else:
+                _control_flow(self, s, "in the loop")
 
     def assign(self, s: ast.Assign, t: ast.expr) -> None:
         if isinstance(t, ast.Name):
@@ -201,16 +208,10 @@ class _KeyLoopBody:
                 pass  # (run by method_call: CycleGAN's `self.__patch_instance_norm_state_dict(...)`)
             elif isinstance(s, ast.Return) and self.depth > 0:
                 raise _Return(wrap(self.value(s.value)) if s.value is not None else None)
-            elif isinstance(s, ast.If):
-                self.run(s.body if self.ev.ev(s.test) else s.orelse)
             elif isinstance(s, ast.For) and isinstance(s.target, ast.Name) and not s.orelse:
                 self.inner_loop(s)  # `for ik in ignore_keys: if k.startswith(ik): del sd[k]`
-            elif isinstance(s, ast.Continue):
-                raise _Continue
-            elif isinstance(s, ast.Break):
-                raise _Break
-            elif not _no_effect(s):
-                raise Unresolvable(f"`{ast.unparse(s).splitlines()[0]}` in the loop over the state dict's keys")
+            else:
+                _control_flow(self, s, "in the loop over the state dict's keys")
 
     def inner_loop(self, s: ast.For) -> None:
         """A loop over a known list inside the loop over the keys (latent-diffusion's ignore_keys)."""

@@ -309,15 +309,16 @@ def _in_class(cls: ClassInfo, attr: str, pf: PyFile, find_class: ClassFinder, de
 _SAME_MODULE = {"weight_norm", "spectral_norm", "remove_weight_norm", "remove_spectral_norm"}
 
 
-def _dotted_tail(func: ast.expr) -> str:
-    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+def _gives_back(call: ast.Call, pf: PyFile) -> bool:
+    """`torch.nn.utils.weight_norm(m)` and the like: the module it is given, keys renamed."""
+    return (pf.dotted(call.func) or "").rsplit(".", 1)[-1] in _SAME_MODULE
 
 
 def _made_as_local(init: ast.AST, value: ast.expr | None, at: ast.AST, pf: PyFile):
     """`start = Conv1d(...); start = weight_norm(start); self.start = start` (WaveGlow): the layer
     a local name holds, back through calls that wrap it, at the call that made it; None when
     `value` is no such name or it was made otherwise."""
-    if isinstance(value, ast.Call) and (_dotted_tail(value.func) in _SAME_MODULE) and value.args:
+    if isinstance(value, ast.Call) and _gives_back(value, pf) and value.args:
         value = value.args[0]  # `self.cond_layer = weight_norm(cond_layer)`: the module it was given
     if not isinstance(value, ast.Name):
         return None
@@ -326,8 +327,8 @@ def _made_as_local(init: ast.AST, value: ast.expr | None, at: ast.AST, pf: PyFil
                     and isinstance(n.targets[0], ast.Name) and n.targets[0].id == name and n.lineno < before),
                    key=lambda n: n.lineno, reverse=True)
     for stmt in bound:
-        wraps = isinstance(stmt.value, ast.Call) and any(
-            isinstance(a, ast.Name) and a.id == name for a in [*stmt.value.args, *(k.value for k in stmt.value.keywords)])
+        wraps = isinstance(stmt.value, ast.Call) and _gives_back(stmt.value, pf) and stmt.value.args and \
+            isinstance(stmt.value.args[0], ast.Name) and stmt.value.args[0].id == name
         if not wraps:
             return (stmt, stmt.value, pf) if isinstance(stmt.value, ast.Call) else None
     return None
