@@ -307,6 +307,8 @@ def program_dict_entries(value: Any) -> dict | None:
     """The items of a dict the program made and filled by known keys (a registry's), else None."""
     if isinstance(value, At):
         value = value.value
+    if isinstance(value, Const) and isinstance(value.value, dict):  # `self._module_dict = dict()`, filled since
+        return dict(value.value)
     return _dict_now(value) if isinstance(value, SourceVal) and isinstance(value.base, DictLit) else None
 
 

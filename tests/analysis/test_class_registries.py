@@ -180,11 +180,13 @@ model.load_state_dict(torch.load("w.pt"))
 
 @pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
 @pytest.mark.parametrize("n", [3, 5], ids=["matches", "head-differs"])
-def test_a_model_that_builds_its_parts_from_the_registry(case, n, execute) -> None:
+@pytest.mark.parametrize("table", ["{}", "dict()"], ids=["dict-literal", "dict-call"])
+def test_a_model_that_builds_its_parts_from_the_registry(case, n, execute, table) -> None:
     """mmdetection's way: `self.head = MODELS.build(head)` inside `__init__`. The registry is
-    written into the recipe as the object the decorators filled (Recipe.registries)."""
+    written into the recipe as the object the decorators filled (Recipe.registries), its table
+    made by a literal or by mmcv's `self._module_dict = dict()` (corpus AE01)."""
     case.write("models/__init__.py", "")
-    case.write("models/registry.py", REGISTRY)
+    case.write("models/registry.py", REGISTRY.replace("self._modules = {}", f"self._modules = {table}"))
     case.write("models/nets.py", NESTED)
     case.write("main.py", NESTED_MAIN.format(n=n))
     case.torch("import sys, torch\nsys.path.insert(0, '.')\nimport models.nets\nfrom models.registry import MODELS\n"
