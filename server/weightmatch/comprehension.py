@@ -11,13 +11,16 @@ from collections import ChainMap
 from collections.abc import Mapping
 from typing import Any
 
-from weightmatch.values import At, ClassVal, Const, FuncVal, ObjVal, SeqVal, SourceVal, Unknown, origins
+from weightmatch.values import At, ClassVal, Const, FuncVal, KeySnapshot, ObjVal, SeqVal, SourceVal, Unknown, origins
 
 MAX_ITEMS = 10_000
 
 
 def items_of(value: Any, ev=None) -> list[Any] | None:
     """The items a `for` walks over, when the collection is known (a checkpoint's keys too)."""
+    if ev is not None and isinstance(value, KeySnapshot) and len(value.sd.ops) == value.ops:
+        keys = items_of(value.sd, ev)  # `keys = sorted(sd.keys())`, the state dict unchanged since
+        return sorted(keys, key=lambda k: k.value) if keys is not None and value.sort else keys
     if ev is not None and isinstance(value, (SourceVal, At)):
         obj = ev.concrete(value, raw=True)
         if isinstance(obj, Mapping) and len(obj) <= MAX_ITEMS and all(isinstance(k, str) for k in obj):

@@ -205,6 +205,9 @@ class Evaluator(TypeTestsMixin):
                 source = self.ev(gen.iter.func.value, env)
                 if isinstance(source, SourceVal):
                     return source.derive(Op("comprehension", None, node, self.free_env(node, env)))
+            keyed = self.keys_source(gen, env) if gen is not None else None
+            if keyed is not None:  # `{k[7:]: sd[k] for k in keys}` (state_dict_loops.py)
+                return keyed[1].derive(Op("comprehension", (keyed[0], keyed[2]), node, self.free_env(node, env)))
         if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)) and \
                 comprehension.pure(node, self.pf.dotted):
             return comprehension.run(self, node, env)  # `{k: v for k, v in d.items() if k in names}`

@@ -379,16 +379,18 @@ def items_target(gen: ast.comprehension) -> tuple[str, str | None]:
     raise Unresolvable("the loop target is not `k, v`")
 
 
-def run_comprehension(node: ast.DictComp, source: Mapping, env: dict[str, Any]) -> dict:
-    """Evaluate `{K: V for k, v in source.items() if C}` over the real keys."""
+def run_comprehension(node: ast.DictComp, source: Mapping, env: dict[str, Any], keys: list | None = None) -> dict:
+    """Evaluate `{K: V for k, v in source.items() if C}` over the real keys, or with `keys`
+    `{K: V for k in keys if C}` (the values read through `env`)."""
     gen = node.generators[0]
-    kname, vname = items_target(gen)
+    kname, vname = items_target(gen) if keys is None else (gen.target.id, None)
     out: dict = {}
     scope = dict(env)
     ev = Evaluator(scope)
-    for key, value in list(source.items()):
+    for key, value in list(source.items()) if keys is None else [(k, None) for k in keys]:
         scope[kname] = key
-        scope[vname] = wrap(value)
+        if vname is not None:
+            scope[vname] = wrap(value)
         try:
             if all(ev.ev(c) for c in gen.ifs):
                 out[ev.ev(node.key)] = unwrap(ev.ev(node.value))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import shlex
+import urllib.parse
 from typing import Any
 
 from weightmatch import cli_apps, comprehension, config_data, disk_paths, environment, has_attr, parsing, purefuncs
@@ -68,6 +69,16 @@ def _namespace(ev, dotted: str, node: ast.Call, env: dict) -> Any:
     if kwargs is None or node.args:
         return Unknown(f"`{ev.pf.segment(node)}` is not known statically")
     return ObjVal(kwargs, dotted.rsplit(".", 1)[-1])
+
+
+def _urlparse(ev, dotted: str, node: ast.Call, env: dict) -> Any:
+    """`urlparse(url)` / `urlsplit(url)` of a known string (a model zoo's URL, whose `.path` names
+    the cached file): its parts, read by attribute."""
+    url = ev.ev(node.args[0], env) if len(node.args) == 1 and not node.keywords else None
+    if not (isinstance(url, Const) and isinstance(url.value, str)):
+        return None
+    parts = getattr(urllib.parse, dotted.rsplit(".", 1)[-1])(url.value)
+    return ObjVal({f: Const(getattr(parts, f), url.origin) for f in parts._fields}, type(parts).__name__)
 
 
 def _vars(ev, dotted: str, node: ast.Call, env: dict) -> Any:
@@ -227,7 +238,7 @@ def _fire(ev, dotted: str, node: ast.Call, env: dict) -> Any:
 
 
 _LIBRARY = {
-    "next": _next, "fire.Fire": _fire,
+    "next": _next, "fire.Fire": _fire, "urllib.parse.urlparse": _urlparse, "urllib.parse.urlsplit": _urlparse,
     "types.SimpleNamespace": _namespace, "argparse.Namespace": _namespace, "vars": _vars, "getattr": _getattr,
     "hasattr": has_attr.call, "eval": _eval, "dict": _dict, "dataclasses.asdict": _asdict,
     "dataclasses.replace": _replace, "type": _type, **environment.HANDLERS, **cli_apps.HANDLERS,

@@ -222,6 +222,10 @@ def _shallow_copy(obj: Any, op: Any, ctx: Context) -> Any:
 
 def _comprehension(obj: Any, op: Any, ctx: Context) -> Any:
     env = {k: _env_value(v, ctx) for k, v in op.env.items()}
+    if op.arg is not None:  # `{k[7:]: sd[k] for k in keys}`: its keys walked, `sd` as it was then
+        name, sort = op.arg
+        env[name] = obj
+        return StateDict(run_comprehension(op.node, obj, env, keys=sorted(obj) if sort else list(obj)))
     return StateDict(run_comprehension(op.node, obj, env))
 
 

@@ -14,7 +14,8 @@ from typing import Any
 
 from weightmatch.evaluate import ST_LOAD, TORCH_LOAD
 from weightmatch.values import (
-    Const, FuncVal, JsonFile, LoadedFile, MethodsOf, ObjVal, Op, SourceVal, TorchLoadSite, Unknown, frozen,
+    Const, FuncVal, JsonFile, KeySnapshot, LoadedFile, MethodsOf, ObjVal, Op, SourceVal, TorchLoadSite, Unknown,
+    frozen,
 )
 
 
@@ -104,7 +105,7 @@ class StateDictLoopsMixin:
         its real keys when it is read (key_loops.run_key_loop)."""
         it, snapshot = stmt.iter, False
         held = env.get(it.id) if isinstance(it, ast.Name) else None
-        if isinstance(held, KeySnapshot) and env.get(held.name) is held.sd and len(held.sd.ops) == held.ops:
+        if isinstance(held, KeySnapshot) and held.current(env):
             it, snapshot = ast.copy_location(ast.Name(held.name, ast.Load()), it), True  # `keys = list(sd.keys())`
         while isinstance(it, ast.Call) and self.pf.dotted(it.func) in ("list", "tuple", "sorted") and \
                 len(it.args) == 1 and not it.keywords:
@@ -163,7 +164,26 @@ class StateDictLoopsMixin:
         if not isinstance(sd, SourceVal):
             return None
         return KeySnapshot(f"`{self.pf.segment(node)}`: the keys of a state dict, known when it is read",
-                           inner.id, sd, len(sd.ops))
+                           inner.id, sd, len(sd.ops), self.pf.dotted(node.func) == "sorted")
+
+    def keys_source(self, gen: ast.comprehension, env: dict) -> tuple[str, SourceVal, bool] | None:
+        """The state dict a comprehension walks the keys of (`for k in keys` with `keys =
+        sorted(sd.keys())` and `sd` unchanged since, `for k in sd`, `sd.keys()`, `list(sd)`,
+        `sorted(sd)`): the name holding it, it, and whether its keys are sorted; else None."""
+        if not isinstance(gen.target, ast.Name) or gen.is_async:
+            return None
+        held = env.get(gen.iter.id) if isinstance(gen.iter, ast.Name) else None
+        if isinstance(held, KeySnapshot):
+            return (held.name, held.sd, held.sort) if held.current(env) else None
+        it, sort = gen.iter, False
+        if isinstance(it, ast.Call) and self.pf.dotted(it.func) in ("list", "tuple", "sorted") and \
+                len(it.args) == 1 and not it.keywords:
+            it, sort = it.args[0], self.pf.dotted(it.func) == "sorted"
+        if isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute) and it.func.attr == "keys" \
+                and not it.args and not it.keywords:
+            it = it.func.value
+        sd = env.get(it.id) if isinstance(it, ast.Name) else None
+        return (it.id, sd, sort) if isinstance(sd, SourceVal) else None
 
     def shards_loop(self, stmt: ast.For, env: dict) -> bool:
         """`for shard in set(index["weight_map"].values()): sd.update(load_file(os.path.join(d, shard)))`
@@ -208,12 +228,3 @@ class StateDictLoopsMixin:
         if isinstance(doc, JsonFile) and isinstance(doc.path, Const) and isinstance(doc.path.value, str):
             return posixpath.normpath(doc.path.value)
         return None
-
-
-@dataclass
-class KeySnapshot(Unknown):
-    """`keys = list(sd.keys())`: the state dict `name` held, and how many changes it had then."""
-
-    name: str = ""
-    sd: Any = None
-    ops: int = 0

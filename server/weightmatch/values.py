@@ -59,6 +59,21 @@ class MaybeUnset(Unknown):
 
 
 @dataclass
+class KeySnapshot(Unknown):
+    """`keys = list(sd.keys())` / `sorted(sd)`: the state dict `name` held and how many changes it
+    had then; its keys are read from the checkpoint while `sd` has had no change since."""
+
+    name: str = ""
+    sd: Any = None
+    ops: int = 0
+    sort: bool = False
+
+    def current(self, env: Any) -> bool:
+        """Whether `name` still holds the state dict, unchanged since the snapshot."""
+        return env.get(self.name) is self.sd and len(self.sd.ops) == self.ops
+
+
+@dataclass
 class Const:
     value: Any
     # where an assumed value came from, for messages: "--num-classes at its default, 10"
