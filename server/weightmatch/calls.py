@@ -14,7 +14,7 @@ import os
 from collections import ChainMap
 from typing import Any
 
-from weightmatch import argparse_values, attribute_dicts, binding, cli_apps, config_data, hydra_main, plain, recipe_literals, yacs_calls, yacs_values
+from weightmatch import argparse_values, attribute_dicts, binding, cli_apps, config_data, hydra_main, plain, recipe_literals, type_tests, yacs_calls, yacs_values
 from weightmatch.changed_arguments import forget_changed_arguments
 from weightmatch.argparse_values import ParserVal, SubparsersVal
 from weightmatch.pyfile import PyFile
@@ -205,6 +205,8 @@ class CallsMixin(ModulesMixin, CheckpointValuesMixin, InstancesMixin):
             targets = stmt.targets if isinstance(stmt, ast.Assign) else \
                 [stmt.target] if isinstance(stmt, ast.AnnAssign) and stmt.value is not None else []
             if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+                if type_tests.is_enum(self, cls):  # a member: neither its value nor a string (`Size.SMALL == "small"`)
+                    return Unknown(f"`{cls.node.name}.{name}` is a member of an Enum, not followed")
                 return self.in_file(cls.file, lambda v=stmt.value: self.ev(v, self.module_env(cls.file)))
         if depth < 8:
             env = self.module_env(cls.file)

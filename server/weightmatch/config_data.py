@@ -10,6 +10,8 @@ import os
 import re
 from typing import Any
 
+import yaml
+
 from weightmatch.values import At, Const, DictLit, FileHandle, JsonFile, SourceVal, Unknown, origins
 
 MAX_DATA_FILE = 5 * 1024 * 1024  # a config file larger than this is not read
@@ -48,6 +50,7 @@ class Unresolved(Exception):
     """An OmegaConf interpolation not resolved here (a resolver, a relative or missing key)."""
 
 
+_NUMBER = re.compile(r"^[-+]?(\d[\d_]*\.?\d*|\.\d+)([eE][-+]?\d+)?$|^[-+]?\.?(inf|nan)$", re.IGNORECASE)
 _INTERPOLATION = re.compile(r"\$\{([^${}]*)\}")
 
 
@@ -208,6 +211,9 @@ def omegaconf(ev, dotted: str, node: ast.Call, env: dict) -> Any:
             ev.argv or [] if dotted.endswith(".from_cli") else None
         if argv is not None and not argv and not node.keywords:
             return Const(AttrDict(), "no command-line arguments")  # (latent-diffusion's unknown `key=value` list)
+        made = _from_dotlist(argv) if isinstance(argv, (list, tuple)) and not node.keywords else None
+        if made is not None:
+            return Const(omega_data(made), origins(given))
         return Unknown(f"`{ev.pf.segment(node)}` reads `key=value` arguments from the command line")
     args = []
     for a in node.args:  # `OmegaConf.merge(*configs, cli)`
@@ -282,3 +288,37 @@ def _merge(base: dict, other: dict) -> dict:
     for k, v in other.items():
         out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
     return out
+
+
+def dotlist(items: list) -> list[tuple[str, Any]] | None:
+    """`["model.depth=4", "name=x"]` as OmegaConf parses it (each value read as YAML); None when
+    an item is not `key=value` or its value may read otherwise in OmegaConf's YAML (a number
+    written as YAML 1.1 reads it as text: `1e-3`)."""
+    pairs = []
+    for item in items:
+        if not isinstance(item, str) or "=" not in item:
+            return None
+        key, _, text = item.partition("=")
+        try:
+            value = yaml.safe_load(text) if text else None
+        except yaml.YAMLError:
+            return None
+        if isinstance(value, str) and _NUMBER.match(value) or isinstance(value, (dict, list)) or not key:
+            return None
+        pairs.append((key, value))
+    return pairs
+
+
+def _from_dotlist(items: list) -> dict | None:
+    """`OmegaConf.from_dotlist(["model.depth=4"])`: the nested config it makes; None when not known."""
+    made: dict = {}
+    for key, value in dotlist(items) or [("", None)]:
+        node, (*parents, last) = made, key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                return None  # (a key below a plain value)
+        if not last:
+            return None
+        node[last] = value
+    return made

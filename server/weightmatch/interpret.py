@@ -13,7 +13,7 @@ import contextlib
 import os
 from typing import Any
 
-from weightmatch import cli_apps, const_mutation, disk_paths, environment, journal, plain, pytest_runs, yacs_values
+from weightmatch import cli_apps, config_changes, const_mutation, disk_paths, environment, journal, plain, pytest_runs, yacs_values
 from weightmatch.calls import CallsMixin
 from weightmatch.signals import ExitSignal, ReturnSignal
 from weightmatch.exits import ExitsMixin, one_line, retry_loads
@@ -29,7 +29,7 @@ from weightmatch.evaluate import HARMLESS, STRIP_PREFIX, Evaluator
 from weightmatch.method_calls import SELF_RETURNING
 from weightmatch.pyfile import PyFile
 from weightmatch.values import (
-    CURRENT_GUARDS, At, ClassVal, Const, FuncVal, Guard, LoadSite, ModelAttr, ModelVal, ModVal,
+    CURRENT_GUARDS, At, ClassVal, Const, FuncVal, Guard, LoadSite, ModelAttr, ModelPart, ModelVal, ModVal,
     ObjVal, Op, SeqVal, SourceVal, Step, TorchLoadSite, Unknown, frozen,
 )
 
@@ -365,6 +365,9 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
                 return
             if isinstance(owner, (ModelVal, ModelAttr)) and self.being_made(owner):
                 return  # `self.fc = ...` in the model's own __init__: the construction itself
+            if isinstance(owner, ModelPart):  # `parent.q_proj = LoraLinear(...)`, `parent` found at run time
+                self.changed_blindly(owner, stmt, f"by `{one_line(self.pf.segment(target))} = …`")
+                return
             if isinstance(owner, (ModelVal, ModelAttr)) and isinstance(target.value, ast.Attribute) and \
                     _root_name(target) not in ("self",) and not isinstance(env.get(_root_name(target)), ModelVal):
                 # `self.model.fc = ...`: the recipe cannot replay a step written through another object
@@ -464,6 +467,8 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
             return
         if self.updates_vars(expr, env):
             return
+        if config_changes.change(self, expr, env):
+            return  # `cfg.merge_with_dotlist(overrides)`, `OmegaConf.update(cfg, "model.depth", 4)`
         if isinstance(func, ast.Attribute):
             owner = self.ev(func.value, env)
             if const_mutation.module_list(self, owner, expr, env) is not None:
@@ -501,6 +506,9 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
                 return
         if dotted in ("setattr", "delattr") and len(expr.args) in (2, 3):
             obj, name = self.ev(expr.args[0], env), self.ev(expr.args[1], env)
+            if isinstance(obj, ModelPart):  # PEFT's `setattr(parent, target_name, LoraLinear(...))`
+                self.changed_blindly(obj, stmt, f"by `{one_line(self.pf.segment(expr))}`")
+                return
             if isinstance(obj, (ModelVal, ModelAttr)):  # `setattr(model, "head", nn.Linear(8, 3))`
                 if isinstance(name, Const) and isinstance(name.value, str) and isinstance(stmt, ast.Expr):
                     self.model_step(obj, stmt, env, name.value.split("."))

@@ -11,7 +11,7 @@ import posixpath
 from typing import Any
 
 from weightmatch import accelerate_calls, config_data, const_mutation, file_paths, plain, saved_modules
-from weightmatch.values import Const, JsonFile, ModelAttr, ModelVal, Op, SourceVal, Unknown, model_state
+from weightmatch.values import Const, JsonFile, ModelAttr, ModelPart, ModelVal, Op, SourceVal, Unknown, model_state
 
 # Methods that return the module itself and change nothing load_state_dict looks at.
 SELF_RETURNING = {"to", "cuda", "cpu", "eval", "train", "float", "half", "double", "bfloat16",
@@ -43,6 +43,8 @@ def call(ev, func: ast.Attribute, node: ast.Call, env: dict) -> Any:
             return made
     if isinstance(owner, ModelVal) and func.attr in SELF_RETURNING:
         return owner
+    if isinstance(owner, (ModelVal, ModelAttr)) and func.attr == "get_submodule" and len(args) == 1:
+        return _submodule(ev, owner, ev.ev(args[0], env), node)
     if isinstance(owner, (ModelVal, ModelAttr)) and func.attr == "state_dict" and not args:
         return model_state(owner)
     if isinstance(owner, ModelAttr) and func.attr in ("size", "dim") and not node.keywords:
@@ -52,6 +54,16 @@ def call(ev, func: ast.Attribute, node: ast.Call, env: dict) -> Any:
     if isinstance(owner, Const) and isinstance(owner.value, str):
         return _path_method(ev, owner, func.attr, args, env)
     return None
+
+
+def _submodule(ev, owner: ModelVal | ModelAttr, name: Any, node: ast.Call) -> Any:
+    """`model.get_submodule("blocks.0.attn")`: that part; with a name known only at run time, some
+    part of the model (values.ModelPart)."""
+    model, path = (owner, []) if isinstance(owner, ModelVal) else (owner.model, owner.path)
+    if isinstance(name, Const) and isinstance(name.value, str):
+        parts = [*path, *(name.value.split(".") if name.value else [])]
+        return ModelAttr(model, parts) if parts else model
+    return ModelPart(f"`{ev.pf.segment(node)}` is a part of the model known only at run time", model)
 
 
 def _path_method(ev, owner: Const, attr: str, args: list[ast.expr], env: dict) -> Any:

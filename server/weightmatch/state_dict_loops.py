@@ -9,13 +9,10 @@ import ast
 import copy
 import dataclasses
 import posixpath
-from dataclasses import dataclass
-from typing import Any
 
 from weightmatch.evaluate import ST_LOAD, TORCH_LOAD
 from weightmatch.values import (
-    Const, FuncVal, JsonFile, KeySnapshot, LoadedFile, MethodsOf, ObjVal, Op, SourceVal, TorchLoadSite, Unknown,
-    frozen,
+    Const, FuncVal, JsonFile, KeySnapshot, LoadedFile, MethodsOf, ObjVal, Op, SourceVal, TorchLoadSite, frozen,
 )
 
 

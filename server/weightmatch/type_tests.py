@@ -192,3 +192,15 @@ def _torch_layer(model: ModelVal) -> bool:
     """Made by a class of `torch.nn` that is no wrapper (`nn.Sequential(...)`, `nn.Linear(...)`)."""
     made = (model.file.dotted(model.call.func) or "") if isinstance(model.call, ast.Call) else ""
     return made.startswith("torch.nn.") and made not in PARALLEL and made != "torch.nn.Module"
+
+
+def is_enum(ev, cls: ClassVal, depth: int = 0) -> bool:
+    """A class of the `enum` module's kinds, through workspace bases (its members are not their
+    values: `Size.SMALL == "small"` is False for a plain Enum)."""
+    for base in cls.node.bases:
+        if (cls.file.dotted(base) or "").startswith("enum."):
+            return True
+        value = ev.in_file(cls.file, lambda b=base: ev.ev(b, ev.module_env(cls.file))) if depth < 8 else None
+        if isinstance(value, ClassVal) and is_enum(ev, value, depth + 1):
+            return True
+    return False

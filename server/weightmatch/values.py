@@ -59,6 +59,14 @@ class MaybeUnset(Unknown):
 
 
 @dataclass
+class ModelPart(Unknown):
+    """`model.get_submodule(name)` with `name` known only at run time: some part of `model`
+    (a change made through it changes the model in a way the recipe cannot replay)."""
+
+    model: Any = None
+
+
+@dataclass
 class KeySnapshot(Unknown):
     """`keys = list(sd.keys())` / `sorted(sd)`: the state dict `name` held and how many changes it
     had then; its keys are read from the checkpoint while `sd` has had no change since."""
