@@ -407,7 +407,10 @@ class CallsMixin(ModulesMixin, CheckpointValuesMixin, InstancesMixin):
         if bound.name == "get_default" and len(node.args) == 1 and not node.keywords:
             return parser.get_default(self.ev(node.args[0], env))  # pix2pix's TestOptions
         if bound.name == "set_defaults":
-            parser.defaults.update(plain.keywords(self, node, env) or {})
+            given = plain.keywords(self, node, env)
+            if given is None:  # `parser.set_defaults(**load_config(path))`: any option's default may change
+                parser.unknown = parser.unknown or f"defaults set by `{self.pf.segment(node)}`, not known statically"
+            parser.defaults.update(given or {})
             return Const(None)
         if bound.name in ("parse_args", "parse_known_args"):
             given = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "args"), None)

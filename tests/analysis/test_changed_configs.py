@@ -147,3 +147,41 @@ def test_a_layer_swapped_through_get_submodule_is_not_dropped(case) -> None:
     assert not [f.message for f in result.findings if f.severity == "error"]
     assert any("get_submodule" in f.message or "setattr(parent" in f.message for f in result.findings), \
         [f.message for f in result.findings]
+
+
+SET_DEFAULTS = """
+import argparse
+
+import torch
+import torch.nn as nn
+
+
+def load_config(path):
+    out = {}
+    for line in open(path):
+        key, _, value = line.partition("=")
+        out[key.strip()] = int(value)
+    return out
+
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--width", type=int, default=8)
+parser.set_defaults(**load_config("run.txt"))
+args = parser.parse_args()
+model = nn.Linear(4, args.width)
+model.load_state_dict(torch.load("w.pt"))
+"""
+
+
+def test_defaults_set_from_a_file_not_read_make_the_options_unknown(case) -> None:
+    """nerf-pytorch's `parser.set_defaults(**load_config(args.config))` (corpus AH06): the file
+    sets `width = 16`, the checkpoint is 16 wide and PyTorch loads it; the option's own default
+    (8) judged it a size mismatch."""
+    case.write("main.py", SET_DEFAULTS)
+    case.write("run.txt", "width = 16\n")
+    case.torch("import torch, torch.nn as nn\ntorch.save(nn.Linear(4, 16).state_dict(), 'w.pt')")
+    truth = pytorch_outcomes(case)
+    assert truth["crash"] is None and not truth["loads"][0]["raises"], truth
+    result = analyze_alone(case, False)
+    assert not [f.message for f in result.findings if f.severity == "error"]
+    assert any("set_defaults" in f.message for f in result.findings), [f.message for f in result.findings]
