@@ -164,12 +164,24 @@ def load_config(path):
     return out
 
 
-parser = argparse.ArgumentParser()
-parser.add_argument("--width", type=int, default=8)
-parser.set_defaults(**load_config("run.txt"))
-args = parser.parse_args()
-model = nn.Linear(4, args.width)
-model.load_state_dict(torch.load("w.pt"))
+def config_parser():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--config", default="run.txt")
+    parser.add_argument("--width", type=int, default=8)
+    return parser
+
+
+def train():
+    parser = config_parser()
+    args = parser.parse_args()
+    parser.set_defaults(**load_config(args.config))
+    args = parser.parse_args()
+    model = nn.Linear(4, args.width)
+    model.load_state_dict(torch.load("w.pt"))
+
+
+if __name__ == "__main__":
+    train()
 """
 
 
