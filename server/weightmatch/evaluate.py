@@ -476,8 +476,10 @@ class Evaluator(TypeTestsMixin):
         dotted = self.pf.dotted(node.func) or ""
         by = (AVERAGED if dotted.endswith(".AveragedModel") else PARALLEL.get(dotted, "")) if prefix else inner.wrapped_by
         if not inner.var and (node.args and node.args[0] is inner.call or not prefix):
-            # `nn.DataParallel(Net())`: the whole call constructs the model
-            return ModelVal(self.pf, "", node, inner.steps, wrappers, wrapped_by=by)
+            # `nn.DataParallel(Net(args))`: the whole call constructs the model, the values the inner
+            # call reads written in as for the inner call alone (Substitutions go by source span)
+            return ModelVal(self.pf, "", node, inner.steps, wrappers, bindings=inner.bindings, cls=inner.cls,
+                            subs=inner.subs, wrapped_by=by, portable=inner.portable)
         # the constructor stays with its file: a model made in a function of another module
         # (`model = build_model(cfg)`, then `DistributedDataParallel(model)` here)
         wrapped = ModelVal(inner.file, inner.var, inner.call, list(inner.steps), wrappers,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from analysis_helpers import agrees_with_pytorch, analyze_alone, pytorch_outcomes
+from analysis_helpers import agrees_with_pytorch, analyze_alone, pytorch_outcomes, resolved_like_pytorch
 
 HEAD = """
 import torch
@@ -145,3 +145,49 @@ model.load_state_dict(torch.load("w.pt"))
     assert truth["crash"] is None and not truth["loads"][0]["raises"]
     result = analyze_alone(case, execute)
     assert not [f for f in result.findings if f.severity == "error"], [f.message for f in result.findings]
+
+
+INLINE = """
+import argparse
+
+import torch
+
+from net import Net
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", default="net.pth")
+    parser.add_argument("--small", action="store_true")
+    args = parser.parse_args()
+    model = {wrapper}(Net(args))
+    model.load_state_dict(torch.load(args.model))
+"""
+
+NET = """
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self, args):
+        super().__init__()
+        self.args = args
+        self.fc = nn.Linear(8, 16 if args.small else 32)
+"""
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize("width", [32, 16], ids=["matches", "differs"])
+@pytest.mark.parametrize("wrapper", ["torch.nn.DataParallel", "torch.compile"])
+def test_a_wrapper_around_the_constructor_keeps_its_arguments(case, wrapper, width, execute) -> None:
+    """RAFT's `model = torch.nn.DataParallel(RAFT(args))` (corpus AH09): the inner call's `args`
+    is the parsed namespace, written into the recipe as for `Net(args)` alone."""
+    case.write("net.py", NET)
+    case.write("main.py", INLINE.format(wrapper=wrapper))
+    case.torch("import sys, torch\nsys.path.insert(0, '.')\nfrom net import Net\nimport argparse\n"
+               f"m = {wrapper}(Net(argparse.Namespace(small={width == 16})))\n"
+               "torch.save(m.state_dict(), 'net.pth')" if width == 32 else
+               "import torch, torch.nn as nn\n"
+               f"prefix = {'module.' if 'Parallel' in wrapper else '_orig_mod.'!r}\n"
+               "torch.save({prefix + k: v for k, v in nn.ModuleDict({'fc': nn.Linear(8, 16)}).state_dict().items()}, "
+               "'net.pth')")
+    resolved_like_pytorch(case, execute, "mismatched")
