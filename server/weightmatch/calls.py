@@ -407,11 +407,7 @@ class CallsMixin(ModulesMixin, CheckpointValuesMixin, InstancesMixin):
         if bound.name == "get_default" and len(node.args) == 1 and not node.keywords:
             return parser.get_default(self.ev(node.args[0], env))  # pix2pix's TestOptions
         if bound.name == "set_defaults":
-            given = plain.keywords(self, node, env)
-            if given is None:  # `parser.set_defaults(**load_config(path))`: any option's default may change
-                parser.unknown = parser.unknown or f"defaults set by `{self.pf.segment(node)}`, not known statically"
-            parser.defaults.update(given or {})
-            return Const(None)
+            return self.set_defaults(parser, node, env)
         if bound.name in ("parse_args", "parse_known_args"):
             given = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "args"), None)
             argv, source = self.argv, self.argv_source
@@ -451,11 +447,19 @@ class CallsMixin(ModulesMixin, CheckpointValuesMixin, InstancesMixin):
         return kwargs
 
     # ------------------------------------------------------------------ models
+    def set_defaults(self, parser: ParserVal, node: ast.Call, env: dict) -> Const:
+        given = plain.keywords(self, node, env)
+        if given is None:  # `parser.set_defaults(**load_config(path))`: any option's default may change
+            parser.unknown = parser.unknown or f"defaults set by `{self.pf.segment(node)}`, not known statically"
+        parser.defaults.update(given or {})
+        return Const(None)
+
     def new_model(self, node: ast.Call, env: dict, cls: ClassVal | None = None) -> ModelVal:
         subs = self.substitutions(node, env)
         subs.globals = self.script_globals(cls, subs)
         subs.undecorated = self.undecorated_classes()
         subs.registries = self.registry_objects() if subs.undecorated else {}
+        subs.import_dirs = self.added_import_dirs()
         made = ModelVal(self.pf, "", node, cls=cls, subs=subs, portable=self.portable_subs(node, env))
         forget_changed_arguments(self, node, env, cls)  # (after its own arguments were written down)
         return made

@@ -50,7 +50,8 @@ def recipe_for(model: ModelVal, root: str, *, static: bool = False) -> Recipe:
                   script_globals=dict(model.subs.globals) if model.subs is not None else {},
                   argv=list(model.subs.argv) if model.subs is not None else [],
                   undecorated=list(model.subs.undecorated) if model.subs is not None else [],
-                  registries=dict(model.subs.registries) if model.subs is not None else {})
+                  registries=dict(model.subs.registries) if model.subs is not None else {},
+                  import_dirs=list(model.subs.import_dirs) if model.subs is not None else [])
 
 
 def assumptions(model: ModelVal) -> list[str]:

@@ -116,6 +116,7 @@ def _object(value: ObjVal, depth: int, attrs_of, class_ref) -> ast.expr | None:
         return ast.Call(helper("made"), [cls, *why], keywords_)
     if unknown:
         return ast.Call(helper("namespace"), why, keywords_)
-    func = ast.Attribute(ast.Call(ast.Name("__import__", ast.Load()), [ast.Constant("types")], []),
-                         "SimpleNamespace", ast.Load())
+    kind = ("argparse", "Namespace") if value.name in ("the argparse namespace", "Namespace") else \
+        ("types", "SimpleNamespace")  # (an argparse Namespace answers `"dropout" in args`)
+    func = ast.Attribute(ast.Call(ast.Name("__import__", ast.Load()), [ast.Constant(kind[0])], []), kind[1], ast.Load())
     return ast.Call(func, [], keywords_)

@@ -329,6 +329,9 @@ class Recipe:
     # the classes registered: static inference reads them where a model's `__init__` builds a part
     # from the registry (the replay never makes them: `Registry(...)` is run-time state there)
     registries: dict[str, dict[str, str]] = field(default_factory=dict)
+    # folders the script (or a module it imports: `import _init_paths`) put on `sys.path` before
+    # the model was made, absolute: both builders find workspace imports there too
+    import_dirs: list[str] = field(default_factory=list)
 
     def cache_key(self) -> str:
         return self.key_with(self.source)
@@ -341,7 +344,7 @@ class Recipe:
         h = hashlib.sha256(tag.encode() + b"\0" if tag else b"")
         globals_ = [f"{k}={v}" for k, v in sorted(self.script_globals.items())]
         for part in (self.file, self.root, self.var, self.constructor, *self.steps, *globals_, "\0argv", *self.argv,
-                     "\0undecorated", *self.undecorated,
+                     "\0undecorated", *self.undecorated, "\0import_dirs", *self.import_dirs,
                      "\0registries", *(f"{p}:{n}={t}" for p, names in sorted(self.registries.items())
                                         for n, t in sorted(names.items())), source):
             h.update(part.encode("utf-8", "surrogatepass"))

@@ -154,6 +154,7 @@ class Substitutions:
     undecorated: list[str] = field(default_factory=list)  # Recipe.undecorated
     registries: dict[str, dict[str, str]] = field(default_factory=dict)  # Recipe.registries
     argv: list[str] = field(default_factory=list)  # Recipe.argv: the arguments the run is analysed with
+    import_dirs: list[str] = field(default_factory=list)  # Recipe.import_dirs
     # the items of a list written in module by module (`nn.Sequential(*layers)`), by the span of
     # the name: ModelVals and plain values, so a layer is located where its module was made
     inlined: dict[tuple[int, int, int, int], list] = field(default_factory=dict, repr=False, compare=False)

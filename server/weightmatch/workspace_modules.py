@@ -43,7 +43,7 @@ class ModulesMixin:
         saved = (self.pf, self.recording)
         self.pf, self.recording = pf, False
         before = set(self.read_files)
-        environ = (dict(getattr(self, "env_writes", {})), getattr(self, "env_blind", ""))
+        environ = (dict(getattr(self, "env_writes", {})), getattr(self, "env_blind", ""), len(self.import_dirs))
         self.computing.add(pf.path)
         try:
             self.block(pf.tree.body, env, [])
@@ -57,7 +57,7 @@ class ModulesMixin:
         # its names may be shared, what it did to os.environ would not be)
         if self.shared_envs is not None and pf is not self.entry and pf.path not in self.cyclic and \
                 all(r.endswith(".py") for r in read) and all(map(_shareable, env.values())) and \
-                environ == (getattr(self, "env_writes", {}), getattr(self, "env_blind", "")):
+                environ == (getattr(self, "env_writes", {}), getattr(self, "env_blind", ""), len(self.import_dirs)):
             if len(self.shared_envs) > 2000:
                 self.shared_envs.clear()
             self.shared_envs[key] = (dict(env), read)
@@ -69,6 +69,9 @@ class ModulesMixin:
             found = find_module(module, level, self.pf.path, self.root)
             self.imports_seen[key] = None if found is None else (found[0], self.load(found[0]))
         hit = self.imports_seen[key]
+        if hit is None and not level and self.import_dirs:
+            found = self._import_from_added_dirs(module)  # `sys.path.append("core")`, `import _init_paths`
+            return found if found is not None and found.path != self.pf.path else None
         if hit is None or hit[0] == self.pf.path:
             return None
         self.read_files.add(hit[0])
@@ -123,14 +126,23 @@ class ModulesMixin:
 
     def _import_from_added_dirs(self, module: str) -> PyFile | None:
         """A module found in a folder the script put on `sys.path` (a config file's folder)."""
-        for folder in reversed(self.import_dirs):
-            base = next((b for b in (os.path.join(d, folder) for d in (self.cwd, self.root) if d)
-                         if os.path.isdir(b)), None) if not os.path.isabs(folder) else folder
-            found = find_module(module, 0, os.path.join(base, "_"), self.root) if base else None
+        for base in reversed(self.added_import_dirs()):
+            found = find_module(module, 0, os.path.join(base, "_"), self.root)
             if found is not None:
                 self.read_files.add(found[0])
                 return self.load(found[0])
         return None
+
+    def added_import_dirs(self) -> list[str]:
+        """The folders put on `sys.path` so far that exist, absolute (a relative one is taken from
+        where the script runs, else the workspace root)."""
+        out = []
+        for folder in self.import_dirs:
+            base = next((b for b in (os.path.join(d, folder) for d in (self.cwd, self.root) if d)
+                         if os.path.isdir(b)), None) if not os.path.isabs(folder) else folder
+            if base and os.path.isdir(base) and os.path.abspath(base) not in out:
+                out.append(os.path.abspath(base))
+        return out
 
     def run_path(self, node: ast.Call, env: dict) -> Any:
         """`runpy.run_path("configs/x.py")` of a workspace file (mmcv's `Config.fromfile`): its

@@ -38,6 +38,7 @@ def _build(recipe: Recipe, deps: dict | None, buffers: sources.Buffers | None) -
     for place in recipe.undecorated:
         path, _, line = place.rpartition(":")
         interp.undecorated.add((os.path.realpath(path), int(line)))
+    interp.import_dirs = [d for d in recipe.import_dirs if os.path.isdir(d)]
     for path, names in recipe.registries.items():  # `MODELS`, as the decorators filled it
         known = interp.globals.setdefault(path + "\0" + sources.module_name(path, recipe.root), {})
         for name, text in names.items():

@@ -45,7 +45,7 @@ def deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
         out.attrs.update((k, deepcopy(v, memo)) for k, v in value.attrs.items())
         return out
     if isinstance(value, Namespace):
-        return Namespace({k: deepcopy(v, memo) for k, v in value.attrs.items()}, dict(value.unknown))
+        return Namespace({k: deepcopy(v, memo) for k, v in value.attrs.items()}, dict(value.unknown), value.argparse)
     if isinstance(value, Partial):
         return Partial(value.func, deepcopy(value.args, memo), deepcopy(value.kwargs, memo))
     raise StaticUnsupported(f"`copy.deepcopy` of a `{type(value).__name__}` value is not followed statically")
@@ -65,7 +65,7 @@ def shallow(value: Any) -> Any:
         _check(value.cls)
         return Instance(value.cls, dict(value.attrs), value.frozen, value.partial, dict(value.unknown))
     if isinstance(value, Namespace):
-        return Namespace(dict(value.attrs), dict(value.unknown))
+        return Namespace(dict(value.attrs), dict(value.unknown), value.argparse)
     raise StaticUnsupported(f"`copy.copy` of {'a module' if isinstance(value, Module) else 'this value'} "
                             "is not followed statically")
 

@@ -173,6 +173,9 @@ class Expressions:
         if isinstance(op, (ast.In, ast.NotIn)) and isinstance(right, (dict, frozenset)) and is_plain(left) \
                 and not isinstance(left, list):
             return COMPARE[type(op)](left, right)
+        if isinstance(op, (ast.In, ast.NotIn)) and isinstance(right, Namespace) and right.argparse and \
+                isinstance(left, str) and left not in right.unknown:
+            return (left in right.attrs) == isinstance(op, ast.In)  # RAFT's `"dropout" not in self.args`
         if isinstance(op, (ast.In, ast.NotIn)) and isinstance(right, Module) and isinstance(left, str):
             inside = self.ops.contains(right, left)
             return inside if isinstance(op, ast.In) else not inside

@@ -31,4 +31,5 @@ class Interp(Names, Statements, Expressions, Calls):
         self.globals: dict[str, dict[str, Any]] = {}  # file path -> evaluated top-level names
         self.pending: set[tuple[str, str]] = set()
         self.undecorated: set[tuple[str, int]] = set()  # (real path, line): Recipe.undecorated
+        self.import_dirs: list[str] = []  # Recipe.import_dirs
         self.ops = ModuleOps(self)

@@ -84,7 +84,7 @@ class ModuleOps(Builtins, Containers, ModuleMethods):
         if name in ("types.SimpleNamespace", "argparse.Namespace"):
             if args:
                 raise StaticUnsupported(f"`{name}` takes keyword arguments only")
-            return Namespace(dict(kwargs))
+            return Namespace(dict(kwargs), argparse=name == "argparse.Namespace")
         if name == "collections.OrderedDict":
             if not all(isinstance(a, (dict, list, tuple)) for a in args):
                 return Unknown("an OrderedDict built from values not known statically")

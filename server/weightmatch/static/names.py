@@ -98,7 +98,7 @@ class Names:
                                   "lightning"):
             return Ref(dotted)
         probed: list[str] = []
-        found = sources.find_module(dotted, level, sf.path, self.root, probed)
+        found = sources.find_module(dotted, level, sf.path, self.root, probed, self.import_dirs)
         for path in probed:
             if path not in self.deps:
                 self.deps[path] = sources.fingerprint(path, self.buffers)

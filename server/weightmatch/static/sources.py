@@ -135,7 +135,7 @@ def read(path: str, modname: str, buffers: Buffers | None = None) -> SourceFile 
 
 
 def find_module(dotted: str, level: int, from_file: str, root: str,
-                probed: list[str] | None = None) -> tuple[str, str] | None:
+                probed: list[str] | None = None, extra: list[str] | tuple = ()) -> tuple[str, str] | None:
     """The file a workspace import refers to, with its module name; None if not in the workspace.
     `probed` collects every path looked at, so a cached answer can tell when one appears."""
     parts = [p for p in dotted.split(".") if p]
@@ -145,7 +145,7 @@ def find_module(dotted: str, level: int, from_file: str, root: str,
             base = os.path.dirname(base)
         bases = [base]
     else:
-        bases = [os.path.dirname(from_file), root]
+        bases = [os.path.dirname(from_file), root, *extra]  # (extra: Recipe.import_dirs)
     for base in bases:
         stem = os.path.join(base, *parts) if parts else base
         for candidate in (stem + ".py", os.path.join(stem, "__init__.py")):

@@ -109,6 +109,7 @@ class Namespace:
 
     attrs: dict[str, Any]
     unknown: dict[str, str] = field(default_factory=dict)  # attributes the recipe left out, and why
+    argparse: bool = False  # an `argparse.Namespace` (`"dropout" in args` asks for an attribute)
 
 
 @dataclass(eq=False)

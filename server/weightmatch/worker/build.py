@@ -455,6 +455,7 @@ def build(recipe: dict[str, Any]) -> dict[str, Any]:
     import ast
 
     replay = Replay(recipe["root"], recipe["file"])
+    replay.import_dirs = [str(d) for d in recipe.get("import_dirs") or [] if os.path.isdir(str(d))]
     for place in recipe.get("undecorated") or []:
         path, _, line = str(place).rpartition(":")
         if line.isdigit():

@@ -37,7 +37,7 @@ EXTRA_SAVED = 8  # get_extra_state overridden (EXTRA_STATE: set_extra_state, wha
 OLD_WEIGHT_NORM = 16  # parametrizations.weight_norm's compat hook on `weight` (ModuleSpec.old_weight_norm)
 DROPS_NUM_BATCHES = 32  # its _load_from_state_dict deletes `num_batches_tracked` first (FrozenBatchNorm2d)
 
-RECIPE_FIELDS = ("file", "source", "root", "var", "constructor", "constructor_line", "steps", "script_globals", "argv", "undecorated")
+RECIPE_FIELDS = ("file", "source", "root", "var", "constructor", "constructor_line", "steps", "script_globals", "argv", "undecorated", "import_dirs")
 
 
 def dumps(message: dict[str, Any]) -> bytes:

@@ -371,6 +371,7 @@ class Replay:
         self.user_files: set[str] = {os.path.realpath(script)}
         # (real path, line) of the classes to define without their decorators (Recipe.undecorated)
         self.undecorated: set[tuple[str, int]] = set()
+        self.import_dirs: list[str] = []  # Recipe.import_dirs: where `sys.path` additions let imports look
 
     # -- running definitions ---------------------------------------------------------
     def exec_definitions(self, source: str, filename: str, namespace: dict[str, Any]) -> None:

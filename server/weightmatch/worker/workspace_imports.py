@@ -25,7 +25,7 @@ class WorkspaceFinder(importlib.abc.MetaPathFinder):
     def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
         replay = self.replay
         if path is None:
-            bases = [b for b in (replay.script_dir, replay.root) if b]
+            bases = [b for b in (replay.script_dir, replay.root, *replay.import_dirs) if b]
             spec = importlib.machinery.PathFinder.find_spec(name, list(dict.fromkeys(bases)))
             if spec is None:
                 spec = importlib.machinery.PathFinder.find_spec(name)
