@@ -254,7 +254,8 @@ class Evaluator(TypeTestsMixin):
         if not isinstance(root, ast.Name) or root.id in env or not self.pf.dotted(func):
             # `solver.restore_model(...)`, `MODELS[name](...)`, `get_args()`: a value we track
             callee = self.ev(func, env) if isinstance(root, ast.Name) or func is root and \
-                isinstance(root, ast.Call) and self.class_factory(root, env) or isinstance(root, ast.Call) and \
+                isinstance(root, ast.Call) and (self.class_factory(root, env) or self.pf.dotted(root.func) == "eval") \
+                or isinstance(root, ast.Call) and \
                 self.pf.dotted(root.func) == "super" and isinstance(env.get("self"), ObjVal) else None
             if isinstance(callee, (*PROGRAM_VALUES, plain.BoundMethod)):
                 return self.call_value(callee, node, env)
