@@ -38,11 +38,17 @@ def items_of(value: Any, ev=None) -> list[Any] | None:
 _PURE_CALLS = {"len", "int", "float", "str", "bool", "round", "abs", "min", "max", "tuple", "list", "getattr", "hasattr",
                "isinstance"}
 _PURE_METHODS = {"startswith", "endswith", "replace", "lower", "upper", "strip", "split", "format", "get", "capitalize",
+                 "rsplit", "partition", "rpartition", "isdigit", "group",
                  "title", "removeprefix", "removesuffix", "lstrip", "rstrip"}
 
 
-# calls that read a config file as data (plain.py / config_data.py): `[OmegaConf.load(c) for c in opt.base]`
-_DATA_READERS = {"omegaconf.OmegaConf.load", "yaml.safe_load", "json.load", "json.loads"}
+# calls that read a config file as data (plain.py / config_data.py): `[OmegaConf.load(c) for c in opt.base]`,
+# and the path functions that only read names and the disk (file_paths.py, disk_paths.py):
+# `[os.path.join(d, f) for f in os.listdir(d) if f.endswith(".pth")]`
+_DATA_READERS = {"omegaconf.OmegaConf.load", "yaml.safe_load", "json.load", "json.loads",
+                 *(f"os.path.{f}" for f in ("join", "basename", "dirname", "splitext", "isfile", "isdir", "exists",
+                                            "getmtime", "getctime", "getsize", "abspath", "normpath", "relpath")),
+                 *(f"re.{f}" for f in ("findall", "search", "match", "fullmatch", "sub", "split"))}
 
 
 def pure(node: ast.AST, dotted=None) -> bool:

@@ -103,6 +103,26 @@ def glob(ev, pattern: Any, recursive: bool = False) -> Any:
     return Const([*found, *saved], what)
 
 
+def listdir(ev, path: Any) -> Any:
+    """`os.listdir(d)`: the names in the folder the run finds (in the order the file system
+    gives them, as the run on this machine gets them), the files the script saved there too."""
+    if not (isinstance(path, Const) and isinstance(path.value, str)):
+        return None
+    if _after_unknown_save(ev):
+        return Unknown(f"the files in {path.value} are known when the script runs (a `torch.save` before may write one)")
+    p = os.path.expanduser(path.value)
+    full = next((c for c in _candidates(ev, p) if os.path.isdir(c)), None)
+    if full is None:
+        return Unknown(f"{path.value} is not a folder here (`os.listdir` raises)")
+    ev.read_files.add(os.path.normpath(full))  # (a dependency: the folder's time changes with its files)
+    names = os.listdir(full)
+    saved = [os.path.basename(s) for s in getattr(ev, "saved", {})
+             if os.path.normpath(os.path.dirname(s) or ".") == os.path.normpath(p) and os.path.basename(s) not in names]
+    if len(names) + len(saved) > MAX_MATCHES:
+        return Unknown(f"{path.value} holds too many files to follow")
+    return Const([*names, *saved], f"the files in {path.value} as they are now")
+
+
 def getmtime(ev, path: Any) -> Any:
     """`os.path.getmtime(p)` of a file there now (max(..., key=os.path.getmtime): the newest)."""
     if not (isinstance(path, Const) and isinstance(path.value, str)):

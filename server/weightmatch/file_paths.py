@@ -17,7 +17,7 @@ from weightmatch.values import Const, FileHandle, JsonFile, Unknown, origins
 def call(ev, dotted: str, node: ast.Call, env: dict) -> Any:
     """A call of the file and path functions; None for others (and for uses not followed here)."""
     return _path_call(ev, dotted, node, env) if dotted.startswith(("os.", "pathlib.", "posixpath.", "str")) \
-        else _file_call(ev, dotted, node, env)
+        and dotted != "os.listdir" else _file_call(ev, dotted, node, env)
 
 
 def _file_call(ev, dotted: str, node: ast.Call, env: dict) -> Any:
@@ -54,6 +54,9 @@ def _file_call(ev, dotted: str, node: ast.Call, env: dict) -> Any:
         if isinstance(flag, Const) and len(node.keywords) == (recursive is not None):
             return disk_paths.glob(ev, ev.ev(args[0], env), bool(flag.value))
         return None
+    if dotted == "os.listdir" and len(args) <= 1 and not node.keywords:
+        made = disk_paths.listdir(ev, ev.ev(args[0], env) if args else Const("."))
+        return made if made is not None else Unknown(f"`{ev.pf.segment(node)}` is known when the script runs")
     if dotted == "io.BytesIO" and len(args) == 1 and not node.keywords:
         data = ev.ev(args[0], env)  # `torch.load(io.BytesIO(data))` of a file's bytes: that file
         if isinstance(data, FileHandle):
@@ -78,6 +81,7 @@ def _path_call(ev, dotted: str, node: ast.Call, env: dict) -> Any:
         return next((p for p in parts if isinstance(p, Unknown)), None) or Unknown(f"`{ev.pf.segment(node)}` is not known")
     if dotted == "os.path.getmtime" and len(args) == 1:
         return disk_paths.getmtime(ev, ev.ev(args[0], env))
+
     if dotted in ("pathlib.Path", "pathlib.PurePath", "pathlib.PosixPath", "os.path.join", "posixpath.join"):
         parts = [ev.ev(a, env) for a in args]
         # (`os.path.join()` with nothing to join raises TypeError)

@@ -6,6 +6,7 @@ known name, `next`, config-file readers and the pure builtins real scripts size 
 from __future__ import annotations
 
 import ast
+import re
 import shlex
 import urllib.parse
 from typing import Any
@@ -79,6 +80,25 @@ def _urlparse(ev, dotted: str, node: ast.Call, env: dict) -> Any:
         return None
     parts = getattr(urllib.parse, dotted.rsplit(".", 1)[-1])(url.value)
     return ObjVal({f: Const(getattr(parts, f), url.origin) for f in parts._fields}, type(parts).__name__)
+
+
+_RE_FUNCS = ("findall", "search", "match", "fullmatch", "sub", "split", "compile")
+
+
+def _re(ev, dotted: str, node: ast.Call, env: dict) -> Any:
+    """`re.findall(r"epoch_(\\d+)", name)`, `re.search(...)` and its match's `.group(1)`,
+    `re.sub`, `re.compile`: over known short strings, as `re` answers."""
+    args = [ev.ev(a, env) for a in node.args]
+    kwargs = keywords(ev, node, env)
+    if kwargs is None or any(isinstance(a, ast.Starred) for a in node.args) or \
+            not all(isinstance(v, Const) and isinstance(v.value, (str, int, re.Pattern)) and
+                    len(str(v.value)) <= 10_000 for v in [*args, *kwargs.values()]):
+        return None
+    try:
+        value = getattr(re, dotted.rsplit(".", 1)[-1])(*[a.value for a in args], **{k: v.value for k, v in kwargs.items()})
+    except Exception:  # noqa: BLE001 - a pattern that raises at run time
+        return Unknown(f"`{ev.pf.segment(node)}` raises")
+    return Const(value, "; ".join(a.origin for a in args if a.origin))
 
 
 def _vars(ev, dotted: str, node: ast.Call, env: dict) -> Any:
@@ -238,7 +258,7 @@ def _fire(ev, dotted: str, node: ast.Call, env: dict) -> Any:
 
 
 _LIBRARY = {
-    "next": _next, "fire.Fire": _fire, "urllib.parse.urlparse": _urlparse, "urllib.parse.urlsplit": _urlparse,
+    "next": _next, "fire.Fire": _fire, **{f"re.{name}": _re for name in _RE_FUNCS}, "urllib.parse.urlparse": _urlparse, "urllib.parse.urlsplit": _urlparse,
     "types.SimpleNamespace": _namespace, "argparse.Namespace": _namespace, "vars": _vars, "getattr": _getattr,
     "hasattr": has_attr.call, "eval": _eval, "dict": _dict, "dataclasses.asdict": _asdict,
     "dataclasses.replace": _replace, "type": _type, **environment.HANDLERS, **cli_apps.HANDLERS,

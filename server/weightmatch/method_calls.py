@@ -6,6 +6,7 @@ method is not one of these (the caller goes on with its other rules)."""
 from __future__ import annotations
 
 import ast
+import re
 import functools
 import posixpath
 from typing import Any
@@ -34,7 +35,8 @@ def call(ev, func: ast.Attribute, node: ast.Call, env: dict) -> Any:
     if data is not None:
         return const_mutation.call(ev, data, node, env, direct=data is owner)
     if isinstance(owner, Const):
-        made = plain.const_method(ev, owner, node, env)
+        made = plain.re_method(ev, owner, node, env) if isinstance(owner.value, (re.Pattern, re.Match)) else \
+            plain.const_method(ev, owner, node, env)
         if made is not None:
             return made
     if accelerate_calls.is_accelerator(owner):

@@ -407,3 +407,22 @@ def spread(ev, expr: ast.expr, env: dict) -> dict[Any, Any] | None:
     if isinstance(value, SourceVal) and isinstance(value.base, DictLit) and not value.ops:
         return dict(value.base.entries)
     return None
+
+
+_RE_METHODS = {"group", "groups", "start", "end", "span", "groupdict", "findall", "search", "match", "fullmatch",
+               "sub", "split"}
+
+
+def re_method(ev, owner: Const, node: ast.Call, env: dict) -> Any:
+    """A method of a compiled pattern or a match `re` gave (`m.group(1)`); None for other values."""
+    name = node.func.attr  # type: ignore[attr-defined]
+    if name not in _RE_METHODS or \
+            not hasattr(owner.value, name):
+        return None
+    args = [ev.ev(a, env) for a in node.args]
+    if node.keywords or not all(isinstance(a, Const) and isinstance(a.value, (str, int)) for a in args):
+        return Unknown(f"`{ev.pf.segment(node)}` is not known")
+    try:
+        return Const(getattr(owner.value, name)(*[a.value for a in args]), owner.origin)
+    except Exception:  # noqa: BLE001 - `m.group(3)` of two groups raises at run time
+        return Unknown(f"`{ev.pf.segment(node)}` raises")
