@@ -8,7 +8,7 @@ import ast
 from typing import Any
 
 from weightmatch import parsing
-from weightmatch.config_data import AttrDict, ClassAttrDict
+from weightmatch.config_data import AttrDict, ClassAttrDict, Unresolved, resolved
 from weightmatch.values import ClassVal, Const, FuncVal, LibRef, ObjVal, PartialVal, SeqVal, Unknown
 from weightmatch.yacs_values import CfgNodeVal
 
@@ -24,6 +24,8 @@ def literal(value: Any, depth: int = 0, attrs_of=None, class_ref=None) -> ast.ex
         value = value.value
         if _is_literal(value):
             return parsing.parse(repr(value), mode="eval").body
+        if isinstance(value, AttrDict) and value.root is not None and not isinstance(value, ClassAttrDict):
+            return _omegaconf(value)
         if isinstance(value, ClassAttrDict) and class_ref is not None and _is_literal(dict(value)):
             cls = class_ref(value.cls)  # `AttrDict({...})`: made again by its class
             return ast.Call(cls, [parsing.parse(repr(dict(value)), mode="eval").body], []) if cls is not None else None
@@ -53,6 +55,20 @@ def literal(value: Any, depth: int = 0, attrs_of=None, class_ref=None) -> ast.ex
             return None
         return ast.List(items, ast.Load())
     return None
+
+
+def _omegaconf(value: AttrDict) -> ast.expr | None:
+    """An OmegaConf node (`instantiate(cfg.model)`, `Net(cfg.model)`): made again by OmegaConf
+    from its items, interpolations resolved as reading them resolves them."""
+    try:
+        plain = resolved(value, value.root)
+    except Unresolved:
+        return None
+    if not _is_literal(plain):
+        return None
+    create = ast.Attribute(ast.Attribute(ast.Call(ast.Name("__import__", ast.Load()), [ast.Constant("omegaconf")], []),
+                                         "OmegaConf", ast.Load()), "create", ast.Load())
+    return ast.Call(create, [parsing.parse(repr(plain), mode="eval").body], [])
 
 
 def literal_text(value: Any, depth: int = 0) -> str | None:

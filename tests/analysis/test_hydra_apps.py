@@ -65,3 +65,58 @@ def test_what_is_not_followed_is_said(case, kind, said) -> None:
     (report,) = result.reports
     assert report.how is None and not [f for f in result.findings if f.severity == "error"]
     assert said in " ".join(f.message for f in result.findings), [f.message for f in result.findings]
+
+
+INSTANTIATE = """
+import hydra
+import torch
+from hydra.utils import instantiate
+
+
+@hydra.main(version_base=None, config_path="conf", config_name="predict")
+def main(cfg):
+    model = instantiate(cfg.model)
+    model.load_state_dict(torch.load(cfg.ckpt))
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+PREDICT = """
+model:
+  _target_: nets.Net
+  width: ${{width}}
+  norm:
+    _target_: torch.nn.{norm}
+    _partial_: true
+width: {width}
+ckpt: w.pt
+hydra:
+  run:
+    dir: .
+"""
+
+NETS = """
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self, width, norm):
+        super().__init__()
+        self.fc = nn.Linear(4, width)
+        self.norm = norm(width)
+"""
+
+
+@pytest.mark.parametrize("width", [8, 6], ids=["matches", "differs"])
+@pytest.mark.parametrize("norm", ["LayerNorm", "BatchNorm1d"])
+def test_a_model_hydra_instantiates_from_the_task_config(case, width, norm) -> None:
+    """`instantiate(cfg.model)` with `_target_`, an interpolation and a `_partial_` layer class
+    (corpus AK04): the node is written into the recipe as OmegaConf makes it and the worker runs
+    Hydra's own `instantiate`; the checkpoint has a LayerNorm 8 wide."""
+    case.write("main.py", INSTANTIATE)
+    case.write("nets.py", NETS)
+    case.write("conf/predict.yaml", PREDICT.format(width=width, norm=norm))
+    save_layers(case, fc="nn.Linear(4, 8)", norm="nn.LayerNorm(8)")
+    judged_like_pytorch(case, True, "mismatched+missing+unexpected")
