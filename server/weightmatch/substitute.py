@@ -75,10 +75,13 @@ class SubstituteMixin:
             return False
         value = self._read(self.ev(n, env))
         if isinstance(value, (ClassVal, FuncVal)):
+            # (a name imported in the `__main__` block or under an `if` is bound only when the script
+            # runs: the replay, which runs definitions alone, imports it by its module instead)
+            runtime = isinstance(n, ast.Name) and _bound_at_run_time(self._replay_file(), n.id)
             if isinstance(n, ast.Name) and not self._is_local(n.id, env) and self._replay_file() is self.pf and \
-                    self.global_name_of(value) == n.id:
+                    self.global_name_of(value) == n.id and not runtime:
                 return True  # the class's own name, which the replay defines (not `cls` a loop picked)
-            expr = self.class_expr(value)  # the script's name for it, else `__import__(…).Net`
+            expr = self.class_expr(value, by_module=runtime)  # the script's name for it, else `__import__(…).Net`
             if expr is not None:
                 subs.by_span[_span(n)] = expr
             return expr is not None
@@ -347,10 +350,10 @@ class SubstituteMixin:
         subs.by_span[_span(n)] = expr
         return True
 
-    def class_expr(self, value: ClassVal | FuncVal) -> ast.expr | None:
+    def class_expr(self, value: ClassVal | FuncVal, by_module: bool = False) -> ast.expr | None:
         """A workspace class or function as the recipe names it: the script's own name for it,
-        else `__import__('net', fromlist=['Net']).Net`; None when it has no such name."""
-        name = self.global_name_of(value)
+        else (or `by_module`) `__import__('net', fromlist=['Net']).Net`; None when it has no such name."""
+        name = None if by_module else self.global_name_of(value)
         if name is not None:
             return ast.Name(name, ast.Load())
         module = self.workspace_module_name(value.file)
@@ -476,6 +479,15 @@ def _import_expr(pf, name: str) -> ast.expr | None:
 def _dunder_import(module: str, member: str) -> ast.Call:
     return ast.Call(ast.Name("__import__", ast.Load()), [ast.Constant(module)],
                     [ast.keyword("fromlist", ast.List([ast.Constant(member)], ast.Load()))])
+
+
+def _bound_at_run_time(pf, name: str) -> bool:
+    """Whether the replay of `pf`'s definitions leaves `name` unbound while the script binds it
+    (`from nerf.network import NeRFNetwork` in the `__main__` block or under an `if`)."""
+    from weightmatch.worker.precheck import facts_for
+
+    facts = facts_for(pf.parsed_text, pf.path)
+    return name in facts.runtime and name not in facts.bound and name not in facts.declared
 
 
 def _replay_cannot_know(pf) -> set[str]:
