@@ -62,15 +62,17 @@ class SubstituteMixin:
         if self._substitute_registry(n, env, subs) or self._substitute_import(n, env, subs) or \
                 self._substitute_environ(n, env, subs):
             return True
-        if isinstance(n, ast.Call):
-            return self._substitute_config(n, env, subs) or self._substitute_method(n, env, subs) or \
-                self._substitute_class_ref(n, env, subs) or self._substitute_data_call(n, env, subs)
+        if isinstance(n, ast.Call) and (self._substitute_config(n, env, subs) or self._substitute_method(n, env, subs) or
+                                        self._substitute_class_ref(n, env, subs) or self._substitute_data_call(n, env, subs)):
+            return True
+        if isinstance(n, ast.Call) and not _tensor_fact(n):
+            return False
         if isinstance(n, (ast.DictComp, ast.ListComp, ast.SetComp)):
             return self._substitute_comprehension(n, env, subs)
         root = n
-        while isinstance(root, (ast.Attribute, ast.Subscript)):
-            root = root.value
-        if not (isinstance(n, (ast.Name, ast.Attribute, ast.Subscript)) and isinstance(root, ast.Name)
+        while isinstance(root, (ast.Attribute, ast.Subscript)) or _tensor_fact(root):
+            root = root.func.value if _tensor_fact(root) else root.value  # `sd["w"].size()[0]`, `.size(0)`
+        if not (isinstance(n, (ast.Name, ast.Attribute, ast.Subscript, ast.Call)) and isinstance(root, ast.Name)
                 and isinstance(getattr(n, "ctx", ast.Load()), ast.Load) and root.id in env):
             return False
         value = self._read(self.ev(n, env))
@@ -479,6 +481,12 @@ def _import_expr(pf, name: str) -> ast.expr | None:
 def _dunder_import(module: str, member: str) -> ast.Call:
     return ast.Call(ast.Name("__import__", ast.Load()), [ast.Constant(module)],
                     [ast.keyword("fromlist", ast.List([ast.Constant(member)], ast.Load()))])
+
+
+def _tensor_fact(n: ast.AST) -> bool:
+    """`x.size()`, `x.size(0)`, `x.dim()`: a fact of a tensor's shape (of a checkpoint's tensor, read)."""
+    return isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ("size", "dim") \
+        and not n.keywords and len(n.args) <= 1
 
 
 def _bound_at_run_time(pf, name: str) -> bool:
