@@ -6,6 +6,7 @@ known name, `next`, config-file readers and the pure builtins real scripts size 
 from __future__ import annotations
 
 import ast
+import os
 import re
 import shlex
 import urllib.parse
@@ -109,6 +110,8 @@ def vars_of(ev, obj: Any) -> Any:
     """`vars(args)` / `args.__dict__` of a namespace: its attributes as a dict; None for others."""
     if isinstance(obj, (SourceVal, At)):
         obj = ev.saved_namespace(obj)  # `vars(ckpt["args"])`
+    if isinstance(obj, ModVal):  # `vars(module)` of a config module: as `module.__dict__`
+        return ev.module_dict(obj.file, f"`vars({os.path.basename(obj.file.path)})`")
     if not isinstance(obj, ObjVal):
         return None
     if all(isinstance(v, Const) for v in obj.attrs.values()):

@@ -152,3 +152,33 @@ def test_a_factory_that_looks_its_model_up_in_globals(case, width, execute) -> N
     case.torch("import sys, torch\nsys.path.insert(0, '.')\nfrom models import TinyNet\n"
                "torch.save(TinyNet(8).state_dict(), 'w.pt')")
     agrees_with_pytorch(analyze_alone(case, execute), pytorch_outcomes(case)["loads"][0], "mismatched")
+
+
+VARS_MAIN = """
+import importlib
+
+import torch
+import torch.nn as nn
+
+
+def load_config(path):
+    module = importlib.import_module(path[:-3].replace("/", "."))
+    return {k: v for k, v in vars(module).items() if not k.startswith("_")}
+
+
+cfg = load_config("configs/tiny.py")
+model = nn.Linear(cfg["in_dim"], cfg["num_classes"])
+model.load_state_dict(torch.load("w.pt"))
+"""
+
+
+@pytest.mark.parametrize("classes", [19, 10], ids=["matches", "differs"])
+def test_a_config_module_read_with_vars(case, classes) -> None:
+    """mmseg-style `vars(importlib.import_module(...))` of a Python config file (corpus AJ02)."""
+    case.write("main.py", VARS_MAIN)
+    case.write("configs/__init__.py", "")
+    case.write("configs/tiny.py", f"import os\n\nin_dim = 8\nnum_classes = {classes}\n_hidden = 3\n")
+    case.torch("import torch, torch.nn as nn\ntorch.save(nn.Linear(8, 19).state_dict(), 'w.pt')")
+    truth = pytorch_outcomes(case)
+    result = analyze_alone(case, False)
+    agrees_with_pytorch(result, truth["loads"][0], "mismatched")
