@@ -30,7 +30,7 @@ from weightmatch.method_calls import SELF_RETURNING
 from weightmatch.pyfile import PyFile
 from weightmatch.values import (
     CURRENT_GUARDS, At, ClassVal, Const, FuncVal, Guard, LoadSite, ModelAttr, ModelPart, ModelVal, ModVal,
-    ObjVal, Op, SeqVal, SourceVal, Step, TorchLoadSite, Unknown, frozen,
+    ObjVal, Op, SeqVal, SourceVal, Step, TorchLoadSite, Unknown, frozen, now,
 )
 
 __all__ = ["Interpreter", "interpret"]
@@ -490,6 +490,10 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
                 elif func.attr in MUTATING_DICT_METHODS:
                     owner.ops.append(Op("unknown", f"`{self.pf.segment(expr)}`", expr))
                 return
+            if isinstance(owner, ModelVal) and func.attr in ("eval", "train") and not self.being_made(owner):
+                mode = Const(False) if func.attr == "eval" else self.ev(expr.args[0], env) if expr.args else Const(True)
+                known = isinstance(mode, Const) and not expr.keywords and not CURRENT_GUARDS.get()  # (not in a loop)
+                owner.modes.append((now(), bool(mode.value) if known else None))
             if isinstance(owner, ModelVal) and self.method_of_model(owner, func.attr) is not None:
                 self.call_value(self.method_of_model(owner, func.attr), expr, env)
                 return

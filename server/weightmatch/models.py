@@ -29,9 +29,14 @@ class ModelUnresolved(Exception):
 def recipe_for(model: ModelVal, root: str, *, static: bool = False) -> Recipe:
     pf = model.file
     steps = []
+    training = True  # (a model is made in training mode)
     for step in model.steps:
         if static and step.wrap is not None:
             continue  # the static path applies wrappers itself
+        mode = next((m for seq, m in reversed(model.modes) if seq < step.seq), True)
+        if mode is not None and mode != training and not static:
+            steps.append(f"{model.var}.train({mode})")  # `model.eval()` before `model.fuse_model()`
+            training = mode
         steps.append(_guarded_text(step, pf, static))
     if model.final_name and model.final_name != model.var and not static:
         steps.append(f"{model.var} = {model.final_name}")

@@ -132,12 +132,15 @@ class ModelVal:
     # imports of their modules): a module a factory in one file makes, passed to a model made in
     # another (DETR's `build_backbone(args)` then `DETR(backbone, ...)`); None for one made in the script
     portable: Any = None
+    # `model.eval()` / `model.train(mode)` as the script calls them: (seq, training; None when the
+    # mode is not known), so a later step is replayed in the mode it ran in (models.recipe_for)
+    modes: list[tuple[int, bool | None]] = field(default_factory=list)
 
     def as_of(self, upto: int) -> "ModelVal":
         """The model as it is at point `upto`: only the steps recorded before it."""
         return ModelVal(self.file, self.var, self.call, [st for st in self.steps if st.seq < upto],
                         list(self.wrappers), self.id, self.final_name, None, self.bindings, self.cls, self.subs,
-                        self.wrapped_by, self.portable)
+                        self.wrapped_by, self.portable, [m for m in self.modes if m[0] < upto])
 
 
 @dataclass
