@@ -260,7 +260,13 @@ def _fire(ev, dotted: str, node: ast.Call, env: dict) -> Any:
     return ev.ev(ast.copy_location(ast.Call(node.args[0], [], []), node), env)
 
 
+def _empty(ev, dotted: str, node: ast.Call, env: dict) -> Any:
+    """`list()`, `tuple()`, `set()` with no argument: an empty one (a config's `args = list()`)."""
+    return None if node.args or node.keywords else Const({"list": [], "tuple": (), "set": set()}[dotted])
+
+
 _LIBRARY = {
+    "list": _empty, "tuple": _empty, "set": _empty,
     "next": _next, "fire.Fire": _fire, **{f"re.{name}": _re for name in _RE_FUNCS}, "urllib.parse.urlparse": _urlparse, "urllib.parse.urlsplit": _urlparse,
     "types.SimpleNamespace": _namespace, "argparse.Namespace": _namespace, "vars": _vars, "getattr": _getattr,
     "hasattr": has_attr.call, "eval": _eval, "dict": _dict, "dataclasses.asdict": _asdict,

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from analysis_helpers import agrees_with_pytorch, analyze_alone, judged_like_pytorch, pytorch_outcomes, resolved_like_pytorch
+from analysis_helpers import (
+    agrees_with_pytorch, analyze_alone, judged_like_pytorch, pytorch_outcomes, resolved_like_pytorch, save_layers,
+)
 
 CONFIG = '''
 from dataclasses import dataclass, field
@@ -283,3 +285,54 @@ def test_a_config_class_read_by_subscript_and_a_cached_helper(case, width) -> No
     case.torch("import torch, torch.nn as nn\n"
                "torch.save(nn.Sequential(nn.Conv2d(3, 8, 3), nn.Conv2d(8, 2, 1)).state_dict(), 'model.pt')")
     resolved_like_pytorch(case, False, "mismatched")
+
+
+SWA_MODELS = """
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self, *args, num_classes=10, width=8):
+        super().__init__()
+        self.fc = nn.Linear(4 + len(args), width)
+        self.head = nn.Linear(width, num_classes)
+
+
+class NetSmall:
+    base = Net
+    args = list()
+    kwargs = {"width": 8}
+"""
+
+SWA_MAIN = """
+import argparse
+
+import torch
+
+import models
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", default="NetSmall")
+    parser.add_argument("--num_classes", type=int, default={n})
+    args = parser.parse_args()
+    model_cfg = getattr(models, args.model)
+    model = model_cfg.base(*model_cfg.args, num_classes=args.num_classes, **model_cfg.kwargs)
+    model.load_state_dict(torch.load("w.pt"))
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize("n", [10, 7], ids=["matches", "differs"])
+def test_a_config_class_with_an_empty_list_made_by_list(case, n, execute) -> None:
+    """timgaripov/swa's model configs: `args = list()`, read through `getattr(models, args.model)`
+    (corpus AI01)."""
+    case.write("main.py", SWA_MAIN.format(n=n))
+    case.write("models.py", SWA_MODELS)
+    save_layers(case, fc="nn.Linear(4, 8)", head="nn.Linear(8, 10)")
+    resolved_like_pytorch(case, execute, "mismatched")
