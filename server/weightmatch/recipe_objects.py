@@ -27,5 +27,13 @@ def _not_known(name, owner):
     return property(get)
 
 
+def with_attrs(module, /, **attrs):
+    """A module made, then given plain attributes (DETR's `backbone.num_channels = 2048` after
+    `Joiner(...)`): as the script sets them."""
+    for name, value in attrs.items():
+        setattr(module, name, value)
+    return module
+
+
 def namespace(unknown=None, /, **attrs):
     return types.SimpleNamespace(**attrs)

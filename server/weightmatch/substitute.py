@@ -10,7 +10,7 @@ import re
 from collections import ChainMap
 from typing import Any
 
-from weightmatch import config_data, const_mutation, environment, library_calls, recipe_literals
+from weightmatch import config_data, const_mutation, environment, library_calls, recipe_literals, recipe_steps
 from weightmatch.argparse_values import ParserVal
 from weightmatch.exits import one_line
 from weightmatch.values import (
@@ -132,7 +132,7 @@ class SubstituteMixin:
         if not (isinstance(n, ast.Name) and self._replay_file() is not self.pf and n.id in self.pf.imports
                 and not self._is_local(n.id, env)):
             return False
-        imported = _import_expr(self.pf, n.id)
+        imported = recipe_steps.import_expr(self.pf, n.id)
         if imported is not None:
             subs.by_span[_span(n)] = imported
         return imported is not None
@@ -248,6 +248,13 @@ class SubstituteMixin:
         elif inner.file is not self.pf:
             inner_subs = None  # (made in the script itself: its names mean nothing where this is replayed)
         changed = [st for st in inner.steps if not _reads_only(st)]
+        module = self.workspace_module_name(inner.file)
+        attrs = [recipe_steps.plain_attribute(st, inner, module) for st in changed]
+        if changed and all(attrs) and not inner.wrappers and inner.pending_wrap is None and inner_subs is not None \
+                and not inner_subs.error:
+            changed = []  # `model.num_channels = 2048` only: set again after it is made (recipe_objects.with_attrs)
+        else:
+            attrs = []
         if changed or inner.wrappers or inner.pending_wrap is not None or inner_subs is None or inner_subs.error:
             subs.error = subs.error or (inner_subs.error if inner_subs is not None and inner_subs.error else
                                         f"`{self.pf.segment(n)}` is a module changed after it was made "
@@ -259,7 +266,10 @@ class SubstituteMixin:
         for note in inner_subs.notes:
             if note not in subs.notes:
                 subs.notes.append(note)
-        return ast.parse(inner_subs.render(inner.call, inner.file), mode="eval").body
+        made = ast.parse(inner_subs.render(inner.call, inner.file), mode="eval").body
+        if attrs:
+            made = ast.Call(recipe_literals.helper("with_attrs"), [made], [ast.keyword(k, v) for k, v in attrs])
+        return made
 
     def _substitute_config(self, n: ast.Call, env: dict, subs: Substitutions) -> bool:
         """`GPT(GPTConfig(n_layer=12))`: a plain config object made in place, written in."""
@@ -460,27 +470,6 @@ def _reads_only(step) -> bool:
     node = step.node
     return not step.target and step.wrap is None and isinstance(node, ast.Assign) and \
         all(isinstance(t, ast.Name) for t in node.targets)
-
-
-def _import_expr(pf, name: str) -> ast.expr | None:
-    """`prune` of `import torch.nn.utils.prune as prune` (or `from torch.nn.utils import prune`)
-    as an expression that imports it wherever it is replayed; None for a relative import."""
-    for stmt in pf.tree.body:
-        if isinstance(stmt, ast.Import):
-            for alias in stmt.names:
-                if (alias.asname or alias.name.split(".")[0]) == name:
-                    module = alias.name if alias.asname else alias.name.split(".")[0]
-                    return _dunder_import(module, "_")
-        elif isinstance(stmt, ast.ImportFrom) and not stmt.level and stmt.module:
-            for alias in stmt.names:
-                if (alias.asname or alias.name) == name:
-                    return ast.Attribute(_dunder_import(stmt.module, alias.name), alias.name, ast.Load())
-    return None
-
-
-def _dunder_import(module: str, member: str) -> ast.Call:
-    return ast.Call(ast.Name("__import__", ast.Load()), [ast.Constant(module)],
-                    [ast.keyword("fromlist", ast.List([ast.Constant(member)], ast.Load()))])
 
 
 def _tensor_fact(n: ast.AST) -> bool:

@@ -79,6 +79,10 @@ class ModuleOps(Builtins, Containers, ModuleMethods):
             return copying.deepcopy(args[0]) if name == "copy.deepcopy" else copying.shallow(args[0])
         if name == "weightmatch.recipe_objects.made":
             return instances.made(args, kwargs)
+        if name == "weightmatch.recipe_objects.with_attrs" and len(args) == 1 and isinstance(args[0], Module):
+            for attr, value in kwargs.items():
+                self.setattr(args[0], attr, value)
+            return args[0]
         if name == "weightmatch.recipe_objects.namespace" and len(args) == 1 and isinstance(args[0], dict):
             return Namespace(dict(kwargs), {str(k): str(v) for k, v in args[0].items()})
         if name in ("types.SimpleNamespace", "argparse.Namespace"):
