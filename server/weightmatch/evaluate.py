@@ -20,7 +20,7 @@ from weightmatch.pyfile import PyFile
 from weightmatch.type_tests import PARALLEL, TypeTestsMixin
 from weightmatch.values import (
     At, ClassVal, Const, DictLit, EmptyDict, FileHandle, FuncVal, JsonFile, LoadedFile, ModelAttr, ModelVal, ModVal,
-    LibRef, ObjVal, Op, PartialVal, SeqVal, SourceVal, Step, SuperOf, Unknown, frozen, model_state, origins,
+    LibRef, ObjVal, Op, PartialVal, PathStr, SeqVal, SourceVal, Step, SuperOf, Unknown, frozen, model_state, origins,
 )
 
 WRAPPERS = {
@@ -516,7 +516,7 @@ def _layer_class(dotted: str | None) -> LibRef | None:
 
 def _binop(op: ast.operator, a: Any, b: Any) -> Any:
     if isinstance(op, ast.Div) and isinstance(a, str) and isinstance(b, str):
-        return Const(posixpath.join(a, b))  # pathlib's `/`
+        return Const(PathStr(posixpath.join(a, b)))  # pathlib's `/`
     if type(op) not in BINARY:
         return Unknown("an operator that is not followed")
     try:
@@ -529,13 +529,13 @@ def _binop(op: ast.operator, a: Any, b: Any) -> Any:
 
 def _path_attr(path: str, attr: str) -> Any:
     if attr == "parent":
-        return Const(posixpath.dirname(path.rstrip("/")) or ".")
+        return Const(PathStr(posixpath.dirname(path.rstrip("/")) or "."))
     if attr == "name":
         return Const(posixpath.basename(path))
     if attr == "stem":
         return Const(posixpath.splitext(posixpath.basename(path))[0])
     if attr == "parents":  # yolov5's `ROOT = FILE.parents[0]`
-        return Const(tuple(str(p) for p in PurePosixPath(path).parents))
+        return Const(tuple(PathStr(str(p)) for p in PurePosixPath(path).parents))
     return Unknown(f"`.{attr}` of a path")
 
 

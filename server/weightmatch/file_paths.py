@@ -11,7 +11,7 @@ import posixpath
 from typing import Any
 
 from weightmatch import config_data, disk_paths
-from weightmatch.values import Const, FileHandle, JsonFile, Unknown, origins
+from weightmatch.values import Const, FileHandle, JsonFile, PathStr, Unknown, origins
 
 
 def call(ev, dotted: str, node: ast.Call, env: dict) -> Any:
@@ -86,7 +86,8 @@ def _path_call(ev, dotted: str, node: ast.Call, env: dict) -> Any:
         parts = [ev.ev(a, env) for a in args]
         # (`os.path.join()` with nothing to join raises TypeError)
         if all(isinstance(p, Const) and isinstance(p.value, str) for p in parts) and (parts or dotted.startswith("pathlib.")):
-            return Const(posixpath.join(*[p.value for p in parts]) if parts else ".")
+            joined = posixpath.join(*[p.value for p in parts]) if parts else "."
+            return Const(PathStr(joined) if dotted.startswith("pathlib.") else joined)
         return Unknown(f"`{ev.pf.segment(node)}` is not known")
     if dotted in ("os.path.isabs", "posixpath.isabs") and len(args) == 1:
         inner = ev.ev(args[0], env)
@@ -105,7 +106,7 @@ def _path_call(ev, dotted: str, node: ast.Call, env: dict) -> Any:
         if isinstance(inner, Const) and isinstance(inner.value, str):
             fn = {"os.path.dirname": posixpath.dirname, "os.path.basename": posixpath.basename,
                   "os.path.expanduser": os.path.expanduser, "os.path.normpath": posixpath.normpath}.get(dotted)
-            return Const(fn(inner.value) if fn else inner.value)
+            return Const(fn(inner.value) if fn else str(inner.value))  # (`str(path)`: a string, no Path)
         return inner if isinstance(inner, Unknown) else Unknown("not a path")
     return None
 

@@ -18,7 +18,7 @@ from weightmatch.yacs_values import CfgNodeVal
 from weightmatch.types import SavedModule
 from weightmatch.values import (
     At, ClassVal, Const, DictLit, FuncVal, JsonFile, MaybeUnset, ModelAttr, ModelVal, ModVal, ObjVal, PartialVal, SeqVal, SourceVal,
-    Unknown, origins,
+    PathStr, Unknown, origins,
 )
 
 
@@ -165,6 +165,9 @@ def _compare(cmp: ast.cmpop, left: Any, right: Any) -> bool | None:
     if fn is None:
         return None
     if isinstance(left, Const) and isinstance(right, Const):
+        if isinstance(cmp, (ast.Eq, ast.NotEq)) and isinstance(left.value, str) and isinstance(right.value, str) \
+                and isinstance(left.value, PathStr) != isinstance(right.value, PathStr):
+            return isinstance(cmp, ast.NotEq)  # `Path("w.pt") == "w.pt"` is False
         try:
             return bool(fn(left.value, right.value))
         except TypeError:

@@ -9,7 +9,7 @@ from typing import Any
 
 from weightmatch import parsing
 from weightmatch.config_data import AttrDict, ClassAttrDict, Unresolved, resolved
-from weightmatch.values import ClassVal, Const, FuncVal, LibRef, ObjVal, PartialVal, SeqVal, Unknown
+from weightmatch.values import ClassVal, Const, FuncVal, LibRef, ObjVal, PartialVal, PathStr, SeqVal, Unknown
 from weightmatch.yacs_values import CfgNodeVal
 
 
@@ -22,6 +22,9 @@ def literal(value: Any, depth: int = 0, attrs_of=None, class_ref=None) -> ast.ex
         return None
     if isinstance(value, Const):
         value = value.value
+        if isinstance(value, PathStr):  # a `Path(...)` made again (no string: `isinstance(p, str)` is False)
+            return ast.Call(ast.Attribute(ast.Call(ast.Name("__import__", ast.Load()), [ast.Constant("pathlib")], []),
+                                          "Path", ast.Load()), [ast.Constant(str(value))], [])
         if _is_literal(value):
             return parsing.parse(repr(value), mode="eval").body
         if isinstance(value, AttrDict) and value.root is not None and not isinstance(value, ClassAttrDict):
@@ -94,8 +97,8 @@ def literal_text(value: Any, depth: int = 0) -> str | None:
 
 
 def _is_literal(value: Any, depth: int = 0) -> bool:
-    if depth > 20:
-        return False
+    if depth > 20 or isinstance(value, PathStr):
+        return False  # (a `Path` inside data: no literal makes it again)
     if value is None or isinstance(value, (bool, int, float, str)):
         return not isinstance(value, float) or value == value and value not in (float("inf"), float("-inf"))
     if isinstance(value, AttrDict):

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from weightmatch.types import Opaque, RuntimeValue, StateDict, TensorInfo
-from weightmatch.values import At, ClassVal, Const, ModelVal, SourceVal, Unknown, model_state
+from weightmatch.values import At, ClassVal, Const, ModelVal, PathStr, SourceVal, Unknown, model_state
 
 # the data-parallel wrappers by the class each name is (`isinstance(net, nn.DataParallel)`)
 PARALLEL = {"torch.nn.DataParallel": "DataParallel", "torch.nn.parallel.DataParallel": "DataParallel",
@@ -20,6 +20,7 @@ PARALLEL = {"torch.nn.DataParallel": "DataParallel", "torch.nn.parallel.DataPara
 
 
 _SCALARS = (str, int, float, bool, type(None))
+_PATH_TYPES = {"pathlib.Path", "pathlib.PurePath", "pathlib.PosixPath", "pathlib.PurePosixPath", "os.PathLike"}
 _BUILTIN_TYPES = {"str": str, "int": int, "float": float, "bool": bool, "dict": dict, "list": list, "tuple": tuple,
                   "bytes": bytes, "type": type}
 
@@ -55,9 +56,12 @@ class TypeTestsMixin:
         spec = node.args[1]
         names = [self.pf.dotted(t) for t in (spec.elts if isinstance(spec, ast.Tuple) else [spec])]
         plain = isinstance(value, Const) and (isinstance(value.value, _SCALARS) or type(value.value) in (dict, list, tuple))
-        if not plain or not names or any(n not in _BUILTIN_TYPES for n in names):
+        if not plain or not names or any(n not in _BUILTIN_TYPES and n not in _PATH_TYPES for n in names):
             return None
-        return Const(isinstance(value.value, tuple(_BUILTIN_TYPES[n] for n in names)), value.origin)
+        if isinstance(value.value, PathStr):  # `isinstance(weights, (str, Path))` of a `Path(...)`
+            return Const(any(n in _PATH_TYPES for n in names), value.origin)
+        return Const(isinstance(value.value, tuple(_BUILTIN_TYPES[n] for n in names if n in _BUILTIN_TYPES)),
+                     value.origin)
 
     def isinstance_of_data(self, node: ast.Call, env: dict) -> Any:
         """`isinstance(ckpt, dict)`: what the checkpoint holds there, as read (a mapping, a tensor,

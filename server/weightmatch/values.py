@@ -54,6 +54,13 @@ class Unknown:
     reason: str
 
 
+class PathStr(str):
+    """The text of a `pathlib.Path` object: a path wherever a string is read, but no `str` to
+    `isinstance` and never equal to a string (`Path("w.pt") == "w.pt"` is False)."""
+
+    __slots__ = ()
+
+
 class MaybeUnset(Unknown):
     """An attribute set on some paths only: whether it exists at all is not known."""
 
