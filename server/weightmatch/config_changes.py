@@ -9,7 +9,7 @@ import ast
 from typing import Any
 
 from weightmatch import config_data, journal
-from weightmatch.const_mutation import MUTATORS, rebind
+from weightmatch.const_mutation import MUTATORS, data_holder, rebind
 from weightmatch.values import Const, Unknown
 
 # methods of a config that read it only (a dict's, OmegaConf's)
@@ -80,8 +80,5 @@ def _is_data(value: Any) -> bool:
 
 
 def _unknown(ev, holder: ast.expr, expr: ast.Call, env: dict) -> None:
-    root = holder
-    while isinstance(root, (ast.Attribute, ast.Subscript)):
-        root = root.value
     reason = f"the config is changed by `{ev.pf.segment(expr)}`, not followed"
-    rebind(ev, root if isinstance(root, ast.Name) else holder, Unknown(reason), env)
+    rebind(ev, data_holder(ev, holder, env), Unknown(reason), env)

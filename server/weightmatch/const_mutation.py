@@ -138,12 +138,20 @@ def setattr_data(ev, target: ast.Attribute, value: Any, env: dict) -> bool:
     if isinstance(value, Const):
         journal.put(owner.value, target.attr, value.value)
         return True
-    root = target.value
-    while isinstance(root, (ast.Attribute, ast.Subscript)):
-        root = root.value
-    if isinstance(root, ast.Name):
-        rebind(ev, root, Unknown(f"`{ev.pf.segment(target)}` is set to a value not known statically"), env)
+    rebind(ev, data_holder(ev, target.value, env), Unknown(f"`{ev.pf.segment(target)}` is set to a value not known "
+                                                           "statically"), env)
     return True
+
+
+def data_holder(ev, node: ast.expr, env: dict) -> ast.expr:
+    """The name or attribute that holds the whole config `node` is part of (`cfg` of
+    `cfg.model.params`, `self.cfg` of `self.cfg.model`): what a change not followed makes unknown."""
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        base = ev.ev(node.value, env)
+        if not (isinstance(base, Const) and isinstance(base.value, config_data.AttrDict)):
+            break
+        node = node.value
+    return node
 
 
 def setitem(ev, target: ast.Subscript, value: Any, env: dict) -> bool:

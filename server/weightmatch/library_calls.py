@@ -50,8 +50,9 @@ def library_call(ev, dotted: str, node: ast.Call, env: dict) -> Any:
     if dotted == "argparse.ArgumentParser":
         return _parser(ev, node, env)
     handler = _LIBRARY.get(dotted)
-    if handler is not None:
-        return handler(ev, dotted, node, env)
+    made = handler(ev, dotted, node, env) if handler is not None else None
+    if made is not None or handler is not None and dotted not in _PURE:
+        return made
     if dotted in _PURE or dotted in purefuncs.NAMES:
         return _pure(ev, dotted, node, env)
     return None

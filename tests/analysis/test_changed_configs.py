@@ -197,3 +197,38 @@ def test_defaults_set_from_a_file_not_read_make_the_options_unknown(case) -> Non
     result = analyze_alone(case, False)
     assert not [f.message for f in result.findings if f.severity == "error"]
     assert any("set_defaults" in f.message for f in result.findings), [f.message for f in result.findings]
+
+
+TRAINER = """
+import torch
+import torch.nn as nn
+from omegaconf import OmegaConf
+
+
+class Trainer:
+    def __init__(self, path):
+        self.cfg = OmegaConf.load(path)
+        self.name = "run"
+        self.cfg.merge_with({"model": {"depth": 3}})
+
+    def load(self):
+        model = nn.ModuleList(nn.Linear(4, 4) for _ in range(self.cfg.model.depth))
+        model.load_state_dict(torch.load(self.name + ".pt"))
+
+
+Trainer("hparams.yaml").load()
+"""
+
+
+def test_a_config_held_by_an_object_is_made_unknown_not_the_object(case) -> None:
+    """`self.cfg.merge_with(...)` not followed makes `self.cfg` unknown, not `self`: the load
+    still names the config as the reason (and the object's other attributes stay known)."""
+    case.write("hparams.yaml", "model:\\n  depth: 2\\n")
+    case.write("main.py", TRAINER)
+    case.torch("import torch, torch.nn as nn\ntorch.save(nn.ModuleList(nn.Linear(4, 4) for _ in range(3)).state_dict(), "
+               "'run.pt')")
+    truth = pytorch_outcomes(case)
+    assert truth["crash"] is None and not truth["loads"][0]["raises"], truth
+    result = analyze_alone(case, False)
+    assert not [f.message for f in result.findings if f.severity == "error"]
+    assert any("merge_with" in f.message for f in result.findings), [f.message for f in result.findings]
