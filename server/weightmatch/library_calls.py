@@ -51,8 +51,8 @@ def library_call(ev, dotted: str, node: ast.Call, env: dict) -> Any:
         return _parser(ev, node, env)
     handler = _LIBRARY.get(dotted)
     made = handler(ev, dotted, node, env) if handler is not None else None
-    if made is not None or handler is not None and dotted not in _PURE:
-        return made
+    if made is not None or handler is not None and dotted not in _PURE and dotted not in purefuncs.NAMES:
+        return made  # (`list()` / `set()` with no argument; with one, the pure builtins below)
     if dotted in _PURE or dotted in purefuncs.NAMES:
         return _pure(ev, dotted, node, env)
     return None
