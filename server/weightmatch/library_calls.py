@@ -49,10 +49,11 @@ def library_call(ev, dotted: str, node: ast.Call, env: dict) -> Any:
     """Calls of the standard library and builtins that make plain data; None for others."""
     if dotted == "argparse.ArgumentParser":
         return _parser(ev, node, env)
+    if dotted in _EMPTY and not node.args and not node.keywords:
+        return Const(_EMPTY[dotted]())  # a config's `args = list()`; with an argument, the pure builtins below
     handler = _LIBRARY.get(dotted)
-    made = handler(ev, dotted, node, env) if handler is not None else None
-    if made is not None or handler is not None and dotted not in _PURE and dotted not in purefuncs.NAMES:
-        return made  # (`list()` / `set()` with no argument; with one, the pure builtins below)
+    if handler is not None:
+        return handler(ev, dotted, node, env)
     if dotted in _PURE or dotted in purefuncs.NAMES:
         return _pure(ev, dotted, node, env)
     return None
@@ -261,13 +262,10 @@ def _fire(ev, dotted: str, node: ast.Call, env: dict) -> Any:
     return ev.ev(ast.copy_location(ast.Call(node.args[0], [], []), node), env)
 
 
-def _empty(ev, dotted: str, node: ast.Call, env: dict) -> Any:
-    """`list()`, `tuple()`, `set()` with no argument: an empty one (a config's `args = list()`)."""
-    return None if node.args or node.keywords else Const({"list": [], "tuple": (), "set": set()}[dotted])
+_EMPTY = {"list": list, "tuple": tuple, "set": set}
 
 
 _LIBRARY = {
-    "list": _empty, "tuple": _empty, "set": _empty,
     "next": _next, "fire.Fire": _fire, **{f"re.{name}": _re for name in _RE_FUNCS}, "urllib.parse.urlparse": _urlparse, "urllib.parse.urlsplit": _urlparse,
     "types.SimpleNamespace": _namespace, "argparse.Namespace": _namespace, "vars": _vars, "getattr": _getattr,
     "hasattr": has_attr.call, "eval": _eval, "dict": _dict, "dataclasses.asdict": _asdict,
