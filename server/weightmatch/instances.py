@@ -130,4 +130,10 @@ def _field_default(ev, call: ast.Call, env: dict, what: str) -> Any:
         return Const({"list": [], "dict": {}, "tuple": (), "set": set()}[factory.id])
     if isinstance(factory, ast.Lambda) and not factory.args.args and not factory.args.vararg:
         return config_data.as_const(ev.ev(factory.body, env))
+    if factory is not None:  # `field(default_factory=ModelConfig)`: a workspace class or function, called bare
+        made = ev.ev(factory, env)
+        if isinstance(made, ClassVal) and not made.is_module:
+            return ev.instantiate(made, [], {}, call)
+        if isinstance(made, FuncVal) and made.self_value is None:
+            return ev.call_function(made, [], {}, call)
     return Unknown(f"`{what}` has no default known statically")

@@ -336,3 +336,55 @@ def test_a_config_class_with_an_empty_list_made_by_list(case, n, execute) -> Non
     case.write("models.py", SWA_MODELS)
     save_layers(case, fc="nn.Linear(4, 8)", head="nn.Linear(8, 10)")
     resolved_like_pytorch(case, execute, "mismatched")
+
+
+NESTED_DATACLASS = """
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn as nn
+
+
+@dataclass
+class ModelConfig:
+    hidden: int = {hidden}
+    blocks: int = 1
+
+
+def default_heads():
+    return ModelConfig(hidden=4, blocks=2)
+
+
+@dataclass
+class TrainConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    head: ModelConfig = field(default_factory=default_heads)
+    tags: list = field(default_factory=list)
+
+
+class Net(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.fc = nn.Linear(8, cfg.model.hidden)
+        self.head = nn.Linear(cfg.model.hidden, cfg.head.hidden * cfg.head.blocks)
+
+
+def main():
+    cfg = TrainConfig()
+    model = Net(cfg)
+    model.load_state_dict(torch.load("w.pt"))
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize("hidden", [16, 12], ids=["matches", "differs"])
+def test_a_nested_dataclass_made_by_default_factory(case, hidden, execute) -> None:
+    """`model: ModelConfig = field(default_factory=ModelConfig)` (and a factory function): the
+    nested config's defaults reach the model."""
+    case.write("main.py", NESTED_DATACLASS.format(hidden=hidden))
+    save_layers(case, fc="nn.Linear(8, 16)", head="nn.Linear(16, 8)")
+    resolved_like_pytorch(case, execute, "mismatched")
