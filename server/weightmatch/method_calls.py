@@ -12,7 +12,7 @@ import posixpath
 from typing import Any
 
 from weightmatch import accelerate_calls, config_data, const_mutation, file_paths, plain, saved_modules
-from weightmatch.values import Const, JsonFile, ModelAttr, ModelPart, ModelVal, Op, SourceVal, Unknown, model_state
+from weightmatch.values import Const, JsonFile, ModelAttr, ModelPart, ModelVal, Op, PathStr, SourceVal, Unknown, model_state
 
 # Methods that return the module itself and change nothing load_state_dict looks at.
 SELF_RETURNING = {"to", "cuda", "cpu", "eval", "train", "float", "half", "double", "bfloat16",
@@ -75,7 +75,8 @@ def _path_method(ev, owner: Const, attr: str, args: list[ast.expr], env: dict) -
     if attr == "joinpath":
         parts = [ev.ev(a, env) for a in args]
         if all(isinstance(p, Const) for p in parts):
-            return Const(posixpath.join(owner.value, *[str(p.value) for p in parts]))
+            joined = posixpath.join(owner.value, *[str(p.value) for p in parts])
+            return Const(PathStr(joined) if isinstance(owner.value, PathStr) else joined)
     return None
 
 

@@ -23,7 +23,8 @@ TESTS = {"isinstance-str": "isinstance(p, str)", "isinstance-either": "isinstanc
 
 
 @pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
-@pytest.mark.parametrize("path", ['Path("w.pt")', '"w.pt"', 'Path(".") / "w.pt"'], ids=["path", "text", "joined"])
+@pytest.mark.parametrize("path", ['Path("w.pt")', '"w.pt"', 'Path(".") / "w.pt"', 'Path(".").joinpath("w.pt")'],
+                         ids=["path", "text", "joined", "joinpath"])
 @pytest.mark.parametrize("test", list(TESTS))
 def test_a_path_is_no_string(case, execute, path, test) -> None:
     case.write("main.py", MAIN.format(path=path, test=TESTS[test]))
