@@ -7,10 +7,11 @@ Anything else raises Unresolvable: nothing a user wrote is executed."""
 from __future__ import annotations
 
 import ast
+import builtins
 from collections.abc import Mapping
 from typing import Any
 
-from weightmatch.keyexpr import Evaluator, Methods, Unresolvable, items_target, unwrap, wrap
+from weightmatch.keyexpr import Evaluator, Methods, Raises, Unresolvable, items_target, unwrap, wrap
 
 
 def run_loop(node: ast.For, source: Mapping, dest_name: str, env: dict[str, Any]) -> dict:
@@ -64,12 +65,43 @@ def _control_flow(body: Any, s: ast.stmt, where: str) -> None:
     statement without effect; any other statement is not followed (Unresolvable, naming it)."""
     if isinstance(s, ast.If):
         body.run(s.body if body.ev.ev(s.test) else s.orelse)
+    elif isinstance(s, ast.Try) and not s.finalbody:
+        _try(body, s)
     elif isinstance(s, ast.Continue):
         raise _Continue
     elif isinstance(s, ast.Break):
         raise _Break
     elif not _no_effect(s):
         raise Unresolvable(f"`{ast.unparse(s).splitlines()[0]}` {where}")
+
+
+def _try(body: Any, s: ast.Try) -> None:
+    """`try: new[k] = saved[k]` / `except KeyError: new[k] = v` (VITS's load_checkpoint): a lookup
+    that raises as Python would goes to the first handler that catches it; what ran before it stays."""
+    try:
+        body.run(s.body)
+    except Raises as exc:
+        handler = next((h for h in s.handlers if _catches(h, exc.exc_type)), None)
+        if handler is None or handler.name:
+            raise Unresolvable(str(exc)) from None
+        body.run(handler.body)
+    else:
+        body.run(s.orelse)
+
+
+def _catches(handler: ast.ExceptHandler, exc_type: type[Exception]) -> bool:
+    """Whether `except ...:` catches a KeyError / IndexError; a handler naming a class other than
+    the builtins' is not decided (Unresolvable)."""
+    if handler.type is None:
+        return True
+    names = [ast.unparse(t) for t in (handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type])]
+    catching = {c.__name__ for c in exc_type.__mro__}
+    for name in names:
+        if name in catching:
+            return True
+        if not (name.isidentifier() and isinstance(getattr(builtins, name, None), type)):
+            raise Unresolvable(f"whether `except {name}` catches {exc_type.__name__} is not known here")
+    return False
 
 
 class _LoopBody:

@@ -22,6 +22,15 @@ class Unresolvable(Exception):
     pass
 
 
+class Raises(Unresolvable):
+    """A lookup that raises as Python would (a key not in a known dict, an index out of a known
+    list): unresolvable unless a `try` of a key loop catches it (key_loops.py)."""
+
+    def __init__(self, message: str, exc_type: type[Exception]):
+        super().__init__(message)
+        self.exc_type = exc_type
+
+
 STR_METHODS = {"startswith", "endswith", "replace", "split", "rsplit", "join", "strip", "lstrip", "rstrip",
                "removeprefix", "removesuffix", "lower", "upper", "count", "find", "rfind", "partition",
                "rpartition", "isdigit", "format", "index"}
@@ -290,7 +299,11 @@ class Evaluator:
         key = self.ev(node.slice)
         try:
             return wrap(base[key])
-        except (KeyError, IndexError, TypeError) as exc:
+        except (KeyError, IndexError) as exc:
+            if isinstance(base, (dict, list, tuple, str)):  # (a proxy's own limits are no run-time error)
+                raise Raises(f"`{ast.unparse(node)}` would raise {type(exc).__name__}", type(exc)) from None
+            raise Unresolvable(f"`{ast.unparse(node)}` would raise {type(exc).__name__}") from None
+        except TypeError as exc:
             raise Unresolvable(f"`{ast.unparse(node)}` would raise {type(exc).__name__}") from None
 
     def ev_Attribute(self, node):
