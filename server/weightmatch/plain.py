@@ -77,6 +77,8 @@ def _comparison(ev, node: ast.Compare, env: dict) -> Any:
         names = _module_names(ev, right_node, env) if isinstance(cmp, (ast.In, ast.NotIn)) else None
         right = Const(names) if names is not None else ev.ev(right_node, env)
         answer = _compare(cmp, left, right)
+        if answer is None and isinstance(cmp, (ast.In, ast.NotIn)) and _keys_call(right_node):
+            right = ev.ev(right_node.func.value, env)  # `key in ckpt.keys()` is `key in ckpt`
         if answer is None and isinstance(cmp, (ast.In, ast.NotIn)) and isinstance(right, (SourceVal, At)) \
                 and isinstance(left, Const):
             answer = _in_checkpoint(ev, left, right, isinstance(cmp, ast.In))
@@ -135,6 +137,12 @@ def _module_names(ev, node: ast.expr, env: dict) -> set | None:
            for n in ast.walk(mod.file.tree)) or any(isinstance(v, MaybeUnset) for v in names.values()):
         return None
     return set(names)
+
+
+def _keys_call(node: ast.expr) -> bool:
+    """`ckpt.keys()`: a call of `keys` without arguments."""
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "keys" \
+        and not node.args and not node.keywords
 
 
 def _in_checkpoint(ev, key: Const, value: Any, positive: bool) -> bool | None:

@@ -5,7 +5,7 @@ does: `checkpoint.get("state_dict_ema", None) is not None` (read from the file, 
 from __future__ import annotations
 
 import pytest
-from analysis_helpers import judged_like_pytorch
+from analysis_helpers import judged_like_pytorch, resolved_like_pytorch
 
 HELPERS = """
 import torch
@@ -95,3 +95,27 @@ def test_yolov5s_entry_preamble_and_its_ema_or_model_choice(case, pick, ema) -> 
                "wide = nn.Sequential(nn.Linear(4, 8), nn.Linear(8, 6)).state_dict()\n"
                f"torch.save({{'model': model, 'ema': {ema}}}, 'weights/best.pt')")
     judged_like_pytorch(case, False, "mismatched")
+
+
+SWINIR = """
+import torch
+import torch.nn as nn
+
+model = nn.Sequential(nn.Conv2d(3, 8, 3))
+param_key_g = "params"
+pretrained_model = torch.load("w.pth")
+model.load_state_dict({pick}, strict=True)
+"""
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize("pick", ["pretrained_model[param_key_g] if param_key_g in pretrained_model.keys() else pretrained_model",
+                                  "pretrained_model if param_key_g not in pretrained_model.keys() else pretrained_model[param_key_g]"],
+                         ids=["in", "not-in"])
+@pytest.mark.parametrize("saved", ["{'params': sd}", "sd"], ids=["nested", "bare"])
+def test_a_key_tested_in_the_checkpoints_keys(case, saved, pick, execute) -> None:
+    """SwinIR's `param_key_g in pretrained_model.keys()`: the same as `in pretrained_model`."""
+    case.write("main.py", SWINIR.format(pick=pick))
+    case.torch("import torch, torch.nn as nn\nsd = nn.Sequential(nn.Conv2d(3, 8, 3), nn.Conv2d(8, 8, 3)).state_dict()\n"
+               f"torch.save({saved}, 'w.pth')")
+    resolved_like_pytorch(case, execute, "mismatched+missing+unexpected")
