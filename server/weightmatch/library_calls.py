@@ -15,7 +15,7 @@ from typing import Any
 from weightmatch import cli_apps, comprehension, config_data, disk_paths, environment, has_attr, parsing, purefuncs
 from weightmatch.argparse_values import ParserVal
 from weightmatch.plain import const, keywords
-from weightmatch.values import At, ClassVal, Const, DictLit, FuncVal, JsonFile, ModVal, ObjVal, SeqVal, SourceVal, Unknown, origins
+from weightmatch.values import At, ClassVal, Const, DictLit, FuncVal, JsonFile, ModVal, ObjVal, Remade, SeqVal, SourceVal, Unknown, origins
 
 _PURE = {"int": int, "float": float, "str": str, "bool": bool, "len": len, "min": min, "max": max, "abs": abs,
          "round": round, "tuple": tuple, "list": list, "sorted": sorted, "sum": sum, "range": range,
@@ -60,12 +60,24 @@ def library_call(ev, dotted: str, node: ast.Call, env: dict) -> Any:
 
 
 def _type(ev, dotted: str, node: ast.Call, env: dict) -> Any:
-    """`type(v)` of a known number, string or bool: the class itself (guided-diffusion's
+    """`type(v)` of a known number, string, bool, dict, list or tuple (exactly those: no subclass): the class itself (guided-diffusion's
     `add_argument(f"--{k}", default=v, type=type(v))`); None for anything else."""
     value = ev.ev(node.args[0], env) if len(node.args) == 1 and not node.keywords else None
-    if isinstance(value, Const) and type(value.value) in (int, float, str, bool):
+    if isinstance(value, Const) and type(value.value) in (int, float, str, bool, dict, list, tuple):
         return Const(type(value.value), value.origin)
     return None
+
+
+def _device(ev, dotted: str, node: ast.Call, env: dict) -> Any:
+    """`torch.device("cpu")` of known text (a `device` handed to a constructor): a Remade value,
+    written into a recipe as the same call; what it is asked (`.type`, `==`) stays unknown."""
+    args = [ev.ev(a, env) for a in node.args]
+    if node.keywords or not 1 <= len(args) <= 2 or not all(isinstance(a, Const) for a in args) \
+            or not isinstance(args[0].value, str) or len(args) == 2 and type(args[1].value) is not int:
+        return None
+    torch = ast.Call(ast.Name("__import__", ast.Load()), [ast.Constant("torch")], [])
+    expr = ast.Call(ast.Attribute(torch, "device", ast.Load()), [ast.Constant(a.value) for a in args], [])
+    return Remade(f"`{ev.pf.segment(node)}` is not known statically", expr, origins(args))
 
 
 def _namespace(ev, dotted: str, node: ast.Call, env: dict) -> Any:
@@ -269,7 +281,7 @@ _LIBRARY = {
     "next": _next, "fire.Fire": _fire, **{f"re.{name}": _re for name in _RE_FUNCS}, "urllib.parse.urlparse": _urlparse, "urllib.parse.urlsplit": _urlparse,
     "types.SimpleNamespace": _namespace, "argparse.Namespace": _namespace, "vars": _vars, "getattr": _getattr,
     "hasattr": has_attr.call, "eval": _eval, "dict": _dict, "dataclasses.asdict": _asdict,
-    "dataclasses.replace": _replace, "type": _type, **environment.HANDLERS, **cli_apps.HANDLERS,
+    "dataclasses.replace": _replace, "type": _type, "torch.device": _device, **environment.HANDLERS, **cli_apps.HANDLERS,
     "easydict.EasyDict": lambda ev, dotted, node, env: _easydict(ev, node, env),
     "dataclasses.fields": lambda ev, dotted, node, env: comprehension.dataclass_fields(ev, ev.ev(node.args[0], env))
     if len(node.args) == 1 else None,

@@ -38,10 +38,15 @@ def const(value: Any, *sources: Any) -> Const:
 def operator(ev, node: ast.expr, env: dict) -> Any:
     """`a == b`, `x in d`, `not f`, `a and b`, `x if c else y` over known values."""
     if isinstance(node, ast.IfExp):
-        test = truth_of(ev, ev.ev(node.test, env))
+        tested = ev.ev(node.test, env)
+        test = truth_of(ev, tested)
         if test is None:
             return Unknown(f"`{ev.pf.segment(node.test)}` is known only at run time")
-        return ev.ev(node.body if test else node.orelse, env)
+        chosen = ev.ev(node.body if test else node.orelse, env)
+        if isinstance(tested, Const) and tested.origin and isinstance(chosen, Const) \
+                and isinstance(chosen.value, (int, float, str, type(None))):  # (no data whose identity matters)
+            return Const(chosen.value, origins([tested, chosen]))  # `"cuda" if torch.cuda.is_available() else "cpu"`
+        return chosen
     if isinstance(node, ast.UnaryOp):
         inner = ev.ev(node.operand, env)
         if isinstance(inner, Const):

@@ -5,11 +5,12 @@ its known attributes. What has no exact literal (nan, an IntEnum, a str subclass
 from __future__ import annotations
 
 import ast
+import copy
 from typing import Any
 
 from weightmatch import parsing
 from weightmatch.config_data import AttrDict, ClassAttrDict, Unresolved, resolved
-from weightmatch.values import ClassVal, Const, FuncVal, LibRef, ObjVal, PartialVal, PathStr, SeqVal, Unknown
+from weightmatch.values import ClassVal, Const, FuncVal, LibRef, ObjVal, PartialVal, PathStr, Remade, SeqVal, Unknown
 from weightmatch.yacs_values import CfgNodeVal
 
 
@@ -33,6 +34,8 @@ def literal(value: Any, depth: int = 0, attrs_of=None, class_ref=None) -> ast.ex
             cls = class_ref(value.cls)  # `AttrDict({...})`: made again by its class
             return ast.Call(cls, [parsing.parse(repr(dict(value)), mode="eval").body], []) if cls is not None else None
         return None
+    if isinstance(value, Remade) and value.expr is not None:  # `__import__('torch').device('cpu')`
+        return copy.deepcopy(value.expr)
     if isinstance(value, LibRef):  # `__import__('torch').nn.LayerNorm`
         expr: ast.expr = ast.Call(ast.Name("__import__", ast.Load()), [ast.Constant("torch")], [])
         for part in value.dotted.split(".")[1:]:

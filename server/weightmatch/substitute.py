@@ -14,7 +14,7 @@ from weightmatch import config_data, const_mutation, environment, library_calls,
 from weightmatch.argparse_values import ParserVal
 from weightmatch.exits import one_line
 from weightmatch.values import (
-    At, ClassVal, Const, FuncVal, JsonFile, ModelAttr, ModelVal, ModVal, ObjVal, SeqVal, SourceVal, Substitutions, Unknown,
+    At, ClassVal, Const, FuncVal, JsonFile, ModelAttr, ModelVal, ModVal, ObjVal, Remade, SeqVal, SourceVal, Substitutions, Unknown,
 )
 
 
@@ -535,7 +535,7 @@ def _write(n: ast.AST, value: Any, subs: Substitutions) -> bool:
 
 def _note(subs: Substitutions, value: Any) -> None:
     """The assumptions behind a value written into a recipe ("--arch at its default, 'resnet18'")."""
-    for note in (value.origin.split("; ") if isinstance(value, Const) and value.origin else []):
+    for note in (value.origin.split("; ") if isinstance(value, (Const, Remade)) and value.origin else []):
         if note not in subs.notes:
             subs.notes.append(note)
 

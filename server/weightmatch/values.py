@@ -61,6 +61,15 @@ class PathStr(str):
     __slots__ = ()
 
 
+@dataclass
+class Remade(Unknown):
+    """A library object known only as the call that makes it (`torch.device('cpu')`): unknown to
+    every question asked of it, written into a recipe as that call (`expr`)."""
+
+    expr: Any = None
+    origin: str = ""  # the assumptions behind its arguments, as Const.origin
+
+
 class MaybeUnset(Unknown):
     """An attribute set on some paths only: whether it exists at all is not known."""
 
