@@ -22,18 +22,7 @@ def literal(value: Any, depth: int = 0, attrs_of=None, class_ref=None) -> ast.ex
     if depth > 20:
         return None
     if isinstance(value, Const):
-        value = value.value
-        if isinstance(value, PathStr):  # a `Path(...)` made again (no string: `isinstance(p, str)` is False)
-            return ast.Call(ast.Attribute(ast.Call(ast.Name("__import__", ast.Load()), [ast.Constant("pathlib")], []),
-                                          "Path", ast.Load()), [ast.Constant(str(value))], [])
-        if _is_literal(value):
-            return parsing.parse(repr(value), mode="eval").body
-        if isinstance(value, AttrDict) and value.root is not None and not isinstance(value, ClassAttrDict):
-            return _omegaconf(value)
-        if isinstance(value, ClassAttrDict) and class_ref is not None and _is_literal(dict(value)):
-            cls = class_ref(value.cls)  # `AttrDict({...})`: made again by its class
-            return ast.Call(cls, [parsing.parse(repr(dict(value)), mode="eval").body], []) if cls is not None else None
-        return None
+        return _const(value.value, class_ref)
     if isinstance(value, Remade) and value.expr is not None:  # `__import__('torch').device('cpu')`
         return copy.deepcopy(value.expr)
     if isinstance(value, LibRef):  # `__import__('torch').nn.LayerNorm`
@@ -96,6 +85,20 @@ def literal_text(value: Any, depth: int = 0) -> str | None:
         if any(k is None or v is None for k, v in pairs):
             return None
         return "{" + ", ".join(f"{k}: {v}" for k, v in pairs) + "}"
+    return None
+
+
+def _const(value: Any, class_ref) -> ast.expr | None:
+    if isinstance(value, PathStr):  # a `Path(...)` made again (no string: `isinstance(p, str)` is False)
+        return ast.Call(ast.Attribute(ast.Call(ast.Name("__import__", ast.Load()), [ast.Constant("pathlib")], []),
+                                      "Path", ast.Load()), [ast.Constant(str(value))], [])
+    if _is_literal(value):
+        return parsing.parse(repr(value), mode="eval").body
+    if isinstance(value, AttrDict) and value.root is not None and not isinstance(value, ClassAttrDict):
+        return _omegaconf(value)
+    if isinstance(value, ClassAttrDict) and class_ref is not None and _is_literal(dict(value)):
+        cls = class_ref(value.cls)  # `AttrDict({...})`: made again by its class
+        return ast.Call(cls, [parsing.parse(repr(dict(value)), mode="eval").body], []) if cls is not None else None
     return None
 
 
