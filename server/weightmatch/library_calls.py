@@ -137,6 +137,8 @@ def _getattr(ev, dotted: str, node: ast.Call, env: dict) -> Any:
     if len(node.args) not in (2, 3):
         return None
     obj, name = ev.ev(node.args[0], env), ev.ev(node.args[1], env)
+    if isinstance(obj, (SourceVal, At)):  # fairseq's `getattr(args, "embed_dim", 512)` of the checkpoint's args
+        obj = ev.saved_namespace(obj) or obj
     if not (isinstance(obj, (ObjVal, ModVal, ClassVal)) and isinstance(name, Const) and isinstance(name.value, str)):
         return None
     value = ev.attribute(obj, name.value, node)
@@ -293,4 +295,4 @@ _LIBRARY = {
 
 
 # calls whose value, when known, is written into a recipe in place of the call
-DATA_CALLS = {"dataclasses.asdict", "dict", "vars", "len", "omegaconf.OmegaConf.to_container", "omegaconf.OmegaConf.to_object"}
+DATA_CALLS = {"dataclasses.asdict", "dict", "vars", "len", "getattr", "omegaconf.OmegaConf.to_container", "omegaconf.OmegaConf.to_object"}

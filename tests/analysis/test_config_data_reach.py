@@ -300,7 +300,11 @@ model.load_state_dict(ckpt["model"])
 @pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
 @pytest.mark.parametrize("hidden", [8, 6], ids=["matches", "differs"])
 @pytest.mark.parametrize("build", ['args = ckpt["args"]\nmodel = Net(args.n_in, ckpt["args"].hidden)',
-                                   'model = Net(**vars(ckpt["args"]))'], ids=["attributes", "vars"])
+                                   'model = Net(**vars(ckpt["args"]))',
+                                   # fairseq's base_architecture: a default for what the saved args lack
+                                   'args = ckpt["args"]\nargs.n_in = getattr(args, "n_in", 5)\n'
+                                   'model = Net(getattr(args, "in_dim", 4), getattr(args, "hidden", 3))'],
+                         ids=["attributes", "vars", "getattr"])
 def test_an_argparse_namespace_saved_in_the_checkpoint(case, build, hidden, execute) -> None:
     """`torch.save({"args": args, "model": ...})`: the namespace's attributes are read as pickle
     stores them (argparse.Namespace is never called)."""
