@@ -11,7 +11,10 @@ from collections import ChainMap
 from collections.abc import Mapping
 from typing import Any
 
-from weightmatch.values import At, ClassVal, Const, FuncVal, KeySnapshot, ObjVal, SeqVal, SourceVal, Unknown, origins
+from weightmatch import config_data
+from weightmatch.values import (
+    At, ClassVal, Const, FileHandle, FuncVal, JsonFile, KeySnapshot, ObjVal, SeqVal, SourceVal, Unknown, origins,
+)
 
 MAX_ITEMS = 10_000
 
@@ -28,11 +31,27 @@ def items_of(value: Any, ev=None) -> list[Any] | None:
         return None
     if isinstance(value, SeqVal):
         return list(value.items)
+    if ev is not None and isinstance(value, FileHandle):
+        lines = file_lines(ev, value)  # `[l.strip() for l in f]`: the lines of a text file, read as data
+        value.used = True
+        return lines[value.lines_taken:] if lines is not None else None
     if isinstance(value, Const) and isinstance(value.value, (list, tuple, str, dict, range)):
         if len(value.value) > MAX_ITEMS:
             return None
         return [Const(v, value.origin) for v in value.value]
     return None  # a set's order is Python's hash order (strings: random per run): not known here
+
+
+def file_lines(ev, handle: FileHandle) -> list[Const] | None:
+    """The lines of a file opened in text mode and not read from yet (but for lines `next(f)`
+    took: FileHandle.lines_taken); None when that is not known."""
+    if not handle.text or handle.used:
+        return None
+    read = config_data.read_data(ev, JsonFile(handle.path, "text"))
+    if not (isinstance(read, Const) and isinstance(read.value, str)):
+        return None
+    lines = read.value.splitlines(keepends=True)
+    return [Const(line, read.origin) for line in lines] if len(lines) <= MAX_ITEMS else None
 
 
 _PURE_CALLS = {"len", "int", "float", "str", "bool", "round", "abs", "min", "max", "tuple", "list", "getattr", "hasattr",

@@ -219,7 +219,10 @@ class Evaluator(TypeTestsMixin):
         if isinstance(node, ast.Call):
             if isinstance(node.func, ast.Attribute) and node.func.attr in CHANGING:
                 return self.changing_call(node, env)
-            return self.call(node, env)
+            made = self.call(node, env)
+            if self.pf.dotted(node.func) != "next":  # (`next(f)` moves the file on by one line itself)
+                _read_from(node, env)
+            return made
         if isinstance(node, ast.NamedExpr):
             value = self.ev(node.value, env)
             env[node.target.id] = value
@@ -504,6 +507,14 @@ class Evaluator(TypeTestsMixin):
                 v = env[n]
                 out[n] = frozen(v)
         return out
+
+
+def _read_from(node: ast.Call, env: dict) -> None:
+    """An open file handed to a call (`next(f)`, `csv.reader(f)`): where it stands afterwards is
+    not followed, so its lines are not walked again from the start (comprehension.items_of)."""
+    for arg in [*node.args, *(k.value for k in node.keywords)]:
+        if isinstance(arg, ast.Name) and isinstance(env.get(arg.id), FileHandle):
+            env[arg.id].used = True
 
 
 def _layer_class(dotted: str | None) -> LibRef | None:

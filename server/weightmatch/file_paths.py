@@ -113,6 +113,10 @@ def _path_call(ev, dotted: str, node: ast.Call, env: dict) -> Any:
 
 def method(ev, owner: Any, attr: str, args: list, env: dict | None = None) -> Any:
     """`f.read()`, `f.readlines()`, `Path(p).read_text()`; None for other methods."""
+    if isinstance(owner, FileHandle):
+        if owner.used and attr not in ("close", "fileno"):
+            return Unknown("a file read from before: what is left in it is not followed")
+        owner.used = owner.used or attr not in ("close", "fileno")
     if isinstance(owner, FileHandle) and owner.text and attr in ("read", "readlines") and not args:
         read = config_data.read_data(ev, JsonFile(owner.path, "text"))  # `open("labels.txt").read()`
         if attr == "readlines" and isinstance(read, Const):

@@ -15,7 +15,7 @@ from typing import Any
 from weightmatch import cli_apps, comprehension, config_data, disk_paths, environment, has_attr, parsing, purefuncs
 from weightmatch.argparse_values import ParserVal
 from weightmatch.plain import const, keywords
-from weightmatch.values import At, ClassVal, Const, DictLit, FuncVal, JsonFile, ModVal, ObjVal, Remade, SeqVal, SourceVal, Unknown, origins
+from weightmatch.values import At, ClassVal, Const, DictLit, FileHandle, FuncVal, JsonFile, ModVal, ObjVal, Remade, SeqVal, SourceVal, Unknown, origins
 
 _PURE = {"int": int, "float": float, "str": str, "bool": bool, "len": len, "min": min, "max": max, "abs": abs,
          "round": round, "tuple": tuple, "list": list, "sorted": sorted, "sum": sum, "range": range,
@@ -247,6 +247,16 @@ def _next(ev, dotted: str, node: ast.Call, env: dict) -> Any:
     if not 1 <= len(node.args) <= 2 or node.keywords:
         return None
     arg, what = node.args[0], f"`{ev.pf.segment(node)}`"
+    handle = ev.ev(arg, env) if isinstance(arg, ast.Name) else None
+    if isinstance(handle, FileHandle):  # `header = next(f)`: the next line, the file moved on by one
+        lines = comprehension.file_lines(ev, handle)
+        if lines is None:
+            handle.used = True
+            return Unknown(f"{what} is not known")
+        if handle.lines_taken < len(lines):
+            handle.lines_taken += 1
+            return lines[handle.lines_taken - 1]
+        return ev.ev(node.args[1], env) if len(node.args) == 2 else Unknown(f"{what} raises StopIteration")
     if isinstance(arg, ast.Call) and ev.pf.dotted(arg.func) == "iter" and len(arg.args) == 1 and not arg.keywords:
         items = config_data.as_const(ev.ev(arg.args[0], env))
         if isinstance(items, Const) and isinstance(items.value, (list, tuple, str, dict)):

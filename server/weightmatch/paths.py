@@ -13,8 +13,9 @@ from typing import Any
 
 from weightmatch import config_data, journal, yacs_values
 from weightmatch.exits import one_line
+from weightmatch.comprehension import items_of
 from weightmatch.values import (
-    At, CURRENT_GUARDS, CondVal, Const, DictLit, Guard, JsonFile, MaybeUnset, ObjVal, SeqVal, SourceVal, Unknown,
+    At, CURRENT_GUARDS, CondVal, Const, DictLit, FileHandle, Guard, JsonFile, MaybeUnset, ObjVal, SeqVal, SourceVal, Unknown,
 )
 
 MAX_UNROLL = 64
@@ -108,7 +109,7 @@ class PathsMixin:
             return False
         items = self.dict_view(stmt.iter, env)
         if items is None:
-            items = _items(self.ev(stmt.iter, env))
+            items = _items(self.ev(stmt.iter, env), self)
         if items is None or len(items) > MAX_UNROLL:
             return False
         if not any(isinstance(n, (ast.Break, ast.Continue)) for n in _own_loop_nodes(stmt)):
@@ -249,10 +250,12 @@ class PathsMixin:
             journal.put(obj.attrs, name, v)
 
 
-def _items(seq: Any) -> list[Any] | None:
+def _items(seq: Any, ev) -> list[Any] | None:
     """The items a `for` walks over, when the collection is known."""
     if isinstance(seq, SeqVal):
         return seq.items
+    if isinstance(seq, FileHandle):
+        return items_of(seq, ev)  # `for line in f:` of a text file
     if isinstance(seq, Const) and isinstance(seq.value, (list, tuple, str, dict, range)):
         if len(seq.value) > MAX_UNROLL:  # never unrolled: `for step in range(10**6)` makes no million values
             return None

@@ -255,6 +255,9 @@ def frozen(value: Any) -> Any:
 class FileHandle:
     path: Any  # Const | Unknown
     text: bool = True  # opened in text mode (`read()` gives a str)
+    # read from already (`f.readline()`, a `for line in f`): where it stands is not followed
+    used: bool = field(default=False, compare=False)
+    lines_taken: int = field(default=0, compare=False)  # lines `next(f)` took (a header skipped)
 
 
 @dataclass
