@@ -316,6 +316,8 @@ class Evaluator(TypeTestsMixin):
             return yacs_calls.make(self, dotted, node, env)
         if dotted in ("list", "tuple", "sorted"):
             made = self.key_snapshot(node, env)  # `keys = list(sd.keys())` (state_dict_loops.py)
+            if made is None:
+                made = self.key_list(node, env)
             if made is not None:
                 return made
         made = library_calls.library_call(self, dotted, node, env)

@@ -163,6 +163,9 @@ def _apply(obj: Any, op: Any, ctx: Context, upto: float = INF) -> Any:
         return state
     if not isinstance(obj, Mapping):
         raise Unresolvable(f"`{kind}` on something that is not a dict")
+    if kind == "key-list":  # `list(sd.keys())`, `tuple(sd)`, `sorted(sd)`: the keys then
+        keys = [k for k in obj.keys()]
+        return sorted(keys) if op.arg == "sorted" else tuple(keys) if op.arg == "tuple" else keys
     apply = _MAPPING_OPS.get(kind)
     if apply is None:
         raise Unresolvable(f"operation {kind}")

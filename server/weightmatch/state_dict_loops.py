@@ -163,6 +163,21 @@ class StateDictLoopsMixin:
         return KeySnapshot(f"`{self.pf.segment(node)}`: the keys of a state dict, known when it is read",
                            inner.id, sd, len(sd.ops), self.pf.dotted(node.func) == "sorted")
 
+    def key_list(self, node: ast.Call, env: dict) -> "SourceVal | None":
+        """`list(self.network.state_dict().keys())`, `sorted(ckpt["model"])`: the keys as a list,
+        known when the state dict is (nnU-Net's `key not in curr_state_dict_keys` in its key loop)."""
+        if not (self.pf.dotted(node.func) in ("list", "tuple", "sorted") and len(node.args) == 1
+                and not node.keywords):
+            return None
+        inner = node.args[0]
+        if isinstance(inner, ast.Call) and isinstance(inner.func, ast.Attribute) and inner.func.attr == "keys" \
+                and not inner.args and not inner.keywords:
+            inner = inner.func.value
+        sd = self.ev(inner, env)
+        if not isinstance(sd, SourceVal):
+            return None
+        return sd.derive(Op("key-list", self.pf.dotted(node.func), node))
+
     def keys_source(self, gen: ast.comprehension, env: dict) -> tuple[str, SourceVal, bool] | None:
         """The state dict a comprehension walks the keys of (`for k in keys` with `keys =
         sorted(sd.keys())` and `sd` unchanged since, `for k in sd`, `sd.keys()`, `list(sd)`,
