@@ -23,7 +23,7 @@ from weightmatch.load_sites import LoadSitesMixin
 from weightmatch.model_changes import ModelChangesMixin, sets_values_only, tensor_item
 from weightmatch.scopes import global_writes
 from weightmatch.self_loads import SelfLoadsMixin
-from weightmatch.state_dict_loops import StateDictLoopsMixin
+from weightmatch.state_dict_loops import StateDictLoopsMixin, forget_loop_names
 from weightmatch.substitute import SubstituteMixin
 from weightmatch.evaluate import HARMLESS, STRIP_PREFIX, Evaluator
 from weightmatch.method_calls import SELF_RETURNING
@@ -263,9 +263,10 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
         elif isinstance(stmt, ast.For):
             stepped = self.loop_changes_modules(stmt, env)
             try:
-                if not self.items_loop(stmt, env) and not self.keys_copy_loop(stmt, env) and \
-                        not self.shards_loop(stmt, env) and not self.keys_loop(stmt, env) and \
-                        not self.unrolled(stmt, env, functions):
+                if self.items_loop(stmt, env) or self.keys_copy_loop(stmt, env) or self.shards_loop(stmt, env) or \
+                        self.keys_loop(stmt, env):
+                    forget_loop_names(stmt, env)
+                elif not self.unrolled(stmt, env, functions):
                     self.maybe_runs(stmt.body, env, functions, "inside a loop", loop=True)
             finally:
                 self.replaying.discard(stepped)

@@ -21,10 +21,28 @@ def made(cls, unknown=None, /, **attrs):
     return obj
 
 
+def namespace(unknown=None, /, **attrs):
+    """A SimpleNamespace of the known attributes; reading one left out raises NotKnownStatically."""
+    left_out = [k for k in (unknown or {}) if k not in attrs]
+    if not left_out:
+        return types.SimpleNamespace(**attrs)
+    cls = type("SimpleNamespace", (types.SimpleNamespace,), {k: _not_known(k, "namespace") for k in left_out})
+    return cls(**attrs)
+
+
 def _not_known(name, owner):
+    """An attribute the analysis did not know: reading it raises until the run sets it."""
     def get(self):
+        if name in self.__dict__:
+            return self.__dict__[name]
         raise NotKnownStatically(f"`{name}` of the `{owner}` object is not known statically")
-    return property(get)
+
+    def put(self, value):
+        self.__dict__[name] = value
+
+    def drop(self):
+        self.__dict__.pop(name, None)
+    return property(get, put, drop)
 
 
 def with_attrs(module, /, **attrs):
@@ -33,7 +51,3 @@ def with_attrs(module, /, **attrs):
     for name, value in attrs.items():
         setattr(module, name, value)
     return module
-
-
-def namespace(unknown=None, /, **attrs):
-    return types.SimpleNamespace(**attrs)

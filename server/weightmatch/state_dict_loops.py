@@ -12,7 +12,7 @@ import posixpath
 
 from weightmatch.evaluate import ST_LOAD, TORCH_LOAD
 from weightmatch.values import (
-    Const, FuncVal, JsonFile, KeySnapshot, LoadedFile, MethodsOf, ObjVal, Op, SourceVal, TorchLoadSite, frozen,
+    Const, FuncVal, JsonFile, KeySnapshot, LoadedFile, MethodsOf, ObjVal, Op, SourceVal, TorchLoadSite, Unknown, frozen,
 )
 
 
@@ -240,3 +240,22 @@ class StateDictLoopsMixin:
         if isinstance(doc, JsonFile) and isinstance(doc.path, Const) and isinstance(doc.path.value, str):
             return posixpath.normpath(doc.path.value)
         return None
+
+
+def forget_loop_names(stmt: ast.For, env: dict) -> None:
+    """A loop over a state dict's keys is one operation on the dict, run over its real keys when it
+    is read: a name the loop sets (`n_layer = max(n_layer, layer_id + 1)`, RWKV's layer count) is
+    not known after it."""
+    names: set[str] = set()
+    work: list[ast.AST] = [stmt.target, *stmt.body]
+    while work:
+        node = work.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        work.extend(ast.iter_child_nodes(node))
+    for name in names:
+        env[name] = Unknown(f"`{name}` is set in the loop over a state dict's keys (line {stmt.lineno}), "
+                            "which is followed for the state dict alone")
+

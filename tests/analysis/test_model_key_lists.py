@@ -5,7 +5,7 @@ from keys the model does not have. Judged by real PyTorch."""
 from __future__ import annotations
 
 import pytest
-from analysis_helpers import resolved_like_pytorch
+from analysis_helpers import analyze_alone, pytorch_outcomes, resolved_like_pytorch
 
 TRAINER = """
 from collections import OrderedDict
@@ -46,3 +46,44 @@ def test_keys_of_the_model_read_in_a_key_loop(case, width, saved, keys, execute)
                f"torch.save({{'state_dict': {{{saved!r} + k: v for k, v in net.state_dict().items()}}}}, "
                "'model_final_checkpoint.model')")
     resolved_like_pytorch(case, execute, "mismatched+missing+unexpected")
+
+
+RWKV = """
+import types
+
+import torch
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self, args):
+        super().__init__()
+        self.emb = nn.Embedding(20, args.n_embd)
+        self.blocks = nn.Sequential(*[nn.Linear(args.n_embd, args.n_embd) for _ in range({layers})])
+
+
+args = types.SimpleNamespace(n_embd=1024, n_layer=24)
+w = torch.load("model.pth", map_location="cpu")
+args.n_embd = w["emb.weight"].shape[1]
+n_layer = 0
+for x in list(w.keys()):
+    layer_id = int(x.split(".")[1]) if ("blocks." in x) else 0
+    n_layer = max(n_layer, layer_id + 1)
+args.n_layer = n_layer
+Net(args).load_state_dict(w)
+"""
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize("layers", ["args.n_layer", 'getattr(args, "n_layer", 3)', 'getattr(args, "n_layer", 2)'],
+                         ids=["attribute", "getattr-right-default", "getattr-wrong-default"])
+def test_a_name_a_key_loop_sets_is_not_taken_from_before_it(case, layers, execute) -> None:
+    """RWKV counts its layers from the checkpoint's keys in a loop over them: the count is not
+    the value before the loop (0 layers: a false `unexpected-keys`), nor a `getattr` default."""
+    case.write("main.py", RWKV.format(layers=layers))
+    case.torch("import torch, torch.nn as nn\nm = nn.Module()\nm.emb = nn.Embedding(20, 12)\n"
+               "m.blocks = nn.Sequential(*[nn.Linear(12, 12) for _ in range(3)])\ntorch.save(m.state_dict(), 'model.pth')")
+    assert pytorch_outcomes(case)["loads"][0]["raises"] is False
+    result = analyze_alone(case, execute)
+    assert not [f.message for f in result.findings if f.severity in ("error", "warning")]
+    assert any(f.code.startswith("unresolved") for f in result.findings), [f.message for f in result.findings]
