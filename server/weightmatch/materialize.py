@@ -164,7 +164,7 @@ def _apply(obj: Any, op: Any, ctx: Context, upto: float = INF) -> Any:
     if not isinstance(obj, Mapping):
         raise Unresolvable(f"`{kind}` on something that is not a dict")
     if kind == "key-list":  # `list(sd.keys())`, `tuple(sd)`, `sorted(sd)`: the keys then
-        keys = [k for k in obj.keys()]
+        keys = list(obj)
         return sorted(keys) if op.arg == "sorted" else tuple(keys) if op.arg == "tuple" else keys
     apply = _MAPPING_OPS.get(kind)
     if apply is None:
