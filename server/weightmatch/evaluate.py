@@ -256,7 +256,8 @@ class Evaluator(TypeTestsMixin):
             root = root.value
         if not isinstance(root, ast.Name) or root.id in env or not self.pf.dotted(func):
             # `solver.restore_model(...)`, `MODELS[name](...)`, `get_args()`: a value we track
-            callee = self.ev(func, env) if isinstance(root, ast.Name) or func is root and \
+            # (`{"SRModel": SRModel}[opt["model_type"]](opt)`: a display's item)
+            callee = self.ev(func, env) if isinstance(root, (ast.Name, ast.Dict, ast.List, ast.Tuple)) or func is root and \
                 isinstance(root, ast.Call) and (self.class_factory(root, env) or self.pf.dotted(root.func) == "eval") \
                 or isinstance(root, ast.Call) and \
                 self.pf.dotted(root.func) == "super" and isinstance(env.get("self"), ObjVal) else None

@@ -253,3 +253,36 @@ def test_a_package_that_imports_its_own_modules_to_register_them(case, saved_dim
                f"torch.save({{'args': argparse.Namespace(arch='tiny_lm', dim=8), 'model': {{'embed.weight': torch.zeros(12, {saved_dim})}}}},"
                " 'ckpt.pt')")
     resolved_like_pytorch(case, False, "mismatched")
+
+
+DISPLAY = """
+import torch
+from torch import nn
+
+
+class SRModel:
+    def __init__(self, opt):
+        self.opt = opt
+        self.net_g = nn.Conv2d(3, opt["num_feat"], 3)
+        self.load_network(self.net_g, "net_g.pth")
+
+    def load_network(self, net, load_path):
+        net.load_state_dict(torch.load(load_path)["params"])
+
+
+def build_model(opt):
+    return {"SRModel": SRModel, "Other": None}[opt["model_type"]](opt)
+
+
+build_model({"model_type": "SRModel", "num_feat": 8})
+"""
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize("saved", [8, 16], ids=["matches", "differs"])
+def test_a_class_picked_from_a_dict_display(case, saved, execute) -> None:
+    """BasicSR's `build_model` written as `{"SRModel": SRModel}[opt["model_type"]](opt)`: the class
+    picked from the display is made, and its constructor's load followed."""
+    case.write("main.py", DISPLAY)
+    case.torch(f"import torch, torch.nn as nn\ntorch.save({{'params': nn.Conv2d(3, {saved}, 3).state_dict()}}, 'net_g.pth')")
+    resolved_like_pytorch(case, execute, "mismatched")
