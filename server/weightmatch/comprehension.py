@@ -13,7 +13,8 @@ from typing import Any
 
 from weightmatch import config_data
 from weightmatch.values import (
-    At, ClassVal, Const, FileHandle, FuncVal, JsonFile, KeySnapshot, ObjVal, SeqVal, SourceVal, Unknown, origins,
+    At, ClassVal, Const, DictLit, FileHandle, FuncVal, JsonFile, KeySnapshot, ModelAttr, ModelVal, ObjVal, SeqVal,
+    SourceVal, Unknown, frozen, origins,
 )
 
 MAX_ITEMS = 10_000
@@ -100,10 +101,12 @@ def run(ev, node: ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp, 
     for scope in scopes:
         parts = [ev.ev(node.key, scope), ev.ev(node.value, scope)] if isinstance(node, ast.DictComp) \
             else [ev.ev(node.elt, scope)]
-        if not all(isinstance(p, Const) for p in parts) and not every:
+        if not all(isinstance(p, Const) for p in parts) and not every and not _tracked(parts):
             return Unknown(f"{what} makes values not known statically")
         made.append(parts)
     if not all(isinstance(p, Const) for parts in made for p in parts):
+        if not every and all(_tracked(parts) for parts in made):
+            return _holding(node, made)
         return Unknown(f"{what} makes values not known statically")
     results = [tuple(p.value for p in parts) if len(parts) == 2 else parts[0].value for parts in made]
     origin = origins([p for parts in made for p in parts])  # (`[OmegaConf.load(c) for c in opt.base]`: the files read)
@@ -113,6 +116,25 @@ def run(ev, node: ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp, 
         return Const(set(results) if isinstance(node, ast.SetComp) else list(results), origin)
     except TypeError:  # an unhashable key: raises at run time
         return Unknown(f"{what} raises")
+
+
+def _tracked(parts: list[Any]) -> bool:
+    """An item of known key (for a dict) whose value is known or a model, a part of one, a state
+    dict (`{k: modules[k] for k in names}`: SpeechBrain's loadables)."""
+    return all(isinstance(p, Const) for p in parts[:-1]) and \
+        isinstance(parts[-1], (Const, ModelVal, ModelAttr, SourceVal, At, SeqVal))
+
+
+def _holding(node: ast.expr, made: list[list[Any]]) -> Any:
+    """A comprehension that holds tracked values, as the display holding them would be."""
+    if isinstance(node, ast.DictComp):
+        try:
+            return SourceVal(DictLit({parts[0].value: frozen(parts[1]) for parts in made}))
+        except TypeError:  # an unhashable key: raises at run time
+            return Unknown(f"`{ast.unparse(node)}` raises")
+    if isinstance(node, ast.ListComp):
+        return SeqVal([frozen(parts[0]) for parts in made])
+    return Unknown(f"`{ast.unparse(node)}` makes values not known statically")
 
 
 # builtins that only read what they are given (never a model's constructor)
