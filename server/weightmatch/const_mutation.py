@@ -15,7 +15,7 @@ import copy
 from collections import ChainMap
 from typing import Any
 
-from weightmatch import config_data, journal
+from weightmatch import config_data, journal, plain_functions
 from weightmatch.values import At, ClassVal, Const, FuncVal, ModelVal, ObjVal, SeqVal, SourceVal, Unknown
 
 MUTATORS = {
@@ -87,6 +87,26 @@ def _items(value: Any) -> list | None:
     return None
 
 
+def _key_function(ev, node: ast.expr, env: dict) -> Any:
+    """`names.sort(key=lambda f: ...)`: the key as a function of known values (plain_functions.py)."""
+    fn = plain_functions.function(ev, node, env)
+    if fn is None:
+        return Unknown(f"`{ev.pf.segment(node)}` is not known statically")
+
+    def key(item: Any) -> Any:
+        try:
+            return fn(item)
+        except plain_functions.NotKnown:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the key raises at run time: the sort does too
+            raise _KeyRaises() from exc
+    return Const(key)
+
+
+class _KeyRaises(Exception):
+    pass
+
+
 def call(ev, owner: Const, node: ast.Call, env: dict, direct: bool = False) -> Any:
     """`owner.method(...)` that changes `owner`: a dict the script holds (`direct`: the very data,
     not a copy made to read it) changes in place, so every name that holds it sees the change, as
@@ -95,7 +115,8 @@ def call(ev, owner: Const, node: ast.Call, env: dict, direct: bool = False) -> A
     assert isinstance(func, ast.Attribute)
     # (`cfg.update({"depth": 4})`: a literal; `hparams.update(ckpt["hparams"])`: what the checkpoint holds)
     args = [config_data.data_of(ev, ev.ev(a, env)) for a in node.args]
-    kwargs = {k.arg: config_data.data_of(ev, ev.ev(k.value, env)) for k in node.keywords if k.arg is not None}
+    kwargs = {k.arg: config_data.data_of(ev, ev.ev(k.value, env)) if k.arg != "key" or func.attr != "sort"
+              else _key_function(ev, k.value, env) for k in node.keywords if k.arg is not None}
     what = f"`{ev.pf.segment(node)}`"
     known = len(kwargs) == len(node.keywords) and not any(isinstance(a, ast.Starred) for a in node.args) \
         and all(isinstance(v, Const) for v in [*args, *kwargs.values()])
@@ -113,6 +134,9 @@ def call(ev, owner: Const, node: ast.Call, env: dict, direct: bool = False) -> A
     changed = copy.copy(owner.value)  # (the method changes the top level only: its items are shared, as in Python)
     try:
         result = getattr(changed, func.attr)(*[a.value for a in args], **{k: v.value for k, v in kwargs.items()})
+    except plain_functions.NotKnown as exc:
+        rebind(ev, func.value, Unknown(f"it is changed by {what}, not known statically ({exc})"), env)
+        return Unknown(f"{what} is not known statically")
     except Exception:  # noqa: BLE001 - what raises at run time is not known here
         rebind(ev, func.value, Unknown(f"{what} raises"), env)
         return Unknown(f"{what} raises")

@@ -1,7 +1,7 @@
 """Instances of the user's plain classes (a Trainer, a Config, a dataclass) with their
 attributes as their constructors set them, and what happens to objects handed to code that is
 not followed. Part of the Interpreter (interpret.py) through CallsMixin: needs `ev`, `in_file`,
-`module_env`, `class_attr`, `class_chain` and `call_function`."""
+`module_env`, `class_attr`, `class_chain`, `attribute` and `call_function`."""
 
 from __future__ import annotations
 
@@ -70,6 +70,17 @@ class InstancesMixin:
         if args or kwargs or any((self.pf.dotted(b) or "") != "object" for b in chain[-1].node.bases):
             return Unknown(f"`{cls.node.name}(...)`: how its constructor sets its attributes is not known statically")
         return obj
+
+    def own_setitem(self, target: ast.Subscript, value: Any, stmt: ast.stmt, env: dict) -> bool:
+        """`obj[k] = v` on an object of a workspace class defining `__setitem__`: that method, run."""
+        base = self.ev(target.value, env)
+        if not (isinstance(base, ObjVal) and base.cls is not None):
+            return False
+        method = self.attribute(base, "__setitem__", target)
+        if not isinstance(method, FuncVal):
+            return False
+        self.call_function(method, [self.ev(target.slice, env), value], {}, stmt)
+        return True
 
     def dataclass_field_names(self, value: Any) -> list[str] | None:
         """The names `dataclasses.fields()` gives for a dataclass or an instance of one, in order."""

@@ -338,6 +338,8 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
         if isinstance(target, (ast.Attribute, ast.Subscript)):
             if isinstance(target, ast.Subscript) and environment.assign(self, target, value, env):
                 return  # `os.environ["HIDDEN"] = "96"`
+            if isinstance(target, ast.Subscript) and self.own_setitem(target, value, stmt, env):
+                return  # VITS's HParams: `self[k] = v` through its own `__setitem__`
             if isinstance(target, ast.Attribute) and const_mutation.setattr_data(self, target, value, env):
                 return  # `config.model.params.embed_dim = 4` on OmegaConf data
             if tensor_item(target) and isinstance(self.ev(target.value, env), (ModelVal, ModelAttr)):

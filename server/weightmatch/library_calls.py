@@ -12,7 +12,10 @@ import shlex
 import urllib.parse
 from typing import Any
 
-from weightmatch import cli_apps, comprehension, config_data, disk_paths, environment, has_attr, parsing, purefuncs
+from weightmatch import (
+    cli_apps, comprehension, config_data, disk_paths, environment, has_attr, journal, parsing, plain_functions,
+    purefuncs,
+)
 from weightmatch.argparse_values import ParserVal
 from weightmatch.plain import const, keywords
 from weightmatch.values import At, ClassVal, Const, DictLit, FileHandle, FuncVal, JsonFile, ModVal, ObjVal, Remade, SeqVal, SourceVal, Unknown, origins
@@ -148,6 +151,18 @@ def _getattr(ev, dotted: str, node: ast.Call, env: dict) -> Any:
     return value
 
 
+def _setattr(ev, dotted: str, node: ast.Call, env: dict) -> Any:
+    """`return setattr(self, key, value)` (VITS's `HParams.__setitem__`): as the statement does it,
+    on an object of known attributes; None for anything else."""
+    if len(node.args) != 3 or node.keywords:
+        return None
+    obj, name = ev.ev(node.args[0], env), ev.ev(node.args[1], env)
+    if not (isinstance(obj, ObjVal) and isinstance(name, Const) and isinstance(name.value, str)):
+        return None
+    journal.put(obj.attrs, name.value, ev.ev(node.args[2], env))
+    return Const(None)
+
+
 def _easydict(ev, node: ast.Call, env: dict) -> Any:
     """`EasyDict(cfg)`: the dict's items, read by attribute too (nested dicts as well)."""
     made = _dict(ev, "dict", node, env)
@@ -216,7 +231,8 @@ def _eval(ev, dotted: str, node: ast.Call, env: dict) -> Any:
 
 def _pure(ev, dotted: str, node: ast.Call, env: dict) -> Any:
     if dotted in ("max", "min", "sorted") and node.keywords:
-        return disk_paths.by_file_key(ev, dotted, node, env)  # `max(paths, key=os.path.getmtime)`
+        made = disk_paths.by_file_key(ev, dotted, node, env)  # `max(paths, key=os.path.getmtime)`
+        return made if made is not None else _by_key(ev, dotted, node, env)
     args = [ev.ev(a, env) for a in node.args]
     # `len(json.load(f))` (a vocabulary file's size), `sorted(json.load(f))`: the data it holds
     args = [config_data.read_data(ev, a) if isinstance(a, JsonFile) else a for a in args]
@@ -239,6 +255,50 @@ def _pure(ev, dotted: str, node: ast.Call, env: dict) -> Any:
         return const(_PURE[dotted](*[a.value for a in args]), *args)
     except Exception:  # noqa: BLE001 - user code that would raise is not known
         return Unknown(f"`{ev.pf.segment(node)}` raises")
+
+
+def _by_key(ev, dotted: str, node: ast.Call, env: dict) -> Any:
+    """`sorted(names, key=lambda f: ...)`, `max(xs, key=len)`, `reverse=True`: over known items,
+    the key computed by the interpreter (plain_functions.py); None when not that."""
+    kw = {k.arg: k.value for k in node.keywords}
+    if len(node.args) != 1 or None in kw or set(kw) - {"key", "reverse"} or "reverse" in kw and dotted != "sorted":
+        return None
+    key = plain_functions.function(ev, kw["key"], env) if "key" in kw else None
+    reverse = ev.ev(kw["reverse"], env) if "reverse" in kw else Const(False)
+    items = comprehension.items_of(ev.ev(node.args[0], env), ev)
+    if "key" in kw and key is None or not isinstance(reverse, Const) or items is None \
+            or not all(isinstance(i, Const) for i in items):
+        return Unknown(f"`{ev.pf.segment(node)}` is not known statically")
+    try:
+        if dotted == "sorted":
+            return const(sorted([i.value for i in items], key=key, reverse=bool(reverse.value)), *items)
+        return const((max if dotted == "max" else min)([i.value for i in items], key=key), *items)
+    except plain_functions.NotKnown as exc:
+        return Unknown(str(exc))
+    except Exception:  # noqa: BLE001 - what raises at run time is not known here
+        return Unknown(f"`{ev.pf.segment(node)}` raises")
+
+
+def _filter_map(ev, dotted: str, node: ast.Call, env: dict) -> Any:
+    """`filter(str.isdigit, name)`, `filter(None, parts)`, `map(int, parts)` over known items (as a
+    list: what `"".join(...)`, `list(...)` and a `for` read of it)."""
+    if len(node.args) != 2 or node.keywords:
+        return None
+    func = node.args[0]
+    fn = None if dotted == "filter" and isinstance(func, ast.Constant) and func.value is None \
+        else plain_functions.function(ev, func, env)
+    items = comprehension.items_of(ev.ev(node.args[1], env), ev)
+    if fn is None and not (dotted == "filter" and isinstance(func, ast.Constant)) or items is None \
+            or not all(isinstance(i, Const) for i in items):
+        return Unknown(f"`{ev.pf.segment(node)}` is not known statically")
+    try:
+        values = [i.value for i in items]
+        made = list(filter(fn, values)) if dotted == "filter" else [fn(v) for v in values]  # type: ignore[misc]
+    except plain_functions.NotKnown as exc:
+        return Unknown(str(exc))
+    except Exception:  # noqa: BLE001 - what raises at run time is not known here
+        return Unknown(f"`{ev.pf.segment(node)}` raises")
+    return const(made, *items)
 
 
 def _next(ev, dotted: str, node: ast.Call, env: dict) -> Any:
@@ -290,8 +350,8 @@ _EMPTY = {"list": list, "tuple": tuple, "set": set}
 
 
 _LIBRARY = {
-    "next": _next, "fire.Fire": _fire, **{f"re.{name}": _re for name in _RE_FUNCS}, "urllib.parse.urlparse": _urlparse, "urllib.parse.urlsplit": _urlparse,
-    "types.SimpleNamespace": _namespace, "argparse.Namespace": _namespace, "vars": _vars, "getattr": _getattr,
+    "next": _next, "filter": _filter_map, "map": _filter_map, "fire.Fire": _fire, **{f"re.{name}": _re for name in _RE_FUNCS}, "urllib.parse.urlparse": _urlparse, "urllib.parse.urlsplit": _urlparse,
+    "types.SimpleNamespace": _namespace, "argparse.Namespace": _namespace, "vars": _vars, "getattr": _getattr, "setattr": _setattr,
     "hasattr": has_attr.call, "eval": _eval, "dict": _dict, "dataclasses.asdict": _asdict,
     "dataclasses.replace": _replace, "type": _type, "torch.device": _device, **environment.HANDLERS, **cli_apps.HANDLERS,
     "easydict.EasyDict": lambda ev, dotted, node, env: _easydict(ev, node, env),

@@ -303,8 +303,8 @@ def _loop_value(value: Any, ctx: Context) -> Any:
 def _env_value(value: Any, ctx: Context) -> Any:
     try:
         return materialize(value, ctx)
-    except Unresolvable:
-        return Unknowable(getattr(value, "reason", "not known"))
+    except Unresolvable as exc:
+        return Unknowable(getattr(value, "reason", None) or str(exc) or "a value not known statically")
 
 
 def _consume_prefix(sd: Mapping, prefix: str) -> Mapping:

@@ -74,6 +74,8 @@ def operator(ev, node: ast.expr, env: dict) -> Any:
 
 def _comparison(ev, node: ast.Compare, env: dict) -> Any:
     exact = _type_test(ev, node, env)
+    if exact is None:
+        exact = _builtin_type_test(ev, node, env)
     if exact is not None:
         return exact
     left = ev.ev(node.left, env)
@@ -118,6 +120,32 @@ def _type_test(ev, node: ast.Compare, env: dict) -> Any:
     if not isinstance(found, Const):
         return None
     return Const(bool(found.value) != isinstance(node.ops[0], (ast.NotIn, ast.IsNot, ast.NotEq)))
+
+
+# (not the numbers: a value computed with numpy is a numpy scalar at run time, a Python number here)
+_BUILTIN_TYPES = {t.__name__: t for t in (str, dict, list, tuple, set)}
+
+
+def _builtin_type_test(ev, node: ast.Compare, env: dict) -> Any:
+    """`type(v) == dict` / `type(v) is int` / `type(v) in (list, tuple)` of a known value (VITS's
+    HParams): the exact class of plain data against builtin classes; None when not that."""
+    left = node.left
+    if not (len(node.ops) == 1 and isinstance(node.ops[0], (ast.In, ast.NotIn, ast.Is, ast.IsNot, ast.Eq, ast.NotEq))
+            and isinstance(left, ast.Call) and ev.pf.dotted(left.func) == "type" and len(left.args) == 1
+            and not left.keywords):
+        return None
+    spec = node.comparators[0]
+    if isinstance(node.ops[0], (ast.In, ast.NotIn)) != isinstance(spec, (ast.Tuple, ast.List, ast.Set)):
+        return None
+    names = spec.elts if isinstance(spec, (ast.Tuple, ast.List, ast.Set)) else [spec]
+    if not names or not all(isinstance(n, ast.Name) and n.id in _BUILTIN_TYPES and ev.pf.dotted(n) == n.id
+                            and n.id not in env for n in names):
+        return None
+    value = ev.ev(left.args[0], env)
+    if not isinstance(value, Const) or isinstance(value.value, (config_data.AttrDict, PathStr)):
+        return None
+    found = any(type(value.value) is _BUILTIN_TYPES[n.id] for n in names)
+    return const(found != isinstance(node.ops[0], (ast.NotIn, ast.IsNot, ast.NotEq)), value)
 
 
 def _module_names(ev, node: ast.expr, env: dict) -> set | None:
