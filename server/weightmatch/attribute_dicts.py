@@ -57,9 +57,11 @@ def dict_is_its_dict(cls: ClassVal) -> bool:
     return sets_dict and calls_dict_init
 
 
-def data(args: list[Any], kwargs: dict[str, Any], shallow: ClassVal | None = None) -> Any:
+def data(args: list[Any], kwargs: dict[str, Any], shallow: ClassVal | None = None, cls: ClassVal | None = None) -> Any:
     """The items of an attribute dict made from known data, its nested dicts read by attribute
-    too (EasyDict); of class `shallow`, whose nested dicts stay dicts, the top level only."""
+    too (EasyDict); of class `shallow`, whose nested dicts stay dicts, the top level only. Of
+    class `cls` without nested dicts: written into a recipe as `cls({...})` (alpha-zero-general's
+    module-level `args = dotdict({...})`)."""
     if len(args) > 1 or not all(isinstance(v, Const) for v in [*args, *kwargs.values()]):
         return Unknown("an attribute dict made from values not known statically")
     base = args[0].value if args else {}
@@ -68,9 +70,9 @@ def data(args: list[Any], kwargs: dict[str, Any], shallow: ClassVal | None = Non
     if not isinstance(base, dict):
         return Unknown("an attribute dict made from something other than a dict")
     data = {**base, **{k: v.value for k, v in kwargs.items()}}
-    if shallow is None:
+    if shallow is None and (cls is None or any(isinstance(v, dict) for v in data.values())):
         made = config_data.attr_data(data)
     else:
         made = config_data.ClassAttrDict(data)
-        made.cls = shallow
+        made.cls = shallow or cls
     return Const(made, origins([*args, *kwargs.values()]))

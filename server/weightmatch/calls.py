@@ -285,7 +285,8 @@ class CallsMixin(ModulesMixin, CheckpointValuesMixin, InstancesMixin):
             # `AttrDict(CONFIGS[name])`: EasyDict's way (nested dicts read by attribute too), or
             # HiFi-GAN's `self.__dict__ = self` (the top level only)
             args = [config_data.read_data(self, a) if isinstance(a, JsonFile) else a for a in args]
-            result = attribute_dicts.data(args, kwargs, callee if attribute_dicts.dict_is_its_dict(callee) else None)
+            result = attribute_dicts.data(args, kwargs, callee if attribute_dicts.dict_is_its_dict(callee) else None,
+                                          callee)
         else:
             result = Unknown(f"`{callee.node.name}(...)` is called with {why}") if why else \
                 self.instantiate(callee, args, kwargs, node)

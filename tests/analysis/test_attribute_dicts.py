@@ -140,3 +140,29 @@ def test_an_objects_attributes_replaced_through_its_dict(case, restore, saved_wo
                f"torch.save({{'embedding': nn.Embedding({saved_words}, 8).state_dict(),"
                " 'voc_dict': {'name': 'm', 'word2index': {'hi': 3}, 'num_words': 26}}, 'ckpt.tar')")
     resolved_like_pytorch(case, False, "mismatched")
+
+
+DOTDICT_PKG = {
+    "utils.py": "class dotdict(dict):\n    def __getattr__(self, name):\n        return self[name]\n",
+    "pkg/__init__.py": "",
+    "pkg/Net.py": "import torch.nn as nn\n\n\nclass Net(nn.Module):\n    def __init__(self, n, args):\n"
+                  "        super().__init__()\n        self.fc = nn.Linear(n * n, args.num_channels)\n",
+    "pkg/NNet.py": "import torch\n\nfrom utils import dotdict\n\nfrom .Net import Net as onnet\n\n"
+                   "args = dotdict({{\n    'num_channels': {channels},\n    'lr': 0.001,\n}})\n\n\n"
+                   "class NNetWrapper():\n    def __init__(self, n):\n        self.nnet = onnet(n, args)\n\n"
+                   "    def load_checkpoint(self, filepath):\n        checkpoint = torch.load(filepath, map_location='cpu')\n"
+                   "        self.nnet.load_state_dict(checkpoint['state_dict'])\n",
+    "main.py": "from pkg.NNet import NNetWrapper\n\nnnet = NNetWrapper(6)\nnnet.load_checkpoint('best.pth.tar')\n",
+}
+
+
+@pytest.mark.parametrize("channels", [8, 9], ids=["matches", "differs"])
+def test_a_module_level_dotdict_of_another_module(case, channels) -> None:
+    """alpha-zero-general's `args = dotdict({...})` at the top of the wrapper's module, read by the
+    model's constructor: written into the recipe as `dotdict({...})` (the worker's; static
+    inference steps aside from a dict subclass)."""
+    for path, text in DOTDICT_PKG.items():
+        case.write(path, text.format(channels=channels) if path == "pkg/NNet.py" else text)
+    case.torch("import torch, torch.nn as nn\n"
+               "torch.save({'state_dict': {'fc.' + k: v for k, v in nn.Linear(36, 8).state_dict().items()}}, 'best.pth.tar')")
+    resolved_like_pytorch(case, True, "mismatched")
