@@ -259,6 +259,7 @@ class Evaluator(TypeTestsMixin):
             # (`{"SRModel": SRModel}[opt["model_type"]](opt)`: a display's item)
             callee = self.ev(func, env) if isinstance(root, (ast.Name, ast.Dict, ast.List, ast.Tuple)) or func is root and \
                 isinstance(root, ast.Call) and (self.class_factory(root, env) or self.pf.dotted(root.func) == "eval") \
+                or isinstance(root, ast.Call) and self.pf.dotted(root.func) == "eval" \
                 or isinstance(root, ast.Call) and \
                 self.pf.dotted(root.func) == "super" and isinstance(env.get("self"), ObjVal) else None
             if isinstance(callee, (*PROGRAM_VALUES, plain.BoundMethod)):

@@ -263,8 +263,7 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
         elif isinstance(stmt, ast.For):
             stepped = self.loop_changes_modules(stmt, env)
             try:
-                if self.items_loop(stmt, env) or self.keys_copy_loop(stmt, env) or self.shards_loop(stmt, env) or \
-                        self.keys_loop(stmt, env):
+                if self.state_dict_loop(stmt, env):
                     forget_loop_names(stmt, env)
                 elif not self.unrolled(stmt, env, functions):
                     self.maybe_runs(stmt.body, env, functions, "inside a loop", loop=True)
@@ -404,9 +403,10 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
                 for elt, item in zip(target.elts, items):
                     self.assign(elt, item, stmt, env)
                 return
-            for elt in target.elts:
-                if isinstance(elt, ast.Name):  # what made the whole unknown says why each part is
-                    env[elt.id] = value if isinstance(value, Unknown) else Unknown(f"`{elt.id}` comes from unpacking")
+            for elt in target.elts:  # what made the whole unknown says why each part is (`self.n, self.m = x.shape`)
+                elt = elt.value if isinstance(elt, ast.Starred) else elt
+                self.assign(elt, value if isinstance(value, Unknown) else
+                            Unknown(f"`{self.pf.segment(elt)}` comes from unpacking"), stmt, env)
 
     def set_saved_attr(self, target: ast.Attribute, value: Any, env: dict) -> bool:
         """An attribute set on an object read from a checkpoint: on a saved namespace it is that

@@ -97,6 +97,11 @@ class StateDictLoopsMixin:
         loop = ast.copy_location(ast.For(store, ast.copy_location(items, stmt.iter), body, []), stmt)
         return self.items_loop(ast.fix_missing_locations(loop), env)
 
+    def state_dict_loop(self, stmt: ast.For, env: dict) -> bool:
+        """A loop that rebuilds or changes a state dict, recorded as one operation on it."""
+        return self.items_loop(stmt, env) or self.keys_copy_loop(stmt, env) or self.shards_loop(stmt, env) or \
+            self.keys_loop(stmt, env)
+
     def keys_loop(self, stmt: ast.For, env: dict) -> bool:
         """`for k in list(sd): ... sd[new] = sd.pop(k) / del sd[k]`: one operation on `sd`, run over
         its real keys when it is read (key_loops.run_key_loop)."""

@@ -60,7 +60,7 @@ class SubstituteMixin:
     def _substitute(self, n: ast.AST, env: dict, subs: Substitutions) -> bool:
         """Write `n`'s value into `subs` when it is known; True when `n` needs no further look."""
         if self._substitute_registry(n, env, subs) or self._substitute_import(n, env, subs) or \
-                self._substitute_environ(n, env, subs):
+                self._substitute_environ(n, env, subs) or self._substitute_eval_attr(n, env, subs):
             return True
         if isinstance(n, ast.Call) and (self._substitute_config(n, env, subs) or self._substitute_method(n, env, subs) or
                                         self._substitute_class_ref(n, env, subs) or self._substitute_data_call(n, env, subs)):
@@ -113,6 +113,16 @@ class SubstituteMixin:
                     (f" ({what})" if what else "")
             return True
         return False
+
+    def _substitute_eval_attr(self, n: ast.AST, env: dict, subs: Substitutions) -> bool:
+        """LSTNet's `eval(args.model).Model`: the class of the module `eval` names, by its module."""
+        if not (isinstance(n, ast.Attribute) and isinstance(n.value, ast.Call) and self.pf.dotted(n.value.func) == "eval"):
+            return False
+        value = self.ev(n, env)
+        expr = self.class_expr(value) if isinstance(value, ClassVal) else None
+        if expr is not None:
+            subs.by_span[_span(n)] = expr
+        return expr is not None
 
     def _read(self, value: Any) -> Any:
         """A value read from the checkpoint (`GPT(ckpt["model_args"]["n_layer"])`) or a data file
