@@ -292,7 +292,7 @@ def _in_class(cls: ClassInfo, attr: str, pf: PyFile, find_class: ClassFinder, de
             node, value, _ = next((c for c in candidates if _holds_origin(c[1], pf, origin)), candidates[0])
             tensor = isinstance(node, ast.Call) and not (isinstance(node.func, ast.Attribute) and node.func.attr in (
                 "add_module", "register_module"))  # (a buffer's or parameter's own line is where it is set)
-            return (None if tensor else _made_as_local(init, value, node, pf)) or (node, value, pf)
+            return (None if tensor else _made_as_local(init, value, node, pf, origin)) or (node, value, pf)
         if placeholder is not None:
             return placeholder, placeholder.value, pf
     if depth < 5:
@@ -314,10 +314,12 @@ def _gives_back(call: ast.Call, pf: PyFile) -> bool:
     return (pf.dotted(call.func) or "").rsplit(".", 1)[-1] in _SAME_MODULE
 
 
-def _made_as_local(init: ast.AST, value: ast.expr | None, at: ast.AST, pf: PyFile):
+def _made_as_local(init: ast.AST, value: ast.expr | None, at: ast.AST, pf: PyFile, origin=None):
     """`start = Conv1d(...); start = weight_norm(start); self.start = start` (WaveGlow): the layer
     a local name holds, back through calls that wrap it, at the call that made it; None when
-    `value` is no such name or it was made otherwise."""
+    `value` is no such name or it was made otherwise. Of names bound on several branches (`if
+    transposed: conv = ConvTranspose2d(...) else: conv = Conv2d(...)`), the one holding the call
+    static inference saw make it (`origin`), else the last before."""
     if isinstance(value, ast.Call) and _gives_back(value, pf) and value.args:
         value = value.args[0]  # `self.cond_layer = weight_norm(cond_layer)`: the module it was given
     if not isinstance(value, ast.Name):
@@ -326,7 +328,8 @@ def _made_as_local(init: ast.AST, value: ast.expr | None, at: ast.AST, pf: PyFil
     bound = sorted((n for n in ast.walk(init) if isinstance(n, ast.Assign) and len(n.targets) == 1
                     and isinstance(n.targets[0], ast.Name) and n.targets[0].id == name and n.lineno < before),
                    key=lambda n: n.lineno, reverse=True)
-    for stmt in bound:
+    made = [stmt for stmt in bound if _holds_origin(stmt.value, pf, origin)]
+    for stmt in made[:1] or bound:
         wraps = isinstance(stmt.value, ast.Call) and _gives_back(stmt.value, pf) and stmt.value.args and \
             isinstance(stmt.value.args[0], ast.Name) and stmt.value.args[0].id == name
         if not wraps:

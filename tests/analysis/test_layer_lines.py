@@ -388,3 +388,42 @@ def test_a_buffer_registered_through_an_alias_is_on_its_own_line(case) -> None:
         ("alphas_cumprod", '        register_buffer("alphas_cumprod", torch.cumprod(1.0 - betas, dim=0))'),
         ("posterior", '        self.register_buffer("posterior", betas * 0.5)'))}
     assert _error_lines(case, True) == expected
+
+
+CONVOLUTION = """
+import torch
+import torch.nn as nn
+
+
+class Convolution(nn.Sequential):
+    def __init__(self, in_channels, out_channels, is_transposed=False):
+        super().__init__()
+        if is_transposed:
+            conv = nn.ConvTranspose2d(in_channels, out_channels, 3, padding=1)
+        else:
+            conv = nn.Conv2d(in_channels, out_channels, 3, padding=1)
+        self.add_module("conv", conv)
+
+
+class Net(nn.Module):
+    def __init__(self, out_channels):
+        super().__init__()
+        self.down = Convolution(1, 8)
+        self.up = Convolution(8, out_channels, is_transposed=True)
+
+
+model = Net(out_channels=3)
+model.load_state_dict(torch.load("w.pt"))
+"""
+
+
+def test_a_local_made_on_one_of_two_branches_is_on_the_branch_that_ran(case) -> None:
+    """MONAI's `Convolution`: `conv = ConvTranspose2d(...)` or `conv = Conv2d(...)` by a flag, then
+    `self.add_module("conv", conv)`: the squiggle is on the branch that made it (the last binding
+    before the `add_module` is the other one)."""
+    case.write("main.py", CONVOLUTION)
+    _saved_by_the_scripts_classes(case, "Net(out_channels=4)")
+    judged_like_pytorch(case, False, "mismatched")
+    lines = (case.dir / "main.py").read_text().splitlines()
+    transposed = lines.index("            conv = nn.ConvTranspose2d(in_channels, out_channels, 3, padding=1)")
+    assert _error_lines(case, False) == {"up.conv.weight": transposed, "up.conv.bias": transposed}
