@@ -401,10 +401,36 @@ def _container_element(value: ast.expr, part: str, pf: PyFile, subs=None) -> ast
     if len(args) == 1 and isinstance(args[0], ast.Call) and (pf.dotted(args[0].func) or "").endswith("OrderedDict") \
             and args[0].args and isinstance(args[0].args[0], (ast.List, ast.Tuple)):
         return _ordered_dict_element(args[0].args[0], part)
-    if not part.isdigit() or _has_starred(value, args):
+    if not part.isdigit():
         return None
     i = int(part)
+    if _has_starred(value, args):  # `nn.Sequential(*([nn.Linear(h, a)] + ([nn.Tanh()] if t else [])))`
+        known = _literal_prefix(args)
+        return known[i] if i < len(known) else None
     return args[i] if i < len(args) else None
+
+
+def _literal_prefix(args: list[ast.expr]) -> list[ast.expr]:
+    """The elements a call's arguments give in order, as far as they are written out: a `*[...]`
+    and the literal lists at the front of a `*([...] + ...)` count; what follows an element
+    whose length is not written stops it."""
+    out: list[ast.expr] = []
+    for a in args:
+        if not isinstance(a, ast.Starred):
+            out.append(a)
+            continue
+        parts, whole = [a.value], True
+        while parts and whole:
+            x = parts.pop(0)
+            if isinstance(x, ast.BinOp) and isinstance(x.op, ast.Add):
+                parts[:0] = [x.left, x.right]
+            elif isinstance(x, (ast.List, ast.Tuple)) and not any(isinstance(e, ast.Starred) for e in x.elts):
+                out.extend(x.elts)
+            else:
+                whole = False
+        if not whole:
+            break
+    return out
 
 
 def _ordered_dict_element(pairs: ast.List | ast.Tuple, part: str) -> ast.expr | None:

@@ -427,3 +427,37 @@ def test_a_local_made_on_one_of_two_branches_is_on_the_branch_that_ran(case) -> 
     lines = (case.dir / "main.py").read_text().splitlines()
     transposed = lines.index("            conv = nn.ConvTranspose2d(in_channels, out_channels, 3, padding=1)")
     assert _error_lines(case, False) == {"up.conv.weight": transposed, "up.conv.bias": transposed}
+
+
+HEAD = """
+import torch
+import torch.nn as nn
+
+
+class DT(nn.Module):
+    def __init__(self, hidden_size, act_dim, action_tanh=True):
+        super().__init__()
+        self.head = nn.Sequential(
+            *([nn.Linear(hidden_size, act_dim)] + ([nn.Tanh()] if action_tanh else [])),
+            nn.Linear(act_dim, act_dim),
+        )
+
+
+model = DT(16, 3)
+model.load_state_dict(torch.load("w.pt"))
+"""
+
+
+def test_an_element_of_a_starred_list_sum_is_its_own_line(case) -> None:
+    """The decision transformer's `nn.Sequential(*([nn.Linear(h, a)] + ([nn.Tanh()] if t else [])))`:
+    the first element is written out, so it is reported on its own line; the one after the part
+    whose length depends on the flag is reported on the container's line (the worker builds it:
+    static inference does not add lists of modules)."""
+    case.write("main.py", HEAD)
+    _saved_by_the_scripts_classes(case, "DT(16, 6)")
+    judged_like_pytorch(case, True, "mismatched")
+    lines = (case.dir / "main.py").read_text().splitlines()
+    first = lines.index("            *([nn.Linear(hidden_size, act_dim)] + ([nn.Tanh()] if action_tanh else [])),")
+    container = lines.index("        self.head = nn.Sequential(")
+    assert _error_lines(case, True) == {"head.0.weight": first, "head.0.bias": first,
+                                         "head.2.weight": container, "head.2.bias": container}
