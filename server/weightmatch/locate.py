@@ -401,13 +401,17 @@ def _container_element(value: ast.expr, part: str, pf: PyFile, subs=None) -> ast
     if len(args) == 1 and isinstance(args[0], ast.Call) and (pf.dotted(args[0].func) or "").endswith("OrderedDict") \
             and args[0].args and isinstance(args[0].args[0], (ast.List, ast.Tuple)):
         return _ordered_dict_element(args[0].args[0], part)
+    return _positional_element(value, args, part)
+
+
+def _positional_element(value: ast.Call, args: list[ast.expr], part: str) -> ast.expr | None:
+    """Element `part` (an index) of a container's positional arguments, as far as they are written
+    out (`nn.Sequential(*([nn.Linear(h, a)] + ([nn.Tanh()] if t else [])))`: the first)."""
     if not part.isdigit():
         return None
     i = int(part)
-    if _has_starred(value, args):  # `nn.Sequential(*([nn.Linear(h, a)] + ([nn.Tanh()] if t else [])))`
-        known = _literal_prefix(args)
-        return known[i] if i < len(known) else None
-    return args[i] if i < len(args) else None
+    known = _literal_prefix(args) if _has_starred(value, args) else args
+    return known[i] if i < len(known) else None
 
 
 def _literal_prefix(args: list[ast.expr]) -> list[ast.expr]:
