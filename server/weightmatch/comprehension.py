@@ -36,7 +36,7 @@ def items_of(value: Any, ev=None) -> list[Any] | None:
         lines = file_lines(ev, value)  # `[l.strip() for l in f]`: the lines of a text file, read as data
         value.used = True
         return lines[value.lines_taken:] if lines is not None else None
-    if isinstance(value, Const) and isinstance(value.value, (list, tuple, str, dict, range)):
+    if isinstance(value, Const) and isinstance(value.value, (list, tuple, str, dict, range, bytes)):
         if len(value.value) > MAX_ITEMS:
             return None
         return [Const(v, value.origin) for v in value.value]
@@ -55,9 +55,10 @@ def file_lines(ev, handle: FileHandle) -> list[Const] | None:
     return [Const(line, read.origin) for line in lines] if len(lines) <= MAX_ITEMS else None
 
 
-_PURE_CALLS = {"len", "int", "float", "str", "bool", "round", "abs", "min", "max", "tuple", "list", "getattr", "hasattr",
+_PURE_CALLS = {"len", "int", "float", "str", "bool", "bytes", "round", "abs", "min", "max", "tuple", "list", "getattr", "hasattr",
                "isinstance"}
 _PURE_METHODS = {"startswith", "endswith", "replace", "lower", "upper", "strip", "split", "format", "get", "capitalize",
+                 "encode",
                  "rsplit", "partition", "rpartition", "isdigit", "group",
                  "title", "removeprefix", "removesuffix", "lstrip", "rstrip"}
 

@@ -371,7 +371,7 @@ _STR_METHODS = {"format", "join", "replace", "lower", "upper", "strip", "rstrip"
                 "partition", "rpartition", "startswith", "endswith", "removeprefix", "removesuffix", "splitlines",
                 "capitalize", "title", "casefold", "swapcase", "zfill", "isdigit", "isidentifier", "find", "rfind",
                 "count", "index", "rindex", "isalpha", "isalnum", "isnumeric", "isdecimal", "isspace", "islower",
-                "isupper", "ljust", "rjust", "center"}
+                "isupper", "ljust", "rjust", "center", "encode"}
 
 
 _SET_METHODS = {"issubset", "issuperset", "isdisjoint", "union", "intersection", "difference", "symmetric_difference"}

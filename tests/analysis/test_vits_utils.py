@@ -108,6 +108,7 @@ SIZES = {
     "sorted-key": 'sorted(["aaaa", "b", "ccccccccc"], key=len)[-1].count("c")',
     "sorted-reverse": 'sorted([3, 9, 5], key=lambda n: -n, reverse=True)[0]',
     "max-key": 'max(["x_4", "x_12", "x_9"], key=lambda s: int(s.split("_")[1])).count("1") + 8',
+    "bytes-ranks": 'len({bytes([b]): r for r, b in enumerate("abcdefghi".encode())})',  # a byte-level vocabulary
     "sort-in-place": '(names := ["w_10", "w_9"]).sort(key=lambda s: int(s[2:])) or int(names[-1][2:])',
 }
 
