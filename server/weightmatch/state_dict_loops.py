@@ -9,6 +9,7 @@ import ast
 import copy
 import dataclasses
 import posixpath
+from typing import Any
 
 from weightmatch.evaluate import ST_LOAD, TORCH_LOAD
 from weightmatch.values import (
@@ -86,7 +87,7 @@ class StateDictLoopsMixin:
                 and not it.args and not it.keywords:
             it = it.func.value
         if not (isinstance(it, ast.Name) and isinstance(stmt.target, ast.Name)) or stmt.orelse or \
-                not isinstance(env.get(it.id), SourceVal):
+                not isinstance(env.get(it.id), SourceVal) or is_key_list(env[it.id]):
             return False
         swap = _ItemRead(it.id, stmt.target.id)
         body = [swap.visit(copy.deepcopy(s)) for s in stmt.body]
@@ -126,8 +127,8 @@ class StateDictLoopsMixin:
                 not snapshot:
             return False  # changing a dict while iterating over it (not a copy of its keys) raises
         sd = env.get(it.id)
-        if not isinstance(sd, SourceVal):
-            return False
+        if not isinstance(sd, SourceVal) or is_key_list(sd):
+            return False  # (`for k in list(keys):` of `keys = list(sd.keys())`: the list is no state dict)
         sd.ops.append(Op("keyloop", it.id, stmt, self.loop_env(stmt, env)))
         return True
 
@@ -263,4 +264,9 @@ def forget_loop_names(stmt: ast.For, env: dict) -> None:
     for name in names:
         env[name] = Unknown(f"`{name}` is set in the loop over a state dict's keys (line {stmt.lineno}), "
                             "which is followed for the state dict alone")
+
+
+def is_key_list(value: Any) -> bool:
+    """`list(sd.keys())` / `sorted(sd)` as `key_list` makes it: a list of keys, no state dict."""
+    return isinstance(value, SourceVal) and bool(value.ops) and value.ops[0].kind == "key-list"
 

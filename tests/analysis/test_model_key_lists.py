@@ -87,3 +87,38 @@ def test_a_name_a_key_loop_sets_is_not_taken_from_before_it(case, layers, execut
     result = analyze_alone(case, execute)
     assert not [f.message for f in result.findings if f.severity in ("error", "warning")]
     assert any(f.code.startswith("unresolved") for f in result.findings), [f.message for f in result.findings]
+
+
+FILTERED_BY_LIST = """
+import torch
+import torch.nn as nn
+
+
+class Trainer:
+    def __init__(self):
+        self.network = nn.Sequential(nn.Linear(4, 3), nn.Linear(3, 2))
+
+    def load(self, path):
+        sd = torch.load(path)
+        keys = list(self.network.state_dict().keys())
+        for k in list(keys):
+            if k.startswith("1."):
+                sd.pop(k)
+        self.network.load_state_dict(sd)
+
+
+Trainer().load("w.pt")
+"""
+
+
+def test_a_loop_over_a_copy_of_a_key_list_is_no_loop_over_a_state_dict(case) -> None:
+    """`for k in list(keys): ... sd.pop(k)` walks a list of the model's keys and changes another
+    dict: not taken for a loop changing `keys` (which left `sd` whole: a clean load, where PyTorch
+    raises for the two keys popped)."""
+    case.write("main.py", FILTERED_BY_LIST)
+    case.torch("import torch, torch.nn as nn\n"
+               "torch.save(nn.Sequential(nn.Linear(4, 3), nn.Linear(3, 2)).state_dict(), 'w.pt')")
+    assert pytorch_outcomes(case)["loads"][0]["raises"]
+    result = analyze_alone(case, True)
+    assert [f for f in result.findings if f.severity == "error" or f.code.startswith("unresolved")], \
+        "taken as a clean load"
