@@ -124,6 +124,8 @@ class TypeTestsMixin:
         """`hasattr(model, "module")`: true of a model wrapped in DataParallel; false of the user's
         own module class, unwrapped, that never sets an attribute of that name."""
         model, name = self.ev(node.args[0], env), self.ev(node.args[1], env)
+        if isinstance(model, At) and isinstance(model.value, ModelVal):
+            model = model.value  # (a model as a collection held it: `for name, obj in loadables.items()`)
         if not (isinstance(model, ModelVal) and isinstance(name, Const) and isinstance(name.value, str)):
             return None
         if name.value not in ("module", "_orig_mod"):
@@ -165,6 +167,8 @@ class TypeTestsMixin:
         user's own module class, unwrapped and unchanged, that never mentions it; else None."""
         if name in _MODULE_NAMES:
             return Const(True)
+        if not model.wrappers and isinstance(model.cls, ClassVal) and self.class_attr(model.cls, name) is not None:
+            return Const(True)  # SpeechBrain's `hasattr(obj, "_load")` of a class that defines `_load`
         if name.startswith("_") or model.wrappers or model.steps or model.cls is None:
             return None
         keys = self.concrete(model_state(model), raw=True)

@@ -53,3 +53,55 @@ def test_models_picked_by_a_comprehension(case, pick, classes, strict, execute) 
     errors = [f for f in result.findings if f.severity == "error"]
     assert sorted(k for f in errors for k in f.keys) == \
         sorted(k for load in raised for kind in ("mismatched", "missing", "unexpected") for k in load[kind]), messages
+
+
+OWN_LOADER = """
+import torch
+import torch.nn as nn
+
+
+class InputNormalization(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("glob_mean", torch.zeros(1))
+
+    def _load(self, path):
+        stats = torch.load(path)
+        self.glob_mean = stats["glob_mean"]
+
+
+def transfer(obj, path):
+    obj.load_state_dict(torch.load(path), strict=False)
+
+
+def main():
+    modules = {{"classifier": nn.Linear(2, {classes}), "norm": InputNormalization()}}
+    loadables = {pick}
+    for name, obj in loadables.items():
+        if hasattr(obj, "_load"):
+            obj._load(name + ".ckpt")
+        else:
+            transfer(obj, name + ".ckpt")
+
+
+main()
+"""
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize("classes", [3, 5], ids=["matches", "differs"])
+@pytest.mark.parametrize("pick", ["modules", '{k: modules[k] for k in ["classifier", "norm"]}'], ids=["dict", "picked"])
+def test_a_module_with_its_own_loader_is_not_given_a_state_dict(case, pick, classes, execute) -> None:
+    """SpeechBrain's Pretrainer: `if hasattr(obj, "_load"): obj._load(path) else:
+    torch_parameter_transfer(obj, path)`. The normalizer's class defines `_load`, so its statistics
+    file never reaches `load_state_dict` (judging it there was a false size mismatch)."""
+    case.write("main.py", OWN_LOADER.format(pick=pick, classes=classes))
+    case.torch("import torch, torch.nn as nn\ntorch.save(nn.Linear(2, 3).state_dict(), 'classifier.ckpt')\n"
+               "torch.save({'glob_mean': torch.zeros(12)}, 'norm.ckpt')")
+    truth = pytorch_outcomes(case)
+    assert truth["crash"] is None and len(truth["loads"]) == 1, truth
+    result = analyze_alone(case, execute)
+    messages = [f.message for f in result.findings]
+    errors = [f for f in result.findings if f.severity == "error"]
+    assert sorted(k for f in errors for k in f.keys) == sorted(truth["loads"][0]["mismatched"]), messages
+    assert not [f for f in result.findings if f.code.startswith("unresolved")], messages
