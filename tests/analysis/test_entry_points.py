@@ -374,11 +374,13 @@ def test_a_variable_the_script_sets_is_what_later_reads_get(case, where, sets, r
 
 
 def test_a_variable_set_under_a_name_not_known_here_is_not_guessed(case) -> None:
-    """`os.environ[key] = value` with `key` known only at run time may set any variable: a later
-    read with a default stays unknown (said), rather than taking the default."""
+    """`os.environ[key] = value` with `key` known only at run time (rows of a `csv.reader`, not
+    followed) may set any variable: a later read with a default stays unknown (said), rather than
+    taking the default."""
     case.write("net.py", NET)
     case.torch(SAVE.replace("Net(10)", "Net(10, width=8)"))
     case.write("main.py", """
+        import csv
         import os
 
         import torch
@@ -386,8 +388,7 @@ def test_a_variable_set_under_a_name_not_known_here_is_not_guessed(case) -> None
         from net import Net
 
         with open("run.env") as f:
-            for line in f:
-                key, value = line.strip().split("=")
+            for key, value in csv.reader(f, delimiter="="):
                 os.environ[key] = value
         model = Net(10, width=int(os.environ.get("WM_WIDTH", "4")))
         model.load_state_dict(torch.load("w.pt"))
