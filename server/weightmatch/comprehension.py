@@ -212,11 +212,12 @@ def _bind(target: ast.expr, item: Any, scope: ChainMap) -> bool:
 
 
 def dataclass_fields(ev, cls: Any) -> Any:
-    """`dataclasses.fields(cls)`: each field as an object with its `name`."""
-    names = ev.dataclass_field_names(cls)
-    if names is None:
+    """`dataclasses.fields(cls)`: each field as an object with its `name` and `default` (CleanRL-style
+    `parser.add_argument(f"--{f.name}", type=type(f.default), default=f.default)`)."""
+    fields = ev.dataclass_field_defaults(cls)
+    if fields is None:
         return Unknown("`fields(...)` of a class not known statically")
-    return SeqVal([ObjVal({"name": Const(n)}, "dataclasses.Field") for n in names])
+    return SeqVal([ObjVal({"name": Const(n), "default": d}, "dataclasses.Field") for n, d in fields.items()])
 
 
 def pairs_as_dict_comp(node: ast.expr) -> ast.expr:

@@ -82,12 +82,22 @@ class InstancesMixin:
         self.call_function(method, [self.ev(target.slice, env), value], {}, stmt)
         return True
 
-    def dataclass_field_names(self, value: Any) -> list[str] | None:
-        """The names `dataclasses.fields()` gives for a dataclass or an instance of one, in order."""
+    def dataclass_field_defaults(self, value: Any) -> dict[str, Any] | None:
+        """The fields `dataclasses.fields()` gives for a dataclass or an instance of one, in order,
+        each with its `Field.default`: the value written beside it or in `field(default=...)`;
+        unknown where `Field.default` is `MISSING` (no default, or a `default_factory`)."""
         cls = value.cls if isinstance(value, ObjVal) else value
         if not (isinstance(cls, ClassVal) and cls.dataclass):
             return None
-        return list(_fields(list(reversed([d for d in self.class_chain(cls) if d.dataclass])))[0])
+        out: dict[str, Any] = {}
+        for name, (c, f) in _fields(list(reversed([d for d in self.class_chain(cls) if d.dataclass])))[0].items():
+            given = f.value
+            if isinstance(given, ast.Call) and self.in_file(c.file, lambda v=given: self.pf.dotted(v.func)) \
+                    in ("dataclasses.field", "field"):
+                given = next((k.value for k in given.keywords if k.arg == "default"), None)
+            out[name] = Unknown(f"the default of `{cls.node.name}.{name}` is `dataclasses.MISSING`") if given is None \
+                else self.in_file(c.file, lambda v=given, c=c: self.ev(v, self.module_env(c.file)))
+        return out
 
     def _dataclass_instance(self, obj: ObjVal, classes: list[ClassVal], args: list[Any], kwargs: dict[str, Any],
                             node: ast.AST) -> Any:

@@ -388,3 +388,47 @@ def test_a_nested_dataclass_made_by_default_factory(case, hidden, execute) -> No
     case.write("main.py", NESTED_DATACLASS.format(hidden=hidden))
     save_layers(case, fc="nn.Linear(8, 16)", head="nn.Linear(16, 8)")
     resolved_like_pytorch(case, execute, "mismatched")
+
+
+FIELDS_PARSER = """
+import argparse
+from dataclasses import dataclass, field, fields
+
+import torch
+import torch.nn as nn
+
+
+@dataclass
+class Args:
+    n_hidden: int = {hidden}
+    lr: float = field(default=3e-4)
+    tags: list = field(default_factory=list)
+
+
+parser = argparse.ArgumentParser()
+for f in fields(Args):
+    if f.name != "tags":
+        parser.add_argument(f"--{{f.name}}", type=type(f.default), default=f.default)
+args = Args(**vars(parser.parse_args()))
+
+model = nn.Linear(3, args.n_hidden)
+model.load_state_dict(torch.load("ckpt.pt"))
+"""
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["static", "worker"])
+@pytest.mark.parametrize("hidden", [32, 16], ids=["matches", "differs"])
+def test_options_made_from_a_dataclass_fields_defaults(case, hidden, execute) -> None:
+    """A tyro-like helper of CleanRL-shaped scripts: `parser.add_argument(f"--{f.name}",
+    type=type(f.default), default=f.default)` for each of `fields(Args)`."""
+    case.write("main.py", FIELDS_PARSER.format(hidden=hidden))
+    case.torch("import torch, torch.nn as nn\ntorch.save(nn.Linear(3, 32).state_dict(), 'ckpt.pt')")
+    resolved_like_pytorch(case, execute, "mismatched")
+
+
+def test_a_default_factory_field_has_no_default(case) -> None:
+    """`Field.default` of a `default_factory` field is `dataclasses.MISSING`: not taken for a value."""
+    case.write("main.py", FIELDS_PARSER.format(hidden=32).replace('if f.name != "tags":', "if True:"))
+    case.torch("import torch, torch.nn as nn\ntorch.save(nn.Linear(3, 32).state_dict(), 'ckpt.pt')")
+    result = analyze_alone(case, True)
+    assert not [f for f in result.findings if f.severity == "error"]
