@@ -292,11 +292,10 @@ def _filter_map(ev, dotted: str, node: ast.Call, env: dict) -> Any:
     if len(node.args) != 2 or node.keywords:
         return None
     func = node.args[0]
-    fn = None if dotted == "filter" and isinstance(func, ast.Constant) and func.value is None \
-        else plain_functions.function(ev, func, env)
+    by_truth = dotted == "filter" and isinstance(func, ast.Constant) and func.value is None  # `filter(None, xs)`
+    fn = None if by_truth else plain_functions.function(ev, func, env)
     items = comprehension.items_of(ev.ev(node.args[1], env), ev)
-    if fn is None and not (dotted == "filter" and isinstance(func, ast.Constant)) or items is None \
-            or not all(isinstance(i, Const) for i in items):
+    if fn is None and not by_truth or items is None or not all(isinstance(i, Const) for i in items):
         return Unknown(f"`{ev.pf.segment(node)}` is not known statically")
     try:
         values = [i.value for i in items]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from analysis_helpers import resolved_like_pytorch
+from analysis_helpers import analyze_alone, pytorch_outcomes, resolved_like_pytorch
 
 UTILS = """
 import glob
@@ -122,3 +122,15 @@ def test_a_size_computed_through_a_function_argument(case, size, execute) -> Non
                           f"n = {SIZES[size]}\nmodel = nn.Linear(n, 2)\nmodel.load_state_dict(torch.load('w.pt'))\n")
     case.torch("import torch, torch.nn as nn\ntorch.save(nn.Linear(9, 2).state_dict(), 'w.pt')")
     resolved_like_pytorch(case, execute, "mismatched")
+
+
+def test_a_function_argument_that_is_no_function_is_not_taken_for_none(case) -> None:
+    """`filter(3, names)` raises TypeError in Python (an int is not callable): no size is taken
+    from it, as `filter(None, names)` would give."""
+    case.write("main.py", "import torch\nimport torch.nn as nn\n"
+                          'n = len(list(filter(3, ["a", "b", "c"]))) + 6\n'
+                          "model = nn.Linear(n, 2)\nmodel.load_state_dict(torch.load('w.pt'))\n")
+    case.torch("import torch, torch.nn as nn\ntorch.save(nn.Linear(8, 2).state_dict(), 'w.pt')")
+    assert pytorch_outcomes(case)["crash"] is not None
+    assert not [f for f in analyze_alone(case, False).findings if f.severity == "error"]
+
