@@ -20,19 +20,20 @@ from weightmatch.argparse_values import ParserVal
 from weightmatch.plain import const, keywords
 from weightmatch.values import At, ClassVal, Const, DictLit, FileHandle, FuncVal, JsonFile, ModVal, ObjVal, Remade, SeqVal, SourceVal, Unknown, origins
 
-_PURE = {"int": int, "float": float, "str": str, "bool": bool, "bytes": lambda *a: _bytes(*a), "len": len, "min": min, "max": max, "abs": abs,
-         "round": round, "tuple": tuple, "list": list, "sorted": sorted, "sum": sum, "range": range,
-         # what a `for` walks over (`for i, (w_in, w_out) in enumerate(zip(widths[:-1], widths[1:]))`), as lists
-         "enumerate": lambda *a: list(enumerate(*a)), "zip": lambda *a: list(zip(*a)),
-         "reversed": lambda a: list(reversed(a)),
-         "shlex.split": shlex.split}  # `parser.parse_args(shlex.split("--depth 4"))`
-
 
 def _bytes(*args: Any) -> bytes:
     """`bytes([b])` of known items; never `bytes(n)` of a number (n zero bytes, however many)."""
     if len(args) != 1 or not isinstance(args[0], (list, tuple, bytes)) or len(args[0]) > 10_000:
         raise TypeError("bytes of this argument is not computed here")
     return bytes(args[0])
+
+
+_PURE = {"int": int, "float": float, "str": str, "bool": bool, "bytes": _bytes, "len": len, "min": min, "max": max, "abs": abs,
+         "round": round, "tuple": tuple, "list": list, "sorted": sorted, "sum": sum, "range": range,
+         # what a `for` walks over (`for i, (w_in, w_out) in enumerate(zip(widths[:-1], widths[1:]))`), as lists
+         "enumerate": lambda *a: list(enumerate(*a)), "zip": lambda *a: list(zip(*a)),
+         "reversed": lambda a: list(reversed(a)),
+         "shlex.split": shlex.split}  # `parser.parse_args(shlex.split("--depth 4"))`
 
 
 def _parser(ev, node: ast.Call, env: dict) -> ParserVal:
