@@ -13,7 +13,8 @@ import contextlib
 import os
 from typing import Any
 
-from weightmatch import cli_apps, config_changes, const_mutation, disk_paths, environment, journal, plain, pytest_runs, yacs_values
+from weightmatch import (cli_apps, config_changes, const_mutation, disk_paths, environment, journal, library_calls, plain,
+                         pytest_runs, yacs_values)
 from weightmatch.calls import CallsMixin
 from weightmatch.signals import ExitSignal, ReturnSignal
 from weightmatch.exits import ExitsMixin, one_line, retry_loads
@@ -523,11 +524,9 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
                     self.changed_blindly(obj, stmt, f"by `{one_line(self.pf.segment(expr))}`")
                 return
         if dotted == "setattr" and len(expr.args) == 3:
-            obj, name = self.ev(expr.args[0], env), self.ev(expr.args[1], env)
-            if isinstance(obj, ObjVal) and isinstance(name, Const) and isinstance(name.value, str):
-                journal.put(obj.attrs, name.value, self.ev(expr.args[2], env))
+            if library_calls.set_known_attr(self, expr, env):
                 return
-            if isinstance(obj, ObjVal):
+            if isinstance(self.ev(expr.args[0], env), ObjVal):
                 self.clobber(obj, f"`{self.pf.segment(expr)}` may set any attribute of it")
                 return
         if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Call) and \

@@ -159,16 +159,22 @@ def _getattr(ev, dotted: str, node: ast.Call, env: dict) -> Any:
     return value
 
 
-def _setattr(ev, dotted: str, node: ast.Call, env: dict) -> Any:
-    """`return setattr(self, key, value)` (VITS's `HParams.__setitem__`): as the statement does it,
-    on an object of known attributes; None for anything else."""
+def set_known_attr(ev, node: ast.Call, env: dict) -> bool:
+    """`setattr(obj, "name", value)` on an object of known attributes, as Python sets it (the
+    statement and `return setattr(self, key, value)`, VITS's `HParams.__setitem__`, share it);
+    False for anything else (the caller decides what an attribute it cannot name changes)."""
     if len(node.args) != 3 or node.keywords:
-        return None
+        return False
     obj, name = ev.ev(node.args[0], env), ev.ev(node.args[1], env)
     if not (isinstance(obj, ObjVal) and isinstance(name, Const) and isinstance(name.value, str)):
-        return None
+        return False
     journal.put(obj.attrs, name.value, ev.ev(node.args[2], env))
-    return Const(None)
+    return True
+
+
+def _setattr(ev, dotted: str, node: ast.Call, env: dict) -> Any:
+    """`setattr(...)` in an expression: None (its value) where it sets a known attribute."""
+    return Const(None) if set_known_attr(ev, node, env) else None
 
 
 def _easydict(ev, node: ast.Call, env: dict) -> Any:
