@@ -83,6 +83,12 @@ class StateDictLoopsMixin:
         """`for k in f.keys(): tensors[k] = f.get_tensor(k)` (safetensors' `safe_open`) and `for k
         in sd: new[k] = sd[k]`: the items loop it is (`for k, v in f.items(): tensors[k] = v`)."""
         it = stmt.iter
+        held = env.get(it.id) if isinstance(it, ast.Name) else None
+        if isinstance(held, KeySnapshot) and held.current(env):
+            it = ast.Name(held.name, ast.Load())  # VideoMAE's `all_keys = list(ckpt.keys())`, then `for key in all_keys:`
+        while isinstance(it, ast.Call) and self.pf.dotted(it.func) in ("list", "tuple", "sorted") and \
+                len(it.args) == 1 and not it.keywords:
+            it = it.args[0]  # (the order of a state dict's keys changes nothing a load reports)
         if isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute) and it.func.attr == "keys" \
                 and not it.args and not it.keywords:
             it = it.func.value
@@ -130,6 +136,7 @@ class StateDictLoopsMixin:
         if not isinstance(sd, SourceVal) or is_key_list(sd):
             return False  # (`for k in list(keys):` of `keys = list(sd.keys())`: the list is no state dict)
         sd.ops.append(Op("keyloop", it.id, stmt, self.loop_env(stmt, env)))
+        _forget_other_dicts(stmt, it.id, env)
         return True
 
     def loop_env(self, stmt: ast.For, env: dict) -> dict:
@@ -264,6 +271,23 @@ def forget_loop_names(stmt: ast.For, env: dict) -> None:
     for name in names:
         env[name] = Unknown(f"`{name}` is set in the loop over a state dict's keys (line {stmt.lineno}), "
                             "which is followed for the state dict alone")
+
+
+_CHANGES = {"update", "pop", "popitem", "setdefault", "clear", "append", "extend", "insert", "remove"}
+
+
+def _forget_other_dicts(stmt: ast.For, sd: str, env: dict) -> None:
+    """A key loop is followed for the state dict `sd` alone: another dict or list it fills or
+    changes (`new_dict[key] = sd[key]` beside `sd`'s own changes) is not known after it."""
+    for node in ast.walk(stmt):
+        owner = None
+        if isinstance(node, ast.Subscript) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            owner = node.value
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _CHANGES:
+            owner = node.func.value
+        if isinstance(owner, ast.Name) and owner.id != sd and owner.id in env:
+            env[owner.id] = Unknown(f"`{owner.id}` is changed in the loop over a state dict's keys (line "
+                                    f"{stmt.lineno}), which is followed for the state dict alone")
 
 
 def is_key_list(value: Any) -> bool:
