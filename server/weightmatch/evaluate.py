@@ -200,9 +200,13 @@ class Evaluator(TypeTestsMixin):
             return config_data.as_const(made) if entries else made
         if isinstance(node, ast.DictComp):
             gen = node.generators[0] if len(node.generators) == 1 else None
-            if gen is not None and isinstance(gen.iter, ast.Call) and isinstance(gen.iter.func, ast.Attribute) \
-                    and gen.iter.func.attr == "items":
-                source = self.ev(gen.iter.func.value, env)
+            it = gen.iter if gen is not None else None
+            while isinstance(it, ast.Call) and self.pf.dotted(it.func) in ("list", "tuple", "sorted") and \
+                    len(it.args) == 1 and not it.keywords:
+                it = it.args[0]  # TSM's `for k, v in list(checkpoint.items())` (the order changes no key)
+            if isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute) and it.func.attr == "items" \
+                    and not it.args:
+                source = self.ev(it.func.value, env)
                 if isinstance(source, SourceVal):
                     return source.derive(Op("comprehension", None, node, self.free_env(node, env)))
             keyed = self.keys_source(gen, env) if gen is not None else None

@@ -69,3 +69,26 @@ def test_a_dict_filled_beside_a_key_loop_is_not_known(case) -> None:
     assert not [f for f in result.findings if f.severity == "error"], [f.message for f in result.findings]
     assert any(f.code == "unresolved-checkpoint" and "`kept` is changed in the loop" in f.message
                for f in result.findings), [f.message for f in result.findings]
+
+
+PAIRS = """
+import torch
+import torch.nn as nn
+
+net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, {n}))
+checkpoint = torch.load("ckpt.pth", map_location="cpu")
+checkpoint = checkpoint["state_dict"]
+base_dict = {{".".join(k.split(".")[1:]): v for k, v in {wrap}(checkpoint.items())}}
+net.load_state_dict(base_dict)
+"""
+
+
+@pytest.mark.parametrize("wrap", ["list", "sorted", "tuple"])
+@pytest.mark.parametrize("n", [3, 6])
+def test_a_comprehension_over_a_list_of_items(case, wrap, n) -> None:
+    """TSM's `test_models.py`: the `module.` prefix dropped over `list(checkpoint.items())`."""
+    case.write("main.py", PAIRS.format(wrap=wrap, n=n))
+    case.torch("import torch, torch.nn as nn\n"
+               "m = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))\n"
+               "torch.save({'state_dict': {'module.' + k: v for k, v in m.state_dict().items()}}, 'ckpt.pth')")
+    resolved_like_pytorch(case, False, "mismatched" if n != 3 else "")
