@@ -366,6 +366,8 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
             if isinstance(owner, ModVal) and len(path) == 1 and isinstance(target, ast.Attribute):
                 journal.put(self.module_env(owner.file), path[0], value)
                 return
+            if isinstance(owner, ModelVal) and len(path) == 1 and isinstance(target, ast.Attribute):
+                self.set_model_data(owner, target, value)  # `self.opts = opts` in its followed `__init__`
             if isinstance(owner, (ModelVal, ModelAttr)) and self.being_made(owner):
                 return  # `self.fc = ...` in the model's own __init__: the construction itself
             if isinstance(owner, ModelPart):  # `parent.q_proj = LoraLinear(...)`, `parent` found at run time
@@ -523,10 +525,8 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
                 else:
                     self.changed_blindly(obj, stmt, f"by `{one_line(self.pf.segment(expr))}`")
                 return
-        if dotted == "setattr" and len(expr.args) == 3:
-            if library_calls.set_known_attr(self, expr, env):
-                return
-            if isinstance(self.ev(expr.args[0], env), ObjVal):
+        if dotted == "setattr" and len(expr.args) == 3 and not library_calls.set_known_attr(self, expr, env):
+            if isinstance(obj := self.ev(expr.args[0], env), ObjVal):
                 self.clobber(obj, f"`{self.pf.segment(expr)}` may set any attribute of it")
                 return
         if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Call) and \
@@ -607,3 +607,4 @@ def _returns_early(stmt: ast.stmt) -> bool:
     """`if <test>: ... return` with no else: what follows runs only when the test is false.
     (An `if` that raises needs no guard: had it raised, no load would follow.)"""
     return isinstance(stmt, ast.If) and not stmt.orelse and bool(stmt.body) and isinstance(stmt.body[-1], ast.Return)
+

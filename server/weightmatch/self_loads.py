@@ -8,7 +8,8 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from weightmatch.values import At, ClassVal, Const, FuncVal, ModelVal, Unknown
+from weightmatch import journal
+from weightmatch.values import At, ClassVal, Const, FuncVal, ModelVal, ObjVal, SeqVal, SourceVal, Unknown
 
 
 class SelfLoadsMixin:
@@ -23,6 +24,14 @@ class SelfLoadsMixin:
             return
         loads = [i for i, stmt in enumerate(init.node.body) if self._loads_into_self(stmt, model)]
         if not loads:
+            if any(_loads(fn) for fn in cls.node.body if isinstance(fn, ast.FunctionDef)):
+                # SPADE's `netG.load_state_dict(...)` of a network its `__init__` made; StarGAN v2's
+                # Solver, whose `sample()` loads its `self.nets_ema`: followed for what it sets
+                self.constructing.add(model.id)
+                try:
+                    self.call_function(FuncVal(init.file, init.node, init.owner, model), args, kwargs, node)
+                finally:
+                    self.constructing.discard(model.id)
             return
         plain = _plain_parameters(init.node, args, kwargs)
         late = any(_changes_self(stmt, plain) for stmt in init.node.body[loads[0] + 1:])
@@ -38,6 +47,14 @@ class SelfLoadsMixin:
                 if isinstance(receiver, ModelVal) and receiver.id == model.id:
                     site.receiver = Unknown(f"`{cls.node.name}.__init__` loads into the model before it has made "
                                             "all its layers: the model at that point is not known statically")
+
+    def set_model_data(self, model: ModelVal, target: ast.Attribute, value: Any) -> None:
+        """`self.opts = opts` in the model's `__init__` followed for its loads: kept for its methods
+        to read back (`model.data`); the same attribute set anywhere else is not known after."""
+        if self.being_made(model) and _plain_data(value):
+            journal.put(model.data, target.attr, value)
+        elif target.attr in model.data:
+            journal.put(model.data, target.attr, Unknown(f"`{self.pf.segment(target)}` is set to a value not followed"))
 
     def _loads_into_self(self, stmt: ast.stmt, model: ModelVal) -> bool:
         for n in ast.walk(stmt):
@@ -58,6 +75,12 @@ class SelfLoadsMixin:
         if not any(isinstance(n, ast.Attribute) and n.attr == "load_state_dict" for n in ast.walk(fn.node)):
             return None
         return FuncVal(fn.file, fn.node, fn.owner, model)
+
+
+def _loads(fn: ast.FunctionDef) -> bool:
+    """`fn` calls `load_state_dict` (on any receiver)."""
+    return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "load_state_dict"
+               for n in ast.walk(fn))
 
 
 _UNCHANGING = frozenset({"load_state_dict", "eval", "train", "to", "cpu", "cuda", "requires_grad_", "float",
@@ -110,3 +133,13 @@ def _changes_self(stmt: ast.stmt, plain: set[str] = frozenset()) -> bool:
             if isinstance(root, ast.Name) and root.id == "self":
                 return True
     return False
+
+
+def _plain_data(value: Any) -> bool:
+    """Data a model's `__init__` may keep on it for its methods: known values, objects, lists, dicts
+    (of networks too: StarGAN v2's `self.nets_ema = {...}`); not a state dict of a model, which
+    would be taken as the model is when it is read, not as it was then."""
+    base = value
+    while isinstance(base, (SourceVal, At)):
+        base = base.base if isinstance(base, SourceVal) else base.value
+    return isinstance(value, (Const, ObjVal, SeqVal)) or isinstance(value, SourceVal) and type(base).__name__ != "StateDictOf"

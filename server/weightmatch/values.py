@@ -151,12 +151,15 @@ class ModelVal:
     # `model.eval()` / `model.train(mode)` as the script calls them: (seq, training; None when the
     # mode is not known), so a later step is replayed in the mode it ran in (models.recipe_for)
     modes: list[tuple[int, bool | None]] = field(default_factory=list)
+    # plain data its own `__init__`, followed for its loads, set on it (`self.opts = opts`), read
+    # back by the methods it calls (pSp's `torch.load(self.opts.checkpoint_path)`)
+    data: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def as_of(self, upto: int) -> "ModelVal":
         """The model as it is at point `upto`: only the steps recorded before it."""
         return ModelVal(self.file, self.var, self.call, [st for st in self.steps if st.seq < upto],
                         list(self.wrappers), self.id, self.final_name, None, self.bindings, self.cls, self.subs,
-                        self.wrapped_by, self.portable, [m for m in self.modes if m[0] < upto])
+                        self.wrapped_by, self.portable, [m for m in self.modes if m[0] < upto], self.data)
 
 
 @dataclass
