@@ -368,7 +368,8 @@ class Evaluator(TypeTestsMixin):
                 return inner.derive(Op("copy", "keep-metadata" if dotted == "copy.deepcopy" else "shallow", node))
             return inner
         if dotted in WRAPPERS or dotted in IDENTITY_WRAPPERS:
-            inner = self.ev(args[0], env) if args else Unknown("no model")
+            first = args[0] if args else _kw(node, "module") or _kw(node, "model")  # `DataParallel(module=backbone)`
+            inner = self.ev(first, env) if first is not None else Unknown("no model")
             if isinstance(inner, ModelVal):
                 return self.wrap(inner, node, WRAPPERS.get(dotted))
             return Unknown(f"`{self.pf.segment(node)}` wraps something not known")
