@@ -500,7 +500,7 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
                 mode = Const(False) if func.attr == "eval" else self.ev(expr.args[0], env) if expr.args else Const(True)
                 known = isinstance(mode, Const) and not expr.keywords and not CURRENT_GUARDS.get()  # (not in a loop)
                 owner.modes.append((now(), bool(mode.value) if known else None))
-            if isinstance(owner, ModelVal) and self.method_of_model(owner, func.attr) is not None:
+            if isinstance(owner, (ModelVal, ModelAttr)) and self.method_of_model(owner, func.attr) is not None:
                 self.call_value(self.method_of_model(owner, func.attr), expr, env)
                 return
             if isinstance(owner, (ModelVal, ModelAttr)) and func.attr == "apply" and len(expr.args) == 1 and \

@@ -9,7 +9,7 @@ import ast
 from typing import Any
 
 from weightmatch import journal
-from weightmatch.values import At, ClassVal, Const, FuncVal, ModelVal, ObjVal, SeqVal, SourceVal, Unknown
+from weightmatch.values import At, ClassVal, Const, FuncVal, ModelAttr, ModelVal, ObjVal, SeqVal, SourceVal, Unknown
 
 
 class SelfLoadsMixin:
@@ -64,17 +64,43 @@ class SelfLoadsMixin:
                 return True
         return False
 
-    def method_of_model(self, model: ModelVal, name: str) -> FuncVal | None:
+    def method_of_model(self, model: ModelVal | ModelAttr, name: str) -> FuncVal | None:
         """A method of the model's own workspace class that loads a state dict into it
-        (`model.load(path)`, `init_from_ckpt`): followed with `self` bound to the model."""
-        if not isinstance(model.cls, ClassVal):
+        (`model.load(path)`, `init_from_ckpt`; mmseg's `model.backbone.init_weights()` of a
+        submodule whose class is known): followed with `self` bound to the model."""
+        cls = model.cls if isinstance(model, ModelVal) else self.submodule_class(model)
+        if not isinstance(cls, ClassVal):
             return None
-        fn = self.class_attr(model.cls, name)
+        fn = self.class_attr(cls, name)
         if not isinstance(fn, FuncVal) or name.startswith("__") or name == "load_state_dict":
             return None
         if not any(isinstance(n, ast.Attribute) and n.attr == "load_state_dict" for n in ast.walk(fn.node)):
             return None
         return FuncVal(fn.file, fn.node, fn.owner, model)
+
+
+    def submodule_class(self, attr: ModelAttr) -> ClassVal | None:
+        """The workspace class of `model.<name>`, when the model's `__init__` sets it once, at its
+        top level, from a workspace module class (`self.backbone = Backbone(in_channels=4)`), and
+        nothing set it since (no step on it, no other assignment in the class); else None."""
+        model = attr.model
+        if len(attr.path) != 1 or model.wrappers or not isinstance(model.cls, ClassVal):
+            return None
+        name = attr.path[0]
+        init = self.class_attr(model.cls, "__init__")
+        if not isinstance(init, FuncVal) or any(not st.target or st.target.split(".")[0] == name for st in model.steps):
+            return None
+        sets = [n for fn in (*ast.walk(model.cls.node), *ast.walk(init.node)) if isinstance(fn, ast.FunctionDef)
+                for n in ast.walk(fn) if isinstance(n, ast.Attribute) and n.attr == name
+                and isinstance(n.ctx, (ast.Store, ast.Del))]
+        made = [st.value for st in init.node.body if isinstance(st, ast.Assign) and len(st.targets) == 1
+                and isinstance(st.targets[0], ast.Attribute) and st.targets[0].attr == name
+                and isinstance(st.targets[0].value, ast.Name) and st.targets[0].value.id == "self"]
+        if len(made) != 1 or len({id(n) for n in sets}) != 1 or not isinstance(made[0], ast.Call) or \
+                not isinstance(made[0].func, ast.Name):
+            return None
+        cls = self.module_env(init.file).get(made[0].func.id)
+        return cls if isinstance(cls, ClassVal) and cls.is_module else None
 
 
 def _loads(fn: ast.FunctionDef) -> bool:
