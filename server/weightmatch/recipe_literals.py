@@ -126,10 +126,13 @@ def helper(name: str) -> ast.expr:
 def _object(value: ObjVal, depth: int, attrs_of, class_ref) -> ast.expr | None:
     keywords_, unknown = [], {}
     attrs = attrs_of(value) if attrs_of is not None else value.attrs
+    if isinstance(value, CfgNodeVal):  # all known or not written at all; read by key and by attribute
+        items = {k: literal(v, depth + 1, attrs_of, class_ref) for k, v in attrs.items()}
+        if any(lit is None for lit in items.values()) or not all(isinstance(k, str) for k in items):
+            return None
+        return ast.Call(helper("cfg_node"), [ast.Dict([ast.Constant(k) for k in items], list(items.values()))], [])
     for k, v in attrs.items():
         lit = literal(v, depth + 1, attrs_of, class_ref)
-        if lit is None and isinstance(value, CfgNodeVal):
-            return None  # a yacs config is all known or not written at all
         if lit is not None and k.isidentifier():
             keywords_.append(ast.keyword(arg=k, value=lit))
         elif lit is None and isinstance(k, str):

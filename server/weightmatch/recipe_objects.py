@@ -51,3 +51,21 @@ def with_attrs(module, /, **attrs):
     for name, value in attrs.items():
         setattr(module, name, value)
     return module
+
+
+class CfgNode(dict):
+    """A yacs `CfgNode` as the recipe writes it: a dict whose keys read as attributes too (HRNet's
+    `extra['STAGE1']['NUM_CHANNELS']` beside `config.MODEL.EXTRA`), nested ones the same."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name, value):
+        self[name] = value
+
+
+def cfg_node(items, /):
+    return CfgNode(items)

@@ -173,8 +173,8 @@ class Expressions:
         if isinstance(op, (ast.In, ast.NotIn)) and isinstance(right, (dict, frozenset)) and is_plain(left) \
                 and not isinstance(left, list):
             return COMPARE[type(op)](left, right)
-        if isinstance(op, (ast.In, ast.NotIn)) and isinstance(right, Namespace) and right.argparse and \
-                isinstance(left, str) and left not in right.unknown:
+        if isinstance(op, (ast.In, ast.NotIn)) and isinstance(right, Namespace) and (right.argparse or right.mapping) \
+                and isinstance(left, str) and left not in right.unknown:
             return (left in right.attrs) == isinstance(op, ast.In)  # RAFT's `"dropout" not in self.args`
         if isinstance(op, (ast.In, ast.NotIn)) and isinstance(right, Module) and isinstance(left, str):
             inside = self.ops.contains(right, left)
@@ -251,6 +251,8 @@ class Expressions:
             return self.call_function(method, [obj, key], {})
         if isinstance(obj, Unknown):
             return Unknown(obj.reason)
+        if isinstance(obj, Namespace) and obj.mapping and isinstance(key, str) and key in obj.attrs:
+            return obj.attrs[key]  # `extra["STAGE1"]` of a yacs CfgNode
         if isinstance(key, Unknown):
             if isinstance(obj, (list, tuple, dict)) and all(is_plain(v) for v in (obj.values() if isinstance(obj, dict) else obj)):
                 return Unknown(key.reason, plain=True)

@@ -85,6 +85,8 @@ class ModuleOps(Builtins, Containers, ModuleMethods):
             return args[0]
         if name == "weightmatch.recipe_objects.namespace" and len(args) == 1 and isinstance(args[0], dict):
             return Namespace(dict(kwargs), {str(k): str(v) for k, v in args[0].items()})
+        if name == "weightmatch.recipe_objects.cfg_node" and len(args) == 1 and isinstance(args[0], dict) and not kwargs:
+            return Namespace(dict(args[0]), mapping=True)  # a yacs CfgNode: read by key too
         if name in ("types.SimpleNamespace", "argparse.Namespace"):
             if args:
                 raise StaticUnsupported(f"`{name}` takes keyword arguments only")

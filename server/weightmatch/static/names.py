@@ -37,6 +37,11 @@ class Names:
         cache[name] = value
         return value
 
+    def set_global(self, sf: sources.SourceFile, name: str, value: Any) -> None:
+        """A module-level name a function declared `global` sets: later reads see the new value."""
+        sf = sf.origin or sf
+        self.globals.setdefault(sf.path + "\0" + sf.modname, {})[name] = value
+
     def _global_value(self, sf: sources.SourceFile, name: str) -> Any:
         if name in sf.ambiguous:
             return Unknown(f"`{name}` is assigned more than once or conditionally in {os.path.basename(sf.path)}")

@@ -45,7 +45,7 @@ class Builtins:
         if fn == "__import__" and len(args) == 1 and args[0] in ("types", "argparse", "torch", "functools") and not kwargs:
             return Ref(args[0])  # the recipe's own `__import__('types').SimpleNamespace(...)`, `…('torch').nn.GELU`
         if fn == "__import__" and args == ["weightmatch.recipe_objects"] and kwargs.keys() == {"fromlist"} \
-                and kwargs["fromlist"] in (["made"], ["namespace"], ["with_attrs"]):
+                and kwargs["fromlist"] in (["made"], ["namespace"], ["with_attrs"], ["cfg_node"]):
             return Ref("weightmatch.recipe_objects")  # the recipe's object of a workspace class
         if fn == "__import__" and len(args) == 1 and isinstance(args[0], str) and frame is not None \
                 and list(kwargs) == ["fromlist"] and kwargs["fromlist"]:

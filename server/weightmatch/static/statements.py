@@ -87,6 +87,9 @@ class Statements:
         elif isinstance(stmt, ast.Delete):
             for target in stmt.targets:
                 self.delete(target, frame)
+        elif isinstance(stmt, ast.Global) and frame.func is not None and not isinstance(frame.func.node, ast.Lambda) \
+                and _only_assigned(frame.func.node, stmt.names):
+            frame.global_names.update(stmt.names)  # HRNet's `global ALIGN_CORNERS` in `__init__`
         else:
             raise StaticUnsupported(f"`{type(stmt).__name__.lower()}` statements are not followed statically")
 
@@ -124,7 +127,9 @@ class Statements:
         raise StaticUnsupported(f"cannot iterate over {describe(value)} statically")
 
     def assign(self, target: ast.expr, value: Any, frame: Frame) -> None:
-        if isinstance(target, ast.Name):
+        if isinstance(target, ast.Name) and target.id in frame.global_names:
+            self.set_global(frame.file, target.id, value)
+        elif isinstance(target, ast.Name):
             frame.locals[target.id] = value
         elif isinstance(target, (ast.Tuple, ast.List)):
             if isinstance(value, Unknown):
@@ -232,3 +237,20 @@ class Statements:
         if is_plain(value) or isinstance(value, (dict, range)):
             return bool(value)
         return True  # classes, functions, references
+
+
+def _only_assigned(fn: ast.FunctionDef, names: list[str]) -> bool:
+    """Each of `names` is bound in `fn` only as the target of a plain assignment (which `assign`
+    writes to the module), never by a loop, `with`, import, definition or `:=` (which write locals)."""
+    nodes = list(ast.walk(fn))
+    targets = {id(t) for p in nodes if isinstance(p, ast.Assign) for t in p.targets} | \
+        {id(p.target) for p in nodes if isinstance(p, (ast.AnnAssign, ast.AugAssign))}
+    for node in nodes:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node is not fn and \
+                node.name in names or isinstance(node, (ast.Import, ast.ImportFrom)) and \
+                any((a.asname or a.name).split(".")[0] in names for a in node.names):
+            return False
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)) and node.id in names \
+                and id(node) not in targets:
+            return False
+    return True

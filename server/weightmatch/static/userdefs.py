@@ -241,6 +241,7 @@ class Frame:
     func: UserFunc | None = None
     self_obj: Any = None
     is_module: bool = False  # the recipe's top level (steps)
+    global_names: set = field(default_factory=set)  # `global ALIGN_CORNERS` in this function: set in its module
 
 
 def guard(what: str, args: list[Any], kwargs: dict[str, Any]) -> None:

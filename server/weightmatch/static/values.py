@@ -110,6 +110,7 @@ class Namespace:
     attrs: dict[str, Any]
     unknown: dict[str, str] = field(default_factory=dict)  # attributes the recipe left out, and why
     argparse: bool = False  # an `argparse.Namespace` (`"dropout" in args` asks for an attribute)
+    mapping: bool = False  # a yacs CfgNode (a dict): `cfg["KEY"]`, `"KEY" in cfg` read its attributes
 
 
 @dataclass(eq=False)
