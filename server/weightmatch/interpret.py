@@ -14,7 +14,7 @@ import os
 from typing import Any
 
 from weightmatch import (cli_apps, config_changes, const_mutation, disk_paths, environment, journal, library_calls, plain,
-                         pytest_runs, yacs_values)
+                         pytest_runs, unset_variables, yacs_values)
 from weightmatch.calls import CallsMixin
 from weightmatch.signals import ExitSignal, ReturnSignal
 from weightmatch.exits import ExitsMixin, one_line, retry_loads
@@ -23,7 +23,7 @@ from weightmatch.lightning_loads import LightningLoadsMixin
 from weightmatch.load_sites import LoadSitesMixin
 from weightmatch.model_changes import ModelChangesMixin, sets_values_only, tensor_item
 from weightmatch.scopes import global_writes
-from weightmatch.self_loads import SelfLoadsMixin
+from weightmatch.self_loads import SelfLoadsMixin, loads_itself
 from weightmatch.state_dict_loops import StateDictLoopsMixin, forget_loop_names
 from weightmatch.substitute import SubstituteMixin
 from weightmatch.evaluate import HARMLESS, STRIP_PREFIX, Evaluator
@@ -98,7 +98,7 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
         # and `**kwargs` are empty
         every_default = (params or fn.args.vararg or fn.args.kwarg) and not owner \
             and all(a.arg in defaults for a in params) \
-            and (not (fn.args.vararg or fn.args.kwarg) or _loads_itself(fn))
+            and (not (fn.args.vararg or fn.args.kwarg) or loads_itself(fn))
         test_self = self.test_instance(fn, owner, globals_)
         for a in params:
             if test_self is not None and a is params[0]:
@@ -273,6 +273,8 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
             self.block(stmt.orelse, env, functions)
         elif isinstance(stmt, ast.While):
             self.maybe_runs(stmt.body, env, functions, "inside a loop", loop=True)
+        elif isinstance(stmt, ast.Try) and unset_variables.run_try(self, stmt, env, functions):
+            pass  # `try: rank = int(os.environ["RANK"]) except KeyError: rank = 0`: the bare run's handler
         elif isinstance(stmt, ast.Try) or type(stmt).__name__ == "TryStar":
             self.try_depth += bool(stmt.handlers)
             try:
@@ -572,7 +574,6 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
             or name in self.pf.imports
 
 
-
 def _bound_names(stmt: ast.stmt) -> list[str]:
     targets = stmt.targets if isinstance(stmt, ast.Assign) else \
         [stmt.target] if isinstance(stmt, (ast.AnnAssign, ast.AugAssign, ast.For)) else []
@@ -593,14 +594,6 @@ def interpret(pf: PyFile, root: str | None = None, load=None, argv: list[str] | 
     interp.shared_envs = shared_envs
     interp.env_vars, interp.env_source = env_vars or ({}, "")
     return interp.run()
-
-
-def _loads_itself(fn: ast.AST) -> bool:
-    """A function whose own code calls `load_state_dict` (a hub entry point): called bare, it is
-    checked with `*args`/`**kwargs` empty. Others (timm's hundreds of `def model(pretrained=False,
-    **kwargs)` registrations) keep them unknown: following each bare would only cost time."""
-    return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "load_state_dict"
-               for n in ast.walk(fn))
 
 
 def _returns_early(stmt: ast.stmt) -> bool:

@@ -24,7 +24,7 @@ class SelfLoadsMixin:
             return
         loads = [i for i, stmt in enumerate(init.node.body) if self._loads_into_self(stmt, model)]
         if not loads:
-            if any(_loads(fn) for fn in cls.node.body if isinstance(fn, ast.FunctionDef)):
+            if any(loads_itself(fn) for fn in cls.node.body if isinstance(fn, ast.FunctionDef)):
                 # SPADE's `netG.load_state_dict(...)` of a network its `__init__` made; StarGAN v2's
                 # Solver, whose `sample()` loads its `self.nets_ema`: followed for what it sets
                 self.constructing.add(model.id)
@@ -103,8 +103,11 @@ class SelfLoadsMixin:
         return cls if isinstance(cls, ClassVal) and cls.is_module else None
 
 
-def _loads(fn: ast.FunctionDef) -> bool:
-    """`fn` calls `load_state_dict` (on any receiver)."""
+def loads_itself(fn: ast.AST) -> bool:
+    """`fn`'s own code calls `load_state_dict` (on any receiver): a hub entry point, called bare, is
+    checked with `*args`/`**kwargs` empty (timm's hundreds of `def model(pretrained=False, **kwargs)`
+    registrations keep them unknown: following each bare would only cost time); a module class
+    with such a method has its `__init__` followed (`follow_init_loads`)."""
     return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "load_state_dict"
                for n in ast.walk(fn))
 
