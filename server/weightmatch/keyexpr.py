@@ -70,9 +70,42 @@ class TensorProxy:
     def numel(self) -> int:
         return self.info.numel
 
+    def __getitem__(self, key):
+        return TensorProxy(indexed(self.info, key))
+
     @property
     def dtype(self) -> Dtype:
         return Dtype(self.info.dtype)
+
+
+def indexed(info: TensorInfo, key: Any) -> TensorInfo:
+    """The shape of `tensor[key]` for basic indexing (ints, slices with a positive step, `None`,
+    `...`), as torch computes it without reading data: a conversion script's `qkv[:dim, :]`.
+    Anything else, or an index that may be out of range, is not decided here."""
+    items = list(key) if isinstance(key, tuple) else [key]
+    if info.shape is None or sum(it is Ellipsis for it in items) > 1:
+        raise Unresolvable("indexing a tensor of the checkpoint this way")
+    used = sum(it is not None and it is not Ellipsis for it in items)
+    if used > len(info.shape):
+        raise Unresolvable("more indices than the tensor has dimensions")
+    if Ellipsis in items:
+        at = items.index(Ellipsis)
+        items[at:at + 1] = [slice(None)] * (len(info.shape) - used)
+    shape, dim = [], 0
+    for it in items:
+        if it is None:
+            shape.append(1)
+            continue
+        size = info.shape[dim]
+        dim += 1
+        if isinstance(it, int) and not isinstance(it, bool) and -size <= it < size:
+            continue  # (the dimension is taken away)
+        if isinstance(it, slice) and all(p is None or isinstance(p, int) and not isinstance(p, bool)
+                                         for p in (it.start, it.stop, it.step)) and (it.step or 1) > 0:
+            shape.append(len(range(*it.indices(size))))
+            continue
+        raise Unresolvable(f"the index {it!r} of a checkpoint tensor")
+    return TensorInfo((*shape, *info.shape[dim:]), info.dtype)
 
 
 class ModuleProxy:

@@ -9,9 +9,10 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from weightmatch.key_loops import run_key_loop, run_loop
-from weightmatch.keyexpr import ConfigNamespace, Evaluator, Methods, ModuleProxy, Unknowable, Unresolvable, run_comprehension
+from weightmatch.keyexpr import (ConfigNamespace, Evaluator, Methods, ModuleProxy, Unknowable, Unresolvable, indexed,
+                                run_comprehension)
 from weightmatch import saved_modules
-from weightmatch.types import Checkpoint, ExpectedState, Opaque, RuntimeValue, SavedModule, StateDict
+from weightmatch.types import Checkpoint, ExpectedState, Opaque, RuntimeValue, SavedModule, StateDict, TensorInfo
 from weightmatch.values import (
     At, CondVal, Guard, Const, DictLit, EmptyDict, LoadedFile, MethodsOf, ModelAttr, ModelVal, ObjVal, SourceVal, StateDictOf,
     Unknown,
@@ -181,6 +182,8 @@ def _subscript(obj: Any, op: Any) -> Any:
     if isinstance(obj, (RuntimeValue, Opaque)):
         # known only at run time, or an object of a class we did not rebuild (it may define __getitem__)
         raise Unresolvable(f"`[{key!r}]` on {_what(obj)}")
+    if isinstance(obj, TensorInfo):
+        return indexed(obj, key)  # `qkv[:dim, :]` of a fused weight: its shape
     if isinstance(obj, (list, tuple, str)) and isinstance(key, int):
         if -len(obj) <= key < len(obj):
             return obj[key]
