@@ -74,6 +74,9 @@ class StateDictLoopsMixin:
         base = it.func.value
         if isinstance(base, ast.Call) and len(base.args) == 1 and self.pf.dotted(base.func) in _COPIES:
             base = base.args[0]
+        elif isinstance(base, ast.Call) and isinstance(base.func, ast.Attribute) and base.func.attr == "copy" \
+                and not base.args:
+            base = base.func.value  # `for k, v in sd.copy().items(): ... sd[...] = v`
         if not isinstance(dest, SourceVal) or isinstance(base, ast.Name) and base.id == name:
             return False  # (`for k, v in deepcopy(sd).items(): sd[k[7:]] = v; sd.pop(k)`: sd changes itself)
         dest.ops.append(Op("loop", frozen(source), stmt, self.free_env(stmt, env)))
@@ -129,6 +132,9 @@ class StateDictLoopsMixin:
         if isinstance(it, ast.Call) and len(it.args) == 1 and not it.keywords and \
                 self.pf.dotted(it.func) in _COPIES and isinstance(it.args[0], ast.Name):
             it, snapshot = it.args[0], True  # BasicSR's `for k, v in deepcopy(load_net).items():`
+        elif isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute) and it.func.attr == "copy" and \
+                not it.args and not it.keywords and isinstance(it.func.value, ast.Name):
+            it, snapshot = it.func.value, True  # TrOCR's conversion: `for key, val in state_dict.copy().items():`
         if not (isinstance(it, ast.Name) and (pairs or isinstance(stmt.target, ast.Name))) or stmt.orelse or \
                 not snapshot:
             return False  # changing a dict while iterating over it (not a copy of its keys) raises

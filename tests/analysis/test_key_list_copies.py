@@ -92,3 +92,32 @@ def test_a_comprehension_over_a_list_of_items(case, wrap, n) -> None:
                "m = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))\n"
                "torch.save({'state_dict': {'module.' + k: v for k, v in m.state_dict().items()}}, 'ckpt.pth')")
     resolved_like_pytorch(case, False, "mismatched" if n != 3 else "")
+
+
+RENAME_OVER_COPY = """
+import torch
+import torch.nn as nn
+
+model = nn.Sequential()
+model.add_module("model", nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, {n})))
+model.add_module("head", nn.Linear({n}, 2))
+state_dict = torch.load("ckpt.pth")
+for key, val in state_dict.copy().items():
+    val = state_dict.pop(key)
+    if not key.startswith("head"):
+        state_dict["model." + key] = val
+    else:
+        state_dict[key] = val
+model.load_state_dict(state_dict)
+"""
+
+
+@pytest.mark.parametrize("n", [3, 5])
+def test_a_rename_over_a_copy_of_the_items(case, n) -> None:
+    """TrOCR's conversion script: `for key, val in state_dict.copy().items(): val = state_dict.pop(key)`."""
+    case.write("main.py", RENAME_OVER_COPY.format(n=n))
+    case.torch("import torch, torch.nn as nn\n"
+               "body = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))\n"
+               "torch.save({**body.state_dict(), **{'head.' + k: v for k, v in nn.Linear(3, 2).state_dict().items()}},"
+               " 'ckpt.pth')")
+    resolved_like_pytorch(case, False, "mismatched" if n != 3 else "")
