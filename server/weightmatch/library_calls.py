@@ -18,6 +18,7 @@ from weightmatch import (
 )
 from weightmatch.argparse_values import ParserVal
 from weightmatch.plain import const, keywords
+from weightmatch.types import TensorInfo
 from weightmatch.values import At, ClassVal, Const, DictLit, FileHandle, FuncVal, JsonFile, ModVal, ObjVal, Remade, SeqVal, SourceVal, Unknown, origins
 
 
@@ -256,6 +257,8 @@ def _pure(ev, dotted: str, node: ast.Call, env: dict) -> Any:
     if node.keywords or not args or not all(isinstance(a, Const) for a in args):
         if dotted == "len" and len(args) == 1 and isinstance(args[0], SeqVal):
             return Const(len(args[0].items))
+        if dotted == "len" and len(args) == 1 and isinstance(args[0], (SourceVal, At)):
+            return _saved_len(ev, args[0])  # EasyOCR's `len(pretrained_dict['Prediction.weight'])`
         return None
     if dotted in purefuncs.NAMES:
         try:
@@ -269,6 +272,15 @@ def _pure(ev, dotted: str, node: ast.Call, env: dict) -> Any:
         return const(_PURE[dotted](*[a.value for a in args]), *args)
     except Exception:  # noqa: BLE001 - user code that would raise is not known
         return Unknown(f"`{ev.pf.segment(node)}` raises")
+
+
+def _saved_len(ev, value: Any) -> Any:
+    """`len(t)` of a checkpoint's tensor: its first dimension (a 0-d tensor raises TypeError); of
+    anything else read from it, not known here."""
+    info = ev.concrete(value, raw=True)
+    if isinstance(info, TensorInfo) and info.shape:
+        return Const(info.shape[0], "sizes read from the checkpoint")
+    return Unknown("the length of a value read from the checkpoint" if not isinstance(info, Unknown) else info.reason)
 
 
 def _by_key(ev, dotted: str, node: ast.Call, env: dict) -> Any:

@@ -71,7 +71,8 @@ class SubstituteMixin:
             return self._substitute_comprehension(n, env, subs)
         root = n
         while isinstance(root, (ast.Attribute, ast.Subscript)) or _tensor_fact(root):
-            root = root.func.value if _tensor_fact(root) else root.value  # `sd["w"].size()[0]`, `.size(0)`
+            root = (root.args[0] if isinstance(root.func, ast.Name) else root.func.value) if _tensor_fact(root) \
+                else root.value  # `sd["w"].size()[0]`, `.size(0)`, `len(sd["w"])`
         if not (isinstance(n, (ast.Name, ast.Attribute, ast.Subscript, ast.Call)) and isinstance(root, ast.Name)
                 and isinstance(getattr(n, "ctx", ast.Load()), ast.Load) and root.id in env):
             return False
@@ -483,7 +484,9 @@ def _reads_only(step) -> bool:
 
 
 def _tensor_fact(n: ast.AST) -> bool:
-    """`x.size()`, `x.size(0)`, `x.dim()`: a fact of a tensor's shape (of a checkpoint's tensor, read)."""
+    """`x.size()`, `x.size(0)`, `x.dim()`, `len(x)`: a fact of a tensor's shape (of a checkpoint's tensor, read)."""
+    if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "len":  # (of an item: `len(sd["w"])`)
+        return len(n.args) == 1 and not n.keywords and isinstance(n.args[0], ast.Subscript)
     return isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ("size", "dim") \
         and not n.keywords and len(n.args) <= 1
 
