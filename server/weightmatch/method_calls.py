@@ -12,7 +12,9 @@ import posixpath
 from typing import Any
 
 from weightmatch import accelerate_calls, config_data, const_mutation, file_paths, plain, saved_modules
-from weightmatch.values import Const, JsonFile, ModelAttr, ModelPart, ModelVal, Op, PathStr, SourceVal, Unknown, model_state
+from weightmatch.values import (
+    ClassVal, Const, FuncVal, JsonFile, ModelAttr, ModelPart, ModelVal, Op, PathStr, SourceVal, Unknown, model_state,
+)
 
 # Methods that return the module itself and change nothing load_state_dict looks at.
 SELF_RETURNING = {"to", "cuda", "cpu", "eval", "train", "float", "half", "double", "bfloat16",
@@ -43,19 +45,44 @@ def call(ev, func: ast.Attribute, node: ast.Call, env: dict) -> Any:
         made = accelerate_calls.method(ev, func.attr, node, env)
         if made is not None:
             return made
-    if isinstance(owner, ModelVal) and func.attr in SELF_RETURNING:
-        return owner
-    if isinstance(owner, (ModelVal, ModelAttr)) and func.attr == "get_submodule" and len(args) == 1:
-        return _submodule(ev, owner, ev.ev(args[0], env), node)
-    if isinstance(owner, (ModelVal, ModelAttr)) and func.attr == "state_dict" and not args:
-        return model_state(owner)
-    if isinstance(owner, ModelAttr) and func.attr in ("size", "dim") and not node.keywords:
-        return ev.tensor_fact(ev.model_tensor(owner, node), func.attr, [ev.ev(a, env) for a in args])
+    if isinstance(owner, (ModelVal, ModelAttr)):
+        return _model_method(ev, owner, func.attr, node, env)
     if isinstance(owner, SourceVal):
         return _checkpoint_method(ev, owner, func.attr, node, env)
     if isinstance(owner, Const) and isinstance(owner.value, str):
         return _path_method(ev, owner, func.attr, args, env)
     return None
+
+
+def _model_method(ev, owner: ModelVal | ModelAttr, attr: str, node: ast.Call, env: dict) -> Any:
+    """A method of a tracked model (or a part of one) that gives a value; None for others."""
+    args = node.args
+    if isinstance(owner, ModelVal) and attr in SELF_RETURNING:
+        return owner
+    if attr == "get_submodule" and len(args) == 1:
+        return _submodule(ev, owner, ev.ev(args[0], env), node)
+    if attr == "state_dict" and not args:
+        return model_state(owner)
+    if isinstance(owner, ModelVal) and not args and not node.keywords:
+        return _getter(ev, owner, attr)
+    if isinstance(owner, ModelAttr) and attr in ("size", "dim") and not node.keywords:
+        return ev.tensor_fact(ev.model_tensor(owner, node), attr, [ev.ev(a, env) for a in args])
+    return None
+
+
+def _getter(ev, owner: ModelVal, name: str) -> Any:
+    """`model.get_model()` of a workspace class whose method only returns one of its attributes
+    (LLaVA's `def get_model(self): return self.model`): that attribute, as `model.model` reads."""
+    fn = ev.class_attr(owner.cls, name) if isinstance(owner.cls, ClassVal) else None
+    if not isinstance(fn, FuncVal) or not isinstance(fn.node, ast.FunctionDef) or len(fn.node.args.args) != 1 \
+            or fn.node.decorator_list:
+        return None
+    body = [s for s in fn.node.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+    ret = body[0].value if len(body) == 1 and isinstance(body[0], ast.Return) else None
+    this = fn.node.args.args[0].arg
+    if not (isinstance(ret, ast.Attribute) and isinstance(ret.value, ast.Name) and ret.value.id == this):
+        return None
+    return owner.data[ret.attr] if ret.attr in owner.data else ModelAttr(owner, [ret.attr])
 
 
 def _submodule(ev, owner: ModelVal | ModelAttr, name: Any, node: ast.Call) -> Any:

@@ -57,3 +57,40 @@ def test_a_submodule_of_a_class_not_known_for_sure_is_not_followed(case, init, a
     result = analyze_alone(case, False)
     assert not [f for f in result.findings if f.severity == "error" and not truth["loads"][0]["raises"]]
     assert [f for f in result.findings if f.code.startswith("unresolved")], [f.message for f in result.findings]
+
+
+GETTER = """
+import torch
+import torch.nn as nn
+
+
+class Backbone(nn.Module):
+    def __init__(self, in_channels=3):
+        super().__init__()
+        self.proj = nn.Conv2d(in_channels, 4, 7)
+{method}
+
+class Wrapper(nn.Module):
+    def __init__(self, in_channels):
+        super().__init__()
+        self.model = Backbone(in_channels=in_channels)
+        self.lm_head = nn.Linear(4, 10, bias=False)
+
+    def get_model(self):
+        \"\"\"The inner model (LLaVA's accessor).\"\"\"
+        return self.model
+
+
+model = Wrapper({n})
+model.get_model(){call}
+"""
+
+
+@pytest.mark.parametrize("call", ['.load_state_dict(torch.load("mit.pth"))', '.init_weights(pretrained="mit.pth")'])
+@pytest.mark.parametrize("n", [3, 4])
+def test_a_getter_of_a_submodule(case, n, call) -> None:
+    """LLaVA's `def get_model(self): return self.model`: `model.get_model()` is `model.model`."""
+    method = "\n    def init_weights(self, pretrained=None):\n        self.load_state_dict(torch.load(pretrained), False)\n"
+    case.write("main.py", GETTER.format(n=n, call=call, method=method if "init_weights" in call else ""))
+    case.torch(SAVE)
+    resolved_like_pytorch(case, False, "mismatched" if n != 3 else "")
