@@ -27,7 +27,8 @@ _BUILTINS = {"int": int, "float": float, "bool": bool, "str": str, "abs": abs, "
 _MATH = {"sqrt", "ceil", "floor", "log", "log2", "log10", "prod", "gcd", "pow", "exp", "isqrt", "lcm", "fabs",
          "trunc"}
 NAMES = frozenset([*_BUILTINS, *(f"math.{f}" for f in _MATH), "numpy.power", "numpy.floor", "numpy.ceil",
-                   "numpy.trunc", "numpy.sqrt", "numpy.log", "numpy.log2", "numpy.log10", "numpy.abs"])
+                   "numpy.trunc", "numpy.sqrt", "numpy.log", "numpy.log2", "numpy.log10", "numpy.abs", "numpy.sum",
+                   "numpy.prod"])
 
 
 def compute(name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
@@ -62,6 +63,8 @@ def _math(fn: str, args: list, kwargs: dict) -> Any:
 
 
 def _numpy(fn: str, args: list, kwargs: dict) -> Any:
+    if fn in ("sum", "prod"):
+        return _int_total(fn, args, kwargs)
     if kwargs or not args or not all(_number(a) for a in args):
         raise NotModeled(f"`numpy.{fn}` of values not known")
     if fn == "power" and len(args) == 2:
@@ -80,6 +83,18 @@ def _numpy(fn: str, args: list, kwargs: dict) -> Any:
     if fn == "abs":
         return abs(x)
     raise NotModeled(f"`numpy.{fn}({x!r})` is not modeled (numpy gives nan or inf there)")
+
+
+def _int_total(fn: str, args: list, kwargs: dict) -> int:
+    """HRNet's `int(np.sum(pre_stage_channels))`: `numpy.sum` / `numpy.prod` of a non-empty list of
+    ints, an int64 (floats are summed pairwise by numpy, not modeled; an empty list gives 0.0)."""
+    items = args[0] if len(args) == 1 and not kwargs and isinstance(args[0], (list, tuple)) else None
+    if not items or not all(isinstance(v, int) and not isinstance(v, bool) for v in items):
+        raise NotModeled(f"`numpy.{fn}` of these values is not modeled")
+    value = sum(items) if fn == "sum" else math.prod(items)
+    if not -2 ** 63 <= value < 2 ** 63:
+        raise NotModeled(f"`numpy.{fn}` overflows int64 (numpy wraps around)")
+    return value
 
 
 def _power(base: int | float, exp: int | float) -> Any:

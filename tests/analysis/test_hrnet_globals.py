@@ -1,5 +1,6 @@
 """HRNet's `seg_hrnet.py`: `global ALIGN_CORNERS` set in the model's `__init__`, and the yacs
-config read by key (`extra['STAGE1']['NUM_CHANNELS']`) beside by attribute. Static inference
+config read by key (`extra['STAGE1']['NUM_CHANNELS']`) beside by attribute, channels totalled by
+`int(np.sum(...))`. Static inference
 writes a `global` name in its module; the recipe writes a yacs config as a dict read by key and
 by attribute (it was a SimpleNamespace: TypeError in the worker). Corpus CC; truth by PyTorch."""
 
@@ -9,6 +10,7 @@ import pytest
 from analysis_helpers import resolved_like_pytorch
 
 SCRIPT = """
+import numpy as np
 import torch
 import torch.nn as nn
 from yacs.config import CfgNode as CN
@@ -39,7 +41,7 @@ class Net(nn.Module):
         WIDTH += 1
         extra = config.MODEL.EXTRA
         channels = extra['STAGE1']['NUM_CHANNELS'][0] if 'STAGE1' in extra else 4
-        self.stem = nn.Conv2d(3, channels * WIDTH, 3, bias=False)
+        self.stem = nn.Conv2d(3, int(np.sum([channels] * WIDTH)), 3, bias=False)
         self.head = Head(channels, config.DATASET.NUM_CLASSES)
 
 

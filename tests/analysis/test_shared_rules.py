@@ -113,6 +113,20 @@ def test_numeric_functions_as_python_and_numpy_compute_them(name, args):
         assert type(got) is type(expected) and (got == expected or math.isclose(got, expected)), (name, args, got)
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["numpy.sum", "numpy.prod"]),
+       st.lists(st.one_of(st.integers(-2 ** 40, 2 ** 40), st.booleans(), st.floats(-1e3, 1e3, allow_nan=False)),
+                max_size=6))
+def test_numpy_totals_of_lists_as_numpy_computes_them(name, items):
+    """HRNet's `int(np.sum(pre_stage_channels))`: a list of ints totals as numpy's int64 does."""
+    expected = getattr(np, name.split(".")[1])(items).item()
+    try:
+        got = purefuncs.compute(name, [list(items)], {})
+    except purefuncs.NotModeled:
+        return
+    assert type(got) is type(expected) and got == expected, (name, items, got, expected)
+
+
 @pytest.mark.parametrize("op, left, right", [
     (ast.Pow, 2, 10 ** 6), (ast.LShift, 1, 10 ** 6), (ast.Mult, "x", 10 ** 9), (ast.Mult, 10 ** 9, [0]),
 ])
