@@ -1,8 +1,8 @@
 """HRNet's `seg_hrnet.py`: `global ALIGN_CORNERS` set in the model's `__init__`, and the yacs
 config read by key (`extra['STAGE1']['NUM_CHANNELS']`) beside by attribute, channels totalled by
-`int(np.sum(...))`. Static inference
-writes a `global` name in its module; the recipe writes a yacs config as a dict read by key and
-by attribute (it was a SimpleNamespace: TypeError in the worker). Corpus CC; truth by PyTorch."""
+`int(np.sum(...))`. Static inference writes a `global` name in its module; the recipe writes a
+yacs config as a dict read by key and by attribute (it was a SimpleNamespace: TypeError in the
+worker). Corpus CC; truth by PyTorch."""
 
 from __future__ import annotations
 
