@@ -122,7 +122,12 @@ def _checkpoint_method(ev, owner: SourceVal, attr: str, node: ast.Call, env: dic
         return owner.derive(Op("module-self", attr, node))
     if attr in ("get", "pop") and args:
         key = ev.ev(args[0], env)
-        entry = plain.program_dict_get(owner, key) if attr == "get" else None
+        entry = plain.program_dict_get(owner, key)
+        if entry is not None and attr == "pop":  # HF's `config = kwargs.pop("config", None)` of `**kwargs`
+            if entry is plain.ABSENT:
+                return ev.ev(args[1], env) if len(args) > 1 else Unknown(f"`{ev.pf.segment(node)}` raises KeyError")
+            owner.ops.append(Op("pop", key, node))
+            return entry
         if entry is not None:  # `self._modules.get(name)`: a registry's class itself
             return entry if entry is not plain.ABSENT else \
                 ev.ev(args[1], env) if len(args) > 1 else Const(None)

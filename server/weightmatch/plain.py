@@ -361,6 +361,9 @@ def _dict_now(value: SourceVal) -> dict | None:
     (`_MODELS[fn.__name__] = fn` in a registering decorator); None after any other change."""
     entries = dict(value.base.entries)
     for op in value.ops:
+        if op.kind == "pop" and isinstance(op.arg, Const) and not op.guards:
+            entries.pop(op.arg.value, None)  # `kwargs.pop("config", None)`
+            continue
         if op.kind != "setitem" or not isinstance(op.arg[0], Const) or op.guards:
             return None  # (a change that may not happen: the item is not known)
         entries[op.arg[0].value] = op.arg[1]
