@@ -600,4 +600,3 @@ def _returns_early(stmt: ast.stmt) -> bool:
     """`if <test>: ... return` with no else: what follows runs only when the test is false.
     (An `if` that raises needs no guard: had it raised, no load would follow.)"""
     return isinstance(stmt, ast.If) and not stmt.orelse and bool(stmt.body) and isinstance(stmt.body[-1], ast.Return)
-
