@@ -78,7 +78,6 @@ class SelfLoadsMixin:
             return None
         return FuncVal(fn.file, fn.node, fn.owner, model)
 
-
     def submodule_class(self, attr: ModelAttr) -> ClassVal | None:
         """The workspace class of `model.<name>`, when the model's `__init__` sets it once, at its
         top level, from a workspace module class (`self.backbone = Backbone(in_channels=4)`), and
