@@ -26,7 +26,7 @@ from weightmatch.workspace_modules import ModulesMixin
 from weightmatch.yacs_values import CfgNodeVal
 from weightmatch.values import (
     CURRENT_GUARDS, At, ClassVal, Const, DictLit, FuncVal, JsonFile, LibRef, ModelVal, ModVal, ObjVal, PartialVal, SeqVal,
-    SourceVal, SuperOf, Unknown, origins,
+    SourceVal, SuperOf, Unknown, origins, unsure,
 )
 
 MAX_RECURSION = 4  # a config chain that includes its base files (`_update_config_from_file`)
@@ -161,7 +161,7 @@ class CallsMixin(ModulesMixin, CheckpointValuesMixin, InstancesMixin):
             if name in base.attrs:
                 return base.attrs[name]
             if base.unsure:
-                return Unknown(base.unsure)
+                return unsure(base)
             if base.cls is not None:
                 value = self.class_attr(base.cls, name)
                 if isinstance(value, FuncVal):

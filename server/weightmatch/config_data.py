@@ -164,12 +164,13 @@ def read_data(ev, doc: JsonFile) -> Any:
             import tomllib
 
             data = tomllib.loads(raw.decode("utf-8"))
-        elif kind in ("yaml", "yaml-base"):
+        elif kind in ("yaml", "yaml-base", "yaml-full"):
             try:
                 import yaml
             except ImportError:
                 return Unknown(f"reading {path} needs PyYAML")
-            data = yaml.load(raw, Loader=yaml.BaseLoader) if kind == "yaml-base" else yaml.safe_load(raw)
+            data = yaml.load(raw, Loader=yaml.BaseLoader) if kind == "yaml-base" else \
+                yaml.load(raw, Loader=_tuple_loader(yaml)) if kind == "yaml-full" else yaml.safe_load(raw)
         else:
             data = json.loads(raw)
     except Exception as exc:  # noqa: BLE001 - a broken config file is a reason, not a crash
@@ -178,6 +179,17 @@ def read_data(ev, doc: JsonFile) -> Any:
     shown = os.path.relpath(path, root) if os.path.isabs(path) and path.startswith(root.rstrip(os.sep) + os.sep) \
         else path  # (`ROOT / "data.yaml"` with ROOT from `__file__`: named as the user sees it)
     return Const(data, f"{shown} as it is on disk")
+
+
+def _tuple_loader(yaml):
+    """PyYAML's SafeLoader with the one python tag the full loaders give as plain data,
+    `!!python/tuple` (FullConstructor's own rule: a tuple of the sequence); every other python
+    tag still refused, as nothing of the file may run."""
+    class TupleLoader(yaml.SafeLoader):
+        pass
+
+    TupleLoader.add_constructor("tag:yaml.org,2002:python/tuple", lambda loader, node: tuple(loader.construct_sequence(node)))
+    return TupleLoader
 
 
 def data_file(ev, dotted: str, node: ast.Call, env: dict) -> Any:
@@ -189,11 +201,12 @@ def data_file(ev, dotted: str, node: ast.Call, env: dict) -> Any:
         name = (ev.pf.dotted(loader) if loader is not None else "") or ""
         if name.endswith("BaseLoader"):
             kind = "yaml-base"  # every scalar a string
-        elif not name.endswith(("SafeLoader", "CSafeLoader", "FullLoader", "CFullLoader", ".Loader", ".CLoader",
-                                "UnsafeLoader")):
+        elif name.endswith(("FullLoader", "CFullLoader", ".Loader", ".CLoader", "UnsafeLoader")):
+            kind = "yaml-full"  # (`!!python/tuple` too: ABINet's configs)
+        elif not name.endswith(("SafeLoader", "CSafeLoader")):
             return Unknown("`yaml.load` with a loader not known statically")
-        # a file that loads with SafeLoader gives the same data with the full loaders; one that
-        # does not (python tags) is not read: nothing in it runs here
+        # a file that loads with SafeLoader gives the same data with the full loaders; one with
+        # other python tags (objects, names, modules) is not read: nothing in it runs here
     arg = ev.ev(node.args[0], env)
     path = arg.path if isinstance(arg, FileHandle) else arg
     data = read_data(ev, JsonFile(path, kind))

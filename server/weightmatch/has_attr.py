@@ -9,7 +9,7 @@ from typing import Any
 
 from weightmatch import yacs_values
 from weightmatch.types import StateDict
-from weightmatch.values import At, ClassVal, Const, MaybeUnset, ObjVal, SourceVal, Unknown, origins
+from weightmatch.values import At, ClassVal, Const, MaybeUnset, ObjVal, SourceVal, Unknown, origins, unsure
 from weightmatch.yacs_values import CfgNodeVal
 
 
@@ -45,7 +45,7 @@ def call(ev, dotted: str, node: ast.Call, env: dict) -> Any:
         if isinstance(obj.attrs.get(name.value), MaybeUnset):
             return Unknown(obj.attrs[name.value].reason)
         if obj.unsure and name.value not in obj.attrs:
-            return Unknown(obj.unsure)
+            return unsure(obj)
         return _const(name.value in obj.attrs, name)
     if isinstance(obj, ObjVal) and isinstance(obj.cls, ClassVal):  # `if hasattr(config, key): setattr(...)`
         if isinstance(obj.attrs.get(name.value), MaybeUnset):
@@ -53,7 +53,7 @@ def call(ev, dotted: str, node: ast.Call, env: dict) -> Any:
         if name.value in obj.attrs or ev.class_attr(obj.cls, name.value) is not None:
             return _const(True, name)
         if obj.unsure:
-            return Unknown(obj.unsure)
+            return unsure(obj)
         chain = ev.class_chain(obj.cls)
         plain_bases = all((c.file.dotted(b) or "") in ("object", "abc.ABC") or any(b.id == d.node.name for d in chain)
                           if isinstance(b, ast.Name) else (c.file.dotted(b) or "") in ("object", "abc.ABC")

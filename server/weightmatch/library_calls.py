@@ -160,16 +160,28 @@ def _getattr(ev, dotted: str, node: ast.Call, env: dict) -> Any:
     return value
 
 
+def setattr_parts(node: ast.Call) -> list[ast.expr] | None:
+    """The object, name and value of `setattr(obj, name, value)` or `obj.__setattr__(name, value)`
+    (ABINet's config class); None for another call."""
+    if node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
+        return None
+    if isinstance(node.func, ast.Attribute) and node.func.attr == "__setattr__" and len(node.args) == 2:
+        return [node.func.value, *node.args]
+    return list(node.args) if isinstance(node.func, ast.Name) and node.func.id == "setattr" and len(node.args) == 3 \
+        else None
+
+
 def set_known_attr(ev, node: ast.Call, env: dict) -> bool:
     """`setattr(obj, "name", value)` on an object of known attributes, as Python sets it (the
     statement and `return setattr(self, key, value)`, VITS's `HParams.__setitem__`, share it);
     False for anything else (the caller decides what an attribute it cannot name changes)."""
-    if len(node.args) != 3 or node.keywords:
+    parts = setattr_parts(node)
+    if parts is None:
         return False
-    obj, name = ev.ev(node.args[0], env), ev.ev(node.args[1], env)
+    obj, name = ev.ev(parts[0], env), ev.ev(parts[1], env)
     if not (isinstance(obj, ObjVal) and isinstance(name, Const) and isinstance(name.value, str)):
         return False
-    journal.put(obj.attrs, name.value, ev.ev(node.args[2], env))
+    journal.put(obj.attrs, name.value, ev.ev(parts[2], env))
     return True
 
 

@@ -95,6 +95,9 @@ class PathsMixin:
             return
         if a is journal.MISSING and b is journal.MISSING:
             return
+        if key == "unsure" and isinstance(container, ObjVal) and isinstance(a, str) and isinstance(b, str):
+            journal.put(container, key, a or b)  # (any attribute may have changed on some path: why)
+            return
         if journal.MISSING in (a, b):
             value: Any = MaybeUnset(f"`{key}` is set only on some paths: it {self.depends(guard)[3:]}")
         else:

@@ -498,3 +498,9 @@ def loaded_files(value) -> list[LoadedFile]:
         elif isinstance(value, DictLit):
             stack.extend(value.entries.values())
     return out
+
+
+def unsure(obj: "ObjVal") -> "Unknown":
+    """Why an attribute of `obj` is not known after a change not followed (`obj.unsure`: the reason,
+    or the Unknown an undecided branch settled it to)."""
+    return obj.unsure if isinstance(obj.unsure, Unknown) else Unknown(str(obj.unsure))
