@@ -142,6 +142,7 @@ def run_key_loop(node: ast.For, sd: dict, name: str, env: dict[str, Any]) -> Non
     """`for k in list(sd): if k.startswith("module."): sd[k[7:]] = sd.pop(k)` (or `del sd[k]`,
     `sd.pop(k)`), run over the real keys in place: the usual prefix-strip and filter loop."""
     body = _KeyLoopBody(sd, name, env)
+    body.aside = _recorded_aside(node, name)
     target = node.target
 
     def bind(key: Any) -> None:
@@ -154,6 +155,26 @@ def run_key_loop(node: ast.For, sd: dict, name: str, env: dict[str, Any]) -> Non
     _run_passes(list(sd), bind, body, node.body)
 
 
+def _appends_to(call: ast.AST) -> str | None:
+    """The name of the list `X.append(item)` / `X.add(item)` adds to; None for another expression."""
+    if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr in ("append", "add") \
+            and isinstance(call.func.value, ast.Name) and len(call.args) == 1 and not call.keywords:
+        return call.func.value.id
+    return None
+
+
+def _recorded_aside(loop: ast.For, sd: str) -> set[str]:
+    """The names the loop only appends to and never reads otherwise (detectron2's Checkpointer:
+    `incorrect_shapes.append((k, shape_checkpoint, shape_model))` beside `sd.pop(k)`): what they
+    hold changes nothing the loop does to the state dict (the interpreter forgets them after it)."""
+    receivers = {id(n.func.value): n.func.value.id for n in ast.walk(loop) if _appends_to(n)}
+    names = set(receivers.values()) - {sd}
+    for n in ast.walk(loop):
+        if isinstance(n, ast.Name) and n.id in names and id(n) not in receivers:
+            names.discard(n.id)  # (read or bound elsewhere in the loop: its items matter)
+    return names
+
+
 class _KeyLoopBody:
     """The statements of a loop over a state dict's keys that changes that dict."""
 
@@ -164,6 +185,7 @@ class _KeyLoopBody:
         self.scope[name] = sd  # (a method the loop calls gets it under its parameter's name)
         self.ev = Evaluator(self.scope)
         self.depth = depth
+        self.aside: set[str] = set()  # lists the loop only appends to (`_recorded_aside`)
 
     def is_sd(self, n: ast.AST) -> bool:
         return isinstance(n, ast.Name) and self.scope.get(n.id) is self.sd
@@ -236,6 +258,9 @@ class _KeyLoopBody:
             elif isinstance(s, ast.Expr) and isinstance(s.value, ast.Call) and isinstance(s.value.func, ast.Attribute) \
                     and self.is_sd(s.value.func.value) and s.value.func.attr == "pop":
                 self.value(s.value)
+            elif isinstance(s, ast.Expr) and _appends_to(s.value) in self.aside:
+                for arg in s.value.args:  # (evaluated: what would raise still does; the list is not the state dict)
+                    self.ev.ev(arg)
             elif isinstance(s, ast.Expr) and self.method_call(s.value) is not _NOT_A_METHOD:
                 pass  # (run by method_call: CycleGAN's `self.__patch_instance_norm_state_dict(...)`)
             elif isinstance(s, ast.Return) and self.depth > 0:
