@@ -19,7 +19,10 @@ from weightmatch import (
 from weightmatch.argparse_values import ParserVal
 from weightmatch.plain import const, keywords
 from weightmatch.types import TensorInfo
-from weightmatch.values import At, ClassVal, Const, DictLit, FileHandle, FuncVal, JsonFile, ModVal, ObjVal, Remade, SeqVal, SourceVal, Unknown, origins
+from weightmatch.values import (
+    At, ClassVal, Const, DictLit, FileHandle, FuncVal, JsonFile, ModVal, ObjVal, Remade, SeqVal, SourceVal, Unknown, frozen,
+    origins,
+)
 
 
 def _bytes(*args: Any) -> bytes:
@@ -209,6 +212,10 @@ def _dict(ev, dotted: str, node: ast.Call, env: dict) -> Any:
     if kwargs is None or len(args) > 1:
         return Unknown(f"`{ev.pf.segment(node)}` is not known statically")
     unknown = next((v for v in [*args, *kwargs.values()] if not isinstance(v, Const)), None)
+    if unknown is not None and not node.args and not any(k.arg is None for k in node.keywords):
+        # face.evoLVe's `dict(INPUT_SIZE=[112, 112], DEVICE=torch.device(...))`: as the display
+        # `{"INPUT_SIZE": ..., "DEVICE": ...}` holds them, each item read for itself
+        return config_data.as_const(SourceVal(DictLit({k: frozen(v) for k, v in kwargs.items()})))
     if unknown is not None:
         return Unknown(f"`{ev.pf.segment(node)}` holds a value not known statically"
                        + (f" ({unknown.reason})" if isinstance(unknown, Unknown) else ""))
