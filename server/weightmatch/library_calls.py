@@ -212,9 +212,11 @@ def _dict(ev, dotted: str, node: ast.Call, env: dict) -> Any:
     if kwargs is None or len(args) > 1:
         return Unknown(f"`{ev.pf.segment(node)}` is not known statically")
     unknown = next((v for v in [*args, *kwargs.values()] if not isinstance(v, Const)), None)
-    if unknown is not None and not node.args and not any(k.arg is None for k in node.keywords):
+    if unknown is not None and not node.args and not any(k.arg is None for k in node.keywords) and \
+            all(isinstance(v, (Const, Remade)) for v in kwargs.values()):
         # face.evoLVe's `dict(INPUT_SIZE=[112, 112], DEVICE=torch.device(...))`: as the display
-        # `{"INPUT_SIZE": ..., "DEVICE": ...}` holds them, each item read for itself
+        # `{"INPUT_SIZE": ..., "DEVICE": ...}` holds them, each item read for itself (a value not
+        # known at all keeps the whole dict unknown, its reason said)
         return config_data.as_const(SourceVal(DictLit({k: frozen(v) for k, v in kwargs.items()})))
     if unknown is not None:
         return Unknown(f"`{ev.pf.segment(node)}` holds a value not known statically"
