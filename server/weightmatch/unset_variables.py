@@ -25,6 +25,8 @@ def run_try(ev, stmt: ast.Try, env: dict, functions: dict) -> bool:
     if raising is None or handler is None or handler.name:
         return False
     index, name = raising
+    if not all(map(_changes_no_environment, stmt.body[:index])):
+        return False  # (`os.environ["RANK"] = "0"` before the read: decided when it runs, not here)
     ev.block(stmt.body[:index], env, functions)
     before = dict(env)
     ev.block(handler.body, env, functions)
@@ -53,6 +55,18 @@ def _unset_read(ev, stmt: ast.stmt, env: dict) -> str | None:
             return node.slice.value
         work.extend(ast.iter_child_nodes(node))
     return None
+
+
+def _changes_no_environment(stmt: ast.stmt) -> bool:
+    """A statement before the read that calls nothing but `int` / `str` / `float` / `bool` and sets
+    no item: it cannot set the variable the read asks for."""
+    for node in ast.walk(stmt):
+        if isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name) and node.func.id in ("int", "str", "float",
+                                                                                                 "bool")):
+            return False
+        if isinstance(node, ast.Subscript) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            return False
+    return True
 
 
 def _catches(ev, handler: ast.ExceptHandler) -> bool:

@@ -55,3 +55,17 @@ def test_a_handler_that_does_not_catch_it_is_not_taken(case) -> None:
     assert truth["loads"] == [], truth
     result = analyze_alone(case, False)
     assert not [f for f in result.findings if f.severity == "error"], [f.message for f in result.findings]
+
+
+def test_a_variable_the_try_sets_before_reading_it_is_not_taken_as_unset(case) -> None:
+    """`os.environ["WM_TEST_RANK"] = "1"` in the `try` before the read: no KeyError, rank 1."""
+    case.write("main.py", SCRIPT.format(caught="KeyError").replace(
+        '    world_size = int(os.environ["WM_TEST_WORLD_SIZE"])\n',
+        '    os.environ["WM_TEST_RANK"] = "1"\n    world_size = 2\n'))
+    case.torch(SAVE)
+    truth = pytorch_outcomes(case)
+    assert truth["loads"][0]["raises"], truth  # (checkpoint_gpu_1.pt: 6 rows, the model 8)
+    result = analyze_alone(case, False)
+    messages = [f.message for f in result.findings]
+    assert not any("unset" in m for m in messages), messages
+    assert any(f.severity == "error" or f.code.startswith("unresolved") for f in result.findings), messages
