@@ -5,6 +5,7 @@ literals of known values taken as one constant."""
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import os
 import re
@@ -170,7 +171,7 @@ def read_data(ev, doc: JsonFile) -> Any:
             except ImportError:
                 return Unknown(f"reading {path} needs PyYAML")
             data = yaml.load(raw, Loader=yaml.BaseLoader) if kind == "yaml-base" else \
-                yaml.load(raw, Loader=_tuple_loader(yaml)) if kind == "yaml-full" else yaml.safe_load(raw)
+                yaml.load(raw, Loader=_tuple_loader()) if kind == "yaml-full" else yaml.safe_load(raw)
         else:
             data = json.loads(raw)
     except Exception as exc:  # noqa: BLE001 - a broken config file is a reason, not a crash
@@ -181,7 +182,8 @@ def read_data(ev, doc: JsonFile) -> Any:
     return Const(data, f"{shown} as it is on disk")
 
 
-def _tuple_loader(yaml):
+@functools.cache
+def _tuple_loader() -> type:
     """PyYAML's SafeLoader with the one python tag the full loaders give as plain data,
     `!!python/tuple` (FullConstructor's own rule: a tuple of the sequence); every other python
     tag still refused, as nothing of the file may run."""

@@ -154,7 +154,7 @@ class Evaluator(TypeTestsMixin):
             if made is not None:
                 return made  # `accelerator.is_main_process`: True in the one-process run checked
             if isinstance(base, ModelVal):
-                return base.data[node.attr] if node.attr in base.data else ModelAttr(base, [node.attr])
+                return base.attribute(node.attr)
             if node.attr == "__dict__" and isinstance(base, ObjVal) and base.cls is None:
                 made = library_calls.vars_of(self, base)  # whisper's `parser.parse_args().__dict__`
                 if made is not None:

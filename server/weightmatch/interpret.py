@@ -527,8 +527,8 @@ class Interpreter(ExitsMixin, PathsMixin, CallsMixin, SelfLoadsMixin, StateDictL
                 else:
                     self.changed_blindly(obj, stmt, f"by `{one_line(self.pf.segment(expr))}`")
                 return
-        if library_calls.setattr_parts(expr) and not library_calls.set_known_attr(self, expr, env):
-            if isinstance(obj := self.ev(library_calls.setattr_parts(expr)[0], env), ObjVal):
+        if (parts := library_calls.setattr_parts(expr)) and not library_calls.set_known_attr(self, expr, env):
+            if isinstance(obj := self.ev(parts[0], env), ObjVal):
                 self.clobber(obj, f"`{self.pf.segment(expr)}` may set any attribute of it")
                 return
         if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Call) and \

@@ -82,7 +82,7 @@ def _getter(ev, owner: ModelVal, name: str) -> Any:
     this = fn.node.args.args[0].arg
     if not (isinstance(ret, ast.Attribute) and isinstance(ret.value, ast.Name) and ret.value.id == this):
         return None
-    return owner.data[ret.attr] if ret.attr in owner.data else ModelAttr(owner, [ret.attr])
+    return owner.attribute(ret.attr)
 
 
 def _submodule(ev, owner: ModelVal | ModelAttr, name: Any, node: ast.Call) -> Any:

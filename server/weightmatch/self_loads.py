@@ -9,7 +9,9 @@ import ast
 from typing import Any
 
 from weightmatch import journal
-from weightmatch.values import At, ClassVal, Const, FuncVal, ModelAttr, ModelVal, ObjVal, SeqVal, SourceVal, Unknown
+from weightmatch.values import (
+    At, ClassVal, Const, FuncVal, ModelAttr, ModelVal, ObjVal, SeqVal, SourceVal, StateDictOf, Unknown,
+)
 
 
 class SelfLoadsMixin:
@@ -27,26 +29,27 @@ class SelfLoadsMixin:
             if any(loads_itself(fn) for fn in cls.node.body if isinstance(fn, ast.FunctionDef)):
                 # SPADE's `netG.load_state_dict(...)` of a network its `__init__` made; StarGAN v2's
                 # Solver, whose `sample()` loads its `self.nets_ema`: followed for what it sets
-                self.constructing.add(model.id)
-                try:
-                    self.call_function(FuncVal(init.file, init.node, init.owner, model), args, kwargs, node)
-                finally:
-                    self.constructing.discard(model.id)
+                self._construct(model, init, args, kwargs, node)
             return
         plain = _plain_parameters(init.node, args, kwargs)
         late = any(_changes_self(stmt, plain) for stmt in init.node.body[loads[0] + 1:])
         first = len(self.sites)
-        self.constructing.add(model.id)
-        try:
-            self.call_function(FuncVal(init.file, init.node, init.owner, model), args, kwargs, node)
-        finally:
-            self.constructing.discard(model.id)
+        self._construct(model, init, args, kwargs, node)
         if late:
             for site in self.sites[first:]:
                 receiver = site.receiver.value if isinstance(site.receiver, At) else site.receiver
                 if isinstance(receiver, ModelVal) and receiver.id == model.id:
                     site.receiver = Unknown(f"`{cls.node.name}.__init__` loads into the model before it has made "
                                             "all its layers: the model at that point is not known statically")
+
+    def _construct(self, model: ModelVal, init: FuncVal, args: list[Any], kwargs: dict[str, Any],
+                   node: ast.AST) -> None:
+        """The model's `__init__` run with `self` the model being made (`constructing`)."""
+        self.constructing.add(model.id)
+        try:
+            self.call_function(FuncVal(init.file, init.node, init.owner, model), args, kwargs, node)
+        finally:
+            self.constructing.discard(model.id)
 
     def set_model_data(self, model: ModelVal, target: ast.Attribute, value: Any) -> None:
         """`self.opts = opts` in the model's `__init__` followed for its loads: kept for its methods
@@ -89,13 +92,12 @@ class SelfLoadsMixin:
         init = self.class_attr(model.cls, "__init__")
         if not isinstance(init, FuncVal) or any(not st.target or st.target.split(".")[0] == name for st in model.steps):
             return None
-        sets = [n for fn in (*ast.walk(model.cls.node), *ast.walk(init.node)) if isinstance(fn, ast.FunctionDef)
-                for n in ast.walk(fn) if isinstance(n, ast.Attribute) and n.attr == name
-                and isinstance(n.ctx, (ast.Store, ast.Del))]
+        sets = {id(n) for root in (model.cls.node, init.node) for n in ast.walk(root)
+                if isinstance(n, ast.Attribute) and n.attr == name and isinstance(n.ctx, (ast.Store, ast.Del))}
         made = [st.value for st in init.node.body if isinstance(st, ast.Assign) and len(st.targets) == 1
                 and isinstance(st.targets[0], ast.Attribute) and st.targets[0].attr == name
                 and isinstance(st.targets[0].value, ast.Name) and st.targets[0].value.id == "self"]
-        if len(made) != 1 or len({id(n) for n in sets}) != 1 or not isinstance(made[0], ast.Call) or \
+        if len(made) != 1 or len(sets) != 1 or not isinstance(made[0], ast.Call) or \
                 not isinstance(made[0].func, ast.Name):
             return None
         cls = self.module_env(init.file).get(made[0].func.id)
@@ -170,4 +172,4 @@ def _plain_data(value: Any) -> bool:
     base = value
     while isinstance(base, (SourceVal, At)):
         base = base.base if isinstance(base, SourceVal) else base.value
-    return isinstance(value, (Const, ObjVal, SeqVal)) or isinstance(value, SourceVal) and type(base).__name__ != "StateDictOf"
+    return isinstance(value, (Const, ObjVal, SeqVal)) or isinstance(value, SourceVal) and not isinstance(base, StateDictOf)

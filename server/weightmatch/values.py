@@ -155,6 +155,10 @@ class ModelVal:
     # back by the methods it calls (pSp's `torch.load(self.opts.checkpoint_path)`)
     data: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
+    def attribute(self, name: str) -> Any:
+        """`model.<name>`: plain data its followed `__init__` kept there, else a part of the model."""
+        return self.data[name] if name in self.data else ModelAttr(self, [name])
+
     def as_of(self, upto: int) -> "ModelVal":
         """The model as it is at point `upto`: only the steps recorded before it."""
         return ModelVal(self.file, self.var, self.call, [st for st in self.steps if st.seq < upto],
